@@ -1,0 +1,38 @@
+# otpnet_layer(NAME DEPS dep...)
+#   One static library per layer from src/NAME/*.cpp (tests excluded), with
+#   public headers under include/otpnet/NAME/ and an explicit dependency list.
+#   Each target sees only its own public headers and those of its DEPS, so an
+#   include of a layer further down the list fails the build.
+#   Unit tests src/NAME/*.test.cpp become one GoogleTest binary,
+#   otpnet_NAME_test, whose tests ctest runs one process each, with a timeout.
+function(otpnet_layer name)
+  cmake_parse_arguments(L "" "" "DEPS;LIBS;TEST_LIBS" ${ARGN})
+  file(GLOB srcs CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/${name}/*.cpp)
+  file(GLOB tests CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/${name}/*.test.cpp)
+  list(REMOVE_ITEM srcs ${tests})
+  set(target otpnet_${name})
+  if(NOT srcs)
+    # A layer not written yet: an interface target keeps the graph intact.
+    add_library(${target} INTERFACE)
+    target_link_libraries(${target} INTERFACE otpnet_base)
+    return()
+  endif()
+  add_library(${target} STATIC ${srcs})
+  # Public headers of this layer only: a private include root per layer,
+  # holding a link to include/otpnet/NAME, keeps other layers' headers out.
+  set(root ${PROJECT_BINARY_DIR}/layer-include/${name})
+  file(MAKE_DIRECTORY ${root}/otpnet)
+  file(CREATE_LINK ${PROJECT_SOURCE_DIR}/include/otpnet/${name} ${root}/otpnet/${name} SYMBOLIC)
+  target_include_directories(${target} PUBLIC ${root} PRIVATE ${PROJECT_SOURCE_DIR}/src)
+  set(deps)
+  foreach(d ${L_DEPS})
+    list(APPEND deps otpnet_${d})
+  endforeach()
+  target_link_libraries(${target} PUBLIC ${deps} ${L_LIBS})
+  if(OTPNET_TESTS AND tests)
+    add_executable(${target}_test ${tests})
+    target_include_directories(${target}_test PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/tests)
+    target_link_libraries(${target}_test PRIVATE ${target} otpnet_test_support ${L_TEST_LIBS} GTest::gtest GTest::gmock GTest::gtest_main)
+    gtest_discover_tests(${target}_test DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 120 LABELS ${name})
+  endif()
+endfunction()

@@ -1,0 +1,57 @@
+// File: otpnet/socket/poller.hpp
+//
+// The seam between the socket layer and whatever watches descriptors for
+// readiness. The socket layer registers a socket with a poller the first
+// time a call on it would block; the poller calls `ready` when the kernel
+// reports it readable or writable. A plain thread's sockets use the socket
+// layer's own select service (one epoll thread, like the BEAM's poll
+// thread); the runtime attaches a process's sockets to its scheduler's
+// reactor instead.
+//
+// Readiness contract: registration is edge-triggered and made once per
+// descriptor, for both directions. Spurious readiness is allowed; error and
+// hang-up are reported as both directions ready, since the next call tells
+// the truth.
+#pragma once
+
+#include <otpnet/base/result.hpp>
+
+#include <cstdint>
+
+namespace otpnet::socket {
+
+namespace detail {
+class socket_state;
+}  // namespace detail
+
+/// Readiness of one descriptor.
+struct readiness {
+  bool readable = false;
+  bool writable = false;
+};
+
+/// Something that watches descriptors.
+class poller {
+ public:
+  virtual ~poller() = default;
+  /// Starts watching `s.fd` (edge-triggered, both directions) and calling
+  /// `detail::deliver_readiness(s, ...)` for it. @threadsafe
+  virtual result<void> attach(detail::socket_state& s) noexcept = 0;
+  /// Stops watching. When it returns, no readiness for `s` is being
+  /// delivered or will be. @threadsafe
+  virtual void detach(detail::socket_state& s) noexcept = 0;
+};
+
+/// The socket layer's select service: a lazily started epoll thread.
+poller& default_poller() noexcept;
+
+namespace detail {
+/// Called by a poller for a socket it watches: serves the waiters.
+void deliver_readiness(socket_state& s, readiness r) noexcept;
+/// The descriptor a poller should watch.
+int watched_fd(const socket_state& s) noexcept;
+/// A word the poller attached to `s` may keep for itself (a slot number).
+std::uint64_t& poller_cookie(socket_state& s) noexcept;
+}  // namespace detail
+
+}  // namespace otpnet::socket

@@ -1,0 +1,142 @@
+// File: socket/socket_state.hpp (private to the socket layer)
+//
+// What a `socket` refers to: the descriptor, its identity (domain, type,
+// protocol), the counters of info(), the registry hook, and two waiter
+// queues (input: accept/recv*; output: connect/send*). The fast path of a
+// call touches only `uses_` and the counters; the waiter lock is taken only
+// when a call would block or a notified waiter is served.
+#pragma once
+
+#include <otpnet/socket/poller.hpp>
+#include <otpnet/socket/select.hpp>
+#include <otpnet/socket/socket.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+
+namespace otpnet::socket::detail {
+
+/// info() counters. Relaxed atomics updated with load+store: exact for a
+/// socket used by one thread at a time (the common case), approximate, but
+/// never torn, under concurrent callers.
+struct socket_counters {
+  struct counter {
+    std::atomic<std::uint64_t> v{0};
+    void add(std::uint64_t n) noexcept { v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+    std::uint64_t get() const noexcept { return v.load(std::memory_order_relaxed); }
+  };
+  counter read_byte, read_pkg, read_tries, read_fails, read_waits;
+  counter write_byte, write_pkg, write_tries, write_fails, write_waits;
+  counter acc_success, acc_tries, acc_fails, acc_waits;
+};
+
+/// One caller waiting for readiness.
+struct waiter {
+  select_sink* sink;
+  select_tag tag;
+  select_handle handle;
+};
+
+enum class direction : std::uint8_t { in = 0, out = 1 };
+
+/// The waiters of one direction. `current` is the waiter last notified that
+/// has not yet repeated its call: while it is set, readiness is left to it,
+/// and when it succeeds it hands the turn to the next (edge-triggered
+/// readiness is not reported twice).
+struct waiter_queue {
+  std::deque<waiter> queue;
+  select_sink* current = nullptr;
+  /// Bumped by every readiness report; a caller that saw would-block
+  /// compares it under the lock to catch a report that raced with it.
+  std::atomic<std::uint32_t> ready_seq{0};
+  /// Mirrors !queue.empty() for the lock-free fast path.
+  std::atomic<bool> contended{false};
+};
+
+class socket_state : public std::enable_shared_from_this<socket_state> {
+ public:
+  socket_state(int fd, domain d, type t, protocol p) noexcept;
+  ~socket_state();
+  socket_state(const socket_state&) = delete;
+  socket_state& operator=(const socket_state&) = delete;
+
+  // -- descriptor use --------------------------------------------------------
+
+  /// Marks a call in progress; false once closed. Pair with `leave`.
+  bool enter() noexcept;
+  void leave() noexcept;
+  int fd() const noexcept { return fd_.load(std::memory_order_relaxed); }
+  bool closed() const noexcept { return (uses_.load(std::memory_order_acquire) & closed_bit) != 0; }
+  /// Closes: wakes all waiters with `closed`, detaches from the poller,
+  /// releases the descriptor when the last call in progress leaves.
+  result<void> close() noexcept;
+
+  // -- waiting ---------------------------------------------------------------
+
+  waiter_queue& queue(direction d) noexcept { return queues_[static_cast<int>(d)]; }
+  /// Makes sure a poller watches the descriptor (lazily, on first wait).
+  result<void> ensure_polled() noexcept;
+  /// Uses `p` instead of the default poller; only before the first wait.
+  result<void> set_poller(poller& p) noexcept;
+  std::mutex& waiter_mutex() noexcept { return waiters_mu_; }
+  void on_ready(readiness r) noexcept;
+
+  // -- identity and bookkeeping ----------------------------------------------
+
+  const domain dom;
+  const type typ;
+  const protocol proto;
+  socket_counters counters;
+  std::atomic<std::uint64_t> owner{0};
+  std::atomic<bool> bound{false};
+  std::atomic<bool> listening{false};
+  std::atomic<bool> connected{false};
+  std::atomic<bool> connecting{false};
+  std::atomic<bool> registered{false};
+  /// Intrusive links of the registry's list (guarded by the registry lock).
+  socket_state* reg_prev = nullptr;
+  socket_state* reg_next = nullptr;
+  std::uint64_t poller_cookie = 0;
+
+ private:
+  void release_fd() noexcept;
+  /// Notifies the head waiter of `q` with `reason`, making it current.
+  static void serve_head(socket_state& self, waiter_queue& q, errc reason) noexcept;
+
+  static constexpr std::uint32_t closed_bit = 1u << 31;
+  std::atomic<std::uint32_t> uses_{0};
+  std::atomic<int> fd_;
+  std::mutex waiters_mu_;
+  waiter_queue queues_[2];
+  std::atomic<poller*> poller_{nullptr};
+  bool attached_ = false;  // guarded by waiters_mu_
+
+  friend void deliver_readiness(socket_state&, readiness) noexcept;
+};
+
+/// RAII for enter/leave.
+class use_guard {
+ public:
+  explicit use_guard(socket_state* s) noexcept : s_(s != nullptr && s->enter() ? s : nullptr) {}
+  ~use_guard() {
+    if (s_ != nullptr) {
+      s_->leave();
+    }
+  }
+  use_guard(const use_guard&) = delete;
+  use_guard& operator=(const use_guard&) = delete;
+  explicit operator bool() const noexcept { return s_ != nullptr; }
+
+ private:
+  socket_state* s_;
+};
+
+/// Creates the state for a new descriptor and lists it in the registry
+/// according to `mode`. Takes ownership of `fd`.
+std::shared_ptr<socket_state> make_state(int fd, domain d, type t, protocol p, open_options::registry_mode mode,
+                                         std::uint64_t owner);
+
+}  // namespace otpnet::socket::detail
