@@ -48,7 +48,7 @@ enum class direction : std::uint8_t { in = 0, out = 1 };
 /// readiness is not reported twice).
 struct waiter_queue {
   std::deque<waiter> queue;
-  select_sink* current = nullptr;
+  std::atomic<select_sink*> current{nullptr};
   /// Bumped by every readiness report; a caller that saw would-block
   /// compares it under the lock to catch a report that raced with it.
   std::atomic<std::uint32_t> ready_seq{0};
@@ -84,6 +84,19 @@ class socket_state : public std::enable_shared_from_this<socket_state> {
   std::mutex& waiter_mutex() noexcept { return waiters_mu_; }
   void on_ready(readiness r) noexcept;
 
+  enum class wait_decision : std::uint8_t { parked, retry, closed };
+  /// Before a call: true when the caller must wait behind others (it is
+  /// then queued) instead of trying now.
+  bool must_queue(waiter_queue& q, const waiter& w) noexcept;
+  /// After a would-block: queues `w` unless readiness was reported since
+  /// `seen_seq` was read (then: retry) or the socket closed.
+  wait_decision park(waiter_queue& q, const waiter& w, std::uint32_t seen_seq) noexcept;
+  /// After a call that did not block: if `sink` held the turn, hand it on.
+  void finished(waiter_queue& q, select_sink& sink) noexcept;
+  /// Cancels the pending wait with handle `h`; false if it is not queued
+  /// (its event was delivered), in which case a held turn is handed on.
+  bool withdraw(waiter_queue& q, select_sink& sink, select_handle h) noexcept;
+
   // -- identity and bookkeeping ----------------------------------------------
 
   const domain dom;
@@ -103,6 +116,7 @@ class socket_state : public std::enable_shared_from_this<socket_state> {
 
  private:
   void release_fd() noexcept;
+  void detach_poller() noexcept;
   /// Notifies the head waiter of `q` with `reason`, making it current.
   static void serve_head(socket_state& self, waiter_queue& q, errc reason) noexcept;
 
@@ -112,7 +126,8 @@ class socket_state : public std::enable_shared_from_this<socket_state> {
   std::mutex waiters_mu_;
   waiter_queue queues_[2];
   std::atomic<poller*> poller_{nullptr};
-  bool attached_ = false;  // guarded by waiters_mu_
+  std::mutex poll_mu_;                // serialises attach and detach
+  std::atomic<bool> attached_{false};  // written under poll_mu_
 
   friend void deliver_readiness(socket_state&, readiness) noexcept;
 };

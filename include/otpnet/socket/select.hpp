@@ -63,8 +63,8 @@ template <class T>
 class [[nodiscard]] async_result {
  public:
   async_result(T v) : v_(std::in_place_index<0>, std::move(v)) {}
-  async_result(select_info s) : v_(std::in_place_index<1>, s) {}
-  async_result(completion_info c) : v_(std::in_place_index<2>, c) {}
+  async_result(::otpnet::socket::select_info s) : v_(std::in_place_index<1>, s) {}
+  async_result(::otpnet::socket::completion_info c) : v_(std::in_place_index<2>, c) {}
   async_result(tl::unexpected<errc> e) : v_(std::in_place_index<3>, e.value()) {}
   /// Adopts a plain result: its value or its error.
   async_result(result<T>&& r) : async_result(r ? async_result(std::move(*r)) : async_result(fail(r.error()))) {}
@@ -77,13 +77,13 @@ class [[nodiscard]] async_result {
   T& value() & { return std::get<0>(v_); }
   T&& value() && { return std::get<0>(std::move(v_)); }
   /// The pending select, or nullptr.
-  const socket::select_info* select_info() const noexcept { return std::get_if<1>(&v_); }
-  const socket::completion_info* completion_info() const noexcept { return std::get_if<2>(&v_); }
+  const ::otpnet::socket::select_info* select_info() const noexcept { return std::get_if<1>(&v_); }
+  const ::otpnet::socket::completion_info* completion_info() const noexcept { return std::get_if<2>(&v_); }
   /// The reason of an error outcome, errc::ok otherwise.
   errc error() const noexcept { return is_error() ? std::get<3>(v_) : errc::ok; }
 
  private:
-  std::variant<T, socket::select_info, socket::completion_info, errc> v_;
+  std::variant<T, ::otpnet::socket::select_info, ::otpnet::socket::completion_info, errc> v_;
 };
 
 /// async_result<void> has an empty ok.

@@ -1,0 +1,230 @@
+#include "socket/socket_state.hpp"
+
+#include "internal/syscall.hpp"
+
+#include <unistd.h>
+
+namespace otpnet::socket::detail {
+
+void registry_add(socket_state& s) noexcept;
+void registry_remove(socket_state& s) noexcept;
+bool registry_default() noexcept;
+
+socket_state::socket_state(int fd, domain d, type t, protocol p) noexcept : dom(d), typ(t), proto(p), fd_(fd) {}
+
+socket_state::~socket_state() {
+  if (!closed()) {
+    (void)close();
+  }
+  registry_remove(*this);
+}
+
+bool socket_state::enter() noexcept {
+  if ((uses_.fetch_add(1, std::memory_order_acquire) & closed_bit) != 0) {
+    leave();
+    return false;
+  }
+  return true;
+}
+
+void socket_state::leave() noexcept {
+  if (uses_.fetch_sub(1, std::memory_order_acq_rel) == (closed_bit | 1u)) {
+    release_fd();
+  }
+}
+
+void socket_state::release_fd() noexcept {
+  int fd = fd_.exchange(-1, std::memory_order_acq_rel);
+  if (fd >= 0) {
+    // Linux releases the descriptor even when close fails (EINTR included).
+    (void)internal::sys_once([fd] { return ::close(fd); });
+  }
+}
+
+result<void> socket_state::close() noexcept {
+  std::uint32_t prev = uses_.fetch_or(closed_bit, std::memory_order_acq_rel);
+  if ((prev & closed_bit) != 0) {
+    return fail(errc::closed);
+  }
+  detach_poller();
+  registry_remove(*this);
+  {
+    std::lock_guard lk(waiters_mu_);
+    for (auto& q : queues_) {
+      while (!q.queue.empty()) {
+        serve_head(*this, q, errc::closed);
+      }
+      q.current.store(nullptr, std::memory_order_relaxed);
+    }
+  }
+  if ((prev & ~closed_bit) == 0) {
+    release_fd();
+  }
+  return ok();
+}
+
+result<void> socket_state::set_poller(poller& p) noexcept {
+  std::lock_guard lk(poll_mu_);
+  if (attached_.load(std::memory_order_relaxed)) {
+    return fail(errc::invalid);
+  }
+  poller_.store(&p, std::memory_order_release);
+  return ok();
+}
+
+result<void> socket_state::ensure_polled() noexcept {
+  if (attached_.load(std::memory_order_acquire)) {
+    return ok();
+  }
+  std::lock_guard lk(poll_mu_);
+  if (closed()) {
+    return fail(errc::closed);
+  }
+  if (attached_.load(std::memory_order_relaxed)) {
+    return ok();
+  }
+  poller* p = poller_.load(std::memory_order_acquire);
+  if (p == nullptr) {
+    p = &default_poller();
+    poller_.store(p, std::memory_order_release);
+  }
+  auto r = p->attach(*this);
+  if (r) {
+    attached_.store(true, std::memory_order_release);
+  }
+  return r;
+}
+
+void socket_state::detach_poller() noexcept {
+  std::lock_guard lk(poll_mu_);
+  if (attached_.load(std::memory_order_relaxed)) {
+    poller_.load(std::memory_order_acquire)->detach(*this);
+    attached_.store(false, std::memory_order_release);
+  }
+}
+
+void socket_state::serve_head(socket_state& self, waiter_queue& q, errc reason) noexcept {
+  waiter w = q.queue.front();
+  q.queue.pop_front();
+  q.contended.store(!q.queue.empty(), std::memory_order_release);
+  if (reason == errc::ok) {
+    q.current.store(w.sink, std::memory_order_relaxed);
+  }
+  // During destruction (last reference gone) the event names no socket.
+  w.sink->notify(select_event{socket(self.weak_from_this().lock()), w.tag, w.handle, reason});
+}
+
+void socket_state::on_ready(readiness r) noexcept {
+  const bool ready[2] = {r.readable, r.writable};
+  for (int d = 0; d < 2; ++d) {
+    if (!ready[d]) {
+      continue;
+    }
+    waiter_queue& q = queues_[d];
+    q.ready_seq.fetch_add(1, std::memory_order_acq_rel);
+    if (!q.contended.load(std::memory_order_acquire)) {
+      continue;
+    }
+    std::lock_guard lk(waiters_mu_);
+    if (q.current.load(std::memory_order_relaxed) == nullptr && !q.queue.empty() && !closed()) {
+      serve_head(*this, q, errc::ok);
+    }
+  }
+}
+
+void socket_state::finished(waiter_queue& q, select_sink& sink) noexcept {
+  if (q.current.load(std::memory_order_relaxed) != &sink) {
+    return;
+  }
+  std::lock_guard lk(waiters_mu_);
+  if (q.current.load(std::memory_order_relaxed) != &sink) {
+    return;
+  }
+  q.current.store(nullptr, std::memory_order_relaxed);
+  // Edge-triggered readiness is not reported again for what is left: hand
+  // the turn to the next waiter, which finds out by trying.
+  if (!q.queue.empty() && !closed()) {
+    serve_head(*this, q, errc::ok);
+  }
+}
+
+socket_state::wait_decision socket_state::park(waiter_queue& q, const waiter& w, std::uint32_t seen_seq) noexcept {
+  std::lock_guard lk(waiters_mu_);
+  if (closed()) {
+    return wait_decision::closed;
+  }
+  const bool was_current = q.current.load(std::memory_order_relaxed) == w.sink;
+  if (q.ready_seq.load(std::memory_order_acquire) != seen_seq) {
+    return wait_decision::retry;
+  }
+  for (auto& e : q.queue) {
+    if (e.sink == w.sink) {  // a repeated nowait call: one event per caller
+      e = w;
+      return wait_decision::parked;
+    }
+  }
+  if (was_current) {
+    // A notified waiter that lost the race keeps its place at the front.
+    q.current.store(nullptr, std::memory_order_relaxed);
+    q.queue.push_front(w);
+  } else {
+    q.queue.push_back(w);
+  }
+  q.contended.store(true, std::memory_order_release);
+  return wait_decision::parked;
+}
+
+bool socket_state::must_queue(waiter_queue& q, const waiter& w) noexcept {
+  if (!q.contended.load(std::memory_order_acquire)) {
+    return false;
+  }
+  std::lock_guard lk(waiters_mu_);
+  if (q.queue.empty() || q.current.load(std::memory_order_relaxed) == w.sink) {
+    return false;
+  }
+  for (auto& e : q.queue) {
+    if (e.sink == w.sink) {
+      e = w;
+      return true;
+    }
+  }
+  q.queue.push_back(w);
+  return true;
+}
+
+bool socket_state::withdraw(waiter_queue& q, select_sink& sink, select_handle h) noexcept {
+  std::lock_guard lk(waiters_mu_);
+  for (auto it = q.queue.begin(); it != q.queue.end(); ++it) {
+    if (it->handle == h) {
+      q.queue.erase(it);
+      q.contended.store(!q.queue.empty(), std::memory_order_release);
+      return true;
+    }
+  }
+  if (q.current.load(std::memory_order_relaxed) == &sink) {
+    // Its event is already delivered; it gives up its turn.
+    q.current.store(nullptr, std::memory_order_relaxed);
+    if (!q.queue.empty() && !closed()) {
+      serve_head(*this, q, errc::ok);
+    }
+  }
+  return false;
+}
+
+std::shared_ptr<socket_state> make_state(int fd, domain d, type t, protocol p, open_options::registry_mode mode,
+                                         std::uint64_t owner) {
+  auto s = std::make_shared<socket_state>(fd, d, t, p);
+  s->owner.store(owner, std::memory_order_relaxed);
+  bool reg = mode == open_options::registry_mode::on ||
+             (mode == open_options::registry_mode::default_ && registry_default());
+  if (reg) {
+    registry_add(*s);
+  }
+  return s;
+}
+
+void deliver_readiness(socket_state& s, readiness r) noexcept { s.on_ready(r); }
+int watched_fd(const socket_state& s) noexcept { return s.fd(); }
+std::uint64_t& poller_cookie(socket_state& s) noexcept { return s.poller_cookie; }
+
+}  // namespace otpnet::socket::detail
