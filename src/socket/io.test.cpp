@@ -1,0 +1,351 @@
+#include <otpnet/socket/io.hpp>
+
+#include <otpnet/socket/poller.hpp>
+#include <otpnet/socket/registry.hpp>
+
+#include "support/loopback.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace otpnet::socket {
+namespace {
+
+using namespace std::chrono_literals;
+using test::bytes;
+using test::text;
+
+std::string recv_text(const socket& s, std::size_t max = 256) {
+  std::string buf(max, '\0');
+  auto n = recv(s, std::as_writable_bytes(std::span(buf.data(), buf.size())), 0, 5000ms);
+  EXPECT_TRUE(n) << format_error(n.error());
+  buf.resize(n.value_or(0));
+  return buf;
+}
+
+// -- timeouts ------------------------------------------------------------------
+
+TEST(io_timeout, recv_expires_with_timeout_and_consumes_nothing) {
+  auto [c, a] = test::connected_pair();
+  std::byte buf[8];
+  auto r = recv(a, buf, 0, 20ms);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::timeout);
+  ASSERT_TRUE(send(c, bytes("after"), 0, 5000ms));
+  EXPECT_EQ(recv_text(a), "after");
+  auto i = info(a);
+  EXPECT_EQ(i->read_waiters, 0u);  // the expired wait left nothing behind
+}
+
+TEST(io_timeout, zero_timeout_polls_once) {
+  auto [c, a] = test::connected_pair();
+  std::byte buf[8];
+  EXPECT_EQ(recv(a, buf, 0, 0ms).error(), errc::timeout);
+  ASSERT_TRUE(send(c, bytes("x"), 0, 5000ms));
+  // Data already there: a zero timeout still returns it.
+  ASSERT_TRUE(recv(a, buf, 0, 5000ms));
+}
+
+TEST(io_timeout, accept_infinity_waits_for_a_client) {
+  auto l = test::listen_loopback();
+  std::thread client([&] {
+    auto c = open(domain::inet, type::stream);
+    ASSERT_TRUE(c);
+    ASSERT_TRUE(connect(*c, l.addr()));
+    ASSERT_TRUE(send(*c, bytes("hello")));
+  });
+  auto a = accept(l.sock);
+  ASSERT_TRUE(a) << format_error(a.error());
+  EXPECT_EQ(recv_text(*a), "hello");
+  client.join();
+}
+
+TEST(io_timeout, accept_expires) {
+  auto l = test::listen_loopback();
+  auto a = accept(l.sock, 10ms);
+  ASSERT_FALSE(a);
+  EXPECT_EQ(a.error(), errc::timeout);
+}
+
+TEST(io_timeout, connect_refused_is_named) {
+  auto l = test::listen_loopback();
+  auto port = l.port;
+  ASSERT_TRUE(close(l.sock));  // nothing listens there now
+  auto c = open(domain::inet, type::stream);
+  ASSERT_TRUE(c);
+  auto r = connect(*c, address::inet_loopback(port), 5000ms);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::econnrefused);
+}
+
+// -- nowait ------------------------------------------------------------------
+
+TEST(io_nowait, recv_selects_then_event_then_repeat) {
+  auto [c, a] = test::connected_pair();
+  std::byte buf[16];
+  auto r = recv(a, buf, 0, nowait);
+  ASSERT_TRUE(r.is_select());
+  const select_info sel = *r.select_info();
+  EXPECT_EQ(sel.tag, select_tag::recv);
+  EXPECT_EQ(r.error(), errc::ok);  // would-block is never an error
+  ASSERT_TRUE(send(c, bytes("ready"), 0, 5000ms));
+  auto ev = wait_select(5000ms);
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->handle, sel.handle);
+  EXPECT_EQ(ev->sock, a);
+  EXPECT_EQ(ev->reason, errc::ok);
+  auto again = recv(a, buf, 0, nowait);
+  ASSERT_TRUE(again.is_ok());
+  EXPECT_EQ(text({buf, again.value()}), "ready");
+}
+
+TEST(io_nowait, caller_supplied_handle_comes_back) {
+  auto l = test::listen_loopback();
+  const select_handle mine{0xfeed};
+  auto r = accept(l.sock, mine);
+  ASSERT_TRUE(r.is_select());
+  EXPECT_EQ(r.select_info()->handle, mine);
+  auto c = open(domain::inet, type::stream);
+  ASSERT_TRUE(connect(*c, l.addr(), 5000ms));
+  auto ev = wait_select(5000ms);
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->handle, mine);
+  EXPECT_EQ(ev->tag, select_tag::accept);
+  auto a = accept(l.sock, nowait);
+  ASSERT_TRUE(a.is_ok());
+}
+
+TEST(io_nowait, connect_selects_then_finishes) {
+  auto l = test::listen_loopback();
+  auto c = open(domain::inet, type::stream);
+  ASSERT_TRUE(c);
+  auto r = connect(*c, l.addr(), nowait);
+  if (r.is_select()) {
+    auto ev = wait_select(5000ms);
+    ASSERT_TRUE(ev);
+    EXPECT_EQ(ev->tag, select_tag::connect);
+    ASSERT_TRUE(connect(*c));
+  } else {
+    ASSERT_TRUE(r.is_ok()) << err_name(r.error());
+  }
+  EXPECT_TRUE(info(*c)->connected);
+  EXPECT_EQ(peername(*c)->port(), l.port);
+}
+
+TEST(io_nowait, send_reports_progress_when_the_peer_does_not_read) {
+  auto [c, a] = test::connected_pair();
+  std::string big(64 << 20, 'z');  // more than the socket buffers hold
+  auto r = send(c, bytes(big), 0, nowait);
+  ASSERT_TRUE(r.is_select());
+  std::size_t sent = r.select_info()->progress;
+  EXPECT_GT(sent, 0u);
+  EXPECT_LT(sent, big.size());
+  ASSERT_TRUE(cancel(c, *r.select_info()));
+}
+
+TEST(io_nowait, cancel_withdraws_and_no_event_follows) {
+  auto [c, a] = test::connected_pair();
+  std::byte buf[8];
+  auto r = recv(a, buf, 0, nowait);
+  ASSERT_TRUE(r.is_select());
+  ASSERT_TRUE(cancel(a, *r.select_info()));
+  ASSERT_TRUE(send(c, bytes("late"), 0, 5000ms));
+  // The data is there, but the cancelled select announces nothing. Wait a
+  // bounded time for a stray event; none must come.
+  auto stray = wait_select(50ms);
+  EXPECT_FALSE(stray);
+  // A second cancel: it is no longer pending.
+  EXPECT_EQ(cancel(a, *r.select_info()).error(), errc::invalid);
+  EXPECT_EQ(recv_text(a), "late");
+}
+
+TEST(io_nowait, close_aborts_waiters_with_closed) {
+  auto l = test::listen_loopback();
+  auto r = accept(l.sock, nowait);
+  ASSERT_TRUE(r.is_select());
+  ASSERT_TRUE(close(l.sock));
+  auto ev = wait_select(5000ms);
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->handle, r.select_info()->handle);
+  EXPECT_EQ(ev->reason, errc::closed);
+  EXPECT_EQ(accept(l.sock, nowait).error(), errc::closed);
+}
+
+// -- concurrency ---------------------------------------------------------------
+
+TEST(io_concurrency, close_wakes_every_blocked_waiter) {
+  auto [c, a] = test::connected_pair();
+  constexpr int n = 4;
+  std::atomic<int> closed_seen{0};
+  std::vector<std::thread> ts;
+  for (int i = 0; i < n; ++i) {
+    ts.emplace_back([&, s = a] {
+      std::byte buf[8];
+      auto r = recv(s, buf, 0, 10000ms);
+      if (!r && r.error() == errc::closed) {
+        closed_seen.fetch_add(1);
+      }
+    });
+  }
+  // Close only once every thread is queued, so that all four are woken by it.
+  for (int spins = 0; spins < 100000 && info(a)->read_waiters + 0 < static_cast<std::size_t>(n); ++spins) {
+    std::this_thread::yield();
+  }
+  int fd = a.native_handle();
+  ASSERT_TRUE(close(a));
+  for (auto& t : ts) {
+    t.join();
+  }
+  EXPECT_EQ(closed_seen.load(), n);
+  // The descriptor number was released only after every waiter let go.
+  EXPECT_EQ(::fcntl(fd, F_GETFD), -1);
+}
+
+TEST(io_concurrency, accepters_are_served_first_come_first_served) {
+  auto l = test::listen_loopback();
+  constexpr int n = 4;
+  std::mutex mu;
+  std::vector<int> order;  // accepter index in the order they got a socket
+  std::vector<std::thread> ts;
+  for (int i = 0; i < n; ++i) {
+    // Start accepters one at a time, each queued before the next starts.
+    ts.emplace_back([&, i] {
+      auto a = accept(l.sock, 10000ms);
+      ASSERT_TRUE(a) << format_error(a.error());
+      std::lock_guard lk(mu);
+      order.push_back(i);
+    });
+    for (int spins = 0; spins < 1000000 && info(l.sock)->read_waiters < static_cast<std::size_t>(i + 1); ++spins) {
+      std::this_thread::yield();
+    }
+    ASSERT_EQ(info(l.sock)->read_waiters, static_cast<std::size_t>(i + 1));
+  }
+  std::vector<socket> clients;
+  for (int i = 0; i < n; ++i) {
+    auto c = open(domain::inet, type::stream);
+    ASSERT_TRUE(connect(*c, l.addr(), 5000ms));
+    clients.push_back(*c);
+    // Let this accept finish before the next client arrives.
+    for (int spins = 0; spins < 1000000; ++spins) {
+      std::lock_guard lk(mu);
+      if (order.size() == static_cast<std::size_t>(i + 1)) {
+        break;
+      }
+      std::this_thread::yield();
+    }
+  }
+  for (auto& t : ts) {
+    t.join();
+  }
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3}));
+}
+
+TEST(io_concurrency, concurrent_receivers_each_get_their_own_data) {
+  auto [c, a] = test::connected_pair();
+  constexpr int n = 4;
+  std::mutex mu;
+  std::multiset<std::string> got;
+  std::vector<std::thread> ts;
+  for (int i = 0; i < n; ++i) {
+    ts.emplace_back([&, s = a] {
+      std::byte buf[1];
+      auto r = recv(s, buf, 0, 10000ms);
+      ASSERT_TRUE(r) << format_error(r.error());
+      std::lock_guard lk(mu);
+      got.insert(text({buf, *r}));
+    });
+  }
+  for (int spins = 0; spins < 1000000 && info(a)->read_waiters < static_cast<std::size_t>(n); ++spins) {
+    std::this_thread::yield();
+  }
+  // All four bytes at once: edge-triggered readiness fires once, and the
+  // turn must still pass from waiter to waiter.
+  ASSERT_TRUE(send(c, bytes("abcd"), 0, 5000ms));
+  for (auto& t : ts) {
+    t.join();
+  }
+  EXPECT_EQ(got, (std::multiset<std::string>{"a", "b", "c", "d"}));
+}
+
+// -- counters and registry -------------------------------------------------------
+
+TEST(io_counters, info_counts_reads_writes_and_accepts) {
+  auto l = test::listen_loopback();
+  auto c = open(domain::inet, type::stream);
+  ASSERT_TRUE(connect(*c, l.addr(), 5000ms));
+  auto a = accept(l.sock, 5000ms);
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(send(*c, bytes("12345"), 0, 5000ms));
+  EXPECT_EQ(recv_text(*a), "12345");
+  auto ci = info(*c);
+  auto ai = info(*a);
+  auto li = info(l.sock);
+  EXPECT_EQ(ci->counters.write_byte, 5u);
+  EXPECT_EQ(ci->counters.write_pkg, 1u);
+  EXPECT_EQ(ai->counters.read_byte, 5u);
+  EXPECT_GE(ai->counters.read_tries, 1u);
+  EXPECT_EQ(li->counters.acc_success, 1u);
+  EXPECT_TRUE(li->listening);
+  EXPECT_TRUE(ai->connected);
+  EXPECT_EQ(state_names(*li), (std::vector<std::string_view>{"bound", "listening"}));
+}
+
+TEST(io_registry, sockets_are_listed_until_closed) {
+  std::size_t before = number_of();
+  auto s = open(domain::inet6, type::dgram);
+  if (!s) {
+    GTEST_SKIP() << "no IPv6 sockets: " << format_error(s.error());
+  }
+  EXPECT_EQ(number_of(), before + 1);
+  auto mine = which_sockets(domain::inet6);
+  EXPECT_NE(std::find(mine.begin(), mine.end(), *s), mine.end());
+  auto hidden = open(domain::inet, type::dgram, protocol::default_, {.registry = open_options::registry_mode::off});
+  ASSERT_TRUE(hidden);
+  EXPECT_EQ(number_of(), before + 1);
+  EXPECT_FALSE(info(*hidden)->use_registry);
+  ASSERT_TRUE(close(*s));
+  EXPECT_EQ(number_of(), before);
+  auto i = info(*s);
+  ASSERT_TRUE(i);
+  EXPECT_TRUE(i->closed);
+}
+
+TEST(io_registry, filters_by_owner_and_predicate) {
+  auto s = open(domain::inet, type::stream, protocol::default_, {.owner = 4242});
+  ASSERT_TRUE(s);
+  auto owned = which_sockets(owned_by{4242});
+  ASSERT_EQ(owned.size(), 1u);
+  EXPECT_EQ(owned[0], *s);
+  ASSERT_TRUE(set_owner(*s, 4343));
+  EXPECT_TRUE(which_sockets(owned_by{4242}).empty());
+  auto pred = which_sockets([](const socket_info& i) { return i.owner == 4343 && i.typ == type::stream; });
+  EXPECT_EQ(pred.size(), 1u);
+}
+
+TEST(io_leaks, a_thousand_connections_leave_no_descriptor) {
+  (void)default_poller();  // the select service's two descriptors live on
+  int before = test::open_fds();
+  {
+    auto l = test::listen_loopback(1024);
+    for (int i = 0; i < 1000; ++i) {
+      auto c = open(domain::inet, type::stream);
+      ASSERT_TRUE(c);
+      ASSERT_TRUE(connect(*c, l.addr(), 5000ms));
+      auto a = accept(l.sock, 5000ms);
+      ASSERT_TRUE(a);
+    }
+  }
+  EXPECT_EQ(test::open_fds(), before);
+}
+
+}  // namespace
+}  // namespace otpnet::socket
