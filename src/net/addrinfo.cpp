@@ -25,9 +25,7 @@ using addrinfo_list = std::unique_ptr<::addrinfo, addrinfo_deleter>;
 
 // libc takes C strings: text with a NUL inside would silently resolve
 // something shorter, so it is refused instead.
-bool has_nul(const std::optional<std::string_view>& s) noexcept {
-  return s && s->find('\0') != std::string_view::npos;
-}
+bool has_nul(const std::optional<std::string_view>& s) noexcept { return s && s->find('\0') != std::string_view::npos; }
 
 result<addrinfo_entry> make_entry(const ::addrinfo& ai) {
   auto addr = sockaddr_value::from_native(ai.ai_addr, ai.ai_addrlen);
@@ -48,8 +46,7 @@ result<addrinfo_entry> make_entry(const ::addrinfo& ai) {
 }  // namespace
 
 result<std::vector<addrinfo_entry>> getaddrinfo(std::optional<std::string_view> host,
-                                                std::optional<std::string_view> service,
-                                                const addrinfo_hints& hints) {
+                                                std::optional<std::string_view> service, const addrinfo_hints& hints) {
   if (has_nul(host) || has_nul(service)) {
     return fail(errc::invalid);
   }

@@ -18,7 +18,7 @@ static_assert(static_cast<unsigned>(if_flags::dynamic) == IFF_DYNAMIC);
 std::string_view flag_name(if_flags flag) noexcept {
   switch (flag) {
 #define OTPNET_X(name, bit) \
-  case if_flags::name:      \
+  case if_flags::name: \
     return #name;
     OTPNET_NET_IF_FLAGS(OTPNET_X)
 #undef OTPNET_X
@@ -30,8 +30,8 @@ std::string_view flag_name(if_flags flag) noexcept {
 
 std::vector<std::string_view> flag_names(if_flags set) {
   std::vector<std::string_view> names;
-#define OTPNET_X(name, bit)                     \
-  if (has(set, if_flags::name)) {               \
+#define OTPNET_X(name, bit) \
+  if (has(set, if_flags::name)) { \
     names.push_back(flag_name(if_flags::name)); \
   }
   OTPNET_NET_IF_FLAGS(OTPNET_X)

@@ -11,7 +11,7 @@ namespace otpnet::net {
 namespace {
 
 struct nameindex_deleter {
-  void operator()(::if_nameindex* p) const noexcept { ::if_freenameindex(p); }
+  void operator()(struct ::if_nameindex* p) const noexcept { ::if_freenameindex(p); }
 };
 
 // libc reports failure of these calls through errno alone; should it leave
@@ -24,12 +24,12 @@ errc errno_or(errc fallback) noexcept {
 }  // namespace
 
 result<std::vector<if_name_entry>> if_names() {
-  std::unique_ptr<::if_nameindex, nameindex_deleter> list(::if_nameindex());
+  std::unique_ptr<struct ::if_nameindex, nameindex_deleter> list(::if_nameindex());
   if (!list) {
     return fail(errno_or(errc::enomem));
   }
   std::vector<if_name_entry> out;
-  for (const ::if_nameindex* p = list.get(); p->if_index != 0 && p->if_name != nullptr; ++p) {
+  for (const struct ::if_nameindex* p = list.get(); p->if_index != 0 && p->if_name != nullptr; ++p) {
     out.push_back({p->if_index, p->if_name});
   }
   return out;

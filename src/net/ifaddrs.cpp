@@ -100,8 +100,7 @@ result<std::vector<ifaddrs_entry>> getifaddrs(const ifaddrs_filter& filter) {
   auto hw = hwaddrs(list.get());
   std::vector<ifaddrs_entry> out;
   for (const ::ifaddrs* p = list.get(); p != nullptr; p = p->ifa_next) {
-    if (!family_matches(filter.family, family_of(*p)) ||
-        !has(static_cast<if_flags>(p->ifa_flags), filter.flags)) {
+    if (!family_matches(filter.family, family_of(*p)) || !has(static_cast<if_flags>(p->ifa_flags), filter.flags)) {
       continue;
     }
     ifaddrs_entry e = make_entry(*p);

@@ -57,9 +57,7 @@ result<sockaddr_value> sockaddr_value::from_native(const ::sockaddr* sa, ::sockl
   return v;
 }
 
-int sockaddr_value::family() const noexcept {
-  return len_ >= sizeof(::sa_family_t) ? storage_.ss_family : AF_UNSPEC;
-}
+int sockaddr_value::family() const noexcept { return len_ >= sizeof(::sa_family_t) ? storage_.ss_family : AF_UNSPEC; }
 
 std::uint16_t sockaddr_value::port() const noexcept {
   if (family() == AF_INET) {
@@ -96,16 +94,19 @@ std::string sockaddr_value::to_string() const {
     case AF_UNSPEC:
       return "unspec";
     case AF_INET:
-      return ip_string() + ":" + std::to_string(port());
     case AF_INET6:
-      return "[" + ip_string() + "]:" + std::to_string(port());
+      if (std::string ip = ip_string(); !ip.empty()) {
+        auto p = std::to_string(port());
+        return family() == AF_INET ? ip + ":" + p : "[" + ip + "]:" + p;
+      }
+      break;  // truncated
     case AF_UNIX:
       return unix_path(storage_, len_);
     case AF_PACKET:
-      if (const auto* ll = view_as<::sockaddr_ll>(storage_, len_)) {
+      if (const auto* ll = view_as<::sockaddr_ll>(storage_, len_); ll != nullptr && ll->sll_halen != 0) {
         return hwaddr_to_string({ll->sll_addr, std::min<std::size_t>(ll->sll_halen, sizeof ll->sll_addr)});
       }
-      break;
+      return "packet";
     default:
       break;
   }

@@ -1,7 +1,8 @@
-// The socket layer's own poller: one epoll thread serving the sockets of
-// plain threads, started by the first socket that has to wait. Sockets are
-// found through a slot table with generations, so an event fetched for a
-// socket that was detached meanwhile is recognised and dropped.
+// The socket layer's pollers. `poll_set` is an epoll set whose sockets are
+// found through a slot table with generations, so that an event fetched for
+// a socket detached meanwhile is recognised and dropped. The select service
+// is a poll_set with a thread of its own, serving the sockets of plain
+// threads, started by the first socket that has to wait.
 #include <otpnet/socket/poller.hpp>
 
 #include "internal/syscall.hpp"
@@ -18,18 +19,120 @@
 
 namespace otpnet::socket {
 
+struct poll_set::impl {
+  struct slot {
+    detail::socket_state* state = nullptr;
+    std::uint32_t gen = 0;
+  };
+  mutable std::mutex mu;
+  std::vector<slot> slots;
+  std::vector<std::uint32_t> free;
+  std::vector<::epoll_event> events;
+
+  void release(std::uint32_t idx) {
+    slots[idx].state = nullptr;
+    ++slots[idx].gen;
+    free.push_back(idx);
+  }
+};
+
+poll_set::poll_set() noexcept
+    : epfd_(::otpnet::internal::sys([] { return ::epoll_create1(EPOLL_CLOEXEC); }).value_or(-1)),
+      impl_(new (std::nothrow) impl) {}
+
+poll_set::~poll_set() {
+  if (epfd_ >= 0) {
+    (void)::otpnet::internal::sys_once([this] { return ::close(epfd_); });
+  }
+  delete impl_;
+}
+
+result<void> poll_set::attach(detail::socket_state& s) noexcept {
+  if (epfd_ < 0 || impl_ == nullptr) {
+    return fail(errc::enomem);
+  }
+  std::lock_guard lk(impl_->mu);
+  std::uint32_t idx;
+  if (!impl_->free.empty()) {
+    idx = impl_->free.back();
+    impl_->free.pop_back();
+  } else {
+    idx = static_cast<std::uint32_t>(impl_->slots.size());
+    impl_->slots.push_back({});
+  }
+  auto& sl = impl_->slots[idx];
+  sl.state = &s;
+  ::epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.u64 = (static_cast<std::uint64_t>(sl.gen) << 32) | idx;
+  int fd = detail::watched_fd(s);
+  if (auto r = ::otpnet::internal::sys([&] { return ::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev); }); !r) {
+    impl_->release(idx);
+    return fail(r.error());
+  }
+  detail::poller_cookie(s) = idx;
+  return ok();
+}
+
+void poll_set::detach(detail::socket_state& s) noexcept {
+  std::lock_guard lk(impl_->mu);
+  auto idx = static_cast<std::uint32_t>(detail::poller_cookie(s));
+  if (idx >= impl_->slots.size() || impl_->slots[idx].state != &s) {
+    return;
+  }
+  int fd = detail::watched_fd(s);
+  (void)::otpnet::internal::sys([&] { return ::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr); });
+  impl_->release(idx);
+}
+
+std::size_t poll_set::size() const noexcept {
+  std::lock_guard lk(impl_->mu);
+  return impl_->slots.size() - impl_->free.size();
+}
+
+result<int> poll_set::dispatch(int timeout_ms, int max_events) noexcept {
+  if (epfd_ < 0 || impl_ == nullptr) {
+    return fail(errc::enomem);
+  }
+  // Only the dispatching thread touches `events`.
+  auto& evs = impl_->events;
+  if (evs.size() < static_cast<std::size_t>(max_events)) {
+    evs.resize(static_cast<std::size_t>(max_events));
+  }
+  auto n = ::otpnet::internal::sys([&] { return ::epoll_wait(epfd_, evs.data(), max_events, timeout_ms); });
+  if (!n) {
+    return n;
+  }
+  // Delivered under the lock, so that detach() cannot return while a
+  // delivery for the socket is in progress.
+  std::lock_guard lk(impl_->mu);
+  for (int i = 0; i < *n; ++i) {
+    const auto& ev = evs[static_cast<std::size_t>(i)];
+    auto idx = static_cast<std::uint32_t>(ev.data.u64);
+    auto gen = static_cast<std::uint32_t>(ev.data.u64 >> 32);
+    if (idx >= impl_->slots.size() || impl_->slots[idx].gen != gen || impl_->slots[idx].state == nullptr) {
+      continue;
+    }
+    bool trouble = (ev.events & (EPOLLERR | EPOLLHUP)) != 0;
+    readiness r{(ev.events & (EPOLLIN | EPOLLRDHUP)) != 0 || trouble, (ev.events & EPOLLOUT) != 0 || trouble};
+    detail::deliver_readiness(*impl_->slots[idx].state, r);
+  }
+  return n;
+}
+
 namespace {
 
+/// The poll_set with a thread that waits on it, plus an eventfd to stop it.
 class select_service final : public poller {
  public:
   select_service() {
-    epfd_ = internal::sys([] { return ::epoll_create1(EPOLL_CLOEXEC); }).value_or(-1);
-    wakefd_ = internal::sys([] { return ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }).value_or(-1);
-    if (epfd_ >= 0 && wakefd_ >= 0) {
+    wakefd_ = ::otpnet::internal::sys([] { return ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }).value_or(-1);
+    if (set_.fd() >= 0 && wakefd_ >= 0) {
       ::epoll_event ev{};
       ev.events = EPOLLIN;
-      ev.data.u64 = wake_token;
-      if (internal::sys([&] { return ::epoll_ctl(epfd_, EPOLL_CTL_ADD, wakefd_, &ev); })) {
+      ev.data.u64 = ~std::uint64_t{0};  // a slot index no socket ever has
+      int ep = set_.fd();
+      if (::otpnet::internal::sys([&] { return ::epoll_ctl(ep, EPOLL_CTL_ADD, wakefd_, &ev); })) {
         thread_ = std::thread([this] { run(); });
       }
     }
@@ -39,13 +142,11 @@ class select_service final : public poller {
     stopping_.store(true, std::memory_order_release);
     if (thread_.joinable()) {
       std::uint64_t one = 1;
-      (void)internal::sys([&] { return ::write(wakefd_, &one, sizeof one); });
+      (void)::otpnet::internal::sys([&] { return ::write(wakefd_, &one, sizeof one); });
       thread_.join();
     }
-    for (int fd : {epfd_, wakefd_}) {
-      if (fd >= 0) {
-        (void)internal::sys_once([fd] { return ::close(fd); });
-      }
+    if (wakefd_ >= 0) {
+      (void)::otpnet::internal::sys_once([this] { return ::close(wakefd_); });
     }
   }
 
@@ -53,89 +154,21 @@ class select_service final : public poller {
     if (!thread_.joinable()) {
       return fail(errc::enomem);
     }
-    std::lock_guard lk(mu_);
-    std::uint32_t idx;
-    if (!free_.empty()) {
-      idx = free_.back();
-      free_.pop_back();
-    } else {
-      idx = static_cast<std::uint32_t>(slots_.size());
-      slots_.push_back({});
-    }
-    slot& sl = slots_[idx];
-    sl.state = &s;
-    ::epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-    ev.data.u64 = (static_cast<std::uint64_t>(sl.gen) << 32) | idx;
-    int fd = detail::watched_fd(s);
-    if (auto r = internal::sys([&] { return ::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev); }); !r) {
-      release(idx);
-      return fail(r.error());
-    }
-    detail::poller_cookie(s) = idx;
-    return ok();
+    return set_.attach(s);
   }
 
-  void detach(detail::socket_state& s) noexcept override {
-    std::lock_guard lk(mu_);
-    auto idx = static_cast<std::uint32_t>(detail::poller_cookie(s));
-    if (idx >= slots_.size() || slots_[idx].state != &s) {
-      return;
-    }
-    int fd = detail::watched_fd(s);
-    (void)internal::sys([&] { return ::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr); });
-    release(idx);
-  }
+  void detach(detail::socket_state& s) noexcept override { set_.detach(s); }
 
  private:
-  static constexpr std::uint64_t wake_token = ~std::uint64_t{0};
-
-  struct slot {
-    detail::socket_state* state = nullptr;
-    std::uint32_t gen = 0;
-  };
-
-  void release(std::uint32_t idx) {
-    slots_[idx].state = nullptr;
-    ++slots_[idx].gen;
-    free_.push_back(idx);
-  }
-
   void run() {
-    ::epoll_event evs[128];
     while (!stopping_.load(std::memory_order_acquire)) {
-      auto n = internal::sys([&] { return ::epoll_wait(epfd_, evs, 128, -1); });
-      if (!n) {
-        continue;
-      }
-      for (int i = 0; i < *n; ++i) {
-        dispatch(evs[i]);
-      }
+      (void)set_.dispatch(-1, 128);
     }
   }
 
-  void dispatch(const ::epoll_event& ev) {
-    if (ev.data.u64 == wake_token) {
-      return;
-    }
-    auto idx = static_cast<std::uint32_t>(ev.data.u64);
-    auto gen = static_cast<std::uint32_t>(ev.data.u64 >> 32);
-    bool trouble = (ev.events & (EPOLLERR | EPOLLHUP)) != 0;
-    readiness r{(ev.events & (EPOLLIN | EPOLLRDHUP)) != 0 || trouble, (ev.events & EPOLLOUT) != 0 || trouble};
-    // Delivered under mu_, so that detach() cannot return while a delivery
-    // for the socket is in progress.
-    std::lock_guard lk(mu_);
-    if (idx < slots_.size() && slots_[idx].gen == gen && slots_[idx].state != nullptr) {
-      detail::deliver_readiness(*slots_[idx].state, r);
-    }
-  }
-
-  int epfd_ = -1;
+  poll_set set_;
   int wakefd_ = -1;
   std::atomic<bool> stopping_{false};
-  std::mutex mu_;
-  std::vector<slot> slots_;
-  std::vector<std::uint32_t> free_;
   std::thread thread_;
 };
 

@@ -15,24 +15,24 @@
 // are OTP's where OTP has one; the last three exist only in <linux/if.h>,
 // whose values are fixed by the kernel ABI.
 #define OTPNET_NET_IF_FLAGS(X) \
-  X(up, 0x1)                   \
-  X(broadcast, 0x2)            \
-  X(debug, 0x4)                \
-  X(loopback, 0x8)             \
-  X(pointtopoint, 0x10)        \
-  X(notrailers, 0x20)          \
-  X(running, 0x40)             \
-  X(noarp, 0x80)               \
-  X(promisc, 0x100)            \
-  X(allmulti, 0x200)           \
-  X(master, 0x400)             \
-  X(slave, 0x800)              \
-  X(multicast, 0x1000)         \
-  X(portsel, 0x2000)           \
-  X(automedia, 0x4000)         \
-  X(dynamic, 0x8000)           \
-  X(lower_up, 0x10000)         \
-  X(dormant, 0x20000)          \
+  X(up, 0x1) \
+  X(broadcast, 0x2) \
+  X(debug, 0x4) \
+  X(loopback, 0x8) \
+  X(pointtopoint, 0x10) \
+  X(notrailers, 0x20) \
+  X(running, 0x40) \
+  X(noarp, 0x80) \
+  X(promisc, 0x100) \
+  X(allmulti, 0x200) \
+  X(master, 0x400) \
+  X(slave, 0x800) \
+  X(multicast, 0x1000) \
+  X(portsel, 0x2000) \
+  X(automedia, 0x4000) \
+  X(dynamic, 0x8000) \
+  X(lower_up, 0x10000) \
+  X(dormant, 0x20000) \
   X(echo, 0x40000)
 
 namespace otpnet::net {

@@ -43,8 +43,9 @@ class sockaddr_value {
 
   /// The address for humans and logs: "127.0.0.1:80", "[::1]:80",
   /// "/tmp/sock" or "@name" (AF_UNIX, abstract), "02:00:5e:10:00:01"
-  /// (AF_PACKET: the link-layer address), "unspec" when empty, and
-  /// "family N" for anything else.
+  /// (AF_PACKET: the link-layer address; "packet" without one), "unspec"
+  /// when empty, and "family N" for anything else (a truncated inet address
+  /// included).
   std::string to_string() const;
 
   /// The raw address for system calls.

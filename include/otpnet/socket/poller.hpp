@@ -16,6 +16,7 @@
 
 #include <otpnet/base/result.hpp>
 
+#include <cstddef>
 #include <cstdint>
 
 namespace otpnet::socket {
@@ -44,6 +45,36 @@ class poller {
 
 /// The socket layer's select service: a lazily started epoll thread.
 poller& default_poller() noexcept;
+
+/// A poller over an epoll set of its own, driven by whoever calls
+/// `dispatch`: the select service's thread, or a scheduler whose reactor
+/// watches `fd()`. attach/detach may be called from any thread; deliveries
+/// happen inside `dispatch`, under a lock that detach also takes.
+class poll_set final : public poller {
+ public:
+  /// Fails (on use) with the error of epoll_create1 if it could not start.
+  poll_set() noexcept;
+  ~poll_set() override;
+  poll_set(const poll_set&) = delete;
+  poll_set& operator=(const poll_set&) = delete;
+
+  result<void> attach(detail::socket_state& s) noexcept override;
+  void detach(detail::socket_state& s) noexcept override;
+
+  /// The epoll descriptor; it is readable when events are pending.
+  int fd() const noexcept { return epfd_; }
+  /// Waits up to `timeout_ms` (-1: no limit, 0: not at all) and delivers
+  /// what is ready (at most `max_events`). Returns the number delivered.
+  /// Errors: those of epoll_wait other than EINTR.
+  result<int> dispatch(int timeout_ms, int max_events = 256) noexcept;
+  /// Descriptors attached. @threadsafe
+  std::size_t size() const noexcept;
+
+ private:
+  struct impl;
+  int epfd_;
+  impl* impl_;
+};
 
 namespace detail {
 /// Called by a poller for a socket it watches: serves the waiters.
