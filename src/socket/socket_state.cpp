@@ -211,6 +211,20 @@ bool socket_state::withdraw(waiter_queue& q, select_sink& sink, select_handle h)
   return false;
 }
 
+void socket_state::withdraw_sink(select_sink& sink) noexcept {
+  std::lock_guard lk(waiters_mu_);
+  for (auto& q : queues_) {
+    std::erase_if(q.queue, [&sink](const waiter& w) { return w.sink == &sink; });
+    q.contended.store(!q.queue.empty(), std::memory_order_release);
+    if (q.current.load(std::memory_order_relaxed) == &sink) {
+      q.current.store(nullptr, std::memory_order_relaxed);
+      if (!q.queue.empty() && !closed()) {
+        serve_head(*this, q, errc::ok);
+      }
+    }
+  }
+}
+
 std::shared_ptr<socket_state> make_state(int fd, domain d, type t, protocol p, open_options::registry_mode mode,
                                          std::uint64_t owner) {
   auto s = std::make_shared<socket_state>(fd, d, t, p);
@@ -226,5 +240,8 @@ std::shared_ptr<socket_state> make_state(int fd, domain d, type t, protocol p, o
 void deliver_readiness(socket_state& s, readiness r) noexcept { s.on_ready(r); }
 int watched_fd(const socket_state& s) noexcept { return s.fd(); }
 std::uint64_t& poller_cookie(socket_state& s) noexcept { return s.poller_cookie; }
+void withdraw_sink(socket_state& s, select_sink& sink) noexcept { s.withdraw_sink(sink); }
+bool prefer_poller(socket_state& s, poller& p) noexcept { return s.set_poller(p).has_value(); }
+std::uint64_t owner_of(const socket_state& s) noexcept { return s.owner.load(std::memory_order_relaxed); }
 
 }  // namespace otpnet::socket::detail

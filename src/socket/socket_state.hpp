@@ -96,6 +96,9 @@ class socket_state : public std::enable_shared_from_this<socket_state> {
   /// Cancels the pending wait with handle `h`; false if it is not queued
   /// (its event was delivered), in which case a held turn is handed on.
   bool withdraw(waiter_queue& q, select_sink& sink, select_handle h) noexcept;
+  /// Removes every wait of `sink` (its owner is gone), handing on a turn it
+  /// held.
+  void withdraw_sink(select_sink& sink) noexcept;
 
   // -- identity and bookkeeping ----------------------------------------------
 

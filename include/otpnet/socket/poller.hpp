@@ -21,6 +21,7 @@
 
 namespace otpnet::socket {
 
+class select_sink;
 namespace detail {
 class socket_state;
 }  // namespace detail
@@ -83,6 +84,14 @@ void deliver_readiness(socket_state& s, readiness r) noexcept;
 int watched_fd(const socket_state& s) noexcept;
 /// A word the poller attached to `s` may keep for itself (a slot number).
 std::uint64_t& poller_cookie(socket_state& s) noexcept;
+/// Drops every pending select of `sink` on `s` (the runtime, when the
+/// process behind the sink ends).
+void withdraw_sink(socket_state& s, select_sink& sink) noexcept;
+/// Makes `p` the poller of `s` if `s` is not watched yet (the runtime puts
+/// a process's sockets on its scheduler). False if it already is.
+bool prefer_poller(socket_state& s, poller& p) noexcept;
+/// The owner recorded for `s`.
+std::uint64_t owner_of(const socket_state& s) noexcept;
 }  // namespace detail
 
 }  // namespace otpnet::socket

@@ -1,0 +1,138 @@
+// File: otpnet/reactor/backend.hpp
+//
+// The seam between an event loop and the kernel's event facility: the
+// `backend` interface (epoll today, io_uring later), the `interest` a
+// descriptor is registered with, and the `io_event` batch that `poll`
+// returns. A backend works on file descriptors and opaque 64-bit tokens; it
+// knows nothing of sockets as objects, of handlers or of processes.
+//
+// THE READINESS CONTRACT (every backend honours it, every caller relies on it)
+//
+//  1. Registration is made once per descriptor, edge-triggered, usually for
+//     both directions. There is no re-arming after an event.
+//  2. An event means "something may have changed": after a readable event,
+//     operate (recv, accept, read) until the call reports `eagain`; after a
+//     writable event, send until `eagain` or until there is nothing left.
+//     A direction that was not drained to `eagain` gets no new event until
+//     its state changes again.
+//  3. Spurious readiness is normal: an event may come with nothing to read,
+//     or twice for one change. A would-block (`eagain`) after readiness is
+//     not an error; it ends the drain.
+//  4. `error` and `hangup` are hints. An error or a full hang-up marks both
+//     directions ready, a half close by the peer marks `readable`, so that
+//     whoever waits makes the call that tells the truth (the pending error,
+//     an end of file, `epipe`).
+//  5. Try the operation speculatively before waiting: a send is attempted
+//     first and write readiness is only awaited after `eagain`.
+//  6. Remove a descriptor before closing it. Events already fetched for it
+//     may still be in the caller's batch: the caller filters them (the
+//     event loop does so with generation-checked tokens).
+#pragma once
+
+#include <otpnet/base/result.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+
+namespace otpnet::reactor {
+
+/// The directions a descriptor is watched for: a bit set of `read` and
+/// `write`. Registration is always edge-triggered (see the contract above).
+enum class interest : std::uint8_t {
+  none = 0,
+  read = 1,
+  write = 2,
+  read_write = 3,
+};
+
+/// The union of two interests: `interest::read | interest::write`.
+constexpr interest operator|(interest a, interest b) noexcept {
+  return static_cast<interest>(static_cast<std::uint8_t>(a) | static_cast<std::uint8_t>(b));
+}
+
+/// True if `set` includes every direction of `dir`.
+constexpr bool has(interest set, interest dir) noexcept {
+  return (static_cast<std::uint8_t>(set) & static_cast<std::uint8_t>(dir)) == static_cast<std::uint8_t>(dir);
+}
+
+/// What the kernel reported for one descriptor. Both directions may be set
+/// in one event: handle both (never `if readable ... else if writable`).
+/// `error` and `hangup` are hints (contract point 4): an error or a full
+/// hang-up comes with both directions set, a half close with `readable`.
+struct readiness {
+  bool readable = false;
+  bool writable = false;
+  /// The descriptor has a pending error (EPOLLERR): the next call returns it.
+  bool error = false;
+  /// The peer hung up, fully (EPOLLHUP) or its write side (EPOLLRDHUP).
+  bool hangup = false;
+
+  friend bool operator==(readiness, readiness) = default;
+};
+
+/// One entry of a poll batch: the token given at registration and what is
+/// ready.
+struct io_event {
+  std::uint64_t token = 0;
+  readiness ready;
+};
+
+/// Settings shared by every backend.
+struct backend_options {
+  /// Most events one `poll` returns; also the size of the backend's event
+  /// array, allocated once.
+  std::size_t max_events = 256;
+};
+
+/// A kernel event facility. One backend belongs to one event loop and is used
+/// from that loop's thread only: no method is thread-safe. Wake-ups from
+/// other threads go through a `wakeup` descriptor registered like any other.
+///
+/// Extension point for completion backends (io_uring): such a backend will
+/// also take operations (accept, recv, send, connect, poll_add) on a
+/// descriptor with a token, complete them in the kernel, and report each
+/// completion in the same `poll` batch with the operation's result. That part
+/// is added with the io_uring backend, as a `submit` entry point and a
+/// completion field of `io_event`, together with a capability query so that
+/// callers keep the readiness path on backends without it. Nothing of it is
+/// declared here yet, so no caller can depend on an operation that does not
+/// exist.
+class backend {
+ public:
+  virtual ~backend() = default;
+
+  /// The backend's name as the selector knows it ("epoll").
+  virtual std::string_view name() const noexcept = 0;
+
+  /// Starts watching `fd` for `what`, edge-triggered, reporting `token` in
+  /// its events. Errors: `eexist` (already watched), `ebadf` (not an open
+  /// descriptor), `eperm` (a kind of file the facility cannot watch, such as
+  /// a regular file), `enomem`/`enospc` (kernel limits).
+  virtual result<void> add(int fd, std::uint64_t token, interest what) noexcept = 0;
+
+  /// Changes the token and interest of a watched `fd`. An edge already
+  /// pending for the new interest is reported again. Errors: `enoent` (not
+  /// watched), `ebadf`.
+  virtual result<void> modify(int fd, std::uint64_t token, interest what) noexcept = 0;
+
+  /// Stops watching `fd`; call it before closing `fd`. Events fetched by an
+  /// earlier `poll` may still name its token. Errors: `enoent` (not
+  /// watched), `ebadf` (already closed: the kernel dropped the watch).
+  virtual result<void> remove(int fd) noexcept = 0;
+
+  /// Waits until at least one event is ready or `timeout` has passed (no
+  /// value: no limit; zero: do not wait), then writes up to `out.size()`
+  /// (and at most `max_events`) events to `out` and returns their number.
+  /// Zero events is a normal outcome: the timeout, or an interruption by a
+  /// signal (reported as zero events rather than retried, so that the
+  /// caller's deadline holds). Errors: `ebadf`/`einval` (the backend is
+  /// broken; nothing sensible remains but to stop the loop).
+  virtual result<std::size_t> poll(std::span<io_event> out,
+                                   std::optional<std::chrono::milliseconds> timeout) noexcept = 0;
+};
+
+}  // namespace otpnet::reactor

@@ -1,0 +1,59 @@
+// File: otpnet/reactor/backend_selector.hpp
+//
+// Chooses and creates a reactor backend by name at start: "epoll" (the
+// default) or "io_uring". The choice is made, lowest precedence first, by
+// the built-in default, the OTPNET_REACTOR environment variable, and an
+// explicit name (a program's --reactor-backend option).
+//
+// io_uring is known but NOT AVAILABLE in this build: its backend has not
+// been written yet. Asking for it fails with `errc::unsupported`.
+#pragma once
+
+#include <otpnet/base/result.hpp>
+#include <otpnet/reactor/backend.hpp>
+
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace otpnet::reactor {
+
+/// What the selector knows of one backend.
+struct backend_status {
+  std::string_view name;
+  bool available = false;
+  /// Why it is unavailable, or a short description when it is.
+  std::string_view note;
+};
+
+/// Backend names, availability, and creation. Stateless; every member is
+/// @threadsafe.
+class backend_selector {
+ public:
+  /// The environment variable that overrides the default backend.
+  static constexpr std::string_view env_var = "OTPNET_REACTOR";
+
+  /// Every backend the selector knows, available or not, best first.
+  static std::span<const backend_status> known() noexcept;
+
+  /// Names of the backends usable in this build on this kernel, best first
+  /// (today: {"epoll"}).
+  static std::vector<std::string_view> available();
+
+  /// The backend chosen when nothing is asked for: the best available.
+  static std::string_view default_backend() noexcept;
+
+  /// The backend to use: `requested` if not empty, else OTPNET_REACTOR if set
+  /// and not empty, else the default. Errors: `invalid` (an unknown name),
+  /// `unsupported` (a known backend unavailable here, such as "io_uring").
+  static result<std::string_view> resolve(std::string_view requested = {}) noexcept;
+
+  /// Creates the backend `resolve(requested)` names. Errors: those of
+  /// `resolve`, and those of the backend's creation (`emfile`, `enfile`,
+  /// `enomem`).
+  static result<std::unique_ptr<backend>> create(std::string_view requested = {},
+                                                 const backend_options& opts = {}) noexcept;
+};
+
+}  // namespace otpnet::reactor

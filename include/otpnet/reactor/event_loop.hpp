@@ -1,0 +1,242 @@
+// File: otpnet/reactor/event_loop.hpp
+//
+// `event_loop`: one per scheduler thread. It owns a backend, a timer wheel
+// and a wake-up descriptor, and runs in turns of three named, bounded
+// phases (io, timers, posted; see `event_loop`). `io_handler` is how the
+// runtime and the socket layer receive readiness. Cross-thread rules:
+// `post`, `wake` and `stop` are @threadsafe; every other method belongs to
+// the owner thread and asserts so in debug builds.
+#pragma once
+
+#include <otpnet/base/result.hpp>
+#include <otpnet/reactor/backend.hpp>
+#include <otpnet/reactor/task.hpp>
+#include <otpnet/reactor/timer_wheel.hpp>
+#include <otpnet/reactor/wakeup.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace otpnet::reactor {
+
+/// Receives readiness of the descriptors it was added for, on the loop
+/// thread. It may add, modify and remove descriptors (its own included),
+/// arm timers and post. Once `event_loop::remove` returns, the handler is
+/// not called again for that descriptor, so it may be destroyed.
+class io_handler {
+ public:
+  /// `token` is the one given to `event_loop::add`; see the readiness
+  /// contract in backend.hpp for what `r` promises.
+  virtual void on_io(std::uint64_t token, readiness r) noexcept = 0;
+
+ protected:
+  ~io_handler() = default;
+};
+
+/// Settings of a loop.
+struct loop_options {
+  /// Backend name; empty: OTPNET_REACTOR, else the default (see
+  /// backend_selector).
+  std::string_view backend;
+  /// Events fetched and dispatched per turn.
+  std::size_t max_events = 256;
+  /// Timers fired per turn.
+  std::size_t max_timers_per_turn = 1024;
+  /// Posted tasks run per turn.
+  std::size_t max_posted_per_turn = 1024;
+  /// The time source for timers; empty: std::chrono::steady_clock::now.
+  /// Tests inject a manual clock.
+  std::function<timer_wheel::time_point()> clock;
+};
+
+/// What one turn did, phase by phase.
+struct turn_stats {
+  std::size_t io = 0;      ///< handler calls made
+  std::size_t timers = 0;  ///< timers fired
+  std::size_t posted = 0;  ///< tasks run
+  bool woken = false;      ///< a cross-thread wake was consumed
+  bool stopped = false;    ///< this turn consumed a stop request
+
+  /// Handler calls, timers and tasks together: zero for an idle turn.
+  std::size_t total() const noexcept { return io + timers + posted; }
+};
+
+/// The loop. Created on (and owned by) the thread that calls `create`; use
+/// `bind_to_current_thread` to hand it to another thread before it runs.
+///
+/// A turn (`run_once`) has three phases, each bounded (libuv's uv_run, with
+/// limits, so that no source of work starves the others):
+///
+///   1. io      poll the backend (not waiting if work is pending; else until
+///              the next timer, at most `max_wait`) and dispatch the batch
+///              (at most `max_events`) to each descriptor's `io_handler`;
+///   2. timers  fire the timers due by now (at most `max_timers_per_turn`);
+///   3. posted  run the tasks posted before the phase began (at most
+///              `max_posted_per_turn`; the rest wait for the next turn).
+class event_loop {
+ public:
+  using time_point = timer_wheel::time_point;
+
+  /// A loop over the backend `opts.backend` names. Errors: those of
+  /// `backend_selector::create` and `wakeup::create`.
+  static result<std::unique_ptr<event_loop>> create(loop_options opts = {}) noexcept;
+
+  /// A loop over `b` (a backend chosen elsewhere, or a test double).
+  /// Errors: those of `wakeup::create`, and of `b->add` for its descriptor.
+  static result<std::unique_ptr<event_loop>> create(std::unique_ptr<backend> b, loop_options opts = {}) noexcept;
+
+  /// Closes the backend and the wake-up descriptor. Descriptors still added
+  /// are not closed (the loop never owns them). Owner thread only.
+  ~event_loop();
+
+  event_loop(const event_loop&) = delete;
+  event_loop& operator=(const event_loop&) = delete;
+
+  // -- running ----------------------------------------------------------------
+
+  /// One turn: io, timers, posted (see the file comment). The io phase waits
+  /// at most `max_wait` (no value: until an event, a timer or a wake), and
+  /// not at all when work is pending or `stop` was called. A stop request is
+  /// consumed by the turn and reported in `turn_stats::stopped`. Errors: `invalid`
+  /// (called from inside a turn, by a handler or task), and a broken
+  /// backend (`poll`'s errors), after which the loop should be abandoned.
+  result<turn_stats> run_once(std::optional<std::chrono::milliseconds> max_wait);
+
+  /// One turn that waits (`block`) as long as needed or not at all.
+  result<turn_stats> poll_once(bool block) {
+    return run_once(block ? std::nullopt : std::optional(std::chrono::milliseconds(0)));
+  }
+
+  /// Runs turns until one consumes a stop request (made before or during
+  /// `run`). Errors: as `run_once`.
+  result<void> run();
+
+  /// Requests a stop: the current or next turn does not wait and reports
+  /// `stopped`, which makes `run` return. @threadsafe
+  void stop() noexcept;
+
+  /// Whether the next turn has work it will not wait for: due timers,
+  /// posted tasks, or a stop request.
+  bool has_pending_work() const noexcept { return pending_work(now()); }
+
+  // -- descriptors --------------------------------------------------------------
+
+  /// Starts watching `fd` (edge-triggered, see backend.hpp): readiness goes
+  /// to `h.on_io(token, ...)`. `h` must outlive the registration. Errors:
+  /// `ebadf` (negative or not open), `eexist` (already added), and the
+  /// backend's.
+  result<void> add(int fd, interest what, io_handler& h, std::uint64_t token);
+
+  /// Changes the interest of an added `fd`. Errors: `enoent` (not added),
+  /// and the backend's.
+  result<void> modify(int fd, interest what);
+
+  /// Stops watching `fd`; call before closing it. From the return on, no
+  /// readiness is delivered for this registration, even from the batch
+  /// being dispatched. The registration is forgotten even if the backend
+  /// reports an error (`ebadf`: `fd` was closed first). Errors: `enoent`
+  /// (not added), and the backend's.
+  result<void> remove(int fd);
+
+  /// Number of descriptors added and not removed (the wake-up's excluded).
+  std::size_t watched_count() const noexcept { return watched_; }
+
+  // -- timers -------------------------------------------------------------------
+
+  /// The loop's clock: the injected one or steady_clock.
+  time_point now() const { return clock_ ? clock_() : timer_wheel::clock::now(); }
+
+  /// Arms a timer firing `delay` from now; `h.on_timer(token)` runs in the
+  /// timers phase. `h` must outlive the timer.
+  timer_handle start_timer(std::chrono::milliseconds delay, timer_handler& h, std::uint64_t token);
+
+  /// Arms a timer firing at the absolute `deadline`.
+  timer_handle start_timer_at(time_point deadline, timer_handler& h, std::uint64_t token);
+
+  /// Disarms a timer: its time left, or no value if it already fired or was
+  /// cancelled (OTP's cancel_timer returning false).
+  std::optional<std::chrono::milliseconds> cancel_timer(timer_handle t) noexcept;
+
+  /// The time left of a timer, or no value if it already fired or was
+  /// cancelled (OTP's read_timer).
+  std::optional<std::chrono::milliseconds> read_timer(timer_handle t) const noexcept;
+
+  /// Armed timers.
+  std::size_t timer_count() const noexcept { return timers_.size(); }
+
+  // -- thread-safe signaling --------------------------------------------------
+
+  /// Queues `t` to run on the loop thread in a later posted phase, in post
+  /// order, and wakes the loop if it sleeps. @threadsafe
+  void post(task t);
+
+  /// Interrupts a waiting poll (coalesced; no system call if a wake is
+  /// already pending). @threadsafe
+  void wake() noexcept { wakeup_.wake(); }
+
+  // -- thread affinity ------------------------------------------------------------
+
+  /// Makes the calling thread the owner. Call before the loop runs there,
+  /// while no other thread runs it (posts may race with it: none is lost).
+  void bind_to_current_thread() noexcept;
+
+  /// Whether the calling thread is the owner. @threadsafe
+  bool in_owner_thread() const noexcept { return owner_.load(std::memory_order_relaxed) == std::this_thread::get_id(); }
+
+  /// Aborts with a message (in debug builds) unless called from the owner
+  /// thread: calling a loop-affine method elsewhere is a programming error.
+  void assert_in_owner_thread() const noexcept {
+#ifndef NDEBUG
+    if (!in_owner_thread()) {
+      abort_not_owner();
+    }
+#endif
+  }
+
+ private:
+  struct registration {
+    io_handler* handler = nullptr;
+    std::uint64_t token = 0;
+    std::uint32_t generation = 0;
+  };
+
+  event_loop(std::unique_ptr<backend> b, wakeup w, loop_options& opts) noexcept;
+  [[noreturn]] static void abort_not_owner() noexcept;
+
+  result<void> io_phase(std::optional<std::chrono::milliseconds> max_wait, turn_stats& stats);
+  std::size_t posted_phase();
+  bool posted_pending() const noexcept;
+  bool pending_work(time_point t) const noexcept;
+
+  std::unique_ptr<backend> backend_;
+  wakeup wakeup_;
+  std::function<time_point()> clock_;
+  timer_wheel timers_;
+  std::vector<io_event> events_;
+  std::vector<registration> regs_;  // indexed by descriptor
+  std::size_t watched_ = 0;
+  std::size_t max_timers_;
+  std::size_t max_posted_;
+  std::atomic<std::thread::id> owner_;
+  std::atomic<bool> stop_{false};
+  bool in_turn_ = false;
+
+  // Posted tasks: producers append to incoming_ under the mutex; the loop
+  // swaps it with the drained running_ and runs running_ from run_next_.
+  mutable std::mutex post_mutex_;
+  std::vector<task> incoming_;
+  std::atomic<bool> has_incoming_{false};
+  std::vector<task> running_;
+  std::size_t run_next_ = 0;
+};
+
+}  // namespace otpnet::reactor

@@ -1,0 +1,41 @@
+// File: otpnet/runtime/process_info.hpp
+//
+// process_info(pid): what erlang:process_info/1 tells, as a snapshot.
+#pragma once
+
+#include <otpnet/runtime/pid.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace otpnet {
+
+struct process_info_t {
+  pid id;
+  /// "runnable", "running", "waiting", "exiting".
+  std::string status;
+  std::size_t message_queue_len = 0;
+  std::vector<pid> links;
+  std::vector<pid> monitors;      ///< processes it monitors
+  std::vector<pid> monitored_by;  ///< processes that monitor it
+  std::string registered_name;
+  bool trap_exit = false;
+  std::uint64_t reductions = 0;
+  /// Bytes: the process record, its coroutine frames are not counted
+  /// (see docs/runtime.md for how memory is measured), its mailbox.
+  std::size_t memory = 0;
+  unsigned scheduler = 0;
+  /// Set by behaviours: "gen_server", "gen_statem", "supervisor"...
+  std::string behaviour;
+  std::string state_name;
+};
+
+/// A snapshot of `p`, or nothing if it is dead. Synchronous: it is taken
+/// on `p`'s scheduler, and the calling thread waits (at most 5 s) for it.
+/// From a process on that same scheduler it is read directly. @threadsafe
+std::optional<process_info_t> process_info(pid p);
+
+}  // namespace otpnet

@@ -1,0 +1,138 @@
+// A plain thread's mailbox: a process record without a scheduler. Senders
+// push to its inbox and wake its condition variable; the owning thread
+// drains the inbox while it receives. It traps exits: exit signals become
+// exit_msg messages.
+#include <otpnet/runtime/mailbox.hpp>
+
+#include "runtime/names.hpp"
+#include "runtime/process_table.hpp"
+#include "runtime/runtime_state.hpp"
+
+#include <condition_variable>
+#include <mutex>
+#include <system_error>
+
+namespace otpnet {
+
+namespace {
+
+struct external {
+  std::mutex mu;
+  std::condition_variable cv;
+};
+
+/// Applies signals as a trapping process does; down and exit become messages.
+void apply_signals(internal::process* p) {
+  for (detail::envelope* e : p->signals) {
+    if (auto* x = detail::payload_if<internal::sig_exit>(e)) {
+      bool linked = std::find(p->links.begin(), p->links.end(), x->from) != p->links.end();
+      if (!x->from_link || linked) {
+        std::erase(p->links, x->from);
+        p->append(detail::make_envelope<exit_msg>(exit_msg{x->from, x->reason}));
+      }
+    } else if (auto* l = detail::payload_if<internal::sig_link>(e)) {
+      p->links.push_back(l->from);
+    } else if (auto* u = detail::payload_if<internal::sig_unlink>(e)) {
+      std::erase(p->links, u->from);
+    } else if (auto* m = detail::payload_if<internal::sig_monitor>(e)) {
+      p->monitored_by.emplace_back(m->r, m->from);
+    } else if (auto* d = detail::payload_if<internal::sig_demonitor>(e)) {
+      std::erase_if(p->monitored_by, [r = d->r](const auto& x) { return x.first == r; });
+    }
+    detail::destroy_envelope(e);
+  }
+  p->signals.clear();
+}
+
+}  // namespace
+
+mailbox::mailbox() {
+  if (internal::current_state() == nullptr) {
+    throw std::system_error(make_error_code(errc::invalid), "otpnet runtime not running");
+  }
+  auto* ext = new external;
+  p_ = new internal::process(nullptr);
+  p_->ext_mu = &ext->mu;
+  p_->ext_cv = &ext->cv;
+  p_->trap_exit = true;
+  p_->state = internal::pstate::waiting;
+  p_->id = internal::process_table::instance().add(p_, nullptr);
+  internal::thread_mailbox = p_;
+}
+
+mailbox::~mailbox() {
+  if (internal::thread_mailbox == p_) {
+    internal::thread_mailbox = nullptr;
+  }
+  internal::unregister_process(p_->id);
+  internal::process_table::instance().retire(p_->id);
+  exit_reason why = exit_reason::normal();
+  p_->drain_inbox();
+  for (detail::envelope* e : p_->signals) {
+    if (auto* l = detail::payload_if<internal::sig_link>(e)) {
+      internal::send_signal(l->from, detail::make_envelope<internal::sig_exit>(internal::sig_exit{p_->id, why, true}));
+    } else if (auto* m = detail::payload_if<internal::sig_monitor>(e)) {
+      internal::send_signal(m->from, detail::make_envelope<down_msg>(down_msg{m->r, p_->id, why}));
+    }
+    detail::destroy_envelope(e);
+  }
+  for (pid l : p_->links) {
+    internal::send_signal(l, detail::make_envelope<internal::sig_exit>(internal::sig_exit{p_->id, why, true}));
+  }
+  for (auto& [r, watcher] : p_->monitored_by) {
+    internal::send_signal(watcher, detail::make_envelope<down_msg>(down_msg{r, p_->id, why}));
+  }
+  for (auto& [r, target] : p_->monitoring) {
+    internal::send_signal(target, detail::make_envelope<internal::sig_demonitor>(internal::sig_demonitor{r}));
+  }
+  while (detail::envelope* e = p_->head.load(std::memory_order_relaxed)) {
+    p_->head.store(e->next.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    detail::destroy_envelope(e);
+  }
+  auto* ext = reinterpret_cast<external*>(reinterpret_cast<char*>(p_->ext_mu) - offsetof(external, mu));
+  delete p_;
+  delete ext;
+}
+
+pid mailbox::self() const noexcept { return p_->id; }
+
+message mailbox::receive_if(const std::function<bool(message&)>& match, std::chrono::milliseconds timeout) {
+  struct ctx_t {
+    const std::function<bool(message&)>* match;
+  } ctx{&match};
+  internal::matcher m{[](void* c, detail::envelope* e) noexcept {
+                        message view(e);
+                        bool ok = false;
+                        try {
+                          ok = (*static_cast<ctx_t*>(c)->match)(view);
+                        } catch (...) {
+                          ok = false;
+                        }
+                        (void)view.release();
+                        return ok;
+                      },
+                      &ctx};
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::unique_lock lk(*p_->ext_mu);
+  for (;;) {
+    p_->drain_inbox();
+    apply_signals(p_);
+    if (detail::envelope* e = p_->take_match(m, &p_->head)) {
+      return message(e);
+    }
+    if (p_->ext_cv->wait_until(lk, deadline) == std::cv_status::timeout) {
+      p_->drain_inbox();
+      apply_signals(p_);
+      return message(p_->take_match(m, &p_->head));
+    }
+  }
+}
+
+std::size_t mailbox::size() const {
+  std::lock_guard lk(*p_->ext_mu);
+  p_->drain_inbox();
+  apply_signals(p_);
+  return p_->queue_len;
+}
+
+}  // namespace otpnet

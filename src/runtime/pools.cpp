@@ -1,0 +1,96 @@
+// Allocation of envelopes and coroutine frames: per-thread free lists in a
+// few size classes. A block freed on another thread than the one that
+// allocated it joins the freeing thread's list; each list is capped, so
+// memory that drifts from producers to consumers returns to the heap.
+#include <otpnet/runtime/message.hpp>
+#include <otpnet/runtime/proc.hpp>
+
+#include <array>
+#include <cstddef>
+#include <new>
+
+namespace otpnet::detail {
+
+namespace {
+
+constexpr std::array<std::size_t, 8> class_size{32, 64, 96, 128, 192, 256, 384, 512};
+constexpr std::size_t max_cached = 4096;
+
+struct free_block {
+  free_block* next;
+};
+
+struct pool {
+  std::array<free_block*, class_size.size()> lists{};
+  std::array<std::size_t, class_size.size()> counts{};
+  ~pool();
+};
+
+thread_local bool pool_gone = false;  // trivially destructible: valid to the end
+thread_local pool tl_pool;
+thread_local std::size_t tl_last_frame = 0;
+
+pool::~pool() {
+  for (auto* head : lists) {
+    while (head != nullptr) {
+      free_block* next = head->next;
+      ::operator delete(head);
+      head = next;
+    }
+  }
+  pool_gone = true;
+}
+
+int class_of(std::size_t n) noexcept {
+  for (std::size_t i = 0; i < class_size.size(); ++i) {
+    if (n <= class_size[i]) {
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
+void* take(std::size_t n) {
+  int c = class_of(n);
+  if (c < 0 || pool_gone) {
+    return ::operator new(n);
+  }
+  auto i = static_cast<std::size_t>(c);
+  if (free_block* b = tl_pool.lists[i]) {
+    tl_pool.lists[i] = b->next;
+    --tl_pool.counts[i];
+    return b;
+  }
+  return ::operator new(class_size[i]);
+}
+
+void give(void* p, std::size_t n) noexcept {
+  int c = class_of(n);
+  if (c < 0 || pool_gone) {
+    ::operator delete(p);
+    return;
+  }
+  auto i = static_cast<std::size_t>(c);
+  if (tl_pool.counts[i] >= max_cached) {
+    ::operator delete(p);
+    return;
+  }
+  auto* b = static_cast<free_block*>(p);
+  b->next = tl_pool.lists[i];
+  tl_pool.lists[i] = b;
+  ++tl_pool.counts[i];
+}
+
+}  // namespace
+
+void* envelope_alloc(std::size_t size) { return take(size); }
+void envelope_free(void* p, std::size_t size) noexcept { give(p, size); }
+
+void* frame_alloc(std::size_t size) {
+  tl_last_frame = size;
+  return take(size);
+}
+void frame_free(void* p, std::size_t size) noexcept { give(p, size); }
+std::size_t last_frame_size() noexcept { return tl_last_frame; }
+
+}  // namespace otpnet::detail

@@ -1,0 +1,506 @@
+#include <otpnet/runtime/process.hpp>
+
+#include <otpnet/runtime/mailbox.hpp>
+#include <otpnet/runtime/process_info.hpp>
+#include <otpnet/runtime/receive.hpp>
+#include <otpnet/runtime/report.hpp>
+#include <otpnet/runtime/runtime.hpp>
+#include <otpnet/runtime/timer.hpp>
+
+#include "support/print.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace otpnet {
+namespace {
+
+using namespace std::chrono_literals;
+
+/// Starts a runtime with two schedulers for each test, stops it after.
+class runtime_test : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(runtime::start({.schedulers = 2})); }
+  void TearDown() override {
+    runtime::stop();
+    EXPECT_EQ(runtime::process_count(), 0u);
+  }
+};
+
+struct ping {
+  pid from;
+  int n;
+};
+struct pong {
+  int n;
+};
+
+TEST_F(runtime_test, spawn_send_and_reply_to_a_plain_thread) {
+  mailbox mb;
+  pid echo = spawn([]() -> proc {
+    ping p = co_await receive<ping>();
+    send(p.from, pong{p.n + 1});
+  });
+  EXPECT_TRUE(send(echo, ping{mb.self(), 41}));
+  auto r = mb.receive<pong>(5000ms);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->n, 42);
+}
+
+TEST_F(runtime_test, messages_between_a_pair_keep_their_order) {
+  mailbox mb;
+  pid collector = spawn([me = mb.self()]() -> proc {
+    std::vector<int> got;
+    for (int i = 0; i < 10000; ++i) {
+      got.push_back((co_await receive<int>()));
+    }
+    send(me, std::move(got));
+  });
+  for (int i = 0; i < 10000; ++i) {
+    send(collector, i);
+  }
+  auto got = mb.receive<std::vector<int>>(10000ms);
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->size(), 10000u);
+  for (int i = 0; i < 10000; ++i) {
+    ASSERT_EQ((*got)[static_cast<std::size_t>(i)], i);
+  }
+}
+
+TEST_F(runtime_test, selective_receive_leaves_other_messages_in_order) {
+  mailbox mb;
+  pid p = spawn([me = mb.self()]() -> proc {
+    // Wait for the int 3 first, while strings and other ints arrive.
+    int three = co_await receive<int>([](int v) { return v == 3; });
+    std::string first = co_await receive<std::string>();
+    int one = co_await receive<int>();
+    int two = co_await receive<int>();
+    std::string second = co_await receive<std::string>();
+    send(me, std::to_string(three) + first + std::to_string(one) + std::to_string(two) + second);
+  });
+  send(p, 1);
+  send(p, std::string("a"));
+  send(p, 2);
+  send(p, std::string("b"));
+  send(p, 3);
+  auto r = mb.receive<std::string>(5000ms);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*r, "3a12b");
+}
+
+TEST_F(runtime_test, receive_after_times_out_and_keeps_unmatched) {
+  mailbox mb;
+  pid p = spawn([me = mb.self()]() -> proc {
+    auto none = co_await receive<int>(after(20ms));
+    auto s = co_await receive<std::string>(after(0ms));  // only looks
+    send(me, std::string(none ? "int" : "timeout") + (s ? *s : "-"));
+    auto later = co_await receive<int>(after(5000ms));
+    send(me, later ? *later : -1);
+  });
+  (void)p;
+  auto first = mb.receive<std::string>(5000ms);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(*first, "timeout-");
+  send(p, 7);
+  auto second = mb.receive<int>(5000ms);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(*second, 7);
+}
+
+TEST_F(runtime_test, sleep_suspends_only_the_process) {
+  mailbox mb;
+  auto start = std::chrono::steady_clock::now();
+  spawn([me = mb.self()]() -> proc {
+    co_await sleep(30ms);
+    send(me, 1);
+  });
+  spawn([me = mb.self()]() -> proc {
+    send(me, 2);
+    co_return;
+  });
+  auto a = mb.receive<int>(5000ms);
+  auto b = mb.receive<int>(5000ms);
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(*a, 2);  // the sleeper did not hold up the other
+  EXPECT_EQ(*b, 1);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 30ms);
+}
+
+// -- exits and links ------------------------------------------------------------
+
+TEST_F(runtime_test, normal_exit_does_not_kill_a_linked_process) {
+  mailbox mb;
+  pid parent = spawn([me = mb.self()]() -> proc {
+    pid child = spawn_link([]() -> proc { co_return; });
+    (void)child;
+    auto m = co_await receive<int>(after(50ms));
+    send(me, std::string(m ? "got" : "alive"));
+  });
+  (void)parent;
+  auto r = mb.receive<std::string>(5000ms);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*r, "alive");
+}
+
+TEST_F(runtime_test, crash_propagates_through_links_and_monitors_see_it) {
+  mailbox mb;
+  std::atomic<bool> parent_saw{false};
+  auto [parent, mref] = spawn_monitor([&]() -> proc {
+    spawn_link([]() -> proc {
+      co_await sleep(1ms);
+      throw std::runtime_error("boom");
+    });
+    co_await receive<int>();  // never comes: the link kills this process
+    parent_saw = true;
+  });
+  auto down = mb.receive<down_msg>(5000ms);
+  ASSERT_TRUE(down);
+  EXPECT_EQ(down->who, parent);
+  EXPECT_EQ(down->monitor, mref);
+  EXPECT_EQ(down->reason.what(), exit_reason::kind::other);
+  EXPECT_EQ(down->reason.text(), "std::runtime_error: boom");
+  EXPECT_FALSE(parent_saw);
+}
+
+TEST_F(runtime_test, trapped_exit_arrives_as_a_message) {
+  mailbox mb;
+  spawn([me = mb.self()]() -> proc {
+    trap_exit(true);
+    pid child = spawn_link([]() -> proc {
+      exit(exit_reason::other("bye"));
+      co_return;
+    });
+    exit_msg m = co_await receive<exit_msg>();
+    send(me, std::string(m.from == child ? "from child: " : "from other: ") + m.reason.to_string());
+  });
+  auto r = mb.receive<std::string>(5000ms);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*r, "from child: bye");
+}
+
+TEST_F(runtime_test, kill_cannot_be_trapped) {
+  mailbox mb;
+  auto [victim, r] = spawn_monitor([]() -> proc {
+    trap_exit(true);
+    co_await receive<int>();
+  });
+  (void)r;
+  exit(victim, exit_reason::kill());
+  auto down = mb.receive<down_msg>(5000ms);
+  ASSERT_TRUE(down);
+  EXPECT_EQ(down->reason, exit_reason::killed());
+  EXPECT_FALSE(is_alive(victim));
+}
+
+TEST_F(runtime_test, exit_signal_rules) {
+  mailbox mb;
+  // Not trapping: normal is ignored, shutdown kills.
+  auto [p, r] = spawn_monitor([]() -> proc { co_await receive<int>(); });
+  (void)r;
+  exit(p, exit_reason::normal());
+  EXPECT_FALSE(mb.receive<down_msg>(30ms));
+  EXPECT_TRUE(is_alive(p));
+  exit(p, exit_reason::shutdown());
+  auto down = mb.receive<down_msg>(5000ms);
+  ASSERT_TRUE(down);
+  EXPECT_EQ(down->reason, exit_reason::shutdown());
+  // Trapping (from the start, so no signal can come before it): normal
+  // arrives as a message.
+  pid t = spawn_opt({.trap_exit = true}, [me = mb.self()]() -> proc {
+            exit_msg m = co_await receive<exit_msg>();
+            send(me, m.reason.to_string());
+          }).first;
+  exit(t, exit_reason::normal());
+  auto got = mb.receive<std::string>(5000ms);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(*got, "normal");
+}
+
+TEST_F(runtime_test, link_to_a_dead_pid_gives_noproc) {
+  mailbox mb;
+  auto [dead, r] = spawn_monitor([]() -> proc { co_return; });
+  (void)r;
+  ASSERT_TRUE(mb.receive<down_msg>(5000ms));
+  spawn([me = mb.self(), dead]() -> proc {
+    trap_exit(true);
+    link(dead);
+    exit_msg m = co_await receive<exit_msg>();
+    send(me, m.reason);
+  });
+  auto why = mb.receive<exit_reason>(5000ms);
+  ASSERT_TRUE(why);
+  EXPECT_EQ(*why, exit_reason::noproc());
+}
+
+TEST_F(runtime_test, monitor_of_a_dead_pid_fires_at_once) {
+  mailbox mb;
+  auto [dead, r] = spawn_monitor([]() -> proc { co_return; });
+  (void)r;
+  ASSERT_TRUE(mb.receive<down_msg>(5000ms));
+  ref m = monitor(dead);
+  auto down = mb.receive<down_msg>(5000ms);
+  ASSERT_TRUE(down);
+  EXPECT_EQ(down->monitor, m);
+  EXPECT_EQ(down->reason, exit_reason::noproc());
+}
+
+TEST_F(runtime_test, demonitor_with_flush_removes_the_down) {
+  mailbox mb;
+  spawn([me = mb.self()]() -> proc {
+    auto [p, r] = spawn_monitor([]() -> proc { co_return; });
+    (void)p;
+    co_await sleep(20ms);  // the down message is in the mailbox by now
+    bool was_active = demonitor(r, true);
+    auto left = co_await receive<down_msg>(after(0ms));
+    send(me, std::string(was_active ? "active" : "inactive") + (left ? "+down" : ""));
+  });
+  auto r = mb.receive<std::string>(5000ms);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*r, "inactive");
+}
+
+TEST_F(runtime_test, a_dead_pid_never_names_a_new_process) {
+  mailbox mb;
+  auto [first, r] = spawn_monitor([]() -> proc { co_return; });
+  (void)r;
+  ASSERT_TRUE(mb.receive<down_msg>(5000ms));
+  // Spawn many more: slots get reused, generations differ.
+  std::vector<pid> later;
+  for (int i = 0; i < 100; ++i) {
+    later.push_back(spawn([]() -> proc { co_await receive<int>(); }));
+  }
+  EXPECT_FALSE(send(first, 1));
+  for (pid p : later) {
+    EXPECT_NE(p, first);
+  }
+}
+
+// -- names -----------------------------------------------------------------------
+
+TEST_F(runtime_test, names_are_unique_and_freed_on_exit) {
+  mailbox mb;
+  auto [p, r] = spawn_monitor([]() -> proc { co_await receive<int>(); });
+  (void)r;
+  ASSERT_TRUE(register_name("worker", p));
+  EXPECT_EQ(whereis("worker"), p);
+  EXPECT_EQ(register_name("worker", mb.self()).error(), errc::invalid);
+  EXPECT_EQ(register_name("other", p).error(), errc::invalid);
+  EXPECT_EQ(register_name("", mb.self()).error(), errc::invalid);
+  EXPECT_TRUE(send("worker", 1));
+  ASSERT_TRUE(mb.receive<down_msg>(5000ms));
+  EXPECT_EQ(whereis("worker"), pid{});
+  EXPECT_FALSE(send("worker", 1));
+}
+
+TEST_F(runtime_test, name_registration_race_has_one_winner) {
+  mailbox mb;
+  constexpr int n = 16;
+  for (int i = 0; i < n; ++i) {
+    spawn_opt({.scheduler = i % 2}, [me = mb.self()]() -> proc {
+      bool won = register_name("leader", self()).has_value();
+      send(me, won);
+      co_await receive<int>(after(100ms));
+    });
+  }
+  int winners = 0;
+  for (int i = 0; i < n; ++i) {
+    auto r = mb.receive<bool>(5000ms);
+    ASSERT_TRUE(r);
+    winners += *r ? 1 : 0;
+  }
+  EXPECT_EQ(winners, 1);
+}
+
+// -- timers ------------------------------------------------------------------------
+
+TEST_F(runtime_test, send_after_delivers_and_cancel_reports) {
+  mailbox mb;
+  spawn([me = mb.self()]() -> proc {
+    timer_ref t1 = send_after(10ms, self(), 1);
+    timer_ref t2 = send_after(10000ms, self(), 2);
+    auto left = cancel_timer(t2);
+    int v = co_await receive<int>();
+    auto after_fire = cancel_timer(t1);
+    send(me, std::to_string(v) + (left && *left > 9000ms ? " cancelled" : " ?") +
+                 (after_fire ? " still" : " fired"));
+    auto stray = co_await receive<int>(after(50ms));
+    send(me, stray ? *stray : 0);
+  });
+  auto r = mb.receive<std::string>(5000ms);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*r, "1 cancelled fired");
+  auto stray = mb.receive<int>(5000ms);
+  ASSERT_TRUE(stray);
+  EXPECT_EQ(*stray, 0);
+}
+
+TEST_F(runtime_test, send_after_from_a_plain_thread) {
+  mailbox mb;
+  timer_ref t = send_after(5ms, mb.self(), std::string("tick"));
+  EXPECT_TRUE(t);
+  auto r = mb.receive<std::string>(5000ms);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*r, "tick");
+  EXPECT_FALSE(cancel_timer(t));
+}
+
+// -- scale and isolation -------------------------------------------------------------
+
+TEST_F(runtime_test, hundred_thousand_processes_spawn_and_exit_without_leak) {
+  mailbox mb;
+  constexpr int n = 100000;
+  spawn([me = mb.self()]() -> proc {
+    for (int i = 0; i < n; ++i) {
+      spawn([me]() -> proc {
+        send(me, 1);
+        co_return;
+      });
+    }
+    co_return;
+  });
+  int got = 0;
+  while (got < n) {
+    auto m = mb.receive<int>(10000ms);
+    ASSERT_TRUE(m);
+    got += *m;
+  }
+  for (int i = 0; i < 1000 && runtime::process_count() > 1; ++i) {
+    std::this_thread::sleep_for(1ms);  // the last exits finish on their schedulers
+  }
+  EXPECT_EQ(runtime::process_count(), 1u);  // the mailbox
+}
+
+TEST_F(runtime_test, ping_pong_across_schedulers) {
+  mailbox mb;
+  pid ponger = spawn_opt({.scheduler = 1}, []() -> proc {
+                 for (;;) {
+                   ping p = co_await receive<ping>();
+                   send(p.from, pong{p.n});
+                 }
+               }).first;
+  spawn_opt({.scheduler = 0}, [me = mb.self(), ponger]() -> proc {
+    for (int i = 0; i < 10000; ++i) {
+      send(ponger, ping{self(), i});
+      pong r = co_await receive<pong>();
+      if (r.n != i) {
+        send(me, -1);
+        co_return;
+      }
+    }
+    send(me, 10000);
+  });
+  auto r = mb.receive<int>(10000ms);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*r, 10000);
+}
+
+TEST_F(runtime_test, a_crash_leaves_a_thousand_others_untouched) {
+  mailbox mb;
+  std::atomic<int> reports{0};
+  set_crash_report_handler([&](pid, std::string_view, const exit_reason& r) {
+    if (r.text() == "std::logic_error: bad") {
+      reports.fetch_add(1);
+    }
+  });
+  std::vector<pid> others;
+  for (int i = 0; i < 1000; ++i) {
+    others.push_back(spawn([]() -> proc {
+      for (;;) {
+        ping p = co_await receive<ping>();
+        send(p.from, pong{p.n});
+      }
+    }));
+  }
+  auto [bad, r] = spawn_monitor([]() -> proc {
+    co_await yield();
+    throw std::logic_error("bad");
+  });
+  (void)r;
+  auto down = mb.receive<down_msg>(5000ms);
+  ASSERT_TRUE(down);
+  EXPECT_EQ(down->who, bad);
+  for (int i = 0; i < 1000; ++i) {
+    send(others[static_cast<std::size_t>(i)], ping{mb.self(), i});
+  }
+  int answered = 0;
+  for (int i = 0; i < 1000; ++i) {
+    answered += mb.receive<pong>(5000ms) ? 1 : 0;
+  }
+  EXPECT_EQ(answered, 1000);
+  EXPECT_EQ(reports.load(), 1);
+  set_crash_report_handler({});
+}
+
+TEST_F(runtime_test, a_busy_process_cannot_starve_a_ping_pong_pair) {
+  mailbox mb;
+  // All on scheduler 0: the flooder always has a message ready for itself.
+  spawn_opt({.scheduler = 0}, []() -> proc {
+    send(self(), 0);
+    for (;;) {
+      int n = co_await receive<int>();
+      send(self(), n + 1);
+    }
+  });
+  pid ponger = spawn_opt({.scheduler = 0}, []() -> proc {
+                 for (;;) {
+                   ping p = co_await receive<ping>();
+                   send(p.from, pong{p.n});
+                 }
+               }).first;
+  spawn_opt({.scheduler = 0}, [me = mb.self(), ponger]() -> proc {
+    for (int i = 0; i < 1000; ++i) {
+      send(ponger, ping{self(), i});
+      (void)co_await receive<pong>();
+    }
+    send(me, std::string("done"));
+  });
+  auto r = mb.receive<std::string>(20000ms);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*r, "done");
+}
+
+TEST_F(runtime_test, process_info_tells_status_links_and_queue) {
+  mailbox mb;
+  pid p = spawn([]() -> proc {
+    set_process_label("gen_server", "idle");
+    co_await receive<std::string>();
+  });
+  send(p, 1);
+  send(p, 2);
+  ASSERT_TRUE(register_name("infoed", p));
+  std::optional<process_info_t> i;
+  for (int tries = 0; tries < 1000; ++tries) {
+    i = process_info(p);
+    if (i && i->status == "waiting" && i->message_queue_len == 2) {
+      break;
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_TRUE(i);
+  EXPECT_EQ(i->status, "waiting");
+  EXPECT_EQ(i->message_queue_len, 2u);
+  EXPECT_EQ(i->registered_name, "infoed");
+  EXPECT_EQ(i->behaviour, "gen_server");
+  EXPECT_EQ(i->state_name, "idle");
+  EXPECT_GT(i->memory, 0u);
+  auto all = processes();
+  EXPECT_NE(std::find(all.begin(), all.end(), p), all.end());
+}
+
+TEST(runtime, stop_ends_live_processes) {
+  ASSERT_TRUE(runtime::start({.schedulers = 2}));
+  EXPECT_EQ(runtime::start().error(), errc::ealready);
+  for (int i = 0; i < 100; ++i) {
+    spawn([]() -> proc { co_await receive<int>(); });
+  }
+  runtime::stop();
+  EXPECT_EQ(runtime::process_count(), 0u);
+  EXPECT_FALSE(runtime::running());
+}
+
+}  // namespace
+}  // namespace otpnet

@@ -1,0 +1,78 @@
+#include <otpnet/runtime/process_info.hpp>
+
+#include "runtime/names.hpp"
+#include "runtime/process_table.hpp"
+#include "runtime/runtime_state.hpp"
+
+#include <future>
+
+namespace otpnet {
+
+namespace {
+
+const char* status_name(internal::pstate s) noexcept {
+  switch (s) {
+    case internal::pstate::runnable:
+      return "runnable";
+    case internal::pstate::running:
+      return "running";
+    case internal::pstate::waiting:
+      return "waiting";
+    case internal::pstate::exiting:
+    case internal::pstate::dead:
+      return "exiting";
+  }
+  return "unknown";
+}
+
+process_info_t snapshot(internal::process& p) {
+  p.drain_inbox();
+  process_info_t i;
+  i.id = p.id;
+  i.status = status_name(p.state);
+  i.message_queue_len = p.queue_len;
+  i.links = p.links;
+  for (auto& [r, target] : p.monitoring) {
+    i.monitors.push_back(target);
+  }
+  for (auto& [r, watcher] : p.monitored_by) {
+    i.monitored_by.push_back(watcher);
+  }
+  i.registered_name = internal::name_of(p.id);
+  i.trap_exit = p.trap_exit;
+  i.reductions = p.reductions;
+  i.memory = sizeof(internal::process) + p.frame_bytes + p.links.capacity() * sizeof(pid) +
+             (p.monitoring.capacity() + p.monitored_by.capacity()) * sizeof(std::pair<ref, pid>) +
+             p.queue_len * sizeof(detail::envelope);
+  i.scheduler = p.sched != nullptr ? p.sched->index() : 0;
+  i.behaviour = p.behaviour != nullptr ? p.behaviour : "";
+  i.state_name = p.state_name;
+  return i;
+}
+
+}  // namespace
+
+std::optional<process_info_t> process_info(pid id) {
+  auto& table = internal::process_table::instance();
+  const void* owner = table.owner_of(id);
+  if (owner == nullptr) {
+    return std::nullopt;  // dead, or a plain thread's mailbox (its thread owns it)
+  }
+  auto* s = static_cast<internal::scheduler*>(const_cast<void*>(owner));
+  if (s->on_this_thread()) {
+    internal::process* p = table.peek_owned(id, s);
+    return p != nullptr ? std::optional(snapshot(*p)) : std::nullopt;
+  }
+  auto done = std::make_shared<std::promise<std::optional<process_info_t>>>();
+  auto answer = done->get_future();
+  s->post([s, id, done] {
+    internal::process* p = internal::process_table::instance().peek_owned(id, s);
+    done->set_value(p != nullptr ? std::optional(snapshot(*p)) : std::nullopt);
+  });
+  if (answer.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+    return std::nullopt;
+  }
+  return answer.get();
+}
+
+}  // namespace otpnet

@@ -1,0 +1,202 @@
+// File: runtime/process_record.hpp (private)
+//
+// What a process is inside the runtime. A process belongs to one scheduler
+// for its whole life; only that scheduler's thread touches its fields,
+// except `inbox` and `remote_pending`, which other threads use to deliver
+// messages and signals. Messages sent from the owning thread go straight to
+// the local mailbox list; others arrive through the inbox and are moved to
+// the list, in order, when the process is serviced.
+#pragma once
+
+#include <otpnet/runtime/exit_reason.hpp>
+#include <otpnet/runtime/message.hpp>
+#include <otpnet/runtime/pid.hpp>
+#include <otpnet/runtime/proc.hpp>
+#include <otpnet/runtime/process.hpp>
+#include <otpnet/runtime/receive.hpp>
+#include <otpnet/reactor/timer_wheel.hpp>
+#include <otpnet/socket/select.hpp>
+
+#include "runtime/mpsc_queue.hpp"
+
+#include <condition_variable>
+#include <coroutine>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace otpnet::socket::detail {
+class socket_state;
+}
+
+namespace otpnet::internal {
+
+class scheduler;
+struct process;
+
+/// Link for the run queues.
+struct run_node {
+  std::atomic<run_node*> next{nullptr};
+};
+
+using inbox_queue = mpsc_queue<detail::envelope, &detail::envelope::next>;
+
+/// The sink that turns socket readiness into a socket_select message.
+class process_sink final : public socket::select_sink {
+ public:
+  explicit process_sink(process& p) noexcept : p_(p) {}
+  void notify(socket::select_event ev) noexcept override;
+
+ private:
+  process& p_;
+};
+
+/// Runtime-internal signals between processes; they travel in envelopes
+/// like messages but are handled by the runtime, never seen by receive.
+struct sig_exit {
+  pid from;
+  exit_reason reason;
+  bool from_link;  // a linked process ended (vs. exit/2)
+};
+struct sig_link {
+  pid from;
+};
+struct sig_unlink {
+  pid from;
+};
+struct sig_monitor {
+  pid from;
+  ref r;
+};
+struct sig_demonitor {
+  ref r;
+};
+
+inline bool is_signal(const detail::envelope* e) noexcept {
+  return e->type == detail::tag_of<sig_exit>() || e->type == detail::tag_of<sig_link>() ||
+         e->type == detail::tag_of<sig_unlink>() || e->type == detail::tag_of<sig_monitor>() ||
+         e->type == detail::tag_of<sig_demonitor>();
+}
+
+enum class pstate : std::uint8_t {
+  runnable,  ///< in the run queue, or about to be: will be resumed
+  running,   ///< its coroutine is executing now
+  waiting,   ///< suspended in a receive: woken by a match or a timeout
+  exiting,   ///< an exit signal killed it: finalised at the next service
+  dead,
+};
+
+/// A receive in progress: tests envelopes against the awaited pattern.
+using matcher = detail::receive_matcher;
+
+struct process : run_node {
+  explicit process(scheduler* s) noexcept : sched(s), sink(*this) {}
+  process(const process&) = delete;
+  process& operator=(const process&) = delete;
+
+  pid id;
+  scheduler* sched;  // nullptr for a plain thread's mailbox
+  std::unique_ptr<detail::body_base> body;  // keeps a lambda's captures alive
+  std::coroutine_handle<proc::promise_type> root;
+  std::coroutine_handle<> resume_point;  // the innermost suspended frame
+  pstate state = pstate::runnable;
+  bool in_runq = false;
+  bool adopted = false;
+  std::size_t frame_bytes = 0;
+  process* next_run = nullptr;  // the scheduler's local run queue
+  bool trap_exit = false;
+
+  // -- mailbox ---------------------------------------------------------------
+  std::atomic<detail::envelope*> head{nullptr};  // local list, arrival order
+  std::atomic<detail::envelope*>* tail_link = &head;
+  std::size_t queue_len = 0;
+  /// Where the waiting receive stopped scanning: the link it reads next.
+  std::atomic<detail::envelope*>* scan_link = &head;
+  inbox_queue inbox;
+  std::atomic<bool> remote_pending{false};
+  std::vector<detail::envelope*> signals;  // system signals to handle
+
+  // -- receive ---------------------------------------------------------------
+  matcher waiting_for;
+  detail::envelope* matched = nullptr;
+  bool timed_out = false;
+  reactor::timer_handle recv_timer{};
+  bool recv_timer_armed = false;
+  int budget = 0;
+  std::uint64_t reductions = 0;
+
+  // -- relations ------------------------------------------------------------
+  std::vector<pid> links;
+  std::vector<std::pair<ref, pid>> monitored_by;  // (ref, watcher)
+  std::vector<std::pair<ref, pid>> monitoring;    // (ref, target)
+  exit_reason reason;
+
+  // -- sockets -----------------------------------------------------------------
+  process_sink sink;
+  std::vector<std::weak_ptr<socket::detail::socket_state>> sockets;
+
+  // -- introspection -------------------------------------------------------------
+  const char* behaviour = nullptr;
+  std::string state_name;
+
+  // -- a plain thread's mailbox ----------------------------------------------------
+  std::mutex* ext_mu = nullptr;
+  std::condition_variable* ext_cv = nullptr;
+
+  /// Appends to the local list.
+  void append(detail::envelope* e) noexcept {
+    if (e->type == detail::tag_of<down_msg>()) {
+      // Delivered: the monitor is no longer active (demonitor says false).
+      ref r = static_cast<detail::envelope_of<down_msg>*>(e)->value.monitor;
+      std::erase_if(monitoring, [r](const auto& m) { return m.first == r; });
+    }
+    e->next.store(nullptr, std::memory_order_relaxed);
+    tail_link->store(e, std::memory_order_relaxed);
+    tail_link = &e->next;
+    ++queue_len;
+  }
+
+  /// Scans the local list from the link `from` for the first envelope `m`
+  /// accepts, unlinks and returns it. Otherwise returns nullptr and leaves
+  /// `scan_link` at the end, where the next arrival will be linked.
+  detail::envelope* take_match(const matcher& m, std::atomic<detail::envelope*>* from) noexcept {
+    for (auto* link = from;;) {
+      detail::envelope* e = link->load(std::memory_order_relaxed);
+      if (e == nullptr) {
+        scan_link = link;
+        return nullptr;
+      }
+      if (m.test(m.ctx, e)) {
+        unlink(link, e);
+        return e;
+      }
+      link = &e->next;
+    }
+  }
+
+  /// Moves what other threads sent into the local list (messages) and the
+  /// signal list, keeping their order.
+  void drain_inbox() noexcept {
+    while (detail::envelope* e = inbox.pop()) {
+      if (is_signal(e)) {
+        signals.push_back(e);
+      } else {
+        append(e);
+      }
+    }
+  }
+
+  /// Removes `e`, which `link` points at.
+  void unlink(std::atomic<detail::envelope*>* link, detail::envelope* e) noexcept {
+    link->store(e->next.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    if (tail_link == &e->next) {
+      tail_link = link;
+    }
+    scan_link = &head;
+    --queue_len;
+  }
+};
+
+}  // namespace otpnet::internal

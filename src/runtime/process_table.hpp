@@ -1,0 +1,70 @@
+// File: runtime/process_table.hpp (private)
+//
+// The table that maps pids to processes. Slots live in chunks that are
+// never freed, so a slot read through a stale pid is still valid memory.
+// Each slot has one atomic word: the generation (high 32 bits) and a count
+// of senders pinning the slot (low 32 bits). A sender on another thread
+// pins the slot only if the generation matches its pid, and the owning
+// scheduler, when the process ends, bumps the generation and waits for the
+// pins to drain before it frees anything: so a send either reaches the
+// live process or is dropped, never touches freed memory.
+#pragma once
+
+#include <otpnet/runtime/pid.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+namespace otpnet::internal {
+
+struct process;
+
+class process_table {
+ public:
+  struct slot {
+    std::atomic<std::uint64_t> word{0};  // generation << 32 | pins
+    std::atomic<process*> proc{nullptr};
+    std::atomic<const void*> owner{nullptr};  // its scheduler
+  };
+
+  static process_table& instance() noexcept;
+
+  /// A free slot for `p` (of scheduler `owner`), published under a new
+  /// pid. @threadsafe
+  pid add(process* p, const void* owner);
+  /// Ends the slot's current generation (so its pid is dead), waits for
+  /// pins to drain, and returns the slot to the free list. @threadsafe
+  void retire(pid id) noexcept;
+
+  /// The process of a live pid, pinned; unpin() when done. nullptr if the
+  /// pid is dead or unknown. @threadsafe
+  process* pin(pid id) noexcept;
+  void unpin(pid id) noexcept;
+
+  /// The process of a live pid if it belongs to `owner`, without pinning:
+  /// for the owner's own thread, where it cannot end concurrently.
+  process* peek_owned(pid id, const void* owner) const noexcept;
+  /// The scheduler a live pid belongs to (racy: check again after pinning).
+  const void* owner_of(pid id) const noexcept;
+
+  /// Live pids (a racy snapshot). @threadsafe
+  std::vector<pid> live() const;
+  std::size_t size() const noexcept { return live_.load(std::memory_order_relaxed); }
+
+ private:
+  static constexpr std::uint32_t chunk_bits = 12;
+  static constexpr std::uint32_t chunk_size = 1u << chunk_bits;
+  static constexpr std::uint32_t max_chunks = 4096;  // 16 M processes
+
+  slot* find(std::uint32_t index) const noexcept;
+
+  std::atomic<slot*> chunks_[max_chunks] = {};
+  mutable std::mutex mu_;  // free list and growth
+  std::vector<std::uint32_t> free_;
+  std::uint32_t next_ = 1;  // slot 0 is never used: pid{} names nothing
+  std::atomic<std::size_t> live_{0};
+};
+
+}  // namespace otpnet::internal

@@ -1,0 +1,431 @@
+// The runtime's global state (the schedulers) and the process API:
+// spawn, send, exit signals, links, monitors, names, receive and timers.
+#include <otpnet/runtime/process.hpp>
+#include <otpnet/runtime/receive.hpp>
+#include <otpnet/runtime/runtime.hpp>
+#include <otpnet/runtime/timer.hpp>
+
+#include "runtime/names.hpp"
+#include "runtime/process_table.hpp"
+#include "runtime/runtime_state.hpp"
+#include "runtime/scheduler.hpp"
+
+#include <future>
+#include <mutex>
+#include <stdexcept>
+#include <system_error>
+#include <thread>
+
+namespace otpnet {
+
+namespace internal {
+
+namespace {
+
+std::mutex state_mu;  // start and stop
+std::unique_ptr<runtime_state> state;
+std::atomic<runtime_state*> live_state{nullptr};
+
+}  // namespace
+
+runtime_state* current_state() noexcept { return live_state.load(std::memory_order_acquire); }
+
+runtime_state& checked_state() {
+  runtime_state* s = current_state();
+  if (s == nullptr) {
+    throw std::system_error(make_error_code(errc::invalid), "otpnet runtime not running");
+  }
+  return *s;
+}
+
+thread_local process* thread_mailbox = nullptr;
+
+process* calling_process() noexcept {
+  process* p = scheduler::running();
+  return p != nullptr ? p : thread_mailbox;
+}
+
+scheduler& pick_scheduler(int index) {
+  runtime_state& st = checked_state();
+  if (index >= 0) {
+    return *st.schedulers[static_cast<std::size_t>(index) % st.schedulers.size()];
+  }
+  scheduler* best = st.schedulers.front().get();
+  for (auto& s : st.schedulers) {
+    if (s->load() < best->load()) {
+      best = s.get();
+    }
+  }
+  return *best;
+}
+
+void wake_external(process* p) noexcept {
+  std::lock_guard lk(*p->ext_mu);
+  p->ext_cv->notify_all();
+}
+
+bool send_to(pid to, detail::envelope* e) noexcept {
+  auto& table = process_table::instance();
+  scheduler* here = scheduler::current();
+  if (here != nullptr) {
+    if (process* p = table.peek_owned(to, here)) {
+      here->deliver_local(p, e);
+      return true;
+    }
+  }
+  process* p = table.pin(to);
+  if (p == nullptr) {
+    detail::destroy_envelope(e);
+    return false;
+  }
+  p->inbox.push(e);
+  if (p->sched == nullptr) {
+    wake_external(p);
+  } else if (!p->remote_pending.exchange(true, std::memory_order_seq_cst)) {
+    p->sched->wake_remote(p);
+  }
+  table.unpin(to);
+  return true;
+}
+
+void send_signal(pid to, detail::envelope* e) noexcept { (void)send_to(to, e); }
+
+void drain_own_inbox(process* p) noexcept { p->drain_inbox(); }
+
+}  // namespace internal
+
+using internal::calling_process;
+using internal::scheduler;
+
+// -- runtime -----------------------------------------------------------------
+
+result<void> runtime::start(const runtime_options& opts) {
+  std::lock_guard lk(internal::state_mu);
+  if (internal::state) {
+    return fail(errc::ealready);
+  }
+  auto st = std::make_unique<internal::runtime_state>();
+  unsigned n = opts.schedulers != 0 ? opts.schedulers : std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < n; ++i) {
+    auto loop = reactor::event_loop::create({.backend = opts.backend});
+    if (!loop) {
+      return fail(loop.error());
+    }
+    st->schedulers.push_back(
+        std::make_unique<scheduler>(i, std::move(*loop), opts.reductions > 0 ? opts.reductions : 2000));
+  }
+  for (auto& s : st->schedulers) {
+    s->start();
+  }
+  internal::live_state.store(st.get(), std::memory_order_release);
+  internal::state = std::move(st);
+  return ok();
+}
+
+void runtime::stop(std::chrono::milliseconds grace) {
+  std::lock_guard lk(internal::state_mu);
+  if (!internal::state) {
+    return;
+  }
+  (void)grace;  // schedulers end every process themselves; joining is bounded by that
+  for (auto& s : internal::state->schedulers) {
+    s->request_stop();
+  }
+  for (auto& s : internal::state->schedulers) {
+    s->join();
+  }
+  internal::live_state.store(nullptr, std::memory_order_release);
+  internal::state.reset();
+}
+
+bool runtime::running() noexcept { return internal::current_state() != nullptr; }
+
+unsigned runtime::schedulers() noexcept {
+  auto* s = internal::current_state();
+  return s == nullptr ? 0 : static_cast<unsigned>(s->schedulers.size());
+}
+
+std::size_t runtime::process_count() noexcept { return internal::process_table::instance().size(); }
+
+// -- spawn and send -------------------------------------------------------------
+
+namespace detail {
+
+spawned spawn_impl(const spawn_options& o, std::unique_ptr<body_base> body,
+                   std::coroutine_handle<proc::promise_type> h) {
+  scheduler& s = internal::pick_scheduler(o.scheduler);
+  auto* p = new internal::process(&s);
+  p->body = std::move(body);
+  p->root = h;
+  p->resume_point = h;
+  p->trap_exit = o.trap_exit;
+  p->frame_bytes = last_frame_size();
+  spawned out;
+  internal::process* caller = calling_process();
+  // Links and monitors are set on both sides before anyone can see the new
+  // process: it is not running yet, and the caller is this thread.
+  if (caller != nullptr && (o.link || o.monitor)) {
+    p->id = internal::process_table::instance().add(p, &s);
+    if (o.link) {
+      p->links.push_back(caller->id);
+      caller->links.push_back(p->id);
+    }
+    if (o.monitor) {
+      out.monitor = make_ref();
+      p->monitored_by.emplace_back(out.monitor, caller->id);
+      caller->monitoring.emplace_back(out.monitor, p->id);
+    }
+  } else {
+    p->id = internal::process_table::instance().add(p, &s);
+  }
+  out.id = p->id;
+  if (s.on_this_thread()) {
+    s.adopt(p);
+  } else {
+    s.post([sp = &s, p] { sp->adopt(p); });
+  }
+  return out;
+}
+
+bool send_envelope(pid to, envelope* e) noexcept { return internal::send_to(to, e); }
+
+bool send_envelope(std::string_view name, envelope* e) noexcept {
+  pid to = internal::lookup_name(name);
+  if (!to) {
+    destroy_envelope(e);
+    return false;
+  }
+  return internal::send_to(to, e);
+}
+
+}  // namespace detail
+
+pid self() noexcept {
+  internal::process* p = calling_process();
+  return p != nullptr ? p->id : pid{};
+}
+
+// -- exits, links, monitors -----------------------------------------------------
+
+void exit(pid target, exit_reason reason) {
+  internal::process* me = calling_process();
+  pid from = me != nullptr ? me->id : pid{};
+  internal::send_signal(target, detail::make_envelope<internal::sig_exit>(internal::sig_exit{from, std::move(reason), false}));
+}
+
+void exit(exit_reason reason) { throw exit_exception{std::move(reason)}; }
+
+void link(pid other) {
+  internal::process* me = calling_process();
+  if (me == nullptr || other == me->id || std::find(me->links.begin(), me->links.end(), other) != me->links.end()) {
+    return;
+  }
+  me->links.push_back(other);
+  if (!internal::send_to(other, detail::make_envelope<internal::sig_link>(internal::sig_link{me->id}))) {
+    internal::send_signal(me->id, detail::make_envelope<internal::sig_exit>(
+                                      internal::sig_exit{other, exit_reason::noproc(), true}));
+  }
+}
+
+void unlink(pid other) {
+  internal::process* me = calling_process();
+  if (me == nullptr) {
+    return;
+  }
+  std::erase(me->links, other);
+  internal::send_signal(other, detail::make_envelope<internal::sig_unlink>(internal::sig_unlink{me->id}));
+}
+
+ref monitor(pid target) {
+  internal::process* me = calling_process();
+  ref r = make_ref();
+  if (me == nullptr) {
+    return r;
+  }
+  if (internal::send_to(target, detail::make_envelope<internal::sig_monitor>(internal::sig_monitor{me->id, r}))) {
+    me->monitoring.emplace_back(r, target);
+  } else {
+    internal::send_signal(me->id, detail::make_envelope<down_msg>(down_msg{r, target, exit_reason::noproc()}));
+  }
+  return r;
+}
+
+bool demonitor(ref r, bool flush) {
+  internal::process* me = calling_process();
+  if (me == nullptr) {
+    return false;
+  }
+  auto it = std::find_if(me->monitoring.begin(), me->monitoring.end(), [r](const auto& m) { return m.first == r; });
+  bool active = it != me->monitoring.end();
+  if (active) {
+    internal::send_signal(it->second, detail::make_envelope<internal::sig_demonitor>(internal::sig_demonitor{r}));
+    me->monitoring.erase(it);
+  }
+  if (flush) {
+    internal::drain_own_inbox(me);
+    internal::matcher m{[](void* ctx, detail::envelope* e) noexcept {
+                          auto* d = detail::payload_if<down_msg>(e);
+                          return d != nullptr && d->monitor == *static_cast<ref*>(ctx);
+                        },
+                        &r};
+    while (detail::envelope* e = me->take_match(m, &me->head)) {
+      detail::destroy_envelope(e);
+    }
+  }
+  return active;
+}
+
+bool trap_exit(bool on) {
+  internal::process* me = calling_process();
+  if (me == nullptr) {
+    return false;
+  }
+  return std::exchange(me->trap_exit, on);
+}
+
+bool is_alive(pid p) noexcept {
+  auto& t = internal::process_table::instance();
+  // A process is dead from the moment its scheduler retires its pid.
+  if (t.pin(p) != nullptr) {
+    t.unpin(p);
+    return true;
+  }
+  return false;
+}
+
+// -- names -------------------------------------------------------------------------
+
+result<void> register_name(std::string name, pid p) {
+  if (!is_alive(p)) {
+    return fail(errc::noproc);
+  }
+  return internal::register_process(std::move(name), p);
+}
+
+bool unregister_name(std::string_view name) { return internal::unregister_name(name); }
+pid whereis(std::string_view name) { return internal::lookup_name(name); }
+std::vector<std::string> registered() { return internal::all_names(); }
+std::vector<pid> processes() { return internal::process_table::instance().live(); }
+
+void set_process_label(const char* behaviour, std::string_view state_name) {
+  if (internal::process* me = calling_process()) {
+    me->behaviour = behaviour;
+    me->state_name.assign(state_name);
+  }
+}
+
+// -- receive -----------------------------------------------------------------------
+
+namespace detail {
+
+envelope* receive_now(const receive_matcher& m, bool may_yield) noexcept {
+  internal::process* p = scheduler::running();
+  internal::drain_own_inbox(p);
+  if (may_yield && (p->budget <= 0 || !p->signals.empty())) {
+    return nullptr;
+  }
+  envelope* e = p->take_match(m, &p->head);
+  if (e != nullptr) {
+    --p->budget;
+    ++p->reductions;
+  }
+  return e;
+}
+
+void receive_suspend(std::coroutine_handle<> h, const receive_matcher& m, long long timeout_ms) noexcept {
+  internal::process* p = scheduler::running();
+  p->resume_point = h;
+  p->waiting_for = m;
+  p->matched = nullptr;
+  p->timed_out = false;
+  if (timeout_ms > 0) {
+    p->sched->arm_receive_timer(p, timeout_ms);
+  }
+  if (p->budget <= 0 || !p->signals.empty()) {
+    // Yield: scanned again from the start when next serviced.
+    p->state = internal::pstate::runnable;
+    p->sched->make_runnable(p);
+  } else {
+    p->state = internal::pstate::waiting;
+  }
+}
+
+envelope* receive_result() noexcept {
+  internal::process* p = scheduler::running();
+  p->sched->disarm_receive_timer(p);
+  p->timed_out = false;
+  envelope* e = std::exchange(p->matched, nullptr);
+  if (e != nullptr) {
+    ++p->reductions;
+  }
+  return e;
+}
+
+void yield_suspend(std::coroutine_handle<> h) noexcept {
+  internal::process* p = scheduler::running();
+  p->resume_point = h;
+  p->waiting_for = {};
+  p->state = internal::pstate::runnable;
+  p->sched->make_runnable(p);
+}
+
+}  // namespace detail
+
+// -- timers ------------------------------------------------------------------------
+
+namespace detail {
+
+timer_ref send_after_impl(std::chrono::milliseconds t, pid to, envelope* e) {
+  scheduler* here = scheduler::current();
+  if (here != nullptr) {
+    return {here->index(), here->start_send_timer(t, to, e)};
+  }
+  scheduler& s = internal::pick_scheduler(0);
+  std::promise<std::uint64_t> done;
+  auto id = done.get_future();
+  s.post([&s, t, to, e, &done] { done.set_value(s.start_send_timer(t, to, e)); });
+  return {s.index(), id.get()};
+}
+
+}  // namespace detail
+
+namespace {
+
+scheduler* timer_scheduler(timer_ref t) {
+  auto* st = internal::current_state();
+  if (st == nullptr || t.scheduler >= st->schedulers.size()) {
+    return nullptr;
+  }
+  return st->schedulers[t.scheduler].get();
+}
+
+}  // namespace
+
+std::optional<std::chrono::milliseconds> cancel_timer(timer_ref t) {
+  scheduler* s = timer_scheduler(t);
+  if (s == nullptr || !t) {
+    return std::nullopt;
+  }
+  if (s->on_this_thread()) {
+    return s->cancel_send_timer(t.id);
+  }
+  if (scheduler::current() == nullptr) {
+    // A plain thread may wait for the answer.
+    std::promise<std::optional<std::chrono::milliseconds>> done;
+    auto left = done.get_future();
+    s->post([s, id = t.id, &done] { done.set_value(s->cancel_send_timer(id)); });
+    return left.get();
+  }
+  s->post([s, id = t.id] { (void)s->cancel_send_timer(id); });
+  return std::nullopt;
+}
+
+std::optional<std::chrono::milliseconds> read_timer(timer_ref t) {
+  scheduler* s = timer_scheduler(t);
+  if (s == nullptr || !t || !s->on_this_thread()) {
+    return std::nullopt;
+  }
+  return s->read_send_timer(t.id);
+}
+
+}  // namespace otpnet

@@ -1,0 +1,450 @@
+#include "runtime/scheduler.hpp"
+
+#include <otpnet/runtime/socket_select.hpp>
+
+#include "runtime/names.hpp"
+#include "runtime/process_table.hpp"
+#include "runtime/reports.hpp"
+
+#include <cxxabi.h>
+
+#include <cstdlib>
+#include <memory>
+#include <typeinfo>
+
+namespace otpnet::internal {
+
+namespace {
+
+thread_local scheduler* this_scheduler = nullptr;
+thread_local process* running_process = nullptr;
+
+constexpr std::uint64_t poll_token = 1;
+constexpr std::uint64_t recv_timer_tag = std::uint64_t{1} << 63;
+constexpr int max_runs = 256;
+
+std::string demangle(const char* name) {
+  int status = 0;
+  std::unique_ptr<char, decltype(&std::free)> d(abi::__cxa_demangle(name, nullptr, nullptr, &status), &std::free);
+  return status == 0 && d ? std::string(d.get()) : std::string(name);
+}
+
+/// The exit reason for the outcome of a finished body.
+exit_reason outcome(const std::exception_ptr& e) {
+  if (!e) {
+    return exit_reason::normal();
+  }
+  try {
+    std::rethrow_exception(e);
+  } catch (const exit_exception& x) {
+    return x.reason;
+  } catch (const std::exception& x) {
+    return exit_reason::other(demangle(typeid(x).name()) + ": " + x.what());
+  } catch (...) {
+    return exit_reason::other("unknown exception");
+  }
+}
+
+template <class T>
+void erase_pid(std::vector<T>& v, pid p) {
+  std::erase_if(v, [p](const T& x) {
+    if constexpr (std::is_same_v<T, pid>) {
+      return x == p;
+    } else {
+      return x.second == p;
+    }
+  });
+}
+
+}  // namespace
+
+void send_signal(pid to, detail::envelope* e) noexcept;
+
+scheduler::scheduler(unsigned index, std::unique_ptr<reactor::event_loop> loop, int reductions)
+    : index_(index), loop_(std::move(loop)), reductions_(reductions) {}
+
+scheduler::~scheduler() { join(); }
+
+scheduler* scheduler::current() noexcept { return this_scheduler; }
+process* scheduler::running() noexcept { return running_process; }
+
+void scheduler::start() {
+  thread_ = std::thread([this] {
+    loop_->bind_to_current_thread();
+    this_scheduler = this;
+    if (polls_.fd() >= 0) {
+      (void)loop_->add(polls_.fd(), reactor::interest::read, *this, poll_token);
+    }
+    run();
+    if (polls_.fd() >= 0) {
+      (void)loop_->remove(polls_.fd());
+    }
+    this_scheduler = nullptr;
+  });
+}
+
+void scheduler::request_stop() noexcept {
+  stopping_.store(true, std::memory_order_release);
+  loop_->post([this] { kill_all(); });
+  loop_->wake();
+}
+
+void scheduler::join() {
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+// -- the loop ------------------------------------------------------------------
+
+void scheduler::run() {
+  for (;;) {
+    // 1. wake-ups from other threads
+    remote_signalled_.store(false, std::memory_order_release);
+    while (run_node* n = remote_.pop()) {
+      auto* p = static_cast<process*>(n);
+      p->remote_pending.store(false, std::memory_order_seq_cst);
+      if (p->state == pstate::dead) {
+        delete p;  // it ended while queued here: freed by the last holder
+        continue;
+      }
+      if (!p->adopted) {
+        continue;  // adopt() will run it, inbox included
+      }
+      drain_inbox(p);
+      if (!p->signals.empty() || p->state == pstate::waiting) {
+        make_runnable(p);
+      }
+    }
+    // 2. run
+    for (int i = 0; i < max_runs && runq_head_ != nullptr; ++i) {
+      process* p = runq_head_;
+      runq_head_ = p->next_run;
+      if (runq_head_ == nullptr) {
+        runq_tail_ = nullptr;
+      }
+      p->in_runq = false;
+      service(p);
+    }
+    if (shutting_down_ && live_.load(std::memory_order_acquire) == 0 && runq_head_ == nullptr &&
+        !loop_->has_pending_work()) {
+      break;
+    }
+    // 3. io, timers, posted tasks: wait only with nothing to run
+    bool idle = runq_head_ == nullptr && remote_.empty();
+    (void)loop_->run_once(idle ? std::nullopt : std::optional(std::chrono::milliseconds(0)));
+  }
+}
+
+void scheduler::adopt(process* p) noexcept {
+  if (shutting_down_) {
+    // Spawned while the runtime stops: it never runs.
+    p->adopted = true;
+    all_.push_back(p);
+    live_.fetch_add(1, std::memory_order_relaxed);
+    finalize(p, exit_reason::shutdown());
+    return;
+  }
+  p->adopted = true;
+  all_.push_back(p);
+  live_.fetch_add(1, std::memory_order_relaxed);
+  p->state = pstate::runnable;
+  make_runnable(p);
+}
+
+void scheduler::make_runnable(process* p) noexcept {
+  if (p->in_runq) {
+    return;
+  }
+  p->in_runq = true;
+  p->next_run = nullptr;
+  if (runq_tail_ == nullptr) {
+    runq_head_ = runq_tail_ = p;
+  } else {
+    runq_tail_->next_run = p;
+    runq_tail_ = p;
+  }
+}
+
+void scheduler::wake_remote(process* p) noexcept {
+  remote_.push(p);
+  if (!remote_signalled_.exchange(true, std::memory_order_acq_rel)) {
+    loop_->wake();
+  }
+}
+
+void scheduler::deliver_local(process* p, detail::envelope* e) noexcept {
+  if (is_signal(e)) {
+    p->signals.push_back(e);
+    make_runnable(p);
+    return;
+  }
+  p->append(e);
+  if (p->state == pstate::waiting) {
+    make_runnable(p);
+  }
+}
+
+void scheduler::drain_inbox(process* p) noexcept { p->drain_inbox(); }
+
+// -- running a process -------------------------------------------------------------
+
+void scheduler::service(process* p) noexcept {
+  if (p->state == pstate::dead) {
+    return;
+  }
+  drain_inbox(p);
+  if (!handle_signals(p)) {
+    return;
+  }
+  if (p->state == pstate::waiting || (p->state == pstate::runnable && p->waiting_for.test != nullptr)) {
+    if (p->matched == nullptr) {
+      // A match that arrived with the timeout still wins, as in Erlang.
+      p->matched = p->take_match(p->waiting_for, p->state == pstate::waiting ? p->scan_link : &p->head);
+      if (p->matched == nullptr && !p->timed_out) {
+        p->state = pstate::waiting;
+        return;
+      }
+    }
+  }
+  resume(p);
+}
+
+void scheduler::resume(process* p) noexcept {
+  p->waiting_for = {};
+  p->state = pstate::running;
+  p->budget = reductions_;
+  running_process = p;
+  {
+    socket::sink_scope scope(p->sink);
+    p->resume_point.resume();
+  }
+  running_process = nullptr;
+  if (p->root.done()) {
+    exit_reason why = outcome(p->root.promise().error);
+    finalize(p, std::move(why));
+    return;
+  }
+  if (p->state == pstate::running) {
+    p->state = pstate::runnable;  // a bare yield
+  }
+  if (!p->signals.empty()) {
+    make_runnable(p);
+  }
+}
+
+bool scheduler::handle_signals(process* p) noexcept {
+  while (!p->signals.empty()) {
+    detail::envelope* e = p->signals.front();
+    p->signals.erase(p->signals.begin());
+    std::unique_ptr<detail::envelope, void (*)(detail::envelope*)> guard(e, &detail::destroy_envelope);
+    if (auto* x = detail::payload_if<sig_exit>(e)) {
+      if (x->from_link) {
+        if (std::find(p->links.begin(), p->links.end(), x->from) == p->links.end()) {
+          continue;  // unlinked meanwhile
+        }
+        erase_pid(p->links, x->from);
+      }
+      bool untrappable = x->reason.what() == exit_reason::kind::kill && !x->from_link;
+      if (untrappable) {
+        guard.reset();
+        finalize(p, exit_reason::killed());
+        return false;
+      }
+      if (p->trap_exit) {
+        deliver_local(p, detail::make_envelope<exit_msg>(exit_msg{x->from, x->reason}));
+      } else if (!x->reason.is_normal()) {
+        exit_reason why = x->reason;
+        guard.reset();
+        finalize(p, std::move(why));
+        return false;
+      }
+    } else if (auto* l = detail::payload_if<sig_link>(e)) {
+      if (std::find(p->links.begin(), p->links.end(), l->from) == p->links.end()) {
+        p->links.push_back(l->from);
+      }
+    } else if (auto* u = detail::payload_if<sig_unlink>(e)) {
+      erase_pid(p->links, u->from);
+    } else if (auto* m = detail::payload_if<sig_monitor>(e)) {
+      p->monitored_by.emplace_back(m->r, m->from);
+    } else if (auto* d = detail::payload_if<sig_demonitor>(e)) {
+      std::erase_if(p->monitored_by, [r = d->r](const auto& x) { return x.first == r; });
+    }
+  }
+  return true;
+}
+
+void scheduler::finalize(process* p, exit_reason why) noexcept {
+  disarm_receive_timer(p);
+  if (p->root) {
+    p->root.destroy();  // runs the destructors of everything the body held
+    p->root = {};
+  }
+  p->body.reset();
+  p->reason = why;
+  p->state = pstate::exiting;
+  if (!why.is_normal() && !why.is_shutdown() && why.what() != exit_reason::kind::killed) {
+    report_crash(p->id, name_of(p->id), why);
+  }
+  // Sockets: no select event may reach the dead process, and the ones it
+  // still owns close (their other users see `closed`).
+  for (auto& w : p->sockets) {
+    if (auto s = w.lock()) {
+      socket::detail::withdraw_sink(*s, p->sink);
+      if (socket::detail::owner_of(*s) == p->id.value()) {
+        (void)socket::close(socket::socket(std::move(s)));
+      }
+    }
+  }
+  p->sockets.clear();
+  unregister_process(p->id);
+  process_table::instance().retire(p->id);
+  // No sender can reach p any more: what is left in its queues is final.
+  drain_inbox(p);
+  for (detail::envelope* e : p->signals) {
+    // Link and monitor requests that raced with the exit are answered now.
+    if (auto* l = detail::payload_if<sig_link>(e)) {
+      send_signal(l->from, detail::make_envelope<sig_exit>(sig_exit{p->id, why, true}));
+    } else if (auto* m = detail::payload_if<sig_monitor>(e)) {
+      send_signal(m->from, detail::make_envelope<down_msg>(down_msg{m->r, p->id, why}));
+    }
+    detail::destroy_envelope(e);
+  }
+  p->signals.clear();
+  for (pid l : p->links) {
+    send_signal(l, detail::make_envelope<sig_exit>(sig_exit{p->id, why, true}));
+  }
+  for (auto& [r, watcher] : p->monitored_by) {
+    send_signal(watcher, detail::make_envelope<down_msg>(down_msg{r, p->id, why}));
+  }
+  for (auto& [r, target] : p->monitoring) {
+    send_signal(target, detail::make_envelope<sig_demonitor>(sig_demonitor{r}));
+  }
+  while (detail::envelope* e = p->head.load(std::memory_order_relaxed)) {
+    p->head.store(e->next.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    detail::destroy_envelope(e);
+  }
+  detail::destroy_envelope(p->matched);
+  p->matched = nullptr;
+  std::erase(all_, p);
+  live_.fetch_sub(1, std::memory_order_acq_rel);
+  if (p->in_runq) {
+    // Unlink from the local run queue.
+    process** link = &runq_head_;
+    process* prev = nullptr;
+    while (*link != nullptr && *link != p) {
+      prev = *link;
+      link = &(*link)->next_run;
+    }
+    if (*link == p) {
+      *link = p->next_run;
+      if (runq_tail_ == p) {
+        runq_tail_ = prev;
+      }
+    }
+  }
+  p->state = pstate::dead;
+  // Still in the remote wake-up queue: freed when taken out of it.
+  if (!p->remote_pending.load(std::memory_order_seq_cst)) {
+    delete p;
+  }
+}
+
+void scheduler::kill_all() noexcept {
+  shutting_down_ = true;
+  while (!all_.empty()) {
+    process* p = all_.back();
+    if (p->state == pstate::running) {
+      break;  // cannot happen: posted tasks run between processes
+    }
+    finalize(p, exit_reason::shutdown());
+  }
+  loop_->wake();
+}
+
+// -- timers and io --------------------------------------------------------------------
+
+void scheduler::arm_receive_timer(process* p, long long ms) noexcept {
+  p->recv_timer = loop_->start_timer(std::chrono::milliseconds(ms), *this, recv_timer_tag | p->id.value());
+  p->recv_timer_armed = true;
+}
+
+void scheduler::disarm_receive_timer(process* p) noexcept {
+  if (p->recv_timer_armed) {
+    (void)loop_->cancel_timer(p->recv_timer);
+    p->recv_timer_armed = false;
+  }
+}
+
+void scheduler::on_timer(std::uint64_t token) noexcept {
+  if ((token & recv_timer_tag) != 0) {
+    process* p = process_table::instance().peek_owned(pid::from_value(token & ~recv_timer_tag), this);
+    if (p != nullptr && p->sched == this && p->recv_timer_armed) {
+      p->recv_timer_armed = false;
+      p->timed_out = true;
+      make_runnable(p);
+    }
+    return;
+  }
+  auto idx = static_cast<std::uint32_t>(token);
+  send_timer& t = send_timers_[idx];
+  detail::envelope* e = std::exchange(t.msg, nullptr);
+  pid to = t.to;
+  free_send_timers_.push_back(idx);
+  (void)detail::send_envelope(to, e);
+}
+
+std::uint64_t scheduler::start_send_timer(std::chrono::milliseconds t, pid to, detail::envelope* e) {
+  std::uint32_t idx;
+  if (!free_send_timers_.empty()) {
+    idx = free_send_timers_.back();
+    free_send_timers_.pop_back();
+  } else {
+    idx = static_cast<std::uint32_t>(send_timers_.size());
+    send_timers_.emplace_back();
+  }
+  send_timer& st = send_timers_[idx];
+  st.to = to;
+  st.msg = e;
+  st.handle = loop_->start_timer(t, *this, idx);
+  return (static_cast<std::uint64_t>(idx) << 32) | st.handle.generation;
+}
+
+std::optional<std::chrono::milliseconds> scheduler::cancel_send_timer(std::uint64_t id) noexcept {
+  auto idx = static_cast<std::uint32_t>(id >> 32);
+  if (idx >= send_timers_.size() || send_timers_[idx].msg == nullptr ||
+      send_timers_[idx].handle.generation != static_cast<std::uint32_t>(id)) {
+    return std::nullopt;
+  }
+  send_timer& st = send_timers_[idx];
+  auto left = loop_->cancel_timer(st.handle);
+  detail::destroy_envelope(std::exchange(st.msg, nullptr));
+  free_send_timers_.push_back(idx);
+  return left;
+}
+
+std::optional<std::chrono::milliseconds> scheduler::read_send_timer(std::uint64_t id) const noexcept {
+  auto idx = static_cast<std::uint32_t>(id >> 32);
+  if (idx >= send_timers_.size() || send_timers_[idx].msg == nullptr ||
+      send_timers_[idx].handle.generation != static_cast<std::uint32_t>(id)) {
+    return std::nullopt;
+  }
+  return loop_->read_timer(send_timers_[idx].handle);
+}
+
+void scheduler::on_io(std::uint64_t token, reactor::readiness) noexcept {
+  if (token == poll_token) {
+    // Edge-triggered: drain the socket poll set until it has nothing more.
+    while (polls_.dispatch(0).value_or(0) > 0) {
+    }
+  }
+}
+
+// -- socket readiness as messages ---------------------------------------------------------
+
+void process_sink::notify(socket::select_event ev) noexcept {
+  (void)detail::send_envelope(p_.id, detail::make_envelope<socket_select>(
+                                          socket_select{std::move(ev.sock), ev.tag, ev.handle, ev.reason}));
+}
+
+}  // namespace otpnet::internal

@@ -1,0 +1,118 @@
+// File: runtime/scheduler.hpp (private)
+//
+// A scheduler: one thread, one reactor event loop, one run queue. Its loop
+// has three steps (libuv-style named phases, each bounded):
+//   1. wake-ups  take the processes other threads made runnable;
+//   2. run       resume up to `max_runs` processes from the run queue;
+//   3. io        run the reactor turn: socket readiness, timers, posted
+//                tasks; it waits only when the run queue is empty.
+// Processes never move between schedulers.
+#pragma once
+
+#include <otpnet/reactor/event_loop.hpp>
+#include <otpnet/runtime/runtime.hpp>
+#include <otpnet/socket/poller.hpp>
+
+#include "runtime/mpsc_queue.hpp"
+#include "runtime/process_record.hpp"
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+namespace otpnet::internal {
+
+class scheduler final : private reactor::io_handler, private reactor::timer_handler {
+ public:
+  scheduler(unsigned index, std::unique_ptr<reactor::event_loop> loop, int reductions);
+  ~scheduler();
+  scheduler(const scheduler&) = delete;
+  scheduler& operator=(const scheduler&) = delete;
+
+  void start();
+  /// Kills every process here, then stops the thread. @threadsafe
+  void request_stop() noexcept;
+  void join();
+
+  unsigned index() const noexcept { return index_; }
+  bool on_this_thread() const noexcept { return current() == this; }
+  /// The scheduler whose thread is calling, or nullptr.
+  static scheduler* current() noexcept;
+  /// The process running on this thread now, or nullptr.
+  static process* running() noexcept;
+
+  /// Live processes here. @threadsafe (approximate)
+  std::size_t load() const noexcept { return live_.load(std::memory_order_relaxed); }
+
+  // -- owner thread -------------------------------------------------------------
+
+  /// Takes a new process: it starts when first run.
+  void adopt(process* p) noexcept;
+  /// Delivers from this thread: a message goes to the mailbox, a signal to
+  /// the signal list, and the process is scheduled if that can wake it.
+  void deliver_local(process* p, detail::envelope* e) noexcept;
+  /// Puts `p` on the run queue (once).
+  void make_runnable(process* p) noexcept;
+  reactor::event_loop& loop() noexcept { return *loop_; }
+  socket::poll_set& polls() noexcept { return polls_; }
+
+  /// Starts, cancels and reads a receive timeout for `p`.
+  void arm_receive_timer(process* p, long long ms) noexcept;
+  void disarm_receive_timer(process* p) noexcept;
+
+  /// send_after timers.
+  std::uint64_t start_send_timer(std::chrono::milliseconds t, pid to, detail::envelope* e);
+  std::optional<std::chrono::milliseconds> cancel_send_timer(std::uint64_t id) noexcept;
+  std::optional<std::chrono::milliseconds> read_send_timer(std::uint64_t id) const noexcept;
+
+  // -- any thread -------------------------------------------------------------------
+
+  /// Wakes `p` for its inbox (after a push by another thread).
+  void wake_remote(process* p) noexcept;
+  /// Runs `t` on this scheduler's thread.
+  void post(reactor::task t) { loop_->post(std::move(t)); }
+
+  int reductions() const noexcept { return reductions_; }
+
+ private:
+  void run();
+  /// Handles inbox and signals, then resumes `p` if it can go on.
+  void service(process* p) noexcept;
+  void drain_inbox(process* p) noexcept;
+  /// Applies the pending signals; false if one ended the process.
+  bool handle_signals(process* p) noexcept;
+  void resume(process* p) noexcept;
+  /// Ends `p` (not running): frame, links, monitors, names, sockets, slot.
+  void finalize(process* p, exit_reason why) noexcept;
+  void kill_all() noexcept;
+
+  void on_io(std::uint64_t token, reactor::readiness r) noexcept override;
+  void on_timer(std::uint64_t token) noexcept override;
+
+  struct send_timer {
+    pid to;
+    detail::envelope* msg = nullptr;
+    reactor::timer_handle handle{};
+  };
+
+  unsigned index_;
+  std::unique_ptr<reactor::event_loop> loop_;
+  int reductions_;
+  socket::poll_set polls_;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  bool shutting_down_ = false;  // kill_all ran: no process runs any more
+  std::atomic<std::size_t> live_{0};
+  // Run queue: owner-only intrusive FIFO through process::next_run.
+  process* runq_head_ = nullptr;
+  process* runq_tail_ = nullptr;
+  // Processes that other threads woke.
+  mpsc_queue<run_node, &run_node::next> remote_;
+  std::atomic<bool> remote_signalled_{false};
+  std::vector<process*> all_;  // for stop and introspection
+  std::vector<send_timer> send_timers_;
+  std::vector<std::uint32_t> free_send_timers_;
+};
+
+}  // namespace otpnet::internal
