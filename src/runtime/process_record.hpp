@@ -15,6 +15,7 @@
 #include <otpnet/runtime/process.hpp>
 #include <otpnet/runtime/receive.hpp>
 #include <otpnet/reactor/timer_wheel.hpp>
+#include <otpnet/socket/poller.hpp>
 #include <otpnet/socket/select.hpp>
 
 #include "runtime/mpsc_queue.hpp"
@@ -48,6 +49,8 @@ class process_sink final : public socket::select_sink {
  public:
   explicit process_sink(process& p) noexcept : p_(p) {}
   void notify(socket::select_event ev) noexcept override;
+  /// Records the socket, so that the process's exit withdraws its waits.
+  void on_wait(socket::detail::socket_state& s) noexcept override;
 
  private:
   process& p_;
@@ -73,11 +76,16 @@ struct sig_monitor {
 struct sig_demonitor {
   ref r;
 };
+/// A socket handed to the process (controlling_process): it tracks it, so
+/// that it closes with the process.
+struct sig_adopt_socket {
+  std::shared_ptr<socket::detail::socket_state> sock;
+};
 
 inline bool is_signal(const detail::envelope* e) noexcept {
   return e->type == detail::tag_of<sig_exit>() || e->type == detail::tag_of<sig_link>() ||
          e->type == detail::tag_of<sig_unlink>() || e->type == detail::tag_of<sig_monitor>() ||
-         e->type == detail::tag_of<sig_demonitor>();
+         e->type == detail::tag_of<sig_demonitor>() || e->type == detail::tag_of<sig_adopt_socket>();
 }
 
 enum class pstate : std::uint8_t {
@@ -174,6 +182,22 @@ struct process : run_node {
       }
       link = &e->next;
     }
+  }
+
+  /// Tracks `s` (once) as a socket this process uses.
+  void track(socket::detail::socket_state& s) noexcept {
+    for (auto it = sockets.begin(); it != sockets.end();) {
+      auto sp = it->lock();
+      if (!sp) {
+        it = sockets.erase(it);
+        continue;
+      }
+      if (sp.get() == &s) {
+        return;
+      }
+      ++it;
+    }
+    sockets.push_back(socket::detail::weak_of(s));
   }
 
   /// Moves what other threads sent into the local list (messages) and the

@@ -269,6 +269,8 @@ bool scheduler::handle_signals(process* p) noexcept {
       p->monitored_by.emplace_back(m->r, m->from);
     } else if (auto* d = detail::payload_if<sig_demonitor>(e)) {
       std::erase_if(p->monitored_by, [r = d->r](const auto& x) { return x.first == r; });
+    } else if (auto* a = detail::payload_if<sig_adopt_socket>(e)) {
+      p->track(*a->sock);
     }
   }
   return true;
@@ -307,6 +309,10 @@ void scheduler::finalize(process* p, exit_reason why) noexcept {
       send_signal(l->from, detail::make_envelope<sig_exit>(sig_exit{p->id, why, true}));
     } else if (auto* m = detail::payload_if<sig_monitor>(e)) {
       send_signal(m->from, detail::make_envelope<down_msg>(down_msg{m->r, p->id, why}));
+    } else if (auto* a = detail::payload_if<sig_adopt_socket>(e)) {
+      if (socket::detail::owner_of(*a->sock) == p->id.value()) {
+        (void)socket::close(socket::socket(a->sock));
+      }
     }
     detail::destroy_envelope(e);
   }
@@ -441,6 +447,8 @@ void scheduler::on_io(std::uint64_t token, reactor::readiness) noexcept {
 }
 
 // -- socket readiness as messages ---------------------------------------------------------
+
+void process_sink::on_wait(socket::detail::socket_state& s) noexcept { p_.track(s); }
 
 void process_sink::notify(socket::select_event ev) noexcept {
   (void)detail::send_envelope(p_.id, detail::make_envelope<socket_select>(

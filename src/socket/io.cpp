@@ -2,7 +2,7 @@
 
 #include "internal/syscall.hpp"
 #include "socket/socket_state.hpp"
-#include "socket/wait.hpp"
+#include "socket/io_common.hpp"
 
 #include <sys/socket.h>
 
@@ -10,59 +10,10 @@ namespace otpnet::socket {
 
 namespace {
 
-using detail::direction;
-using detail::socket_counters;
-using ::otpnet::internal::clock;
-using deadline = std::optional<clock::time_point>;
-
-socket_counters::counter& waits_of(detail::socket_state& st, select_tag tag) noexcept {
-  switch (tag) {
-    case select_tag::accept:
-      return st.counters.acc_waits;
-    case select_tag::recv:
-    case select_tag::recvfrom:
-    case select_tag::recvmsg:
-      return st.counters.read_waits;
-    default:
-      return st.counters.write_waits;
-  }
-}
-
-direction direction_of(select_tag tag) noexcept {
-  switch (tag) {
-    case select_tag::accept:
-    case select_tag::recv:
-    case select_tag::recvfrom:
-    case select_tag::recvmsg:
-      return direction::in;
-    default:
-      return direction::out;
-  }
-}
-
-/// Runs `attempt` in the waiting form (no deadline: infinity).
-template <class T, class Attempt>
-result<T> wait_for(const socket& s, select_tag tag, const deadline& dl, Attempt&& attempt) {
-  if (s.state() == nullptr) {
-    return fail(errc::closed);
-  }
-  return ::otpnet::internal::run_blocking<T>(s, direction_of(tag), tag, dl, waits_of(*s.state(), tag), attempt);
-}
-
-/// Runs `attempt` in the nowait form, reporting to the current sink.
-template <class T, class Attempt>
-async_result<T> no_wait(const socket& s, select_tag tag, select_handle h, Attempt&& attempt,
-                        const std::size_t* progress = nullptr) {
-  if (s.state() == nullptr) {
-    return fail(errc::closed);
-  }
-  return ::otpnet::internal::run_nowait<T>(s, direction_of(tag), tag, h, current_sink(), waits_of(*s.state(), tag), attempt,
-                                 progress);
-}
-
-bool eof_means_closed(const detail::socket_state& st) noexcept {
-  return st.typ == type::stream || st.typ == type::seqpacket;
-}
+using ::otpnet::internal::deadline;
+using ::otpnet::internal::eof_means_closed;
+using ::otpnet::internal::no_wait;
+using ::otpnet::internal::wait_for;
 
 // -- attempts ----------------------------------------------------------------
 
@@ -332,7 +283,7 @@ result<void> cancel(const socket& s, const select_info& info) {
   if (st == nullptr || st->closed()) {
     return fail(errc::closed);
   }
-  if (!st->withdraw(st->queue(direction_of(info.tag)), current_sink(), info.handle)) {
+  if (!st->withdraw(st->queue(::otpnet::internal::direction_of(info.tag)), current_sink(), info.handle)) {
     return fail(errc::invalid);
   }
   return ok();

@@ -170,6 +170,7 @@ socket_state::wait_decision socket_state::park(waiter_queue& q, const waiter& w,
   } else {
     q.queue.push_back(w);
   }
+  w.sink->on_wait(*this);
   q.contended.store(true, std::memory_order_release);
   return wait_decision::parked;
 }
@@ -189,6 +190,7 @@ bool socket_state::must_queue(waiter_queue& q, const waiter& w) noexcept {
     }
   }
   q.queue.push_back(w);
+  w.sink->on_wait(*this);
   return true;
 }
 
@@ -243,5 +245,6 @@ std::uint64_t& poller_cookie(socket_state& s) noexcept { return s.poller_cookie;
 void withdraw_sink(socket_state& s, select_sink& sink) noexcept { s.withdraw_sink(sink); }
 bool prefer_poller(socket_state& s, poller& p) noexcept { return s.set_poller(p).has_value(); }
 std::uint64_t owner_of(const socket_state& s) noexcept { return s.owner.load(std::memory_order_relaxed); }
+std::weak_ptr<socket_state> weak_of(socket_state& s) noexcept { return s.weak_from_this(); }
 
 }  // namespace otpnet::socket::detail

@@ -18,6 +18,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 namespace otpnet::socket {
 
@@ -92,6 +93,8 @@ void withdraw_sink(socket_state& s, select_sink& sink) noexcept;
 bool prefer_poller(socket_state& s, poller& p) noexcept;
 /// The owner recorded for `s`.
 std::uint64_t owner_of(const socket_state& s) noexcept;
+/// A weak reference to `s` (for sinks that track the sockets they wait on).
+std::weak_ptr<socket_state> weak_of(socket_state& s) noexcept;
 }  // namespace detail
 
 }  // namespace otpnet::socket

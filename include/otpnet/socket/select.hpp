@@ -22,6 +22,10 @@
 
 namespace otpnet::socket {
 
+namespace detail {
+class socket_state;
+}  // namespace detail
+
 /// Ask for a select result instead of waiting.
 struct nowait_t {
   explicit constexpr nowait_t() = default;
@@ -80,7 +84,7 @@ class [[nodiscard]] async_result {
   const ::otpnet::socket::select_info* select_info() const noexcept { return std::get_if<1>(&v_); }
   const ::otpnet::socket::completion_info* completion_info() const noexcept { return std::get_if<2>(&v_); }
   /// The reason of an error outcome, errc::ok otherwise.
-  errc error() const noexcept { return is_error() ? std::get<3>(v_) : errc::ok; }
+  errc error() const noexcept { return is_error() ? *std::get_if<3>(&v_) : errc::ok; }
 
  private:
   std::variant<T, ::otpnet::socket::select_info, ::otpnet::socket::completion_info, errc> v_;
@@ -115,6 +119,10 @@ class select_sink {
  public:
   virtual ~select_sink() = default;
   virtual void notify(select_event ev) noexcept = 0;
+  /// Called on the calling thread when a wait of this sink is queued on
+  /// `s` (with the socket's waiter lock held): a sink whose owner can end
+  /// before the socket does records `s`, to withdraw its waits then.
+  virtual void on_wait(detail::socket_state& s) noexcept { (void)s; }
 };
 
 /// The sink that nowait calls made on this thread report to: the thread's
