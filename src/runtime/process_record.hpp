@@ -11,6 +11,7 @@
 #include <otpnet/runtime/exit_reason.hpp>
 #include <otpnet/runtime/message.hpp>
 #include <otpnet/runtime/pid.hpp>
+#include <otpnet/runtime/port.hpp>
 #include <otpnet/runtime/proc.hpp>
 #include <otpnet/runtime/process.hpp>
 #include <otpnet/runtime/receive.hpp>
@@ -144,6 +145,7 @@ struct process : run_node {
   // -- sockets -----------------------------------------------------------------
   process_sink sink;
   std::vector<std::weak_ptr<socket::detail::socket_state>> sockets;
+  std::vector<std::weak_ptr<port_resource>> resources;  // ports it owns
 
   // -- introspection -------------------------------------------------------------
   const char* behaviour = nullptr;

@@ -126,6 +126,7 @@ void scheduler::run() {
       p->in_runq = false;
       service(p);
     }
+    run_end_hooks();
     if (shutting_down_ && live_.load(std::memory_order_acquire) == 0 && runq_head_ == nullptr &&
         !loop_->has_pending_work()) {
       break;
@@ -134,6 +135,15 @@ void scheduler::run() {
     bool idle = runq_head_ == nullptr && remote_.empty();
     (void)loop_->run_once(idle ? std::nullopt : std::optional(std::chrono::milliseconds(0)));
   }
+}
+
+void scheduler::run_end_hooks() noexcept {
+  // A hook may queue hooks for the next turn: swap first.
+  end_hooks_running_.swap(end_hooks_);
+  for (end_of_turn_hook* h : end_hooks_running_) {
+    h->end_of_turn();
+  }
+  end_hooks_running_.clear();
 }
 
 void scheduler::adopt(process* p) noexcept {
@@ -299,6 +309,12 @@ void scheduler::finalize(process* p, exit_reason why) noexcept {
     }
   }
   p->sockets.clear();
+  for (auto& w : p->resources) {
+    if (auto r = w.lock()) {
+      r->owner_exited(p->id);
+    }
+  }
+  p->resources.clear();
   unregister_process(p->id);
   process_table::instance().retire(p->id);
   // No sender can reach p any more: what is left in its queues is final.

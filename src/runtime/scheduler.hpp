@@ -10,6 +10,7 @@
 #pragma once
 
 #include <otpnet/reactor/event_loop.hpp>
+#include <otpnet/runtime/port.hpp>
 #include <otpnet/runtime/runtime.hpp>
 #include <otpnet/socket/poller.hpp>
 
@@ -75,6 +76,9 @@ class scheduler final : private reactor::io_handler, private reactor::timer_hand
 
   int reductions() const noexcept { return reductions_; }
 
+  /// Queues `h` to run after this run phase.
+  void at_end_of_turn(end_of_turn_hook& h) noexcept { end_hooks_.push_back(&h); }
+
  private:
   void run();
   /// Handles inbox and signals, then resumes `p` if it can go on.
@@ -86,6 +90,7 @@ class scheduler final : private reactor::io_handler, private reactor::timer_hand
   /// Ends `p` (not running): frame, links, monitors, names, sockets, slot.
   void finalize(process* p, exit_reason why) noexcept;
   void kill_all() noexcept;
+  void run_end_hooks() noexcept;
 
   void on_io(std::uint64_t token, reactor::readiness r) noexcept override;
   void on_timer(std::uint64_t token) noexcept override;
@@ -113,6 +118,8 @@ class scheduler final : private reactor::io_handler, private reactor::timer_hand
   std::vector<process*> all_;  // for stop and introspection
   std::vector<send_timer> send_timers_;
   std::vector<std::uint32_t> free_send_timers_;
+  std::vector<end_of_turn_hook*> end_hooks_;
+  std::vector<end_of_turn_hook*> end_hooks_running_;
 };
 
 }  // namespace otpnet::internal

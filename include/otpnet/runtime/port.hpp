@@ -1,0 +1,67 @@
+// File: otpnet/runtime/port.hpp
+//
+// What the layers built on the runtime (gen_tcp, tls) need to run "ports":
+// objects that live on the scheduler of the process that owns them, are
+// driven by that scheduler's reactor, and deliver messages to their owner
+// locally (no cross-thread hop), as the BEAM's port drivers do.
+//   - the calling process's scheduler loop, to register descriptors;
+//   - `post_to_scheduler_of`, to move work (a port) to another scheduler;
+//   - `port_resource`, closed by the runtime when its owner ends;
+//   - `end_of_turn`, a hook run once after the scheduler's run phase, so a
+//     port can gather the replies of one turn into one write.
+#pragma once
+
+#include <otpnet/reactor/event_loop.hpp>
+#include <otpnet/reactor/task.hpp>
+#include <otpnet/runtime/pid.hpp>
+
+#include <memory>
+
+namespace otpnet {
+
+/// A resource whose life is bound to a process (an Erlang port is linked
+/// to its owner).
+class port_resource {
+ public:
+  virtual ~port_resource() = default;
+  /// Called on the owner's scheduler thread while the owner ends.
+  virtual void owner_exited(pid owner) noexcept = 0;
+};
+
+/// Something to run once at the end of the current run phase.
+class end_of_turn_hook {
+ public:
+  virtual void end_of_turn() noexcept = 0;
+
+ protected:
+  ~end_of_turn_hook() = default;
+};
+
+namespace detail {
+
+/// The event loop of the scheduler running the calling process (or of the
+/// scheduler thread calling); nullptr elsewhere.
+reactor::event_loop* current_loop() noexcept;
+
+/// Index of the calling scheduler thread, or -1.
+int current_scheduler() noexcept;
+
+/// The scheduler index `p` lives on, or -1 if it is dead.
+int scheduler_of(pid p) noexcept;
+
+/// The loop of scheduler `index` (for registration from its own thread).
+reactor::event_loop* loop_of(int index) noexcept;
+
+/// Runs `t` on scheduler `index`'s thread. @threadsafe
+bool post_to_scheduler(int index, reactor::task t);
+
+/// Binds `r` to the calling process: owner_exited runs when it ends. The
+/// runtime holds it weakly. Only from a process.
+void attach_resource(pid owner, std::weak_ptr<port_resource> r);
+
+/// Runs `h.end_of_turn()` after the current run phase of the calling
+/// scheduler (once per call; call again next turn). Scheduler threads only.
+void at_end_of_turn(end_of_turn_hook& h) noexcept;
+
+}  // namespace detail
+}  // namespace otpnet

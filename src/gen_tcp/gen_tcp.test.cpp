@@ -1,0 +1,164 @@
+#include <otpnet/gen_tcp/gen_tcp.hpp>
+
+#include <otpnet/runtime/mailbox.hpp>
+#include <otpnet/runtime/process.hpp>
+#include <otpnet/runtime/receive.hpp>
+#include <otpnet/runtime/runtime.hpp>
+
+#include "support/loopback.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace otpnet::gen_tcp {
+namespace {
+
+using namespace std::chrono_literals;
+namespace so = otpnet::socket;
+
+class gen_tcp_test : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(runtime::start({.schedulers = 2})); }
+  void TearDown() override { runtime::stop(); }
+};
+
+std::string frame2(std::string_view body) {
+  std::string f;
+  f.push_back(static_cast<char>(body.size() >> 8));
+  f.push_back(static_cast<char>(body.size() & 0xff));
+  f.append(body);
+  return f;
+}
+
+/// Reads exactly n bytes from a raw client socket.
+std::string read_exact(const so::socket& s, std::size_t n) {
+  std::string out;
+  while (out.size() < n) {
+    std::byte buf[4096];
+    auto r = so::recv(s, std::span(buf, std::min(sizeof buf, n - out.size())), 0, 5000ms);
+    if (!r) {
+      break;
+    }
+    out.append(reinterpret_cast<const char*>(buf), *r);
+  }
+  return out;
+}
+
+/// The tutorial's echo: {packet, 2}, {active, once}, re-armed after each frame.
+proc echo_server(listen_socket ls, pid report) {
+  auto s = co_await accept(ls, 5000ms);
+  if (!s) {
+    send(report, std::string("accept: ") + format_error(s.error()));
+    co_return;
+  }
+  for (;;) {
+    auto m = co_await receive_any();
+    if (auto* d = m.get_if<tcp>()) {
+      (void)d->sock.send(d->data);
+      (void)d->sock.setopts({.active = once});
+    } else if (m.is<tcp_closed>()) {
+      send(report, std::string("closed"));
+      co_return;
+    } else if (auto* e = m.get_if<tcp_error>()) {
+      send(report, std::string("error: ") + std::string(err_name(e->reason)));
+    }
+  }
+}
+
+TEST_F(gen_tcp_test, active_once_packet_2_echo) {
+  mailbox mb;
+  auto ls = listen(so::address::inet_loopback(0), {.active = once, .packet = packet_type::u2});
+  ASSERT_TRUE(ls);
+  spawn([ls = *ls, me = mb.self()]() -> proc { return echo_server(ls, me); });
+  auto c = so::open(so::domain::inet, so::type::stream);
+  ASSERT_TRUE(so::connect(*c, so::address::inet_loopback(ls->port), 5000ms));
+  // Three frames in one write, then one split byte by byte.
+  std::string burst = frame2("one") + frame2("two") + frame2("three");
+  ASSERT_TRUE(so::send(*c, test::bytes(burst), 0, 5000ms));
+  EXPECT_EQ(read_exact(*c, burst.size()), burst);
+  std::string slow = frame2("byte by byte");
+  for (char ch : slow) {
+    ASSERT_TRUE(so::send(*c, test::bytes(std::string_view(&ch, 1)), 0, 5000ms));
+  }
+  EXPECT_EQ(read_exact(*c, slow.size()), slow);
+  ASSERT_TRUE(so::close(*c));
+  auto r = mb.receive<std::string>(5000ms);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*r, "closed");
+}
+
+TEST_F(gen_tcp_test, oversized_frame_is_an_error_for_that_connection_only) {
+  mailbox mb;
+  auto ls = listen(so::address::inet_loopback(0), {.active = once, .packet = packet_type::u2, .packet_size = 16});
+  ASSERT_TRUE(ls);
+  spawn([ls = *ls, me = mb.self()]() -> proc { return echo_server(ls, me); });
+  auto c = so::open(so::domain::inet, so::type::stream);
+  ASSERT_TRUE(so::connect(*c, so::address::inet_loopback(ls->port), 5000ms));
+  std::string exact(16, 'x');
+  ASSERT_TRUE(so::send(*c, test::bytes(frame2(exact)), 0, 5000ms));
+  EXPECT_EQ(read_exact(*c, 18), frame2(exact));
+  ASSERT_TRUE(so::send(*c, test::bytes(frame2(std::string(17, 'y'))), 0, 5000ms));
+  auto e = mb.receive<std::string>(5000ms);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(*e, "error: emsgsize");
+  std::byte buf[8];
+  auto n = so::recv(*c, buf, 0, 5000ms);
+  ASSERT_FALSE(n);  // the server closed this connection
+}
+
+TEST_F(gen_tcp_test, passive_recv_with_timeout_and_length) {
+  mailbox mb;
+  auto ls = listen(so::address::inet_loopback(0), {.active = passive});
+  ASSERT_TRUE(ls);
+  spawn([ls = *ls, me = mb.self()]() -> proc {
+    auto s = co_await accept(ls, 5000ms);
+    auto none = co_await s->recv(0, 20ms);
+    send(me, std::string(none ? "data" : err_name(none.error())));
+    auto five = co_await s->recv(5, 5000ms);
+    auto rest = co_await s->recv(0, 5000ms);
+    send(me, (five ? five->str() : "?") + "|" + (rest ? rest->str() : "?"));
+  });
+  auto c = so::open(so::domain::inet, so::type::stream);
+  ASSERT_TRUE(so::connect(*c, so::address::inet_loopback(ls->port), 5000ms));
+  auto first = mb.receive<std::string>(5000ms);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(*first, "timeout");
+  ASSERT_TRUE(so::send(*c, test::bytes("helloworld"), 0, 5000ms));
+  auto second = mb.receive<std::string>(5000ms);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(*second, "hello|world");
+}
+
+TEST_F(gen_tcp_test, connect_and_active_n_counts_down_to_passive) {
+  mailbox mb;
+  auto l = test::listen_loopback();
+  spawn([port = l.port, me = mb.self()]() -> proc {
+    auto s = co_await connect(so::address::inet_loopback(port), {.active = active_n(2), .packet = packet_type::line});
+    if (!s) {
+      send(me, std::string("connect: ") + format_error(s.error()));
+      co_return;
+    }
+    std::string got;
+    for (int i = 0; i < 3; ++i) {
+      auto m = co_await receive_any(after(5000ms));
+      if (!m) {
+        got += "[timeout]";
+      } else if (auto* d = m->get_if<tcp>()) {
+        got += d->data.str();
+      } else if (m->is<tcp_passive>()) {
+        got += "[passive]";
+      }
+    }
+    send(me, got);
+  });
+  auto a = so::accept(l.sock, 5000ms);
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(so::send(*a, test::bytes("a\nb\nc\n"), 0, 5000ms));
+  auto r = mb.receive<std::string>(5000ms);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*r, "a\nb\n[passive]");
+}
+
+}  // namespace
+}  // namespace otpnet::gen_tcp

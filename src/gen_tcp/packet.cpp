@@ -1,0 +1,123 @@
+// The framing decoder: the one protocol decoder of gen_tcp, kept free of
+// I/O so the fuzzer (fuzz/packet.fuzz.cpp) can drive it directly.
+#include <otpnet/gen_tcp/packet.hpp>
+
+#include <cstring>
+#include <limits>
+
+namespace otpnet::gen_tcp {
+
+std::string_view to_string(packet_type p) noexcept {
+  switch (p) {
+    case packet_type::raw:
+      return "raw";
+    case packet_type::u1:
+      return "1";
+    case packet_type::u2:
+      return "2";
+    case packet_type::u4:
+      return "4";
+    case packet_type::line:
+      return "line";
+  }
+  return "unknown";
+}
+
+bool parse_packet_type(std::string_view s, packet_type& out) noexcept {
+  if (s == "raw" || s == "0") {
+    out = packet_type::raw;
+  } else if (s == "1") {
+    out = packet_type::u1;
+  } else if (s == "2") {
+    out = packet_type::u2;
+  } else if (s == "4") {
+    out = packet_type::u4;
+  } else if (s == "line") {
+    out = packet_type::line;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+namespace {
+
+std::uint32_t read_be(const std::byte* p, std::size_t n) noexcept {
+  std::uint32_t v = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    v = (v << 8) | std::to_integer<std::uint32_t>(p[i]);
+  }
+  return v;
+}
+
+decoded decode_line(const frame_spec& spec, std::span<const std::byte> buf) noexcept {
+  const auto* begin = reinterpret_cast<const char*>(buf.data());
+  std::size_t limit = buf.size();
+  if (spec.line_length != 0 && limit > spec.line_length) {
+    limit = spec.line_length;
+  }
+  if (const void* hit = std::memchr(begin, spec.line_delimiter, limit)) {
+    std::size_t len = static_cast<const char*>(hit) - begin + 1;
+    if (spec.packet_size != 0 && len > spec.packet_size) {
+      return {decoded::status::too_big};
+    }
+    return {decoded::status::frame, 0, len, 0};
+  }
+  if (spec.line_length != 0 && buf.size() >= spec.line_length) {
+    // A long line goes out in parts, as inet's line_length does.
+    return {decoded::status::frame, 0, spec.line_length, 0};
+  }
+  if (spec.packet_size != 0 && buf.size() >= spec.packet_size) {
+    return {decoded::status::too_big};
+  }
+  return {decoded::status::need_more, 0, 0, 0};
+}
+
+}  // namespace
+
+decoded decode(const frame_spec& spec, std::span<const std::byte> buf) noexcept {
+  switch (spec.type) {
+    case packet_type::raw:
+      if (buf.empty()) {
+        return {decoded::status::need_more, 0, 0, 1};
+      }
+      return {decoded::status::frame, 0, buf.size(), 0};
+    case packet_type::line:
+      return decode_line(spec, buf);
+    case packet_type::u1:
+    case packet_type::u2:
+    case packet_type::u4:
+      break;
+  }
+  std::size_t h = header_size(spec.type);
+  if (buf.size() < h) {
+    return {decoded::status::need_more, 0, 0, h};
+  }
+  std::uint32_t len = read_be(buf.data(), h);
+  if (spec.packet_size != 0 && len > spec.packet_size) {
+    return {decoded::status::too_big};
+  }
+  if (buf.size() - h < len) {
+    return {decoded::status::need_more, 0, 0, h + static_cast<std::size_t>(len)};
+  }
+  return {decoded::status::frame, h, len, 0};
+}
+
+std::size_t encode_header(packet_type p, std::size_t len, std::byte* out) noexcept {
+  std::size_t h = header_size(p);
+  if (h == 0) {
+    return 0;
+  }
+  if (h < 4 && len >= (std::size_t{1} << (8 * h))) {
+    return std::numeric_limits<std::size_t>::max();
+  }
+  if (len > std::numeric_limits<std::uint32_t>::max()) {
+    return std::numeric_limits<std::size_t>::max();
+  }
+  for (std::size_t i = 0; i < h; ++i) {
+    out[h - 1 - i] = static_cast<std::byte>((len >> (8 * i)) & 0xff);
+  }
+  return h;
+}
+
+}  // namespace otpnet::gen_tcp

@@ -1,0 +1,663 @@
+#include "gen_tcp/port.hpp"
+
+#include <otpnet/runtime/process.hpp>
+#include <otpnet/socket/option.hpp>
+#include <otpnet/socket/registry.hpp>
+
+#include "internal/syscall.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace otpnet::gen_tcp::detail {
+
+namespace so = otpnet::socket;
+
+namespace {
+
+constexpr int pump_budget = 64;     // frames delivered per pump before yielding
+constexpr std::size_t max_iov = 64;  // iovecs per sendmsg
+
+}  // namespace
+
+// -- life cycle ---------------------------------------------------------------------
+
+port::port(so::socket raw, const effective_options& opts, pid owner, int sched) noexcept
+    : sock_(std::move(raw)),
+      fd_(sock_.native_handle()),
+      opts_(opts),
+      spec_(opts.spec()),
+      owner_(owner.value()),
+      sched_(sched) {
+  if (opts_.active.k == active_mode::kind::count) {
+    active_left_ = opts_.active.n;
+  }
+}
+
+port::~port() { gen_tcp::detail::chunk_release_if(chunk_); }
+
+result<std::shared_ptr<port>> port::create(so::socket raw, const effective_options& opts) {
+  int sched = otpnet::detail::current_scheduler();
+  pid me = self();
+  if (sched < 0 || !me) {
+    return fail(errc::invalid);
+  }
+  if (!raw.is_open()) {
+    return fail(errc::closed);
+  }
+  auto p = std::shared_ptr<port>(new port(std::move(raw), opts, me, sched));
+  if (opts.nodelay) {
+    (void)so::setopt(p->sock_, so::opt::tcp::nodelay, true);
+  }
+  if (opts.keepalive) {
+    (void)so::setopt(p->sock_, so::opt::socket::keepalive, true);
+  }
+  if (opts.recbuf > 0) {
+    (void)so::setopt(p->sock_, so::opt::socket::rcvbuf, opts.recbuf);
+  }
+  if (opts.sndbuf > 0) {
+    (void)so::setopt(p->sock_, so::opt::socket::sndbuf, opts.sndbuf);
+  }
+  (void)so::set_owner(p->sock_, me.value());
+  p->self_ = p;
+  p->register_io();
+  otpnet::detail::attach_resource(me, p);
+  if (p->wants_frames()) {
+    p->pump();  // bytes may have arrived before registration
+  }
+  return p;
+}
+
+bool port::on_my_thread() const noexcept {
+  return otpnet::detail::current_scheduler() == sched_.load(std::memory_order_acquire);
+}
+
+void port::register_io() noexcept {
+  if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
+    registered_ = loop->add(fd_, reactor::interest::read_write, *this, 0).has_value();
+  }
+}
+
+void port::unregister_io() noexcept {
+  if (registered_) {
+    if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
+      (void)loop->remove(fd_);
+    }
+    registered_ = false;
+  }
+}
+
+void port::owner_exited(pid who) noexcept {
+  if (who == owner() && !is_closed()) {
+    (void)close_now();
+  }
+}
+
+result<void> port::close_now() noexcept {
+  if (closed_.exchange(true, std::memory_order_acq_rel)) {
+    return fail(errc::closed);
+  }
+  unregister_io();
+  if (send_timer_armed_) {
+    if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
+      (void)loop->cancel_timer(send_timer_);
+    }
+    send_timer_armed_ = false;
+  }
+  gen_tcp::detail::chunk_release_if(chunk_);
+  chunk_ = nullptr;
+  rstart_ = rend_ = 0;
+  outq_.clear();
+  queued_bytes_ = 0;
+  if (recv_ticket_ != 0) {
+    (void)otpnet::send(recv_pid_, recv_reply{std::exchange(recv_ticket_, 0), fail(errc::closed)});
+  }
+  notify_drained(errc::closed);
+  (void)so::close(sock_);
+  // Last: this may be the last reference.
+  std::shared_ptr<port> keep = std::move(self_);
+  return ok();
+}
+
+result<void> port::shutdown(so::shutdown_how how) {
+  if (is_closed()) {
+    return fail(errc::closed);
+  }
+  flush();
+  return so::shutdown(sock_, how);
+}
+
+result<void> port::hand_over(pid new_owner) {
+  if (is_closed()) {
+    return fail(errc::closed);
+  }
+  int target = otpnet::detail::scheduler_of(new_owner);
+  if (target < 0) {
+    return fail(errc::noproc);
+  }
+  (void)so::set_owner(sock_, new_owner.value());
+  owner_.store(new_owner.value(), std::memory_order_release);
+  if (target == sched_.load(std::memory_order_acquire)) {
+    otpnet::detail::attach_resource(new_owner, weak_from_this());
+    return ok();
+  }
+  // Move to the new owner's scheduler: off this reactor now, onto that one
+  // there. Readiness is edge-triggered, and adding reports what is ready,
+  // so nothing that arrives in between is missed.
+  unregister_io();
+  sched_.store(target, std::memory_order_release);
+  (void)otpnet::detail::post_to_scheduler(target, [self = shared_from_this(), new_owner] {
+    if (self->is_closed()) {
+      return;
+    }
+    self->register_io();
+    otpnet::detail::attach_resource(new_owner, self);
+    if (!is_alive(new_owner)) {
+      (void)self->close_now();
+      return;
+    }
+    self->pump();
+    self->flush();
+  });
+  return ok();
+}
+
+void port::report(errc reason, const char* what) noexcept {
+  try {
+    spdlog::warn("gen_tcp: socket {} (owner {}): {}: {}", fd_, owner().to_string(), what, format_error(reason));
+  } catch (...) {
+    // Reporting must not fail the connection further.
+  }
+}
+
+void port::deliver(otpnet::detail::envelope* e) noexcept { (void)otpnet::detail::send_envelope(owner(), e); }
+
+// -- receive -----------------------------------------------------------------------------
+
+bool port::wants_frames() const noexcept {
+  if (is_closed() || receive_failed_ || end_delivered_) {
+    return false;
+  }
+  if (recv_ticket_ != 0) {
+    return true;
+  }
+  switch (opts_.active.k) {
+    case active_mode::kind::passive:
+      return false;
+    case active_mode::kind::count:
+      return active_left_ > 0;
+    default:
+      return true;
+  }
+}
+
+std::span<const std::byte> port::buffered() const noexcept {
+  return chunk_ != nullptr ? std::span<const std::byte>(chunk_->data() + rstart_, rend_ - rstart_)
+                           : std::span<const std::byte>();
+}
+
+void port::consume(std::size_t n) noexcept {
+  rstart_ += static_cast<std::uint32_t>(n);
+  if (rstart_ == rend_ && chunk_ != nullptr) {
+    // Nothing buffered: an idle connection holds no chunk.
+    chunk_release(chunk_);
+    chunk_ = nullptr;
+    rstart_ = rend_ = 0;
+  }
+}
+
+port::read_outcome port::read_some(std::size_t need) noexcept {
+  std::size_t have = rend_ - rstart_;
+  std::size_t want = std::max(need, have + 1);
+  if (chunk_ == nullptr) {
+    chunk_ = chunk_alloc(want);
+    rstart_ = rend_ = 0;
+  } else if (chunk_->capacity - rstart_ < want || rend_ == chunk_->capacity) {
+    // The frame being assembled does not fit after rstart_: move it to the
+    // front (no view of this chunk is out) or to a new chunk.
+    if (chunk_->refs.load(std::memory_order_acquire) == 1 && chunk_->capacity >= want) {
+      std::memmove(chunk_->data(), chunk_->data() + rstart_, have);
+    } else {
+      gen_tcp::detail::chunk* c = chunk_alloc(want);
+      std::memcpy(c->data(), chunk_->data() + rstart_, have);
+      chunk_release(chunk_);
+      chunk_ = c;
+    }
+    rstart_ = 0;
+    rend_ = static_cast<std::uint32_t>(have);
+  }
+  std::byte* at = chunk_->data() + rend_;
+  std::size_t room = chunk_->capacity - rend_;
+  auto n = ::otpnet::internal::sys([&] { return ::recv(fd_, at, room, 0); });
+  if (!n) {
+    if (n.error() == errc::eagain) {
+      return read_outcome::would_block;
+    }
+    fail_receive(n.error());
+    return read_outcome::error;
+  }
+  if (*n == 0) {
+    return read_outcome::eof;
+  }
+  rend_ += static_cast<std::uint32_t>(*n);
+  return read_outcome::got_bytes;
+}
+
+void port::deliver_frame(buffer frame) noexcept {
+  stats_.recv_oct += frame.size();
+  ++stats_.recv_cnt;
+  stats_.recv_max = std::max<std::uint64_t>(stats_.recv_max, frame.size());
+  if (recv_ticket_ != 0) {
+    (void)otpnet::send(recv_pid_, recv_reply{std::exchange(recv_ticket_, 0), std::move(frame)});
+    return;
+  }
+  deliver(otpnet::detail::make_envelope<tcp>(tcp{socket(shared_from_this()), std::move(frame)}));
+  switch (opts_.active.k) {
+    case active_mode::kind::once:
+      opts_.active = passive;
+      break;
+    case active_mode::kind::count:
+      if (--active_left_ <= 0) {
+        opts_.active = passive;
+        deliver(otpnet::detail::make_envelope<tcp_passive>(tcp_passive{socket(shared_from_this())}));
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+void port::deliver_end() noexcept {
+  end_delivered_ = true;
+  if (recv_ticket_ != 0) {
+    (void)otpnet::send(recv_pid_, recv_reply{std::exchange(recv_ticket_, 0), fail(errc::closed)});
+  } else {
+    deliver(otpnet::detail::make_envelope<tcp_closed>(tcp_closed{socket(shared_from_this())}));
+  }
+  if (opts_.exit_on_close) {
+    flush();
+    (void)close_now();
+  }
+}
+
+void port::fail_receive(errc reason) noexcept {
+  receive_failed_ = true;
+  report(reason, reason == errc::emsgsize ? "frame larger than packet_size" : "receive failed");
+  if (recv_ticket_ != 0) {
+    (void)otpnet::send(recv_pid_, recv_reply{std::exchange(recv_ticket_, 0), fail(reason)});
+  } else {
+    socket me(shared_from_this());
+    deliver(otpnet::detail::make_envelope<tcp_error>(tcp_error{me, reason}));
+    deliver(otpnet::detail::make_envelope<tcp_closed>(tcp_closed{me}));
+  }
+  (void)close_now();
+}
+
+void port::pump() noexcept {
+  if (pumping_) {
+    return;
+  }
+  pumping_ = true;
+  int budget = pump_budget;
+  while (budget > 0 && wants_frames() && !busy_) {
+    std::size_t passive_len = recv_ticket_ != 0 && spec_.type == packet_type::raw ? recv_length_ : 0;
+    decoded d;
+    if (passive_len != 0) {
+      std::size_t have = rend_ - rstart_;
+      d = have >= passive_len ? decoded{decoded::status::frame, 0, passive_len, 0}
+                              : decoded{decoded::status::need_more, 0, 0, passive_len};
+    } else {
+      d = decode(spec_, buffered());
+    }
+    if (d.st == decoded::status::frame) {
+      buffer f(chunk_, rstart_ + static_cast<std::uint32_t>(d.header), static_cast<std::uint32_t>(d.body));
+      consume(d.header + d.body);
+      deliver_frame(std::move(f));
+      --budget;
+      continue;
+    }
+    if (d.st == decoded::status::too_big) {
+      fail_receive(errc::emsgsize);
+      break;
+    }
+    if (peer_closed_) {
+      deliver_end();
+      break;
+    }
+    read_outcome r = read_some(d.need);
+    if (r == read_outcome::would_block || r == read_outcome::error) {
+      break;
+    }
+    if (r == read_outcome::eof) {
+      peer_closed_ = true;
+    }
+  }
+  pumping_ = false;
+  if (budget == 0 && wants_frames() && !busy_ && !pump_posted_) {
+    // Bounded work per turn: the rest after the others had theirs.
+    pump_posted_ = true;
+    (void)otpnet::detail::post_to_scheduler(sched_.load(std::memory_order_acquire), [self = shared_from_this()] {
+      self->pump_posted_ = false;
+      self->pump();
+    });
+  }
+}
+
+result<buffer> port::recv(std::size_t length, std::uint64_t ticket) {
+  if (is_closed()) {
+    return fail(errc::closed);
+  }
+  if (opts_.active.k != active_mode::kind::passive || recv_ticket_ != 0 ||
+      (length != 0 && spec_.type != packet_type::raw)) {
+    return fail(errc::invalid);
+  }
+  if (end_delivered_ || receive_failed_) {
+    return fail(errc::closed);
+  }
+  recv_ticket_ = ticket;
+  recv_length_ = length;
+  recv_pid_ = self();
+  // Served now if the bytes are there or readable; else from on_io.
+  pump();
+  if (recv_ticket_ == 0) {
+    return fail(errc::ealready);  // answered: the reply is in the mailbox
+  }
+  return fail(errc::eagain);
+}
+
+void port::cancel_recv(std::uint64_t ticket) noexcept {
+  if (recv_ticket_ == ticket) {
+    recv_ticket_ = 0;
+  }
+}
+
+// -- send -----------------------------------------------------------------------------------
+
+result<queued> port::send(buffer data, bool copied) {
+  (void)copied;
+  if (is_closed()) {
+    return fail(errc::closed);
+  }
+  if (send_error_ != errc::ok) {
+    return fail(send_error_);
+  }
+  out_item it;
+  std::size_t h = encode_header(opts_.packet, data.size(), it.header.data());
+  if (h == SIZE_MAX) {
+    return fail(errc::emsgsize);
+  }
+  it.hlen = static_cast<std::uint8_t>(h);
+  stats_.send_max = std::max<std::uint64_t>(stats_.send_max, data.size());
+  it.data = std::move(data);
+  queued_bytes_ += it.hlen + it.data.size();
+  outq_.push_back(std::move(it));
+  if (opts_.delay_send) {
+    if (!flush_scheduled_) {
+      flush_scheduled_ = true;
+      otpnet::detail::at_end_of_turn(*this);
+    }
+  } else if (outq_.size() == 1) {
+    flush();
+  }
+  if (send_error_ != errc::ok) {
+    return fail(send_error_);
+  }
+  if (queued_bytes_ > opts_.high_watermark) {
+    busy_ = true;
+  }
+  return queued{queued_bytes_, busy_};
+}
+
+result<queued> port::send_span(std::span<const std::byte> data) {
+  if (is_closed()) {
+    return fail(errc::closed);
+  }
+  if (send_error_ != errc::ok) {
+    return fail(send_error_);
+  }
+  if (!outq_.empty() || opts_.delay_send) {
+    return send(buffer::copy_of(data), true);
+  }
+  // Nothing queued: write straight from the caller's bytes, and copy only
+  // what the kernel did not take.
+  std::array<std::byte, 4> header{};
+  std::size_t h = encode_header(opts_.packet, data.size(), header.data());
+  if (h == SIZE_MAX) {
+    return fail(errc::emsgsize);
+  }
+  ::iovec iov[2] = {{header.data(), h}, {const_cast<std::byte*>(data.data()), data.size()}};
+  ::msghdr m{};
+  m.msg_iov = h != 0 ? iov : iov + 1;
+  m.msg_iovlen = h != 0 ? 2 : 1;
+  auto n = ::otpnet::internal::sys([&] { return ::sendmsg(fd_, &m, MSG_NOSIGNAL); });
+  std::size_t total = h + data.size();
+  if (!n && n.error() != errc::eagain) {
+    fail_send(n.error());
+    return fail(n.error());
+  }
+  std::size_t sent = n ? static_cast<std::size_t>(*n) : 0;
+  stats_.send_oct += sent;
+  if (sent == total) {
+    ++stats_.send_cnt;
+    stats_.send_max = std::max<std::uint64_t>(stats_.send_max, data.size());
+    return queued{0, false};
+  }
+  out_item it;
+  it.header = header;
+  it.hlen = static_cast<std::uint8_t>(h);
+  if (sent >= h) {
+    it.data = buffer::copy_of(data.subspan(sent - h));
+    it.hlen = 0;
+  } else {
+    it.data = buffer::copy_of(data);
+    it.sent = static_cast<std::uint32_t>(sent);
+  }
+  queued_bytes_ += total - sent;
+  outq_.push_back(std::move(it));
+  arm_send_timer();
+  if (queued_bytes_ > opts_.high_watermark) {
+    busy_ = true;
+  }
+  return queued{queued_bytes_, busy_};
+}
+
+void port::end_of_turn() noexcept {
+  flush_scheduled_ = false;
+  flush();
+}
+
+void port::flush() noexcept {
+  if (is_closed()) {
+    return;
+  }
+  bool progressed = false;
+  while (!outq_.empty()) {
+    ::iovec iov[max_iov];
+    std::size_t n_iov = 0;
+    for (auto it = outq_.begin(); it != outq_.end() && n_iov + 2 <= max_iov; ++it) {
+      std::size_t skip = it->sent;
+      if (skip < it->hlen) {
+        iov[n_iov++] = {it->header.data() + skip, it->hlen - skip};
+        skip = 0;
+      } else {
+        skip -= it->hlen;
+      }
+      if (it->data.size() > skip) {
+        iov[n_iov++] = {const_cast<std::byte*>(it->data.data()) + skip, it->data.size() - skip};
+      }
+    }
+    ::msghdr m{};
+    m.msg_iov = iov;
+    m.msg_iovlen = n_iov;
+    auto n = ::otpnet::internal::sys([&] { return ::sendmsg(fd_, &m, MSG_NOSIGNAL); });
+    if (!n) {
+      if (n.error() == errc::eagain) {
+        arm_send_timer();
+        break;
+      }
+      fail_send(n.error());
+      return;
+    }
+    progressed = true;
+    ++progress_mark_;
+    auto left = static_cast<std::size_t>(*n);
+    stats_.send_oct += left;
+    queued_bytes_ -= left;
+    while (left > 0 && !outq_.empty()) {
+      out_item& front = outq_.front();
+      std::size_t remaining = front.hlen + front.data.size() - front.sent;
+      if (left >= remaining) {
+        left -= remaining;
+        ++stats_.send_cnt;
+        outq_.pop_front();
+      } else {
+        front.sent += static_cast<std::uint32_t>(left);
+        left = 0;
+      }
+    }
+    // Empty items (a zero-length raw send) complete without bytes.
+    while (!outq_.empty() && outq_.front().hlen + outq_.front().data.size() == outq_.front().sent) {
+      ++stats_.send_cnt;
+      outq_.pop_front();
+    }
+  }
+  if (progressed || outq_.empty()) {
+    after_progress();
+  }
+}
+
+void port::after_progress() noexcept {
+  stats_.send_pend = queued_bytes_;
+  if (outq_.empty() && send_timer_armed_) {
+    if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
+      (void)loop->cancel_timer(send_timer_);
+    }
+    send_timer_armed_ = false;
+  }
+  if (busy_ && queued_bytes_ <= opts_.low_watermark) {
+    busy_ = false;
+    notify_drained(errc::ok);
+    if (wants_frames()) {
+      pump();  // reading resumes
+    }
+  }
+}
+
+void port::notify_drained(errc reason) noexcept {
+  for (auto& [who, ticket] : drain_waiters_) {
+    (void)otpnet::send(who, drained_note{ticket, reason});
+  }
+  drain_waiters_.clear();
+}
+
+result<bool> port::drained(std::uint64_t ticket) {
+  if (is_closed()) {
+    return fail(errc::closed);
+  }
+  if (send_error_ != errc::ok) {
+    return fail(send_error_);
+  }
+  if (!busy_) {
+    return true;
+  }
+  drain_waiters_.emplace_back(self(), ticket);
+  return false;
+}
+
+void port::arm_send_timer() noexcept {
+  if (send_timer_armed_ || opts_.send_timeout.count() <= 0) {
+    return;
+  }
+  if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
+    send_timer_ = loop->start_timer(opts_.send_timeout, *this, progress_mark_);
+    send_timer_armed_ = true;
+  }
+}
+
+void port::on_timer(std::uint64_t mark) noexcept {
+  send_timer_armed_ = false;
+  if (is_closed() || outq_.empty()) {
+    return;
+  }
+  if (mark != progress_mark_) {
+    arm_send_timer();  // it moved since: give it another period
+    return;
+  }
+  fail_send(errc::timeout);
+}
+
+void port::fail_send(errc reason) noexcept {
+  send_error_ = reason;
+  report(reason, reason == errc::timeout ? "send timed out: the peer does not read" : "send failed");
+  outq_.clear();
+  queued_bytes_ = 0;
+  busy_ = false;
+  notify_drained(reason);
+  deliver(otpnet::detail::make_envelope<tcp_error>(tcp_error{socket(shared_from_this()), reason}));
+  if (reason != errc::timeout || opts_.send_timeout_close) {
+    deliver(otpnet::detail::make_envelope<tcp_closed>(tcp_closed{socket(shared_from_this())}));
+    (void)close_now();
+  }
+}
+
+// -- options ------------------------------------------------------------------------------
+
+result<void> port::setopts(const options& o) {
+  if (is_closed()) {
+    return fail(errc::closed);
+  }
+  effective_options next = opts_;
+  options req = o;
+  if (o.active && o.active->k == active_mode::kind::count) {
+    // inet adds N to the current count.
+    int base = opts_.active.k == active_mode::kind::count ? active_left_ : 0;
+    int sum = base + o.active->n;
+    req.active = sum > 0 ? active_n(sum) : passive;
+    if (sum <= 0 && opts_.active.k != active_mode::kind::passive) {
+      deliver(otpnet::detail::make_envelope<tcp_passive>(tcp_passive{socket(shared_from_this())}));
+    }
+  }
+  if (!next.apply(req)) {
+    return fail(errc::invalid);
+  }
+  if (o.nodelay && *o.nodelay != opts_.nodelay) {
+    (void)so::setopt(sock_, so::opt::tcp::nodelay, *o.nodelay);
+  }
+  if (o.keepalive && *o.keepalive != opts_.keepalive) {
+    (void)so::setopt(sock_, so::opt::socket::keepalive, *o.keepalive);
+  }
+  if (o.recbuf && *o.recbuf > 0) {
+    (void)so::setopt(sock_, so::opt::socket::rcvbuf, *o.recbuf);
+  }
+  if (o.sndbuf && *o.sndbuf > 0) {
+    (void)so::setopt(sock_, so::opt::socket::sndbuf, *o.sndbuf);
+  }
+  opts_ = next;
+  spec_ = opts_.spec();
+  active_left_ = opts_.active.k == active_mode::kind::count ? opts_.active.n : 0;
+  if (busy_ && queued_bytes_ <= opts_.low_watermark) {
+    after_progress();
+  }
+  if (wants_frames()) {
+    pump();
+  }
+  return ok();
+}
+
+// -- readiness ------------------------------------------------------------------------------
+
+void port::on_io(std::uint64_t, reactor::readiness r) noexcept {
+  auto keep = shared_from_this();  // a delivery may close it
+  if (r.writable && !outq_.empty()) {
+    flush();
+  }
+  if ((r.readable || r.error || r.hangup) && wants_frames() && !busy_) {
+    pump();
+  }
+}
+
+}  // namespace otpnet::gen_tcp::detail

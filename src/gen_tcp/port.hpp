@@ -1,0 +1,176 @@
+// File: gen_tcp/port.hpp (private)
+//
+// The port: what a gen_tcp::socket is. It lives on one scheduler (its
+// owner's), registered with that scheduler's reactor, and every field is
+// touched only on that thread; work from elsewhere is posted there.
+//
+// Receive side: bytes are read into a shared chunk only when the active
+// mode (or a passive recv) asks for a frame, framed by the decoder, and
+// handed out as buffers viewing the chunk. Edge-triggered readiness is
+// drained only while frames are wanted; when wanting resumes, the port
+// reads speculatively instead of waiting for an edge that already passed.
+//
+// Send side: frames go out at once when the queue is empty (or, with
+// delay_send, at the end of the scheduler turn, gathered into one writev);
+// what the kernel does not take waits in the queue as buffers. Above the
+// high watermark the sender is told busy and reading pauses; below the low
+// watermark both resume (DESIGN invariant 4).
+#pragma once
+
+#include <otpnet/gen_tcp/buffer.hpp>
+#include <otpnet/gen_tcp/options.hpp>
+#include <otpnet/gen_tcp/socket.hpp>
+#include <otpnet/reactor/event_loop.hpp>
+#include <otpnet/runtime/message.hpp>
+#include <otpnet/runtime/pid.hpp>
+#include <otpnet/runtime/port.hpp>
+#include <otpnet/socket/socket.hpp>
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <vector>
+
+namespace otpnet::gen_tcp::detail {
+
+/// The answer to a passive recv that had to wait.
+struct recv_reply {
+  std::uint64_t ticket;
+  result<buffer> data;
+};
+
+/// The queue went below the low watermark (or the socket failed).
+struct drained_note {
+  std::uint64_t ticket;
+  errc reason;
+};
+
+class port final : public std::enable_shared_from_this<port>,
+                   public port_resource,
+                   private reactor::io_handler,
+                   private reactor::timer_handler,
+                   private end_of_turn_hook {
+ public:
+  /// A port for `raw`, owned by the calling process, on its scheduler.
+  static result<std::shared_ptr<port>> create(otpnet::socket::socket raw, const effective_options& opts);
+  ~port() override;
+
+  // -- owner-thread operations ------------------------------------------------------
+  bool on_my_thread() const noexcept;
+  result<queued> send(buffer data, bool copied);
+  result<queued> send_span(std::span<const std::byte> data);
+  /// Tries to answer a passive recv now: a buffer, `eagain` (then the
+  /// answer comes as a recv_reply with `ticket`), or an error.
+  result<buffer> recv(std::size_t length, std::uint64_t ticket);
+  void cancel_recv(std::uint64_t ticket) noexcept;
+  /// True when drained; else the answer comes as a drained_note.
+  result<bool> drained(std::uint64_t ticket);
+  result<void> setopts(const options& o);
+  const effective_options& opts() const noexcept { return opts_; }
+  result<void> close_now() noexcept;
+  result<void> shutdown(otpnet::socket::shutdown_how how);
+  stats getstat() const noexcept { return stats_; }
+  /// Moves the port to `new_owner` (on its scheduler).
+  result<void> hand_over(pid new_owner);
+
+  // -- any thread ---------------------------------------------------------------------
+  pid owner() const noexcept { return pid::from_value(owner_.load(std::memory_order_acquire)); }
+  const otpnet::socket::socket& raw() const noexcept { return sock_; }
+  bool is_closed() const noexcept { return closed_.load(std::memory_order_acquire); }
+  /// Runs `f(port&)` on the port's thread (now if already there).
+  template <class F>
+  void run_on_port_thread(F&& f);
+
+  void owner_exited(pid owner) noexcept override;
+
+ private:
+  port(otpnet::socket::socket raw, const effective_options& opts, pid owner, int sched) noexcept;
+
+  void on_io(std::uint64_t token, reactor::readiness r) noexcept override;
+  void on_timer(std::uint64_t token) noexcept override;
+  void end_of_turn() noexcept override;
+
+  // -- receive ---------------------------------------------------------------------------
+  /// Delivers what is wanted, reading as needed, within a budget.
+  void pump() noexcept;
+  bool wants_frames() const noexcept;
+  /// Reads once into the chunk; false when nothing more can be read now.
+  enum class read_outcome : std::uint8_t { got_bytes, would_block, eof, error };
+  read_outcome read_some(std::size_t need) noexcept;
+  void deliver_frame(buffer frame) noexcept;
+  void deliver_end() noexcept;
+  void fail_receive(errc reason) noexcept;
+  std::span<const std::byte> buffered() const noexcept;
+  void consume(std::size_t n) noexcept;
+
+  // -- send ---------------------------------------------------------------------------
+  void flush() noexcept;
+  void after_progress() noexcept;
+  void fail_send(errc reason) noexcept;
+  void arm_send_timer() noexcept;
+  void notify_drained(errc reason) noexcept;
+
+  void deliver(otpnet::detail::envelope* e) noexcept;
+  void register_io() noexcept;
+  void unregister_io() noexcept;
+  void report(errc reason, const char* what) noexcept;
+
+  struct out_item {
+    buffer data;
+    std::array<std::byte, 4> header{};
+    std::uint8_t hlen = 0;
+    std::uint32_t sent = 0;  // bytes of header+data already written
+  };
+
+  otpnet::socket::socket sock_;
+  int fd_;
+  effective_options opts_;
+  frame_spec spec_;
+  std::atomic<std::uint64_t> owner_;
+  std::atomic<int> sched_;
+  std::atomic<bool> closed_{false};
+  std::shared_ptr<port> self_;  // keeps the port alive while open
+  bool registered_ = false;
+
+  // receive
+  gen_tcp::detail::chunk* chunk_ = nullptr;
+  std::uint32_t rstart_ = 0;
+  std::uint32_t rend_ = 0;
+  int active_left_ = 0;  // for active N
+  bool peer_closed_ = false;
+  bool receive_failed_ = false;
+  bool end_delivered_ = false;
+  bool pumping_ = false;
+  bool pump_posted_ = false;
+  std::uint64_t recv_ticket_ = 0;  // a passive recv waiting (0: none)
+  std::size_t recv_length_ = 0;
+  pid recv_pid_;
+
+  // send
+  std::deque<out_item> outq_;
+  std::size_t queued_bytes_ = 0;
+  bool busy_ = false;
+  bool flush_scheduled_ = false;
+  errc send_error_ = errc::ok;
+  std::vector<std::pair<pid, std::uint64_t>> drain_waiters_;
+  reactor::timer_handle send_timer_{};
+  bool send_timer_armed_ = false;
+  std::uint64_t progress_mark_ = 0;
+
+  stats stats_;
+};
+
+template <class F>
+void port::run_on_port_thread(F&& f) {
+  if (on_my_thread()) {
+    f(*this);
+    return;
+  }
+  (void)otpnet::detail::post_to_scheduler(sched_.load(std::memory_order_acquire),
+                                          [self = shared_from_this(), fn = std::forward<F>(f)]() mutable {
+                                            self->run_on_port_thread(std::move(fn));
+                                          });
+}
+
+}  // namespace otpnet::gen_tcp::detail

@@ -1,0 +1,208 @@
+#include <otpnet/gen_tcp/socket.hpp>
+
+#include <otpnet/runtime/process.hpp>
+#include <otpnet/runtime/receive.hpp>
+
+#include "gen_tcp/port.hpp"
+
+namespace otpnet::gen_tcp {
+
+namespace {
+
+std::uint64_t next_ticket() noexcept { return make_ref().value(); }
+
+/// Owner-only operations run on the owner's scheduler, in the owner.
+bool is_owner_call(const std::shared_ptr<detail::port>& p) noexcept {
+  return p->on_my_thread() && p->owner() == self();
+}
+
+}  // namespace
+
+result<queued> socket::send(const buffer& data) const {
+  if (!p_) {
+    return fail(errc::closed);
+  }
+  if (p_->on_my_thread()) {
+    return p_->send(data, false);
+  }
+  if (p_->is_closed()) {
+    return fail(errc::closed);
+  }
+  p_->run_on_port_thread([data](detail::port& p) { (void)p.send(data, false); });
+  return queued{};
+}
+
+result<queued> socket::send(std::span<const std::byte> data) const {
+  if (!p_) {
+    return fail(errc::closed);
+  }
+  if (p_->on_my_thread()) {
+    return p_->send_span(data);
+  }
+  return send(buffer::copy_of(data));
+}
+
+task<result<void>> socket::drained() const {
+  auto p = p_;
+  if (!p || !is_owner_call(p)) {
+    co_return fail(p ? errc::invalid : errc::closed);
+  }
+  std::uint64_t ticket = next_ticket();
+  auto r = p->drained(ticket);
+  if (!r) {
+    co_return fail(r.error());
+  }
+  if (*r) {
+    co_return ok();
+  }
+  detail::drained_note note =
+      co_await receive<detail::drained_note>([ticket](const detail::drained_note& n) { return n.ticket == ticket; });
+  if (note.reason != errc::ok) {
+    co_return fail(note.reason);
+  }
+  co_return ok();
+}
+
+task<result<buffer>> socket::recv(std::size_t length, std::optional<std::chrono::milliseconds> timeout) const {
+  auto p = p_;
+  if (!p) {
+    co_return fail(errc::closed);
+  }
+  if (!is_owner_call(p)) {
+    co_return fail(errc::invalid);
+  }
+  std::uint64_t ticket = next_ticket();
+  auto r = p->recv(length, ticket);
+  if (r.error() != errc::eagain && r.error() != errc::ealready) {
+    co_return r;
+  }
+  auto mine = [ticket](const detail::recv_reply& m) { return m.ticket == ticket; };
+  std::optional<detail::recv_reply> reply;
+  if (timeout) {
+    reply = co_await receive<detail::recv_reply>(mine, after(*timeout));
+  } else {
+    reply = co_await receive<detail::recv_reply>(mine);
+  }
+  if (!reply) {
+    // Nothing was consumed: the port forgets the request (this thread, so
+    // no answer can be under way).
+    p->cancel_recv(ticket);
+    co_return fail(errc::timeout);
+  }
+  co_return std::move(reply->data);
+}
+
+result<void> socket::setopts(const options& o) const {
+  if (!p_) {
+    return fail(errc::closed);
+  }
+  if (!is_owner_call(p_)) {
+    return fail(errc::invalid);
+  }
+  return p_->setopts(o);
+}
+
+result<effective_options> socket::getopts() const {
+  if (!p_) {
+    return fail(errc::closed);
+  }
+  if (!p_->on_my_thread()) {
+    return fail(errc::invalid);
+  }
+  if (p_->is_closed()) {
+    return fail(errc::closed);
+  }
+  return p_->opts();
+}
+
+task<result<void>> socket::controlling_process(pid new_owner) const {
+  auto p = p_;
+  if (!p) {
+    co_return fail(errc::closed);
+  }
+  if (!is_owner_call(p)) {
+    co_return fail(errc::invalid);
+  }
+  if (p->is_closed()) {
+    co_return fail(errc::closed);
+  }
+  if (!is_alive(new_owner)) {
+    co_return fail(errc::noproc);
+  }
+  if (new_owner == self()) {
+    co_return ok();
+  }
+  // Messages for this socket already in the caller's mailbox go to the new
+  // owner first, in their order (inet's controlling_process does the same).
+  auto for_me = [raw = p.get()](const otpnet::detail::envelope* e) {
+    auto* env = const_cast<otpnet::detail::envelope*>(e);
+    if (auto* t = otpnet::detail::payload_if<tcp>(env)) {
+      return t->sock.port() == raw;
+    }
+    if (auto* c = otpnet::detail::payload_if<tcp_closed>(env)) {
+      return c->sock.port() == raw;
+    }
+    if (auto* x = otpnet::detail::payload_if<tcp_error>(env)) {
+      return x->sock.port() == raw;
+    }
+    if (auto* q = otpnet::detail::payload_if<tcp_passive>(env)) {
+      return q->sock.port() == raw;
+    }
+    return false;
+  };
+  for (;;) {
+    std::optional<message> m =
+        co_await otpnet::detail::receive_awaiter<message, decltype(for_me), true>(for_me, 0);
+    if (!m) {
+      break;
+    }
+    (void)otpnet::detail::send_envelope(new_owner, m->release());
+  }
+  co_return p->hand_over(new_owner);
+}
+
+result<void> socket::close() const {
+  if (!p_) {
+    return fail(errc::closed);
+  }
+  if (p_->on_my_thread()) {
+    return p_->close_now();
+  }
+  if (p_->is_closed()) {
+    return fail(errc::closed);
+  }
+  p_->run_on_port_thread([](detail::port& p) { (void)p.close_now(); });
+  return ok();
+}
+
+result<void> socket::shutdown(otpnet::socket::shutdown_how how) const {
+  if (!p_) {
+    return fail(errc::closed);
+  }
+  if (!p_->on_my_thread()) {
+    return fail(errc::invalid);
+  }
+  return p_->shutdown(how);
+}
+
+result<otpnet::socket::address> socket::peername() const {
+  return p_ ? otpnet::socket::peername(p_->raw()) : fail(errc::closed);
+}
+result<otpnet::socket::address> socket::sockname() const {
+  return p_ ? otpnet::socket::sockname(p_->raw()) : fail(errc::closed);
+}
+
+result<stats> socket::getstat() const {
+  if (!p_) {
+    return fail(errc::closed);
+  }
+  if (!p_->on_my_thread()) {
+    return fail(errc::invalid);
+  }
+  return p_->getstat();
+}
+
+pid socket::owner() const noexcept { return p_ ? p_->owner() : pid{}; }
+otpnet::socket::socket socket::raw() const { return p_ ? p_->raw() : otpnet::socket::socket{}; }
+
+}  // namespace otpnet::gen_tcp
