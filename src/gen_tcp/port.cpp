@@ -101,6 +101,12 @@ result<void> port::close_now() noexcept {
   if (closed_.exchange(true, std::memory_order_acq_rel)) {
     return fail(errc::closed);
   }
+  if (transport_) {
+    transport_->shutdown();
+  }
+  if (io_ticket_ != 0) {
+    (void)otpnet::send(io_pid_, io_ready{std::exchange(io_ticket_, 0), errc::closed});
+  }
   unregister_io();
   if (send_timer_armed_) {
     if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
@@ -176,6 +182,19 @@ void port::report(errc reason, const char* what) noexcept {
 
 void port::deliver(otpnet::detail::envelope* e) noexcept { (void)otpnet::detail::send_envelope(owner(), e); }
 
+namespace {
+
+/// The message M of the port's flavour: tcp... or ssl...
+template <template <class> class M, class... A>
+otpnet::detail::envelope* flavoured(bool tls, A&&... a) {
+  if (tls) {
+    return otpnet::detail::make_envelope<M<ssl_tag>>(M<ssl_tag>{std::forward<A>(a)...});
+  }
+  return otpnet::detail::make_envelope<M<tcp_tag>>(M<tcp_tag>{std::forward<A>(a)...});
+}
+
+}  // namespace
+
 // -- receive -----------------------------------------------------------------------------
 
 bool port::wants_frames() const noexcept {
@@ -232,6 +251,21 @@ port::read_outcome port::read_some(std::size_t need) noexcept {
   }
   std::byte* at = chunk_->data() + rend_;
   std::size_t room = chunk_->capacity - rend_;
+  if (transport_) {
+    transport::io_result t = transport_->read(at, room);
+    switch (t.st) {
+      case transport::status::ok:
+        rend_ += static_cast<std::uint32_t>(t.n);
+        return read_outcome::got_bytes;
+      case transport::status::would_block:
+        return read_outcome::would_block;
+      case transport::status::eof:
+        return read_outcome::eof;
+      case transport::status::error:
+        fail_receive(t.reason);
+        return read_outcome::error;
+    }
+  }
   auto n = ::otpnet::internal::sys([&] { return ::recv(fd_, at, room, 0); });
   if (!n) {
     if (n.error() == errc::eagain) {
@@ -255,7 +289,7 @@ void port::deliver_frame(buffer frame) noexcept {
     (void)otpnet::send(recv_pid_, recv_reply{std::exchange(recv_ticket_, 0), std::move(frame)});
     return;
   }
-  deliver(otpnet::detail::make_envelope<tcp>(tcp{socket(shared_from_this()), std::move(frame)}));
+  deliver(flavoured<basic_data>(tls_, socket(shared_from_this()), std::move(frame)));
   switch (opts_.active.k) {
     case active_mode::kind::once:
       opts_.active = passive;
@@ -263,7 +297,7 @@ void port::deliver_frame(buffer frame) noexcept {
     case active_mode::kind::count:
       if (--active_left_ <= 0) {
         opts_.active = passive;
-        deliver(otpnet::detail::make_envelope<tcp_passive>(tcp_passive{socket(shared_from_this())}));
+        deliver(flavoured<basic_passive>(tls_, socket(shared_from_this())));
       }
       break;
     default:
@@ -276,7 +310,7 @@ void port::deliver_end() noexcept {
   if (recv_ticket_ != 0) {
     (void)otpnet::send(recv_pid_, recv_reply{std::exchange(recv_ticket_, 0), fail(errc::closed)});
   } else {
-    deliver(otpnet::detail::make_envelope<tcp_closed>(tcp_closed{socket(shared_from_this())}));
+    deliver(flavoured<basic_closed>(tls_, socket(shared_from_this())));
   }
   if (opts_.exit_on_close) {
     flush();
@@ -291,8 +325,8 @@ void port::fail_receive(errc reason) noexcept {
     (void)otpnet::send(recv_pid_, recv_reply{std::exchange(recv_ticket_, 0), fail(reason)});
   } else {
     socket me(shared_from_this());
-    deliver(otpnet::detail::make_envelope<tcp_error>(tcp_error{me, reason}));
-    deliver(otpnet::detail::make_envelope<tcp_closed>(tcp_closed{me}));
+    deliver(flavoured<basic_error>(tls_, me, reason));
+    deliver(flavoured<basic_closed>(tls_, me));
   }
   (void)close_now();
 }
@@ -377,6 +411,28 @@ void port::cancel_recv(std::uint64_t ticket) noexcept {
 
 // -- send -----------------------------------------------------------------------------------
 
+result<std::size_t> port::write_iov(const ::iovec* iov, std::size_t n) noexcept {
+  if (transport_) {
+    transport::io_result t = transport_->writev(iov, n);
+    switch (t.st) {
+      case transport::status::ok:
+        return t.n;
+      case transport::status::would_block:
+        return fail(errc::eagain);
+      default:
+        return fail(t.reason == errc::ok ? errc::epipe : t.reason);
+    }
+  }
+  ::msghdr m{};
+  m.msg_iov = const_cast<::iovec*>(iov);
+  m.msg_iovlen = n;
+  auto r = ::otpnet::internal::sys([&] { return ::sendmsg(fd_, &m, MSG_NOSIGNAL); });
+  if (!r) {
+    return fail(r.error());
+  }
+  return static_cast<std::size_t>(*r);
+}
+
 result<queued> port::send(buffer data, bool copied) {
   (void)copied;
   if (is_closed()) {
@@ -430,10 +486,7 @@ result<queued> port::send_span(std::span<const std::byte> data) {
     return fail(errc::emsgsize);
   }
   ::iovec iov[2] = {{header.data(), h}, {const_cast<std::byte*>(data.data()), data.size()}};
-  ::msghdr m{};
-  m.msg_iov = h != 0 ? iov : iov + 1;
-  m.msg_iovlen = h != 0 ? 2 : 1;
-  auto n = ::otpnet::internal::sys([&] { return ::sendmsg(fd_, &m, MSG_NOSIGNAL); });
+  auto n = h != 0 ? write_iov(iov, 2) : write_iov(iov + 1, 1);
   std::size_t total = h + data.size();
   if (!n && n.error() != errc::eagain) {
     fail_send(n.error());
@@ -490,10 +543,7 @@ void port::flush() noexcept {
         iov[n_iov++] = {const_cast<std::byte*>(it->data.data()) + skip, it->data.size() - skip};
       }
     }
-    ::msghdr m{};
-    m.msg_iov = iov;
-    m.msg_iovlen = n_iov;
-    auto n = ::otpnet::internal::sys([&] { return ::sendmsg(fd_, &m, MSG_NOSIGNAL); });
+    auto n = write_iov(iov, n_iov);
     if (!n) {
       if (n.error() == errc::eagain) {
         arm_send_timer();
@@ -597,9 +647,9 @@ void port::fail_send(errc reason) noexcept {
   queued_bytes_ = 0;
   busy_ = false;
   notify_drained(reason);
-  deliver(otpnet::detail::make_envelope<tcp_error>(tcp_error{socket(shared_from_this()), reason}));
+  deliver(flavoured<basic_error>(tls_, socket(shared_from_this()), reason));
   if (reason != errc::timeout || opts_.send_timeout_close) {
-    deliver(otpnet::detail::make_envelope<tcp_closed>(tcp_closed{socket(shared_from_this())}));
+    deliver(flavoured<basic_closed>(tls_, socket(shared_from_this())));
     (void)close_now();
   }
 }
@@ -618,7 +668,7 @@ result<void> port::setopts(const options& o) {
     int sum = base + o.active->n;
     req.active = sum > 0 ? active_n(sum) : passive;
     if (sum <= 0 && opts_.active.k != active_mode::kind::passive) {
-      deliver(otpnet::detail::make_envelope<tcp_passive>(tcp_passive{socket(shared_from_this())}));
+      deliver(flavoured<basic_passive>(tls_, socket(shared_from_this())));
     }
   }
   if (!next.apply(req)) {
@@ -652,11 +702,36 @@ result<void> port::setopts(const options& o) {
 
 void port::on_io(std::uint64_t, reactor::readiness r) noexcept {
   auto keep = shared_from_this();  // a delivery may close it
+  bool trouble = r.error || r.hangup;
+  if (io_ticket_ != 0 && (trouble || (io_write_ ? r.writable : r.readable))) {
+    (void)otpnet::send(io_pid_, io_ready{std::exchange(io_ticket_, 0), errc::ok});
+  }
   if (r.writable && !outq_.empty()) {
     flush();
   }
-  if ((r.readable || r.error || r.hangup) && wants_frames() && !busy_) {
+  // A TLS read may have stopped for want of writability.
+  if ((r.readable || trouble || (tls_ && r.writable)) && wants_frames() && !busy_) {
     pump();
+  }
+}
+
+void port::set_transport(std::unique_ptr<transport> t, bool tls) noexcept {
+  transport_ = std::move(t);
+  tls_ = tls;
+  if (wants_frames()) {
+    pump();
+  }
+}
+
+void port::wait_io(bool write, std::uint64_t ticket) noexcept {
+  io_ticket_ = ticket;
+  io_write_ = write;
+  io_pid_ = self();
+}
+
+void port::cancel_wait_io(std::uint64_t ticket) noexcept {
+  if (io_ticket_ == ticket) {
+    io_ticket_ = 0;
   }
 }
 

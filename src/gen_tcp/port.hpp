@@ -20,11 +20,14 @@
 #include <otpnet/gen_tcp/buffer.hpp>
 #include <otpnet/gen_tcp/options.hpp>
 #include <otpnet/gen_tcp/socket.hpp>
+#include <otpnet/gen_tcp/transport.hpp>
 #include <otpnet/reactor/event_loop.hpp>
 #include <otpnet/runtime/message.hpp>
 #include <otpnet/runtime/pid.hpp>
 #include <otpnet/runtime/port.hpp>
 #include <otpnet/socket/socket.hpp>
+
+#include <sys/uio.h>
 
 #include <array>
 #include <cstdint>
@@ -38,6 +41,13 @@ namespace otpnet::gen_tcp::detail {
 struct recv_reply {
   std::uint64_t ticket;
   result<buffer> data;
+};
+
+/// The descriptor became ready for a process waiting on it (a TLS
+/// handshake in progress), or the port closed (reason closed).
+struct io_ready {
+  std::uint64_t ticket;
+  errc reason;
 };
 
 /// The queue went below the low watermark (or the socket failed).
@@ -74,6 +84,21 @@ class port final : public std::enable_shared_from_this<port>,
   /// Moves the port to `new_owner` (on its scheduler).
   result<void> hand_over(pid new_owner);
 
+  // -- transports (TLS) --------------------------------------------------------------
+  /// Bytes read but not yet handed out (a TLS handshake starts with them).
+  std::span<const std::byte> unread() const noexcept { return buffered(); }
+  /// Drops `n` bytes of unread() (consumed by a transport's handshake).
+  void take_unread(std::size_t n) noexcept { consume(n); }
+  /// From now on bytes go through `t`, and messages are ssl, ssl_closed...
+  void set_transport(std::unique_ptr<transport> t, bool tls) noexcept;
+  transport* current_transport() const noexcept { return transport_.get(); }
+  bool is_tls() const noexcept { return tls_; }
+  /// Asks for an io_ready{ticket} when the descriptor is readable (or
+  /// writable, with `write`); for a handshake run by the owner.
+  void wait_io(bool write, std::uint64_t ticket) noexcept;
+  void cancel_wait_io(std::uint64_t ticket) noexcept;
+  int native_handle() const noexcept { return fd_; }
+
   // -- any thread ---------------------------------------------------------------------
   pid owner() const noexcept { return pid::from_value(owner_.load(std::memory_order_acquire)); }
   const otpnet::socket::socket& raw() const noexcept { return sock_; }
@@ -106,6 +131,7 @@ class port final : public std::enable_shared_from_this<port>,
 
   // -- send ---------------------------------------------------------------------------
   void flush() noexcept;
+  result<std::size_t> write_iov(const ::iovec* iov, std::size_t n) noexcept;
   void after_progress() noexcept;
   void fail_send(errc reason) noexcept;
   void arm_send_timer() noexcept;
@@ -159,6 +185,13 @@ class port final : public std::enable_shared_from_this<port>,
   std::uint64_t progress_mark_ = 0;
 
   stats stats_;
+
+  // transport
+  std::unique_ptr<transport> transport_;
+  bool tls_ = false;
+  std::uint64_t io_ticket_ = 0;
+  bool io_write_ = false;
+  pid io_pid_;
 };
 
 template <class F>

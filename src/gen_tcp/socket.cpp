@@ -11,6 +11,24 @@ namespace {
 
 std::uint64_t next_ticket() noexcept { return make_ref().value(); }
 
+/// Whether `e` is one of the socket messages (of flavour Tag) for `raw`.
+template <class Tag>
+bool about(otpnet::detail::envelope* e, const detail::port* raw) noexcept {
+  if (auto* t = otpnet::detail::payload_if<basic_data<Tag>>(e)) {
+    return t->sock.port() == raw;
+  }
+  if (auto* c = otpnet::detail::payload_if<basic_closed<Tag>>(e)) {
+    return c->sock.port() == raw;
+  }
+  if (auto* x = otpnet::detail::payload_if<basic_error<Tag>>(e)) {
+    return x->sock.port() == raw;
+  }
+  if (auto* q = otpnet::detail::payload_if<basic_passive<Tag>>(e)) {
+    return q->sock.port() == raw;
+  }
+  return false;
+}
+
 /// Owner-only operations run on the owner's scheduler, in the owner.
 bool is_owner_call(const std::shared_ptr<detail::port>& p) noexcept {
   return p->on_my_thread() && p->owner() == self();
@@ -136,19 +154,7 @@ task<result<void>> socket::controlling_process(pid new_owner) const {
   // owner first, in their order (inet's controlling_process does the same).
   auto for_me = [raw = p.get()](const otpnet::detail::envelope* e) {
     auto* env = const_cast<otpnet::detail::envelope*>(e);
-    if (auto* t = otpnet::detail::payload_if<tcp>(env)) {
-      return t->sock.port() == raw;
-    }
-    if (auto* c = otpnet::detail::payload_if<tcp_closed>(env)) {
-      return c->sock.port() == raw;
-    }
-    if (auto* x = otpnet::detail::payload_if<tcp_error>(env)) {
-      return x->sock.port() == raw;
-    }
-    if (auto* q = otpnet::detail::payload_if<tcp_passive>(env)) {
-      return q->sock.port() == raw;
-    }
-    return false;
+    return about<tcp_tag>(env, raw) || about<ssl_tag>(env, raw);
   };
   for (;;) {
     std::optional<message> m =
@@ -204,5 +210,6 @@ result<stats> socket::getstat() const {
 
 pid socket::owner() const noexcept { return p_ ? p_->owner() : pid{}; }
 otpnet::socket::socket socket::raw() const { return p_ ? p_->raw() : otpnet::socket::socket{}; }
+bool socket::is_tls() const noexcept { return p_ && p_->is_tls(); }
 
 }  // namespace otpnet::gen_tcp

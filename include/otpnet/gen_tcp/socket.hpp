@@ -103,6 +103,8 @@ class socket {
   pid owner() const noexcept;
   /// The socket layer's socket underneath (info(), options).
   otpnet::socket::socket raw() const;
+  /// True once a TLS transport carries it (messages are ssl, ssl_closed...).
+  bool is_tls() const noexcept;
 
   detail::port* port() const noexcept { return p_.get(); }
 
@@ -112,19 +114,37 @@ class socket {
 
 // -- messages ---------------------------------------------------------------------
 
-struct tcp {
+/// The messages of a socket, parameterised by transport so that one handler
+/// can be written for TCP and TLS alike (`tcp` and `ssl` are two names for
+/// the same shape).
+struct tcp_tag {};
+struct ssl_tag {};
+template <class Tag>
+struct basic_data {
   socket sock;
   buffer data;
 };
-struct tcp_closed {
+template <class Tag>
+struct basic_closed {
   socket sock;
 };
-struct tcp_error {
+template <class Tag>
+struct basic_error {
   socket sock;
   errc reason;
 };
-struct tcp_passive {
+template <class Tag>
+struct basic_passive {
   socket sock;
 };
+
+using tcp = basic_data<tcp_tag>;
+using tcp_closed = basic_closed<tcp_tag>;
+using tcp_error = basic_error<tcp_tag>;
+using tcp_passive = basic_passive<tcp_tag>;
+using ssl = basic_data<ssl_tag>;
+using ssl_closed = basic_closed<ssl_tag>;
+using ssl_error = basic_error<ssl_tag>;
+using ssl_passive = basic_passive<ssl_tag>;
 
 }  // namespace otpnet::gen_tcp

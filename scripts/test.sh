@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The test command (README, CI): installs what it needs, checks formatting and
+# the layer rules, then builds and runs every test in the release, ASan+UBSan
+# and TSan builds, compiles each public header alone and runs clang-tidy.
+#
+#   bash scripts/test.sh            everything, as CI runs it
+#   bash scripts/test.sh --quick    release build and its tests only: no sanitizers, no clang-tidy
+#   bash scripts/test.sh --no-tidy  everything but clang-tidy
+#
+# Stops at the first failing phase with a line naming it. The last line is
+# always `N passed, N failed`, summed over every ctest run so far (CI reads it).
+# Idempotent: build trees are the presets' (build/<preset>), rebuilt incrementally.
+# Environment: OTPNET_TIDY_BUDGET (seconds, default 900) bounds clang-tidy.
+set -euo pipefail
+# shellcheck source=scripts/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+quick=0
+tidy=1
+for arg in "$@"; do
+  case "$arg" in
+    --quick) quick=1 tidy=0 ;;
+    --no-tidy) tidy=0 ;;
+    -h | --help)
+      sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      exit 0
+      ;;
+    *) die "unknown option '$arg' (try --help)" ;;
+  esac
+done
+presets=(release)
+((quick)) || presets+=(asan tsan)
+
+passed=0
+failed=0
+timings=()
+current=""
+start_all=$(date +%s)
+
+summary() {
+  local rc=$?
+  if ((${#timings[@]})); then
+    log "phase times:"
+    printf '  %s\n' "${timings[@]}"
+  fi
+  if ((rc != 0)) && [[ -n "$current" ]]; then
+    printf '[otpnet] FAILED in phase: %s (exit %d)\n' "$current" "$rc"
+  elif ((rc == 0)); then
+    log "all phases passed in $(($(date +%s) - start_all))s"
+  fi
+  printf '%d passed, %d failed\n' "$passed" "$failed"
+}
+trap summary EXIT
+
+# phase NAME COMMAND...: runs COMMAND, records its time; a failure ends the run.
+phase() {
+  local name=$1 t0 rc=0
+  shift
+  current=$name
+  log "== $name"
+  t0=$(date +%s)
+  "$@" || rc=$?
+  timings+=("$(printf '%-18s %5ds%s' "$name" $(($(date +%s) - t0)) "$( ((rc)) && echo '  FAILED')")")
+  ((rc == 0)) || exit "$rc"
+  current=""
+}
+
+# Runs ctest for a preset and adds its counts to the totals.
+run_ctest() {
+  local preset=$1 log_file rc=0 line total nfailed
+  log_file="build/$preset/ctest.log"
+  ctest --preset "$preset" 2>&1 | tee "$log_file" || rc=$?
+  line=$(grep -E '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log_file" | tail -1 || true)
+  if [[ -n "$line" ]]; then
+    nfailed=$(sed -E 's/.*passed, ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
+    total=$(sed -E 's/.*failed out of ([0-9]+).*/\1/' <<<"$line")
+    passed=$((passed + total - nfailed))
+    failed=$((failed + nfailed))
+  elif ((rc != 0)); then
+    failed=$((failed + 1)) # ctest died before its summary: count the run as a failure
+  fi
+  return "$rc"
+}
+
+build_and_test() {
+  local preset=$1
+  phase "$preset:configure" cmake --preset "$preset"
+  phase "$preset:build" cmake --build --preset "$preset"
+  phase "$preset:test" run_ctest "$preset"
+}
+
+phase deps bash scripts/deps.sh
+phase format bash scripts/format.sh --check
+phase layers bash scripts/check-layers.sh
+build_and_test release
+# Built as part of ALL above; named here so that its failure is reported as such.
+phase headers cmake --build --preset release --target otpnet_header_check
+if ((tidy)); then
+  phase tidy bash scripts/tidy.sh -p build/release
+fi
+for preset in "${presets[@]:1}"; do
+  build_and_test "$preset"
+done
