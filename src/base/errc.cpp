@@ -5,6 +5,7 @@
 
 namespace otpnet {
 
+// clang-format off
 std::string_view err_name(errc e) noexcept {
   switch (e) {
     case errc::ok:
@@ -25,9 +26,11 @@ std::string_view err_name(errc e) noexcept {
   }
   return "unknown";
 }
+// clang-format on
 
 namespace {
 
+// clang-format off
 const char* describe(errc e) noexcept {
   int v = static_cast<int>(e);
   switch (e) {
@@ -52,6 +55,7 @@ const char* describe(errc e) noexcept {
   }
   return v == 0 ? "success" : "unknown error";
 }
+// clang-format on
 
 class category final : public std::error_category {
  public:

@@ -1,5 +1,4 @@
 #include <otpnet/gen_tcp/gen_tcp.hpp>
-
 #include <otpnet/net/addrinfo.hpp>
 #include <otpnet/runtime/socket_io.hpp>
 #include <otpnet/socket/option.hpp>

@@ -1,5 +1,4 @@
 #include <otpnet/gen_tcp/gen_tcp.hpp>
-
 #include <otpnet/runtime/mailbox.hpp>
 #include <otpnet/runtime/process.hpp>
 #include <otpnet/runtime/receive.hpp>

@@ -35,8 +35,7 @@ bool effective_options::apply(const options& o) noexcept {
   if (o.high_watermark && !o.low_watermark && next.low_watermark > next.high_watermark) {
     next.low_watermark = next.high_watermark / 2;
   }
-  if (next.low_watermark > next.high_watermark || next.send_timeout.count() < 0 || next.recbuf < 0 ||
-      next.sndbuf < 0) {
+  if (next.low_watermark > next.high_watermark || next.send_timeout.count() < 0 || next.recbuf < 0 || next.sndbuf < 0) {
     return false;
   }
   *this = next;

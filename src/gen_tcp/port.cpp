@@ -7,6 +7,7 @@
 #include "internal/syscall.hpp"
 
 #include <spdlog/spdlog.h>
+
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -19,7 +20,7 @@ namespace so = otpnet::socket;
 
 namespace {
 
-constexpr int pump_budget = 64;     // frames delivered per pump before yielding
+constexpr int pump_budget = 64;      // frames delivered per pump before yielding
 constexpr std::size_t max_iov = 64;  // iovecs per sendmsg
 
 }  // namespace

@@ -200,10 +200,9 @@ void port::run_on_port_thread(F&& f) {
     f(*this);
     return;
   }
-  (void)otpnet::detail::post_to_scheduler(sched_.load(std::memory_order_acquire),
-                                          [self = shared_from_this(), fn = std::forward<F>(f)]() mutable {
-                                            self->run_on_port_thread(std::move(fn));
-                                          });
+  (void)otpnet::detail::post_to_scheduler(
+      sched_.load(std::memory_order_acquire),
+      [self = shared_from_this(), fn = std::forward<F>(f)]() mutable { self->run_on_port_thread(std::move(fn)); });
 }
 
 }  // namespace otpnet::gen_tcp::detail

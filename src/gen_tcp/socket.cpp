@@ -1,5 +1,4 @@
 #include <otpnet/gen_tcp/socket.hpp>
-
 #include <otpnet/runtime/process.hpp>
 #include <otpnet/runtime/receive.hpp>
 
@@ -157,8 +156,7 @@ task<result<void>> socket::controlling_process(pid new_owner) const {
     return about<tcp_tag>(env, raw) || about<ssl_tag>(env, raw);
   };
   for (;;) {
-    std::optional<message> m =
-        co_await otpnet::detail::receive_awaiter<message, decltype(for_me), true>(for_me, 0);
+    std::optional<message> m = co_await otpnet::detail::receive_awaiter<message, decltype(for_me), true>(for_me, 0);
     if (!m) {
       break;
     }

@@ -5,9 +5,7 @@
 
 namespace otpnet {
 
-std::string pid::to_string() const {
-  return "<0." + std::to_string(slot()) + "." + std::to_string(generation()) + ">";
-}
+std::string pid::to_string() const { return "<0." + std::to_string(slot()) + "." + std::to_string(generation()) + ">"; }
 
 std::string ref::to_string() const { return "#Ref<" + std::to_string(v_) + ">"; }
 

@@ -58,9 +58,7 @@ class mpsc_queue {
   }
 
   /// Consumer only: whether a pop could return something (approximate).
-  bool empty() const noexcept {
-    return tail_ == &stub_ && (stub_.*Link).load(std::memory_order_acquire) == nullptr;
-  }
+  bool empty() const noexcept { return tail_ == &stub_ && (stub_.*Link).load(std::memory_order_acquire) == nullptr; }
 
  private:
   std::atomic<Node*> head_;

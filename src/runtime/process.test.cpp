@@ -1,6 +1,5 @@
-#include <otpnet/runtime/process.hpp>
-
 #include <otpnet/runtime/mailbox.hpp>
+#include <otpnet/runtime/process.hpp>
 #include <otpnet/runtime/process_info.hpp>
 #include <otpnet/runtime/receive.hpp>
 #include <otpnet/runtime/report.hpp>
@@ -325,8 +324,7 @@ TEST_F(runtime_test, send_after_delivers_and_cancel_reports) {
     auto left = cancel_timer(t2);
     int v = co_await receive<int>();
     auto after_fire = cancel_timer(t1);
-    send(me, std::to_string(v) + (left && *left > 9000ms ? " cancelled" : " ?") +
-                 (after_fire ? " still" : " fired"));
+    send(me, std::to_string(v) + (left && *left > 9000ms ? " cancelled" : " ?") + (after_fire ? " still" : " fired"));
     auto stray = co_await receive<int>(after(50ms));
     send(me, stray ? *stray : 0);
   });

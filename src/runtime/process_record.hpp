@@ -8,6 +8,7 @@
 // the list, in order, when the process is serviced.
 #pragma once
 
+#include <otpnet/reactor/timer_wheel.hpp>
 #include <otpnet/runtime/exit_reason.hpp>
 #include <otpnet/runtime/message.hpp>
 #include <otpnet/runtime/pid.hpp>
@@ -15,7 +16,6 @@
 #include <otpnet/runtime/proc.hpp>
 #include <otpnet/runtime/process.hpp>
 #include <otpnet/runtime/receive.hpp>
-#include <otpnet/reactor/timer_wheel.hpp>
 #include <otpnet/socket/poller.hpp>
 #include <otpnet/socket/select.hpp>
 
@@ -106,7 +106,7 @@ struct process : run_node {
   process& operator=(const process&) = delete;
 
   pid id;
-  scheduler* sched;  // nullptr for a plain thread's mailbox
+  scheduler* sched;                         // nullptr for a plain thread's mailbox
   std::unique_ptr<detail::body_base> body;  // keeps a lambda's captures alive
   std::coroutine_handle<proc::promise_type> root;
   std::coroutine_handle<> resume_point;  // the innermost suspended frame

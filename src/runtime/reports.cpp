@@ -34,8 +34,8 @@ void report_crash(pid p, const std::string& name, const exit_reason& why) noexce
       h(p, name, why);
       return;
     }
-    spdlog::error("crash report: process {}{}{} exited with reason {}", p.to_string(), name.empty() ? "" : " ",
-                  name, why.to_string());
+    spdlog::error("crash report: process {}{}{} exited with reason {}", p.to_string(), name.empty() ? "" : " ", name,
+                  why.to_string());
   } catch (...) {
     // A report must never take the scheduler down with it.
   }

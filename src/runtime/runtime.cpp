@@ -210,7 +210,8 @@ pid self() noexcept {
 void exit(pid target, exit_reason reason) {
   internal::process* me = calling_process();
   pid from = me != nullptr ? me->id : pid{};
-  internal::send_signal(target, detail::make_envelope<internal::sig_exit>(internal::sig_exit{from, std::move(reason), false}));
+  internal::send_signal(target,
+                        detail::make_envelope<internal::sig_exit>(internal::sig_exit{from, std::move(reason), false}));
 }
 
 void exit(exit_reason reason) { throw exit_exception{std::move(reason)}; }
@@ -222,8 +223,8 @@ void link(pid other) {
   }
   me->links.push_back(other);
   if (!internal::send_to(other, detail::make_envelope<internal::sig_link>(internal::sig_link{me->id}))) {
-    internal::send_signal(me->id, detail::make_envelope<internal::sig_exit>(
-                                      internal::sig_exit{other, exit_reason::noproc(), true}));
+    internal::send_signal(
+        me->id, detail::make_envelope<internal::sig_exit>(internal::sig_exit{other, exit_reason::noproc(), true}));
   }
 }
 

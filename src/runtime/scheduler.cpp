@@ -286,7 +286,7 @@ bool scheduler::handle_signals(process* p) noexcept {
   return true;
 }
 
-void scheduler::finalize(process* p, exit_reason why) noexcept {
+void scheduler::finalize(process* p, const exit_reason& why) noexcept {
   disarm_receive_timer(p);
   if (p->root) {
     p->root.destroy();  // runs the destructors of everything the body held
@@ -467,8 +467,8 @@ void scheduler::on_io(std::uint64_t token, reactor::readiness) noexcept {
 void process_sink::on_wait(socket::detail::socket_state& s) noexcept { p_.track(s); }
 
 void process_sink::notify(socket::select_event ev) noexcept {
-  (void)detail::send_envelope(p_.id, detail::make_envelope<socket_select>(
-                                          socket_select{std::move(ev.sock), ev.tag, ev.handle, ev.reason}));
+  (void)detail::send_envelope(
+      p_.id, detail::make_envelope<socket_select>(socket_select{std::move(ev.sock), ev.tag, ev.handle, ev.reason}));
 }
 
 }  // namespace otpnet::internal

@@ -88,7 +88,7 @@ class scheduler final : private reactor::io_handler, private reactor::timer_hand
   bool handle_signals(process* p) noexcept;
   void resume(process* p) noexcept;
   /// Ends `p` (not running): frame, links, monitors, names, sockets, slot.
-  void finalize(process* p, exit_reason why) noexcept;
+  void finalize(process* p, const exit_reason& why) noexcept;
   void kill_all() noexcept;
   void run_end_hooks() noexcept;
 

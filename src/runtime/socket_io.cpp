@@ -1,7 +1,6 @@
-#include <otpnet/runtime/socket_io.hpp>
-
 #include <otpnet/runtime/process.hpp>
 #include <otpnet/runtime/receive.hpp>
+#include <otpnet/runtime/socket_io.hpp>
 #include <otpnet/runtime/socket_select.hpp>
 #include <otpnet/socket/registry.hpp>
 
@@ -118,7 +117,8 @@ task<result<socket>> accept(socket ls, wait_time timeout) {
 }
 
 task<result<void>> connect(socket s, address dest, wait_time timeout) {
-  co_return co_await waiting<void>(s, timeout, [&s, &dest](select_handle h) { return ::otpnet::socket::connect(s, dest, h); });
+  co_return co_await waiting<void>(s, timeout,
+                                   [&s, &dest](select_handle h) { return ::otpnet::socket::connect(s, dest, h); });
 }
 
 task<result<std::size_t>> recv(socket s, std::span<std::byte> buf, int flags, wait_time timeout) {
@@ -152,8 +152,9 @@ task<result<std::size_t>> send(socket s, std::span<const std::byte> data, int fl
 
 task<result<std::size_t>> sendto(socket s, std::span<const std::byte> data, address dest, int flags,
                                  wait_time timeout) {
-  co_return co_await waiting<std::size_t>(
-      s, timeout, [&s, data, &dest, flags](select_handle h) { return ::otpnet::socket::sendto(s, data, dest, flags, h); });
+  co_return co_await waiting<std::size_t>(s, timeout, [&s, data, &dest, flags](select_handle h) {
+    return ::otpnet::socket::sendto(s, data, dest, flags, h);
+  });
 }
 
 }  // namespace otpnet::socket::co

@@ -1,9 +1,8 @@
-#include <otpnet/runtime/socket_io.hpp>
-
 #include <otpnet/runtime/mailbox.hpp>
 #include <otpnet/runtime/process.hpp>
 #include <otpnet/runtime/receive.hpp>
 #include <otpnet/runtime/runtime.hpp>
+#include <otpnet/runtime/socket_io.hpp>
 #include <otpnet/runtime/socket_select.hpp>
 #include <otpnet/socket/poller.hpp>
 #include <otpnet/socket/registry.hpp>

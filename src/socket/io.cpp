@@ -1,8 +1,8 @@
 #include <otpnet/socket/io.hpp>
 
 #include "internal/syscall.hpp"
-#include "socket/socket_state.hpp"
 #include "socket/io_common.hpp"
+#include "socket/socket_state.hpp"
 
 #include <sys/socket.h>
 
@@ -31,7 +31,7 @@ auto accept_attempt(const socket& ls) {
     }
     st.counters.acc_success.add(1);
     auto mode = st.registered.load(std::memory_order_relaxed) ? open_options::registry_mode::on
-                                                               : open_options::registry_mode::off;
+                                                              : open_options::registry_mode::off;
     auto ns = detail::make_state(*fd, st.dom, st.typ, st.proto, mode, st.owner.load(std::memory_order_relaxed));
     ns->connected.store(true, std::memory_order_relaxed);
     ns->bound.store(true, std::memory_order_relaxed);
@@ -96,8 +96,7 @@ auto recv_attempt(const socket& s, std::span<std::byte> buf, int flags, address*
 
 /// Sends until all of `data` is written; `done` keeps the progress across
 /// attempts.
-auto send_attempt(const socket& s, std::span<const std::byte> data, int flags, const address* dest,
-                  std::size_t& done) {
+auto send_attempt(const socket& s, std::span<const std::byte> data, int flags, const address* dest, std::size_t& done) {
   return [&s, data, flags, dest, &done]() -> result<std::size_t> {
     detail::socket_state& st = *s.state();
     int fd = st.fd();
@@ -148,8 +147,8 @@ result<std::size_t> send_until(const socket& s, std::span<const std::byte> data,
   auto tag = dest != nullptr ? select_tag::sendto : select_tag::send;
   return wait_for<std::size_t>(s, tag, dl, send_attempt(s, data, flags, dest, done));
 }
-async_result<std::size_t> send_nowait(const socket& s, std::span<const std::byte> data, int flags,
-                                      const address* dest, select_handle h) {
+async_result<std::size_t> send_nowait(const socket& s, std::span<const std::byte> data, int flags, const address* dest,
+                                      select_handle h) {
   std::size_t done = 0;
   auto tag = dest != nullptr ? select_tag::sendto : select_tag::send;
   return no_wait<std::size_t>(s, tag, h, send_attempt(s, data, flags, dest, done), &done);
@@ -160,7 +159,9 @@ async_result<std::size_t> send_nowait(const socket& s, std::span<const std::byte
 // -- accept ------------------------------------------------------------------
 
 result<socket> accept(const socket& ls) { return accept_until(ls, std::nullopt); }
-result<socket> accept(const socket& ls, milliseconds t) { return accept_until(ls, ::otpnet::internal::deadline_after(t)); }
+result<socket> accept(const socket& ls, milliseconds t) {
+  return accept_until(ls, ::otpnet::internal::deadline_after(t));
+}
 async_result<socket> accept(const socket& ls, nowait_t) { return accept(ls, make_select_handle()); }
 async_result<socket> accept(const socket& ls, select_handle h) {
   return no_wait<socket>(ls, select_tag::accept, h, accept_attempt(ls));
@@ -197,7 +198,8 @@ result<void> connect(const socket& s) {
   }
   ::sockaddr_storage peer{};
   len = sizeof peer;
-  if (auto r = ::otpnet::internal::sys([&] { return ::getpeername(fd, reinterpret_cast<::sockaddr*>(&peer), &len); }); !r) {
+  if (auto r = ::otpnet::internal::sys([&] { return ::getpeername(fd, reinterpret_cast<::sockaddr*>(&peer), &len); });
+      !r) {
     return fail(st.connecting.load(std::memory_order_relaxed) ? errc::ealready : r.error());
   }
   st.connecting.store(false, std::memory_order_relaxed);

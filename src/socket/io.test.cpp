@@ -1,5 +1,4 @@
 #include <otpnet/socket/io.hpp>
-
 #include <otpnet/socket/poller.hpp>
 #include <otpnet/socket/registry.hpp>
 

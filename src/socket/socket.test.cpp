@@ -1,7 +1,6 @@
-#include <otpnet/socket/socket.hpp>
-
 #include <otpnet/socket/io.hpp>
 #include <otpnet/socket/registry.hpp>
+#include <otpnet/socket/socket.hpp>
 
 #include "support/loopback.hpp"
 

@@ -231,8 +231,8 @@ std::shared_ptr<socket_state> make_state(int fd, domain d, type t, protocol p, o
                                          std::uint64_t owner) {
   auto s = std::make_shared<socket_state>(fd, d, t, p);
   s->owner.store(owner, std::memory_order_relaxed);
-  bool reg = mode == open_options::registry_mode::on ||
-             (mode == open_options::registry_mode::default_ && registry_default());
+  bool reg =
+      mode == open_options::registry_mode::on || (mode == open_options::registry_mode::default_ && registry_default());
   if (reg) {
     registry_add(*s);
   }

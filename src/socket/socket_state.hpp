@@ -129,7 +129,7 @@ class socket_state : public std::enable_shared_from_this<socket_state> {
   std::mutex waiters_mu_;
   waiter_queue queues_[2];
   std::atomic<poller*> poller_{nullptr};
-  std::mutex poll_mu_;                // serialises attach and detach
+  std::mutex poll_mu_;                 // serialises attach and detach
   std::atomic<bool> attached_{false};  // written under poll_mu_
 
   friend void deliver_readiness(socket_state&, readiness) noexcept;

@@ -50,8 +50,8 @@ inline std::optional<clock::time_point> deadline_after(std::chrono::milliseconds
 }
 
 template <class T, class Attempt>
-async_result<T> run_nowait(const socket::socket& s, detail::direction d, select_tag tag, select_handle h, select_sink& sink,
-                           detail::socket_counters::counter& waits, Attempt&& attempt,
+async_result<T> run_nowait(const socket::socket& s, detail::direction d, select_tag tag, select_handle h,
+                           select_sink& sink, detail::socket_counters::counter& waits, Attempt&& attempt,
                            const std::size_t* progress = nullptr) {
   detail::socket_state* st = s.state();
   detail::use_guard guard(st);

@@ -7,8 +7,9 @@
 // a reason is added in exactly one place.
 #pragma once
 
-#include <cerrno>
 #include <netdb.h>
+
+#include <cerrno>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -180,6 +181,7 @@ namespace otpnet {
 /// A named error reason: a POSIX errno, a resolver (EAI) code or an otpnet
 /// reason. Values of the POSIX names equal their errno, so conversion from
 /// errno is a cast; `err_name` gives the lowercase name, `format_error` text.
+// clang-format off
 enum class errc : int {
   ok = 0,
 #define OTPNET_X(name, value) name = (value),
@@ -193,6 +195,7 @@ enum class errc : int {
   OTPNET_BASE_OWN_ERRORS(OTPNET_X)
 #undef OTPNET_X
 };
+// clang-format on
 
 /// The reason for an errno value; unknown numbers map to themselves.
 constexpr errc from_errno(int e) noexcept { return static_cast<errc>(e); }
@@ -210,9 +213,7 @@ std::string format_error(errc e);
 /// The std::error_category of otpnet::errc ("otpnet").
 const std::error_category& error_category() noexcept;
 
-inline std::error_code make_error_code(errc e) noexcept {
-  return {static_cast<int>(e), error_category()};
-}
+inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), error_category()}; }
 
 }  // namespace otpnet
 

@@ -17,9 +17,7 @@ template <class T>
 using result = tl::expected<T, errc>;
 
 /// The error side of a result: `return fail(errc::invalid);`.
-[[nodiscard]] inline tl::unexpected<errc> fail(errc e) noexcept {
-  return tl::unexpected<errc>(e);
-}
+[[nodiscard]] inline tl::unexpected<errc> fail(errc e) noexcept { return tl::unexpected<errc>(e); }
 
 /// A successful result<void>.
 [[nodiscard]] inline result<void> ok() noexcept { return {}; }

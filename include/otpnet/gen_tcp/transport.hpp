@@ -23,8 +23,8 @@ class transport {
   enum class status : unsigned char { ok, would_block, eof, error };
   struct io_result {
     status st = status::ok;
-    std::size_t n = 0;      ///< bytes read or written (ok)
-    errc reason = errc::ok;  ///< error
+    std::size_t n = 0;        ///< bytes read or written (ok)
+    errc reason = errc::ok;   ///< error
     bool want_write = false;  ///< would_block on a read that needs writability (TLS)
   };
 

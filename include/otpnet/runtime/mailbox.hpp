@@ -35,7 +35,8 @@ class mailbox {
 
   /// The first T (satisfying `pred`), waiting up to `timeout`.
   template <class T, class Pred = bool (*)(const T&)>
-  std::optional<T> receive(std::chrono::milliseconds timeout, Pred pred = [](const T&) { return true; }) {
+  std::optional<T> receive(
+      std::chrono::milliseconds timeout, Pred pred = [](const T&) { return true; }) {
     message m = receive_if([&](message& x) { return x.is<T>() && pred(x.get<T>()); }, timeout);
     if (!m) {
       return std::nullopt;

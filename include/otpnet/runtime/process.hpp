@@ -51,7 +51,8 @@ struct spawned {
   pid id;
   ref monitor;
 };
-spawned spawn_impl(const spawn_options& o, std::unique_ptr<body_base> body, std::coroutine_handle<proc::promise_type> h);
+spawned spawn_impl(const spawn_options& o, std::unique_ptr<body_base> body,
+                   std::coroutine_handle<proc::promise_type> h);
 bool send_envelope(pid to, envelope* e) noexcept;
 bool send_envelope(std::string_view name, envelope* e) noexcept;
 }  // namespace detail
@@ -59,8 +60,8 @@ bool send_envelope(std::string_view name, envelope* e) noexcept;
 /// Starts a process running `f()` (which returns proc). Errors are thrown
 /// (std::system_error) only if the runtime is not running or out of memory.
 template <class F>
-  requires std::is_invocable_r_v<proc, std::decay_t<F>&>
-std::pair<pid, ref> spawn_opt(const spawn_options& o, F&& f) {
+requires std::is_invocable_r_v < proc, std::decay_t<F>
+& > std::pair<pid, ref> spawn_opt(const spawn_options& o, F&& f) {
   auto holder = std::make_unique<detail::body_holder<std::decay_t<F>>>(std::forward<F>(f));
   proc body = holder->fn();
   auto s = detail::spawn_impl(o, std::move(holder), body.release());

@@ -103,14 +103,12 @@ struct always {
 
 /// Waits for the first message of type T (that satisfies `pred`).
 template <class T, class Pred = detail::always>
-  requires std::is_invocable_r_v<bool, Pred&, T&>
-auto receive(Pred pred = {}) {
-  return detail::receive_awaiter<T, Pred, false>(std::move(pred), -1);
-}
+requires std::is_invocable_r_v<bool, Pred&, T&>
+auto receive(Pred pred = {}) { return detail::receive_awaiter<T, Pred, false>(std::move(pred), -1); }
 
 /// As receive<T>(pred), giving std::nullopt after the timeout.
 template <class T, class Pred>
-  requires std::is_invocable_r_v<bool, Pred&, T&>
+requires std::is_invocable_r_v<bool, Pred&, T&>
 auto receive(Pred pred, after t) {
   return detail::receive_awaiter<T, Pred, true>(std::move(pred), t.timeout.count() < 0 ? 0 : t.timeout.count());
 }

@@ -48,8 +48,7 @@ task<result<socket>> accept(socket ls, wait_time timeout = std::nullopt);
 /// As socket::connect.
 task<result<void>> connect(socket s, address dest, wait_time timeout = std::nullopt);
 /// As socket::recv into `buf` (which must outlive the call).
-task<result<std::size_t>> recv(socket s, std::span<std::byte> buf, int flags = 0,
-                               wait_time timeout = std::nullopt);
+task<result<std::size_t>> recv(socket s, std::span<std::byte> buf, int flags = 0, wait_time timeout = std::nullopt);
 /// As socket::recvfrom.
 task<result<recvfrom_result>> recvfrom(socket s, std::span<std::byte> buf, int flags = 0,
                                        wait_time timeout = std::nullopt);

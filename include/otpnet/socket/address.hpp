@@ -30,8 +30,8 @@ class address {
   /// [::]:port, [::1]:port, or the given IPv6 address with scope id.
   static address inet6_any(std::uint16_t port = 0) noexcept;
   static address inet6_loopback(std::uint16_t port = 0) noexcept;
-  static address inet6(const std::array<std::uint8_t, 16>& ip, std::uint16_t port,
-                       std::uint32_t scope_id = 0, std::uint32_t flowinfo = 0) noexcept;
+  static address inet6(const std::array<std::uint8_t, 16>& ip, std::uint16_t port, std::uint32_t scope_id = 0,
+                       std::uint32_t flowinfo = 0) noexcept;
   /// A Unix-domain path. Fails with `enametoolong` past sun_path's size.
   static result<address> local(std::string_view path) noexcept;
   /// A name in Linux's abstract Unix namespace (no file; stored after a NUL).

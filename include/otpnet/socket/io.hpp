@@ -70,8 +70,7 @@ struct recvfrom_result {
 [[nodiscard]] result<recvfrom_result> recvfrom(const socket& s, std::span<std::byte> buf, int flags = 0);
 [[nodiscard]] result<recvfrom_result> recvfrom(const socket& s, std::span<std::byte> buf, int flags,
                                                milliseconds timeout);
-[[nodiscard]] async_result<recvfrom_result> recvfrom(const socket& s, std::span<std::byte> buf, int flags,
-                                                     nowait_t);
+[[nodiscard]] async_result<recvfrom_result> recvfrom(const socket& s, std::span<std::byte> buf, int flags, nowait_t);
 [[nodiscard]] async_result<recvfrom_result> recvfrom(const socket& s, std::span<std::byte> buf, int flags,
                                                      select_handle h);
 
@@ -86,8 +85,7 @@ struct recvfrom_result {
 [[nodiscard]] result<std::size_t> send(const socket& s, std::span<const std::byte> data, int flags = 0);
 [[nodiscard]] result<std::size_t> send(const socket& s, std::span<const std::byte> data, int flags,
                                        milliseconds timeout);
-[[nodiscard]] async_result<std::size_t> send(const socket& s, std::span<const std::byte> data, int flags,
-                                             nowait_t);
+[[nodiscard]] async_result<std::size_t> send(const socket& s, std::span<const std::byte> data, int flags, nowait_t);
 [[nodiscard]] async_result<std::size_t> send(const socket& s, std::span<const std::byte> data, int flags,
                                              select_handle h);
 
@@ -97,10 +95,10 @@ struct recvfrom_result {
                                          int flags = 0);
 [[nodiscard]] result<std::size_t> sendto(const socket& s, std::span<const std::byte> data, const address& dest,
                                          int flags, milliseconds timeout);
-[[nodiscard]] async_result<std::size_t> sendto(const socket& s, std::span<const std::byte> data,
-                                               const address& dest, int flags, nowait_t);
-[[nodiscard]] async_result<std::size_t> sendto(const socket& s, std::span<const std::byte> data,
-                                               const address& dest, int flags, select_handle h);
+[[nodiscard]] async_result<std::size_t> sendto(const socket& s, std::span<const std::byte> data, const address& dest,
+                                               int flags, nowait_t);
+[[nodiscard]] async_result<std::size_t> sendto(const socket& s, std::span<const std::byte> data, const address& dest,
+                                               int flags, select_handle h);
 
 // -- cancel ------------------------------------------------------------------
 

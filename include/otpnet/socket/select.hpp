@@ -98,7 +98,8 @@ template <>
 class async_result<void> : public async_result<done_t> {
  public:
   using async_result<done_t>::async_result;
-  async_result(result<void>&& r) : async_result<done_t>(r ? async_result<done_t>(done_t{}) : async_result<done_t>(fail(r.error()))) {}
+  async_result(result<void>&& r)
+      : async_result<done_t>(r ? async_result<done_t>(done_t{}) : async_result<done_t>(fail(r.error()))) {}
 };
 
 /// The message a select promises (OTP's {'$socket', S, select, Handle}), or,

@@ -57,8 +57,7 @@ struct open_options {
 
 /// Creates a socket. Errors: eafnosupport, eprotonosupport, einval (bad
 /// type), emfile/enfile (out of descriptors), eacces, enobufs/enomem.
-[[nodiscard]] result<socket> open(domain d, type t, protocol p = protocol::default_,
-                                  const open_options& opts = {});
+[[nodiscard]] result<socket> open(domain d, type t, protocol p = protocol::default_, const open_options& opts = {});
 
 /// Wraps an existing socket descriptor; domain, type and protocol are read
 /// back from the kernel. Errors: ebadf, enotsock, emfile (on dup).
