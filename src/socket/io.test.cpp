@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -331,7 +332,11 @@ TEST(io_registry, filters_by_owner_and_predicate) {
 }
 
 TEST(io_leaks, a_thousand_connections_leave_no_descriptor) {
-  (void)default_poller();  // the select service's two descriptors live on
+  {
+    // A first wait starts the select service, whose descriptors live on.
+    auto warm = test::listen_loopback();
+    (void)accept(warm.sock, 0ms);
+  }
   int before = test::open_fds();
   {
     auto l = test::listen_loopback(1024);
@@ -344,6 +349,50 @@ TEST(io_leaks, a_thousand_connections_leave_no_descriptor) {
     }
   }
   EXPECT_EQ(test::open_fds(), before);
+}
+
+}  // namespace
+}  // namespace otpnet::socket
+
+namespace otpnet::socket {
+namespace {
+
+TEST(io_exhaustion, select_service_recovers_after_emfile) {
+  // Runs in its own process (ctest), and a socketpair needs no wait, so the
+  // select service has not started: it must start while descriptors are
+  // exhausted.
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+  auto c = open(fds[0], {.dup = false}).value();
+  auto a = open(fds[1], {.dup = false}).value();
+  ::rlimit old{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+  ::rlimit low = old;
+  low.rlim_cur = static_cast<rlim_t>(test::open_fds() + 4);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::vector<socket> hog;
+  for (;;) {
+    auto s = open(domain::inet, type::stream);
+    if (!s) {
+      EXPECT_EQ(s.error(), errc::emfile);
+      break;
+    }
+    hog.push_back(*s);
+  }
+  std::byte buf[4];
+  auto r = recv(a, buf, 0, 10ms);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::emfile);  // named for what it is, not enomem
+  hog.clear();
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &old), 0);
+  // Descriptors are back: waiting works again.
+  ASSERT_TRUE(send(c, test::bytes("ok"), 0, 5000ms));
+  auto again = recv(a, buf, 0, 5000ms);
+  ASSERT_TRUE(again) << format_error(again.error());
+  EXPECT_EQ(*again, 2u);
+  auto timed = recv(a, buf, 0, 10ms);
+  ASSERT_FALSE(timed);
+  EXPECT_EQ(timed.error(), errc::timeout);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -123,24 +124,16 @@ result<int> poll_set::dispatch(int timeout_ms, int max_events) noexcept {
 namespace {
 
 /// The poll_set with a thread that waits on it, plus an eventfd to stop it.
+/// It starts with the first socket that waits; if it cannot (out of
+/// descriptors), that wait fails with the reason and a later one tries
+/// again, so running out of descriptors once does not break waiting for
+/// good.
 class select_service final : public poller {
  public:
-  select_service() {
-    wakefd_ = ::otpnet::internal::sys([] { return ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }).value_or(-1);
-    if (set_.fd() >= 0 && wakefd_ >= 0) {
-      ::epoll_event ev{};
-      ev.events = EPOLLIN;
-      ev.data.u64 = ~std::uint64_t{0};  // a slot index no socket ever has
-      int ep = set_.fd();
-      if (::otpnet::internal::sys([&] { return ::epoll_ctl(ep, EPOLL_CTL_ADD, wakefd_, &ev); })) {
-        thread_ = std::thread([this] { run(); });
-      }
-    }
-  }
-
   ~select_service() override {
-    stopping_.store(true, std::memory_order_release);
+    std::lock_guard lk(mu_);
     if (thread_.joinable()) {
+      stopping_.store(true, std::memory_order_release);
       std::uint64_t one = 1;
       (void)::otpnet::internal::sys([&] { return ::write(wakefd_, &one, sizeof one); });
       thread_.join();
@@ -151,23 +144,68 @@ class select_service final : public poller {
   }
 
   result<void> attach(detail::socket_state& s) noexcept override {
-    if (!thread_.joinable()) {
-      return fail(errc::enomem);
+    if (!started_.load(std::memory_order_acquire)) {
+      if (auto r = start(); !r) {
+        return r;
+      }
     }
-    return set_.attach(s);
+    return set_->attach(s);
   }
 
-  void detach(detail::socket_state& s) noexcept override { set_.detach(s); }
+  void detach(detail::socket_state& s) noexcept override {
+    if (started_.load(std::memory_order_acquire)) {
+      set_->detach(s);
+    }
+  }
 
  private:
-  void run() {
-    while (!stopping_.load(std::memory_order_acquire)) {
-      (void)set_.dispatch(-1, 128);
+  result<void> start() noexcept {
+    std::lock_guard lk(mu_);
+    if (started_.load(std::memory_order_relaxed)) {
+      return ok();
     }
+    if (!set_ || set_->fd() < 0) {
+      auto ep = ::otpnet::internal::sys([] { return ::epoll_create1(EPOLL_CLOEXEC); });
+      if (!ep) {
+        return fail(ep.error());
+      }
+      (void)::otpnet::internal::sys_once([fd = *ep] { return ::close(fd); });
+      set_ = std::make_unique<poll_set>();
+      if (set_->fd() < 0) {
+        return fail(errc::emfile);
+      }
+    }
+    if (wakefd_ < 0) {
+      auto w = ::otpnet::internal::sys([] { return ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); });
+      if (!w) {
+        return fail(w.error());
+      }
+      wakefd_ = *w;
+      ::epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.u64 = ~std::uint64_t{0};  // a slot index no socket ever has
+      int ep = set_->fd();
+      if (auto r = ::otpnet::internal::sys([&] { return ::epoll_ctl(ep, EPOLL_CTL_ADD, wakefd_, &ev); }); !r) {
+        return fail(r.error());
+      }
+    }
+    try {
+      thread_ = std::thread([this] {
+        while (!stopping_.load(std::memory_order_acquire)) {
+          (void)set_->dispatch(-1, 128);
+        }
+      });
+    } catch (...) {
+      return fail(errc::eagain);
+    }
+    started_.store(true, std::memory_order_release);
+    return ok();
   }
 
-  poll_set set_;
+  std::mutex mu_;
+  std::unique_ptr<poll_set> set_;
   int wakefd_ = -1;
+  std::atomic<bool> started_{false};
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };

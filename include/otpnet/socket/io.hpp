@@ -61,6 +61,14 @@ using std::chrono::milliseconds;
 [[nodiscard]] async_result<std::size_t> recv(const socket& s, std::span<std::byte> buf, int flags, nowait_t);
 [[nodiscard]] async_result<std::size_t> recv(const socket& s, std::span<std::byte> buf, int flags, select_handle h);
 
+/// The same without flags, as OTP's recv(S, Length, Timeout).
+[[nodiscard]] inline result<std::size_t> recv(const socket& s, std::span<std::byte> buf, milliseconds timeout) {
+  return recv(s, buf, 0, timeout);
+}
+[[nodiscard]] inline async_result<std::size_t> recv(const socket& s, std::span<std::byte> buf, nowait_t) {
+  return recv(s, buf, 0, nowait);
+}
+
 /// What recvfrom returns: the byte count and the sender.
 struct recvfrom_result {
   std::size_t size;
@@ -88,6 +96,14 @@ struct recvfrom_result {
 [[nodiscard]] async_result<std::size_t> send(const socket& s, std::span<const std::byte> data, int flags, nowait_t);
 [[nodiscard]] async_result<std::size_t> send(const socket& s, std::span<const std::byte> data, int flags,
                                              select_handle h);
+
+/// The same without flags.
+[[nodiscard]] inline result<std::size_t> send(const socket& s, std::span<const std::byte> data, milliseconds timeout) {
+  return send(s, data, 0, timeout);
+}
+[[nodiscard]] inline async_result<std::size_t> send(const socket& s, std::span<const std::byte> data, nowait_t) {
+  return send(s, data, 0, nowait);
+}
 
 /// Sends one datagram (or stream data) to `dest`. Errors as send, plus
 /// eisconn, edestaddrreq, eafnosupport.

@@ -8,6 +8,11 @@
 // Would-block is never an error: a `select` result promises one
 // `select_event` to the caller's `select_sink`, after which the caller
 // repeats the call, or withdraws it with `cancel`.
+// A caller (a sink) has at most one pending select per socket and
+// direction (input: accept/recv*; output: connect/send*): repeating a
+// nowait call before its event replaces the pending select's handle. A
+// notified caller holds the socket's turn for that direction until it
+// repeats the call or cancels; later waiters are served after it.
 #pragma once
 
 #include <otpnet/base/result.hpp>
