@@ -99,6 +99,13 @@ void port::owner_exited(pid who) noexcept {
 }
 
 result<void> port::close_now() noexcept {
+  if (closed_.load(std::memory_order_acquire)) {
+    return fail(errc::closed);
+  }
+  // What was queued goes out first, as far as the kernel takes it now.
+  if (!outq_.empty() && send_error_ == errc::ok) {
+    flush();
+  }
   if (closed_.exchange(true, std::memory_order_acq_rel)) {
     return fail(errc::closed);
   }

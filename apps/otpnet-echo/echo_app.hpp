@@ -1,0 +1,38 @@
+// File: apps/otpnet-echo/echo_app.hpp
+//
+// The tutorial's application tree, as an otpnet application:
+//
+//   tcp_server_sup (one_for_one, 5 restarts in 60 s)
+//     tcp_listener   the listener (gen_nb_server), permanent, shutdown 2000
+//     tcp_client_sup simple_one_for_one of echo_fsm, temporary, shutdown 2000
+#pragma once
+
+#include <otpnet/behaviours/application.hpp>
+#include <otpnet/gen_tcp/packet.hpp>
+#include <otpnet/socket/address.hpp>
+
+#include "echo_fsm.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace otpnet::echo {
+
+struct echo_config {
+  otpnet::socket::address bind = otpnet::socket::address::inet_any(2222);
+  gen_tcp::packet_type packet = gen_tcp::packet_type::u2;
+  std::uint32_t packet_size = 0;
+  std::size_t max_connections = 0;
+  int backlog = 4096;
+  bool delay_send = true;
+  echo_settings handler;
+};
+
+/// The application spec of the echo server.
+application::spec make_app(const echo_config& c);
+
+/// The listener's registered name.
+inline constexpr const char* listener_name = "tcp_listener";
+
+}  // namespace otpnet::echo

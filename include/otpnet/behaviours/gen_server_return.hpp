@@ -1,0 +1,180 @@
+// File: otpnet/behaviours/gen_server_return.hpp
+//
+// The "what next" values gen_server callbacks return (OTP's
+// `{reply, Reply, State, Timeout}` and friends), built with the helpers of
+// gen_server::behaviour (`ok()`, `reply(v)`, `noreply(500ms)`, `stop(r)`,
+// `ignore()`, `continue_with(x)`):
+//
+//   init            -> init_return      ok | stop | ignore
+//   handle_call     -> call_return<R>   reply(R) | noreply | stop | stop with a reply
+//   handle_cast     -> cast_return      noreply | stop
+//   handle_info     -> cast_return
+//   handle_continue -> cast_return
+//
+// ok, reply and noreply may carry a step: an idle timeout (a
+// gen_server::timeout message comes to handle_info if nothing else does in
+// that time) or a continuation (handle_continue runs before any message).
+#pragma once
+
+#include <otpnet/behaviours/from.hpp>
+#include <otpnet/runtime/exit_reason.hpp>
+#include <otpnet/runtime/message.hpp>
+#include <otpnet/runtime/proc.hpp>
+
+#include <chrono>
+#include <optional>
+#include <utility>
+
+namespace otpnet::gen_server {
+
+/// The message handle_info gets when a callback's timeout passes with no
+/// message (OTP's `timeout`).
+struct timeout {};
+
+namespace detail {
+
+struct next;
+
+/// A value that is either ready or still to be awaited: a callback that is
+/// a plain function gives it ready, a coroutine callback gives a task.
+template <class T>
+class maybe_task {
+ public:
+  maybe_task(T v) : value_(std::move(v)) {}                      // NOLINT(google-explicit-constructor)
+  maybe_task(task<T> t) : task_(std::in_place, std::move(t)) {}  // NOLINT(google-explicit-constructor)
+  bool ready() const noexcept { return value_.has_value(); }
+  T take_value() { return std::move(*value_); }
+  task<T> take_task() { return std::move(*task_); }
+
+ private:
+  std::optional<T> value_;
+  std::optional<task<T>> task_;
+};
+
+/// handle_continue to run before the next message: its argument, in an
+/// envelope, and the function that passes it to the server's callback.
+class continuation {
+ public:
+  using run_fn = maybe_task<next> (*)(void* server, ::otpnet::detail::envelope* arg);
+  continuation() noexcept = default;
+  continuation(::otpnet::detail::envelope* arg, run_fn run) noexcept : arg_(arg), run_(run) {}
+  continuation(continuation&& o) noexcept : arg_(std::exchange(o.arg_, nullptr)), run_(o.run_) {}
+  continuation& operator=(continuation&& o) noexcept {
+    if (this != &o) {
+      ::otpnet::detail::destroy_envelope(std::exchange(arg_, std::exchange(o.arg_, nullptr)));
+      run_ = o.run_;
+    }
+    return *this;
+  }
+  ~continuation() { ::otpnet::detail::destroy_envelope(arg_); }
+  explicit operator bool() const noexcept { return arg_ != nullptr; }
+  /// Runs it (once): the argument moves into the callback.
+  maybe_task<next> run(void* server);
+
+ private:
+  ::otpnet::detail::envelope* arg_ = nullptr;
+  run_fn run_ = nullptr;
+};
+
+/// What the loop does while it waits for the next message.
+struct step {
+  std::optional<std::chrono::milliseconds> timeout;
+  continuation cont;
+};
+
+}  // namespace detail
+
+/// `ok(...)` of init.
+struct ok_t {
+  detail::step then;
+};
+/// `noreply(...)` of any handler.
+struct noreply_t {
+  detail::step then;
+};
+/// `stop(reason)` of any callback.
+struct stop_t {
+  exit_reason reason;
+};
+/// `ignore()` of init.
+struct ignore_t {};
+
+/// What init returns.
+class init_return {
+ public:
+  enum class kind : unsigned char { ok, stop, ignore };
+  init_return(ok_t o) : kind_(kind::ok), then_(std::move(o.then)) {}          // NOLINT(google-explicit-constructor)
+  init_return(stop_t s) : kind_(kind::stop), reason_(std::move(s.reason)) {}  // NOLINT(google-explicit-constructor)
+  init_return(ignore_t) : kind_(kind::ignore) {}                              // NOLINT(google-explicit-constructor)
+  kind what() const noexcept { return kind_; }
+  const exit_reason& reason() const noexcept { return reason_; }
+  detail::step& then() noexcept { return then_; }
+
+ private:
+  kind kind_;
+  detail::step then_;
+  exit_reason reason_;
+};
+
+/// What handle_cast, handle_info and handle_continue return.
+class cast_return {
+ public:
+  enum class kind : unsigned char { noreply, stop };
+  cast_return(noreply_t n) : kind_(kind::noreply), then_(std::move(n.then)) {}  // NOLINT(google-explicit-constructor)
+  cast_return(stop_t s) : kind_(kind::stop), reason_(std::move(s.reason)) {}    // NOLINT(google-explicit-constructor)
+  kind what() const noexcept { return kind_; }
+  const exit_reason& reason() const noexcept { return reason_; }
+  detail::step& then() noexcept { return then_; }
+
+ private:
+  kind kind_;
+  detail::step then_;
+  exit_reason reason_;
+};
+
+/// What handle_call returns when its reply is an R.
+template <class R>
+class call_return {
+ public:
+  enum class kind : unsigned char { reply, noreply, stop };
+  call_return(noreply_t n) : kind_(kind::noreply), then_(std::move(n.then)) {}  // NOLINT(google-explicit-constructor)
+  call_return(stop_t s) : kind_(kind::stop), reason_(std::move(s.reason)) {}    // NOLINT(google-explicit-constructor)
+  /// reply(v): what behaviour::reply builds.
+  call_return(R v, detail::step then) : kind_(kind::reply), value_(std::move(v)), then_(std::move(then)) {}
+  /// stop(reason, v): reply v after terminate.
+  call_return(exit_reason why, R v) : kind_(kind::stop), value_(std::move(v)), reason_(std::move(why)) {}
+
+  kind what() const noexcept { return kind_; }
+  const exit_reason& reason() const noexcept { return reason_; }
+  detail::step& then() noexcept { return then_; }
+  /// The reply (reply, or stop with a reply).
+  std::optional<R>& value() noexcept { return value_; }
+
+ private:
+  kind kind_;
+  std::optional<R> value_;
+  detail::step then_;
+  exit_reason reason_;
+};
+
+namespace detail {
+
+/// The loop's view of any callback's return.
+struct next {
+  enum class kind : unsigned char { go_on, stop };
+  kind what = kind::go_on;
+  step then;
+  exit_reason reason;
+  /// stop with a reply: the caller, its reply staged, answered after
+  /// terminate.
+  gen::from pending_reply;
+};
+
+inline maybe_task<next> continuation::run(void* server) {
+  ::otpnet::detail::envelope* a = std::exchange(arg_, nullptr);
+  return run_(server, a);
+}
+
+}  // namespace detail
+
+}  // namespace otpnet::gen_server

@@ -1,0 +1,109 @@
+// File: otpnet/behaviours/gen_statem_core.hpp
+//
+// The part of the gen_statem engine that does not depend on the user's
+// type: the queue of inserted and postponed events, the three kinds of
+// timeouts, the choice of the next event, and carrying out actions. The
+// templated loop in gen_statem.hpp drives it. In otpnet::detail because
+// that loop, a header template, needs it; user code never touches it.
+//
+// Timeouts are deadlines kept here, not timers: the loop waits for the
+// mailbox with `receive(after(earliest deadline))`, so re-arming a state
+// timeout on every message costs a store, and a process waiting for
+// messages holds exactly one timer in its scheduler's wheel.
+#pragma once
+
+#include <otpnet/behaviours/gen_statem_action.hpp>
+#include <otpnet/behaviours/gen_statem_event.hpp>
+#include <otpnet/runtime/exit_reason.hpp>
+#include <otpnet/runtime/message.hpp>
+#include <otpnet/runtime/pid.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace otpnet::detail {
+
+class statem_core {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  /// What select() found.
+  enum class pick : std::uint8_t {
+    event,         ///< current() is the next event to handle
+    wait,          ///< wait for the mailbox (wait_ms(); < 0: no limit)
+    parent_exit,   ///< the parent's exit signal (trapped): stop with reason()
+    stop_request,  ///< statem::stop (gen_server::stop): stop with reason()
+  };
+
+  explicit statem_core(pid parent) noexcept : parent_(parent) {}
+  ~statem_core();
+  statem_core(const statem_core&) = delete;
+  statem_core& operator=(const statem_core&) = delete;
+
+  // -- choosing the next event -------------------------------------------------------
+
+  /// In order: an inserted or retried event; a due timeout (an event
+  /// timeout only if the mailbox is empty); a mailbox message. Calling
+  /// process only: it reads the mailbox without waiting.
+  pick select();
+  /// Classifies a message received after a wait.
+  pick accept(envelope* e);
+  long long wait_ms() const noexcept { return wait_ms_; }
+  const exit_reason& reason() const noexcept { return reason_; }
+
+  /// The event being handled.
+  event current() const noexcept { return {cur_.kind, cur_.e, &cur_.name}; }
+  /// Ends the current event (not postponed): frees its content.
+  void drop_current() noexcept;
+
+  // -- after a callback ----------------------------------------------------------------
+
+  /// Carries out the actions of a transition of the current event (or, with
+  /// `in_enter`, of a state enter call), after a state change if `changed`.
+  /// Returns nullptr, or the name of the error that stops the machine:
+  /// "bad_state_enter_action" (postpone or next_event in an enter call).
+  const char* apply(action_list& actions, bool changed, bool in_enter);
+  /// Sends the replies of a stop transition (before terminate, as OTP's
+  /// stop_and_reply does); drops every other action.
+  void send_replies(action_list& actions) noexcept;
+
+ private:
+  struct item {
+    event_kind kind = event_kind::info;
+    envelope* e = nullptr;
+    std::string name;
+  };
+  struct timer {
+    bool armed = false;
+    clock::time_point deadline;
+    std::uint64_t seq = 0;
+    envelope* content = nullptr;
+    std::string name;
+  };
+
+  void arm(timer& t, action& a);
+  static void disarm(timer& t) noexcept;
+  /// The armed timer with the earliest (deadline, seq), or nullptr.
+  timer* earliest() noexcept;
+  void fire(timer& t);
+  void begin(item it) noexcept;
+
+  pid parent_;
+  item cur_;
+  bool have_cur_ = false;
+  // Events to handle before the mailbox; the back is handled next.
+  std::vector<item> queue_;
+  // Postponed events, oldest first.
+  std::vector<item> postponed_;
+  std::vector<item> inserted_;  // scratch for next_event actions
+  timer event_timer_;
+  timer state_timer_;
+  std::vector<timer> generic_;
+  std::uint64_t seq_ = 0;
+  long long wait_ms_ = -1;
+  exit_reason reason_;
+};
+
+}  // namespace otpnet::detail

@@ -1,0 +1,294 @@
+// File: otpnet/behaviours/gen_statem_engine.hpp
+//
+// The typed half of the gen_statem loop (OTP's gen_statem:loop): the
+// process body that constructs the machine, runs init, acknowledges the
+// start, then takes one event at a time from statem_core, calls the state's
+// callback, and carries out the transition (state change, state enter
+// calls, actions), until a stop. Private to gen_statem.hpp: nothing here is
+// API. The start protocol (init_ack, the stop request) is the one gen_server
+// uses, so supervisors and stop work the same on both.
+//
+// The fast path (a plain-function callback, no state change) allocates
+// nothing: the event stays in its envelope, the transition and its first
+// actions live on the loop's frame, and a timeout is a stored deadline.
+#pragma once
+
+#include <otpnet/behaviours/exception_reason.hpp>
+#include <otpnet/behaviours/gen_server_loop.hpp>
+#include <otpnet/behaviours/gen_statem_core.hpp>
+#include <otpnet/behaviours/gen_statem_event.hpp>
+#include <otpnet/behaviours/gen_statem_state.hpp>
+#include <otpnet/behaviours/gen_statem_transition.hpp>
+#include <otpnet/behaviours/start_options.hpp>
+#include <otpnet/behaviours/start_result.hpp>
+#include <otpnet/runtime/exit_reason.hpp>
+#include <otpnet/runtime/proc.hpp>
+#include <otpnet/runtime/process.hpp>
+#include <otpnet/runtime/receive.hpp>
+
+#include <coroutine>
+#include <exception>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+namespace otpnet::detail {
+
+/// The engine's access to the state kept in the gen_statem base.
+struct statem_access {
+  template <class Fsm>
+  static auto& state(Fsm& f) noexcept {
+    return f.state_;
+  }
+  template <class Fsm>
+  static auto& previous(Fsm& f) noexcept {
+    return f.previous_;
+  }
+};
+
+/// Waits for any mailbox message, up to `ms` (< 0: no limit).
+struct statem_mailbox_wait {
+  long long ms;
+  envelope* got = nullptr;
+  bool await_ready() noexcept;
+  void await_suspend(std::coroutine_handle<> h) noexcept;
+  envelope* await_resume() noexcept;
+};
+
+/// set_process_label("gen_statem", name).
+void statem_set_label(std::string_view state_name);
+
+/// Callbacks, the current state, and the rules of a transition.
+template <class Fsm>
+class statem_engine {
+ public:
+  using state_type = typename Fsm::state_type;
+  using transition = typename Fsm::transition;
+  using verb = typename transition::verb;
+  enum class step : unsigned char { go_on, enter, stop };
+
+  statem_engine(Fsm& f, statem_core& core) noexcept : f_(f), core_(core) {}
+
+  static constexpr bool has_state_enter() {
+    if constexpr (requires { Fsm::state_enter; }) {
+      return Fsm::state_enter;
+    } else {
+      return false;
+    }
+  }
+
+  /// Calls the callback for `e` into `out` (ready, or a task to await).
+  void invoke(event& e, statem_outcome<transition>& out) {
+    auto& s = *statem_access::state(f_);
+    if constexpr (Fsm::state_functions) {
+      s.def()->run(f_, e, &out);
+    } else if constexpr (std::is_same_v<decltype(f_.handle_event(e, s)), transition>) {
+      out.ready.emplace(f_.handle_event(e, s));
+    } else {
+      out.pending.emplace(f_.handle_event(e, s));
+    }
+  }
+
+  /// Adopts the state init chose (its previous state is itself) and
+  /// carries out init's actions.
+  step start(transition& t) {
+    statem_access::previous(f_) = *t.state();
+    statem_access::state(f_) = std::move(*t.state());
+    label();
+    if (const char* err = core_.apply(t.actions(), false, false)) {
+      why_ = exit_reason::other(err);
+      return step::stop;
+    }
+    return has_state_enter() ? step::enter : step::go_on;
+  }
+
+  /// Carries out `t`, the answer to the current event or (in_enter) to a
+  /// state enter call. Sets why() when it returns step::stop.
+  step apply(transition& t, bool in_enter) {
+    if (t.what() == verb::stop) {
+      core_.send_replies(t.actions());
+      why_ = t.reason();
+      return step::stop;
+    }
+    if (t.what() == verb::ignore) {
+      why_ = exit_reason::other("bad_return_from_state_function");
+      return step::stop;
+    }
+    auto& cur = statem_access::state(f_);
+    bool changed = t.what() == verb::next_state && !(*t.state() == *cur);
+    if (changed && in_enter) {
+      why_ = exit_reason::other("bad_state_enter_return");
+      return step::stop;
+    }
+    bool repeat = t.what() == verb::repeat_state;
+    if (changed || repeat) {
+      statem_access::previous(f_) = *cur;
+    }
+    if (changed) {
+      cur = std::move(*t.state());
+      label();
+    }
+    if (const char* err = core_.apply(t.actions(), changed, in_enter)) {
+      why_ = exit_reason::other(err);
+      return step::stop;
+    }
+    return has_state_enter() && (changed || repeat) ? step::enter : step::go_on;
+  }
+
+  const exit_reason& why() const noexcept { return why_; }
+
+ private:
+  void label() {
+    const state_type& s = *statem_access::state(f_);
+    if constexpr (Fsm::state_functions) {
+      statem_set_label(s.name());
+    } else if constexpr (requires { f_.state_name(s); }) {
+      statem_set_label(std::string_view(f_.state_name(s)));
+    } else if constexpr (std::is_convertible_v<const state_type&, std::string_view>) {
+      statem_set_label(std::string_view(s));
+    } else if constexpr (std::is_enum_v<state_type>) {
+      statem_set_label(std::to_string(static_cast<long long>(s)));
+    } else if constexpr (std::is_arithmetic_v<state_type>) {
+      statem_set_label(std::to_string(s));
+    } else {
+      statem_set_label("?");
+    }
+  }
+
+  Fsm& f_;
+  statem_core& core_;
+  exit_reason why_;
+};
+
+/// The process body of a gen_statem: start, init, loop, terminate.
+template <class Fsm, class Args>
+proc statem_main(gen_server::detail::start_ctx ctx, Args args) {
+  namespace gs = gen_server::detail;
+  using transition = typename Fsm::transition;
+  using engine_t = statem_engine<Fsm>;
+  using step = typename engine_t::step;
+  statem_set_label("");
+  if (ctx.link_to) {
+    ::otpnet::link(ctx.link_to);
+  }
+  if (!gs::register_or_fail(ctx)) {
+    co_return;
+  }
+  statem_core core(ctx.parent);
+  std::optional<Fsm> fsm;
+  statem_outcome<transition> out;
+  std::optional<transition> t;
+  std::exception_ptr crash;
+  // -- init --------------------------------------------------------------------------------
+  try {
+    std::apply([&](auto&&... a) { fsm.emplace(std::move(a)...); }, std::move(args));
+    if constexpr (std::is_same_v<decltype(fsm->init()), transition>) {
+      t.emplace(fsm->init());
+    } else {
+      t.emplace(co_await fsm->init());
+    }
+  } catch (...) {
+    crash = std::current_exception();
+  }
+  if (crash) {
+    gs::init_failed(ctx, start_result::error(reason_of(crash)));
+    std::rethrow_exception(crash);
+  }
+  switch (t->what()) {
+    case transition::verb::next_state:
+      break;
+    case transition::verb::ignore:
+      gs::init_failed(ctx, start_result::ignore());
+      co_return;
+    case transition::verb::stop:
+      gs::init_failed(ctx, start_result::error(t->reason()));
+      ::otpnet::exit(t->reason());
+    default:
+      gs::init_failed(ctx, start_result::error(exit_reason::other("bad_return_from_init")));
+      ::otpnet::exit(exit_reason::other("bad_return_from_init"));
+  }
+  engine_t engine(*fsm, core);
+  step s = engine.start(*t);
+  gs::init_done(ctx);
+  // -- the loop: one event per turn ---------------------------------------------------------
+  exit_reason why;
+  int streak = 0;  // events taken without reading the mailbox
+  while (s != step::stop) {
+    try {
+      event e(event_kind::enter, nullptr);
+      if (s != step::enter) {
+        auto p = core.select();
+        if (p == statem_core::pick::wait) {
+          streak = 0;
+          envelope* m = co_await statem_mailbox_wait{core.wait_ms()};
+          if (m == nullptr) {
+            continue;  // a timeout is due: select finds it
+          }
+          p = core.accept(m);
+        } else if (++streak >= 64) {
+          // Bounded work per turn, for inserted events and timeouts too.
+          streak = 0;
+          co_await yield();
+        }
+        if (p != statem_core::pick::event) {
+          why = core.reason();  // a stop request or the parent's exit
+          break;
+        }
+        e = core.current();
+      }
+      engine.invoke(e, out);
+      // (if/else, not ?: -- GCC 12 evaluates a co_await inside ?: eagerly)
+      if (out.pending) {
+        t.emplace(co_await std::move(*out.pending));
+      } else {
+        t.emplace(std::move(*out.ready));
+      }
+      out.ready.reset();
+      out.pending.reset();
+      s = engine.apply(*t, e.is(event_kind::enter));
+      if (s == step::stop) {
+        why = engine.why();
+      }
+    } catch (...) {
+      crash = std::current_exception();
+      why = reason_of(crash);
+      break;
+    }
+  }
+  // -- terminate: for a stop, a crash, the parent's exit; never for a kill -------------------
+  if constexpr (requires { fsm->terminate(why); }) {
+    if constexpr (std::is_void_v<decltype(fsm->terminate(why))>) {
+      fsm->terminate(why);
+    } else {
+      co_await fsm->terminate(why);
+    }
+  }
+  if (crash) {
+    std::rethrow_exception(crash);
+  }
+  if (!why.is_normal()) {
+    ::otpnet::exit(why);
+  }
+}
+
+/// Starts a gen_statem process running Fsm and waits for its init (the
+/// same protocol as gen_server's start).
+template <class Fsm, class Tuple>
+task<start_result> statem_start(start_options o, bool link, pid parent, Tuple args) {
+  namespace gs = gen_server::detail;
+  pid me = self();
+  bool link_here = link && parent == me;
+  gs::start_ctx ctx{me, make_ref(), link ? parent : pid{}, (link && !link_here) ? parent : pid{}, o.name};
+  ref tag = ctx.tag;
+  auto [child, mon] =
+      spawn_opt({.link = link_here, .monitor = true, .trap_exit = o.trap_exit, .scheduler = o.scheduler},
+                [ctx = std::move(ctx), args = std::move(args)]() mutable -> proc {
+                  return statem_main<Fsm, Tuple>(std::move(ctx), std::move(args));
+                });
+  co_return co_await gs::await_ack(child, mon, tag, link_here, o.timeout);
+}
+
+}  // namespace otpnet::detail

@@ -1,0 +1,95 @@
+// File: otpnet/behaviours/gen_statem_state.hpp
+//
+// The states of a state-functions gen_statem: `state_fn<Fsm>` names one
+// member function of Fsm. It points to a `state_def`, one constant per
+// member function, holding a thunk that calls it and the function's name
+// (taken from the compiler's signature text at compile time), so that a
+// state is one pointer, comparing states is one compare, and process_info
+// shows "wait_for_data" at no cost. A state function returns either a
+// transition (called inline) or task<transition> (awaited by the loop).
+#pragma once
+
+#include <otpnet/behaviours/gen_statem_event.hpp>
+#include <otpnet/runtime/proc.hpp>
+
+#include <array>
+#include <cstddef>
+#include <optional>
+#include <string_view>
+#include <type_traits>
+
+namespace otpnet {
+
+namespace detail {
+
+/// A callback's answer: `ready` for a plain function, `pending` for a
+/// coroutine that the loop must await.
+template <class T>
+struct statem_outcome {
+  std::optional<T> ready;
+  std::optional<task<T>> pending;
+};
+
+template <class Fsm>
+struct state_def {
+  void (*run)(Fsm&, event&, void* outcome);
+  const char* name;
+};
+
+/// The unqualified name of the member function F ("wait_for_data").
+template <auto F>
+constexpr auto member_name() {
+  std::string_view p = __PRETTY_FUNCTION__;  // GCC "[with auto F = &x::f; ...]", Clang "[F = &x::f]"
+  std::string_view key = "F = ";
+  auto start = p.find(key);
+  std::array<char, 64> out{};
+  if (start == std::string_view::npos) {
+    return out;
+  }
+  start += key.size();
+  std::string_view full = p.substr(start, p.find_first_of(";]", start) - start);
+  if (auto colon = full.rfind("::"); colon != std::string_view::npos) {
+    full = full.substr(colon + 2);
+  }
+  for (std::size_t i = 0; i < full.size() && i + 1 < out.size(); ++i) {
+    out[i] = full[i];
+  }
+  return out;
+}
+template <auto F>
+inline constexpr auto member_name_v = member_name<F>();
+
+/// Calls (f.*F)(e) into the statem_outcome at `out`.
+template <class Fsm, auto F>
+void run_state(Fsm& f, event& e, void* out) {
+  using transition = typename Fsm::transition;
+  auto& o = *static_cast<statem_outcome<transition>*>(out);
+  if constexpr (std::is_same_v<decltype((f.*F)(e)), transition>) {
+    o.ready.emplace((f.*F)(e));
+  } else {
+    o.pending.emplace((f.*F)(e));
+  }
+}
+
+template <class Fsm, auto F>
+inline constexpr state_def<Fsm> state_def_v{&run_state<Fsm, F>, member_name_v<F>.data()};
+
+}  // namespace detail
+
+/// A state of a state-functions machine: names one member function.
+/// Obtained with gen_statem<Fsm>::state_of<&Fsm::f>().
+template <class Fsm>
+class state_fn {
+ public:
+  constexpr state_fn() noexcept = default;
+  constexpr explicit state_fn(const detail::state_def<Fsm>* d) noexcept : d_(d) {}
+  /// The member function's name, e.g. "wait_for_data".
+  std::string_view name() const noexcept { return d_ != nullptr ? d_->name : ""; }
+  const detail::state_def<Fsm>* def() const noexcept { return d_; }
+  friend constexpr bool operator==(state_fn, state_fn) noexcept = default;
+
+ private:
+  const detail::state_def<Fsm>* d_ = nullptr;
+};
+
+}  // namespace otpnet

@@ -1,0 +1,28 @@
+// File: otpnet/behaviours/start_options.hpp
+//
+// `start_options`: how a behaviour process is started (OTP's start
+// options): a registered name, the scheduler, trap_exit from the first
+// instruction, and how long init may take.
+#pragma once
+
+#include <otpnet/behaviours/wait_time.hpp>
+
+#include <string>
+
+namespace otpnet {
+
+struct start_options {
+  /// Registered before init runs; a taken name fails the start with
+  /// "already_started" (and the holder's pid in start_result::id()).
+  std::string name;
+  /// Scheduler index; -1: the least loaded one.
+  int scheduler = -1;
+  /// Trap exits from the start, so that no exit signal can come before
+  /// init sets it.
+  bool trap_exit = false;
+  /// How long init may take; past it the process is killed and the start
+  /// fails with `timeout`.
+  wait_time timeout = infinity;
+};
+
+}  // namespace otpnet

@@ -1,0 +1,134 @@
+// File: otpnet/listener/acceptor.hpp
+//
+// `acceptor`: the listening half of a listener, as plain state that a
+// listener process drives from its messages. It owns the listen ports,
+// accepts with nowait calls (so the process never blocks and stays a
+// responsive gen_server), applies the accept policy of accept_policy.hpp,
+// counts connections against max_connections, and parks (leaving
+// connections in the kernel's backlog) while suspended or at the limit.
+// Every method runs in the listener's own process.
+#pragma once
+
+#include <otpnet/base/result.hpp>
+#include <otpnet/gen_tcp/options.hpp>
+#include <otpnet/listener/accept_policy.hpp>
+#include <otpnet/listener/connection.hpp>
+#include <otpnet/runtime/pid.hpp>
+#include <otpnet/runtime/socket_select.hpp>
+#include <otpnet/socket/address.hpp>
+#include <otpnet/socket/socket.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace otpnet::listener {
+
+/// A back-off period of a port ended (sent by the acceptor to its process).
+struct backoff_tick {
+  std::uint16_t port;
+};
+/// A batch of accepts ended with more possibly waiting (bounded work).
+struct accept_more {
+  std::uint16_t port;
+};
+
+/// What info() tells of a listener.
+struct listener_info {
+  std::string name;
+  struct port_info {
+    std::uint16_t port;
+    std::string address;
+    bool backing_off;
+  };
+  std::vector<port_info> ports;
+  std::size_t active_connections = 0;
+  std::uint64_t total_connections = 0;
+  std::uint64_t accept_failures = 0;
+  std::map<std::string, std::uint64_t> failures_by_reason;
+  std::size_t max_connections = 0;
+  bool suspended = false;
+  bool at_limit = false;
+};
+
+class acceptor {
+ public:
+  static constexpr std::size_t unlimited = std::numeric_limits<std::size_t>::max();
+
+  explicit acceptor(std::string name = "listener") : name_(std::move(name)) {}
+  acceptor(const acceptor&) = delete;
+  acceptor& operator=(const acceptor&) = delete;
+
+  void set_name(std::string name) { name_ = std::move(name); }
+  const std::string& name() const noexcept { return name_; }
+
+  /// Listens on `addr` with `opts` and starts accepting; returns the port
+  /// (the chosen one for port 0; 0 for a local path). Errors: eaddrinuse,
+  /// eacces, invalid (bad options), emfile.
+  result<std::uint16_t> add_port(const otpnet::socket::address& addr, const gen_tcp::options& opts);
+  /// Closes the listen socket of `port` (its live connections stay).
+  bool remove_port(std::uint16_t port);
+
+  /// The next accepted connection on the port `ev` is about, or nothing
+  /// (wait for the next event, backing off, parked, or batch done: then
+  /// an accept_more message is on its way). Call until nothing.
+  std::optional<connection> on_select(const socket_select& ev);
+  std::optional<connection> on_tick(std::uint16_t port);
+  std::optional<connection> on_more(std::uint16_t port);
+  /// Whether `ev` is about one of the listen sockets.
+  bool owns(const socket_select& ev) const noexcept;
+
+  /// Admission.
+  void suspend() noexcept { suspended_ = true; }
+  /// Resumes accepting; the caller then drives accepts with resume_port()
+  /// for each port (see ports()).
+  void resume() noexcept { suspended_ = false; }
+  void set_max_connections(std::size_t n) noexcept { max_ = n == 0 ? unlimited : n; }
+  std::size_t max_connections() const noexcept { return max_; }
+  /// A connection ended (or no longer counts).
+  void connection_ended() noexcept;
+  std::size_t active() const noexcept { return active_; }
+  bool parked() const noexcept { return suspended_ || active_ >= max_; }
+  /// Accepts on `port` again after admission reopened.
+  std::optional<connection> resume_port(std::uint16_t port) { return accept_step(port); }
+  std::vector<std::uint16_t> ports() const;
+
+  /// A crash of the code a connection was handed to: closes it, reports it
+  /// with the listener's name; accepting goes on.
+  void handoff_failed(connection& c, const std::string& why) noexcept;
+
+  listener_info info() const;
+  /// Closes every listen socket.
+  void close_all() noexcept;
+
+ private:
+  struct port_state {
+    otpnet::socket::socket sock;
+    gen_tcp::effective_options opts;
+    otpnet::socket::address addr;
+    std::uint16_t port = 0;
+    otpnet::socket::select_handle handle;
+    backoff delay;
+    bool backing_off = false;
+    int batch = 0;
+  };
+
+  port_state* find(std::uint16_t port) noexcept;
+  std::optional<connection> accept_step(std::uint16_t port);
+  void count_failure(errc e);
+
+  std::string name_;
+  std::vector<port_state> ports_;
+  std::size_t active_ = 0;
+  std::size_t max_ = unlimited;
+  bool suspended_ = false;
+  std::uint64_t total_ = 0;
+  std::uint64_t failures_ = 0;
+  std::map<std::string, std::uint64_t> by_reason_;
+};
+
+}  // namespace otpnet::listener

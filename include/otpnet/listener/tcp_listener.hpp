@@ -1,0 +1,71 @@
+// File: otpnet/listener/tcp_listener.hpp
+//
+// The ready-made listener (the tutorial's tcp_listener, ranch-like): a
+// gen_nb_server that starts one handler per connection under a connection
+// supervisor (simple_one_for_one, temporary children), makes it the
+// connection's owner before a byte is read, and sends it socket_ready (the
+// WAIT_FOR_SOCKET hand-off). It monitors its handlers, so that
+// max_connections counts live connections, and it can be suspended,
+// resumed and drained. Everything below is a gen_server call to it.
+//
+//   auto l = co_await listener::start_link({.name = "echo",
+//                                           .addresses = {address::inet_any(2222)},
+//                                           .socket_options = {.active = gen_tcp::once},
+//                                           .client_sup = "tcp_client_sup"});
+//   auto i = co_await listener::info(l.id());
+#pragma once
+
+#include <otpnet/behaviours/gen_server.hpp>
+#include <otpnet/behaviours/outcome.hpp>
+#include <otpnet/behaviours/server_ref.hpp>
+#include <otpnet/behaviours/start_result.hpp>
+#include <otpnet/gen_tcp/options.hpp>
+#include <otpnet/listener/acceptor.hpp>
+#include <otpnet/socket/address.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace otpnet::listener {
+
+struct listener_options {
+  std::string name = "listener";
+  /// Registered name of the listener process (empty: none).
+  std::string registered_name;
+  std::vector<otpnet::socket::address> addresses;
+  gen_tcp::options socket_options;
+  /// 0: no limit.
+  std::size_t max_connections = 0;
+  /// The simple_one_for_one supervisor handlers are started under; each
+  /// handler is started with no extra argument and gets socket_ready.
+  server_ref client_sup{pid{}};
+};
+
+/// What drain reports.
+struct drain_result {
+  std::size_t finished = 0;  ///< handlers that ended by the deadline
+  std::size_t forced = 0;    ///< handlers stopped (shutdown) at the deadline
+};
+
+/// Starts the listener linked to the caller; error(reason) names the
+/// problem (e.g. "eaddrinuse: Address already in use (port 2222)").
+task<start_result> start_link(listener_options o);
+
+task<outcome<listener_info>> info(server_ref l);
+/// Listens on one more address; the bound port.
+task<outcome<std::uint16_t>> add_listen_port(server_ref l, otpnet::socket::address a);
+task<outcome<bool>> remove_listen_port(server_ref l, std::uint16_t port);
+/// Changes max_connections at run time (0: no limit).
+task<outcome<>> set_max_connections(server_ref l, std::size_t n);
+task<outcome<>> suspend(server_ref l);
+task<outcome<>> resume(server_ref l);
+/// The handlers of live connections.
+task<outcome<std::vector<pid>>> connections(server_ref l);
+/// Stops accepting, sends every handler drain_notice, waits up to
+/// `deadline` for them to end, then stops the rest with `shutdown`.
+task<outcome<drain_result>> drain(server_ref l, std::chrono::milliseconds deadline);
+
+}  // namespace otpnet::listener

@@ -1,0 +1,156 @@
+#include "otpnet/behaviours/application.hpp"
+
+#include <otpnet/behaviours/gen_server.hpp>
+#include <otpnet/behaviours/report.hpp>
+#include <otpnet/behaviours/supervisor.hpp>
+#include <otpnet/behaviours/sync_wait.hpp>
+#include <otpnet/runtime/mailbox.hpp>
+#include <otpnet/runtime/process.hpp>
+
+#include "behaviours/test_worker.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <variant>
+
+namespace otpnet {
+namespace {
+
+using namespace std::chrono_literals;
+using app_test = testing::runtime_fixture;
+
+/// An application whose top supervisor has one worker, "w".
+application::spec demo(std::string name, pid probe, supervisor::flags f = {}) {
+  application::spec s;
+  s.name = std::move(name);
+  s.description = "demo";
+  s.start = [probe, f] { return supervisor::start_link(f, {testing::worker_spec("w", probe)}); };
+  s.env = {{"listen_port", "2222"}, {"mode", "echo"}};
+  return s;
+}
+
+std::optional<application_report> next_app_report(mailbox& mb, application_event e) {
+  auto r = mb.receive<report>(5000ms, [e](const report& x) {
+    auto* a = std::get_if<application_report>(&x);
+    return a != nullptr && a->event == e;
+  });
+  if (!r) {
+    return std::nullopt;
+  }
+  return std::get<application_report>(*r);
+}
+
+TEST_F(app_test, start_env_and_stop) {
+  mailbox mb;
+  testing::report_capture cap(mb.self());
+  application::set_env("app1", "mode", "chat");  // overrides the spec's default
+  ASSERT_TRUE(sync_wait(application::start(demo("app1", mb.self()))));
+  auto started = next_app_report(mb, application_event::started);
+  ASSERT_TRUE(started);
+  EXPECT_EQ(started->application, "app1");
+  auto running = application::which_applications();
+  ASSERT_EQ(running.size(), 1u);
+  EXPECT_EQ(running[0].name, "app1");
+  EXPECT_EQ(running[0].description, "demo");
+  EXPECT_EQ(running[0].supervisor, application::get_supervisor("app1"));
+  EXPECT_TRUE(is_alive(running[0].supervisor));
+  EXPECT_EQ(application::get_env("app1", "listen_port", "0"), "2222");
+  EXPECT_EQ(application::get_env("app1", "mode"), "chat");
+  EXPECT_EQ(application::get_env("app1", "missing", "fallback"), "fallback");
+  EXPECT_FALSE(application::get_env("app1", "missing"));
+
+  auto again = sync_wait(application::start(demo("app1", mb.self())));
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().text(), "already_started");
+
+  EXPECT_TRUE(sync_wait(application::stop("app1")));
+  auto s = testing::next_stop(mb);  // the worker was stopped by its supervisor
+  ASSERT_TRUE(s);
+  EXPECT_EQ(*s, "stop w");
+  EXPECT_FALSE(is_alive(running[0].supervisor));
+  EXPECT_TRUE(next_app_report(mb, application_event::stopped));
+  EXPECT_TRUE(application::which_applications().empty());
+  auto twice = sync_wait(application::stop("app1"));
+  ASSERT_FALSE(twice);
+  EXPECT_EQ(twice.error().text(), "not_started");
+  // Loaded still: it starts again by name.
+  EXPECT_TRUE(sync_wait(application::start(std::string("app1"))));
+  EXPECT_TRUE(sync_wait(application::stop("app1")));
+  EXPECT_TRUE(application::unload("app1"));
+}
+
+TEST_F(app_test, a_failed_start_is_reported_with_its_reason) {
+  mailbox mb;
+  testing::report_capture cap(mb.self());
+  application::spec s;
+  s.name = "broken";
+  s.start = [] { return supervisor::start_link({.intensity = -1}, {}); };
+  auto r = sync_wait(application::start(s));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().text().find("invalid_intensity"), std::string_view::npos) << r.error().to_string();
+  auto failed = next_app_report(mb, application_event::start_failed);
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->application, "broken");
+  EXPECT_EQ(failed->reason, r.error());
+  EXPECT_TRUE(application::which_applications().empty());
+  EXPECT_TRUE(application::unload("broken"));
+}
+
+TEST_F(app_test, the_top_supervisors_death_stops_the_application) {
+  mailbox mb;
+  testing::report_capture cap(mb.self());
+  ASSERT_TRUE(sync_wait(application::start(demo("app2", mb.self(), {.intensity = 0}))));
+  pid sup = application::get_supervisor("app2");
+  ASSERT_TRUE(sup);
+  // Intensity 0: the first crash of the worker ends the supervisor.
+  auto kids = sync_wait(supervisor::which_children(sup));
+  ASSERT_TRUE(kids);
+  exit((*kids)[0].child, exit_reason::kill());
+  auto exited = next_app_report(mb, application_event::exited);
+  ASSERT_TRUE(exited);
+  EXPECT_EQ(exited->application, "app2");
+  EXPECT_EQ(exited->reason, exit_reason::shutdown());
+  EXPECT_TRUE(application::which_applications().empty());
+  EXPECT_FALSE(application::get_supervisor("app2"));
+  // And a kill of the supervisor itself, after a restart of the application.
+  ASSERT_TRUE(sync_wait(application::start(std::string("app2"))));
+  exit(application::get_supervisor("app2"), exit_reason::kill());
+  auto killed = next_app_report(mb, application_event::exited);
+  ASSERT_TRUE(killed);
+  EXPECT_EQ(killed->reason, exit_reason::killed());
+  EXPECT_TRUE(application::which_applications().empty());
+}
+
+TEST_F(app_test, start_and_stop_from_a_process) {
+  mailbox mb;
+  spawn([me = mb.self()]() -> proc {
+    application::spec s = demo("app3", pid{});
+    outcome<> a = co_await application::start(s);
+    bool listed = application::which_applications().size() == 1;
+    outcome<> b = co_await application::stop("app3");
+    send(me, std::string(a && listed && b ? "ok" : "?"));
+  });
+  auto r = mb.receive<std::string>(5000ms);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*r, "ok");
+}
+
+TEST_F(app_test, load_and_unload_rules) {
+  application::spec s;
+  s.name = "lib";
+  EXPECT_EQ(application::load(s).error().text(), "invalid_spec");
+  s.start = [] { return supervisor::start_link({}, {}); };
+  s.env = {{"k", "v"}};
+  EXPECT_TRUE(application::load(s));
+  EXPECT_EQ(application::load(s).error().text(), "already_loaded");
+  EXPECT_EQ(application::get_env("lib", "k"), "v");
+  EXPECT_TRUE(application::unload("lib"));
+  EXPECT_EQ(application::unload("lib").error().text(), "not_loaded");
+  auto r = sync_wait(application::start(std::string("lib")));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().text(), "not_loaded");
+}
+
+}  // namespace
+}  // namespace otpnet

@@ -1,0 +1,89 @@
+#include "otpnet/behaviours/child_spec.hpp"
+
+#include <gtest/gtest.h>
+
+#include <any>
+#include <vector>
+
+namespace otpnet {
+namespace {
+
+using namespace std::chrono_literals;
+
+child_spec good(std::string id) {
+  child_spec s;
+  s.id = std::move(id);
+  s.start = start_fn("m:start_link", [] { return start_result::ignore(); });
+  return s;
+}
+
+TEST(child_spec, a_good_spec_passes_and_defaults_its_shutdown_by_type) {
+  child_spec w = good("w");
+  EXPECT_TRUE(check_child_spec(w));
+  EXPECT_EQ(effective_shutdown(w), shutdown_spec(5000ms));
+  w.type = child_type::supervisor;
+  EXPECT_EQ(effective_shutdown(w), shutdown_spec::infinity());
+  w.shutdown = shutdown_spec::brutal_kill();
+  EXPECT_EQ(effective_shutdown(w), shutdown_spec::brutal_kill());
+  EXPECT_EQ(w.start.name(), "m:start_link");
+}
+
+TEST(child_spec, bad_specs_are_rejected_with_named_reasons) {
+  child_spec s = good("x");
+  s.start = {};
+  EXPECT_EQ(check_child_spec(s).error(), spec_error::invalid_start);
+  s = good("x");
+  s.restart = static_cast<restart_type>(7);
+  EXPECT_EQ(check_child_spec(s).error(), spec_error::invalid_restart_type);
+  s = good("x");
+  s.shutdown = -1ms;
+  EXPECT_EQ(check_child_spec(s).error(), spec_error::invalid_shutdown);
+  s = good("x");
+  s.type = static_cast<child_type>(9);
+  EXPECT_EQ(check_child_spec(s).error(), spec_error::invalid_child_type);
+  EXPECT_EQ(to_string(spec_error::invalid_shutdown), "invalid_shutdown");
+}
+
+TEST(child_spec, duplicate_ids_are_named_with_their_position) {
+  std::vector<child_spec> specs = {good("a"), good("b"), good("a")};
+  auto r = check_child_specs(specs);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().first, spec_error::duplicate_child_name);
+  EXPECT_EQ(r.error().second, 2u);
+  specs[2].id = "c";
+  specs[1].shutdown = -3ms;
+  r = check_child_specs(specs);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), std::make_pair(spec_error::invalid_shutdown, std::size_t{1}));
+}
+
+TEST(child_spec, text_parsers_give_the_same_names) {
+  EXPECT_EQ(restart_type_from_string("transient"), restart_type::transient);
+  EXPECT_EQ(restart_type_from_string("sometimes").error(), spec_error::invalid_restart_type);
+  EXPECT_EQ(child_type_from_string("supervisor"), child_type::supervisor);
+  EXPECT_EQ(child_type_from_string("boss").error(), spec_error::invalid_child_type);
+  EXPECT_EQ(shutdown_from_string("brutal_kill"), shutdown_spec::brutal_kill());
+  EXPECT_EQ(shutdown_from_string("infinity"), shutdown_spec::infinity());
+  EXPECT_EQ(shutdown_from_string("2000"), shutdown_spec(2000ms));
+  EXPECT_EQ(shutdown_from_string("-5").error(), spec_error::invalid_shutdown);
+  EXPECT_EQ(shutdown_from_string("soon").error(), spec_error::invalid_shutdown);
+  EXPECT_EQ(shutdown_from_string("").error(), spec_error::invalid_shutdown);
+  EXPECT_EQ(shutdown_spec(2000ms).to_string(), "2000");
+  EXPECT_EQ(shutdown_spec::brutal_kill().to_string(), "brutal_kill");
+}
+
+TEST(child_spec, start_functions_take_any_of_their_shapes) {
+  // Plain or coroutine, with or without the extra argument.
+  start_fn plain([] { return start_result::ignore(); });
+  start_fn with_extra([](const std::any& a) {
+    return a.has_value() ? start_result::ignore() : start_result::error(exit_reason::other("no arg"));
+  });
+  start_fn coroutine([]() -> task<start_result> { co_return start_result::ignore(); });
+  EXPECT_TRUE(plain);
+  EXPECT_TRUE(with_extra);
+  EXPECT_TRUE(coroutine);
+  EXPECT_FALSE(start_fn());
+}
+
+}  // namespace
+}  // namespace otpnet

@@ -1,0 +1,576 @@
+#include "otpnet/behaviours/gen_statem.hpp"
+
+#include <otpnet/behaviours/sync_wait.hpp>
+#include <otpnet/runtime/mailbox.hpp>
+#include <otpnet/runtime/process_info.hpp>
+#include <otpnet/runtime/receive.hpp>
+#include <otpnet/runtime/runtime.hpp>
+
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+namespace otpnet {
+namespace {
+
+using namespace std::chrono_literals;
+
+class gen_statem_test : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(runtime::start({.schedulers = 2})); }
+  void TearDown() override {
+    runtime::stop();
+    EXPECT_EQ(runtime::process_count(), 0u);
+  }
+  /// The next log line the machine sent to the test's mailbox.
+  std::string next(mailbox& mb) {
+    auto s = mb.receive<std::string>(5000ms);
+    return s ? *s : "<nothing>";
+  }
+};
+
+struct push {
+  int v;
+};
+struct get_count {};
+struct flip {};
+
+// -- state functions ----------------------------------------------------------------
+
+/// A switch: off --flip--> on --flip--> off; counts flips; logs to `log`.
+struct light : gen_statem<light> {
+  pid log;
+  int flips = 0;
+  explicit light(pid l) : log(l) {}
+
+  transition init() { return next_state<&light::off>(); }
+  transition off(event& e) {
+    if (e.cast<flip>() != nullptr) {
+      ++flips;
+      return next_state<&light::on>();
+    }
+    return common(e);
+  }
+  transition on(event& e) {
+    if (e.cast<flip>() != nullptr) {
+      ++flips;
+      return next_state<&light::off>();
+    }
+    return common(e);
+  }
+  transition common(event& e) {
+    if (e.call<get_count>() != nullptr) {
+      return keep_state(reply(e.caller(), flips));
+    }
+    if (auto* s = e.info<std::string>()) {
+      send(log, std::string(state().name()) + ":" + *s);
+    }
+    return keep_state();
+  }
+};
+
+TEST_F(gen_statem_test, state_functions_handle_call_cast_and_info) {
+  mailbox mb;
+  auto r = sync_wait(statem::start_link<light>(mb.self()));
+  ASSERT_TRUE(r);
+  statem::cast(r.id(), flip{});
+  send(r.id(), std::string("hello"));
+  EXPECT_EQ(next(mb), "on:hello");
+  auto n = sync_wait(statem::call<int>(r.id(), get_count{}));
+  ASSERT_TRUE(n);
+  EXPECT_EQ(*n, 1);
+  statem::cast(r.id(), flip{});
+  send(r.id(), std::string("again"));
+  EXPECT_EQ(next(mb), "off:again");
+  ASSERT_TRUE(sync_wait(statem::stop(r.id())));
+  EXPECT_FALSE(is_alive(r.id()));
+}
+
+TEST_F(gen_statem_test, process_info_shows_the_state_name) {
+  mailbox mb;
+  auto r = sync_wait(statem::start<light>(mb.self()));
+  ASSERT_TRUE(r);
+  auto i = process_info(r.id());
+  ASSERT_TRUE(i);
+  EXPECT_EQ(i->behaviour, "gen_statem");
+  EXPECT_EQ(i->state_name, "off");
+  statem::cast(r.id(), flip{});
+  ASSERT_TRUE(sync_wait(statem::call<int>(r.id(), get_count{})));  // the flip is done
+  i = process_info(r.id());
+  ASSERT_TRUE(i);
+  EXPECT_EQ(i->state_name, "on");
+}
+
+// -- handle_event mode ------------------------------------------------------------------
+
+enum class door_state { locked, open };
+
+/// OTP's code lock: push the digits of the code to open; it relocks on a
+/// state timeout; a wrong digit starts over.
+struct code_lock : gen_statem<code_lock, door_state> {
+  std::string code;
+  std::string typed;
+  pid log;
+  code_lock(std::string c, pid l) : code(std::move(c)), log(l) {}
+
+  transition init() { return next_state(door_state::locked); }
+  transition handle_event(event& e, door_state s) {
+    if (auto* p = e.cast<push>(); p != nullptr && s == door_state::locked) {
+      typed += std::to_string(p->v);
+      if (typed == code) {
+        typed.clear();
+        send(log, std::string("opened"));
+        return next_state(door_state::open, state_timeout(20ms));
+      }
+      if (code.compare(0, typed.size(), typed) != 0) {
+        typed = typed.back() == code.front() ? typed.substr(typed.size() - 1) : "";  // start over
+      }
+      return keep_state();
+    }
+    if (e.is(event_kind::state_timeout) && s == door_state::open) {
+      send(log, std::string("locked"));
+      return next_state(door_state::locked);
+    }
+    if (e.cast<push>() != nullptr) {
+      return keep_state();  // pushing an open door does nothing
+    }
+    return keep_state();
+  }
+  std::string_view state_name(door_state s) const { return s == door_state::locked ? "locked" : "open"; }
+};
+
+TEST_F(gen_statem_test, handle_event_mode_code_lock) {
+  mailbox mb;
+  auto r = sync_wait(statem::start_link<code_lock>(std::string("123"), mb.self()));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(process_info(r.id())->state_name, "locked");
+  for (int d : {1, 2, 1, 2, 3}) {
+    statem::cast(r.id(), push{d});
+  }
+  EXPECT_EQ(next(mb), "opened");
+  EXPECT_EQ(next(mb), "locked");  // the state timeout
+}
+
+// -- state enter -------------------------------------------------------------------------
+
+/// Logs every enter call as "enter <state> from <old>".
+struct enterer : gen_statem<enterer> {
+  static constexpr bool state_enter = true;
+  pid log;
+  explicit enterer(pid l) : log(l) {}
+
+  transition init() { return next_state<&enterer::a>(); }
+  transition a(event& e) {
+    if (e.is(event_kind::enter)) {
+      send(log, "enter a from " + std::string(previous_state().name()));
+      return keep_state();
+    }
+    if (auto* s = e.info<std::string>()) {
+      if (*s == "go") {
+        return next_state<&enterer::b>();
+      }
+      if (*s == "repeat") {
+        return repeat_state();
+      }
+      if (*s == "same") {
+        return next_state<&enterer::a>();  // not a change: no enter
+      }
+    }
+    return keep_state();
+  }
+  transition b(event& e) {
+    if (e.is(event_kind::enter)) {
+      send(log, "enter b from " + std::string(previous_state().name()));
+      return keep_state();
+    }
+    if (e.info<std::string>() != nullptr) {
+      send(log, std::string("b got ") + *e.info<std::string>());
+    }
+    return keep_state();
+  }
+};
+
+TEST_F(gen_statem_test, state_enter_calls_follow_changes_and_repeats) {
+  mailbox mb;
+  auto r = sync_wait(statem::start_link<enterer>(mb.self()));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(next(mb), "enter a from a");  // the first state
+  send(r.id(), std::string("same"));
+  send(r.id(), std::string("repeat"));
+  EXPECT_EQ(next(mb), "enter a from a");
+  send(r.id(), std::string("go"));
+  EXPECT_EQ(next(mb), "enter b from a");
+  send(r.id(), std::string("x"));
+  EXPECT_EQ(next(mb), "b got x");  // no enter call came between
+}
+
+/// An enter call that tries to change state, or to postpone.
+struct bad_enter : gen_statem<bad_enter> {
+  static constexpr bool state_enter = true;
+  bool postpone_it;
+  explicit bad_enter(bool p) : postpone_it(p) {}
+  transition init() { return next_state<&bad_enter::a>(); }
+  transition a(event&) { return postpone_it ? keep_state(postpone()) : next_state<&bad_enter::b>(); }
+  transition b(event&) { return keep_state(); }
+};
+
+TEST_F(gen_statem_test, state_enter_may_not_change_state_or_postpone) {
+  mailbox mb;  // traps exits
+  for (bool p : {false, true}) {
+    auto r = sync_wait(statem::start_link<bad_enter>(p));
+    ASSERT_TRUE(r);
+    auto x = mb.receive<exit_msg>(5000ms);
+    ASSERT_TRUE(x);
+    EXPECT_EQ(x->from, r.id());
+    EXPECT_EQ(x->reason.text(), p ? "bad_state_enter_action" : "bad_state_enter_return");
+  }
+}
+
+// -- postpone and next_event -----------------------------------------------------------------
+
+/// In `closed`, postpones every string; "open" opens. In `opened`, logs.
+struct gate : gen_statem<gate> {
+  pid log;
+  explicit gate(pid l) : log(l) {}
+  transition init() { return next_state<&gate::closed>(); }
+  transition closed(event& e) {
+    if (e.cast<flip>() != nullptr) {
+      return next_state<&gate::opened>();
+    }
+    return keep_state(postpone());
+  }
+  transition opened(event& e) {
+    if (auto* s = e.info<std::string>()) {
+      send(log, *s);
+      if (*s == "close") {
+        return next_state<&gate::closed>();
+      }
+    }
+    return keep_state();
+  }
+};
+
+TEST_F(gen_statem_test, postponed_events_are_retried_in_order_after_a_state_change) {
+  mailbox mb;
+  auto r = sync_wait(statem::start_link<gate>(mb.self()));
+  ASSERT_TRUE(r);
+  for (const char* s : {"1", "2", "close", "3"}) {
+    send(r.id(), std::string(s));
+  }
+  statem::cast(r.id(), flip{});  // opens: 1, 2, close are retried; close re-closes
+  EXPECT_EQ(next(mb), "1");
+  EXPECT_EQ(next(mb), "2");
+  EXPECT_EQ(next(mb), "close");
+  EXPECT_FALSE(mb.receive<std::string>(30ms));  // "3" is postponed again
+  statem::cast(r.id(), flip{});
+  EXPECT_EQ(next(mb), "3");
+}
+
+/// On "go": inserts a, b, c, and postpones nothing; logs everything.
+struct inserter : gen_statem<inserter, int> {
+  pid log;
+  explicit inserter(pid l) : log(l) {}
+  transition init() { return next_state(0); }
+  transition handle_event(event& e, int) {
+    if (auto* s = e.info<std::string>(); s != nullptr && *s == "go") {
+      send(self(), std::string("mailbox"));  // already waiting: still after a, b, c
+      return keep_state(next_event(std::string("a")), next_event(event_kind::info, std::string("b")),
+                        next_event(event_kind::cast, std::string("c")));
+    }
+    if (auto* s = e.get<std::string>()) {
+      send(log, std::string(to_string(e.type())) + ":" + *s);
+    }
+    return keep_state();
+  }
+};
+
+TEST_F(gen_statem_test, inserted_events_come_first_and_in_order) {
+  mailbox mb;
+  auto r = sync_wait(statem::start_link<inserter>(mb.self()));
+  ASSERT_TRUE(r);
+  send(r.id(), std::string("go"));
+  EXPECT_EQ(next(mb), "internal:a");
+  EXPECT_EQ(next(mb), "info:b");
+  EXPECT_EQ(next(mb), "cast:c");
+  EXPECT_EQ(next(mb), "info:mailbox");
+}
+
+/// Postpones in `a`; "go" changes state and inserts an event: the inserted
+/// event comes before the retried one.
+struct both : gen_statem<both> {
+  pid log;
+  explicit both(pid l) : log(l) {}
+  transition init() { return next_state<&both::a>(); }
+  transition a(event& e) {
+    if (e.cast<flip>() != nullptr) {
+      return next_state<&both::b>(next_event(std::string("inserted")));
+    }
+    return keep_state(postpone());
+  }
+  transition b(event& e) {
+    if (auto* s = e.get<std::string>()) {
+      send(log, *s);
+    }
+    return keep_state();
+  }
+};
+
+TEST_F(gen_statem_test, inserted_events_come_before_retried_postponed_ones) {
+  mailbox mb;
+  auto r = sync_wait(statem::start_link<both>(mb.self()));
+  ASSERT_TRUE(r);
+  send(r.id(), std::string("postponed"));
+  statem::cast(r.id(), flip{});
+  EXPECT_EQ(next(mb), "inserted");
+  EXPECT_EQ(next(mb), "postponed");
+}
+
+// -- stop, terminate, crashes ----------------------------------------------------------------------
+
+struct quit {};
+
+/// Replies and stops on a `quit` call; throws on "boom"; logs terminate.
+struct stopper : gen_statem<stopper> {
+  pid log;
+  explicit stopper(pid l) : log(l) {}
+  transition init() {
+    trap_exit(true);
+    return next_state<&stopper::run>();
+  }
+  transition run(event& e) {
+    if (e.call<quit>() != nullptr) {
+      return stop(exit_reason::shutdown(), reply(e.caller(), std::string("bye")));
+    }
+    if (auto* s = e.info<std::string>(); s != nullptr && *s == "boom") {
+      throw std::runtime_error("boom");
+    }
+    return keep_state();
+  }
+  void terminate(const exit_reason& why) { send(log, "terminate " + why.to_string()); }
+};
+
+TEST_F(gen_statem_test, stop_and_reply_then_terminate) {
+  mailbox mb;
+  auto r = sync_wait(statem::start<stopper>(mb.self()));
+  ASSERT_TRUE(r);
+  ref m = monitor(r.id());
+  auto bye = sync_wait(statem::call<std::string>(r.id(), quit{}));
+  ASSERT_TRUE(bye);
+  EXPECT_EQ(*bye, "bye");
+  EXPECT_EQ(next(mb), "terminate shutdown");
+  auto down = mb.receive<down_msg>(5000ms);
+  ASSERT_TRUE(down);
+  EXPECT_EQ(down->monitor, m);
+  EXPECT_EQ(down->reason, exit_reason::shutdown());
+}
+
+TEST_F(gen_statem_test, an_exception_calls_terminate_and_is_the_exit_reason) {
+  mailbox mb;
+  auto r = sync_wait(statem::start<stopper>(mb.self()));
+  ASSERT_TRUE(r);
+  (void)monitor(r.id());
+  send(r.id(), std::string("boom"));
+  EXPECT_EQ(next(mb), "terminate std::runtime_error: boom");
+  auto down = mb.receive<down_msg>(5000ms);
+  ASSERT_TRUE(down);
+  EXPECT_EQ(down->reason.text(), "std::runtime_error: boom");
+}
+
+TEST_F(gen_statem_test, stop_from_outside_calls_terminate) {
+  mailbox mb;
+  auto r = sync_wait(statem::start<stopper>(mb.self()));
+  ASSERT_TRUE(r);
+  ASSERT_TRUE(sync_wait(statem::stop(r.id(), exit_reason::other("enough"))));
+  EXPECT_EQ(next(mb), "terminate enough");
+  EXPECT_FALSE(is_alive(r.id()));
+  EXPECT_EQ(sync_wait(statem::stop(r.id())).error(), exit_reason::noproc());
+}
+
+TEST_F(gen_statem_test, a_trapping_machine_terminates_when_its_parent_exits) {
+  mailbox mb;
+  pid parent = spawn([me = mb.self()]() -> proc {
+    auto r = co_await statem::start_link<stopper>(me);
+    send(me, r.id());
+    co_await receive<int>();  // killed below
+  });
+  auto child = mb.receive<pid>(5000ms);
+  ASSERT_TRUE(child && *child);
+  exit(parent, exit_reason::other("parent died"));
+  EXPECT_EQ(next(mb), "terminate parent died");
+}
+
+// -- init ------------------------------------------------------------------------------------------
+
+/// init's answer depends on `how`.
+struct starter : gen_statem<starter> {
+  int how;
+  explicit starter(int h) : how(h) {
+    if (how == 4) {
+      throw std::invalid_argument("bad arg");
+    }
+  }
+  transition init() {
+    switch (how) {
+      case 1:
+        return ignore();
+      case 2:
+        return stop(exit_reason::other("no"));
+      case 3:
+        throw std::runtime_error("init failed");
+      case 5:
+        return keep_state();
+      default:
+        return next_state<&starter::idle>();
+    }
+  }
+  transition idle(event&) { return keep_state(); }
+};
+
+TEST_F(gen_statem_test, init_results_reach_the_starter) {
+  mailbox mb;  // traps exits: the failed children's exit signals are messages
+  auto ok = sync_wait(statem::start_link<starter>(0));
+  EXPECT_EQ(ok.what(), start_result::kind::ok);
+  auto ig = sync_wait(statem::start_link<starter>(1));
+  EXPECT_EQ(ig.what(), start_result::kind::ignore);
+  auto st = sync_wait(statem::start_link<starter>(2));
+  EXPECT_EQ(st.what(), start_result::kind::error);
+  EXPECT_EQ(st.reason().text(), "no");
+  auto ex = sync_wait(statem::start_link<starter>(3));
+  EXPECT_EQ(ex.reason().text(), "std::runtime_error: init failed");
+  auto ctor = sync_wait(statem::start_link<starter>(4));
+  EXPECT_EQ(ctor.reason().text(), "std::invalid_argument: bad arg");
+  auto bad = sync_wait(statem::start_link<starter>(5));
+  EXPECT_EQ(bad.reason().text(), "bad_return_from_init");
+}
+
+TEST_F(gen_statem_test, a_taken_name_gives_already_started) {
+  auto first = sync_wait(statem::start<starter>({.name = "the_one"}, 0));
+  ASSERT_TRUE(first);
+  EXPECT_EQ(whereis("the_one"), first.id());
+  auto second = sync_wait(statem::start<starter>({.name = "the_one"}, 0));
+  EXPECT_FALSE(second);
+  EXPECT_EQ(second.reason().text(), "already_started");
+  EXPECT_EQ(second.id(), first.id());
+}
+
+TEST_F(gen_statem_test, start_and_call_from_a_process) {
+  mailbox mb;
+  spawn([me = mb.self()]() -> proc {
+    auto r = co_await statem::start_link<light>(me);
+    statem::cast(r.id(), flip{});
+    statem::cast(r.id(), flip{});
+    auto n = co_await statem::call<int>(r.id(), get_count{}, 1s);
+    auto ig = co_await statem::start<starter>(1);
+    send(me, std::to_string(n.value_or(-1)) + (ig.what() == start_result::kind::ignore ? " ignore" : " ?"));
+    co_await receive<int>();
+  });
+  EXPECT_EQ(next(mb), "2 ignore");
+}
+
+// -- coroutine callbacks ------------------------------------------------------------------------------
+
+/// A state function that calls another machine (a light) before answering.
+struct relay : gen_statem<relay> {
+  pid target;
+  explicit relay(pid t) : target(t) {}
+  task<transition> init() {
+    auto n = co_await statem::call<int>(target, get_count{}, 1s);
+    co_return n ? next_state<&relay::ready>() : stop(exit_reason::other("no target"));
+  }
+  task<transition> ready(event& e) {
+    if (e.call<get_count>() != nullptr) {
+      gen::from f = std::move(e.caller());
+      statem::cast(target, flip{});
+      auto n = co_await statem::call<int>(target, get_count{}, 1s);
+      co_return keep_state(reply(f, n.value_or(-1) * 10));
+    }
+    co_return keep_state();
+  }
+};
+
+TEST_F(gen_statem_test, callbacks_may_be_coroutines) {
+  mailbox mb;
+  auto l = sync_wait(statem::start<light>(mb.self()));
+  ASSERT_TRUE(l);
+  auto r = sync_wait(statem::start<relay>(l.id()));
+  ASSERT_TRUE(r);
+  auto n = sync_wait(statem::call<int>(r.id(), get_count{}));
+  ASSERT_TRUE(n);
+  EXPECT_EQ(*n, 10);
+  n = sync_wait(statem::call<int>(r.id(), get_count{}));
+  EXPECT_EQ(n.value_or(0), 20);
+}
+
+// -- the tutorial's tcp_echo_fsm ------------------------------------------------------------------
+
+// Plain messages stand in for the socket: socket_ready is the listener's
+// hand-off, data a received frame; the "socket" is the peer's pid.
+struct socket_ready {
+  pid peer;
+};
+struct data {
+  std::string bytes;
+};
+struct closed {};
+
+/// WAIT_FOR_SOCKET -> WAIT_FOR_DATA, echoing, closing after `idle` of silence.
+struct echo_fsm : gen_statem<echo_fsm> {
+  pid sock;
+  std::chrono::milliseconds idle;
+  explicit echo_fsm(std::chrono::milliseconds i = 120s) : idle(i) {}
+
+  transition init() {
+    trap_exit(true);
+    return next_state<&echo_fsm::wait_for_socket>();
+  }
+  transition wait_for_socket(event& e) {
+    if (auto* r = e.info<socket_ready>()) {
+      sock = r->peer;
+      return next_state<&echo_fsm::wait_for_data>(state_timeout(idle));
+    }
+    return keep_state(postpone());  // data before the hand-off waits for it
+  }
+  transition wait_for_data(event& e) {
+    if (auto* d = e.info<data>()) {
+      send(sock, data{d->bytes});
+      return keep_state(state_timeout(idle));
+    }
+    if (e.is(event_kind::state_timeout)) {
+      return stop();  // idle: close
+    }
+    return keep_state();
+  }
+  void terminate(const exit_reason&) {
+    if (sock) {
+      send(sock, closed{});
+    }
+  }
+};
+
+TEST_F(gen_statem_test, the_tutorials_echo_fsm) {
+  mailbox mb;
+  auto r = sync_wait(statem::start_link<echo_fsm>(30ms));
+  ASSERT_TRUE(r);
+  ref m = monitor(r.id());
+  EXPECT_EQ(process_info(r.id())->state_name, "wait_for_socket");
+  // Both frames come before the hand-off: postponed, then retried in order
+  // right after it, before the idle timeout can run out.
+  send(r.id(), data{"early"});
+  send(r.id(), data{"hello"});
+  send(r.id(), socket_ready{mb.self()});
+  auto a = mb.receive<data>(5000ms);
+  auto b = mb.receive<data>(5000ms);
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->bytes, "early");
+  EXPECT_EQ(b->bytes, "hello");
+  EXPECT_TRUE(mb.receive<closed>(5000ms));  // 30 ms of silence
+  auto down = mb.receive<down_msg>(5000ms);
+  ASSERT_TRUE(down);
+  EXPECT_EQ(down->monitor, m);
+  EXPECT_EQ(down->reason, exit_reason::normal());
+}
+
+}  // namespace
+}  // namespace otpnet
