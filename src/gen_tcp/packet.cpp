@@ -63,12 +63,17 @@ decoded decode_line(const frame_spec& spec, std::span<const std::byte> buf) noex
     }
     return {decoded::status::frame, 0, len, 0};
   }
+  // No delimiter within reach. The verdict must not depend on how the
+  // stream was split: a part cut at line_length is too big when it
+  // exceeds packet_size, as the whole line would be.
   if (spec.line_length != 0 && buf.size() >= spec.line_length) {
-    // A long line goes out in parts, as inet's line_length does.
+    if (spec.packet_size != 0 && spec.line_length > spec.packet_size) {
+      return {decoded::status::too_big};
+    }
     return {decoded::status::frame, 0, spec.line_length, 0};
   }
   if (spec.packet_size != 0 && buf.size() >= spec.packet_size) {
-    return {decoded::status::too_big};
+    return {decoded::status::too_big};  // the line, delimiter included, cannot fit
   }
   return {decoded::status::need_more, 0, 0, 0};
 }

@@ -98,6 +98,29 @@ void port::owner_exited(pid who) noexcept {
   }
 }
 
+result<void> port::close() noexcept {
+  if (closed_.load(std::memory_order_acquire) || closing_) {
+    return fail(errc::closed);
+  }
+  if (!outq_.empty() && send_error_ == errc::ok) {
+    flush();
+  }
+  if (outq_.empty() || send_error_ != errc::ok) {
+    return close_now();
+  }
+  // Queued data goes out first (as inet's close does): the port stays
+  // until the queue is written, fails, or the send timeout passes; nothing
+  // more is read or delivered meanwhile.
+  closing_ = true;
+  recv_ticket_ = 0;
+  opts_.active = passive;
+  if (opts_.send_timeout.count() <= 0) {
+    opts_.send_timeout = std::chrono::milliseconds(30000);  // never linger forever
+  }
+  arm_send_timer();
+  return ok();
+}
+
 result<void> port::close_now() noexcept {
   if (closed_.load(std::memory_order_acquire)) {
     return fail(errc::closed);
@@ -138,10 +161,15 @@ result<void> port::close_now() noexcept {
 }
 
 result<void> port::shutdown(so::shutdown_how how) {
-  if (is_closed()) {
+  if (is_closed() || closing_) {
     return fail(errc::closed);
   }
   flush();
+  if (!outq_.empty() && how != so::shutdown_how::read) {
+    // The write side closes once what is queued is written.
+    pending_shutdown_ = static_cast<int>(how);
+    return ok();
+  }
   return so::shutdown(sock_, how);
 }
 
@@ -159,12 +187,24 @@ result<void> port::hand_over(pid new_owner) {
     otpnet::detail::attach_resource(new_owner, weak_from_this());
     return ok();
   }
-  // Move to the new owner's scheduler: off this reactor now, onto that one
-  // there. Readiness is edge-triggered, and adding reports what is ready,
+  // Leave this scheduler now: from here on only the new owner's scheduler
+  // touches the port. It joins that reactor in finish_hand_over, after the
+  // caller has forwarded the messages it already had (so those arrive
+  // first). Readiness is edge-triggered and adding reports what is ready,
   // so nothing that arrives in between is missed.
   unregister_io();
   sched_.store(target, std::memory_order_release);
-  (void)otpnet::detail::post_to_scheduler(target, [self = shared_from_this(), new_owner] {
+  moving_ = true;
+  return ok();
+}
+
+void port::finish_hand_over() {
+  if (!moving_) {
+    return;
+  }
+  moving_ = false;
+  pid new_owner = owner();
+  (void)otpnet::detail::post_to_scheduler(sched_.load(std::memory_order_acquire), [self = shared_from_this(), new_owner] {
     if (self->is_closed()) {
       return;
     }
@@ -177,7 +217,6 @@ result<void> port::hand_over(pid new_owner) {
     self->pump();
     self->flush();
   });
-  return ok();
 }
 
 void port::report(errc reason, const char* what) noexcept {
@@ -206,7 +245,7 @@ otpnet::detail::envelope* flavoured(bool tls, A&&... a) {
 // -- receive -----------------------------------------------------------------------------
 
 bool port::wants_frames() const noexcept {
-  if (is_closed() || receive_failed_ || end_delivered_) {
+  if (is_closed() || closing_ || receive_failed_ || end_delivered_) {
     return false;
   }
   if (recv_ticket_ != 0) {
@@ -239,7 +278,11 @@ void port::consume(std::size_t n) noexcept {
 
 port::read_outcome port::read_some(std::size_t need) noexcept {
   std::size_t have = rend_ - rstart_;
-  std::size_t want = std::max(need, have + 1);
+  // Room for what the frame still needs, but grown as bytes arrive (at
+  // most doubling), never what a header merely announces: a peer that
+  // claims 4 GiB gets memory only for what it actually sends.
+  std::size_t grown = std::max(read_chunk_size, 2 * have);
+  std::size_t want = need != 0 ? std::max(have + 1, std::min(need, grown)) : grown;
   if (chunk_ == nullptr) {
     chunk_ = chunk_alloc(want);
     rstart_ = rend_ = 0;
@@ -263,6 +306,7 @@ port::read_outcome port::read_some(std::size_t need) noexcept {
     transport::io_result t = transport_->read(at, room);
     switch (t.st) {
       case transport::status::ok:
+        stats_.recv_oct += t.n;
         rend_ += static_cast<std::uint32_t>(t.n);
         return read_outcome::got_bytes;
       case transport::status::would_block:
@@ -285,12 +329,12 @@ port::read_outcome port::read_some(std::size_t need) noexcept {
   if (*n == 0) {
     return read_outcome::eof;
   }
+  stats_.recv_oct += static_cast<std::uint64_t>(*n);
   rend_ += static_cast<std::uint32_t>(*n);
   return read_outcome::got_bytes;
 }
 
 void port::deliver_frame(buffer frame) noexcept {
-  stats_.recv_oct += frame.size();
   ++stats_.recv_cnt;
   stats_.recv_max = std::max<std::uint64_t>(stats_.recv_max, frame.size());
   if (recv_ticket_ != 0) {
@@ -443,7 +487,7 @@ result<std::size_t> port::write_iov(const ::iovec* iov, std::size_t n) noexcept 
 
 result<queued> port::send(buffer data, bool copied) {
   (void)copied;
-  if (is_closed()) {
+  if (is_closed() || closing_) {
     return fail(errc::closed);
   }
   if (send_error_ != errc::ok) {
@@ -477,7 +521,7 @@ result<queued> port::send(buffer data, bool copied) {
 }
 
 result<queued> port::send_span(std::span<const std::byte> data) {
-  if (is_closed()) {
+  if (is_closed() || closing_) {
     return fail(errc::closed);
   }
   if (send_error_ != errc::ok) {
@@ -565,23 +609,24 @@ void port::flush() noexcept {
     auto left = static_cast<std::size_t>(*n);
     stats_.send_oct += left;
     queued_bytes_ -= left;
-    while (left > 0 && !outq_.empty()) {
-      out_item& front = outq_.front();
-      std::size_t remaining = front.hlen + front.data.size() - front.sent;
+    std::size_t done = 0;
+    while (left > 0 && done < outq_.size()) {
+      out_item& item = outq_[done];
+      std::size_t remaining = item.hlen + item.data.size() - item.sent;
       if (left >= remaining) {
         left -= remaining;
-        ++stats_.send_cnt;
-        outq_.pop_front();
+        ++done;
       } else {
-        front.sent += static_cast<std::uint32_t>(left);
+        item.sent += static_cast<std::uint32_t>(left);
         left = 0;
       }
     }
     // Empty items (a zero-length raw send) complete without bytes.
-    while (!outq_.empty() && outq_.front().hlen + outq_.front().data.size() == outq_.front().sent) {
-      ++stats_.send_cnt;
-      outq_.pop_front();
+    while (done < outq_.size() && outq_[done].hlen + outq_[done].data.size() == outq_[done].sent) {
+      ++done;
     }
+    stats_.send_cnt += done;
+    outq_.erase(outq_.begin(), outq_.begin() + static_cast<std::ptrdiff_t>(done));
   }
   if (progressed || outq_.empty()) {
     after_progress();
@@ -590,6 +635,16 @@ void port::flush() noexcept {
 
 void port::after_progress() noexcept {
   stats_.send_pend = queued_bytes_;
+  if (outq_.empty() && pending_shutdown_ >= 0) {
+    (void)so::shutdown(sock_, static_cast<so::shutdown_how>(std::exchange(pending_shutdown_, -1)));
+  }
+  if (outq_.empty() && closing_) {
+    (void)close_now();
+    return;
+  }
+  if (outq_.empty() && outq_.capacity() > 16) {
+    outq_ = {};  // a burst is over: an idle connection keeps no queue
+  }
   if (outq_.empty() && send_timer_armed_) {
     if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
       (void)loop->cancel_timer(send_timer_);
@@ -670,17 +725,20 @@ result<void> port::setopts(const options& o) {
   }
   effective_options next = opts_;
   options req = o;
+  bool counted_down = false;
   if (o.active && o.active->k == active_mode::kind::count) {
     // inet adds N to the current count.
     int base = opts_.active.k == active_mode::kind::count ? active_left_ : 0;
     int sum = base + o.active->n;
     req.active = sum > 0 ? active_n(sum) : passive;
-    if (sum <= 0 && opts_.active.k != active_mode::kind::passive) {
-      deliver(flavoured<basic_passive>(tls_, socket(shared_from_this())));
-    }
+    counted_down = sum <= 0 && opts_.active.k != active_mode::kind::passive;
   }
+  // Validated whole before anything changes or is sent.
   if (!next.apply(req)) {
     return fail(errc::invalid);
+  }
+  if (counted_down) {
+    deliver(flavoured<basic_passive>(tls_, socket(shared_from_this())));
   }
   if (o.nodelay && *o.nodelay != opts_.nodelay) {
     (void)so::setopt(sock_, so::opt::tcp::nodelay, *o.nodelay);

@@ -31,7 +31,6 @@
 
 #include <array>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <vector>
 
@@ -77,12 +76,24 @@ class port final : public std::enable_shared_from_this<port>,
   /// True when drained; else the answer comes as a drained_note.
   result<bool> drained(std::uint64_t ticket);
   result<void> setopts(const options& o);
-  const effective_options& opts() const noexcept { return opts_; }
+  /// The options, with active N giving the count still to go (inet's).
+  effective_options opts() const noexcept {
+    effective_options o = opts_;
+    if (o.active.k == active_mode::kind::count) {
+      o.active.n = active_left_;
+    }
+    return o;
+  }
+  /// Closes once the send queue is written (at once if it is empty).
+  result<void> close() noexcept;
+  /// Closes now; what the kernel does not take at once is dropped.
   result<void> close_now() noexcept;
   result<void> shutdown(otpnet::socket::shutdown_how how);
   stats getstat() const noexcept { return stats_; }
-  /// Moves the port to `new_owner` (on its scheduler).
+  /// Makes `new_owner` the owner; a port moving to another scheduler
+  /// leaves this one now and joins the other in finish_hand_over.
   result<void> hand_over(pid new_owner);
+  void finish_hand_over();
 
   // -- transports (TLS) --------------------------------------------------------------
   /// Bytes read but not yet handed out (a TLS handshake starts with them).
@@ -158,6 +169,9 @@ class port final : public std::enable_shared_from_this<port>,
   std::atomic<bool> closed_{false};
   std::shared_ptr<port> self_;  // keeps the port alive while open
   bool registered_ = false;
+  bool moving_ = false;  // between hand_over and finish_hand_over
+  bool closing_ = false;  // closed by its owner; writing out the queue
+  int pending_shutdown_ = -1;  // a shutdown waiting for the queue
 
   // receive
   gen_tcp::detail::chunk* chunk_ = nullptr;
@@ -174,7 +188,7 @@ class port final : public std::enable_shared_from_this<port>,
   pid recv_pid_;
 
   // send
-  std::deque<out_item> outq_;
+  std::vector<out_item> outq_;  // empty costs nothing (a deque allocates ~600 bytes)
   std::size_t queued_bytes_ = 0;
   bool busy_ = false;
   bool flush_scheduled_ = false;

@@ -149,8 +149,13 @@ task<result<void>> socket::controlling_process(pid new_owner) const {
   if (new_owner == self()) {
     co_return ok();
   }
-  // Messages for this socket already in the caller's mailbox go to the new
-  // owner first, in their order (inet's controlling_process does the same).
+  // The new owner owns the socket before it sees any of its messages:
+  // ownership moves first, then the messages for this socket already in
+  // the caller's mailbox follow, in their order (inet's controlling_process
+  // does the same), and only then does the port deliver again.
+  if (auto r = p->hand_over(new_owner); !r) {
+    co_return r;
+  }
   auto for_me = [raw = p.get()](const otpnet::detail::envelope* e) {
     auto* env = const_cast<otpnet::detail::envelope*>(e);
     return about<tcp_tag>(env, raw) || about<ssl_tag>(env, raw);
@@ -162,7 +167,8 @@ task<result<void>> socket::controlling_process(pid new_owner) const {
     }
     (void)otpnet::detail::send_envelope(new_owner, m->release());
   }
-  co_return p->hand_over(new_owner);
+  p->finish_hand_over();
+  co_return ok();
 }
 
 result<void> socket::close() const {
@@ -170,12 +176,12 @@ result<void> socket::close() const {
     return fail(errc::closed);
   }
   if (p_->on_my_thread()) {
-    return p_->close_now();
+    return p_->close();
   }
   if (p_->is_closed()) {
     return fail(errc::closed);
   }
-  p_->run_on_port_thread([](detail::port& p) { (void)p.close_now(); });
+  p_->run_on_port_thread([](detail::port& p) { (void)p.close(); });
   return ok();
 }
 

@@ -189,6 +189,9 @@ void scheduler::deliver_local(process* p, detail::envelope* e) noexcept {
     make_runnable(p);
     return;
   }
+  // What other threads sent before this send was made goes first: a
+  // message that causally precedes this one must not be overtaken.
+  p->drain_inbox();
   p->append(e);
   if (p->state == pstate::waiting) {
     make_runnable(p);

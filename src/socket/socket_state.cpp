@@ -105,7 +105,7 @@ void socket_state::detach_poller() noexcept {
 
 void socket_state::serve_head(socket_state& self, waiter_queue& q, errc reason) noexcept {
   waiter w = q.queue.front();
-  q.queue.pop_front();
+  q.queue.erase(q.queue.begin());
   q.contended.store(!q.queue.empty(), std::memory_order_release);
   if (reason == errc::ok) {
     q.current.store(w.sink, std::memory_order_relaxed);
@@ -166,7 +166,7 @@ socket_state::wait_decision socket_state::park(waiter_queue& q, const waiter& w,
   if (was_current) {
     // A notified waiter that lost the race keeps its place at the front.
     q.current.store(nullptr, std::memory_order_relaxed);
-    q.queue.push_front(w);
+    q.queue.insert(q.queue.begin(), w);
   } else {
     q.queue.push_back(w);
   }

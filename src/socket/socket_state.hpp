@@ -13,7 +13,7 @@
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
+#include <vector>
 #include <memory>
 #include <mutex>
 
@@ -47,7 +47,7 @@ enum class direction : std::uint8_t { in = 0, out = 1 };
 /// and when it succeeds it hands the turn to the next (edge-triggered
 /// readiness is not reported twice).
 struct waiter_queue {
-  std::deque<waiter> queue;
+  std::vector<waiter> queue;  // FIFO; short, and empty costs nothing (a deque allocates)
   std::atomic<select_sink*> current{nullptr};
   /// Bumped by every readiness report; a caller that saw would-block
   /// compares it under the lock to catch a report that raced with it.

@@ -1,0 +1,474 @@
+// File: gen_tcp/flow_control.test.cpp
+//
+// Flow control (DESIGN invariant 4): a peer that never reads suspends the
+// sender at the high watermark and the server's memory stays bounded (1 GiB
+// sent through a 64 KiB watermark, RSS measured); an echo whose replies are
+// not read stops reading its peer; an active-once handler that reads
+// slowly leaves the bytes in the kernel; send_timeout with and without
+// send_timeout_close; shutdown(write) and close after the queue is written;
+// half-close with exit_on_close false.
+#include <otpnet/runtime/process_info.hpp>
+
+#include "gen_tcp/harness.test.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+namespace otpnet::gen_tcp::test {
+namespace {
+
+using flow_control = tcp_test;
+
+constexpr std::size_t mib = std::size_t{1} << 20;
+/// The bound on the server's RSS growth while a peer does not keep up.
+constexpr std::size_t rss_bound = 64 * mib;
+
+std::size_t env_bytes(const char* name, std::size_t fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? std::strtoull(v, nullptr, 10) : fallback;
+}
+
+/// Samples this process's RSS until `done`, keeping the largest.
+struct rss_watch {
+  std::size_t base = rss_bytes();
+  std::size_t peak = base;
+  void sample() { peak = std::max(peak, rss_bytes()); }
+  std::size_t growth() const { return peak > base ? peak - base : 0; }
+};
+
+TEST_F(flow_control, slow_consumer_suspends_the_sender_and_bounds_memory) {
+  const std::size_t total = env_bytes("OTPNET_TEST_SLOW_CONSUMER_BYTES", 1024 * mib);
+  constexpr std::size_t piece = 64 * 1024;
+  auto ls = listen_lo({.active = passive});
+  rss_watch rss;
+  pid server = spawn([ls, me = me(), total]() -> proc {
+    auto s = co_await accept(ls, must);
+    if (!s) {
+      send(me, ev{"accept_failed", {}, s.error()});
+      co_return;
+    }
+    send(me, ev{"accepted"});
+    std::string chunk = pattern(piece);
+    std::size_t sent = 0;
+    int waits = 0;
+    while (sent < total) {
+      auto q = s->send(std::string_view(chunk));
+      if (!q) {
+        send(me, ev{"error", {}, q.error()});
+        co_return;
+      }
+      sent += piece;
+      if (q->busy) {
+        if (waits++ == 0) {
+          send(me, ev{"busy", std::to_string(q->bytes)});
+        }
+        auto d = co_await s->drained();
+        if (!d) {
+          send(me, ev{"error", {}, d.error()});
+          co_return;
+        }
+      }
+    }
+    send(me, ev{"sent", std::to_string(waits)});
+    (void)co_await receive<stop_cmd>();
+  });
+  client c = client::connect(ls.port);
+  ASSERT_EQ(next().kind, "accepted");
+  ev busy = next();
+  ASSERT_EQ(busy.kind, "busy");
+  EXPECT_LE(std::stoull(busy.data), 64 * 1024 + piece) << "queued beyond the watermark and one send";
+  // Suspended in drained(), not failed, not finished.
+  EXPECT_TRUE(wait_until([&] {
+    auto info = process_info(server);
+    return info && info->status == "waiting";
+  }));
+  expect_quiet();
+  rss.sample();
+  EXPECT_LT(rss.growth(), rss_bound);
+
+  // Now the peer reads everything, in a thread; the test samples meanwhile.
+  std::atomic<bool> done{false};
+  std::size_t received = 0;
+  errc ended = errc::ok;
+  scoped_thread reader([&] {
+    std::vector<std::byte> buf(256 * 1024);
+    while (received < total) {
+      auto r = so::recv(c.s, buf, 0, must);
+      if (!r) {
+        ended = r.error();
+        break;
+      }
+      received += *r;
+    }
+    done = true;
+  });
+  while (!done) {
+    rss.sample();
+    std::this_thread::sleep_for(2ms);
+  }
+  reader.join();
+  EXPECT_EQ(ended, errc::ok);
+  EXPECT_EQ(received, total);
+  ev fin = next();
+  EXPECT_EQ(fin.kind, "sent");
+  EXPECT_GT(std::stoull(fin.data.empty() ? "0" : fin.data), 0U);
+  EXPECT_LT(rss.growth(), rss_bound) << "RSS grew by " << rss.growth() / mib << " MiB";
+  RecordProperty("rss_growth_kib", std::to_string(rss.growth() / 1024));
+  send(server, stop_cmd{});
+}
+
+// An echo server whose replies are not read: once its send queue is above
+// the high watermark it stops reading, so the kernel's window stops the
+// peer, and the server's memory stays bounded.
+TEST_F(flow_control, echo_whose_replies_are_not_read_stops_reading_its_peer) {
+  auto ls = listen_lo({.active = always});
+  auto in = std::make_shared<std::atomic<std::size_t>>(0);
+  rss_watch rss;
+  spawn([ls, me = me(), in]() -> proc {
+    auto s = co_await accept(ls, must);
+    if (!s) {
+      co_return;
+    }
+    send(me, ev{"accepted"});
+    for (;;) {
+      message m = co_await receive_any();
+      if (auto* d = m.get_if<tcp>()) {
+        *in += d->data.size();
+        (void)d->sock.send(d->data);  // the same bytes, no copy; busy ignored
+      } else if (!m.is<cmd>()) {
+        co_return;
+      }
+    }
+  });
+  client c = client::connect(ls.port);
+  ASSERT_EQ(next().kind, "accepted");
+  // Write without reading until nothing more goes for half a second.
+  const std::string stream = pattern(256 * mib / 64);  // 4 MiB, written over and over
+  std::size_t written = 0;
+  std::size_t limit = 256 * mib;
+  while (written < limit) {
+    std::size_t at = written % stream.size();
+    ssize_t n = ::send(c.fd(), stream.data() + at, stream.size() - at, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) {
+      written += static_cast<std::size_t>(n);
+      rss.sample();
+      continue;
+    }
+    ASSERT_TRUE(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) << "send: " << errno;
+    pollfd p{c.fd(), POLLOUT, 0};
+    if (::poll(&p, 1, 500) == 0) {
+      break;  // the peer stopped reading
+    }
+  }
+  rss.sample();
+  EXPECT_LT(written, 64 * mib) << "the server kept reading while its replies queued up";
+  EXPECT_LT(rss.growth(), rss_bound);
+  RecordProperty("written_before_stall_kib", std::to_string(written / 1024));
+  RecordProperty("rss_growth_kib", std::to_string(rss.growth() / 1024));
+  // Reading the replies lets it resume: every byte comes back, in order.
+  std::string back;
+  back.reserve(written);
+  std::vector<std::byte> buf(256 * 1024);
+  while (back.size() < written) {
+    auto r = so::recv(c.s, buf, 0, must);
+    ASSERT_TRUE(r) << err_name(r.error()) << " after " << back.size() << " of " << written;
+    back.append(reinterpret_cast<const char*>(buf.data()), *r);
+  }
+  EXPECT_EQ(in->load(), written);
+  for (std::size_t at = 0; at < written; at += stream.size()) {
+    std::size_t n = std::min(stream.size(), written - at);
+    ASSERT_EQ(std::string_view(back).substr(at, n), std::string_view(stream).substr(0, n)) << "at " << at;
+  }
+}
+
+// A fast producer and an active-once handler that takes its time: the port
+// reads one chunk per arming, the rest waits in the kernel, whose window
+// stops the producer; the server's memory stays bounded.
+TEST_F(flow_control, fast_producer_to_a_slow_active_once_handler) {
+  const std::size_t total = env_bytes("OTPNET_TEST_FAST_PRODUCER_BYTES", 128 * mib);
+  constexpr int kernel_buf = 128 * 1024;  // fixed, so autotuning cannot widen the bound
+  auto ls = listen_lo({.active = once, .recbuf = kernel_buf});
+  auto received = std::make_shared<std::atomic<std::size_t>>(0);
+  rss_watch rss;
+  spawn([ls, me = me(), received]() -> proc {
+    auto s = co_await accept(ls, must);
+    if (!s) {
+      co_return;
+    }
+    send(me, ev{"accepted"});
+    int slow = 200;  // the first 200 messages take a millisecond each
+    for (;;) {
+      message m = co_await receive_any();
+      if (auto* d = m.get_if<tcp>()) {
+        *received += d->data.size();
+        if (slow > 0) {
+          --slow;
+          co_await sleep(1ms);
+        }
+        (void)s->setopts({.active = once});
+      } else if (m.is<tcp_closed>()) {
+        send(me, ev{"closed"});
+        co_return;
+      } else {
+        co_return;
+      }
+    }
+  });
+  client c = client::connect(ls.port);
+  ASSERT_TRUE(so::setopt(c.s, so::opt::socket::sndbuf, kernel_buf));
+  ASSERT_EQ(next().kind, "accepted");
+  auto sent = std::make_shared<std::atomic<std::size_t>>(0);
+  scoped_thread producer([&c, sent, total] {
+    const std::string piece = pattern(mib);
+    while (*sent < total) {
+      if (!c.write(piece)) {
+        return;
+      }
+      *sent += piece.size();
+    }
+    c.shutdown_write();
+  });
+  // Kernel buffers (both sides, doubled by the kernel), one read chunk and
+  // the piece being written: nothing else may be in flight.
+  const std::size_t in_flight_bound = 4 * kernel_buf + gen_tcp::detail::read_chunk_size + mib;
+  std::size_t worst = 0;
+  bool closed = false;
+  auto deadline = std::chrono::steady_clock::now() + 6 * must;
+  while (!closed && std::chrono::steady_clock::now() < deadline) {
+    std::size_t out = sent->load();  // first: an in-flight figure never too high
+    std::size_t in = received->load();
+    worst = std::max(worst, out > in ? out - in : 0);
+    rss.sample();
+    ev e = next_in(mb(), 1ms);
+    closed = e.kind == "closed";
+    if (!closed && e.kind != "none") {
+      ADD_FAILURE() << "unexpected " << e.kind;
+      break;
+    }
+  }
+  producer.join();
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(received->load(), total);
+  EXPECT_LE(worst, in_flight_bound) << "the port read ahead of what was asked";
+  EXPECT_LT(rss.growth(), rss_bound);
+  RecordProperty("worst_in_flight_kib", std::to_string(worst / 1024));
+  RecordProperty("rss_growth_kib", std::to_string(rss.growth() / 1024));
+}
+
+TEST_F(flow_control, busy_above_high_watermark_and_drained_below_low) {
+  constexpr std::size_t high = 256 * 1024;
+  constexpr std::size_t low = 96 * 1024;
+  auto k = open_conn({.active = passive, .high_watermark = high, .low_watermark = low});
+  // Fill until busy: every answer before was at or below high.
+  EXPECT_EQ(call(k.owner,
+                 [](const socket& s) {
+                   std::string piece = pattern(16 * 1024);
+                   for (int i = 0; i < 100000; ++i) {
+                     auto q = s.send(std::string_view(piece));
+                     if (!q) {
+                       return std::string(err_name(q.error()));
+                     }
+                     if (q->busy) {
+                       return q->bytes > high ? std::string("busy") : "busy at " + std::to_string(q->bytes);
+                     }
+                     if (q->bytes > high) {
+                       return "not busy at " + std::to_string(q->bytes);
+                     }
+                   }
+                   return std::string("never busy");
+                 }),
+            "busy");
+  // drained() returns once the peer has read enough: the queue is then at
+  // or below the low watermark.
+  std::atomic<bool> stop{false};
+  scoped_thread reader([&] {
+    while (!stop) {
+      (void)k.c.read_exact(64 * 1024, 20ms);
+    }
+  });
+  EXPECT_EQ(acall(k.owner,
+                  [](socket s) -> task<std::string> {
+                    auto d = co_await s.drained();
+                    if (!d) {
+                      co_return std::string(err_name(d.error()));
+                    }
+                    auto st = s.getstat();
+                    co_return st->send_pend <= low ? std::string("drained")
+                                                   : "pending " + std::to_string(st->send_pend);
+                  }),
+            "drained");
+  stop = true;
+  reader.join();
+}
+
+class send_timeout : public tcp_test, public ::testing::WithParamInterface<bool> {};
+INSTANTIATE_TEST_SUITE_P(close, send_timeout, ::testing::Values(false, true),
+                         [](const auto& i) { return i.param ? "and_close" : "stays_open"; });
+
+TEST_P(send_timeout, peer_that_never_reads_gives_tcp_error_timeout) {
+  const bool close = GetParam();
+  auto ls = listen_lo({.active = always, .send_timeout = 200ms, .send_timeout_close = close});
+  pid victim = spawn_owner(ls);
+  client vc = client::connect(ls.port);
+  ASSERT_EQ(next().kind, "accepted");
+  mailbox other;
+  pid bystander = spawn_owner(ls, -1, other.self());
+  client bc = client::connect(ls.port);
+  ASSERT_EQ(next_in(other).kind, "accepted");
+
+  EXPECT_EQ(acall(victim,
+                  [](socket s) -> task<std::string> {
+                    std::string piece = pattern(64 * 1024);
+                    for (;;) {
+                      auto q = s.send(std::string_view(piece));
+                      if (!q) {
+                        co_return "send: " + std::string(err_name(q.error()));
+                      }
+                      if (q->busy) {
+                        break;
+                      }
+                    }
+                    co_return outcome(co_await s.drained());
+                  }),
+            "timeout");
+  ev e = next();
+  EXPECT_EQ(e.kind, "error");
+  EXPECT_EQ(e.reason, errc::timeout);
+  EXPECT_TRUE(reports().saw("send timed out"));
+  if (close) {
+    EXPECT_EQ(next().kind, "closed");
+    EXPECT_EQ(call(victim, [](const socket& s) { return outcome(s.send(std::string_view("x"))); }), "closed");
+  } else {
+    expect_quiet();
+    // Still open: later sends fail with timeout, reading goes on.
+    EXPECT_EQ(call(victim, [](const socket& s) { return outcome(s.send(std::string_view("x"))); }), "timeout");
+    ASSERT_TRUE(vc.write("still reading"));
+    EXPECT_EQ(next().data, "still reading");
+  }
+  // The other connection never noticed.
+  EXPECT_EQ(call(
+                bystander, [](const socket& s) { return outcome(s.send(std::string_view("fine"))); }, &other),
+            "ok");
+  EXPECT_EQ(bc.read_exact(4), "fine");
+  ASSERT_TRUE(bc.write("and you?"));
+  EXPECT_EQ(next_in(other).data, "and you?");
+}
+
+// shutdown(write) goes out after the queue, as inet's (its pending
+// shutdown): the peer reads every byte, then the end.
+TEST_F(flow_control, shutdown_write_after_the_queue_is_written) {
+  auto k = open_conn({.active = always});
+  constexpr std::size_t size = 32 * mib;  // far more than the kernel buffers hold
+  EXPECT_EQ(call(k.owner,
+                 [](const socket& s) {
+                   auto q = s.send(buffer::copy_of(pattern(size)));
+                   std::string r = outcome(q);
+                   r += q && q->busy ? ",busy" : ",not busy";
+                   return r + "," + outcome(s.shutdown(so::shutdown_how::write));
+                 }),
+            "ok,busy,ok");
+  auto [got, how] = k.c.read_to_end();
+  EXPECT_EQ(how, errc::closed);
+  EXPECT_EQ(got.size(), size);
+  EXPECT_TRUE(got == pattern(size));
+  expect_quiet();  // no epipe from writing after the shutdown
+  // The read side is still open.
+  ASSERT_TRUE(k.c.write("after"));
+  EXPECT_EQ(next().data, "after");
+}
+
+// close() with data still queued: inet keeps the port until its queue is
+// written (or send_timeout fires); the peer gets every byte, then the end.
+TEST_F(flow_control, close_writes_out_the_queue_first) {
+  auto k = open_conn({.active = passive});
+  constexpr std::size_t size = 32 * mib;
+  EXPECT_EQ(call(k.owner,
+                 [](const socket& s) {
+                   auto q = s.send(buffer::copy_of(pattern(size)));
+                   return outcome(q) + "," + outcome(s.close());
+                 }),
+            "ok,ok");
+  auto [got, how] = k.c.read_to_end();
+  EXPECT_EQ(how, errc::closed);
+  EXPECT_EQ(got.size(), size);
+}
+
+TEST_F(flow_control, half_close_with_exit_on_close_false_keeps_the_sending_side) {
+  auto k = open_conn({.active = always, .exit_on_close = false});
+  ASSERT_TRUE(k.c.write("ping"));
+  k.c.shutdown_write();
+  EXPECT_EQ(next().data, "ping");
+  EXPECT_EQ(next().kind, "closed");
+  expect_quiet();
+  // After tcp_closed the socket still sends.
+  EXPECT_EQ(call(k.owner, [](const socket& s) { return outcome(s.send(std::string_view("pong"))); }), "ok");
+  EXPECT_EQ(k.c.read_exact(4), "pong");
+  EXPECT_EQ(call(k.owner, [](const socket& s) { return outcome(s.close()); }), "ok");
+  auto [rest, how] = k.c.read_to_end();
+  EXPECT_EQ(rest, "");
+  EXPECT_EQ(how, errc::closed);
+}
+
+TEST_F(flow_control, half_close_with_exit_on_close_true_closes) {
+  auto k = open_conn({.active = always});
+  k.c.shutdown_write();
+  EXPECT_EQ(next().kind, "closed");
+  EXPECT_EQ(call(k.owner, [](const socket& s) { return outcome(s.send(std::string_view("pong"))); }), "closed");
+  auto [rest, how] = k.c.read_to_end();
+  EXPECT_EQ(how, errc::closed);
+}
+
+TEST_F(flow_control, half_close_in_passive_mode) {
+  auto k = open_conn({.active = passive, .exit_on_close = false});
+  ASSERT_TRUE(k.c.write("last words"));
+  k.c.shutdown_write();
+  EXPECT_EQ(acall(k.owner, recv_cmd()), "last words");
+  EXPECT_EQ(acall(k.owner, recv_cmd()), "error:closed");
+  EXPECT_EQ(call(k.owner, [](const socket& s) { return outcome(s.send(std::string_view("reply"))); }), "ok");
+  EXPECT_EQ(k.c.read_exact(5), "reply");
+}
+
+TEST_F(flow_control, our_shutdown_write_leaves_reading_open) {
+  auto k = open_conn({.active = always});
+  EXPECT_EQ(call(k.owner,
+                 [](const socket& s) {
+                   std::string a = outcome(s.send(std::string_view("bye")));
+                   return a + "," + outcome(s.shutdown(so::shutdown_how::write));
+                 }),
+            "ok,ok");
+  auto [got, how] = k.c.read_to_end();
+  EXPECT_EQ(got, "bye");
+  EXPECT_EQ(how, errc::closed);
+  ASSERT_TRUE(k.c.write("one more"));
+  EXPECT_EQ(next().data, "one more");
+}
+
+TEST_F(flow_control, delay_send_gathers_a_turn_of_sends) {
+  auto k = open_conn({.active = passive, .packet = packet_type::u2, .delay_send = true});
+  EXPECT_EQ(call(k.owner,
+                 [](const socket& s) {
+                   for (int i = 0; i < 100; ++i) {
+                     if (!s.send(std::to_string(i))) {
+                       return "failed at " + std::to_string(i);
+                     }
+                   }
+                   return std::string("ok");
+                 }),
+            "ok");
+  std::string want;
+  for (int i = 0; i < 100; ++i) {
+    want += frame2(std::to_string(i));
+  }
+  EXPECT_EQ(k.c.read_exact(want.size()), want);
+  EXPECT_EQ(call(k.owner, [](const socket& s) { return std::to_string(s.getstat()->send_cnt); }), "100");
+}
+
+}  // namespace
+}  // namespace otpnet::gen_tcp::test

@@ -1,0 +1,293 @@
+// File: gen_tcp/ownership.test.cpp
+//
+// Ownership: controlling_process with data in flight (a stream of numbered
+// frames seen exactly once, in order, across the hand-over, on one
+// scheduler and across two), buffered bytes moving with a passive socket,
+// what only the owner may do, what anyone may (send, close), and the
+// socket's life bound to its owner's.
+#include "gen_tcp/harness.test.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace otpnet::gen_tcp::test {
+namespace {
+
+using ownership = tcp_test;
+
+std::uint32_t seq_of(const buffer& b) {
+  std::uint32_t v = 0;
+  for (std::size_t i = 0; i < 4 && i < b.size(); ++i) {
+    v = (v << 8) | std::to_integer<std::uint32_t>(b.data()[i]);
+  }
+  return v;
+}
+
+/// "first..last" when `seqs` is a run of consecutive numbers, else where it breaks.
+std::string run_of(const std::vector<std::uint32_t>& seqs) {
+  if (seqs.empty()) {
+    return "empty";
+  }
+  std::string breaks;
+  int shown = 0;
+  for (std::size_t i = 1; i < seqs.size(); ++i) {
+    if (seqs[i] != seqs[i - 1] + 1 && shown++ < 6) {
+      breaks += " then " + std::to_string(seqs[i - 1]) + "->" + std::to_string(seqs[i]) + " at #" + std::to_string(i);
+    }
+  }
+  if (!breaks.empty()) {
+    return std::to_string(seqs.size()) + " frames, starting " + std::to_string(seqs.front()) + breaks;
+  }
+  return std::to_string(seqs.front()) + ".." + std::to_string(seqs.back());
+}
+
+/// B: collects the numbered frames it gets until tcp_closed.
+proc collector(pid to) {
+  std::vector<std::uint32_t> seqs;
+  for (;;) {
+    message m = co_await receive_any();
+    if (auto* d = m.get_if<tcp>()) {
+      seqs.push_back(seq_of(d->data));
+    } else if (m.is<tcp_closed>()) {
+      break;
+    } else if (auto* e = m.get_if<tcp_error>()) {
+      send(to, ev{"b_error", {}, e->reason});
+    }
+  }
+  send(to, ev{"b", run_of(seqs)});
+}
+
+/// A: owns the socket first, takes `k` frames, then hands it to `b`.
+proc first_owner(listen_socket ls, pid b, pid to, std::size_t k) {
+  auto s = co_await accept(ls, must);
+  if (!s) {
+    send(to, ev{"accept_failed", {}, s.error()});
+    co_return;
+  }
+  send(to, ev{"accepted"});
+  std::vector<std::uint32_t> seqs;
+  while (seqs.size() < k) {
+    tcp d = co_await receive<tcp>();
+    seqs.push_back(seq_of(d.data));
+  }
+  auto r = co_await s->controlling_process(b);
+  send(to, ev{"a", run_of(seqs) + " " + outcome(r)});
+  // Nothing more may come here.
+  auto extra = co_await receive<tcp>(after(quiet));
+  send(to, ev{"a_after", extra ? "frame " + std::to_string(seq_of(extra->data)) : "none"});
+}
+
+class hand_over : public tcp_test, public ::testing::WithParamInterface<bool> {};
+INSTANTIATE_TEST_SUITE_P(schedulers, hand_over, ::testing::Values(false, true),
+                         [](const auto& i) { return i.param ? "to_another_scheduler" : "on_the_same_scheduler"; });
+
+TEST_P(hand_over, with_frames_in_flight_loses_and_duplicates_nothing) {
+  constexpr std::uint32_t n = 60000;
+  constexpr std::size_t k = 500;
+  auto ls = listen_lo({.active = always, .packet = packet_type::u4});
+  pid b = spawn_opt({.scheduler = GetParam() ? 1 : 0}, [to = me()]() -> proc { return collector(to); }).first;
+  spawn_opt({.scheduler = 0}, [ls, b, to = me()]() -> proc { return first_owner(ls, b, to, k); });
+  client c = client::connect(ls.port);
+  ASSERT_EQ(next().kind, "accepted");
+  // The stream goes on while A takes its share and hands the socket over.
+  scoped_thread writer([&c] {
+    std::string batch;
+    for (std::uint32_t i = 0; i < n; ++i) {
+      char body[8] = {static_cast<char>(i >> 24),
+                      static_cast<char>(i >> 16),
+                      static_cast<char>(i >> 8),
+                      static_cast<char>(i),
+                      'p',
+                      'a',
+                      'd',
+                      '!'};
+      batch += frame(packet_type::u4, std::string_view(body, sizeof body));
+      if (batch.size() > 6000 || i + 1 == n) {
+        if (!c.write(batch)) {
+          return;
+        }
+        batch.clear();
+      }
+    }
+    c.close();
+  });
+  ev a = next();
+  EXPECT_EQ(a.kind, "a");
+  EXPECT_EQ(a.data, "0.." + std::to_string(k - 1) + " ok");
+  ev rest =
+      mb().receive<ev>(must, [](const ev& e) { return e.kind == "b" || e.kind == "b_error"; }).value_or(ev{"none"});
+  EXPECT_EQ(rest.kind, "b");
+  EXPECT_EQ(rest.data, std::to_string(k) + ".." + std::to_string(n - 1));
+  ev after = mb().receive<ev>(must, [](const ev& e) { return e.kind == "a_after"; }).value_or(ev{"none"});
+  EXPECT_EQ(after.data, "none");
+  writer.join();
+}
+
+/// B for the next test: takes the moved frame and at once re-arms, as an
+/// {active, once} handler does; reports what setopts said.
+proc rearm_on_first_frame(pid to) {
+  tcp d = co_await receive<tcp>();
+  send(to, ev{"rearm", outcome(d.sock.setopts({.active = once}))});
+  (void)co_await receive<stop_cmd>(after(must));
+}
+
+/// A for the next test: gets one frame with {active, once}, hands over.
+proc hand_over_after_one_frame(listen_socket ls, pid b, pid to) {
+  auto s = co_await accept(ls, must);
+  if (!s) {
+    send(to, ev{"accept_failed", {}, s.error()});
+    co_return;
+  }
+  send(to, ev{"accepted"});
+  // Wait for the frame, and put it back: it is what moves.
+  tcp d = co_await receive<tcp>();
+  send(self(), std::move(d));
+  // (Not co_await inside the braces: GCC 12 keeps a member constructed
+  // before the suspension pointing into the coroutine frame.)
+  auto r = co_await s->controlling_process(b);
+  send(to, ev{"handed", outcome(r)});
+}
+
+// The new owner may act on a moved message as soon as it has it: the
+// socket is its own by then (its setopts must not fail with invalid).
+TEST_F(ownership, the_new_owner_owns_the_socket_before_it_sees_a_moved_message) {
+  int refused = 0;
+  for (int round = 0; round < 200; ++round) {
+    auto ls = listen_lo({.active = once});
+    pid b = spawn_opt({.scheduler = 1}, [to = me()]() -> proc { return rearm_on_first_frame(to); }).first;
+    spawn_opt({.scheduler = 0}, [ls, b, to = me()]() -> proc { return hand_over_after_one_frame(ls, b, to); });
+    client c = client::connect(ls.port);
+    ASSERT_EQ(next().kind, "accepted");
+    ASSERT_TRUE(c.write("x"));
+    ev handed = mb().receive<ev>(must, [](const ev& e) { return e.kind == "handed"; }).value_or(ev{"none"});
+    ASSERT_EQ(handed.data, "ok");
+    ev rearm = mb().receive<ev>(must, [](const ev& e) { return e.kind == "rearm"; }).value_or(ev{"none"});
+    refused += rearm.data != "ok" ? 1 : 0;
+    send(b, stop_cmd{});
+  }
+  EXPECT_EQ(refused, 0) << "the new owner's setopts was refused in " << refused << " of 200 hand-overs";
+}
+
+TEST_F(ownership, buffered_bytes_of_a_passive_socket_move_with_it) {
+  auto k = open_conn({.active = passive, .packet = packet_type::u2}, 0);
+  mailbox other;
+  pid b = spawn_server(1, other.self());
+  std::string f = frame2("split across the hand-over");
+  ASSERT_TRUE(k.c.write(f.substr(0, 10)));
+  ASSERT_TRUE(wait_until([&] { return fionread(k.fd) == 10; }));
+  // The recv times out with the first bytes read into the port.
+  EXPECT_EQ(acall(k.owner, recv_cmd(0, 20ms)), "error:timeout");
+  EXPECT_EQ(fionread(k.fd), 0);
+  EXPECT_EQ(acall(k.owner,
+                  [b](socket s) -> task<std::string> {
+                    auto r = co_await s.controlling_process(b);
+                    if (r) {
+                      send(b, given{s});
+                    }
+                    co_return outcome(r);
+                  }),
+            "ok");
+  EXPECT_EQ(next_in(other).kind, "given");
+  ASSERT_TRUE(k.c.write(f.substr(10)));
+  EXPECT_EQ(acall(b, recv_cmd(), &other), "split across the hand-over");
+  // The old owner may no longer receive.
+  EXPECT_EQ(acall(k.owner, recv_cmd(0, 20ms)), "error:invalid");
+}
+
+TEST_F(ownership, only_the_owner_may_hand_over_set_options_or_receive) {
+  auto k = open_conn({.active = passive}, 0);
+  // Another process on the owner's scheduler (and one on the other).
+  for (int sched : {0, 1}) {
+    spawn_opt({.scheduler = sched}, [s = k.sock, to = me()]() -> proc {
+      std::string r = outcome(co_await s.controlling_process(self()));
+      r += "," + outcome(s.setopts({.active = once}));
+      auto data = co_await s.recv(0, 20ms);
+      r += "," + outcome(data);
+      r += "," + outcome(co_await s.drained());
+      send(to, ev{"other", r});
+    });
+    ev e = next();
+    EXPECT_EQ(e.data, "invalid,invalid,invalid,invalid") << "scheduler " << sched;
+  }
+  EXPECT_EQ(call(k.owner, [](const socket& s) { return outcome(s.getopts()); }), "ok");
+  EXPECT_EQ(call(k.owner, [](const socket& s) { return s.owner() == self() ? "me" : "someone else"; }), "me");
+}
+
+TEST_F(ownership, controlling_process_to_a_dead_process_or_to_itself) {
+  auto k = open_conn({.active = passive});
+  // (Not a structured binding: clang 14 cannot capture one in a lambda.)
+  pid dead = spawn([]() -> proc { co_return; });
+  ASSERT_TRUE(wait_until([&] { return !is_alive(dead); }));
+  EXPECT_EQ(acall(k.owner,
+                  [dead](socket s) -> task<std::string> { co_return outcome(co_await s.controlling_process(dead)); }),
+            "noproc");
+  EXPECT_EQ(
+      acall(k.owner, [](socket s) -> task<std::string> { co_return outcome(co_await s.controlling_process(self())); }),
+      "ok");
+  // Still the owner, still working.
+  ASSERT_TRUE(k.c.write("x"));
+  EXPECT_EQ(acall(k.owner, recv_cmd()), "x");
+}
+
+TEST_F(ownership, the_new_owner_gets_the_messages_and_the_old_one_may_end) {
+  auto k = open_conn({.active = always, .packet = packet_type::line}, 0);
+  mailbox other;
+  pid b = spawn_server(1, other.self());
+  EXPECT_EQ(acall(k.owner,
+                  [b](socket s) -> task<std::string> {
+                    auto r = co_await s.controlling_process(b);
+                    if (r) {
+                      send(b, given{s});
+                    }
+                    co_return outcome(r);
+                  }),
+            "ok");
+  EXPECT_EQ(next_in(other).kind, "given");
+  EXPECT_EQ(call(
+                b, [b](const socket& s) { return s.owner() == b ? "b" : "not b"; }, &other),
+            "b");
+  send(k.owner, stop_cmd{});  // A ends: the socket is B's now, it stays open
+  ASSERT_TRUE(wait_until([&] { return !is_alive(k.owner); }));
+  ASSERT_TRUE(k.c.write("hello b\n"));
+  EXPECT_EQ(next_in(other).data, "hello b\n");
+  EXPECT_EQ(call(
+                b, [](const socket& s) { return outcome(s.send(std::string_view("hi\n"))); }, &other),
+            "ok");
+  EXPECT_EQ(k.c.read_exact(3), "hi\n");
+  k.c.close();
+  EXPECT_EQ(next_in(other).kind, "closed");
+  expect_quiet();
+}
+
+TEST_F(ownership, the_owner_ending_closes_the_socket) {
+  auto k = open_conn({.active = always});
+  send(k.owner, stop_cmd{});
+  auto [rest, how] = k.c.read_to_end();
+  EXPECT_EQ(rest, "");
+  EXPECT_EQ(how, errc::closed);
+  EXPECT_FALSE(k.sock.raw().is_open());
+}
+
+TEST_F(ownership, anyone_may_send_and_close) {
+  auto k = open_conn({.active = always});
+  // From the test's plain thread, then from another process.
+  EXPECT_TRUE(k.sock.send(std::string_view("from a thread,")));
+  EXPECT_EQ(k.c.read_exact(14), "from a thread,");
+  spawn([s = k.sock, to = me()]() -> proc {
+    send(to, ev{"other", outcome(s.send(std::string_view("from a process")))});
+    co_return;
+  });
+  EXPECT_EQ(next().data, "ok");
+  EXPECT_EQ(k.c.read_exact(14), "from a process");
+  EXPECT_TRUE(k.sock.close());
+  auto [rest, how] = k.c.read_to_end();
+  EXPECT_EQ(how, errc::closed);
+  expect_quiet();  // a closed socket sends its owner nothing
+  EXPECT_EQ(call(k.owner, [](const socket& s) { return outcome(s.setopts({.active = once})); }), "closed");
+}
+
+}  // namespace
+}  // namespace otpnet::gen_tcp::test
