@@ -71,15 +71,18 @@ elapsed=$(($(date +%s) - started))
 # -- machine ------------------------------------------------------------------------
 cxx=$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$build/CMakeCache.txt")
 build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt")
-export MACHINE_NPROC=$(nproc)
-export MACHINE_CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
-export MACHINE_KERNEL="$(uname -sr)"
-export MACHINE_CXX="$("${cxx:-c++}" --version | head -1) ($build_type)"
-export MACHINE_OTP=$(erl -noshell -eval 'io:format("OTP ~s, erts ~s", [erlang:system_info(otp_release), erlang:system_info(version)]), halt().')
-export MACHINE_BENCHLIB=$(dpkg-query -W -f='${Version}' libbenchmark-dev 2>/dev/null || echo unknown)
-export RUN_CPUS=$cpus RUN_ROUNDS=$rounds RUN_REPS=$reps RUN_MIN_TIME=$min_time
-export RUN_LOAD="$load_start -> $load_end" RUN_SECONDS=$elapsed RUN_DATE=$(date -u +%Y-%m-%dT%H:%MZ)
-export RUN_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+MACHINE_NPROC=$(nproc)
+MACHINE_CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+MACHINE_KERNEL=$(uname -sr)
+MACHINE_CXX="$("${cxx:-c++}" --version | head -1) ($build_type)"
+MACHINE_OTP=$(erl -noshell -eval 'io:format("OTP ~s, erts ~s", [erlang:system_info(otp_release), erlang:system_info(version)]), halt().')
+MACHINE_BENCHLIB=$(dpkg-query -W -f='${Version}' libbenchmark-dev 2>/dev/null || echo unknown)
+RUN_CPUS=$cpus RUN_ROUNDS=$rounds RUN_REPS=$reps RUN_MIN_TIME=$min_time
+RUN_LOAD="$load_start -> $load_end" RUN_SECONDS=$elapsed
+RUN_DATE=$(date -u +%Y-%m-%dT%H:%MZ)
+RUN_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+export MACHINE_NPROC MACHINE_CPU MACHINE_KERNEL MACHINE_CXX MACHINE_OTP MACHINE_BENCHLIB
+export RUN_CPUS RUN_ROUNDS RUN_REPS RUN_MIN_TIME RUN_LOAD RUN_SECONDS RUN_DATE RUN_COMMIT
 
 python3 - "$work" "$out" <<'PY'
 import glob, json, os, re, statistics, sys
