@@ -45,10 +45,9 @@ application::spec make_app(const echo_config& c) {
     clients.start = [handler]() -> task<start_result> {
       start_options so;
       so.name = "tcp_client_sup";
-      return supervisor::start_link({.strategy = supervisor::restart_strategy::simple_one_for_one,
-                                     .intensity = 5,
-                                     .period = 60s},
-                                    {handler}, std::move(so));
+      return supervisor::start_link(
+          {.strategy = supervisor::restart_strategy::simple_one_for_one, .intensity = 5, .period = 60s}, {handler},
+          std::move(so));
     };
     clients.restart = restart_type::permanent;
     clients.shutdown = shutdown_spec::infinity();
@@ -56,8 +55,9 @@ application::spec make_app(const echo_config& c) {
 
     start_options top;
     top.name = "tcp_server_sup";
-    return supervisor::start_link({.strategy = supervisor::restart_strategy::one_for_one, .intensity = 5, .period = 60s},
-                                  {listener_spec, clients}, std::move(top));
+    return supervisor::start_link(
+        {.strategy = supervisor::restart_strategy::one_for_one, .intensity = 5, .period = 60s},
+        {listener_spec, clients}, std::move(top));
   };
   return s;
 }

@@ -204,19 +204,20 @@ void port::finish_hand_over() {
   }
   moving_ = false;
   pid new_owner = owner();
-  (void)otpnet::detail::post_to_scheduler(sched_.load(std::memory_order_acquire), [self = shared_from_this(), new_owner] {
-    if (self->is_closed()) {
-      return;
-    }
-    self->register_io();
-    otpnet::detail::attach_resource(new_owner, self);
-    if (!is_alive(new_owner)) {
-      (void)self->close_now();
-      return;
-    }
-    self->pump();
-    self->flush();
-  });
+  (void)otpnet::detail::post_to_scheduler(sched_.load(std::memory_order_acquire),
+                                          [self = shared_from_this(), new_owner] {
+                                            if (self->is_closed()) {
+                                              return;
+                                            }
+                                            self->register_io();
+                                            otpnet::detail::attach_resource(new_owner, self);
+                                            if (!is_alive(new_owner)) {
+                                              (void)self->close_now();
+                                              return;
+                                            }
+                                            self->pump();
+                                            self->flush();
+                                          });
 }
 
 void port::report(errc reason, const char* what) noexcept {

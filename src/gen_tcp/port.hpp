@@ -169,8 +169,8 @@ class port final : public std::enable_shared_from_this<port>,
   std::atomic<bool> closed_{false};
   std::shared_ptr<port> self_;  // keeps the port alive while open
   bool registered_ = false;
-  bool moving_ = false;  // between hand_over and finish_hand_over
-  bool closing_ = false;  // closed by its owner; writing out the queue
+  bool moving_ = false;        // between hand_over and finish_hand_over
+  bool closing_ = false;       // closed by its owner; writing out the queue
   int pending_shutdown_ = -1;  // a shutdown waiting for the queue
 
   // receive

@@ -1,5 +1,4 @@
 #include <otpnet/listener/acceptor.hpp>
-
 #include <otpnet/runtime/process.hpp>
 #include <otpnet/runtime/socket_io.hpp>
 #include <otpnet/runtime/timer.hpp>
@@ -128,8 +127,7 @@ std::optional<connection> acceptor::accept_step(std::uint16_t port) {
     }
     if (r.is_ok()) {
       if (!p->delay.first()) {
-        spdlog::info("listener {}: accepting again on port {} after {} back-off(s)", name_, port,
-                     p->delay.attempts());
+        spdlog::info("listener {}: accepting again on port {} after {} back-off(s)", name_, port, p->delay.attempts());
         p->delay.reset();
       }
       connection c;
@@ -178,8 +176,8 @@ void acceptor::handoff_failed(connection& c, const std::string& why) noexcept {
   (void)so::close(c.raw);
   connection_ended();
   try {
-    spdlog::error("listener {}: handing over the connection from {} failed: {}; it is closed, accepting goes on",
-                  name_, c.peer.to_string(), why);
+    spdlog::error("listener {}: handing over the connection from {} failed: {}; it is closed, accepting goes on", name_,
+                  c.peer.to_string(), why);
   } catch (...) {
     // The report must not take the listener down.
   }

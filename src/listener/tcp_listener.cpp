@@ -1,7 +1,6 @@
-#include <otpnet/listener/tcp_listener.hpp>
-
 #include <otpnet/behaviours/supervisor.hpp>
 #include <otpnet/listener/gen_nb_server.hpp>
+#include <otpnet/listener/tcp_listener.hpp>
 #include <otpnet/runtime/process.hpp>
 #include <otpnet/runtime/timer.hpp>
 #include <otpnet/socket/registry.hpp>
@@ -45,8 +44,8 @@ struct drain_deadline {
 
 class server : public gen_nb_server<server> {
  public:
-  using calls = type_list<info_req, add_port_req, remove_port_req, set_max_req, suspend_req,
-                                      connections_req, drain_req>;
+  using calls =
+      type_list<info_req, add_port_req, remove_port_req, set_max_req, suspend_req, connections_req, drain_req>;
   using infos = type_list<drain_deadline>;
 
   explicit server(listener_options o) : o_(std::move(o)) {}
@@ -221,9 +220,7 @@ task<outcome<>> resume(server_ref l) {
   co_return outcome<>{};
 }
 
-task<outcome<std::vector<pid>>> connections(server_ref l) {
-  return gen_server::call(std::move(l), connections_req{});
-}
+task<outcome<std::vector<pid>>> connections(server_ref l) { return gen_server::call(std::move(l), connections_req{}); }
 
 task<outcome<drain_result>> drain(server_ref l, std::chrono::milliseconds deadline) {
   return gen_server::call(std::move(l), drain_req{deadline}, deadline + std::chrono::seconds(5));

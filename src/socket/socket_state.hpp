@@ -13,9 +13,9 @@
 
 #include <atomic>
 #include <cstdint>
-#include <vector>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 namespace otpnet::socket::detail {
 

@@ -181,8 +181,8 @@ result<ctx_ptr> new_ctx(bool server, version min, version max, bool tickets) {
   ctx_ptr c(raw, SSL_CTX_free);
   // An unexpected end of the TCP stream reads as an end (ssl_closed), as
   // OTP's ssl has it; close_notify is still sent on close.
-  std::uint64_t opts = SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-                       SSL_OP_IGNORE_UNEXPECTED_EOF;
+  std::uint64_t opts =
+      SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_IGNORE_UNEXPECTED_EOF;
   if (!tickets) {
     opts |= SSL_OP_NO_TICKET;
   }
@@ -312,7 +312,8 @@ result<std::shared_ptr<const context_set>> load_client(const client_options& o) 
     SSL_CTX_set_verify(raw, SSL_VERIFY_NONE, nullptr);
   }
   // SSL_CTX_set_alpn_protos returns 0 on success.
-  if (!set->alpn.empty() && SSL_CTX_set_alpn_protos(raw, set->alpn.data(), static_cast<unsigned>(set->alpn.size())) != 0) {
+  if (!set->alpn.empty() &&
+      SSL_CTX_set_alpn_protos(raw, set->alpn.data(), static_cast<unsigned>(set->alpn.size())) != 0) {
     return fail(failure(errc::tls_error, "the ALPN offer was refused"));
   }
   if (o.session_tickets) {

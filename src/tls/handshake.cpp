@@ -1,8 +1,8 @@
-#include <otpnet/tls/handshake.hpp>
-#include <otpnet/tls/error.hpp>
-#include <otpnet/tls/limits.hpp>
 #include <otpnet/runtime/process.hpp>
 #include <otpnet/runtime/receive.hpp>
+#include <otpnet/tls/error.hpp>
+#include <otpnet/tls/handshake.hpp>
+#include <otpnet/tls/limits.hpp>
 
 #include "gen_tcp/port.hpp"
 #include "tls/openssl_error.hpp"
@@ -19,8 +19,8 @@ namespace otpnet::tls {
 namespace {
 
 using clock = std::chrono::steady_clock;
-using std::chrono::milliseconds;
 using internal::tls_transport;
+using std::chrono::milliseconds;
 using step = tls_transport::step;
 using pending_ptr = std::shared_ptr<detail::pending_handshake>;
 
@@ -60,14 +60,14 @@ result<gen_tcp::detail::port*> check(const gen_tcp::socket& sock, const context&
   if (!ctx || ctx.is_server() != server) {
     return fail(refuse(errc::invalid, fmt::format("a {} handshake needs a {} context", role(server), role(server))));
   }
+  if (p->is_closed()) {
+    return fail(refuse(errc::closed, "the socket is closed"));
+  }
   if (!owned_by_caller(p)) {
     return fail(refuse(errc::invalid, "only the socket's owner may upgrade it"));
   }
   if (p->is_tls()) {
     return fail(refuse(errc::invalid, "the socket is TLS already"));
-  }
-  if (p->is_closed()) {
-    return fail(refuse(errc::closed, "the socket is closed"));
   }
   return p;
 }
@@ -189,6 +189,9 @@ task<result<void>> wait_io(detail::pending_handshake& h, bool write, clock::time
       [ticket](const gen_tcp::detail::io_ready& r) { return r.ticket == ticket; }, after(left));
   if (!ready) {
     p->cancel_wait_io(ticket);
+    // One sent as the time ran out must not stay in the caller's mailbox.
+    (void)co_await receive<gen_tcp::detail::io_ready>(
+        [ticket](const gen_tcp::detail::io_ready& r) { return r.ticket == ticket; }, after(milliseconds(0)));
     co_return fail(errc::timeout);
   }
   // Closed after the readiness was sent: the descriptor may be another's now.
@@ -214,10 +217,11 @@ task<result<step>> drive(pending_ptr h, clock::time_point deadline, milliseconds
     }
     auto w = co_await wait_io(*h, s == step::want_write, deadline);
     if (!w) {
-      co_return fail(give_up(*h, w.error(),
-                             w.error() == errc::timeout
-                                 ? fmt::format("no handshake within {} ms: the peer is silent or too slow", timeout.count())
-                                 : std::string("the socket was closed during the handshake")));
+      co_return fail(
+          give_up(*h, w.error(),
+                  w.error() == errc::timeout
+                      ? fmt::format("no handshake within {} ms: the peer is silent or too slow", timeout.count())
+                      : std::string("the socket was closed during the handshake")));
     }
   }
 }

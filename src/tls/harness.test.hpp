@@ -143,10 +143,9 @@ inline task<void> serve(gen_tcp::socket s, pid to, bool echo, bool rearm, int cl
   }
 }
 
-inline bool is_once(const gen_tcp::socket& s) {
-  auto o = s.getopts();
-  return o && o->active == gen_tcp::once;
-}
+/// Whether an owner re-arms {active, once} after each frame (decided from
+/// the options, not from getopts: a frame may already have come and gone).
+inline bool is_once(const gen_tcp::options& o) { return o.active && *o.active == gen_tcp::once; }
 
 // -- the server ---------------------------------------------------------------------------------
 
@@ -155,6 +154,7 @@ struct server_setup {
   milliseconds timeout = must;
   bool echo = true;
   int close_after = 0;
+  bool rearm = true;  ///< set by start_server from the listen options
 };
 
 /// A connection's process: takes its socket from the acceptor, runs the
@@ -168,7 +168,7 @@ inline proc handler(server_setup s, pid to) {
   }
   auto i = info(t.sock);
   send(to, ev{"server_ok", self(), {}, errc::ok, {}, i ? *i : connection_info{}, t.sock});
-  co_await serve(t.sock, to, s.echo, is_once(t.sock), s.close_after);
+  co_await serve(t.sock, to, s.echo, s.rearm, s.close_after);
 }
 
 /// Accepts for ever; each socket goes to a new handler before any byte.
@@ -209,7 +209,7 @@ inline proc client_proc(std::uint16_t port, client_setup c, pid to) {
   }
   auto i = info(*s);
   send(to, ev{"client_ok", self(), {}, errc::ok, {}, i ? *i : connection_info{}, *s});
-  co_await serve(*s, to, false, is_once(*s), 0);
+  co_await serve(*s, to, false, is_once(c.opts), 0);
 }
 
 // -- subprocesses ----------------------------------------------------------------------------------
@@ -325,18 +325,19 @@ class tls_test : public ::testing::Test {
   }
 
   /// Listens on 127.0.0.1:0 with `o` and starts the acceptor: the port.
-  std::uint16_t start_server(server_setup s, gen_tcp::options o = {.active = gen_tcp::once,
-                                                                   .packet = gen_tcp::packet_type::u2}) {
+  std::uint16_t start_server(server_setup s,
+                             gen_tcp::options o = {.active = gen_tcp::once, .packet = gen_tcp::packet_type::u2}) {
     auto ls = gen_tcp::listen(so::address::inet_loopback(0), o);
     EXPECT_TRUE(ls) << format_error(ls.error());
     if (!ls) {
       return 0;
     }
+    s.rearm = is_once(o);
     spawn([ls = *ls, s, to = me()]() -> proc { return acceptor(ls, s, to); });
     return ls->port;
   }
 
-  pid start_client(std::uint16_t port, client_setup c) {
+  pid start_client(std::uint16_t port, const client_setup& c) {
     return spawn([port, c, to = me()]() -> proc { return client_proc(port, c, to); });
   }
 
@@ -387,8 +388,8 @@ class tls_test : public ::testing::Test {
 
   /// A server and a client that completed their handshakes: {server
   /// handler, client}.
-  std::pair<pid, pid> connect_pair(std::uint16_t port, client_setup c) {
-    pid cl = start_client(port, std::move(c));
+  std::pair<pid, pid> connect_pair(std::uint16_t port, const client_setup& c) {
+    pid cl = start_client(port, c);
     ev cok = next_if([cl](const ev& e) { return e.from == cl; });
     EXPECT_EQ(cok.kind, "client_ok") << err_name(cok.reason) << " " << cok.detail;
     ev sok = next({"server_ok", "server_failed"});
@@ -427,7 +428,7 @@ struct raw_peer {
   /// Reads until the peer's end: {what came, how it ended}.
   std::pair<std::string, errc> read_to_end(milliseconds t = must) const {
     std::string out;
-    std::vector<std::byte> buf(16 * 1024);
+    std::vector<std::byte> buf(std::size_t{16} * 1024);
     for (;;) {
       auto r = so::recv(s, buf, 0, t);
       if (!r) {

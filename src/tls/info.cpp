@@ -1,5 +1,5 @@
-#include <otpnet/tls/info.hpp>
 #include <otpnet/runtime/process.hpp>
+#include <otpnet/tls/info.hpp>
 
 #include "gen_tcp/port.hpp"
 #include "tls/tls_transport.hpp"

@@ -35,7 +35,7 @@ struct cert_spec {
   std::string common_name;
   std::vector<std::string> dns = {"localhost"};
   std::vector<std::string> ips = {"127.0.0.1"};
-  long valid_from_s = -3600;           ///< notBefore, from now
+  long valid_from_s = -3600;          ///< notBefore, from now
   long valid_to_s = 30L * 24 * 3600;  ///< notAfter, from now
   bool ca = false;
 };
@@ -49,8 +49,8 @@ class pki {
     EXPECT_NE(d, nullptr);
     dir_ = d != nullptr ? d : "/tmp";
     ca_key_.reset(keygen());
-    ca_.reset(build({.common_name = "otpnet test CA", .dns = {}, .ips = {}, .ca = true}, ca_key_.get(), nullptr,
-                    nullptr));
+    ca_.reset(
+        build({.common_name = "otpnet test CA", .dns = {}, .ips = {}, .ca = true}, ca_key_.get(), nullptr, nullptr));
     write_cert(path("ca.pem"), ca_.get());
   }
   ~pki() {
@@ -65,7 +65,7 @@ class pki {
   std::string ca_file() const { return path("ca.pem"); }
 
   /// A leaf signed by the CA, written as NAME.pem and NAME.key.
-  identity issue(const std::string& name, cert_spec spec) {
+  identity issue(const std::string& name, const cert_spec& spec) {
     std::unique_ptr<EVP_PKEY, pkey_free> key(keygen());
     std::unique_ptr<X509, x509_free> x(build(spec, key.get(), ca_.get(), ca_key_.get()));
     return write(name, x.get(), key.get());

@@ -1,5 +1,5 @@
-#include <otpnet/tls/session.hpp>
 #include <otpnet/runtime/process.hpp>
+#include <otpnet/tls/session.hpp>
 
 #include "gen_tcp/port.hpp"
 #include "tls/tls_transport.hpp"

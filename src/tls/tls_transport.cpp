@@ -18,9 +18,9 @@ namespace otpnet::tls::internal {
 namespace {
 
 /// A TLS record's worth of plaintext: the most one gathered write holds.
-constexpr std::size_t record_size = 16 * 1024;
+constexpr std::size_t record_size = std::size_t{16} * 1024;
 /// A first iovec smaller than this is gathered with the ones after it.
-constexpr std::size_t gather_below = 4 * 1024;
+constexpr std::size_t gather_below = std::size_t{4} * 1024;
 
 int ex_index() noexcept {
   static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
@@ -158,7 +158,8 @@ result<void> tls_transport::set_client_params(const std::string& name, const ses
       return fail(failure(errc::tls_error, "server name " + host + " refused"));
     }
     if (verify) {
-      int done = ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), host.c_str()) : SSL_set1_host(ssl_, host.c_str());
+      int done =
+          ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), host.c_str()) : SSL_set1_host(ssl_, host.c_str());
       if (done != 1) {
         return fail(failure(errc::tls_error, "server name " + host + " refused"));
       }
@@ -241,8 +242,7 @@ void tls_transport::parse_hello() noexcept {
     }
   }
   // ALPN: a 2-byte list length, then 8-bit length-prefixed names.
-  if (SSL_client_hello_get0_ext(ssl_, TLSEXT_TYPE_application_layer_protocol_negotiation, &p, &len) == 1 &&
-      len >= 2) {
+  if (SSL_client_hello_get0_ext(ssl_, TLSEXT_TYPE_application_layer_protocol_negotiation, &p, &len) == 1 && len >= 2) {
     hello_alpn_ = parse_names(p + 2, std::min(len - 2, (std::size_t{p[0]} << 8) | p[1]));
   }
 }
@@ -297,10 +297,8 @@ tls_transport::io_result tls_transport::read(std::byte* buf, std::size_t len) no
   ERR_clear_error();
   std::size_t got = 0;
   if (SSL_read_ex(ssl_, buf, len, &got) == 1) {
-    std::fprintf(stderr, "DBG fd %d read %zu of %zu\n", bio_.fd, got, len);
     return {status::ok, got};
   }
-  std::fprintf(stderr, "DBG fd %d read err %d pending %d\n", bio_.fd, SSL_get_error(ssl_, 0), SSL_has_pending(ssl_));
   switch (classify(0, "read")) {
     case outcome::want_read:
     case outcome::hello:
@@ -360,9 +358,7 @@ tls_transport::io_result tls_transport::writev(const ::iovec* iov, std::size_t n
     auto [data, len] = gather(iov, n, skip);
     ERR_clear_error();
     std::size_t put = 0;
-    int wr = SSL_write_ex(ssl_, data, len, &put);
-    std::fprintf(stderr, "DBG fd %d write %zu -> %d put %zu\n", bio_.fd, len, wr, put);
-    if (wr == 1) {
+    if (SSL_write_ex(ssl_, data, len, &put) == 1) {
       done += put;
       while (put > 0) {
         std::size_t here = std::min(put, iov[0].iov_len - skip);
@@ -411,12 +407,14 @@ bool tls_transport::has_buffered() const noexcept { return SSL_has_pending(ssl_)
 void tls_transport::shutdown() noexcept {
   // close_notify, once, without waiting for the peer's; not after a fatal
   // error (OpenSSL forbids it) nor before the handshake is done.
+  std::fprintf(stderr, "DBG shutdown est %d failed %d shut %d\n", established_, failed_, shut_);
   if (!established_ || failed_ || shut_) {
     return;
   }
   shut_ = true;
   ERR_clear_error();
-  (void)SSL_shutdown(ssl_);
+  int rr = SSL_shutdown(ssl_);
+  std::fprintf(stderr, "DBG SSL_shutdown %d err %d q %s bioerr %d eof %d fd %d\n", rr, SSL_get_error(ssl_, rr), take_openssl_errors().c_str(), (int)bio_.error, bio_.eof, bio_.fd);
   ERR_clear_error();
 }
 
