@@ -14,7 +14,9 @@ namespace otpnet::detail {
 namespace {
 
 constexpr std::array<std::size_t, 8> class_size{32, 64, 96, 128, 192, 256, 384, 512};
-constexpr std::size_t max_cached = 4096;
+// Cached per class: up to 1 MiB of blocks, so that a burst of messages
+// (a producer far ahead of its consumer) is served from the pool.
+constexpr std::size_t max_cached_bytes = std::size_t{1} << 20;
 
 struct free_block {
   free_block* next;
@@ -71,7 +73,7 @@ void give(void* p, std::size_t n) noexcept {
     return;
   }
   auto i = static_cast<std::size_t>(c);
-  if (tl_pool.counts[i] >= max_cached) {
+  if (tl_pool.counts[i] * class_size[i] >= max_cached_bytes) {
     ::operator delete(p);
     return;
   }

@@ -150,12 +150,14 @@ void scheduler::adopt(process* p) noexcept {
   if (shutting_down_) {
     // Spawned while the runtime stops: it never runs.
     p->adopted = true;
+    p->all_index = all_.size();
     all_.push_back(p);
     live_.fetch_add(1, std::memory_order_relaxed);
     finalize(p, exit_reason::shutdown());
     return;
   }
   p->adopted = true;
+  p->all_index = all_.size();
   all_.push_back(p);
   live_.fetch_add(1, std::memory_order_relaxed);
   p->state = pstate::runnable;
@@ -351,7 +353,12 @@ void scheduler::finalize(process* p, const exit_reason& why) noexcept {
   }
   detail::destroy_envelope(p->matched);
   p->matched = nullptr;
-  std::erase(all_, p);
+  // Swap-and-pop: an exit costs the same however many processes live.
+  if (p->all_index < all_.size() && all_[p->all_index] == p) {
+    all_[p->all_index] = all_.back();
+    all_[p->all_index]->all_index = p->all_index;
+    all_.pop_back();
+  }
   live_.fetch_sub(1, std::memory_order_acq_rel);
   if (p->in_runq) {
     // Unlink from the local run queue.
