@@ -51,6 +51,9 @@ std::uint32_t read_be(const std::byte* p, std::size_t n) noexcept {
 }
 
 decoded decode_line(const frame_spec& spec, std::span<const std::byte> buf) noexcept {
+  if (buf.empty()) {
+    return {decoded::status::need_more, 0, 0, 0};  // (memchr on a null pointer is undefined)
+  }
   const auto* begin = reinterpret_cast<const char*>(buf.data());
   std::size_t limit = buf.size();
   if (spec.line_length != 0 && limit > spec.line_length) {

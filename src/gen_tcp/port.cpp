@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 namespace otpnet::gen_tcp::detail {
 
@@ -187,6 +188,18 @@ result<void> port::hand_over(pid new_owner) {
     otpnet::detail::attach_resource(new_owner, weak_from_this());
     return ok();
   }
+  // Nothing of this port may run on this thread once it has moved: the
+  // delayed flush goes now, the send timer of this loop goes.
+  if (flush_scheduled_) {
+    flush_scheduled_ = false;
+    flush();
+  }
+  if (send_timer_armed_) {
+    if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
+      (void)loop->cancel_timer(send_timer_);
+    }
+    send_timer_armed_ = false;
+  }
   // Leave this scheduler now: from here on only the new owner's scheduler
   // touches the port. It joins that reactor in finish_hand_over, after the
   // caller has forwarded the messages it already had (so those arrive
@@ -210,6 +223,9 @@ void port::finish_hand_over() {
                                               return;
                                             }
                                             self->register_io();
+                                            if (!self->outq_.empty()) {
+                                              self->arm_send_timer();  // on this loop now
+                                            }
                                             otpnet::detail::attach_resource(new_owner, self);
                                             if (!is_alive(new_owner)) {
                                               (void)self->close_now();
@@ -407,8 +423,9 @@ void port::pump() noexcept {
       --budget;
       continue;
     }
-    if (d.st == decoded::status::too_big) {
-      fail_receive(errc::emsgsize);
+    if (d.st == decoded::status::too_big ||
+        (d.st == decoded::status::need_more && d.need > std::numeric_limits<std::uint32_t>::max())) {
+      fail_receive(errc::emsgsize);  // (or larger than a buffer can hold: 32-bit sizes)
       break;
     }
     if (peer_closed_) {
@@ -428,8 +445,11 @@ void port::pump() noexcept {
     // Bounded work per turn: the rest after the others had theirs.
     pump_posted_ = true;
     (void)otpnet::detail::post_to_scheduler(sched_.load(std::memory_order_acquire), [self = shared_from_this()] {
-      self->pump_posted_ = false;
-      self->pump();
+      // The port may have moved to another scheduler since.
+      self->run_on_port_thread([](port& p) {
+        p.pump_posted_ = false;
+        p.pump();
+      });
     });
   }
 }
@@ -572,6 +592,9 @@ result<queued> port::send_span(std::span<const std::byte> data) {
 }
 
 void port::end_of_turn() noexcept {
+  if (!on_my_thread()) {
+    return;  // moved since: hand_over flushed; sends there schedule their own
+  }
   flush_scheduled_ = false;
   flush();
 }

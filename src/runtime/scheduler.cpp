@@ -303,6 +303,16 @@ void scheduler::finalize(process* p, const exit_reason& why) noexcept {
   if (!why.is_normal() && !why.is_shutdown() && why.what() != exit_reason::kind::killed) {
     report_crash(p->id, name_of(p->id), why);
   }
+  // Resources first (a gen_tcp port deregisters and closes its own socket),
+  // then the raw sockets: closing a port's socket under it first frees its
+  // descriptor number, which another thread may reuse before the port's
+  // epoll_ctl(DEL) on that number.
+  for (auto& w : p->resources) {
+    if (auto r = w.lock()) {
+      r->owner_exited(p->id);
+    }
+  }
+  p->resources.clear();
   // Sockets: no select event may reach the dead process, and the ones it
   // still owns close (their other users see `closed`).
   for (auto& w : p->sockets) {
@@ -314,12 +324,6 @@ void scheduler::finalize(process* p, const exit_reason& why) noexcept {
     }
   }
   p->sockets.clear();
-  for (auto& w : p->resources) {
-    if (auto r = w.lock()) {
-      r->owner_exited(p->id);
-    }
-  }
-  p->resources.clear();
   unregister_process(p->id);
   process_table::instance().retire(p->id);
   // No sender can reach p any more: what is left in its queues is final.
