@@ -39,7 +39,7 @@ inline void chunk_release_if(chunk* c) noexcept {
 }
 
 /// The size of the chunks a port reads into.
-inline constexpr std::size_t read_chunk_size = 16 * 1024;
+inline constexpr std::size_t read_chunk_size = std::size_t{16} * 1024;
 
 }  // namespace detail
 

@@ -70,8 +70,8 @@ struct effective_options {
   std::uint32_t packet_size = 0;
   char line_delimiter = '\n';
   std::uint32_t line_length = 0;
-  std::size_t high_watermark = 64 * 1024;
-  std::size_t low_watermark = 32 * 1024;
+  std::size_t high_watermark = std::size_t{64} * 1024;
+  std::size_t low_watermark = std::size_t{32} * 1024;
   std::chrono::milliseconds send_timeout{0};
   bool send_timeout_close = false;
   bool exit_on_close = true;

@@ -1,0 +1,347 @@
+#include "otpnet/tls/handshake.hpp"
+
+#include <otpnet/runtime/port.hpp>
+
+#include "tls/harness.test.hpp"
+
+namespace otpnet::tls::test {
+namespace {
+
+using handshake_test = tls_test;
+
+TEST_F(handshake_test, server_and_client_exchange_packet_2_frames_with_active_once) {
+  std::uint16_t port = start_server({.ctx = server_ctx()});
+  auto [server, client] = connect_pair(port, {.ctx = client_ctx()});
+  EXPECT_EQ(echo(client, "one"), "one");
+  std::string big(40000, 'x');
+  EXPECT_TRUE(echo(client, big) == big);  // several records each way
+  EXPECT_EQ(echo(client, "three"), "three");
+  // The server handler saw the same frames, as ssl messages.
+  for (const char* want : {"one", "", "three"}) {
+    ev e = next_from(server);
+    EXPECT_EQ(e.kind, "ssl");
+    if (*want != '\0') {
+      EXPECT_EQ(e.data, want);
+    }
+  }
+  connection_info ci = info_of(client);
+  EXPECT_EQ(ci.protocol, "TLSv1.3");
+  EXPECT_EQ(ci.peer_common_name, "server");
+  EXPECT_TRUE(ci.peer_verified);
+  EXPECT_FALSE(ci.session_reused);
+  EXPECT_EQ(call(client, [](const gen_tcp::socket& s) { return s.is_tls() ? "tls" : "tcp"; }), "tls");
+  // The client closes: close_notify, and the server sees ssl_closed.
+  send(client, stop_cmd{});
+  EXPECT_EQ(next_from(server).kind, "closed");
+  EXPECT_EQ(handshakes_in_progress(), 0u);
+}
+
+TEST_F(handshake_test, tls_1_2_negotiates_a_forward_secret_aead_suite) {
+  std::uint16_t port = start_server({.ctx = server_ctx()});
+  auto [server, client] = connect_pair(port, {.ctx = client_ctx({.max_version = version::tls1_2})});
+  connection_info ci = info_of(client);
+  EXPECT_EQ(ci.protocol, "TLSv1.2");
+  EXPECT_EQ(ci.cipher.rfind("ECDHE-", 0), 0u) << ci.cipher;
+  EXPECT_NE(ci.cipher.find("GCM"), std::string::npos) << ci.cipher;
+  EXPECT_EQ(echo(client, "over 1.2"), "over 1.2");
+  (void)server;
+}
+
+TEST_F(handshake_test, line_frames_and_active_true_survive_the_upgrade) {
+  server_setup s{.ctx = server_ctx()};
+  std::uint16_t port = start_server(s, {.active = gen_tcp::always, .packet = gen_tcp::packet_type::line});
+  client_setup c{.ctx = client_ctx(), .opts = {.active = gen_tcp::always, .packet = gen_tcp::packet_type::line}};
+  auto [server, client] = connect_pair(port, c);
+  EXPECT_EQ(call(client, [](const gen_tcp::socket& s) { return outcome(s.send("a\nb\nc\n")); }), "ok");
+  std::string got;
+  for (int i = 0; i < 3; ++i) {
+    got += next_from(client).data;
+  }
+  EXPECT_EQ(got, "a\nb\nc\n");
+  (void)server;
+}
+
+TEST_F(handshake_test, passive_recv_works_on_a_tls_socket) {
+  std::uint16_t port = start_server({.ctx = server_ctx()});
+  client_setup c{.ctx = client_ctx(), .opts = {.active = gen_tcp::passive, .packet = gen_tcp::packet_type::u2}};
+  auto [server, client] = connect_pair(port, c);
+  send(client, acmd{[](gen_tcp::socket s) -> task<std::string> {
+         (void)s.send("ping");
+         auto r = co_await s.recv(0, must);
+         co_return r ? r->str() : "error:" + std::string(err_name(r.error()));
+       }});
+  auto r = mb().receive<ev>(must, [](const ev& e) { return e.kind == "reply"; });
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->data, "ping");
+  (void)server;
+}
+
+TEST_F(handshake_test, a_tls_socket_moves_to_a_process_on_the_other_scheduler) {
+  std::uint16_t port = start_server({.ctx = server_ctx()});
+  auto [server, client] = connect_pair(port, {.ctx = client_ctx()});
+  int here = otpnet::detail::scheduler_of(client);
+  ASSERT_GE(here, 0);
+  pid heir = spawn_opt({.scheduler = 1 - here}, [to = me()]() -> proc {
+               take t = co_await receive<take>();
+               co_await serve(t.sock, to, false, true, 0);
+             }).first;
+  send(client, acmd{[heir](gen_tcp::socket s) -> task<std::string> {
+         auto r = co_await s.controlling_process(heir);
+         if (r) {
+           send(heir, take{s});
+         }
+         co_return outcome(r);
+       }});
+  auto r = mb().receive<ev>(must, [](const ev& e) { return e.kind == "reply"; });
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->data, "ok");
+  EXPECT_EQ(echo(heir, "from the other scheduler"), "from the other scheduler");
+  EXPECT_EQ(info_of(heir).peer_common_name, "server");
+  (void)server;
+}
+
+/// An active socket may deliver the client's first bytes as a tcp message
+/// before its owner starts the handshake: they are taken back.
+TEST_F(handshake_test, bytes_already_delivered_as_tcp_messages_are_taken_back) {
+  context sctx = server_ctx();
+  auto ls = gen_tcp::listen(so::address::inet_loopback(0), {.active = gen_tcp::always});
+  ASSERT_TRUE(ls);
+  spawn([ls = *ls, sctx, to = me()]() -> proc {
+    auto s = co_await gen_tcp::accept(ls, must);
+    if (!s) {
+      co_return;
+    }
+    // Wait for the first bytes to arrive as a tcp message, then put it back.
+    auto first = co_await receive<gen_tcp::tcp>(after(must));
+    if (!first) {
+      co_return;
+    }
+    send(self(), std::move(*first));
+    auto r = co_await handshake(*s, sctx, must);
+    send(to, ev{r ? "server_ok" : "server_failed", self(), {}, r ? errc::ok : r.error(), last_error()});
+    if (r) {
+      co_await serve(*s, to, true, false, 0);
+    }
+  });
+  auto [server, client] = connect_pair(ls->port, {.ctx = client_ctx()});
+  EXPECT_EQ(echo(client, "after the upgrade"), "after the upgrade");
+  (void)server;
+}
+
+TEST_F(handshake_test, wrong_context_or_caller_is_invalid_and_leaves_the_socket_open) {
+  auto l = otpnet::test::listen_loopback();
+  context cctx = client_ctx();
+  context sctx = server_ctx();
+  spawn([fd = l.sock, cctx, sctx, to = me()]() -> proc {
+    auto raw = co_await so::co::accept(fd, must);
+    if (!raw) {
+      co_return;
+    }
+    auto s = gen_tcp::adopt(*raw, {});
+    auto a = co_await handshake(*s, cctx, must);  // a client context
+    auto b = co_await connect_handshake(*s, sctx, must);
+    auto c = co_await handshake(gen_tcp::socket{}, sctx, must);
+    send(to,
+         ev{"reply", self(), outcome(a) + " " + outcome(b) + " " + outcome(c) + " " + outcome(s->send("still open"))});
+  });
+  raw_peer p = raw_peer::connect(l.port);
+  auto r = mb().receive<ev>(must, [](const ev& e) { return e.kind == "reply"; });
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->data, "invalid invalid closed ok");
+}
+
+TEST_F(handshake_test, verification_without_a_server_name_is_refused_before_any_byte) {
+  std::uint16_t port = start_server({.ctx = server_ctx()});
+  client_options o{.ca_file = certs().ca_file()};
+  auto ctx = context::client(o);
+  ASSERT_TRUE(ctx);
+  pid c = start_client(port, {.ctx = *ctx});
+  ev e = next_from(c);
+  EXPECT_EQ(e.kind, "client_failed");
+  EXPECT_EQ(e.reason, errc::invalid);
+  EXPECT_NE(e.detail.find("no server name"), std::string::npos) << e.detail;
+}
+
+TEST_F(handshake_test, the_client_checks_the_host_name) {
+  std::uint16_t port = start_server({.ctx = server_ctx()});
+  pid c = start_client(port, {.ctx = client_ctx(), .server_name = "elsewhere.example"});
+  ev e = next_from(c);
+  EXPECT_EQ(e.kind, "client_failed");
+  EXPECT_EQ(e.reason, errc::tls_error);
+  EXPECT_NE(e.detail.find("hostname mismatch"), std::string::npos) << e.detail;
+  EXPECT_EQ(next({"server_failed"}).reason, errc::tls_error);
+  // An IP literal is checked against the certificate's IP addresses.
+  auto [server, ok] = connect_pair(port, {.ctx = client_ctx(), .server_name = "127.0.0.1"});
+  EXPECT_EQ(echo(ok, "by address"), "by address");
+  (void)server;
+}
+
+// -- ALPN and SNI ----------------------------------------------------------------------------------
+
+TEST_F(handshake_test, alpn_picks_the_servers_preference_among_the_clients_offer) {
+  std::uint16_t port = start_server({.ctx = server_ctx({.alpn = {"h2", "http/1.1"}})});
+  auto [server, client] = connect_pair(port, {.ctx = client_ctx({.alpn = {"http/1.1", "h2"}})});
+  EXPECT_EQ(info_of(client).alpn, "h2");
+  EXPECT_EQ(info_of(server).alpn, "h2");
+  // No protocol in common: the no_application_protocol alert.
+  pid c = start_client(port, {.ctx = client_ctx({.alpn = {"spdy/3"}})});
+  ev e = next_from(c);
+  EXPECT_EQ(e.kind, "client_failed");
+  EXPECT_NE(e.detail.find("no application protocol"), std::string::npos) << e.detail;
+  EXPECT_EQ(next({"server_failed"}).reason, errc::tls_error);
+  // A client that offers nothing gets no ALPN.
+  auto [s2, c2] = connect_pair(port, {.ctx = client_ctx()});
+  EXPECT_EQ(info_of(c2).alpn, "");
+  (void)s2;
+}
+
+TEST_F(handshake_test, sni_chooses_the_certificate_of_the_server_name) {
+  server_options o{
+      .cert = certs().issue("default", cert_spec{.common_name = "default", .dns = {"localhost"}}),
+      .sni = {
+          {"api.example.test", certs().issue("api", cert_spec{.common_name = "api", .dns = {"api.example.test"}})},
+          {"*.example.test", certs().issue("wild", cert_spec{.common_name = "wildcard", .dns = {"*.example.test"}})}}};
+  std::uint16_t port = start_server({.ctx = server_ctx(o)});
+  struct want {
+    std::string name, cn;
+  };
+  for (const want& w :
+       {want{"api.example.test", "api"}, want{"WWW.Example.Test", "wildcard"}, want{"localhost", "default"}}) {
+    auto [server, client] = connect_pair(port, {.ctx = client_ctx(), .server_name = w.name});
+    connection_info ci = info_of(client);
+    EXPECT_EQ(ci.peer_common_name, w.cn) << w.name;
+    EXPECT_TRUE(ci.peer_verified);
+    EXPECT_EQ(info_of(server).server_name, w.name);
+    send(client, stop_cmd{});
+  }
+}
+
+// -- client certificates --------------------------------------------------------------------------
+
+TEST_F(handshake_test, a_required_client_certificate_is_verified_and_seen_by_the_server) {
+  std::uint16_t port =
+      start_server({.ctx = server_ctx({.verify = verify_mode::required, .ca_file = certs().ca_file()})});
+  auto [server, client] = connect_pair(port, {.ctx = client_ctx({.cert = certs().issue("alice", "alice")})});
+  connection_info ci = info_of(server);
+  EXPECT_EQ(ci.peer_common_name, "alice");
+  EXPECT_TRUE(ci.peer_verified);
+  EXPECT_EQ(echo(client, "authenticated"), "authenticated");
+}
+
+TEST_F(handshake_test, a_missing_client_certificate_fails_the_handshake_on_both_sides) {
+  std::uint16_t port =
+      start_server({.ctx = server_ctx({.verify = verify_mode::required, .ca_file = certs().ca_file()})});
+  // TLS 1.2: the server refuses during the client's handshake.
+  pid c = start_client(port, {.ctx = client_ctx({.max_version = version::tls1_2})});
+  ev s = next({"server_ok", "server_failed"});
+  EXPECT_EQ(s.kind, "server_failed");
+  EXPECT_EQ(s.reason, errc::tls_error);
+  EXPECT_NE(s.detail.find("peer did not return a certificate"), std::string::npos) << s.detail;
+  ev e = next_from(c);
+  EXPECT_EQ(e.kind, "client_failed");
+  EXPECT_EQ(e.reason, errc::tls_error);
+  EXPECT_NE(e.detail.find("handshake failure"), std::string::npos) << e.detail;
+  // TLS 1.3: the client's side of the handshake ends before the server's
+  // verdict, which then arrives as the connection's first message.
+  pid c13 = start_client(port, {.ctx = client_ctx()});
+  EXPECT_EQ(next({"server_ok", "server_failed"}).kind, "server_failed");
+  ev e13 = next_from(c13);
+  if (e13.kind == "client_ok") {
+    ev after = next_from(c13);
+    EXPECT_EQ(after.kind, "error");
+    EXPECT_EQ(after.reason, errc::tls_error);
+  } else {
+    EXPECT_EQ(e13.kind, "client_failed");
+  }
+  EXPECT_GE(reports().count({"server handshake failed", "tls_error"}), 2u) << reports().all();
+}
+
+TEST_F(handshake_test, an_optional_client_certificate_may_be_absent) {
+  std::uint16_t port =
+      start_server({.ctx = server_ctx({.verify = verify_mode::optional, .ca_file = certs().ca_file()})});
+  auto [server, client] = connect_pair(port, {.ctx = client_ctx()});
+  EXPECT_EQ(info_of(server).peer_subject, "");
+  auto [server2, client2] = connect_pair(port, {.ctx = client_ctx({.cert = certs().issue("bob", "bob")})});
+  EXPECT_EQ(info_of(server2).peer_common_name, "bob");
+  (void)client;
+  (void)client2;
+}
+
+// -- the two-step handshake -------------------------------------------------------------------------
+
+/// A handler that stops at the hello, reports it, and continues (with
+/// `other` for the name "other.test") or cancels (for "refused.test").
+proc hello_handler(gen_tcp::listen_socket ls, context ctx, context other, pid to) {
+  auto s = co_await gen_tcp::accept(ls, must);
+  if (!s) {
+    co_return;
+  }
+  auto h = co_await handshake_hello(*s, ctx, must);
+  if (!h) {
+    send(to, ev{"server_failed", self(), {}, h.error(), last_error()});
+    co_return;
+  }
+  std::string offers;
+  for (const auto& a : h->alpn) {
+    offers += a + ",";
+  }
+  send(to, ev{"hello", self(), h->server_name + "|" + offers});
+  if (h->server_name == "refused.test") {
+    std::string first = outcome(handshake_cancel(*h));
+    std::string again = outcome(handshake_cancel(*h));
+    send(to, ev{"cancelled", self(), first + " " + again});
+    co_return;
+  }
+  std::optional<context> choice;
+  if (h->server_name == "other.test") {
+    choice = other;
+  }
+  auto r = co_await handshake_continue(*h, must, choice);
+  if (!r) {
+    send(to, ev{"server_failed", self(), {}, r.error(), last_error()});
+    co_return;
+  }
+  auto i = info(*s);
+  send(to, ev{"server_ok", self(), {}, errc::ok, {}, i ? *i : connection_info{}, *s});
+  co_await serve(*s, to, true, true, 0);
+}
+
+TEST_F(handshake_test, hello_then_continue_shows_sni_and_alpn_before_the_certificate_is_chosen) {
+  context main = server_ctx({.alpn = {"h2"}});
+  context other = server_ctx(
+      {.cert = certs().issue("other", cert_spec{.common_name = "other", .dns = {"other.test"}}), .alpn = {"h2"}});
+  auto ls =
+      gen_tcp::listen(so::address::inet_loopback(0), {.active = gen_tcp::once, .packet = gen_tcp::packet_type::u2});
+  ASSERT_TRUE(ls);
+  for (const char* name : {"localhost", "other.test"}) {
+    spawn([ls = *ls, main, other, to = me()]() -> proc { return hello_handler(ls, main, other, to); });
+    pid c = start_client(ls->port, {.ctx = client_ctx({.alpn = {"x-test", "h2"}}), .server_name = name});
+    ev hello = next({"hello"});
+    EXPECT_EQ(hello.data, std::string(name) + "|x-test,h2,");
+    EXPECT_EQ(next({"server_ok", "server_failed"}).kind, "server_ok");
+    EXPECT_EQ(next_from(c).kind, "client_ok");
+    connection_info ci = info_of(c);
+    EXPECT_EQ(ci.peer_common_name, std::string(name) == "other.test" ? "other" : "server");
+    EXPECT_EQ(ci.alpn, "h2");
+    EXPECT_EQ(echo(c, name), name);
+  }
+  EXPECT_EQ(handshakes_in_progress(), 0u);
+}
+
+TEST_F(handshake_test, hello_then_cancel_refuses_the_client) {
+  context main = server_ctx();
+  auto ls = gen_tcp::listen(so::address::inet_loopback(0), {.active = gen_tcp::passive});
+  ASSERT_TRUE(ls);
+  spawn([ls = *ls, main, to = me()]() -> proc { return hello_handler(ls, main, main, to); });
+  pid c = start_client(ls->port, {.ctx = client_ctx(), .server_name = "refused.test"});
+  EXPECT_EQ(next({"hello"}).data, "refused.test|");
+  EXPECT_EQ(next({"cancelled"}).data, "ok invalid");
+  ev e = next_from(c);
+  EXPECT_EQ(e.kind, "client_failed");
+  EXPECT_EQ(e.reason, errc::tls_error);
+  EXPECT_NE(e.detail.find("user cancelled"), std::string::npos) << e.detail;
+  EXPECT_EQ(handshakes_in_progress(), 0u);
+}
+
+}  // namespace
+}  // namespace otpnet::tls::test
