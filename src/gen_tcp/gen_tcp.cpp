@@ -82,7 +82,7 @@ task<result<socket>> connect(so::address dest, options opts, std::optional<std::
 task<result<socket>> connect(std::string host, std::uint16_t port, options opts,
                              std::optional<std::chrono::milliseconds> timeout) {
   if (auto literal = so::address::parse(host, port)) {
-    co_return co_await connect(*literal, std::move(opts), timeout);
+    co_return co_await connect(*literal, opts, timeout);
   }
   auto found = net::getaddrinfo(host, std::nullopt, {.socktype = SOCK_STREAM});
   if (!found) {

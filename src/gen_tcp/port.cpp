@@ -791,7 +791,7 @@ result<void> port::setopts(const options& o) {
 // -- readiness ------------------------------------------------------------------------------
 
 void port::on_io(std::uint64_t, reactor::readiness r) noexcept {
-  auto keep = shared_from_this();  // a delivery may close it
+  auto keep = weak_from_this().lock();  // a delivery may close it
   bool trouble = r.error || r.hangup;
   if (io_ticket_ != 0 && (trouble || (io_write_ ? r.writable : r.readable))) {
     (void)otpnet::send(io_pid_, io_ready{std::exchange(io_ticket_, 0), errc::ok});

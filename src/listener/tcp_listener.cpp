@@ -182,7 +182,7 @@ task<start_result> start_link(listener_options o) {
 task<outcome<listener_info>> info(server_ref l) { return gen_server::call(std::move(l), info_req{}); }
 
 task<outcome<std::uint16_t>> add_listen_port(server_ref l, otpnet::socket::address a) {
-  auto r = co_await gen_server::call(std::move(l), add_port_req{std::move(a)});
+  auto r = co_await gen_server::call(std::move(l), add_port_req{a});
   if (!r) {
     co_return fail(r.error());
   }

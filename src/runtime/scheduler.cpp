@@ -237,7 +237,7 @@ void scheduler::resume(process* p) noexcept {
   running_process = nullptr;
   if (p->root.done()) {
     exit_reason why = outcome(p->root.promise().error);
-    finalize(p, std::move(why));
+    finalize(p, why);
     return;
   }
   if (p->state == pstate::running) {
@@ -271,7 +271,7 @@ bool scheduler::handle_signals(process* p) noexcept {
       } else if (!x->reason.is_normal()) {
         exit_reason why = x->reason;
         guard.reset();
-        finalize(p, std::move(why));
+        finalize(p, why);
         return false;
       }
     } else if (auto* l = detail::payload_if<sig_link>(e)) {

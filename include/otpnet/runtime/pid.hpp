@@ -33,7 +33,7 @@ class pid {
   /// "<0.SLOT.GEN>", in the spirit of the BEAM's "<0.84.0>".
   std::string to_string() const;
 
-  friend constexpr auto operator<=>(pid, pid) noexcept = default;
+  friend constexpr auto operator<=>(pid, pid) noexcept = default;  // NOLINT(modernize-use-nullptr)
 
  private:
   std::uint64_t v_ = 0;
@@ -47,7 +47,7 @@ class ref {
   constexpr std::uint64_t value() const noexcept { return v_; }
   constexpr explicit operator bool() const noexcept { return v_ != 0; }
   std::string to_string() const;
-  friend constexpr auto operator<=>(ref, ref) noexcept = default;
+  friend constexpr auto operator<=>(ref, ref) noexcept = default;  // NOLINT(modernize-use-nullptr)
 
  private:
   std::uint64_t v_ = 0;
