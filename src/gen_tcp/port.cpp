@@ -527,6 +527,9 @@ result<queued> port::send(buffer data, bool copied) {
   if (opts_.delay_send) {
     if (!flush_scheduled_) {
       flush_scheduled_ = true;
+      // The scheduler holds a plain pointer to the hook: keep the port
+      // alive until the hook has run, even if it closes meanwhile.
+      turn_ref_ = shared_from_this();
       otpnet::detail::at_end_of_turn(*this);
     }
   } else if (outq_.size() == 1) {
@@ -592,6 +595,8 @@ result<queued> port::send_span(std::span<const std::byte> data) {
 }
 
 void port::end_of_turn() noexcept {
+  // May be the last reference: released when this returns.
+  std::shared_ptr<port> keep = std::move(turn_ref_);
   if (!on_my_thread()) {
     return;  // moved since: hand_over flushed; sends there schedule their own
   }

@@ -192,6 +192,7 @@ class port final : public std::enable_shared_from_this<port>,
   std::size_t queued_bytes_ = 0;
   bool busy_ = false;
   bool flush_scheduled_ = false;
+  std::shared_ptr<port> turn_ref_;  // held while the end-of-turn hook is queued
   errc send_error_ = errc::ok;
   std::vector<std::pair<pid, std::uint64_t>> drain_waiters_;
   reactor::timer_handle send_timer_{};

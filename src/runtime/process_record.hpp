@@ -187,20 +187,18 @@ struct process : run_node {
     }
   }
 
-  /// Tracks `s` (once) as a socket this process uses.
+  /// Tracks `s` (once) as a socket this process uses. Compares by
+  /// identity without taking strong references: releasing one here could
+  /// destroy a socket in the middle of another socket's wait.
   void track(socket::detail::socket_state& s) noexcept {
-    for (auto it = sockets.begin(); it != sockets.end();) {
-      auto sp = it->lock();
-      if (!sp) {
-        it = sockets.erase(it);
-        continue;
-      }
-      if (sp.get() == &s) {
+    std::weak_ptr<socket::detail::socket_state> w = socket::detail::weak_of(s);
+    std::erase_if(sockets, [](const auto& x) { return x.expired(); });
+    for (const auto& x : sockets) {
+      if (!x.owner_before(w) && !w.owner_before(x)) {
         return;
       }
-      ++it;
     }
-    sockets.push_back(socket::detail::weak_of(s));
+    sockets.push_back(std::move(w));
   }
 
   /// Moves what other threads sent into the local list (messages) and the

@@ -121,8 +121,9 @@ void socket_state::on_ready(readiness r) noexcept {
       continue;
     }
     waiter_queue& q = queues_[d];
-    q.ready_seq.fetch_add(1, std::memory_order_acq_rel);
-    if (!q.contended.load(std::memory_order_acquire)) {
+    // Pairs with park(): bump, then look (see there).
+    q.ready_seq.fetch_add(1, std::memory_order_seq_cst);
+    if (!q.contended.load(std::memory_order_seq_cst)) {
       continue;
     }
     std::lock_guard lk(waiters_mu_);
@@ -153,16 +154,13 @@ socket_state::wait_decision socket_state::park(waiter_queue& q, const waiter& w,
   if (closed()) {
     return wait_decision::closed;
   }
-  const bool was_current = q.current.load(std::memory_order_relaxed) == w.sink;
-  if (q.ready_seq.load(std::memory_order_acquire) != seen_seq) {
-    return wait_decision::retry;
-  }
   for (auto& e : q.queue) {
     if (e.sink == w.sink) {  // a repeated nowait call: one event per caller
       e = w;
       return wait_decision::parked;
     }
   }
+  const bool was_current = q.current.load(std::memory_order_relaxed) == w.sink;
   if (was_current) {
     // A notified waiter that lost the race keeps its place at the front.
     q.current.store(nullptr, std::memory_order_relaxed);
@@ -170,8 +168,23 @@ socket_state::wait_decision socket_state::park(waiter_queue& q, const waiter& w,
   } else {
     q.queue.push_back(w);
   }
+  // Dekker-style with on_ready, which bumps ready_seq and then reads
+  // `contended` without the lock: both sides write before they read, in one
+  // total order (seq_cst), so either the readiness is seen here (retry) or
+  // on_ready sees this waiter (and serves it once the lock is free). Checking
+  // before queueing would let a report slip between the two.
+  q.contended.store(true, std::memory_order_seq_cst);
+  if (q.ready_seq.load(std::memory_order_seq_cst) != seen_seq) {
+    if (was_current) {
+      q.queue.erase(q.queue.begin());
+      q.current.store(w.sink, std::memory_order_relaxed);
+    } else {
+      q.queue.pop_back();
+    }
+    q.contended.store(!q.queue.empty(), std::memory_order_release);
+    return wait_decision::retry;
+  }
   w.sink->on_wait(*this);
-  q.contended.store(true, std::memory_order_release);
   return wait_decision::parked;
 }
 
