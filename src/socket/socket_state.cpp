@@ -42,8 +42,13 @@ void socket_state::release_fd() noexcept {
 }
 
 result<void> socket_state::close() noexcept {
+  // Held as a use while closing: the descriptor is released only by the
+  // last use to leave, so detaching below never touches a number that a
+  // concurrent call's leave() already released (and another socket reused).
+  uses_.fetch_add(1, std::memory_order_acquire);
   std::uint32_t prev = uses_.fetch_or(closed_bit, std::memory_order_acq_rel);
   if ((prev & closed_bit) != 0) {
+    leave();
     return fail(errc::closed);
   }
   detach_poller();
@@ -57,9 +62,7 @@ result<void> socket_state::close() noexcept {
       q.current.store(nullptr, std::memory_order_relaxed);
     }
   }
-  if ((prev & ~closed_bit) == 0) {
-    release_fd();
-  }
+  leave();
   return ok();
 }
 
