@@ -3,9 +3,9 @@
 // supervisor, watches it, and stops it.
 #include <otpnet/behaviours/application.hpp>
 #include <otpnet/behaviours/call.hpp>
-#include <otpnet/behaviours/exception_reason.hpp>
 #include <otpnet/behaviours/gen_server.hpp>
 #include <otpnet/behaviours/report.hpp>
+#include <otpnet/runtime/exception_reason.hpp>
 #include <otpnet/runtime/process.hpp>
 
 #include <algorithm>

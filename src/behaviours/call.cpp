@@ -1,6 +1,6 @@
 // The out-of-line parts of the call protocol: error reasons and names.
 #include <otpnet/behaviours/call.hpp>
-#include <otpnet/behaviours/exception_reason.hpp>
+#include <otpnet/runtime/exception_reason.hpp>
 
 namespace otpnet::gen {
 

@@ -1,7 +1,7 @@
 // The out-of-line parts of gen_server: the start protocol (init_ack), the
 // stop request, and the loop's reports.
-#include <otpnet/behaviours/exception_reason.hpp>
 #include <otpnet/behaviours/gen_server.hpp>
+#include <otpnet/runtime/exception_reason.hpp>
 #include <otpnet/runtime/process.hpp>
 #include <otpnet/runtime/receive.hpp>
 

@@ -3,7 +3,7 @@
 // and the requests of supervisor.hpp.
 #include "behaviours/supervisor_server.hpp"
 
-#include <otpnet/behaviours/exception_reason.hpp>
+#include <otpnet/runtime/exception_reason.hpp>
 #include <otpnet/runtime/process.hpp>
 
 #include <algorithm>

@@ -1,12 +1,11 @@
 #include "runtime/scheduler.hpp"
 
+#include <otpnet/runtime/exception_reason.hpp>
 #include <otpnet/runtime/socket_select.hpp>
 
 #include "runtime/names.hpp"
 #include "runtime/process_table.hpp"
 #include "runtime/reports.hpp"
-
-#include <cxxabi.h>
 
 #include <cstdlib>
 #include <memory>
@@ -22,28 +21,6 @@ thread_local process* running_process = nullptr;
 constexpr std::uint64_t poll_token = 1;
 constexpr std::uint64_t recv_timer_tag = std::uint64_t{1} << 63;
 constexpr int max_runs = 256;
-
-std::string demangle(const char* name) {
-  int status = 0;
-  std::unique_ptr<char, decltype(&std::free)> d(abi::__cxa_demangle(name, nullptr, nullptr, &status), &std::free);
-  return status == 0 && d ? std::string(d.get()) : std::string(name);
-}
-
-/// The exit reason for the outcome of a finished body.
-exit_reason outcome(const std::exception_ptr& e) {
-  if (!e) {
-    return exit_reason::normal();
-  }
-  try {
-    std::rethrow_exception(e);
-  } catch (const exit_exception& x) {
-    return x.reason;
-  } catch (const std::exception& x) {
-    return exit_reason::other(demangle(typeid(x).name()) + ": " + x.what());
-  } catch (...) {
-    return exit_reason::other("unknown exception");
-  }
-}
 
 template <class T>
 void erase_pid(std::vector<T>& v, pid p) {
@@ -236,7 +213,7 @@ void scheduler::resume(process* p) noexcept {
   }
   running_process = nullptr;
   if (p->root.done()) {
-    exit_reason why = outcome(p->root.promise().error);
+    exit_reason why = reason_of(p->root.promise().error);
     finalize(p, why);
     return;
   }

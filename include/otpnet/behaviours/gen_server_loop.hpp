@@ -15,12 +15,12 @@
 #pragma once
 
 #include <otpnet/behaviours/call.hpp>
-#include <otpnet/behaviours/exception_reason.hpp>
 #include <otpnet/behaviours/gen_server_return.hpp>
 #include <otpnet/behaviours/start_options.hpp>
 #include <otpnet/behaviours/start_result.hpp>
 #include <otpnet/behaviours/type_list.hpp>
 #include <otpnet/behaviours/wait_time.hpp>
+#include <otpnet/runtime/exception_reason.hpp>
 #include <otpnet/runtime/message.hpp>
 #include <otpnet/runtime/proc.hpp>
 #include <otpnet/runtime/process.hpp>

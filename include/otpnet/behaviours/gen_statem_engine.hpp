@@ -13,7 +13,6 @@
 // actions live on the loop's frame, and a timeout is a stored deadline.
 #pragma once
 
-#include <otpnet/behaviours/exception_reason.hpp>
 #include <otpnet/behaviours/gen_server_loop.hpp>
 #include <otpnet/behaviours/gen_statem_core.hpp>
 #include <otpnet/behaviours/gen_statem_event.hpp>
@@ -21,6 +20,7 @@
 #include <otpnet/behaviours/gen_statem_transition.hpp>
 #include <otpnet/behaviours/start_options.hpp>
 #include <otpnet/behaviours/start_result.hpp>
+#include <otpnet/runtime/exception_reason.hpp>
 #include <otpnet/runtime/exit_reason.hpp>
 #include <otpnet/runtime/proc.hpp>
 #include <otpnet/runtime/process.hpp>

@@ -1,5 +1,5 @@
-// Exception -> exit reason, as the runtime's scheduler computes it.
-#include <otpnet/behaviours/exception_reason.hpp>
+// Exception -> exit reason: one definition, used by the scheduler and the behaviours.
+#include <otpnet/runtime/exception_reason.hpp>
 
 #include <cxxabi.h>
 

@@ -1,4 +1,4 @@
-// File: otpnet/behaviours/exception_reason.hpp
+// File: otpnet/runtime/exception_reason.hpp
 //
 // The exit reason an exception stands for, computed the way the runtime
 // computes it for an exception escaping a process body: an exit_exception
