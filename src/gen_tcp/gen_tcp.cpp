@@ -28,6 +28,11 @@ result<listen_socket> listen(const so::address& addr, const options& opts) {
         return fail(r.error());
       }
     }
+    if (addr.family() == so::domain::inet6 && ls.opts.ipv6_v6only) {
+      if (auto r = so::setopt(*s, so::opt::ipv6::v6only, *ls.opts.ipv6_v6only); !r) {
+        return fail(r.error());
+      }
+    }
   }
   auto port = so::bind(*s, addr);
   if (!port) {

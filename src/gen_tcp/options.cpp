@@ -32,6 +32,9 @@ bool effective_options::apply(const options& o) noexcept {
   set(next.backlog, o.backlog);
   set(next.reuseaddr, o.reuseaddr);
   set(next.reuseport, o.reuseport);
+  if (o.ipv6_v6only) {
+    next.ipv6_v6only = o.ipv6_v6only;
+  }
   if (o.high_watermark && !o.low_watermark && next.low_watermark > next.high_watermark) {
     next.low_watermark = next.high_watermark / 2;
   }

@@ -17,7 +17,18 @@ constexpr int batch_size = 32;  // accepts per turn before yielding to other mes
 }
 
 result<std::uint16_t> acceptor::add_port(const so::address& addr, const gen_tcp::options& opts) {
-  auto ls = gen_tcp::listen(addr, opts);
+  gen_tcp::options o = opts;
+  if (addr.family() == so::domain::inet6 && !o.ipv6_v6only && addr.port() != 0) {
+    // An IPv4 socket on this port already: a dual-stack IPv6 socket could not
+    // bind beside it, so this one takes IPv6 only (two sockets, one port).
+    bool v4_there = std::any_of(ports_.begin(), ports_.end(), [&](const port_state& p) {
+      return p.port == addr.port() && p.addr.family() == so::domain::inet;
+    });
+    if (v4_there) {
+      o.ipv6_v6only = true;
+    }
+  }
+  auto ls = gen_tcp::listen(addr, o);
   if (!ls) {
     return fail(ls.error());
   }
@@ -30,17 +41,32 @@ result<std::uint16_t> acceptor::add_port(const so::address& addr, const gen_tcp:
   p.opts = ls->opts;
   p.addr = addr.with_port(ls->port);
   p.port = ls->port;
+  p.id = next_id_++;
   p.handle = so::make_select_handle();
+  listen_id id = p.id;
   std::uint16_t port = p.port;
   ports_.push_back(std::move(p));
   // Start accepting: the first call selects (or finds connections waiting,
   // which the select event will then announce).
-  send(self(), accept_more{port});
+  send(self(), accept_more{id});
   return port;
 }
 
 bool acceptor::remove_port(std::uint16_t port) {
-  auto it = std::find_if(ports_.begin(), ports_.end(), [port](const port_state& p) { return p.port == port; });
+  auto gone = std::remove_if(ports_.begin(), ports_.end(), [port](port_state& p) {
+    if (p.port != port) {
+      return false;
+    }
+    (void)so::close(p.sock);
+    return true;
+  });
+  bool any = gone != ports_.end();
+  ports_.erase(gone, ports_.end());
+  return any;
+}
+
+bool acceptor::remove_address(const so::address& addr) {
+  auto it = std::find_if(ports_.begin(), ports_.end(), [&](const port_state& p) { return p.addr == addr; });
   if (it == ports_.end()) {
     return false;
   }
@@ -49,10 +75,11 @@ bool acceptor::remove_port(std::uint16_t port) {
   return true;
 }
 
-std::vector<std::uint16_t> acceptor::ports() const {
-  std::vector<std::uint16_t> out;
+std::vector<listen_id> acceptor::listen_ids() const {
+  std::vector<listen_id> out;
+  out.reserve(ports_.size());
   for (const auto& p : ports_) {
-    out.push_back(p.port);
+    out.push_back(p.id);
   }
   return out;
 }
@@ -64,9 +91,9 @@ void acceptor::close_all() noexcept {
   ports_.clear();
 }
 
-acceptor::port_state* acceptor::find(std::uint16_t port) noexcept {
+acceptor::port_state* acceptor::find(listen_id id) noexcept {
   for (auto& p : ports_) {
-    if (p.port == port) {
+    if (p.id == id) {
       return &p;
     }
   }
@@ -81,25 +108,25 @@ std::optional<connection> acceptor::on_select(const socket_select& ev) {
   for (auto& p : ports_) {
     if (p.sock == ev.sock) {
       p.batch = 0;
-      return accept_step(p.port);
+      return accept_step(p.id);
     }
   }
   return std::nullopt;
 }
 
-std::optional<connection> acceptor::on_tick(std::uint16_t port) {
-  if (port_state* p = find(port)) {
+std::optional<connection> acceptor::on_tick(listen_id id) {
+  if (port_state* p = find(id)) {
     p->backing_off = false;
     p->batch = 0;
-    return accept_step(port);
+    return accept_step(id);
   }
   return std::nullopt;
 }
 
-std::optional<connection> acceptor::on_more(std::uint16_t port) {
-  if (port_state* p = find(port)) {
+std::optional<connection> acceptor::on_more(listen_id id) {
+  if (port_state* p = find(id)) {
     p->batch = 0;
-    return accept_step(port);
+    return accept_step(id);
   }
   return std::nullopt;
 }
@@ -109,15 +136,16 @@ void acceptor::count_failure(errc e) {
   ++by_reason_[std::string(err_name(e))];
 }
 
-std::optional<connection> acceptor::accept_step(std::uint16_t port) {
-  port_state* p = find(port);
+std::optional<connection> acceptor::accept_step(listen_id id) {
+  port_state* p = find(id);
   if (p == nullptr || p->backing_off || parked()) {
     return std::nullopt;  // parked: connections wait in the kernel's backlog
   }
+  const std::string where = p->addr.to_string();
   for (;;) {
     if (p->batch >= batch_size) {
       // Bounded work: let the process's other messages (calls) in first.
-      send(self(), accept_more{port});
+      send(self(), accept_more{id});
       return std::nullopt;
     }
     ++p->batch;
@@ -127,13 +155,14 @@ std::optional<connection> acceptor::accept_step(std::uint16_t port) {
     }
     if (r.is_ok()) {
       if (!p->delay.first()) {
-        spdlog::info("listener {}: accepting again on port {} after {} back-off(s)", name_, port, p->delay.attempts());
+        spdlog::info("listener {}: accepting again on {} after {} back-off(s)", name_, where, p->delay.attempts());
         p->delay.reset();
       }
       connection c;
       c.raw = std::move(r.value());
       c.opts = p->opts;
-      c.local_port = port;
+      c.local_port = p->port;
+      c.listen_id = id;
       if (auto peer = so::peername(c.raw)) {
         c.peer = *peer;
       }
@@ -147,7 +176,7 @@ std::optional<connection> acceptor::accept_step(std::uint16_t port) {
       case accept_action::skip:
         continue;
       case accept_action::stop:
-        spdlog::warn("listener {}: port {} stops accepting: {}", name_, port, format_error(e));
+        spdlog::warn("listener {}: {} stops accepting: {}", name_, where, format_error(e));
         return std::nullopt;
       case accept_action::backoff:
       case accept_action::report_backoff: {
@@ -155,11 +184,11 @@ std::optional<connection> acceptor::accept_step(std::uint16_t port) {
         auto d = p->delay.next();
         if (first) {
           // Once per burst: the resumption is reported when it comes.
-          spdlog::warn("listener {}: accept on port {}: {}; backing off (from {} ms, growing to 1 s)", name_, port,
+          spdlog::warn("listener {}: accept on {}: {}; backing off (from {} ms, growing to 1 s)", name_, where,
                        format_error(e), d.count());
         }
         p->backing_off = true;
-        (void)send_after(d, self(), backoff_tick{port});
+        (void)send_after(d, self(), backoff_tick{id});
         return std::nullopt;
       }
     }

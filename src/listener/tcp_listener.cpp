@@ -23,6 +23,14 @@ struct remove_port_req {
   using reply_type = bool;
   std::uint16_t port;
 };
+struct remove_address_req {
+  using reply_type = bool;
+  otpnet::socket::address addr;
+};
+struct remove_connection_req {
+  using reply_type = bool;
+  pid handler;
+};
 struct set_max_req {
   using reply_type = bool;
   std::size_t n;
@@ -44,8 +52,8 @@ struct drain_deadline {
 
 class server : public gen_nb_server<server> {
  public:
-  using calls =
-      type_list<info_req, add_port_req, remove_port_req, set_max_req, suspend_req, connections_req, drain_req>;
+  using calls = type_list<info_req, add_port_req, remove_port_req, remove_address_req, remove_connection_req,
+                          set_max_req, suspend_req, connections_req, drain_req>;
   using infos = type_list<drain_deadline>;
 
   explicit server(listener_options o) : o_(std::move(o)) {}
@@ -69,7 +77,9 @@ class server : public gen_nb_server<server> {
       acceptor_.handoff_failed(c, "listener draining");
       co_return;
     }
-    auto started = co_await supervisor::start_child(o_.client_sup, std::any());
+    // Bounded: a handler whose start hangs costs its connection, not the
+    // listener (the supervisor kills what it started past the timeout).
+    auto started = co_await supervisor::start_child(o_.client_sup, std::any(), o_.handler_start_timeout);
     if (!started.is_ok()) {
       acceptor_.handoff_failed(c, "handler start: " + started.reason().to_string());
       co_return;
@@ -110,6 +120,19 @@ class server : public gen_nb_server<server> {
     return reply(p ? static_cast<std::int32_t>(*p) : -static_cast<std::int32_t>(p.error()));
   }
   call_return<bool> handle_call(remove_port_req r) { return reply(remove_listen_port(r.port)); }
+  call_return<bool> handle_call(remove_address_req r) { return reply(remove_listen_address(r.addr)); }
+  call_return<bool> handle_call(remove_connection_req r) {
+    for (auto it = handlers_.begin(); it != handlers_.end(); ++it) {
+      if (it->second == r.handler) {
+        demonitor(it->first);
+        handlers_.erase(it);
+        connection_ended();
+        maybe_finish_drain();
+        return reply(true);
+      }
+    }
+    return reply(false);
+  }
   call_return<bool> handle_call(set_max_req r) {
     set_max_connections(r.n);
     return reply(true);
@@ -130,10 +153,13 @@ class server : public gen_nb_server<server> {
     return reply(std::move(out));
   }
   call_return<drain_result> handle_call(drain_req r, gen_server::from& f) {
+    drain_callers_.push_back(std::move(f));
+    if (draining_) {
+      return noreply();  // a drain under way: this caller gets its result too
+    }
     suspend();
     draining_ = true;
     drained_ = {};
-    drain_caller_ = std::move(f);
     ++drain_round_;
     for (auto& [m, h] : handlers_) {
       send(h, drain_notice{});
@@ -141,7 +167,7 @@ class server : public gen_nb_server<server> {
     if (handlers_.empty()) {
       finish_drain();
     } else {
-      (void)send_after(r.deadline, self(), drain_deadline{drain_round_});
+      drain_timer_ = send_after(r.deadline, self(), drain_deadline{drain_round_});
     }
     return noreply();
   }
@@ -157,15 +183,22 @@ class server : public gen_nb_server<server> {
       return;
     }
     draining_ = false;
-    (void)drain_caller_.reply(drained_);
-    drain_caller_ = {};
+    if (drain_timer_) {
+      (void)cancel_timer(*drain_timer_);
+      drain_timer_.reset();
+    }
+    for (auto& c : drain_callers_) {
+      (void)c.reply(drained_);
+    }
+    drain_callers_.clear();
   }
 
   listener_options o_;
   std::map<ref, pid> handlers_;
   bool draining_ = false;
   drain_result drained_;
-  gen_server::from drain_caller_;
+  std::vector<gen_server::from> drain_callers_;
+  std::optional<timer_ref> drain_timer_;
   std::uint64_t drain_round_ = 0;
 };
 
@@ -194,6 +227,14 @@ task<outcome<std::uint16_t>> add_listen_port(server_ref l, otpnet::socket::addre
 
 task<outcome<bool>> remove_listen_port(server_ref l, std::uint16_t port) {
   return gen_server::call(std::move(l), remove_port_req{port});
+}
+
+task<outcome<bool>> remove_listen_address(server_ref l, otpnet::socket::address a) {
+  return gen_server::call(std::move(l), remove_address_req{std::move(a)});
+}
+
+task<outcome<bool>> remove_connection(server_ref l, pid handler) {
+  return gen_server::call(std::move(l), remove_connection_req{handler});
 }
 
 task<outcome<>> set_max_connections(server_ref l, std::size_t n) {

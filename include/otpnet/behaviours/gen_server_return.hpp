@@ -40,15 +40,15 @@ struct next;
 template <class T>
 class maybe_task {
  public:
-  maybe_task(T v) : value_(std::move(v)) {}                      // NOLINT(google-explicit-constructor)
-  maybe_task(task<T> t) : task_(std::in_place, std::move(t)) {}  // NOLINT(google-explicit-constructor)
+  maybe_task(T v) : value_(std::move(v)) {}       // NOLINT(google-explicit-constructor)
+  maybe_task(task<T> t) : task_(std::move(t)) {}  // NOLINT(google-explicit-constructor)
   bool ready() const noexcept { return value_.has_value(); }
   T take_value() { return std::move(*value_); }
-  task<T> take_task() { return std::move(*task_); }
+  task<T> take_task() { return std::move(task_); }
 
  private:
   std::optional<T> value_;
-  std::optional<task<T>> task_;
+  task<T> task_;  // empty when value_ is set (not an optional: GCC 12 warns falsely on a moved optional<task>)
 };
 
 /// handle_continue to run before the next message: its argument, in an

@@ -61,6 +61,10 @@ struct options {
   std::optional<int> backlog;
   std::optional<bool> reuseaddr;
   std::optional<bool> reuseport;
+  /// listen only, IPv6 addresses: true takes IPv6 clients only, so that an
+  /// IPv4 socket may listen on the same port (inet's ipv6_v6only). Unset:
+  /// the system's default (dual-stack on Linux).
+  std::optional<bool> ipv6_v6only;
 };
 
 /// Every option with its value.
@@ -83,6 +87,7 @@ struct effective_options {
   int backlog = 1024;
   bool reuseaddr = true;
   bool reuseport = false;
+  std::optional<bool> ipv6_v6only;  // unset: the system's default
 
   /// This with `o` applied. Errors: `invalid` (low above high, a count
   /// outside -32767..32767).

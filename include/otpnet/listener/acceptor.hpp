@@ -28,13 +28,19 @@
 
 namespace otpnet::listener {
 
-/// A back-off period of a port ended (sent by the acceptor to its process).
+/// Names one listen socket of an acceptor for its whole life (never reused):
+/// port numbers cannot, since 127.0.0.1:P and [::1]:P share one and every
+/// local path is "port 0".
+using listen_id = std::uint32_t;
+
+/// A back-off period of a listen socket ended (sent by the acceptor to its
+/// process).
 struct backoff_tick {
-  std::uint16_t port;
+  listen_id id;
 };
 /// A batch of accepts ended with more possibly waiting (bounded work).
 struct accept_more {
-  std::uint16_t port;
+  listen_id id;
 };
 
 /// What info() tells of a listener.
@@ -70,22 +76,26 @@ class acceptor {
   /// (the chosen one for port 0; 0 for a local path). Errors: eaddrinuse,
   /// eacces, invalid (bad options), emfile.
   result<std::uint16_t> add_port(const otpnet::socket::address& addr, const gen_tcp::options& opts);
-  /// Closes the listen socket of `port` (its live connections stay).
+  /// Closes every listen socket bound to port number `port` (IPv4 and IPv6
+  /// alike); their live connections stay. False if there was none.
   bool remove_port(std::uint16_t port);
+  /// Closes the listen socket bound to `addr` (as info() shows it, with its
+  /// port; a local path by its path); its live connections stay.
+  bool remove_address(const otpnet::socket::address& addr);
 
   /// The next accepted connection on the port `ev` is about, or nothing
   /// (wait for the next event, backing off, parked, or batch done: then
   /// an accept_more message is on its way). Call until nothing.
   std::optional<connection> on_select(const socket_select& ev);
-  std::optional<connection> on_tick(std::uint16_t port);
-  std::optional<connection> on_more(std::uint16_t port);
+  std::optional<connection> on_tick(listen_id id);
+  std::optional<connection> on_more(listen_id id);
   /// Whether `ev` is about one of the listen sockets.
   bool owns(const socket_select& ev) const noexcept;
 
   /// Admission.
   void suspend() noexcept { suspended_ = true; }
   /// Resumes accepting; the caller then drives accepts with resume_port()
-  /// for each port (see ports()).
+  /// for each listen socket (see listen_ids()).
   void resume() noexcept { suspended_ = false; }
   void set_max_connections(std::size_t n) noexcept { max_ = n == 0 ? unlimited : n; }
   std::size_t max_connections() const noexcept { return max_; }
@@ -93,9 +103,9 @@ class acceptor {
   void connection_ended() noexcept;
   std::size_t active() const noexcept { return active_; }
   bool parked() const noexcept { return suspended_ || active_ >= max_; }
-  /// Accepts on `port` again after admission reopened.
-  std::optional<connection> resume_port(std::uint16_t port) { return accept_step(port); }
-  std::vector<std::uint16_t> ports() const;
+  /// Accepts on listen socket `id` again after admission reopened.
+  std::optional<connection> resume_port(listen_id id) { return accept_step(id); }
+  std::vector<listen_id> listen_ids() const;
 
   /// A crash of the code a connection was handed to: closes it, reports it
   /// with the listener's name; accepting goes on.
@@ -111,18 +121,20 @@ class acceptor {
     gen_tcp::effective_options opts;
     otpnet::socket::address addr;
     std::uint16_t port = 0;
+    listen_id id = 0;
     otpnet::socket::select_handle handle;
     backoff delay;
     bool backing_off = false;
     int batch = 0;
   };
 
-  port_state* find(std::uint16_t port) noexcept;
-  std::optional<connection> accept_step(std::uint16_t port);
+  port_state* find(listen_id id) noexcept;
+  std::optional<connection> accept_step(listen_id id);
   void count_failure(errc e);
 
   std::string name_;
   std::vector<port_state> ports_;
+  listen_id next_id_ = 1;
   std::size_t active_ = 0;
   std::size_t max_ = unlimited;
   bool suspended_ = false;

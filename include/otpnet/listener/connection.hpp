@@ -24,6 +24,8 @@ struct connection {
   gen_tcp::effective_options opts;
   otpnet::socket::address peer;
   std::uint16_t local_port = 0;
+  /// The listen socket it came from (its acceptor's listen_id).
+  std::uint32_t listen_id = 0;
 
   /// The gen_tcp socket, owned by the calling process. Errors: closed,
   /// invalid (not called from a process).

@@ -50,8 +50,12 @@ class gen_nb_server : public gen_server::behaviour<Self> {
   result<std::uint16_t> add_listen_port(const otpnet::socket::address& addr) {
     return acceptor_.add_port(addr, self_().sock_opts());
   }
-  /// Stops listening on `port`; its connections stay.
+  /// Stops listening on every socket bound to port number `port`; their
+  /// connections stay.
   bool remove_listen_port(std::uint16_t port) { return acceptor_.remove_port(port); }
+  /// Stops listening on the socket bound to `addr` (a local path, or one of
+  /// two sockets sharing a port number); its connections stay.
+  bool remove_listen_address(const otpnet::socket::address& addr) { return acceptor_.remove_address(addr); }
   void suspend() noexcept { acceptor_.suspend(); }
   void resume() {
     acceptor_.resume();
@@ -82,11 +86,11 @@ class gen_nb_server : public gen_server::behaviour<Self> {
     co_return this->noreply();
   }
   task<gen_server::cast_return> behaviour_info(backoff_tick&& t) {
-    co_await drain(acceptor_.on_tick(t.port));
+    co_await drain(acceptor_.on_tick(t.id));
     co_return this->noreply();
   }
   task<gen_server::cast_return> behaviour_info(accept_more&& m) {
-    co_await drain(acceptor_.on_more(m.port));
+    co_await drain(acceptor_.on_more(m.id));
     co_return this->noreply();
   }
 
@@ -103,7 +107,7 @@ class gen_nb_server : public gen_server::behaviour<Self> {
   /// has no more for now.
   task<void> drain(std::optional<connection> c) {
     while (c) {
-      std::uint16_t port = c->local_port;
+      listen_id from = c->listen_id;
       std::string failure;
       try {
         if constexpr (std::is_same_v<decltype(self_().new_connection(std::move(*c))), task<void>>) {
@@ -119,7 +123,7 @@ class gen_nb_server : public gen_server::behaviour<Self> {
       if (!failure.empty()) {
         acceptor_.handoff_failed(*c, failure);
       }
-      c = acceptor_.resume_port(port);
+      c = acceptor_.resume_port(from);
     }
   }
 
@@ -143,8 +147,8 @@ class gen_nb_server : public gen_server::behaviour<Self> {
 
   void reopen() {
     if (!acceptor_.parked()) {
-      for (std::uint16_t p : acceptor_.ports()) {
-        send(self(), accept_more{p});
+      for (listen_id id : acceptor_.listen_ids()) {
+        send(self(), accept_more{id});
       }
     }
   }

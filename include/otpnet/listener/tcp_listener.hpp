@@ -42,6 +42,9 @@ struct listener_options {
   /// The simple_one_for_one supervisor handlers are started under; each
   /// handler is started with no extra argument and gets socket_ready.
   server_ref client_sup{pid{}};
+  /// How long a handler's start (its init) may take before the connection
+  /// is closed and reported (the listener waits for each start).
+  std::chrono::milliseconds handler_start_timeout{5000};
 };
 
 /// What drain reports.
@@ -57,7 +60,14 @@ task<start_result> start_link(listener_options o);
 task<outcome<listener_info>> info(server_ref l);
 /// Listens on one more address; the bound port.
 task<outcome<std::uint16_t>> add_listen_port(server_ref l, otpnet::socket::address a);
+/// Closes every listen socket on port number `port`; connections stay.
 task<outcome<bool>> remove_listen_port(server_ref l, std::uint16_t port);
+/// Closes the listen socket bound to `a` (as info() shows it; a local path
+/// by its path); its connections stay.
+task<outcome<bool>> remove_listen_address(server_ref l, otpnet::socket::address a);
+/// The connection of `handler` no longer counts against max_connections
+/// (ranch's remove_connection); its handler runs on. False if unknown.
+task<outcome<bool>> remove_connection(server_ref l, pid handler);
 /// Changes max_connections at run time (0: no limit).
 task<outcome<>> set_max_connections(server_ref l, std::size_t n);
 task<outcome<>> suspend(server_ref l);
@@ -65,7 +75,8 @@ task<outcome<>> resume(server_ref l);
 /// The handlers of live connections.
 task<outcome<std::vector<pid>>> connections(server_ref l);
 /// Stops accepting, sends every handler drain_notice, waits up to
-/// `deadline` for them to end, then stops the rest with `shutdown`.
+/// `deadline` for them to end, then stops the rest with `shutdown`. A drain
+/// asked for while one is under way joins it and gets its result.
 task<outcome<drain_result>> drain(server_ref l, std::chrono::milliseconds deadline);
 
 }  // namespace otpnet::listener

@@ -91,6 +91,8 @@ class [[nodiscard]] task {
     task get_return_object() noexcept { return task(std::coroutine_handle<promise_type>::from_promise(*this)); }
   };
 
+  /// An empty task, owning no coroutine; awaiting it is undefined.
+  task() noexcept = default;
   task(task&& o) noexcept : h_(std::exchange(o.h_, {})) {}
   task& operator=(task&&) = delete;
   ~task() {
@@ -115,7 +117,7 @@ class [[nodiscard]] task {
 
  private:
   explicit task(std::coroutine_handle<promise_type> h) noexcept : h_(h) {}
-  std::coroutine_handle<promise_type> h_;
+  std::coroutine_handle<promise_type> h_{};
 };
 
 }  // namespace otpnet
