@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # The test command (README, CI): installs what it needs, checks formatting and
 # the layer rules, then builds and runs every test in the release, ASan+UBSan
-# and TSan builds, compiles each public header alone and runs clang-tidy.
+# and TSan builds, compiles each public header alone, runs clang-tidy and
+# fuzzes the framing decoders for a bounded time.
 #
 #   bash scripts/test.sh            everything, as CI runs it
-#   bash scripts/test.sh --quick    release build and its tests only: no sanitizers, no clang-tidy
+#   bash scripts/test.sh --quick    release build and its tests only: no sanitizers, clang-tidy or fuzzing
 #   bash scripts/test.sh --no-tidy  everything but clang-tidy
 #
 # Stops at the first failing phase with a line naming it. The last line is
 # always `N passed, N failed`, summed over every ctest run so far (CI reads it).
 # Idempotent: build trees are the presets' (build/<preset>), rebuilt incrementally.
-# Environment: OTPNET_TIDY_BUDGET (seconds, default 900) bounds clang-tidy.
+# Environment: OTPNET_TIDY_BUDGET (seconds, default 900) bounds clang-tidy;
+# OTPNET_FUZZ_SECONDS (default 30) bounds each fuzz target.
 set -euo pipefail
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -22,7 +24,7 @@ for arg in "$@"; do
     --quick) quick=1 tidy=0 ;;
     --no-tidy) tidy=0 ;;
     -h | --help)
-      sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *) die "unknown option '$arg' (try --help)" ;;
@@ -101,3 +103,8 @@ fi
 for preset in "${presets[@]:1}"; do
   build_and_test "$preset"
 done
+# The framing decoders under libFuzzer (clang, ASan+UBSan), bounded in time:
+# OTPNET_FUZZ_SECONDS per target (default 30 here). Not in --quick.
+if ((!quick)); then
+  phase fuzz env OTPNET_FUZZ_SECONDS="${OTPNET_FUZZ_SECONDS:-30}" bash scripts/fuzz.sh
+fi
