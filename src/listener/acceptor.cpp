@@ -225,6 +225,7 @@ listener_info acceptor::info() const {
   i.max_connections = max_ == unlimited ? 0 : max_;
   i.suspended = suspended_;
   i.at_limit = active_ >= max_;
+  i.accepted_by_acceptor = {total_};
   return i;
 }
 

@@ -2,6 +2,7 @@
 #include <otpnet/listener/gen_nb_server.hpp>
 #include <otpnet/listener/tcp_listener.hpp>
 #include <otpnet/runtime/process.hpp>
+#include <otpnet/runtime/runtime.hpp>
 #include <otpnet/runtime/timer.hpp>
 #include <otpnet/socket/registry.hpp>
 
@@ -34,6 +35,7 @@ struct remove_connection_req {
 struct set_max_req {
   using reply_type = bool;
   std::size_t n;
+  bool exact = false;  ///< n == 0 is a limit of zero (an acceptor's share), not "no limit"
 };
 struct suspend_req {
   using reply_type = bool;
@@ -56,13 +58,19 @@ class server : public gen_nb_server<server> {
                           set_max_req, suspend_req, connections_req, drain_req>;
   using infos = type_list<drain_deadline>;
 
-  explicit server(listener_options o) : o_(std::move(o)) {}
+  /// `share`: max_connections is this acceptor's share of a group's limit,
+  /// where 0 means none at all (see group below).
+  explicit server(listener_options o, bool share = false) : o_(std::move(o)), share_(share) {}
 
   gen_tcp::options sock_opts() const { return o_.socket_options; }
 
   gen_server::init_return init() {
     set_listener_name(o_.name);
-    acceptor_.set_max_connections(o_.max_connections);
+    if (share_) {
+      acceptor_.set_limit(o_.max_connections);
+    } else {
+      acceptor_.set_max_connections(o_.max_connections);
+    }
     for (const auto& a : o_.addresses) {
       auto port = add_listen_port(a);
       if (!port) {
@@ -134,7 +142,11 @@ class server : public gen_nb_server<server> {
     return reply(false);
   }
   call_return<bool> handle_call(set_max_req r) {
-    set_max_connections(r.n);
+    if (r.exact) {
+      set_limit(r.n);
+    } else {
+      set_max_connections(r.n);
+    }
     return reply(true);
   }
   call_return<bool> handle_call(suspend_req r) {
@@ -194,12 +206,249 @@ class server : public gen_nb_server<server> {
   }
 
   listener_options o_;
+  bool share_ = false;
   std::map<ref, pid> handlers_;
   bool draining_ = false;
   drain_result drained_;
   std::vector<gen_server::from> drain_callers_;
   std::optional<timer_ref> drain_timer_;
   std::uint64_t drain_round_ = 0;
+};
+
+// -- several acceptors ------------------------------------------------------------------
+//
+// With listener_options::acceptors = N > 1, the listener is a small group:
+// N acceptor processes (each the server above, on scheduler i % S, with
+// listen sockets of its own bound with SO_REUSEPORT to the same addresses,
+// so that the kernel spreads new connections over them) and this
+// coordinator, registered under the listener's name, which answers every
+// call by asking the acceptors and adding up. max_connections is divided
+// among them (their shares sum to it), so the global limit is never passed.
+
+struct drain_part {
+  std::uint64_t round;
+  drain_result r;
+  bool ok;
+};
+
+/// Splits `total` (0: no limit) into `n` shares that sum to it.
+std::vector<std::size_t> shares_of(std::size_t total, std::size_t n) {
+  std::vector<std::size_t> out(n, 0);
+  if (total == 0) {
+    return out;  // every share unlimited
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    out[i] = total / n + (i < total % n ? 1 : 0);
+  }
+  return out;
+}
+
+class group : public gen_server::behaviour<group> {
+ public:
+  using calls = type_list<info_req, add_port_req, remove_port_req, remove_address_req, remove_connection_req,
+                          set_max_req, suspend_req, connections_req, drain_req>;
+  using infos = type_list<drain_part>;
+
+  explicit group(listener_options o) : o_(std::move(o)), max_(o_.max_connections) {}
+
+  task<gen_server::init_return> init() {
+    std::size_t n = o_.acceptors;
+    auto shares = shares_of(o_.max_connections, n);
+    unsigned scheds = runtime::schedulers();
+    std::vector<otpnet::socket::address> addrs = o_.addresses;
+    for (std::size_t i = 0; i < n; ++i) {
+      listener_options a = o_;
+      a.registered_name.clear();
+      a.acceptors = 1;
+      a.socket_options.reuseport = true;
+      a.max_connections = shares[i];
+      a.addresses.clear();
+      for (const auto& addr : addrs) {
+        // A local path has no SO_REUSEPORT: the first acceptor takes it.
+        if (i == 0 || addr.family() != otpnet::socket::domain::local) {
+          a.addresses.push_back(addr);
+        }
+      }
+      start_options so;
+      so.scheduler = scheds == 0 ? -1 : static_cast<int>(i % scheds);
+      auto r = co_await gen_server::start_link<server>(std::move(so), std::move(a), o_.max_connections != 0);
+      if (!r.is_ok()) {
+        co_return stop(r.is_error() ? r.reason() : exit_reason::other("acceptor ignored its start"));
+      }
+      acceptors_.push_back(r.id());
+      if (i == 0) {
+        // Port 0 becomes the port the first acceptor was given, so that
+        // every acceptor listens on the same one.
+        auto info0 = co_await gen_server::call(r.id(), info_req{});
+        if (!info0) {
+          co_return stop(info0.error());
+        }
+        for (std::size_t k = 0; k < addrs.size() && k < info0->ports.size(); ++k) {
+          if (addrs[k].family() != otpnet::socket::domain::local) {
+            addrs[k] = addrs[k].with_port(info0->ports[k].port);
+          }
+        }
+      }
+    }
+    co_return ok();
+  }
+
+  task<call_return<listener_info>> handle_call(info_req) {
+    listener_info out;
+    out.name = o_.name;
+    out.suspended = true;
+    for (pid a : acceptors_) {
+      auto i = co_await gen_server::call(a, info_req{});
+      if (!i) {
+        co_return stop(i.error());
+      }
+      for (auto& p : i->ports) {
+        bool seen = false;
+        for (auto& q : out.ports) {
+          if (q.address == p.address) {
+            q.backing_off = q.backing_off || p.backing_off;
+            seen = true;
+          }
+        }
+        if (!seen) {
+          out.ports.push_back(p);
+        }
+      }
+      out.active_connections += i->active_connections;
+      out.total_connections += i->total_connections;
+      out.accepted_by_acceptor.push_back(i->total_connections);
+      out.accept_failures += i->accept_failures;
+      for (auto& [why, count] : i->failures_by_reason) {
+        out.failures_by_reason[why] += count;
+      }
+      out.suspended = out.suspended && i->suspended;
+    }
+    out.max_connections = max_;
+    out.at_limit = max_ != 0 && out.active_connections >= max_;
+    out.acceptors = acceptors_.size();
+    co_return reply(std::move(out));
+  }
+
+  task<call_return<std::int32_t>> handle_call(add_port_req r) {
+    std::int32_t port = -static_cast<std::int32_t>(errc::invalid);
+    std::vector<pid> added;
+    for (pid a : acceptors_) {
+      if (!added.empty() && r.addr.family() == otpnet::socket::domain::local) {
+        break;  // a local path: the first acceptor only
+      }
+      auto addr = added.empty() ? r.addr : r.addr.with_port(static_cast<std::uint16_t>(port));
+      auto got = co_await gen_server::call(a, add_port_req{addr});
+      if (!got || *got < 0) {
+        // All or nothing: undo what the others bound.
+        for (pid b : added) {
+          (void)co_await gen_server::call(b, remove_address_req{addr});
+        }
+        co_return reply(got ? *got : -static_cast<std::int32_t>(errc::invalid));
+      }
+      port = *got;
+      added.push_back(a);
+    }
+    co_return reply(port);
+  }
+
+  task<call_return<bool>> handle_call(remove_port_req r) {
+    bool any = false;
+    for (pid a : acceptors_) {
+      auto got = co_await gen_server::call(a, r);
+      any = any || (got && *got);
+    }
+    co_return reply(any);
+  }
+
+  task<call_return<bool>> handle_call(remove_address_req r) {
+    bool any = false;
+    for (pid a : acceptors_) {
+      auto got = co_await gen_server::call(a, r);
+      any = any || (got && *got);
+    }
+    co_return reply(any);
+  }
+
+  task<call_return<bool>> handle_call(remove_connection_req r) {
+    for (pid a : acceptors_) {
+      auto got = co_await gen_server::call(a, r);
+      if (got && *got) {
+        co_return reply(true);
+      }
+    }
+    co_return reply(false);
+  }
+
+  task<call_return<bool>> handle_call(set_max_req r) {
+    max_ = r.n;
+    auto shares = shares_of(r.n, acceptors_.size());
+    for (std::size_t i = 0; i < acceptors_.size(); ++i) {
+      (void)co_await gen_server::call(acceptors_[i], set_max_req{shares[i], r.n != 0});
+    }
+    co_return reply(true);
+  }
+
+  task<call_return<bool>> handle_call(suspend_req r) {
+    for (pid a : acceptors_) {
+      (void)co_await gen_server::call(a, r);
+    }
+    co_return reply(true);
+  }
+
+  task<call_return<std::vector<pid>>> handle_call(connections_req) {
+    std::vector<pid> out;
+    for (pid a : acceptors_) {
+      auto got = co_await gen_server::call(a, connections_req{});
+      if (got) {
+        out.insert(out.end(), got->begin(), got->end());
+      }
+    }
+    co_return reply(std::move(out));
+  }
+
+  call_return<drain_result> handle_call(drain_req r, gen_server::from& f) {
+    drain_callers_.push_back(std::move(f));
+    if (parts_left_ != 0) {
+      return noreply();  // a drain under way: this caller gets its result too
+    }
+    // Every acceptor drains at once (one process each), so the whole drain
+    // takes one deadline, not one per acceptor.
+    ++round_;
+    drained_ = {};
+    parts_left_ = acceptors_.size();
+    pid me = self();
+    for (pid a : acceptors_) {
+      spawn([a, me, round = round_, deadline = r.deadline]() -> proc {
+        auto got = co_await listener::drain(a, deadline);
+        send(me, drain_part{round, got ? *got : drain_result{}, got.has_value()});
+      });
+    }
+    return noreply();
+  }
+
+  gen_server::cast_return handle_info(drain_part&& p) {
+    if (p.round != round_ || parts_left_ == 0) {
+      return noreply();
+    }
+    drained_.finished += p.r.finished;
+    drained_.forced += p.r.forced;
+    if (--parts_left_ == 0) {
+      for (auto& c : drain_callers_) {
+        (void)c.reply(drained_);
+      }
+      drain_callers_.clear();
+    }
+    return noreply();
+  }
+
+ private:
+  listener_options o_;
+  std::vector<pid> acceptors_;
+  std::size_t max_ = 0;
+  std::vector<gen_server::from> drain_callers_;
+  drain_result drained_;
+  std::size_t parts_left_ = 0;
+  std::uint64_t round_ = 0;
 };
 
 }  // namespace
@@ -209,7 +458,16 @@ task<start_result> start_link(listener_options o) {
   if (!o.registered_name.empty()) {
     so.name = o.registered_name;
   }
-  return gen_server::start_link<server>(std::move(so), std::move(o));
+  if (o.acceptors == 0) {
+    o.acceptors = std::max(1u, runtime::schedulers());
+  }
+  if (o.max_connections != 0 && o.acceptors > o.max_connections) {
+    o.acceptors = o.max_connections;  // no acceptor without a share of the limit
+  }
+  if (o.acceptors == 1) {
+    return gen_server::start_link<server>(std::move(so), std::move(o));
+  }
+  return gen_server::start_link<group>(std::move(so), std::move(o));
 }
 
 task<outcome<listener_info>> info(server_ref l) { return gen_server::call(std::move(l), info_req{}); }
@@ -230,7 +488,7 @@ task<outcome<bool>> remove_listen_port(server_ref l, std::uint16_t port) {
 }
 
 task<outcome<bool>> remove_listen_address(server_ref l, otpnet::socket::address a) {
-  return gen_server::call(std::move(l), remove_address_req{std::move(a)});
+  return gen_server::call(std::move(l), remove_address_req{a});
 }
 
 task<outcome<bool>> remove_connection(server_ref l, pid handler) {

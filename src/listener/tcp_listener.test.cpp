@@ -467,5 +467,95 @@ TEST_F(tcp_listener_test, a_second_drain_joins_the_first_and_gets_its_result) {
   EXPECT_EQ((*got[0])->forced, (*got[1])->forced);
 }
 
+// -- several acceptors (SO_REUSEPORT, one per scheduler) -------------------------------------------
+
+TEST_F(tcp_listener_test, two_acceptors_share_one_port_and_both_accept) {
+  listener_options o = raw_options();
+  o.acceptors = 2;
+  ASSERT_TRUE(start_tree(o));
+  listener_info i = info();
+  EXPECT_EQ(i.acceptors, 2u);
+  ASSERT_EQ(i.ports.size(), 1u) << "port 0 resolved once, both acceptors on it";
+  std::uint16_t port = i.ports[0].port;
+  ASSERT_NE(port, 0);
+
+  // The kernel spreads connections by their addresses: with 40 clients,
+  // both acceptors get some (all on one: odds of 2 in 2^40).
+  std::vector<peer> clients;
+  for (int k = 0; k < 40; ++k) {
+    clients.push_back(peer::connect_port(port));
+    std::string m = "client " + std::to_string(k);
+    ASSERT_EQ(clients.back().echo(m), m);
+  }
+  i = info();
+  EXPECT_EQ(i.active_connections, 40u);
+  EXPECT_EQ(i.total_connections, 40u);
+  ASSERT_EQ(i.accepted_by_acceptor.size(), 2u);
+  EXPECT_GT(i.accepted_by_acceptor[0], 0u);
+  EXPECT_GT(i.accepted_by_acceptor[1], 0u);
+  auto handlers = sync_wait(listener::connections("lst"));
+  ASSERT_TRUE(handlers);
+  EXPECT_EQ(handlers->size(), 40u);
+  clients[3].close();
+  EXPECT_TRUE(wait_until([&] { return info().active_connections == 39; }));
+}
+
+TEST_F(tcp_listener_test, two_acceptors_never_pass_the_global_limit) {
+  listener_options o = raw_options(3);
+  o.acceptors = 2;  // shares 2 + 1
+  ASSERT_TRUE(start_tree(o));
+  std::uint16_t port = first_port();
+  std::vector<peer> clients;
+  for (int k = 0; k < 10; ++k) {
+    clients.push_back(peer::connect_port(port));
+    ASSERT_TRUE(clients.back().write("c" + std::to_string(k)));
+  }
+  // Whatever the kernel's spread, at most 3 are served.
+  int served = 0;
+  std::vector<int> served_ids;
+  for (int k = 0; k < 10; ++k) {
+    std::string want = "c" + std::to_string(k);
+    if (clients[k].read_exact(want.size(), quiet) == want) {
+      ++served;
+      served_ids.push_back(k);
+    }
+  }
+  EXPECT_GE(served, 1);
+  EXPECT_LE(served, 3);
+  listener_info i = info();
+  EXPECT_LE(i.active_connections, 3u);
+  EXPECT_EQ(i.max_connections, 3u);
+  // Lifting the limit serves everyone left waiting.
+  ASSERT_TRUE(sync_wait(listener::set_max_connections("lst", 0)));
+  for (int k = 0; k < 10; ++k) {
+    if (std::find(served_ids.begin(), served_ids.end(), k) == served_ids.end()) {
+      std::string want = "c" + std::to_string(k);
+      EXPECT_EQ(clients[k].read_exact(want.size()), want) << "client " << k;
+    }
+  }
+  EXPECT_TRUE(wait_until([&] { return info().active_connections == 10; }));
+}
+
+TEST_F(tcp_listener_test, two_acceptors_drain_together_within_one_deadline) {
+  listener_options o = raw_options();
+  o.acceptors = 2;
+  ASSERT_TRUE(start_tree(o));
+  std::uint16_t port = first_port();
+  std::vector<peer> clients;
+  for (int k = 0; k < 8; ++k) {
+    clients.push_back(peer::connect_port(port));
+    std::string m = k == 5 ? "stubborn" : "x";
+    EXPECT_EQ(clients.back().echo(m), m);
+  }
+  auto r = sync_wait(listener::drain("lst", 400ms));
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_EQ(r->finished, 7u);
+  EXPECT_EQ(r->forced, 1u);
+  for (auto& c : clients) {
+    EXPECT_TRUE(c.closed_by_server());
+  }
+  EXPECT_TRUE(info().suspended);
+}
+
 }  // namespace
 }  // namespace otpnet::listener::test

@@ -59,6 +59,10 @@ struct listener_info {
   std::size_t max_connections = 0;
   bool suspended = false;
   bool at_limit = false;
+  /// Acceptor processes of the listener (tcp_listener's `acceptors`), and
+  /// the connections each has accepted so far (total_connections, split).
+  std::size_t acceptors = 1;
+  std::vector<std::uint64_t> accepted_by_acceptor;
 };
 
 class acceptor {
@@ -98,6 +102,8 @@ class acceptor {
   /// for each listen socket (see listen_ids()).
   void resume() noexcept { suspended_ = false; }
   void set_max_connections(std::size_t n) noexcept { max_ = n == 0 ? unlimited : n; }
+  /// As set_max_connections, but 0 is a limit of zero (accept nothing).
+  void set_limit(std::size_t n) noexcept { max_ = n; }
   std::size_t max_connections() const noexcept { return max_; }
   /// A connection ended (or no longer counts).
   void connection_ended() noexcept;

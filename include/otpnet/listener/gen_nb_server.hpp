@@ -65,6 +65,11 @@ class gen_nb_server : public gen_server::behaviour<Self> {
     acceptor_.set_max_connections(n);
     reopen();
   }
+  /// As set_max_connections, but 0 is a limit of zero (accept nothing).
+  void set_limit(std::size_t n) {
+    acceptor_.set_limit(n);
+    reopen();
+  }
   /// A connection ended: it no longer counts against max_connections.
   void connection_ended() {
     bool was_parked = acceptor_.parked();

@@ -37,8 +37,14 @@ struct listener_options {
   std::string registered_name;
   std::vector<otpnet::socket::address> addresses;
   gen_tcp::options socket_options;
-  /// 0: no limit.
+  /// 0: no limit. A hard limit over all acceptors together.
   std::size_t max_connections = 0;
+  /// Acceptor processes (ranch's num_acceptors); 0: one per scheduler.
+  /// With more than one, each listens on every address with a socket of its
+  /// own (SO_REUSEPORT; a local path is the first acceptor's only) on its
+  /// own scheduler, so that the kernel spreads new connections over them;
+  /// max_connections is divided among them in shares that sum to it.
+  std::size_t acceptors = 1;
   /// The simple_one_for_one supervisor handlers are started under; each
   /// handler is started with no extra argument and gets socket_ready.
   server_ref client_sup{pid{}};
