@@ -171,6 +171,9 @@ result<void> port::shutdown(so::shutdown_how how) {
     pending_shutdown_ = static_cast<int>(how);
     return ok();
   }
+  if (transport_ && how != so::shutdown_how::read) {
+    transport_->shutdown();  // TLS: close_notify before the FIN
+  }
   return so::shutdown(sock_, how);
 }
 
@@ -327,6 +330,7 @@ port::read_outcome port::read_some(std::size_t need) noexcept {
         rend_ += static_cast<std::uint32_t>(t.n);
         return read_outcome::got_bytes;
       case transport::status::would_block:
+        consume(0);
         return read_outcome::would_block;
       case transport::status::eof:
         return read_outcome::eof;
@@ -338,6 +342,10 @@ port::read_outcome port::read_some(std::size_t need) noexcept {
   auto n = ::otpnet::internal::sys([&] { return ::recv(fd_, at, room, 0); });
   if (!n) {
     if (n.error() == errc::eagain) {
+      // Nothing buffered: give the chunk back (consume(0) does when empty),
+      // so that an idle connection holds no memory (a pooled chunk is one
+      // pointer swap away when bytes come).
+      consume(0);
       return read_outcome::would_block;
     }
     fail_receive(n.error());
@@ -665,7 +673,11 @@ void port::flush() noexcept {
 void port::after_progress() noexcept {
   stats_.send_pend = queued_bytes_;
   if (outq_.empty() && pending_shutdown_ >= 0) {
-    (void)so::shutdown(sock_, static_cast<so::shutdown_how>(std::exchange(pending_shutdown_, -1)));
+    auto how = static_cast<so::shutdown_how>(std::exchange(pending_shutdown_, -1));
+    if (transport_ && how != so::shutdown_how::read) {
+      transport_->shutdown();  // TLS: close_notify before the FIN
+    }
+    (void)so::shutdown(sock_, how);
   }
   if (outq_.empty() && closing_) {
     (void)close_now();
