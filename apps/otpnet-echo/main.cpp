@@ -2,10 +2,13 @@
 //
 // otpnet-echo: the tutorial's echo server as a program. Configuration comes
 // from built-in defaults < a TOML file (--config) < OTPNET_* variables <
-// the command line; --print-config shows the result. It prints
-// "listening on ADDRESS" when it accepts, drains on SIGTERM or SIGINT
-// (exit 0), and stops at once on a second signal. A startup error (port in
-// use, bad value) is one line on stderr and a non-zero exit.
+// the command line; --print-config shows the result. With --tls-cert and
+// --tls-key the port serves TLS. It prints "listening on ADDRESS" when it
+// accepts (after writing --port-file, atomically), drains on SIGTERM or
+// SIGINT (exit 0), stops at once on a second signal, and reloads the TLS
+// certificate on SIGHUP. A startup error (port in use, bad value, a
+// certificate that does not load) is one line on stderr and a non-zero exit:
+// the reports of a failed start are held back (held_log.hpp).
 #include <otpnet/behaviours/application.hpp>
 #include <otpnet/behaviours/config.hpp>
 #include <otpnet/behaviours/logger.hpp>
@@ -14,18 +17,22 @@
 #include <otpnet/runtime/mailbox.hpp>
 #include <otpnet/runtime/runtime.hpp>
 #include <otpnet/socket/address.hpp>
+#include <otpnet/tls/error.hpp>
+#include <otpnet/tls/limits.hpp>
 
 #include "echo_app.hpp"
+#include "held_log.hpp"
+#include "port_file.hpp"
+#include "signals.hpp"
 
 #include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
 
-#include <csignal>
 #include <cstdio>
-#include <fstream>
+#include <exception>
 #include <iostream>
 #include <optional>
 #include <string>
-#include <thread>
 
 namespace {
 
@@ -46,7 +53,15 @@ config_schema schema() {
       .add_bool("log_connections", false, "log each connect and disconnect (info level)")
       .add_duration("drain_timeout", 10s, "on SIGTERM/SIGINT, how long live connections may finish")
       .add_bool("delay_send", true, "gather the replies of one scheduler turn into one write")
-      .add_string("port_file", "", "write the bound port to this file once listening");
+      .add_string("port_file", "", "write the bound port to this file once listening")
+      .add_string("tls.cert", "", "PEM certificate (the chain may follow it): serve TLS on the port")
+      .add_string("tls.key", "", "PEM private key of tls.cert (unencrypted)")
+      .add_string("tls.chain", "", "PEM intermediate certificates sent after tls.cert (optional)")
+      .add_string("tls.ca", "", "PEM CA certificates that client certificates must chain to")
+      .add_enum("tls.verify", "none", {"none", "optional", "required"},
+                "client certificates: none, optional (checked if sent), required")
+      .add_duration("tls.handshake_timeout", 5s, "a TLS handshake not done within this closes its connection")
+      .add_int("tls.max_handshakes", 1024, "TLS handshakes in progress at once (more are refused)", 1, 1 << 20);
   return s;
 }
 
@@ -55,9 +70,153 @@ int fail_startup(const std::string& line) {
   return 2;
 }
 
-}  // namespace
+/// What the program needs beyond the application's configuration.
+struct program {
+  echo::echo_config ec;
+  std::string port_file;
+  std::string tls_cert;  // for the reload report
+  std::chrono::milliseconds drain_timeout{};
+  log_format format = log_format::text;
+  unsigned schedulers = 0;
+};
 
-int main(int argc, char** argv) {
+tls::verify_mode verify_of(const std::string& s) {
+  if (s == "required") {
+    return tls::verify_mode::required;
+  }
+  return s == "optional" ? tls::verify_mode::optional : tls::verify_mode::none;
+}
+
+/// The TLS context, if the configuration asks for TLS; an error line if it
+/// cannot be built.
+tl::expected<tls::context, std::string> tls_of(const config& cfg) {
+  const std::string& cert = cfg.get_string("tls.cert");
+  const std::string& key = cfg.get_string("tls.key");
+  if (cert.empty() != key.empty()) {
+    return tl::unexpected<std::string>(std::string("config: key '") + (cert.empty() ? "tls.cert" : "tls.key") +
+                                       "' is missing: tls.cert and tls.key go together");
+  }
+  if (cert.empty()) {
+    return tls::context();
+  }
+  tls::server_options o;
+  o.cert = {cert, key, cfg.get_string("tls.chain")};
+  o.ca_file = cfg.get_string("tls.ca");
+  o.verify = verify_of(cfg.get_string("tls.verify"));
+  auto ctx = tls::context::server(std::move(o));
+  if (!ctx) {
+    return tl::unexpected<std::string>("tls: cannot load the certificate " + cert + ": " +
+                                       std::string(err_name(ctx.error())) + ": " + tls::last_error());
+  }
+  return *ctx;
+}
+
+tl::expected<program, std::string> program_of(const config& cfg) {
+  program p;
+  auto port = static_cast<std::uint16_t>(cfg.get_int("port"));
+  auto bind = socket::address::parse(cfg.get_string("bind"), port);
+  if (!bind) {
+    return tl::unexpected<std::string>("config: key 'bind': not an IPv4 or IPv6 address: \"" + cfg.get_string("bind") +
+                                       "\"");
+  }
+  auto ctx = tls_of(cfg);
+  if (!ctx) {
+    return tl::unexpected<std::string>(ctx.error());
+  }
+  p.ec.bind = *bind;
+  (void)gen_tcp::parse_packet_type(cfg.get_string("packet"), p.ec.packet);
+  p.ec.packet_size = static_cast<std::uint32_t>(cfg.get_int("packet_size"));
+  p.ec.max_connections = static_cast<std::size_t>(cfg.get_int("max_connections"));
+  p.ec.backlog = static_cast<int>(cfg.get_int("backlog"));
+  p.ec.delay_send = cfg.get_bool("delay_send");
+  p.ec.handler.idle_timeout = cfg.get_duration("idle_timeout");
+  p.ec.handler.log_connections = cfg.get_bool("log_connections");
+  p.ec.handler.tls = *ctx;
+  p.ec.handler.handshake_timeout = cfg.get_duration("tls.handshake_timeout");
+  tls::set_handshake_limit(static_cast<std::size_t>(cfg.get_int("tls.max_handshakes")));
+  p.port_file = cfg.get_string("port_file");
+  p.tls_cert = cfg.get_string("tls.cert");
+  p.drain_timeout = cfg.get_duration("drain_timeout");
+  p.format = log_format_from_string(cfg.get_string("log_format")).value_or(log_format::text);
+  p.schedulers = static_cast<unsigned>(cfg.get_int("schedulers"));
+  return p;
+}
+
+/// SIGHUP: new handshakes use the certificate files as they are now; live
+/// connections keep theirs. One report line either way.
+void reload_certificate(const program& p) {
+  const tls::context& ctx = p.ec.handler.tls;
+  if (!ctx) {
+    spdlog::warn("otpnet-echo: SIGHUP: no TLS certificate to reload (--tls-cert is not set)");
+    return;
+  }
+  if (auto r = ctx.reload(); !r) {
+    spdlog::error("otpnet-echo: SIGHUP: certificate reload failed, the previous one stays in use: {}: {}",
+                  err_name(r.error()), tls::last_error());
+    return;
+  }
+  spdlog::info("otpnet-echo: SIGHUP: certificate reloaded from {} (generation {}): new handshakes use it", p.tls_cert,
+               ctx.generation());
+}
+
+/// Serves until SIGTERM or SIGINT, then drains; a second one stops at once.
+int serve_until_stopped(const program& p, echo::signal_set& sigs) {
+  int sig = sigs.wait_stop([&] { reload_certificate(p); });
+  std::cerr << "otpnet-echo: signal " << sig << ": draining (up to " << p.drain_timeout.count()
+            << " ms; a second signal stops at once)" << std::endl;
+  echo::drainer d(echo::listener_name, p.drain_timeout, sigs);
+  if (!sigs.wait_drained(d, [&] { reload_certificate(p); })) {
+    std::cerr << "otpnet-echo: second signal: stopping now" << std::endl;
+    std::_Exit(1);
+  }
+  const auto& r = d.result();
+  int rc = 0;
+  if (r) {
+    std::cerr << "otpnet-echo: drained: " << r->finished << " finished, " << r->forced << " stopped at the deadline"
+              << std::endl;
+  } else {
+    std::cerr << "otpnet-echo: drain failed: " << r.error().to_string() << std::endl;
+    rc = 1;
+  }
+  (void)sync_wait(application::stop("tcp_server"));
+  return rc;
+}
+
+/// The line for a failed start: the listener's own reason when it could not
+/// listen (OTP nests it as {shutdown, failed_to_start_child ...}).
+std::string start_failure(const exit_reason& why) {
+  std::string text = why.is_shutdown() && !why.text().empty() ? std::string(why.text()) : why.to_string();
+  const std::string listener_failed = std::string("failed_to_start_child ") + echo::listener_name + ": ";
+  if (text.rfind(listener_failed, 0) == 0) {
+    return "cannot listen: " + text.substr(listener_failed.size());
+  }
+  return "cannot start: " + text;
+}
+
+/// Starts the application and serves; the exit code.
+int run(const program& p, const echo::held_log& held, echo::signal_set& sigs) {
+  mailbox mb;
+  auto spec = echo::make_app(p.ec);
+  auto started = sync_wait(application::start(spec));
+  if (!started) {
+    return fail_startup(start_failure(started.error()));
+  }
+  auto info = sync_wait(listener::info(echo::listener_name));
+  std::uint16_t bound = info && !info->ports.empty() ? info->ports.front().port : p.ec.bind.port();
+  if (!p.port_file.empty()) {
+    if (auto w = echo::write_port_file(p.port_file, bound); !w) {
+      (void)sync_wait(application::stop("tcp_server"));
+      return fail_startup(w.error());
+    }
+  }
+  std::cout << "listening on " << p.ec.bind.with_port(bound).to_string() << (p.ec.handler.tls ? " (TLS)" : "")
+            << std::endl;
+  held.release();
+  return serve_until_stopped(p, sigs);
+}
+
+/// The program, from its command line to its exit code.
+int run_main(int argc, char** argv) {
   config_schema s = schema();
   CLI::App app{"otpnet-echo: the OTP tutorial's non-blocking echo server", "otpnet-echo"};
   std::string config_file;
@@ -81,75 +240,33 @@ int main(int argc, char** argv) {
     std::cout << cfg->print();
     return 0;
   }
-
-  echo::echo_config ec;
-  auto port = static_cast<std::uint16_t>(cfg->get_int("port"));
-  auto bind = socket::address::parse(cfg->get_string("bind"), port);
-  if (!bind) {
-    return fail_startup("config: key 'bind': not an IPv4 or IPv6 address: \"" + cfg->get_string("bind") + "\"");
+  auto p = program_of(*cfg);
+  if (!p) {
+    return fail_startup(p.error());
   }
-  ec.bind = *bind;
-  (void)gen_tcp::parse_packet_type(cfg->get_string("packet"), ec.packet);
-  ec.packet_size = static_cast<std::uint32_t>(cfg->get_int("packet_size"));
-  ec.max_connections = static_cast<std::size_t>(cfg->get_int("max_connections"));
-  ec.backlog = static_cast<int>(cfg->get_int("backlog"));
-  ec.delay_send = cfg->get_bool("delay_send");
-  ec.handler.idle_timeout = cfg->get_duration("idle_timeout");
-  ec.handler.log_connections = cfg->get_bool("log_connections");
-
-  auto format = log_format_from_string(cfg->get_string("log_format"));
-  if (auto r = logger::configure({.format = format.value_or(log_format::text)}); !r) {
+  echo::held_log held;
+  if (auto r = logger::configure({.format = p->format, .sink = held.sink()}); !r) {
     return fail_startup(r.error());
   }
-
-  // Signals are taken by this thread alone (sigwait): block them before
-  // any scheduler thread starts, so that every thread inherits the mask.
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGTERM);
-  sigaddset(&sigs, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-
-  if (auto r = runtime::start({.schedulers = static_cast<unsigned>(cfg->get_int("schedulers"))}); !r) {
+  // Before any other thread starts, so that every thread inherits the mask.
+  echo::signal_set sigs;
+  if (auto r = runtime::start({.schedulers = p->schedulers}); !r) {
     return fail_startup("runtime: " + format_error(r.error()));
   }
-  int rc = 0;
-  {
-    mailbox mb;
-    auto spec = echo::make_app(ec);
-    auto started = sync_wait(application::start(spec));
-    if (!started) {
-      rc = fail_startup("cannot start: " + started.error().to_string());
-    } else {
-      auto info = sync_wait(listener::info(echo::listener_name));
-      std::uint16_t bound = info && !info->ports.empty() ? info->ports.front().port : port;
-      std::cout << "listening on " << ec.bind.with_port(bound).to_string() << std::endl;
-      if (auto pf = cfg->get_string("port_file"); !pf.empty()) {
-        std::ofstream(pf) << bound << "\n";
-      }
-      int sig = 0;
-      sigwait(&sigs, &sig);
-      std::cerr << "otpnet-echo: signal " << sig << ": draining (up to " << cfg->get_duration("drain_timeout").count()
-                << " ms; a second signal stops at once)" << std::endl;
-      std::optional<outcome<listener::drain_result>> drained;
-      std::thread drainer([&] {
-        mailbox dm;
-        drained = sync_wait(listener::drain(echo::listener_name, cfg->get_duration("drain_timeout")));
-        ::kill(::getpid(), SIGTERM);  // wake the waiting main thread
-      });
-      sigwait(&sigs, &sig);
-      if (drained && *drained) {
-        std::cerr << "otpnet-echo: drained: " << (*drained)->finished << " finished, " << (*drained)->forced
-                  << " stopped at the deadline" << std::endl;
-        drainer.join();
-        (void)sync_wait(application::stop("tcp_server"));
-      } else {
-        std::cerr << "otpnet-echo: stopping now" << std::endl;
-        drainer.detach();
-        std::_Exit(1);
-      }
-    }
-  }
+  int rc = run(*p, held, sigs);
   runtime::stop();
   return rc;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run_main(argc, argv);
+  } catch (const std::exception& e) {
+    // Nothing below is expected to throw; if it does, one line all the same.
+    return fail_startup(std::string("unexpected error: ") + e.what());
+  } catch (...) {
+    return fail_startup("unexpected error");
+  }
 }

@@ -1,0 +1,120 @@
+#include "echo_fsm.hpp"
+
+#include <otpnet/listener/connection.hpp>
+#include <otpnet/tls/handshake.hpp>
+
+#include <spdlog/spdlog.h>
+
+namespace otpnet::echo {
+
+namespace {
+
+/// The frame of a tcp or ssl message (one shape, two names).
+const gen_tcp::buffer* data_of(const event& e) {
+  if (auto* d = e.info<gen_tcp::tcp>()) {
+    return &d->data;
+  }
+  if (auto* d = e.info<gen_tcp::ssl>()) {
+    return &d->data;
+  }
+  return nullptr;
+}
+
+bool closed(const event& e) {
+  return e.info<gen_tcp::tcp_closed>() != nullptr || e.info<gen_tcp::ssl_closed>() != nullptr;
+}
+
+std::optional<errc> error_of(const event& e) {
+  if (auto* err = e.info<gen_tcp::tcp_error>()) {
+    return err->reason;
+  }
+  if (auto* err = e.info<gen_tcp::ssl_error>()) {
+    return err->reason;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+task<echo_fsm::transition> echo_fsm::wait_for_socket(event& e) {
+  auto* ready = e.info<listener::socket_ready>();
+  if (ready == nullptr) {
+    // A drain before the hand-off: nothing to finish.
+    co_return e.info<listener::drain_notice>() != nullptr ? stop() : keep_state();
+  }
+  auto s = ready->conn.take();
+  if (!s) {
+    co_return stop(exit_reason::other("socket hand-off: " + format_error(s.error())));
+  }
+  sock_ = *s;
+  peer_ = ready->conn.peer.to_string();
+  if (settings_.tls) {
+    // In this process, so that a slow or silent peer holds only its own
+    // connection. A failure is reported by the tls layer and closes the
+    // socket: this connection ends, normally, and nothing else notices.
+    // A drain notice that arrives meanwhile waits in the mailbox.
+    auto hs = co_await tls::handshake(sock_, settings_.tls, settings_.handshake_timeout);
+    if (!hs) {
+      log("TLS handshake failed");
+      sock_ = {};
+      co_return stop();
+    }
+  }
+  log("connected");
+  (void)sock_.setopts({.active = gen_tcp::once});
+  co_return next_state<&echo_fsm::wait_for_data>(state_timeout(settings_.idle_timeout));
+}
+
+echo_fsm::transition echo_fsm::wait_for_data(event& e) {
+  if (auto t = serve(e)) {
+    return std::move(*t);
+  }
+  if (e.info<listener::drain_notice>() != nullptr) {
+    // Frames the client already sent may still be in the kernel's buffers
+    // (or held back by flow control): keep echoing until it closes.
+    return next_state<&echo_fsm::draining>(state_timeout(settings_.idle_timeout));
+  }
+  return keep_state();
+}
+
+echo_fsm::transition echo_fsm::draining(event& e) {
+  if (auto t = serve(e)) {
+    return std::move(*t);
+  }
+  return keep_state();
+}
+
+std::optional<echo_fsm::transition> echo_fsm::serve(event& e) {
+  if (const gen_tcp::buffer* d = data_of(e)) {
+    (void)sock_.send(*d);
+    (void)sock_.setopts({.active = gen_tcp::once});
+    return keep_state(state_timeout(settings_.idle_timeout));
+  }
+  if (e.is(event_kind::state_timeout)) {
+    log("timed out");
+    return stop();
+  }
+  if (closed(e)) {
+    log("disconnected");
+    return stop();
+  }
+  if (auto why = error_of(e)) {
+    return stop(exit_reason::other(std::string("socket error: ") + std::string(err_name(*why))));
+  }
+  return std::nullopt;
+}
+
+void echo_fsm::terminate(const exit_reason&) {
+  if (sock_) {
+    // Queued echoes go out first; a TLS connection ends with close_notify.
+    (void)sock_.close();
+  }
+}
+
+void echo_fsm::log(const char* what) const {
+  if (settings_.log_connections) {
+    spdlog::info("echo: client {} {}", peer_, what);
+  }
+}
+
+}  // namespace otpnet::echo

@@ -1,0 +1,295 @@
+// File: integration/echo_lifecycle.test.cpp
+//
+// otpnet-echo as a real process, from start to exit: SIGTERM and SIGINT
+// drain with every frame sent before the signal answered and exit 0; a
+// second signal stops at once; startup errors (port in use, bad values
+// from the command line, the environment and a TOML file, an unreadable
+// file) are one clear line on stderr and a non-zero exit; --print-config
+// shows each value with its source; --help and --version.
+#include "integration/echo_process.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace otpnet::echo_test {
+namespace {
+
+// -- signals ----------------------------------------------------------------------------------------
+
+/// Frame `f` of client `k` in the drain tests.
+std::string drain_frame_body(int k, int f) { return pattern(32000 + static_cast<std::size_t>(f) * 100, k * 100 + f); }
+
+/// Clients send frames without reading their echoes, so that the server
+/// has more than it can answer at once (its send queues go over the high
+/// watermark and it stops reading: frames wait in its kernel buffers).
+/// Then the server gets `sig`: every frame a client had finished sending
+/// before the signal must be answered; then the server closes the clients
+/// and exits 0.
+void drain_answers_in_flight_frames(int sig) {
+  echo_server s;
+  ASSERT_TRUE(s.start({.args = {"--drain-timeout", "10s"}}));
+  constexpr int n_clients = 8;
+  constexpr int max_frames = 40;
+  std::vector<client> clients;
+  for (int k = 0; k < n_clients; ++k) {
+    clients.push_back(client::connect(s.port()));
+    // Served before the signal (the drain is for live connections, not
+    // for those still in the backlog).
+    ASSERT_EQ(round_trip(clients.back(), "ready"), "ready");
+  }
+  std::vector<std::atomic<int>> sent(n_clients);
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> writers;
+  for (int k = 0; k < n_clients; ++k) {
+    writers.emplace_back([&, k] {
+      for (int f = 0; f < max_frames && !stop; ++f) {
+        if (!clients[k].write(frame(drain_frame_body(k, f)), 5000ms)) {
+          return;
+        }
+        ++sent[k];
+      }
+    });
+  }
+  // Wait until every client has sent a few frames (or a bound passes).
+  for (int t = 0; t < 400; ++t) {
+    bool all = true;
+    for (auto& n : sent) {
+      all = all && n >= 4;
+    }
+    if (all) {
+      break;
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  std::vector<int> before(n_clients);
+  for (int k = 0; k < n_clients; ++k) {
+    before[k] = sent[k];
+  }
+  s.signal(sig);
+  stop = true;
+
+  int answered = 0;
+  int owed = 0;
+  for (int k = 0; k < n_clients; ++k) {
+    owed += before[k];
+    for (int f = 0; f < before[k]; ++f) {
+      auto got = read_frame(clients[k]);
+      if (got && *got == drain_frame_body(k, f)) {
+        ++answered;
+      } else {
+        ADD_FAILURE() << "client " << k << " frame " << f << " of " << before[k]
+                      << " sent before the signal: " << (got ? "wrong bytes" : "no echo");
+        break;
+      }
+    }
+  }
+  EXPECT_GT(owed, 0);
+  EXPECT_EQ(answered, owed);
+  // Whatever was sent after the signal may or may not be answered; then
+  // the server closes.
+  for (auto& c : clients) {
+    std::string st;
+    for (int n = 0; n < 1000 && (st = c.end_state()) == "data"; ++n) {
+    }
+    EXPECT_TRUE(st == "eof" || st == "reset") << st;
+  }
+  for (auto& w : writers) {
+    w.join();
+  }
+  auto st = s.wait_exit();
+  ASSERT_TRUE(st) << "still running after the drain: " << s.stderr_text();
+  EXPECT_TRUE(st->exited && st->code == 0) << st->to_string() << "\n" << s.stderr_text();
+  EXPECT_NE(s.stderr_text().find("draining"), std::string::npos) << s.stderr_text();
+  EXPECT_NE(s.stderr_text().find("drained"), std::string::npos) << s.stderr_text();
+}
+
+TEST(echo_lifecycle, sigterm_drains_with_in_flight_frames_answered_and_exits_0) {
+  drain_answers_in_flight_frames(SIGTERM);
+}
+
+TEST(echo_lifecycle, sigint_drains_the_same_way) { drain_answers_in_flight_frames(SIGINT); }
+
+TEST(echo_lifecycle, sigterm_with_no_clients_exits_0) {
+  echo_server s;
+  ASSERT_TRUE(s.start({}));
+  s.signal(SIGTERM);
+  auto st = s.wait_exit();
+  ASSERT_TRUE(st);
+  EXPECT_TRUE(st->exited && st->code == 0) << st->to_string() << "\n" << s.stderr_text();
+}
+
+TEST(echo_lifecycle, a_drained_server_takes_no_new_clients) {
+  echo_server s;
+  ASSERT_TRUE(s.start({.args = {"--drain-timeout", "2s"}}));
+  client live = client::connect(s.port());
+  ASSERT_EQ(round_trip(live, "x"), "x");
+  s.signal(SIGTERM);
+  ASSERT_TRUE(s.wait_exit());
+  EXPECT_FALSE(client::connect(s.port(), 2000ms)) << "the port is closed once the server exited";
+}
+
+TEST(echo_lifecycle, a_second_signal_stops_at_once) {
+  echo_server s;
+  ASSERT_TRUE(s.start({.args = {"--drain-timeout", "60s"}}));
+  // A client that never stops sending keeps its handler busy.
+  client busy = client::connect(s.port());
+  ASSERT_EQ(round_trip(busy, "x"), "x");
+  std::atomic<bool> stop{false};
+  std::thread flood([&] {
+    std::string f = frame(pattern(1000));
+    while (!stop && busy.write(f, 1000ms)) {
+      (void)busy.read_exact(f.size(), 10ms);
+    }
+  });
+  s.signal(SIGTERM);
+  for (int k = 0; k < 2000 && s.stderr_text().find("draining") == std::string::npos; ++k) {
+    std::this_thread::sleep_for(5ms);
+  }
+  // A different signal, so that the kernel cannot merge it with the first.
+  s.signal(SIGINT);
+  auto st = s.wait_exit(15000ms);
+  stop = true;
+  flood.join();
+  ASSERT_TRUE(st) << "still running after the second signal (the drain deadline is 60 s)";
+  EXPECT_TRUE(st->exited) << st->to_string();
+}
+
+// -- startup errors -----------------------------------------------------------------------------------
+
+/// A failed start: non-zero exit, and stderr is exactly one line, which
+/// contains every one of `needles`.
+void expect_one_clear_line(const run_result& r, std::initializer_list<std::string_view> needles) {
+  ASSERT_TRUE(r.status) << "did not exit";
+  EXPECT_TRUE(r.status->exited && r.status->code != 0) << r.status->to_string();
+  EXPECT_EQ(count_lines(r.err), 1u) << "stderr:\n" << r.err;
+  for (std::string_view n : needles) {
+    EXPECT_NE(r.err.find(n), std::string::npos) << "'" << n << "' missing from:\n" << r.err;
+  }
+  EXPECT_EQ(r.out.find("listening on"), std::string::npos) << r.out;
+}
+
+TEST(echo_lifecycle, a_port_in_use_is_one_clear_line_and_a_non_zero_exit) {
+  // Hold a port: a listening socket of this test on 127.0.0.1, kernel's choice.
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(fd, 8), 0);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  std::string port = std::to_string(ntohs(a.sin_port));
+
+  run_result r = run_to_exit({.args = {"--bind", "127.0.0.1", "--port", port}, .loopback_port0 = false});
+  ::close(fd);
+  expect_one_clear_line(r, {"otpnet-echo", "eaddrinuse", port});
+}
+
+TEST(echo_lifecycle, a_bad_packet_on_the_command_line) {
+  run_result r = run_to_exit({.args = {"--packet", "3"}});
+  expect_one_clear_line(r, {"packet", "--packet", "\"3\""});
+}
+
+TEST(echo_lifecycle, a_bad_port_in_the_environment) {
+  run_result r = run_to_exit({.env = {{"OTPNET_PORT", "abc"}}, .loopback_port0 = false});
+  expect_one_clear_line(r, {"port", "OTPNET_PORT", "\"abc\""});
+}
+
+TEST(echo_lifecycle, a_bad_value_in_a_toml_file) {
+  temp_dir d;
+  std::ofstream(d / "echo.toml") << "packet = \"2\"\nidle_timeout = \"soon\"\n";
+  run_result r = run_to_exit({.args = {"--config", (d / "echo.toml").string()}});
+  expect_one_clear_line(r, {"idle_timeout", (d / "echo.toml").string()});
+}
+
+TEST(echo_lifecycle, an_unknown_key_in_a_toml_file) {
+  temp_dir d;
+  std::ofstream(d / "echo.toml") << "prot = 2223\n";
+  run_result r = run_to_exit({.args = {"--config", (d / "echo.toml").string()}});
+  expect_one_clear_line(r, {"unknown key", "prot"});
+}
+
+TEST(echo_lifecycle, a_missing_config_file) {
+  temp_dir d;
+  run_result r = run_to_exit({.args = {"--config", (d / "nowhere.toml").string()}});
+  expect_one_clear_line(r, {"cannot read", "nowhere.toml"});
+}
+
+TEST(echo_lifecycle, a_bad_bind_address) {
+  run_result r = run_to_exit({.args = {"--bind", "not-an-address", "--port", "0"}, .loopback_port0 = false});
+  expect_one_clear_line(r, {"bind", "not-an-address"});
+}
+
+TEST(echo_lifecycle, a_bad_value_on_the_command_line_wins_over_a_good_file) {
+  temp_dir d;
+  std::ofstream(d / "echo.toml") << "max_connections = 10\n";
+  run_result r = run_to_exit({.args = {"--config", (d / "echo.toml").string(), "--max-connections", "-1"}});
+  expect_one_clear_line(r, {"max_connections", "-1"});
+}
+
+// -- the configuration ----------------------------------------------------------------------------------
+
+TEST(echo_lifecycle, print_config_shows_each_value_with_its_source) {
+  temp_dir d;
+  std::ofstream(d / "echo.toml") << "port = 2300\nbacklog = 100\nidle_timeout = \"10s\"\n";
+  run_result r = run_to_exit(
+      {.args = {"--config", (d / "echo.toml").string(), "--packet", "4", "--backlog", "200", "--print-config"},
+       .env = {{"OTPNET_IDLE_TIMEOUT", "30s"}, {"OTPNET_MAX_CONNECTIONS", "7"}},
+       .loopback_port0 = false});
+  ASSERT_TRUE(r.status);
+  EXPECT_TRUE(r.status->exited && r.status->code == 0) << r.status->to_string() << r.err;
+  const std::string file = (d / "echo.toml").string();
+  auto line_of = [&](std::string_view key) {
+    std::istringstream in(r.out);
+    for (std::string l; std::getline(in, l);) {
+      if (l.rfind(std::string(key) + " ", 0) == 0) {
+        return l;
+      }
+    }
+    return std::string("<no line for ") + std::string(key) + ">";
+  };
+  // File < environment < command line; the rest are defaults.
+  EXPECT_NE(line_of("port").find("2300"), std::string::npos) << r.out;
+  EXPECT_NE(line_of("port").find("file " + file), std::string::npos) << r.out;
+  EXPECT_NE(line_of("idle_timeout").find("30s"), std::string::npos) << r.out;
+  EXPECT_NE(line_of("idle_timeout").find("env OTPNET_IDLE_TIMEOUT"), std::string::npos) << r.out;
+  EXPECT_NE(line_of("max_connections").find("env OTPNET_MAX_CONNECTIONS"), std::string::npos) << r.out;
+  EXPECT_NE(line_of("packet").find("\"4\""), std::string::npos) << r.out;
+  EXPECT_NE(line_of("packet").find("cli"), std::string::npos) << r.out;
+  EXPECT_NE(line_of("backlog").find("200"), std::string::npos) << r.out;
+  EXPECT_NE(line_of("backlog").find("cli"), std::string::npos) << r.out;
+  EXPECT_NE(line_of("bind").find("default"), std::string::npos) << r.out;
+  EXPECT_NE(line_of("drain_timeout").find("default"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("listening on"), std::string::npos) << "--print-config must not start the server";
+}
+
+TEST(echo_lifecycle, settings_from_the_environment_take_effect) {
+  // OTPNET_PACKET=4 makes the server speak {packet, 4}.
+  echo_server s;
+  ASSERT_TRUE(s.start({.env = {{"OTPNET_PACKET", "4"}}}));
+  client c = client::connect(s.port());
+  EXPECT_EQ(round_trip(c, "four", 4), "four");
+}
+
+TEST(echo_lifecycle, help_and_version) {
+  run_result h = run_to_exit({.args = {"--help"}, .loopback_port0 = false});
+  ASSERT_TRUE(h.status);
+  EXPECT_TRUE(h.status->exited && h.status->code == 0);
+  for (std::string_view opt : {"--port", "--bind", "--packet", "--idle-timeout", "--max-connections", "--schedulers",
+                               "--config", "--log-format", "--print-config", "--version"}) {
+    EXPECT_NE(h.out.find(opt), std::string::npos) << opt << " missing from --help";
+  }
+  run_result v = run_to_exit({.args = {"--version"}, .loopback_port0 = false});
+  ASSERT_TRUE(v.status);
+  EXPECT_TRUE(v.status->exited && v.status->code == 0);
+  EXPECT_NE(v.out.find("otpnet-echo"), std::string::npos) << v.out;
+}
+
+}  // namespace
+}  // namespace otpnet::echo_test

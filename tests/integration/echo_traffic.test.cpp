@@ -1,0 +1,197 @@
+// File: integration/echo_traffic.test.cpp
+//
+// otpnet-echo as a real process (echo_process.hpp), under traffic: many
+// concurrent clients each exchanging frames, frames of every size up to
+// packet_size, pipelined frames across the whole {packet, 2} range, and
+// the other framings (--packet 1, 4, line, raw). Every byte that comes
+// back is checked against what was sent.
+#include "integration/echo_process.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace otpnet::echo_test {
+namespace {
+
+TEST(echo_traffic, prints_where_it_listens) {
+  echo_server s;
+  ASSERT_TRUE(s.start({}));
+  EXPECT_NE(s.stdout_text().find("listening on 127.0.0.1:" + std::to_string(s.port())), std::string::npos)
+      << s.stdout_text();
+  client c = client::connect(s.port());
+  EXPECT_EQ(round_trip(c, "hello"), "hello");
+}
+
+TEST(echo_traffic, two_hundred_concurrent_clients_each_exchange_frames) {
+  echo_server s;
+  ASSERT_TRUE(s.start({}));
+  constexpr int n_clients = 200;
+  constexpr int n_threads = 8;
+  constexpr int rounds = 10;
+  // Every client is connected before any traffic: 200 live connections.
+  std::vector<client> clients;
+  for (int k = 0; k < n_clients; ++k) {
+    clients.push_back(client::connect(s.port()));
+    ASSERT_TRUE(clients.back()) << "client " << k;
+  }
+  std::atomic<int> good{0};
+  std::atomic<int> bad{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < n_threads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int r = 0; r < rounds; ++r) {
+        // Each thread sends one frame on each of its clients, then reads
+        // the echoes: its 25 connections are in flight together.
+        for (int k = t; k < n_clients; k += n_threads) {
+          std::string body = pattern(1 + static_cast<std::size_t>((k * 37 + r * 11) % 3000), k + r);
+          if (!clients[k].write(frame(body))) {
+            ++bad;
+          }
+        }
+        for (int k = t; k < n_clients; k += n_threads) {
+          std::string body = pattern(1 + static_cast<std::size_t>((k * 37 + r * 11) % 3000), k + r);
+          auto got = read_frame(clients[k]);
+          (got && *got == body ? good : bad)++;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_EQ(good.load(), n_clients * rounds);
+  EXPECT_TRUE(s.alive());
+}
+
+TEST(echo_traffic, every_frame_size_up_to_packet_size) {
+  constexpr std::size_t limit = 4096;
+  echo_server s;
+  ASSERT_TRUE(s.start({.args = {"--packet-size", std::to_string(limit)}}));
+  // Sizes 1..limit, spread over four clients that run at once.
+  constexpr int n = 4;
+  std::vector<client> clients;
+  for (int k = 0; k < n; ++k) {
+    clients.push_back(client::connect(s.port()));
+  }
+  std::atomic<int> bad{0};
+  std::vector<std::thread> threads;
+  for (int k = 0; k < n; ++k) {
+    threads.emplace_back([&, k] {
+      for (std::size_t size = 1 + k; size <= limit; size += n) {
+        std::string body = pattern(size, static_cast<unsigned>(size));
+        if (round_trip(clients[k], body) != body) {
+          ADD_FAILURE() << "frame of " << size << " bytes";
+          ++bad;
+          return;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  EXPECT_EQ(bad.load(), 0);
+  // One byte more is over the limit: that connection ends, no other.
+  client over = client::connect(s.port());
+  ASSERT_TRUE(over.write(frame(pattern(limit + 1))));
+  EXPECT_TRUE(over.closed_by_server());
+  EXPECT_EQ(round_trip(clients[0], "still here"), "still here");
+}
+
+TEST(echo_traffic, an_empty_frame_comes_back_empty) {
+  echo_server s;
+  ASSERT_TRUE(s.start({}));
+  client c = client::connect(s.port());
+  EXPECT_EQ(round_trip(c, ""), "");
+  EXPECT_EQ(round_trip(c, "after"), "after");
+}
+
+TEST(echo_traffic, pipelined_frames_across_the_whole_packet_2_range) {
+  echo_server s;
+  ASSERT_TRUE(s.start({}));
+  // Every size to 64, each power of two and its neighbours, a prime stride
+  // through the range, and the largest: 65535.
+  std::vector<std::size_t> sizes;
+  for (std::size_t k = 1; k <= 64; ++k) {
+    sizes.push_back(k);
+  }
+  for (std::size_t p = 128; p <= 32768; p *= 2) {
+    sizes.insert(sizes.end(), {p - 1, p, p + 1});
+  }
+  for (std::size_t k = 65; k < 65535; k += 257) {
+    sizes.push_back(k);
+  }
+  sizes.push_back(65534);
+  sizes.push_back(65535);
+  // One client writes them all back to back while a second thread reads:
+  // many frames are in flight at once, split across reads and writes.
+  client c = client::connect(s.port());
+  std::atomic<bool> write_ok{true};
+  std::thread writer([&] {
+    for (std::size_t k = 0; k < sizes.size(); ++k) {
+      if (!c.write(frame(pattern(sizes[k], static_cast<unsigned>(k))))) {
+        write_ok = false;
+        return;
+      }
+    }
+  });
+  std::size_t matched = 0;
+  for (std::size_t k = 0; k < sizes.size(); ++k) {
+    auto got = read_frame(c);
+    if (!got || *got != pattern(sizes[k], static_cast<unsigned>(k))) {
+      ADD_FAILURE() << "frame " << k << " of " << sizes[k]
+                    << " bytes: " << (got ? "wrong bytes, " + std::to_string(got->size()) : std::string("nothing"));
+      break;
+    }
+    ++matched;
+  }
+  writer.join();
+  EXPECT_TRUE(write_ok.load());
+  EXPECT_EQ(matched, sizes.size());
+}
+
+TEST(echo_traffic, the_other_framings) {
+  struct mode {
+    std::string packet;
+    int header;
+  };
+  for (const mode& m : {mode{"1", 1}, mode{"4", 4}}) {
+    echo_server s;
+    ASSERT_TRUE(s.start({.args = {"--packet", m.packet}}));
+    client c = client::connect(s.port());
+    for (std::size_t size : {1u, 17u, 200u, 255u}) {
+      std::string body = pattern(size);
+      EXPECT_EQ(round_trip(c, body, m.header), body) << "packet " << m.packet << ", " << size << " bytes";
+    }
+    if (m.header == 4) {
+      std::string big = pattern(300000);
+      EXPECT_EQ(round_trip(c, big, 4), big);
+    }
+  }
+  {
+    echo_server s;
+    ASSERT_TRUE(s.start({.args = {"--packet", "line"}}));
+    client c = client::connect(s.port());
+    ASSERT_TRUE(c.write("first line\nsecond "));
+    EXPECT_EQ(c.read_exact(11), "first line\n");
+    ASSERT_TRUE(c.write("line\n"));
+    EXPECT_EQ(c.read_exact(12), "second line\n");
+  }
+  {
+    echo_server s;
+    ASSERT_TRUE(s.start({.args = {"--packet", "raw"}}));
+    client c = client::connect(s.port());
+    std::string body = pattern(100000);
+    std::thread w([&] { EXPECT_TRUE(c.write(body)); });
+    EXPECT_EQ(c.read_exact(body.size()), body);
+    w.join();
+  }
+}
+
+}  // namespace
+}  // namespace otpnet::echo_test
