@@ -28,6 +28,7 @@ application::spec make_app(const echo_config& c) {
                           .nodelay = true,
                           .backlog = c.backlog};
       o.max_connections = c.max_connections;
+      o.acceptors = c.acceptors;
       o.client_sup = server_ref("tcp_client_sup");
       return listener::start_link(std::move(o));
     };

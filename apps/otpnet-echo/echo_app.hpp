@@ -25,6 +25,8 @@ struct echo_config {
   std::uint32_t packet_size = 0;
   std::size_t max_connections = 0;
   int backlog = 4096;
+  /// Acceptor processes (listener_options::acceptors; 0: one per scheduler).
+  std::size_t acceptors = 1;
   bool delay_send = true;
   echo_settings handler;
 };

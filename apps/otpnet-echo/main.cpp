@@ -49,6 +49,10 @@ config_schema schema() {
       .add_int("max_connections", 0, "connections served at once (0: no limit)", 0, 1 << 30)
       .add_int("schedulers", 0, "scheduler threads (0: one per core)", 0, 1024)
       .add_int("backlog", 4096, "listen backlog", 1, 1 << 20)
+      .add_int("acceptors", 1,
+               "acceptor processes, each with its own SO_REUSEPORT listen socket on its own scheduler (0: one "
+               "per scheduler)",
+               0, 1024)
       .add_enum("log_format", "text", {"text", "json"}, "format of log lines and reports")
       .add_bool("log_connections", false, "log each connect and disconnect (info level)")
       .add_duration("drain_timeout", 10s, "on SIGTERM/SIGINT, how long live connections may finish")
@@ -128,6 +132,7 @@ tl::expected<program, std::string> program_of(const config& cfg) {
   p.ec.packet_size = static_cast<std::uint32_t>(cfg.get_int("packet_size"));
   p.ec.max_connections = static_cast<std::size_t>(cfg.get_int("max_connections"));
   p.ec.backlog = static_cast<int>(cfg.get_int("backlog"));
+  p.ec.acceptors = static_cast<std::size_t>(cfg.get_int("acceptors"));
   p.ec.delay_send = cfg.get_bool("delay_send");
   p.ec.handler.idle_timeout = cfg.get_duration("idle_timeout");
   p.ec.handler.log_connections = cfg.get_bool("log_connections");

@@ -68,6 +68,23 @@ TEST(echo_traffic, two_hundred_concurrent_clients_each_exchange_frames) {
   EXPECT_TRUE(s.alive());
 }
 
+TEST(echo_traffic, two_acceptors_on_two_schedulers_serve_every_client) {
+  // --acceptors 2: two listen sockets on one port (SO_REUSEPORT), one per
+  // scheduler; the kernel spreads the clients, every one is served.
+  echo_server s;
+  ASSERT_TRUE(s.start({.args = {"--acceptors", "2", "--schedulers", "2"}}));
+  std::vector<client> clients;
+  for (int k = 0; k < 64; ++k) {
+    clients.push_back(client::connect(s.port()));
+    ASSERT_TRUE(clients.back()) << "client " << k;
+  }
+  for (int k = 0; k < 64; ++k) {
+    std::string body = pattern(1 + static_cast<std::size_t>(k * 13), k);
+    EXPECT_EQ(round_trip(clients[k], body), body) << "client " << k;
+  }
+  EXPECT_TRUE(s.alive());
+}
+
 TEST(echo_traffic, every_frame_size_up_to_packet_size) {
   constexpr std::size_t limit = 4096;
   echo_server s;
