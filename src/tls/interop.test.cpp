@@ -168,5 +168,32 @@ TEST_F(interop_test, an_otpnet_client_talks_to_a_python_ssl_server) {
   EXPECT_NE(rest.find("served 2"), std::string::npos) << rest;
 }
 
+TEST_F(interop_test, shutdown_write_sends_close_notify_before_the_fin) {
+  // The Python server refuses ragged EOFs: a FIN without close_notify
+  // would raise there. shutdown(write) must end the TLS stream cleanly.
+  identity id = certs().issue("pyserver2", "python");
+  std::string py = script("server2.py", python_server);
+  std::string line = "timeout 20 python3 " + py + " " + id.cert_file + " " + id.key_file + " 2>&1";
+  std::FILE* p = ::popen(line.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  char first[64] = {};
+  ASSERT_NE(std::fgets(first, sizeof first, p), nullptr);
+  auto port = static_cast<std::uint16_t>(std::stoi(first));
+  pid c = start_client(port, {.ctx = client_ctx()});
+  ev ok = next_from(c);
+  ASSERT_EQ(ok.kind, "client_ok") << ok.detail;
+  EXPECT_EQ(echo(c, "half"), "py:half");
+  EXPECT_EQ(call(c, [](const gen_tcp::socket& s) { return outcome(s.shutdown(otpnet::socket::shutdown_how::write)); }),
+            "ok");
+  std::string rest;
+  char buf[256];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) {
+    rest.append(buf, n);
+  }
+  int status = ::pclose(p);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << rest;
+  EXPECT_NE(rest.find("served 1"), std::string::npos) << rest;
+}
+
 }  // namespace
 }  // namespace otpnet::tls::test
