@@ -95,6 +95,21 @@ phase deps bash scripts/deps.sh
 phase format bash scripts/format.sh --check
 phase layers bash scripts/check-layers.sh
 build_and_test release
+
+# -- io_uring: the release tests a second time, on the io_uring backend -------------
+# Every loop that names no backend takes OTPNET_BACKEND (docs/reactor.md, "Tests").
+# Only where the kernel lets this process use io_uring: the reactor test binary
+# lists its io_uring cases exactly then (the suites are instantiated over the
+# available backends). The second run's log replaces build/release/ctest.log.
+reactor_tests=$(build/release/bin/otpnet_reactor_test --gtest_list_tests 2>/dev/null || true)
+if grep -q '/io_uring' <<<"$reactor_tests"; then
+  export OTPNET_BACKEND=io_uring
+  phase release:test:io_uring run_ctest release
+  unset OTPNET_BACKEND
+else
+  log "release:test:io_uring SKIPPED: io_uring is not available here (old kernel, seccomp or kernel.io_uring_disabled)"
+fi
+# -- end of the io_uring block ----------------------------------------------------
 # Built as part of ALL above; named here so that its failure is reported as such.
 phase headers cmake --build --preset release --target otpnet_header_check
 if ((tidy)); then

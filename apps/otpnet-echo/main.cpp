@@ -48,6 +48,7 @@ config_schema schema() {
       .add_duration("idle_timeout", 120s, "close a client silent for this long")
       .add_int("max_connections", 0, "connections served at once (0: no limit)", 0, 1 << 30)
       .add_int("schedulers", 0, "scheduler threads (0: one per core)", 0, 1024)
+      .add_string("backend", "", "reactor backend: epoll or io_uring (empty: the default, epoll)")
       .add_int("backlog", 4096, "listen backlog", 1, 1 << 20)
       .add_int("acceptors", 1,
                "acceptor processes, each with its own SO_REUSEPORT listen socket on its own scheduler (0: one "
@@ -82,6 +83,7 @@ struct program {
   std::chrono::milliseconds drain_timeout{};
   log_format format = log_format::text;
   unsigned schedulers = 0;
+  std::string backend;
 };
 
 tls::verify_mode verify_of(const std::string& s) {
@@ -144,6 +146,10 @@ tl::expected<program, std::string> program_of(const config& cfg) {
   p.drain_timeout = cfg.get_duration("drain_timeout");
   p.format = log_format_from_string(cfg.get_string("log_format")).value_or(log_format::text);
   p.schedulers = static_cast<unsigned>(cfg.get_int("schedulers"));
+  p.backend = cfg.get_string("backend");
+  if (!p.backend.empty() && p.backend != "epoll" && p.backend != "io_uring") {
+    return tl::unexpected<std::string>("backend: unknown \"" + p.backend + "\" (epoll or io_uring)");
+  }
   return p;
 }
 
@@ -255,7 +261,7 @@ int run_main(int argc, char** argv) {
   }
   // Before any other thread starts, so that every thread inherits the mask.
   echo::signal_set sigs;
-  if (auto r = runtime::start({.schedulers = p->schedulers}); !r) {
+  if (auto r = runtime::start({.schedulers = p->schedulers, .backend = p->backend}); !r) {
     return fail_startup("runtime: " + format_error(r.error()));
   }
   int rc = run(*p, held, sigs);

@@ -1,22 +1,68 @@
 #include <otpnet/reactor/backend_selector.hpp>
 #include <otpnet/reactor/epoll_backend.hpp>
+#include <otpnet/reactor/io_uring_backend.hpp>
 
 #include <array>
+#include <cstdio>
 #include <cstdlib>
+#include <system_error>
+#include <thread>
 
 namespace otpnet::reactor {
 
 namespace {
 
-// Best first. io_uring stays listed so that asking for it gives a clear
-// `unsupported` rather than an unknown-name `invalid`.
-constexpr std::array<backend_status, 2> known_backends{{
-    {"epoll", true, "Linux epoll, edge-triggered"},
-    {"io_uring", false, "not available: the io_uring backend is not part of this build yet"},
-}};
+// The probe's verdict, made once: the table below is built on first use.
+struct io_uring_probe {
+  bool available = false;
+  std::array<char, 160> note{};
+};
+
+// The probe runs on a thread of its own. Tearing a ring down makes the
+// kernel queue work to every thread that used it, which interrupts that
+// thread's next blocking call with EINTR; a thread that has exited is
+// spared, so the caller (often main) never sees the probe.
+result<void> probe_on_own_thread() noexcept {
+  result<void> r = fail(errc::unsupported);
+  try {
+    std::thread t([&r] { r = probe_io_uring(); });
+    t.join();
+  } catch (const std::system_error&) {
+    r = probe_io_uring();  // no thread to spare: probe here
+  }
+  return r;
+}
+
+io_uring_probe probe_once() noexcept {
+  io_uring_probe p;
+  auto r = probe_on_own_thread();
+  p.available = r.has_value();
+  if (p.available) {
+    std::snprintf(p.note.data(), p.note.size(), "Linux io_uring: multishot poll, batched submissions");
+  } else if (r.error() == errc::unsupported) {
+    std::snprintf(p.note.data(), p.note.size(),
+                  "not available: this kernel's io_uring lacks multishot poll or wait timeouts (needs Linux 5.13+)");
+  } else {
+    std::snprintf(p.note.data(), p.note.size(),
+                  "not available: io_uring_setup failed (%.*s): an old kernel, seccomp, or kernel.io_uring_disabled",
+                  static_cast<int>(err_name(r.error()).size()), err_name(r.error()).data());
+  }
+  return p;
+}
+
+// Best first; default_backend() is the first available one. epoll leads:
+// see docs/reactor.md ("Choosing a backend") for the measurements.
+const std::array<backend_status, 2>& known_backends() noexcept {
+  static const io_uring_probe probe = probe_once();
+  static const std::array<backend_status, 2> table{{
+      {"epoll", true, "Linux epoll, edge-triggered"},
+      {"io_uring", probe.available, std::string_view(probe.note.data())},
+  }};
+  return table;
+}
 
 const backend_status* find(std::string_view name) noexcept {
-  for (const auto& b : known_backends) {
+  for (const auto& b : known_backends()) {
     if (b.name == name) {
       return &b;
     }
@@ -24,13 +70,20 @@ const backend_status* find(std::string_view name) noexcept {
   return nullptr;
 }
 
+// getenv is safe here as long as nobody calls setenv concurrently, the
+// usual rule for environment reads.
+std::string_view env(std::string_view var) noexcept {
+  const char* v = std::getenv(var.data());
+  return v != nullptr ? std::string_view(v) : std::string_view();
+}
+
 }  // namespace
 
-std::span<const backend_status> backend_selector::known() noexcept { return known_backends; }
+std::span<const backend_status> backend_selector::known() noexcept { return known_backends(); }
 
 std::vector<std::string_view> backend_selector::available() {
   std::vector<std::string_view> names;
-  for (const auto& b : known_backends) {
+  for (const auto& b : known_backends()) {
     if (b.available) {
       names.push_back(b.name);
     }
@@ -39,7 +92,7 @@ std::vector<std::string_view> backend_selector::available() {
 }
 
 std::string_view backend_selector::default_backend() noexcept {
-  for (const auto& b : known_backends) {
+  for (const auto& b : known_backends()) {
     if (b.available) {
       return b.name;
     }
@@ -47,14 +100,13 @@ std::string_view backend_selector::default_backend() noexcept {
   return {};
 }
 
+std::string_view backend_selector::from_environment() noexcept {
+  std::string_view name = env(env_var);
+  return name.empty() ? env(env_alias) : name;
+}
+
 result<std::string_view> backend_selector::resolve(std::string_view requested) noexcept {
-  std::string_view name = requested;
-  if (name.empty()) {
-    // getenv is safe here as long as nobody calls setenv concurrently, the
-    // usual rule for environment reads.
-    const char* env = std::getenv(env_var.data());
-    name = env != nullptr ? std::string_view(env) : std::string_view();
-  }
+  std::string_view name = requested.empty() ? from_environment() : requested;
   if (name.empty()) {
     name = default_backend();
   }
@@ -76,6 +128,13 @@ result<std::unique_ptr<backend>> backend_selector::create(std::string_view reque
   }
   if (*name == "epoll") {
     auto b = epoll_backend::create(opts);
+    if (!b) {
+      return fail(b.error());
+    }
+    return std::unique_ptr<backend>(std::move(*b));
+  }
+  if (*name == "io_uring") {
+    auto b = io_uring_backend::create(opts);
     if (!b) {
       return fail(b.error());
     }

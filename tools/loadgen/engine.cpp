@@ -477,7 +477,7 @@ void coordinator::progress(clock::time_point now) {
 
 void worker::run(coordinator* coord) {
   so::sink_scope scope(sink_);
-  auto lp = re::event_loop::create();
+  auto lp = re::event_loop::create({.backend = cfg_.backend});
   if (!lp) {
     ctl_.set_fatal("cannot create the event loop: " + format_error(lp.error()));
     return;

@@ -62,6 +62,7 @@ struct config {
   std::chrono::nanoseconds warmup = std::chrono::seconds(1);
   int server_pid = 0;                ///< 0: none; else read its CPU time and RSS
   std::size_t threads = 1;           ///< event loops (threads), connections split among them
+  std::string backend;               ///< reactor backend of the loops; empty: OTPNET_BACKEND, else the default
   std::uint64_t max_messages = 0;    ///< 0: no limit; else stop after that many measured
   std::size_t max_connecting = 256;  ///< connects in progress at once (per run)
   /// IPv4 only: spread the connections over this many source addresses

@@ -194,6 +194,10 @@ int cli_main(int argc, char** argv) {
   app.add_option("--threads", threads, "Event loops (threads); connections are split among them")
       ->check(CLI::Range(std::size_t{1}, std::size_t{64}))
       ->capture_default_str();
+  std::string backend;
+  app.add_option("--backend", backend,
+                 "Reactor backend of the load generator's loops (default: OTPNET_BACKEND, else epoll)")
+      ->check(CLI::IsMember({"epoll", "io_uring"}));
   app.add_option("--messages", max_messages, "Stop after this many measured messages (0: no limit)");
   app.add_option("--max-connecting", max_connecting, "Connections being opened at once")
       ->check(CLI::Range(std::size_t{1}, std::size_t{100000}))
@@ -245,6 +249,7 @@ int cli_main(int argc, char** argv) {
   cfg.warmup = *warmup;
   cfg.server_pid = server_pid;
   cfg.threads = threads;
+  cfg.backend = backend;
   cfg.max_messages = max_messages;
   cfg.max_connecting = max_connecting;
   cfg.progress = !quiet;

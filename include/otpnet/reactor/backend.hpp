@@ -1,7 +1,7 @@
 // File: otpnet/reactor/backend.hpp
 //
 // The seam between an event loop and the kernel's event facility: the
-// `backend` interface (epoll today, io_uring later), the `interest` a
+// `backend` interface (epoll, and io_uring's readiness), the `interest` a
 // descriptor is registered with, and the `io_event` batch that `poll`
 // returns. A backend works on file descriptors and opaque 64-bit tokens; it
 // knows nothing of sockets as objects, of handlers or of processes.
@@ -93,14 +93,14 @@ struct backend_options {
 /// other threads go through a `wakeup` descriptor registered like any other.
 ///
 /// Extension point for completion backends (io_uring): such a backend will
-/// also take operations (accept, recv, send, connect, poll_add) on a
-/// descriptor with a token, complete them in the kernel, and report each
-/// completion in the same `poll` batch with the operation's result. That part
-/// is added with the io_uring backend, as a `submit` entry point and a
-/// completion field of `io_event`, together with a capability query so that
-/// callers keep the readiness path on backends without it. Nothing of it is
-/// declared here yet, so no caller can depend on an operation that does not
-/// exist.
+/// also take operations (accept, recv, send, connect) on a descriptor with a
+/// token, complete them in the kernel, and report each completion in the
+/// same `poll` batch with the operation's result. That part comes as a
+/// `submit` entry point and a completion field of `io_event`, together with
+/// a capability query so that callers keep the readiness path on backends
+/// without it. Nothing of it is declared here yet (the io_uring backend
+/// offers readiness only, through multishot poll), so no caller can depend
+/// on an operation that does not exist.
 class backend {
  public:
   virtual ~backend() = default;
@@ -121,7 +121,8 @@ class backend {
 
   /// Stops watching `fd`; call it before closing `fd`. Events fetched by an
   /// earlier `poll` may still name its token. Errors: `enoent` (not
-  /// watched), `ebadf` (already closed: the kernel dropped the watch).
+  /// watched), `ebadf` (epoll: already closed, the kernel dropped the
+  /// watch; io_uring succeeds instead, see io_uring_backend.hpp).
   virtual result<void> remove(int fd) noexcept = 0;
 
   /// Waits until at least one event is ready or `timeout` has passed (no

@@ -2,11 +2,14 @@
 //
 // Chooses and creates a reactor backend by name at start: "epoll" (the
 // default) or "io_uring". The choice is made, lowest precedence first, by
-// the built-in default, the OTPNET_REACTOR environment variable, and an
-// explicit name (a program's --reactor-backend option).
+// the built-in default, the OTPNET_BACKEND environment variable (or its
+// older name OTPNET_REACTOR), and an explicit name (a program's --backend
+// option).
 //
-// io_uring is known but NOT AVAILABLE in this build: its backend has not
-// been written yet. Asking for it fails with `errc::unsupported`.
+// io_uring is available when the kernel lets this process set up a ring
+// with the features the backend needs; that is probed once, on first use.
+// Where it is not (an old kernel, seccomp, kernel.io_uring_disabled),
+// asking for it fails with `errc::unsupported` and `known()` says why.
 #pragma once
 
 #include <otpnet/base/result.hpp>
@@ -32,21 +35,28 @@ struct backend_status {
 class backend_selector {
  public:
   /// The environment variable that overrides the default backend.
-  static constexpr std::string_view env_var = "OTPNET_REACTOR";
+  static constexpr std::string_view env_var = "OTPNET_BACKEND";
+  /// Its older name, read when OTPNET_BACKEND is unset or empty.
+  static constexpr std::string_view env_alias = "OTPNET_REACTOR";
 
   /// Every backend the selector knows, available or not, best first.
   static std::span<const backend_status> known() noexcept;
 
   /// Names of the backends usable in this build on this kernel, best first
-  /// (today: {"epoll"}).
+  /// ({"epoll", "io_uring"} where io_uring works).
   static std::vector<std::string_view> available();
 
   /// The backend chosen when nothing is asked for: the best available.
   static std::string_view default_backend() noexcept;
 
-  /// The backend to use: `requested` if not empty, else OTPNET_REACTOR if set
-  /// and not empty, else the default. Errors: `invalid` (an unknown name),
-  /// `unsupported` (a known backend unavailable here, such as "io_uring").
+  /// The name the environment asks for: OTPNET_BACKEND if set and not
+  /// empty, else OTPNET_REACTOR, else empty.
+  static std::string_view from_environment() noexcept;
+
+  /// The backend to use: `requested` if not empty, else the environment's
+  /// (`from_environment`) if not empty, else the default. Errors: `invalid`
+  /// (an unknown name), `unsupported` (a known backend unavailable here,
+  /// such as "io_uring" on a kernel without it).
   static result<std::string_view> resolve(std::string_view requested = {}) noexcept;
 
   /// Creates the backend `resolve(requested)` names. Errors: those of

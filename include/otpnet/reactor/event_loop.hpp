@@ -44,8 +44,8 @@ class io_handler {
 
 /// Settings of a loop.
 struct loop_options {
-  /// Backend name; empty: OTPNET_REACTOR, else the default (see
-  /// backend_selector).
+  /// Backend name; empty: OTPNET_BACKEND (or OTPNET_REACTOR), else the
+  /// default (see backend_selector).
   std::string_view backend;
   /// Events fetched and dispatched per turn.
   std::size_t max_events = 256;

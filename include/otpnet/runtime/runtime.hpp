@@ -21,7 +21,8 @@ struct runtime_options {
   /// Messages a process may take in one turn before it yields its
   /// scheduler to the others (a reduction budget).
   int reductions = 2000;
-  /// Reactor backend name ("epoll"); empty = OTPNET_REACTOR or the default.
+  /// Reactor backend name ("epoll", "io_uring"); empty: OTPNET_BACKEND (or its
+  /// old name OTPNET_REACTOR), else the default (epoll).
   std::string backend;
 };
 

@@ -1,0 +1,157 @@
+// File: otpnet/reactor/io_uring_backend.hpp
+//
+// The io_uring backend: readiness through multishot IORING_OP_POLL_ADD, one
+// poll request per descriptor, kept armed by the backend. Requests (adds,
+// removes, re-arms) are queued in the submission ring and submitted once per
+// `poll`, together with the wait (io_uring_submit_and_wait_timeout). Obtain
+// one through `backend_selector` ("io_uring"), which probes the kernel once.
+//
+// How it keeps the readiness contract of backend.hpp:
+//
+//  * Edge-triggered. io_uring polls are edge-triggered unless
+//    IORING_POLL_ADD_LEVEL is given (the kernel adds EPOLLET itself; this
+//    backend also passes it). A multishot poll posts one completion per
+//    wake-up of the descriptor's wait queue that matches the mask, and one
+//    at arming time if the descriptor is already ready, as epoll does on
+//    EPOLL_CTL_ADD. Completions for one descriptor within one `poll` are
+//    merged into one event.
+//  * No re-arming by the caller. The kernel ends a multishot poll now and
+//    then (a completion without IORING_CQE_F_MORE, e.g. when the completion
+//    ring was full); the backend then queues a new poll for the same
+//    registration. The new poll checks the descriptor's state when it is
+//    armed, so no edge is lost: at worst one is reported twice.
+//  * Stale completions. Each request's user data carries the registration's
+//    generation (bumped by `add`, `modify` and `remove`); a completion of an
+//    older generation, or of a descriptor no longer watched, is dropped
+//    here. Events already returned to the caller are the caller's to filter
+//    (contract point 6).
+//
+// Differences from epoll that callers may notice:
+//
+//  * The kernel's poll request holds a reference to the open file, so a
+//    descriptor closed without `remove` stays open (its socket is not shut)
+//    until the ring is destroyed. `remove` before `close` is therefore a
+//    must here (contract point 6), not a courtesy. A removal is submitted
+//    with the next `poll`, so the file is released at the loop's next turn.
+//  * `remove` of a descriptor that was closed first returns success (the
+//    watch is cancelled and the file released); epoll returns `ebadf`.
+//  * `add` checks the descriptor with one fstat (epoll does it in its
+//    epoll_ctl): `ebadf` for a closed one, `eperm` for regular files and
+//    directories, which are always ready and cannot be watched.
+//  * Poll requests belong to the thread that submitted them (their
+//    completions are posted by work run on that thread, cooperatively,
+//    i.e. when it enters the kernel). When `poll` is first called from
+//    another thread (a loop handed over with bind_to_current_thread), the
+//    backend replaces every request by one of the new thread.
+//  * An error completion of a poll request (not expected for sockets,
+//    pipes or eventfds) is reported once as an error with both directions
+//    ready; that registration then stays silent until modified or removed.
+//
+// Not done yet: operations (multishot accept, recv into provided buffers,
+// send) reported as completions. See docs/reactor.md.
+#pragma once
+
+#include <otpnet/reactor/backend.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <vector>
+
+struct io_uring;
+
+namespace otpnet::reactor {
+
+/// Ring sizes of an io_uring backend. The defaults fit a loop with
+/// thousands of descriptors; tests shrink them to force the kernel's
+/// corner cases.
+struct io_uring_options {
+  /// Submission ring entries (a power of two, at least 2 after rounding).
+  /// A full ring is submitted early, so this bounds batching, not requests.
+  unsigned sq_entries = 256;
+  /// Completion ring entries; 0: 16 per submission entry. A full completion
+  /// ring makes the kernel end multishot polls, which the backend re-arms.
+  unsigned cq_entries = 0;
+};
+
+/// Counters of one backend, for tests and inspection.
+struct io_uring_stats {
+  std::uint64_t submits = 0;  ///< io_uring_enter calls made by `poll` and by a full ring
+  std::uint64_t rearms = 0;   ///< multishot polls the kernel ended and the backend re-armed
+  std::uint64_t stale = 0;    ///< completions dropped for an old generation or a removed descriptor
+};
+
+/// A `backend` over one io_uring instance. Loop-affine, like every backend.
+class io_uring_backend final : public backend {
+ public:
+  /// Sets up a ring with room for `opts.max_events` events per poll (at
+  /// least 1). Errors: `enosys`/`eperm` (no io_uring here: an old kernel,
+  /// seccomp, or kernel.io_uring_disabled), `unsupported` (a kernel without
+  /// multishot poll or extended wait arguments, before 5.13), `emfile`,
+  /// `enfile`, `enomem`.
+  static result<std::unique_ptr<io_uring_backend>> create(const backend_options& opts = {},
+                                                          const io_uring_options& ring = {}) noexcept;
+
+  /// Destroys the ring; the kernel cancels its poll requests.
+  ~io_uring_backend() override;
+
+  io_uring_backend(const io_uring_backend&) = delete;
+  io_uring_backend& operator=(const io_uring_backend&) = delete;
+
+  // -- backend (contracts and errors: see backend.hpp) -------------------------
+
+  /// "io_uring".
+  std::string_view name() const noexcept override { return "io_uring"; }
+  /// fstat, then queues a multishot poll.
+  result<void> add(int fd, std::uint64_t token, interest what) noexcept override;
+  /// Queues the removal of the current poll and a new one under a new
+  /// generation; the new poll reports an edge already pending.
+  result<void> modify(int fd, std::uint64_t token, interest what) noexcept override;
+  /// Queues the removal of the poll; completions still in flight are dropped.
+  result<void> remove(int fd) noexcept override;
+  /// Submits what is queued and waits for completions, in one system call.
+  result<std::size_t> poll(std::span<io_event> out, std::optional<std::chrono::milliseconds> timeout) noexcept override;
+
+  /// The ring's descriptor, for inspection (tests, /proc). Do not close it.
+  int native_handle() const noexcept;
+
+  /// The most events one poll returns.
+  std::size_t capacity() const noexcept { return capacity_; }
+
+  /// What the backend did so far.
+  const io_uring_stats& stats() const noexcept { return stats_; }
+
+ private:
+  struct slot {
+    std::uint64_t token = 0;
+    std::uint32_t generation = 0;
+    interest what = interest::none;
+    std::uint8_t state = 0;         // free, armed, failed (see the .cpp)
+    std::uint32_t batch = 0;        // the poll call that last reported it
+    std::uint32_t batch_index = 0;  // its place in that poll's output
+  };
+
+  io_uring_backend(std::unique_ptr<io_uring> ring, std::size_t capacity, bool skip_success) noexcept;
+
+  result<void> queue_poll(int fd, const slot& s) noexcept;
+  result<void> queue_cancel(int fd, const slot& s) noexcept;
+  result<void> enter(bool wait, std::optional<std::chrono::milliseconds> timeout) noexcept;
+  std::size_t reap(std::span<io_event> out) noexcept;
+  slot* find(int fd) noexcept;
+  void rearm_all() noexcept;
+
+  std::unique_ptr<io_uring> ring_;
+  std::vector<slot> slots_;  // indexed by descriptor
+  std::size_t capacity_;
+  bool skip_success_;  // IOSQE_CQE_SKIP_SUCCESS is supported
+  std::uint32_t batch_ = 0;
+  std::thread::id poller_;  // the thread that submitted the armed requests
+  io_uring_stats stats_;
+};
+
+/// Whether io_uring can back a reactor on this kernel: sets up and tears
+/// down a small ring. Errors as `io_uring_backend::create`. The selector
+/// calls it once and remembers the answer.
+result<void> probe_io_uring() noexcept;
+
+}  // namespace otpnet::reactor
