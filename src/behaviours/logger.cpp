@@ -45,6 +45,16 @@ spdlog::level::level_enum to_spdlog(log_level l) noexcept {
   return spdlog::level::off;
 }
 
+/// The least severe report a logger at level `l` writes: reports are
+/// logged at info or error level (level_of), so the rest are dropped before
+/// they are built.
+report_severity least_severity(log_level l) noexcept {
+  if (l <= log_level::info) {
+    return report_severity::info;
+  }
+  return l <= log_level::error ? report_severity::error : report_severity::off;
+}
+
 /// "2024-11-28T21:07:00.123Z" (json) or "2024-11-28 22:07:00.123" (text, local).
 std::string timestamp(spdlog::log_clock::time_point t, bool utc) {
   auto secs = std::chrono::time_point_cast<std::chrono::seconds>(t);
@@ -153,12 +163,14 @@ tl::expected<void, std::string> configure(const options& o) {
   }
   spdlog::set_default_logger(general);
   set_progress_reports(o.progress_reports);
-  set_report_sink([reports, f = o.format](const report& r) {
-    auto level = to_spdlog(level_of(r));
-    if (reports->should_log(level)) {
-      reports->log(level, "{}", format_report(r, f));
-    }
-  });
+  set_report_sink(
+      [reports, f = o.format](const report& r) {
+        auto level = to_spdlog(level_of(r));
+        if (reports->should_log(level)) {
+          reports->log(level, "{}", format_report(r, f));
+        }
+      },
+      least_severity(o.level));
   return {};
 }
 

@@ -181,6 +181,31 @@ TEST_F(logger_test, the_level_drops_lower_entries) {
       << lines[1];
 }
 
+TEST_F(logger_test, reports_below_the_level_are_not_built) {
+  captured c;
+  ASSERT_TRUE(logger::configure({.level = log_level::warning, .sink = c.callback()}));
+  EXPECT_FALSE(report_wanted(report_severity::info));
+  EXPECT_TRUE(report_wanted(report_severity::error));
+  ASSERT_TRUE(logger::configure({.level = log_level::off, .sink = c.callback()}));
+  EXPECT_FALSE(report_wanted(report_severity::error));
+  ASSERT_TRUE(runtime::start({.schedulers = 1}));
+  {
+    mailbox mb;
+    auto [p, m] = spawn_monitor([]() -> proc {
+      co_await yield();
+      throw std::runtime_error("unseen");
+    });
+    (void)p;
+    (void)m;
+    ASSERT_TRUE(mb.receive<down_msg>(5000ms));  // the crash still ends it and fires its monitor
+  }
+  runtime::stop();
+  emit(killed_client());
+  EXPECT_TRUE(c.lines().empty());
+  logger::reset();
+  EXPECT_TRUE(report_wanted(report_severity::info));
+}
+
 TEST_F(logger_test, plain_spdlog_lines_follow_the_format) {
   captured c;
   ASSERT_TRUE(logger::configure({.format = log_format::json, .sink = c.callback()}));

@@ -134,15 +134,7 @@ std::string format_report(const report& r, log_format f) {
 }
 
 log_level level_of(const report& r) noexcept {
-  if (std::holds_alternative<supervisor_report>(r) || std::holds_alternative<crash_report>(r)) {
-    return log_level::error;
-  }
-  if (auto* a = std::get_if<application_report>(&r)) {
-    bool bad = a->event == application_event::start_failed ||
-               (a->event == application_event::exited && !a->reason.is_normal() && !a->reason.is_shutdown());
-    return bad ? log_level::error : log_level::info;
-  }
-  return log_level::info;
+  return severity_of(r) == report_severity::error ? log_level::error : log_level::info;
 }
 
 }  // namespace logger

@@ -15,6 +15,8 @@ namespace {
 std::mutex sink_mu;
 std::shared_ptr<const report_sink> current_sink;  // guarded by sink_mu
 std::atomic<bool> progress_on{false};
+std::atomic<bool> sink_installed{false};
+std::atomic<report_severity> least_wanted{report_severity::info};  // of the installed sink
 
 std::string describe(const offender& o) {
   return "[pid=" + (o.child ? o.child.to_string() : std::string("undefined")) +
@@ -83,9 +85,32 @@ std::string_view to_string(application_event e) noexcept {
 
 std::string to_string(const report& r) { return std::visit(line_of{}, r); }
 
+report_severity severity_of(const report& r) noexcept {
+  if (std::holds_alternative<supervisor_report>(r) || std::holds_alternative<crash_report>(r)) {
+    return report_severity::error;
+  }
+  if (const auto* a = std::get_if<application_report>(&r)) {
+    bool bad = a->event == application_event::start_failed ||
+               (a->event == application_event::exited && !a->reason.is_normal() && !a->reason.is_shutdown());
+    return bad ? report_severity::error : report_severity::info;
+  }
+  return report_severity::info;
+}
+
+bool report_wanted(report_severity s) noexcept {
+  if (!sink_installed.load(std::memory_order_relaxed)) {
+    return spdlog::should_log(s == report_severity::error ? spdlog::level::err : spdlog::level::info);
+  }
+  report_severity least = least_wanted.load(std::memory_order_relaxed);
+  return least != report_severity::off && s >= least;
+}
+
 void emit(const report& r) noexcept {
   try {
     if (std::holds_alternative<progress_report>(r) && !progress_on.load(std::memory_order_relaxed)) {
+      return;
+    }
+    if (!report_wanted(severity_of(r))) {
       return;
     }
     std::shared_ptr<const report_sink> sink;
@@ -108,13 +133,16 @@ void emit(const report& r) noexcept {
   }
 }
 
-void set_report_sink(report_sink sink) {
+void set_report_sink(report_sink sink, report_severity least) {
   bool installed = static_cast<bool>(sink);
   {
     std::lock_guard lk(sink_mu);
     current_sink = installed ? std::make_shared<const report_sink>(std::move(sink)) : nullptr;
+    least_wanted.store(installed ? least : report_severity::info, std::memory_order_relaxed);
+    sink_installed.store(installed, std::memory_order_relaxed);
   }
   set_crash_report_handler(installed ? crash_report_handler(&forward_crash) : crash_report_handler());
+  set_crash_reports(!installed || report_wanted(report_severity::error));
 }
 
 void set_progress_reports(bool on) noexcept { progress_on.store(on, std::memory_order_relaxed); }

@@ -46,7 +46,15 @@ offender supervisor_server::offender_of(const child& c, pid p) const {
 }
 
 void supervisor_server::report(supervisor_context ctx, const exit_reason& why, offender who) const {
-  emit(supervisor_report{self(), name_, ctx, why, std::move(who)});
+  if (report_wanted(report_severity::error)) {
+    emit(supervisor_report{self(), name_, ctx, why, std::move(who)});
+  }
+}
+
+void supervisor_server::report(supervisor_context ctx, const exit_reason& why, const child& c, pid p) const {
+  if (report_wanted(report_severity::error)) {
+    emit(supervisor_report{self(), name_, ctx, why, offender_of(c, p)});
+  }
 }
 
 supervisor_server::call_return<outcome<>> supervisor_server::failed(const char* why) {
@@ -65,7 +73,7 @@ task<start_result> supervisor_server::start_one(const child& c, std::any extra) 
   } catch (...) {
     r = start_result::error(reason_of(std::current_exception()));
   }
-  if (r.is_ok() && progress_reports()) {
+  if (r.is_ok() && progress_reports() && report_wanted(report_severity::info)) {
     emit(progress_report{self(), name_, offender_of(c, r.id())});
   }
   co_return r;
@@ -107,7 +115,7 @@ task<supervisor_server::init_return> supervisor_server::init() {
   for (std::size_t i = 0; i < children_.size(); ++i) {
     start_result r = co_await start_one(children_[i], std::any());
     if (r.is_error()) {
-      report(supervisor_context::start_error, r.reason(), offender_of(children_[i], pid{}));
+      report(supervisor_context::start_error, r.reason(), children_[i], pid{});
       std::string id = children_[i].spec.id;
       (void)co_await terminate_from(0);
       co_return stop(
@@ -153,7 +161,7 @@ task<supervisor_server::cast_return> supervisor_server::child_exited(std::size_t
   const child& c = children_[i];
   bool abnormal = !normal_end(why);
   if (c.spec.restart == restart_type::permanent || abnormal) {
-    report(supervisor_context::child_terminated, why, offender_of(c, dead));
+    report(supervisor_context::child_terminated, why, c, dead);
   }
   bool again = c.spec.restart == restart_type::permanent || (c.spec.restart == restart_type::transient && abnormal);
   if (!again) {
@@ -167,8 +175,7 @@ task<supervisor_server::cast_return> supervisor_server::child_exited(std::size_t
 
 task<supervisor_server::cast_return> supervisor_server::restart(std::size_t i) {
   if (!add_restart()) {
-    report(supervisor_context::shutdown, exit_reason::other("reached_max_restart_intensity"),
-           offender_of(children_[i], pid{}));
+    report(supervisor_context::shutdown, exit_reason::other("reached_max_restart_intensity"), children_[i], pid{});
     co_return stop(exit_reason::shutdown());
   }
   switch (flags_.strategy) {
@@ -196,7 +203,7 @@ task<bool> supervisor_server::start_range(std::size_t from, std::size_t to) {
     if (r.is_error()) {
       // OTP's try_again_restart: retried as a new restart, which counts
       // against the intensity, so a child that never starts ends it all.
-      report(supervisor_context::start_error, r.reason(), offender_of(children_[j], pid{}));
+      report(supervisor_context::start_error, r.reason(), children_[j], pid{});
       children_[j].restarting = true;
       (void)send(self(), try_again_restart{children_[j].spec.id, false, {}});
       co_return false;
@@ -211,7 +218,7 @@ task<supervisor_server::cast_return> supervisor_server::dynamic_exited(pid dead,
   const child& t = children_.front();
   bool abnormal = !normal_end(why);
   if (t.spec.restart == restart_type::permanent || abnormal) {
-    report(supervisor_context::child_terminated, why, offender_of(t, dead));
+    report(supervisor_context::child_terminated, why, t, dead);
   }
   if (t.spec.restart == restart_type::permanent || (t.spec.restart == restart_type::transient && abnormal)) {
     co_return co_await restart_dynamic(std::move(extra));
@@ -221,15 +228,14 @@ task<supervisor_server::cast_return> supervisor_server::dynamic_exited(pid dead,
 
 task<supervisor_server::cast_return> supervisor_server::restart_dynamic(std::any extra) {
   if (!add_restart()) {
-    report(supervisor_context::shutdown, exit_reason::other("reached_max_restart_intensity"),
-           offender_of(children_.front(), pid{}));
+    report(supervisor_context::shutdown, exit_reason::other("reached_max_restart_intensity"), children_.front(), pid{});
     co_return stop(exit_reason::shutdown());
   }
   start_result r = co_await start_one(children_.front(), extra);
   if (r.is_ok()) {
     dynamic_.emplace(r.id(), std::move(extra));
   } else if (r.is_error()) {
-    report(supervisor_context::start_error, r.reason(), offender_of(children_.front(), pid{}));
+    report(supervisor_context::start_error, r.reason(), children_.front(), pid{});
     (void)send(self(), try_again_restart{{}, true, std::move(extra)});
   }
   co_return noreply();

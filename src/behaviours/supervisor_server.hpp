@@ -99,6 +99,9 @@ class supervisor_server : public gen_server::behaviour<supervisor_server> {
   std::optional<std::size_t> find(pid p) const;
   offender offender_of(const child& c, pid p) const;
   void report(supervisor_context ctx, const exit_reason& why, offender who) const;
+  /// As report(ctx, why, offender_of(c, p)), building nothing when the
+  /// report would be dropped.
+  void report(supervisor_context ctx, const exit_reason& why, const child& c, pid p) const;
   static call_return<outcome<>> failed(const char* why);
   static call_return<start_result> start_failed(const char* why);
 

@@ -10,8 +10,18 @@ std::string pid::to_string() const { return "<0." + std::to_string(slot()) + "."
 std::string ref::to_string() const { return "#Ref<" + std::to_string(v_) + ">"; }
 
 ref make_ref() noexcept {
+  // Each thread takes refs from a block of its own, so that a ref (one per
+  // call, for its monitor) costs no shared atomic. Refs are only compared
+  // for equality: their order across threads means nothing.
+  constexpr std::uint64_t block = 1024;
   static std::atomic<std::uint64_t> next{1};
-  return ref(next.fetch_add(1, std::memory_order_relaxed));
+  thread_local std::uint64_t cur = 0;
+  thread_local std::uint64_t end = 0;
+  if (cur == end) {
+    cur = next.fetch_add(block, std::memory_order_relaxed);
+    end = cur + block;
+  }
+  return ref(cur++);
 }
 
 std::string exit_reason::to_string() const {

@@ -262,6 +262,21 @@ TEST_F(runtime_test, demonitor_with_flush_removes_the_down) {
   EXPECT_EQ(*r, "inactive");
 }
 
+TEST_F(runtime_test, no_down_after_a_demonitor_that_raced_with_the_exit) {
+  // The kill and the demonitor often reach the target together, from
+  // another thread: the target must honour the demonitor as it ends.
+  mailbox mb;
+  for (int i = 0; i < 200; ++i) {
+    pid p = spawn_opt({.scheduler = 0}, []() -> proc { co_await receive<int>(); }).first;
+    ref dropped = monitor(p);
+    ref kept = monitor(p);
+    exit(p, exit_reason::kill());
+    (void)demonitor(dropped, true);
+    ASSERT_TRUE(mb.receive<down_msg>(5000ms, [kept](const down_msg& d) { return d.monitor == kept; }));
+    EXPECT_FALSE(mb.receive<down_msg>(0ms, [dropped](const down_msg& d) { return d.monitor == dropped; })) << i;
+  }
+}
+
 TEST_F(runtime_test, a_dead_pid_never_names_a_new_process) {
   mailbox mb;
   auto [first, r] = spawn_monitor([]() -> proc { co_return; });

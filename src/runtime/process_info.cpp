@@ -33,7 +33,9 @@ process_info_t snapshot(internal::process& p) {
   i.message_queue_len = p.queue_len;
   i.links = p.links;
   for (auto& [r, target] : p.monitoring) {
-    i.monitors.push_back(target);
+    if (target) {  // a null target: demonitored, its down still to drop
+      i.monitors.push_back(target);
+    }
   }
   for (auto& [r, watcher] : p.monitored_by) {
     i.monitored_by.push_back(watcher);

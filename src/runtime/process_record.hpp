@@ -21,6 +21,7 @@
 
 #include "runtime/mpsc_queue.hpp"
 
+#include <algorithm>
 #include <condition_variable>
 #include <coroutine>
 #include <cstdint>
@@ -131,16 +132,24 @@ struct process : run_node {
   // -- receive ---------------------------------------------------------------
   matcher waiting_for;
   detail::envelope* matched = nullptr;
-  bool timed_out = false;
   reactor::timer_handle recv_timer{};
-  bool recv_timer_armed = false;
+  /// A receive timeout not yet on the wheel: the scheduler arms it at the
+  /// end of its run phase, unless the receive ends first (see
+  /// scheduler::arm_receive_timer). Its place in the scheduler's list, or
+  /// no_timer_wait; and its length. (32 bits each: they fill what was
+  /// padding.)
+  std::uint32_t timer_wait_index = no_timer_wait;
   int budget = 0;
+  bool timed_out = false;
+  bool recv_timer_armed = false;
+  std::uint32_t recv_timeout_ms = 0;
+  static constexpr std::uint32_t no_timer_wait = ~std::uint32_t{0};
   std::uint64_t reductions = 0;
 
   // -- relations ------------------------------------------------------------
   std::vector<pid> links;
   std::vector<std::pair<ref, pid>> monitored_by;  // (ref, watcher)
-  std::vector<std::pair<ref, pid>> monitoring;    // (ref, target)
+  std::vector<std::pair<ref, pid>> monitoring;    // (ref, target); a null target: demonitored, drop its down
   exit_reason reason;
 
   // -- sockets -----------------------------------------------------------------
@@ -160,8 +169,18 @@ struct process : run_node {
   void append(detail::envelope* e) noexcept {
     if (e->type == detail::tag_of<down_msg>()) {
       // Delivered: the monitor is no longer active (demonitor says false).
+      // One demonitored after its target had ended is dropped: no down may
+      // come after a demonitor.
       ref r = static_cast<detail::envelope_of<down_msg>*>(e)->value.monitor;
-      std::erase_if(monitoring, [r](const auto& m) { return m.first == r; });
+      auto it = std::find_if(monitoring.begin(), monitoring.end(), [r](const auto& m) { return m.first == r; });
+      if (it != monitoring.end()) {
+        bool demonitored = !it->second;
+        monitoring.erase(it);
+        if (demonitored) {
+          detail::destroy_envelope(e);
+          return;
+        }
+      }
     }
     e->next.store(nullptr, std::memory_order_relaxed);
     tail_link->store(e, std::memory_order_relaxed);

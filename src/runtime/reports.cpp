@@ -1,7 +1,10 @@
 #include "runtime/reports.hpp"
 
+#include "runtime/names.hpp"
+
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <mutex>
 
 namespace otpnet {
@@ -9,6 +12,7 @@ namespace otpnet {
 namespace {
 
 std::mutex handler_mu;
+std::atomic<bool> reports_on{true};
 crash_report_handler& handler() {
   static crash_report_handler h;
   return h;
@@ -21,9 +25,14 @@ void set_crash_report_handler(crash_report_handler h) {
   handler() = std::move(h);
 }
 
+void set_crash_reports(bool on) noexcept { reports_on.store(on, std::memory_order_relaxed); }
+
 namespace internal {
 
-void report_crash(pid p, const std::string& name, const exit_reason& why) noexcept {
+void report_crash(pid p, const exit_reason& why) noexcept {
+  if (!reports_on.load(std::memory_order_relaxed)) {
+    return;
+  }
   try {
     crash_report_handler h;
     {
@@ -31,9 +40,13 @@ void report_crash(pid p, const std::string& name, const exit_reason& why) noexce
       h = handler();
     }
     if (h) {
-      h(p, name, why);
+      h(p, name_of(p), why);
       return;
     }
+    if (!spdlog::should_log(spdlog::level::err)) {
+      return;
+    }
+    std::string name = name_of(p);
     spdlog::error("crash report: process {}{}{} exited with reason {}", p.to_string(), name.empty() ? "" : " ", name,
                   why.to_string());
   } catch (...) {

@@ -7,6 +7,8 @@
 
 namespace otpnet::internal {
 
-void report_crash(pid p, const std::string& name, const exit_reason& why) noexcept;
+/// Reports the crash of `p` (its registered name looked up here, only if
+/// the report goes anywhere).
+void report_crash(pid p, const exit_reason& why) noexcept;
 
 }  // namespace otpnet::internal

@@ -237,10 +237,32 @@ void unlink(pid other) {
   internal::send_signal(other, detail::make_envelope<internal::sig_unlink>(internal::sig_unlink{me->id}));
 }
 
+namespace {
+
+/// `target` if it lives on the calling process's scheduler (and the caller
+/// is a process there), else nullptr. Such a target cannot run or end while
+/// the caller runs, so a monitor can be set or removed on both sides at
+/// once instead of by a signal: the effect is the one the signal would
+/// have had when handled, before the target's next message.
+internal::process* local_peer(const internal::process* me, pid target) noexcept {
+  scheduler* here = scheduler::current();
+  if (here == nullptr || me->sched != here) {
+    return nullptr;
+  }
+  return internal::process_table::instance().peek_owned(target, here);
+}
+
+}  // namespace
+
 ref monitor(pid target) {
   internal::process* me = calling_process();
   ref r = make_ref();
   if (me == nullptr) {
+    return r;
+  }
+  if (internal::process* t = local_peer(me, target)) {
+    t->monitored_by.emplace_back(r, me->id);
+    me->monitoring.emplace_back(r, target);
     return r;
   }
   if (internal::send_to(target, detail::make_envelope<internal::sig_monitor>(internal::sig_monitor{me->id, r}))) {
@@ -256,14 +278,27 @@ bool demonitor(ref r, bool flush) {
   if (me == nullptr) {
     return false;
   }
-  auto it = std::find_if(me->monitoring.begin(), me->monitoring.end(), [r](const auto& m) { return m.first == r; });
+  // A down that has arrived ends the monitor (append): take it in first.
+  internal::drain_own_inbox(me);
+  auto it = std::find_if(me->monitoring.begin(), me->monitoring.end(),
+                         [r](const auto& m) { return m.first == r && m.second; });
   bool active = it != me->monitoring.end();
   if (active) {
-    internal::send_signal(it->second, detail::make_envelope<internal::sig_demonitor>(internal::sig_demonitor{r}));
-    me->monitoring.erase(it);
+    internal::process* t = local_peer(me, it->second);
+    // Local: removed on both sides at once. Otherwise (or set by a signal
+    // the target has not handled yet) the target takes the signal before
+    // it ends, or as it ends (finalize). If it has ended already, its down
+    // is on its way: it is dropped when it comes (process::append).
+    bool removed =
+        (t != nullptr && std::erase_if(t->monitored_by, [r](const auto& x) { return x.first == r; }) > 0) ||
+        internal::send_to(it->second, detail::make_envelope<internal::sig_demonitor>(internal::sig_demonitor{r}));
+    if (removed) {
+      me->monitoring.erase(it);
+    } else {
+      it->second = pid{};
+    }
   }
   if (flush) {
-    internal::drain_own_inbox(me);
     internal::matcher m{[](void* ctx, detail::envelope* e) noexcept {
                           auto* d = detail::payload_if<down_msg>(e);
                           return d != nullptr && d->monitor == *static_cast<ref*>(ctx);

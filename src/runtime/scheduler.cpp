@@ -8,6 +8,7 @@
 #include "runtime/reports.hpp"
 
 #include <cstdlib>
+#include <limits>
 #include <memory>
 #include <typeinfo>
 
@@ -21,6 +22,7 @@ thread_local process* running_process = nullptr;
 constexpr std::uint64_t poll_token = 1;
 constexpr std::uint64_t recv_timer_tag = std::uint64_t{1} << 63;
 constexpr int max_runs = 256;
+constexpr int poll_batch = 256;  // socket readiness events per dispatch
 
 template <class T>
 void erase_pid(std::vector<T>& v, pid p) {
@@ -104,6 +106,7 @@ void scheduler::run() {
       service(p);
     }
     run_end_hooks();
+    arm_deferred_timers();
     if (shutting_down_ && live_.load(std::memory_order_acquire) == 0 && runq_head_ == nullptr &&
         !loop_->has_pending_work()) {
       break;
@@ -278,7 +281,7 @@ void scheduler::finalize(process* p, const exit_reason& why) noexcept {
   p->reason = why;
   p->state = pstate::exiting;
   if (!why.is_normal() && !why.is_shutdown() && why.what() != exit_reason::kind::killed) {
-    report_crash(p->id, name_of(p->id), why);
+    report_crash(p->id, why);
   }
   // Resources first (a gen_tcp port deregisters and closes its own socket),
   // then the raw sockets: closing a port's socket under it first frees its
@@ -311,6 +314,10 @@ void scheduler::finalize(process* p, const exit_reason& why) noexcept {
       send_signal(l->from, detail::make_envelope<sig_exit>(sig_exit{p->id, why, true}));
     } else if (auto* m = detail::payload_if<sig_monitor>(e)) {
       send_signal(m->from, detail::make_envelope<down_msg>(down_msg{m->r, p->id, why}));
+    } else if (auto* d = detail::payload_if<sig_demonitor>(e)) {
+      // A demonitor made before the end: its down must not be sent (a
+      // demonitor with flush promises that none comes after it).
+      std::erase_if(p->monitored_by, [r = d->r](const auto& x) { return x.first == r; });
     } else if (auto* a = detail::payload_if<sig_adopt_socket>(e)) {
       if (socket::detail::owner_of(*a->sock) == p->id.value()) {
         (void)socket::close(socket::socket(a->sock));
@@ -378,15 +385,45 @@ void scheduler::kill_all() noexcept {
 // -- timers and io --------------------------------------------------------------------
 
 void scheduler::arm_receive_timer(process* p, long long ms) noexcept {
-  p->recv_timer = loop_->start_timer(std::chrono::milliseconds(ms), *this, recv_timer_tag | p->id.value());
-  p->recv_timer_armed = true;
+  disarm_receive_timer(p);
+  if (ms > std::numeric_limits<std::uint32_t>::max()) {
+    // More milliseconds than 32 bits hold (49 days): armed at once.
+    p->recv_timer = loop_->start_timer(std::chrono::milliseconds(ms), *this, recv_timer_tag | p->id.value());
+    p->recv_timer_armed = true;
+    return;
+  }
+  p->recv_timeout_ms = static_cast<std::uint32_t>(ms);
+  p->timer_wait_index = static_cast<std::uint32_t>(timer_waits_.size());
+  timer_waits_.push_back(p);
 }
 
 void scheduler::disarm_receive_timer(process* p) noexcept {
+  if (p->timer_wait_index != process::no_timer_wait) {
+    // Swap-and-pop: the receive ended before its timeout reached the wheel.
+    process* last = timer_waits_.back();
+    timer_waits_[p->timer_wait_index] = last;
+    last->timer_wait_index = p->timer_wait_index;
+    timer_waits_.pop_back();
+    p->timer_wait_index = process::no_timer_wait;
+  }
   if (p->recv_timer_armed) {
     (void)loop_->cancel_timer(p->recv_timer);
     p->recv_timer_armed = false;
   }
+}
+
+void scheduler::arm_deferred_timers() noexcept {
+  if (timer_waits_.empty()) {
+    return;
+  }
+  const reactor::timer_wheel::time_point now = loop_->now();  // one clock read for all of them
+  for (process* p : timer_waits_) {
+    p->timer_wait_index = process::no_timer_wait;
+    p->recv_timer = loop_->start_timer_at(now + std::chrono::milliseconds(p->recv_timeout_ms), *this,
+                                          recv_timer_tag | p->id.value());
+    p->recv_timer_armed = true;
+  }
+  timer_waits_.clear();
 }
 
 void scheduler::on_timer(std::uint64_t token) noexcept {
@@ -447,8 +484,12 @@ std::optional<std::chrono::milliseconds> scheduler::read_send_timer(std::uint64_
 
 void scheduler::on_io(std::uint64_t token, reactor::readiness) noexcept {
   if (token == poll_token) {
-    // Edge-triggered: drain the socket poll set until it has nothing more.
-    while (polls_.dispatch(0).value_or(0) > 0) {
+    // The poll set's registrations are edge-triggered, so a dispatch that
+    // returns fewer events than it could take has emptied the set's ready
+    // list. An event that comes in after that readies the set's descriptor
+    // again and brings another on_io: asking once more to be sure would
+    // cost an epoll_wait per wake-up that finds nothing.
+    while (polls_.dispatch(0, poll_batch).value_or(0) == poll_batch) {
     }
   }
 }

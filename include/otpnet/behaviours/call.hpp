@@ -8,7 +8,10 @@
 // reply comes in a box only this call can receive, and a reply that comes
 // after the timeout is dropped before it reaches the mailbox (from.hpp).
 // Costs per call: the request envelope and the reply box (pooled), and the
-// monitor's two signals.
+// monitor (two signals; none when the server shares the caller's scheduler,
+// where it is set and removed in place). The timeout goes on the timer
+// wheel only if the reply has not come by the end of the scheduler's run
+// phase.
 #pragma once
 
 #include <otpnet/behaviours/from.hpp>

@@ -263,16 +263,10 @@ inline next stop_with(exit_reason why) {
 
 // -- dispatch -----------------------------------------------------------------------
 
-template <class D, class... Ts>
-maybe_task<next> dispatch_call(D& d, message owner, gd::call_header* h, type_list<Ts...>) {
-  std::optional<maybe_task<next>> out;
-  (void)((h->req_type == rt::tag_of<Ts>()
-              ? (out.emplace(invoke_call<D, Ts>(d, owner, static_cast<gd::call_envelope<Ts>*>(h))), true)
-              : false) ||
-         ...);
-  if (out) {
-    return std::move(*out);
-  }
+/// A call whose request type the server does not list: the catch-all
+/// handle_call, or a stop with unknown_call.
+template <class D>
+maybe_task<next> unlisted_call(D& d, gd::call_header* h) {
   gen::from f = std::move(h->reply_to);
   if constexpr (requires(gen::request & r) { d.handle_call(r, f); }) {
     gen::request r(h);
@@ -281,6 +275,29 @@ maybe_task<next> dispatch_call(D& d, message owner, gd::call_header* h, type_lis
     return to_next(d.handle_call(r, f), f);
   } else {
     return stop_with(unknown_request("unknown_call", h->req_name));
+  }
+}
+
+/// Compares the request's type with the listed ones in turn; the result is
+/// built in place (no optional to fill and move out of).
+template <class D, class T, class... Rest>
+maybe_task<next> dispatch_call_as(D& d, message& owner, gd::call_header* h) {
+  if (h->req_type == rt::tag_of<T>()) {
+    return invoke_call<D, T>(d, owner, static_cast<gd::call_envelope<T>*>(h));
+  }
+  if constexpr (sizeof...(Rest) > 0) {
+    return dispatch_call_as<D, Rest...>(d, owner, h);
+  } else {
+    return unlisted_call(d, h);
+  }
+}
+
+template <class D, class... Ts>
+maybe_task<next> dispatch_call(D& d, message owner, gd::call_header* h, type_list<Ts...>) {
+  if constexpr (sizeof...(Ts) > 0) {
+    return dispatch_call_as<D, Ts...>(d, owner, h);
+  } else {
+    return unlisted_call(d, h);
   }
 }
 

@@ -76,11 +76,27 @@ using report_sink = std::function<void(const report&)>;
 /// @threadsafe
 void emit(const report& r) noexcept;
 
-/// Installs `sink` for every later report, and forwards the runtime's crash
-/// reports to it; an empty sink restores the defaults (spdlog lines, and
-/// the runtime's own crash report). The sink runs on the thread that
-/// emits: a scheduler thread, so it must not block. @threadsafe
-void set_report_sink(report_sink sink);
+/// How serious a report is. `error`: supervisor and crash reports, an
+/// application's failed start or abnormal exit; `info`: the others. As a
+/// sink's threshold, `off` takes none.
+enum class report_severity : unsigned char { info, error, off };
+
+/// The severity of `r`.
+report_severity severity_of(const report& r) noexcept;
+
+/// Installs `sink` for every later report at least as severe as `least`
+/// (the logger passes its level), and forwards the runtime's crash reports
+/// to it; an empty sink restores the defaults (spdlog lines, and the
+/// runtime's own crash report). Reports below `least` are dropped before
+/// they are built: a crash below it costs no report at all. The sink runs
+/// on the thread that emits: a scheduler thread, so it must not block.
+/// @threadsafe
+void set_report_sink(report_sink sink, report_severity least = report_severity::info);
+
+/// Whether a report of severity `s` would reach the sink (or, without one,
+/// spdlog's default logger): emitters check it before building a report.
+/// @threadsafe
+bool report_wanted(report_severity s) noexcept;
 
 /// Progress reports on or off (off by default). @threadsafe
 void set_progress_reports(bool on) noexcept;

@@ -22,4 +22,9 @@ using crash_report_handler = std::function<void(pid, std::string_view name, cons
 /// the runtime starts or while no process crashes.
 void set_crash_report_handler(crash_report_handler h);
 
+/// Crash reports on (the default) or off. While off, a crash builds no
+/// report and calls no handler (the behaviours' logger turns them off when
+/// its level drops them). @threadsafe
+void set_crash_reports(bool on) noexcept;
+
 }  // namespace otpnet
