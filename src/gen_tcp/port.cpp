@@ -79,6 +79,7 @@ bool port::on_my_thread() const noexcept {
 }
 
 void port::register_io() noexcept {
+  read_maybe_ready_ = true;  // bytes may have come while unwatched
   if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
     registered_ = loop->add(fd_, reactor::interest::read_write, *this, 0).has_value();
   }
@@ -297,6 +298,9 @@ void port::consume(std::size_t n) noexcept {
 }
 
 port::read_outcome port::read_some(std::size_t need) noexcept {
+  if (!read_maybe_ready_ && !transport_) {
+    return read_outcome::would_block;  // drained since the last edge
+  }
   std::size_t have = rend_ - rstart_;
   // Room for what the frame still needs, but grown as bytes arrive (at
   // most doubling), never what a header merely announces: a peer that
@@ -345,6 +349,7 @@ port::read_outcome port::read_some(std::size_t need) noexcept {
       // Nothing buffered: give the chunk back (consume(0) does when empty),
       // so that an idle connection holds no memory (a pooled chunk is one
       // pointer swap away when bytes come).
+      read_maybe_ready_ = false;
       consume(0);
       return read_outcome::would_block;
     }
@@ -356,6 +361,11 @@ port::read_outcome port::read_some(std::size_t need) noexcept {
   }
   stats_.recv_oct += static_cast<std::uint64_t>(*n);
   rend_ += static_cast<std::uint32_t>(*n);
+  if (static_cast<std::size_t>(*n) < room && !peer_hup_seen_) {
+    // A stream socket's recv returns less than asked only when its queue
+    // ran dry: bytes arriving after this raise a new edge.
+    read_maybe_ready_ = false;
+  }
   return read_outcome::got_bytes;
 }
 
@@ -810,6 +820,12 @@ result<void> port::setopts(const options& o) {
 void port::on_io(std::uint64_t, reactor::readiness r) noexcept {
   auto keep = weak_from_this().lock();  // a delivery may close it
   bool trouble = r.error || r.hangup;
+  if (r.readable || trouble) {
+    read_maybe_ready_ = true;
+  }
+  if (trouble) {
+    peer_hup_seen_ = true;
+  }
   if (io_ticket_ != 0 && (trouble || (io_write_ ? r.writable : r.readable))) {
     (void)otpnet::send(io_pid_, io_ready{std::exchange(io_ticket_, 0), errc::ok});
   }

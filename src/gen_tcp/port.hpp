@@ -8,7 +8,9 @@
 // mode (or a passive recv) asks for a frame, framed by the decoder, and
 // handed out as buffers viewing the chunk. Edge-triggered readiness is
 // drained only while frames are wanted; when wanting resumes, the port
-// reads speculatively instead of waiting for an edge that already passed.
+// reads at once if an edge came since the queue was last found empty (an
+// eagain, or a read shorter than asked), and otherwise waits for the next
+// edge instead of making a read that would find nothing.
 //
 // Send side: frames go out at once when the queue is empty (or, with
 // delay_send, at the end of the scheduler turn, gathered into one writev);
@@ -179,6 +181,18 @@ class port final : public std::enable_shared_from_this<port>,
   std::uint32_t rend_ = 0;
   int active_left_ = 0;  // for active N
   bool peer_closed_ = false;
+  // Whether a read may find bytes: set by every readable (or error, hang-up)
+  // event and on registration, cleared when a plain read finds the kernel's
+  // queue empty (eagain, or fewer bytes than asked for). While clear, no
+  // read is tried: the next edge sets it. Saves the eagain read that
+  // re-arming {active, once} would otherwise make after each frame. A TLS
+  // transport ignores it (its library may hold bytes the socket no longer
+  // has).
+  bool read_maybe_ready_ = true;
+  // A hang-up or error event was seen: the end of the stream (or a reset)
+  // may wait behind the bytes a short read took, with no edge to come for
+  // it, so reads stay speculative from then on.
+  bool peer_hup_seen_ = false;
   bool receive_failed_ = false;
   bool end_delivered_ = false;
   bool pumping_ = false;
