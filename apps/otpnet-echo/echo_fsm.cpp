@@ -37,6 +37,9 @@ std::optional<errc> error_of(const event& e) {
 }  // namespace
 
 task<echo_fsm::transition> echo_fsm::wait_for_socket(event& e) {
+  if (e.is(event_kind::state_timeout)) {
+    co_return stop();  // no connection came: the listener gave up on this start
+  }
   auto* ready = e.info<listener::socket_ready>();
   if (ready == nullptr) {
     // A drain before the hand-off: nothing to finish.

@@ -41,7 +41,9 @@ struct echo_settings {
 struct echo_fsm : gen_statem<echo_fsm> {
   explicit echo_fsm(echo_settings s) : settings_(std::move(s)) {}
 
-  transition init() { return next_state<&echo_fsm::wait_for_socket>(); }
+  /// The hand-off is awaited no longer than a client may stay silent: a
+  /// handler whose start outlived the listener's patience never gets one.
+  transition init() { return next_state<&echo_fsm::wait_for_socket>(state_timeout(settings_.idle_timeout)); }
 
   task<transition> wait_for_socket(event& e);
   transition wait_for_data(event& e);

@@ -172,6 +172,10 @@ result<void> port::shutdown(so::shutdown_how how) {
     pending_shutdown_ = static_cast<int>(how);
     return ok();
   }
+  return shutdown_now(how);
+}
+
+result<void> port::shutdown_now(so::shutdown_how how) noexcept {
   if (transport_ && how != so::shutdown_how::read) {
     transport_->shutdown();  // TLS: close_notify before the FIN
   }
@@ -683,11 +687,7 @@ void port::flush() noexcept {
 void port::after_progress() noexcept {
   stats_.send_pend = queued_bytes_;
   if (outq_.empty() && pending_shutdown_ >= 0) {
-    auto how = static_cast<so::shutdown_how>(std::exchange(pending_shutdown_, -1));
-    if (transport_ && how != so::shutdown_how::read) {
-      transport_->shutdown();  // TLS: close_notify before the FIN
-    }
-    (void)so::shutdown(sock_, how);
+    (void)shutdown_now(static_cast<so::shutdown_how>(std::exchange(pending_shutdown_, -1)));
   }
   if (outq_.empty() && closing_) {
     (void)close_now();

@@ -143,6 +143,8 @@ class port final : public std::enable_shared_from_this<port>,
   void consume(std::size_t n) noexcept;
 
   // -- send ---------------------------------------------------------------------------
+  /// Shuts `how` down now; a TLS transport sends close_notify first.
+  result<void> shutdown_now(otpnet::socket::shutdown_how how) noexcept;
   void flush() noexcept;
   result<std::size_t> write_iov(const ::iovec* iov, std::size_t n) noexcept;
   void after_progress() noexcept;

@@ -86,7 +86,9 @@ class server : public gen_nb_server<server> {
       co_return;
     }
     // Bounded: a handler whose start hangs costs its connection, not the
-    // listener (the supervisor kills what it started past the timeout).
+    // listener. The call's timeout does not stop the start: a handler that
+    // comes up later never gets socket_ready, so handlers give
+    // WAIT_FOR_SOCKET a timeout of their own (echo_fsm does).
     auto started = co_await supervisor::start_child(o_.client_sup, std::any(), o_.handler_start_timeout);
     if (!started.is_ok()) {
       acceptor_.handoff_failed(c, "handler start: " + started.reason().to_string());
@@ -351,23 +353,8 @@ class group : public gen_server::behaviour<group> {
     co_return reply(port);
   }
 
-  task<call_return<bool>> handle_call(remove_port_req r) {
-    bool any = false;
-    for (pid a : acceptors_) {
-      auto got = co_await gen_server::call(a, r);
-      any = any || (got && *got);
-    }
-    co_return reply(any);
-  }
-
-  task<call_return<bool>> handle_call(remove_address_req r) {
-    bool any = false;
-    for (pid a : acceptors_) {
-      auto got = co_await gen_server::call(a, r);
-      any = any || (got && *got);
-    }
-    co_return reply(any);
-  }
+  task<call_return<bool>> handle_call(remove_port_req r) { co_return reply(co_await ask_all(r)); }
+  task<call_return<bool>> handle_call(remove_address_req r) { co_return reply(co_await ask_all(r)); }
 
   task<call_return<bool>> handle_call(remove_connection_req r) {
     for (pid a : acceptors_) {
@@ -389,9 +376,7 @@ class group : public gen_server::behaviour<group> {
   }
 
   task<call_return<bool>> handle_call(suspend_req r) {
-    for (pid a : acceptors_) {
-      (void)co_await gen_server::call(a, r);
-    }
+    (void)co_await ask_all(r);
     co_return reply(true);
   }
 
@@ -442,6 +427,17 @@ class group : public gen_server::behaviour<group> {
   }
 
  private:
+  /// Asks every acceptor `r` (a yes/no call); whether any said yes.
+  template <class Req>
+  task<bool> ask_all(Req r) {
+    bool any = false;
+    for (pid a : acceptors_) {
+      auto got = co_await gen_server::call(a, r);
+      any = any || (got && *got);
+    }
+    co_return any;
+  }
+
   listener_options o_;
   std::vector<pid> acceptors_;
   std::size_t max_ = 0;
