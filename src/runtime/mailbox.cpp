@@ -68,23 +68,7 @@ mailbox::~mailbox() {
   internal::process_table::instance().retire(p_->id);
   exit_reason why = exit_reason::normal();
   p_->drain_inbox();
-  for (detail::envelope* e : p_->signals) {
-    if (auto* l = detail::payload_if<internal::sig_link>(e)) {
-      internal::send_signal(l->from, detail::make_envelope<internal::sig_exit>(internal::sig_exit{p_->id, why, true}));
-    } else if (auto* m = detail::payload_if<internal::sig_monitor>(e)) {
-      internal::send_signal(m->from, detail::make_envelope<down_msg>(down_msg{m->r, p_->id, why}));
-    }
-    detail::destroy_envelope(e);
-  }
-  for (pid l : p_->links) {
-    internal::send_signal(l, detail::make_envelope<internal::sig_exit>(internal::sig_exit{p_->id, why, true}));
-  }
-  for (auto& [r, watcher] : p_->monitored_by) {
-    internal::send_signal(watcher, detail::make_envelope<down_msg>(down_msg{r, p_->id, why}));
-  }
-  for (auto& [r, target] : p_->monitoring) {
-    internal::send_signal(target, detail::make_envelope<internal::sig_demonitor>(internal::sig_demonitor{r}));
-  }
+  internal::settle_exit(p_, why);
   while (detail::envelope* e = p_->head.load(std::memory_order_relaxed)) {
     p_->head.store(e->next.load(std::memory_order_relaxed), std::memory_order_relaxed);
     detail::destroy_envelope(e);

@@ -25,6 +25,12 @@ bool send_to(pid to, detail::envelope* e) noexcept;
 void send_signal(pid to, detail::envelope* e) noexcept;
 /// Moves what other threads sent `p` into its local list and signal list.
 void drain_own_inbox(process* p) noexcept;
+/// The end of `p` (a process or a plain thread's mailbox), once no sender can
+/// reach it: answers the link and monitor requests left in its signal list
+/// (a monitor followed by its demonitor gets no down), closes sockets handed
+/// to it that it still owns, and sends its exit to links, its downs to
+/// watchers and demonitors to what it watched.
+void settle_exit(process* p, const exit_reason& why) noexcept;
 
 extern thread_local process* thread_mailbox;
 

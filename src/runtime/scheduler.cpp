@@ -6,6 +6,7 @@
 #include "runtime/names.hpp"
 #include "runtime/process_table.hpp"
 #include "runtime/reports.hpp"
+#include "runtime/runtime_state.hpp"
 
 #include <cstdlib>
 #include <limits>
@@ -308,33 +309,7 @@ void scheduler::finalize(process* p, const exit_reason& why) noexcept {
   process_table::instance().retire(p->id);
   // No sender can reach p any more: what is left in its queues is final.
   drain_inbox(p);
-  for (detail::envelope* e : p->signals) {
-    // Link and monitor requests that raced with the exit are answered now.
-    if (auto* l = detail::payload_if<sig_link>(e)) {
-      send_signal(l->from, detail::make_envelope<sig_exit>(sig_exit{p->id, why, true}));
-    } else if (auto* m = detail::payload_if<sig_monitor>(e)) {
-      send_signal(m->from, detail::make_envelope<down_msg>(down_msg{m->r, p->id, why}));
-    } else if (auto* d = detail::payload_if<sig_demonitor>(e)) {
-      // A demonitor made before the end: its down must not be sent (a
-      // demonitor with flush promises that none comes after it).
-      std::erase_if(p->monitored_by, [r = d->r](const auto& x) { return x.first == r; });
-    } else if (auto* a = detail::payload_if<sig_adopt_socket>(e)) {
-      if (socket::detail::owner_of(*a->sock) == p->id.value()) {
-        (void)socket::close(socket::socket(a->sock));
-      }
-    }
-    detail::destroy_envelope(e);
-  }
-  p->signals.clear();
-  for (pid l : p->links) {
-    send_signal(l, detail::make_envelope<sig_exit>(sig_exit{p->id, why, true}));
-  }
-  for (auto& [r, watcher] : p->monitored_by) {
-    send_signal(watcher, detail::make_envelope<down_msg>(down_msg{r, p->id, why}));
-  }
-  for (auto& [r, target] : p->monitoring) {
-    send_signal(target, detail::make_envelope<sig_demonitor>(sig_demonitor{r}));
-  }
+  settle_exit(p, why);
   while (detail::envelope* e = p->head.load(std::memory_order_relaxed)) {
     p->head.store(e->next.load(std::memory_order_relaxed), std::memory_order_relaxed);
     detail::destroy_envelope(e);
@@ -501,6 +476,38 @@ void process_sink::on_wait(socket::detail::socket_state& s) noexcept { p_.track(
 void process_sink::notify(socket::select_event ev) noexcept {
   (void)detail::send_envelope(
       p_.id, detail::make_envelope<socket_select>(socket_select{std::move(ev.sock), ev.tag, ev.handle, ev.reason}));
+}
+
+void settle_exit(process* p, const exit_reason& why) noexcept {
+  for (detail::envelope* e : p->signals) {
+    // Link and monitor requests that raced with the exit are answered now.
+    if (auto* l = detail::payload_if<sig_link>(e)) {
+      send_signal(l->from, detail::make_envelope<sig_exit>(sig_exit{p->id, why, true}));
+    } else if (auto* m = detail::payload_if<sig_monitor>(e)) {
+      // Answered with the others below, unless a demonitor later in this
+      // list takes it back (a demonitor with flush promises no down after).
+      p->monitored_by.emplace_back(m->r, m->from);
+    } else if (auto* d = detail::payload_if<sig_demonitor>(e)) {
+      std::erase_if(p->monitored_by, [r = d->r](const auto& x) { return x.first == r; });
+    } else if (auto* a = detail::payload_if<sig_adopt_socket>(e)) {
+      if (socket::detail::owner_of(*a->sock) == p->id.value()) {
+        (void)socket::close(socket::socket(a->sock));
+      }
+    }
+    detail::destroy_envelope(e);
+  }
+  p->signals.clear();
+  for (pid l : p->links) {
+    send_signal(l, detail::make_envelope<sig_exit>(sig_exit{p->id, why, true}));
+  }
+  for (auto& [r, watcher] : p->monitored_by) {
+    send_signal(watcher, detail::make_envelope<down_msg>(down_msg{r, p->id, why}));
+  }
+  for (auto& [r, target] : p->monitoring) {
+    if (target) {  // a null target was demonitored already
+      send_signal(target, detail::make_envelope<sig_demonitor>(sig_demonitor{r}));
+    }
+  }
 }
 
 }  // namespace otpnet::internal
