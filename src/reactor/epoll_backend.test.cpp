@@ -34,5 +34,14 @@ TEST(epoll_backend, capacity_is_at_least_one) {
   EXPECT_EQ((*b)->capacity(), 1u);
 }
 
+// A readiness backend: callers receive after a readable event themselves.
+TEST(epoll_backend, completes_no_receives) {
+  auto b = epoll_backend::create();
+  ASSERT_TRUE(b);
+  EXPECT_FALSE((*b)->supports_recv());
+  EXPECT_EQ((*b)->submit_recv(0).error(), errc::unsupported);
+  EXPECT_EQ((*b)->cancel_recv(0).error(), errc::unsupported);
+}
+
 }  // namespace
 }  // namespace otpnet::reactor

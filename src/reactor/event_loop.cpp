@@ -152,7 +152,11 @@ result<void> event_loop::io_phase(std::optional<std::chrono::milliseconds> max_w
     }
     // r may dangle once the handler adds descriptors (regs_ grows): copy.
     io_handler* h = r.handler;
-    h->on_io(r.token, ev.ready);
+    if (ev.kind == event_kind::recv) {
+      h->on_recv(r.token, ev.result, ev.data);
+    } else {
+      h->on_io(r.token, ev.ready);
+    }
     ++stats.io;
   }
   return ok();
@@ -242,6 +246,33 @@ result<void> event_loop::remove(int fd) {
   regs_[static_cast<std::size_t>(fd)].handler = nullptr;
   --watched_;
   return backend_->remove(fd);
+}
+
+result<void> event_loop::submit_recv(int fd) {
+  assert_in_owner_thread();
+  if (fd < 0 || static_cast<std::size_t>(fd) >= regs_.size() ||
+      regs_[static_cast<std::size_t>(fd)].handler == nullptr) {
+    return fail(errc::enoent);
+  }
+  return backend_->submit_recv(fd);
+}
+
+result<void> event_loop::cancel_recv(int fd) {
+  assert_in_owner_thread();
+  if (fd < 0 || static_cast<std::size_t>(fd) >= regs_.size() ||
+      regs_[static_cast<std::size_t>(fd)].handler == nullptr) {
+    return fail(errc::enoent);
+  }
+  return backend_->cancel_recv(fd);
+}
+
+result<io_event> event_loop::cancel_recv_now(int fd) {
+  assert_in_owner_thread();
+  if (fd < 0 || static_cast<std::size_t>(fd) >= regs_.size() ||
+      regs_[static_cast<std::size_t>(fd)].handler == nullptr) {
+    return fail(errc::enoent);
+  }
+  return backend_->cancel_recv_now(fd);
 }
 
 // -- timers ---------------------------------------------------------------------

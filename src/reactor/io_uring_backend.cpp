@@ -6,13 +6,16 @@
 
 #include <poll.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <chrono>
 #include <climits>
 #include <new>
+#include <optional>
 #include <thread>
 
 namespace otpnet::reactor {
@@ -25,13 +28,24 @@ constexpr std::uint8_t slot_free = 0;
 constexpr std::uint8_t slot_armed = 1;
 constexpr std::uint8_t slot_failed = 2;
 
-// User data of a poll request: generation << 32 | fd. Cancellations carry
-// `ignored`, whose low half is no descriptor (descriptors are below 2^31).
+// User data of a poll request: generation << 32 | fd; of a receive, the
+// receive's generation << 32 | recv_bit | fd (descriptors are below 2^31).
+// Cancellations carry `ignored`, whose low half is no descriptor.
 constexpr std::uint64_t ignored = UINT64_MAX;
+constexpr std::uint32_t recv_bit = 0x80000000U;
 
 constexpr std::uint64_t user_data(int fd, std::uint32_t generation) noexcept {
   return (std::uint64_t{generation} << 32) | static_cast<std::uint32_t>(fd);
 }
+
+constexpr std::uint64_t recv_data(int fd, std::uint32_t generation) noexcept {
+  return user_data(fd, generation) | recv_bit;
+}
+
+constexpr std::uint32_t next_generation(std::uint32_t g) noexcept { return g + 1 == 0 ? 1 : g + 1; }
+
+// The buffer group of the receive buffers (one ring per io_uring).
+constexpr std::uint16_t recv_group = 0;
 
 // POLLRDHUP shows a half close without a read; the kernel always adds
 // POLLERR and POLLHUP. EPOLLET is what the kernel assumes without
@@ -110,6 +124,68 @@ io_uring_sqe* next_sqe(io_uring* ring, io_uring_stats& stats) noexcept {
 
 }  // namespace
 
+// The ring of provided buffers: the entries the kernel takes buffers from,
+// and the memory they point into, each an anonymous mapping (pages are
+// touched only when a receive writes them). Unmapped after the ring is
+// gone (io_uring_queue_exit unregisters it).
+struct io_uring_backend::buffer_ring {
+  io_uring_buf_ring* entries = nullptr;
+  std::size_t entries_bytes = 0;
+  std::byte* memory = nullptr;
+  std::size_t memory_bytes = 0;
+  unsigned count = 0;
+  unsigned size = 0;
+
+  buffer_ring() = default;
+  buffer_ring(const buffer_ring&) = delete;
+  buffer_ring& operator=(const buffer_ring&) = delete;
+  ~buffer_ring() {
+    if (memory != nullptr) {
+      ::munmap(memory, memory_bytes);
+    }
+    if (entries != nullptr) {
+      ::munmap(entries, entries_bytes);
+    }
+  }
+
+  int mask() const noexcept { return io_uring_buf_ring_mask(count); }
+  std::byte* at(unsigned id) const noexcept { return memory + std::size_t{id} * size; }
+
+  // Maps both areas, registers the ring with `ring` and hands the kernel
+  // every buffer. -errno when the kernel has no buffer rings (before 5.19:
+  // EINVAL) or memory is short.
+  int set_up(io_uring* ring, unsigned n, unsigned bytes) noexcept {
+    count = n;
+    size = bytes;
+    entries_bytes = sizeof(io_uring_buf) * count;
+    void* e = ::mmap(nullptr, entries_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (e == MAP_FAILED) {
+      return -ENOMEM;
+    }
+    entries = static_cast<io_uring_buf_ring*>(e);
+    memory_bytes = std::size_t{count} * size;
+    void* m = ::mmap(nullptr, memory_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED) {
+      return -ENOMEM;
+    }
+    memory = static_cast<std::byte*>(m);
+    io_uring_buf_reg reg{};
+    reg.ring_addr = reinterpret_cast<std::uintptr_t>(entries);
+    reg.ring_entries = count;
+    reg.bgid = recv_group;
+    int ret = io_uring_register_buf_ring(ring, &reg, 0);
+    if (ret < 0) {
+      return ret;
+    }
+    io_uring_buf_ring_init(entries);
+    for (unsigned i = 0; i < count; ++i) {
+      io_uring_buf_ring_add(entries, at(i), size, static_cast<std::uint16_t>(i), mask(), static_cast<int>(i));
+    }
+    io_uring_buf_ring_advance(entries, static_cast<int>(count));
+    return 0;
+  }
+};
+
 result<void> probe_io_uring() noexcept {
   io_uring ring{};
   int ret = setup_ring(ring, 2, 4);
@@ -141,12 +217,35 @@ result<std::unique_ptr<io_uring_backend>> io_uring_backend::create(const backend
     io_uring_queue_exit(r.get());  // the constructor never ran: `r` still owns the ring
     return fail(errc::enomem);
   }
+  if (ring.recv_buffers != 0 && ring.recv_buffer_size != 0) {
+    // A ring of buffers, or none: without it the backend is readiness only.
+    unsigned n = std::bit_ceil(std::min(ring.recv_buffers, 32768U));
+    auto buffers = std::unique_ptr<buffer_ring>(new (std::nothrow) buffer_ring);
+    try {
+      b->lent_.reserve(n);
+      b->late_cancels_.reserve(16);
+    } catch (const std::bad_alloc&) {
+      return fail(errc::enomem);
+    }
+    // Receives need synchronous cancellation too (6.0): asked for a
+    // request that does not exist, a kernel that has it says ENOENT.
+    io_uring_sync_cancel_reg probe{};
+    probe.addr = ignored - 1;
+    probe.timeout.tv_sec = -1;
+    probe.timeout.tv_nsec = -1;
+    bool sync_cancel = io_uring_register_sync_cancel(b->ring_.get(), &probe) == -ENOENT;
+    if (sync_cancel && buffers && buffers->set_up(b->ring_.get(), n, ring.recv_buffer_size) == 0) {
+      b->buffers_ = std::move(buffers);
+    }
+  }
   return b;
 }
 
 io_uring_backend::io_uring_backend(std::unique_ptr<io_uring> ring, std::size_t capacity, bool skip_success) noexcept
     : ring_(std::move(ring)), capacity_(capacity), skip_success_(skip_success) {}
 
+// The ring goes first (it unregisters the buffer ring); buffers_ then
+// unmaps the buffers.
 io_uring_backend::~io_uring_backend() { io_uring_queue_exit(ring_.get()); }
 
 int io_uring_backend::native_handle() const noexcept { return ring_->ring_fd; }
@@ -179,17 +278,31 @@ result<void> io_uring_backend::queue_poll(int fd, const slot& s) noexcept {
 // (its task work queued, not yet run), and the request would then stay
 // armed, holding the file; a cancellation marks the request and its
 // owner completes it.
-result<void> io_uring_backend::queue_cancel(int fd, const slot& s) noexcept {
+result<void> io_uring_backend::queue_cancel(std::uint64_t target) noexcept {
   io_uring_sqe* sqe = next_sqe(ring_.get(), stats_);
   if (sqe == nullptr) {
     return fail(errc::ebusy);
   }
-  io_uring_prep_cancel64(sqe, user_data(fd, s.generation), 0);
+  io_uring_prep_cancel64(sqe, target, 0);
   io_uring_sqe_set_data64(sqe, ignored);
   if (skip_success_) {
     io_uring_sqe_set_flags(sqe, IOSQE_CQE_SKIP_SUCCESS);
   }
   return ok();
+}
+
+// A request that must end (its descriptor is going) is cancelled now or, if
+// the ring has no room, by the next poll: never forgotten, since it would
+// hold the file open.
+void io_uring_backend::cancel_or_defer(std::uint64_t target) noexcept {
+  if (!queue_cancel(target)) {
+    ++stats_.deferred_cancels;
+    try {
+      late_cancels_.push_back(target);
+    } catch (const std::bad_alloc&) {
+      // Out of memory as well: the request ends with the ring.
+    }
+  }
 }
 
 result<void> io_uring_backend::add(int fd, std::uint64_t token, interest what) noexcept {
@@ -218,7 +331,9 @@ result<void> io_uring_backend::add(int fd, std::uint64_t token, interest what) n
     }
   }
   slot& s = slots_[index];
-  slot next{token, s.generation + 1 == 0 ? 1 : s.generation + 1, what, slot_armed, 0, 0};
+  // recv_generation goes on: a receive of the descriptor's previous
+  // registration may still complete, and must be found stale.
+  slot next{token, next_generation(s.generation), what, slot_armed, 0, 0, s.recv_generation, false};
   auto queued = queue_poll(fd, next);
   if (!queued) {
     return queued;
@@ -233,14 +348,15 @@ result<void> io_uring_backend::modify(int fd, std::uint64_t token, interest what
     return fail(errc::enoent);
   }
   if (s->state == slot_armed) {
-    auto cancelled = queue_cancel(fd, *s);
+    auto cancelled = queue_cancel(user_data(fd, s->generation));
     if (!cancelled) {
       return cancelled;
     }
   }
   // A new generation: completions of the old request, already posted or
-  // not, are dropped; the new request reports the state as it is now.
-  s->generation = s->generation + 1 == 0 ? 1 : s->generation + 1;
+  // not, are dropped; the new request reports the state as it is now. A
+  // receive in flight stays (its generation is its own).
+  s->generation = next_generation(s->generation);
   s->token = token;
   s->what = what;
   s->state = slot_armed;
@@ -256,12 +372,49 @@ result<void> io_uring_backend::remove(int fd) noexcept {
   if (s == nullptr) {
     return fail(errc::enoent);
   }
-  result<void> r = ok();
   if (s->state == slot_armed) {
-    r = queue_cancel(fd, *s);
+    cancel_or_defer(user_data(fd, s->generation));
+  }
+  if (s->recv_in_flight) {
+    cancel_or_defer(recv_data(fd, s->recv_generation));
+    s->recv_in_flight = false;  // its completion is stale from now on
   }
   s->state = slot_free;
-  return r;
+  return ok();
+}
+
+result<void> io_uring_backend::submit_recv(int fd) noexcept {
+  slot* s = find(fd);
+  if (s == nullptr) {
+    return fail(errc::enoent);
+  }
+  if (!buffers_) {
+    return fail(errc::unsupported);
+  }
+  if (s->recv_in_flight) {
+    return fail(errc::ealready);
+  }
+  io_uring_sqe* sqe = next_sqe(ring_.get(), stats_);
+  if (sqe == nullptr) {
+    return fail(errc::ebusy);
+  }
+  s->recv_generation = next_generation(s->recv_generation);
+  s->recv_in_flight = true;
+  io_uring_prep_recv(sqe, fd, nullptr, buffers_->size, 0);
+  io_uring_sqe_set_flags(sqe, IOSQE_BUFFER_SELECT);
+  sqe->buf_group = recv_group;
+  io_uring_sqe_set_data64(sqe, recv_data(fd, s->recv_generation));
+  ++stats_.recvs;
+  return ok();
+}
+
+result<void> io_uring_backend::cancel_recv(int fd) noexcept {
+  slot* s = find(fd);
+  if (s == nullptr || !s->recv_in_flight) {
+    return fail(errc::enoent);
+  }
+  cancel_or_defer(recv_data(fd, s->recv_generation));
+  return ok();
 }
 
 // Poll requests belong to the thread that submitted them: their completions
@@ -313,57 +466,182 @@ result<void> io_uring_backend::enter(bool wait, std::optional<std::chrono::milli
 }
 
 // Moves completions to `out`, merging those of one descriptor, until the
-// ring is empty or `out` is full. Stale completions are dropped; a poll the
-// kernel ended is queued again.
+// ring is empty or `out` is full: first those set aside by cancel_recv_now,
+// then the ring's. Stale completions are dropped; a poll the kernel ended
+// is queued again.
 std::size_t io_uring_backend::reap(std::span<io_event> out) noexcept {
-  io_uring* ring = ring_.get();
   std::size_t n = 0;
+  std::size_t used = 0;
+  while (used < held_.size() && take(held_[used], out, n)) {
+    ++used;
+  }
+  held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(used));
+  if (!held_.empty()) {
+    return n;  // out is full; the ring's come after these
+  }
+  io_uring* ring = ring_.get();
   unsigned seen = 0;
   unsigned head = 0;
   io_uring_cqe* cqe = nullptr;
   io_uring_for_each_cqe(ring, head, cqe) {
-    std::uint64_t data = io_uring_cqe_get_data64(cqe);
-    auto fd = static_cast<int>(data & UINT32_MAX);
-    slot* s = data == ignored ? nullptr : find(fd);
-    if (s == nullptr || s->generation != static_cast<std::uint32_t>(data >> 32)) {
-      stats_.stale += data == ignored ? 0 : 1;
-      ++seen;
-      continue;
-    }
-    bool more = (cqe->flags & IORING_CQE_F_MORE) != 0;
-    bool report = cqe->res != -ECANCELED;
-    bool merged = s->batch == batch_ && s->batch_index < n;
-    if (report && !merged && n == out.size()) {
+    if (!take(completion{io_uring_cqe_get_data64(cqe), cqe->res, cqe->flags}, out, n)) {
       break;  // left in the ring for the next poll
     }
     ++seen;
-    if (report) {
-      readiness r = cqe->res >= 0 ? from_poll(static_cast<unsigned>(cqe->res))
-                                  : readiness{.readable = true, .writable = true, .error = true};
-      if (merged) {
-        merge(out[s->batch_index].ready, r);
-      } else {
-        out[n] = io_event{s->token, r};
-        s->batch = batch_;
-        s->batch_index = static_cast<std::uint32_t>(n++);
-      }
-    }
-    if (!more) {
-      // Ended by the kernel: a mask (ring full) or a cancellation not ours
-      // is re-armed; an error is reported once and not retried, so that a
-      // descriptor that cannot be polled does not spin the loop.
-      if (cqe->res >= 0 || cqe->res == -ECANCELED) {
-        ++stats_.rearms;
-        if (!queue_poll(fd, *s)) {
-          s->state = slot_failed;
-        }
-      } else {
-        s->state = slot_failed;
-      }
-    }
   }
   io_uring_cq_advance(ring, seen);
   return n;
+}
+
+// One completion: reported to out[n] (or merged into an earlier event of its
+// descriptor), or dropped. False, and nothing done, when it would need a new
+// entry and `out` is full.
+bool io_uring_backend::take(const completion& c, std::span<io_event> out, std::size_t& n) noexcept {
+  bool is_recv = c.data != ignored && (c.data & recv_bit) != 0;
+  auto fd = static_cast<int>(c.data & (recv_bit - 1));
+  auto generation = static_cast<std::uint32_t>(c.data >> 32);
+  slot* s = c.data == ignored ? nullptr : find(fd);
+  bool has_buffer = (c.flags & IORING_CQE_F_BUFFER) != 0;
+  auto buffer_id = static_cast<std::uint16_t>(c.flags >> IORING_CQE_BUFFER_SHIFT);
+  bool current =
+      s != nullptr && (is_recv ? s->recv_in_flight && s->recv_generation == generation : s->generation == generation);
+  if (!current) {
+    stats_.stale += c.data == ignored ? 0 : 1;
+    if (has_buffer) {
+      lent_.push_back(buffer_id);  // back to the kernel with the next poll
+    }
+    return true;
+  }
+  if (is_recv) {
+    if (n == out.size()) {
+      return false;
+    }
+    out[n++] = finish_recv(*s, c);
+    return true;
+  }
+  bool more = (c.flags & IORING_CQE_F_MORE) != 0;
+  bool report = c.res != -ECANCELED;
+  bool merged = s->batch == batch_ && s->batch_index < n;
+  if (report && !merged && n == out.size()) {
+    return false;
+  }
+  if (report) {
+    readiness r = c.res >= 0 ? from_poll(static_cast<unsigned>(c.res))
+                             : readiness{.readable = true, .writable = true, .error = true};
+    if (merged) {
+      merge(out[s->batch_index].ready, r);
+    } else {
+      out[n] = io_event{s->token, r};
+      s->batch = batch_;
+      s->batch_index = static_cast<std::uint32_t>(n++);
+    }
+  }
+  if (!more) {
+    // Ended by the kernel: a mask (ring full) or a cancellation not ours
+    // is re-armed; an error is reported once and not retried, so that a
+    // descriptor that cannot be polled does not spin the loop.
+    if (c.res >= 0 || c.res == -ECANCELED) {
+      ++stats_.rearms;
+      if (!queue_poll(fd, *s)) {
+        s->state = slot_failed;
+      }
+    } else {
+      s->state = slot_failed;
+    }
+  }
+  return true;
+}
+
+// The event of a receive's completion; its buffer is lent until the next
+// poll.
+io_event io_uring_backend::finish_recv(slot& s, const completion& c) noexcept {
+  s.recv_in_flight = false;
+  stats_.enobufs += c.res == -ENOBUFS ? 1 : 0;
+  const std::byte* bytes = nullptr;
+  if ((c.flags & IORING_CQE_F_BUFFER) != 0) {
+    auto id = static_cast<std::uint16_t>(c.flags >> IORING_CQE_BUFFER_SHIFT);
+    bytes = buffers_->at(id);
+    lent_.push_back(id);
+  }
+  return io_event{s.token, readiness{}, event_kind::recv, c.res, bytes};
+}
+
+// Submits what is queued (the receive may not have left yet), cancels it
+// synchronously (IORING_REGISTER_SYNC_CANCEL returns once it is done: -ENOENT
+// when it had completed already), then lets the kernel post what it owes
+// and sets every completion aside, in order, for the next poll, except the
+// receive's, which is the answer. Its buffer is lent until the next poll.
+result<io_event> io_uring_backend::cancel_recv_now(int fd) noexcept {
+  slot* s = find(fd);
+  if (s == nullptr || !s->recv_in_flight) {
+    return fail(errc::enoent);
+  }
+  io_uring* ring = ring_.get();
+  std::uint64_t target = recv_data(fd, s->recv_generation);
+  // Set aside already by an earlier call (for another descriptor)?
+  for (auto it = held_.begin(); it != held_.end(); ++it) {
+    if (it->data == target) {
+      completion c = *it;
+      held_.erase(it);
+      return finish_recv(*s, c);
+    }
+  }
+  ++stats_.submits;
+  (void)io_uring_submit(ring);
+  io_uring_sync_cancel_reg reg{};
+  reg.addr = target;
+  reg.timeout.tv_sec = -1;
+  reg.timeout.tv_nsec = -1;
+  int ret = io_uring_register_sync_cancel(ring, &reg);
+  if (ret < 0 && ret != -ENOENT) {
+    return fail(from_ret(ret));
+  }
+  for (int pass = 0; pass < 4; ++pass) {
+    ++stats_.submits;
+    (void)io_uring_submit_and_get_events(ring);
+    unsigned seen = 0;
+    unsigned head = 0;
+    io_uring_cqe* cqe = nullptr;
+    std::optional<io_event> answer;
+    io_uring_for_each_cqe(ring, head, cqe) {
+      completion c{io_uring_cqe_get_data64(cqe), cqe->res, cqe->flags};
+      ++seen;
+      if (!answer && c.data == target) {
+        answer = finish_recv(*s, c);
+        continue;
+      }
+      try {
+        held_.push_back(c);
+      } catch (const std::bad_alloc&) {
+        io_uring_cq_advance(ring, seen - 1);
+        return fail(errc::enomem);
+      }
+    }
+    io_uring_cq_advance(ring, seen);
+    if (answer) {
+      return *answer;
+    }
+  }
+  // Done by the kernel's word, yet not posted: treat it as cancelled (its
+  // completion, should it come, is stale).
+  s->recv_in_flight = false;
+  return io_event{s->token, readiness{}, event_kind::recv, -ECANCELED, nullptr};
+}
+
+// The buffers the previous poll reported (their bytes have been used by
+// now, contract of io_event::data) and those of stale completions go back
+// to the kernel, in one release of the ring's tail.
+void io_uring_backend::give_back_buffers() noexcept {
+  if (lent_.empty()) {
+    return;
+  }
+  int mask = buffers_->mask();
+  for (std::size_t i = 0; i < lent_.size(); ++i) {
+    std::uint16_t id = lent_[i];
+    io_uring_buf_ring_add(buffers_->entries, buffers_->at(id), buffers_->size, id, mask, static_cast<int>(i));
+  }
+  io_uring_buf_ring_advance(buffers_->entries, static_cast<int>(lent_.size()));
+  lent_.clear();
 }
 
 // Waits (unless the timeout is zero or completions are at hand), reaps, and
@@ -386,6 +664,15 @@ result<std::size_t> io_uring_backend::poll(std::span<io_event> out,
     poller_ = std::this_thread::get_id();
   }
   ++batch_;
+  give_back_buffers();
+  for (std::size_t i = 0; i < late_cancels_.size();) {
+    if (queue_cancel(late_cancels_[i])) {
+      late_cancels_[i] = late_cancels_.back();
+      late_cancels_.pop_back();
+    } else {
+      ++i;
+    }
+  }
   for (int pass = 0;; ++pass) {
     std::optional<std::chrono::milliseconds> left = timeout;
     if (may_wait && timeout) {

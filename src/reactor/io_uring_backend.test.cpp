@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <array>
+#include <cstring>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -95,6 +97,41 @@ class io_uring_backend_test : public ::testing::Test {
     pollfd p{peer, POLLRDHUP, 0};
     auto r = internal::sys_once([&] { return ::poll(&p, 1, static_cast<int>(wait.count())); });
     return r && *r == 1 && (p.revents & (POLLHUP | POLLRDHUP)) != 0;
+  }
+
+  // Receive completions: polls (waiting up to a second each time, at most
+  // 20 times) until one for `token` comes; its result and bytes.
+  struct recv_result {
+    bool seen = false;
+    std::int32_t result = 0;
+    std::string bytes;
+  };
+  static recv_result await_recv(backend& b, std::uint64_t token) {
+    std::array<io_event, 64> out;
+    for (int turn = 0; turn < 20; ++turn) {
+      auto n = b.poll(out, 1000ms);
+      EXPECT_TRUE(n);
+      if (!n) {
+        break;
+      }
+      for (std::size_t i = 0; i < *n; ++i) {
+        const io_event& ev = out[i];
+        if (ev.kind == event_kind::recv && ev.token == token) {
+          recv_result r{true, ev.result, {}};
+          if (ev.result > 0) {
+            r.bytes.assign(reinterpret_cast<const char*>(ev.data), static_cast<std::size_t>(ev.result));
+          }
+          return r;
+        }
+      }
+    }
+    return {};
+  }
+
+  static void put(int fd, const std::string& bytes) {
+    auto r = internal::sys([&] { return ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL); });
+    ASSERT_TRUE(r);
+    ASSERT_EQ(static_cast<std::size_t>(*r), bytes.size());
   }
 
   std::vector<int> fds_;
@@ -232,6 +269,261 @@ TEST_F(io_uring_backend_test, requests_are_batched_until_the_poll) {
     ASSERT_TRUE(b->remove(a));
   }
   EXPECT_EQ(b->stats().submits, 1u);
+}
+
+// -- receives into provided buffers ---------------------------------------------------
+
+TEST_F(io_uring_backend_test, recv_waits_for_bytes_then_completes_with_them) {
+  auto b = make();
+  ASSERT_TRUE(b);
+  ASSERT_TRUE(b->supports_recv());
+  auto [a, peer] = socket_pair();
+  ASSERT_TRUE(b->add(a, 7, interest::write));
+  ASSERT_TRUE(b->submit_recv(a));
+  // Nothing to read yet: the receive stays in the kernel.
+  for (std::uint64_t t : poll_all(*b)) {
+    EXPECT_EQ(t, 7u);  // the initial writable edge only
+  }
+  put(peer, "hello");
+  auto r = await_recv(*b, 7);
+  ASSERT_TRUE(r.seen);
+  EXPECT_EQ(r.result, 5);
+  EXPECT_EQ(r.bytes, "hello");
+  EXPECT_EQ(b->stats().recvs, 1u);
+  ASSERT_TRUE(b->remove(a));
+}
+
+TEST_F(io_uring_backend_test, recv_of_bytes_already_there_completes_at_the_next_poll) {
+  auto b = make();
+  ASSERT_TRUE(b);
+  auto [a, peer] = socket_pair();
+  ASSERT_TRUE(b->add(a, 3, interest::write));
+  put(peer, "queued before");
+  ASSERT_TRUE(b->submit_recv(a));
+  auto r = await_recv(*b, 3);
+  ASSERT_TRUE(r.seen);
+  EXPECT_EQ(r.bytes, "queued before");
+  ASSERT_TRUE(b->remove(a));
+}
+
+TEST_F(io_uring_backend_test, recv_reports_the_end_of_the_stream_as_zero) {
+  auto b = make();
+  ASSERT_TRUE(b);
+  auto [a, peer] = socket_pair();
+  ASSERT_TRUE(b->add(a, 4, interest::write));
+  ASSERT_TRUE(b->submit_recv(a));
+  ASSERT_TRUE(internal::sys([p = peer] { return ::shutdown(p, SHUT_WR); }));
+  auto r = await_recv(*b, 4);
+  ASSERT_TRUE(r.seen);
+  EXPECT_EQ(r.result, 0);
+  ASSERT_TRUE(b->remove(a));
+}
+
+TEST_F(io_uring_backend_test, one_recv_at_a_time_and_only_on_watched_descriptors) {
+  auto b = make();
+  ASSERT_TRUE(b);
+  auto [a, peer] = socket_pair();
+  EXPECT_EQ(b->submit_recv(a).error(), errc::enoent);
+  EXPECT_EQ(b->cancel_recv(a).error(), errc::enoent);
+  ASSERT_TRUE(b->add(a, 1, interest::write));
+  EXPECT_EQ(b->cancel_recv(a).error(), errc::enoent);  // none in flight
+  ASSERT_TRUE(b->submit_recv(a));
+  EXPECT_EQ(b->submit_recv(a).error(), errc::ealready);
+  ASSERT_TRUE(b->remove(a));
+}
+
+TEST_F(io_uring_backend_test, cancelled_recv_completes_once_with_ecanceled_and_can_be_queued_again) {
+  auto b = make();
+  ASSERT_TRUE(b);
+  auto [a, peer] = socket_pair();
+  ASSERT_TRUE(b->add(a, 5, interest::write));
+  ASSERT_TRUE(b->submit_recv(a));
+  (void)poll_all(*b);  // in the kernel now, waiting
+  ASSERT_TRUE(b->cancel_recv(a));
+  auto r = await_recv(*b, 5);
+  ASSERT_TRUE(r.seen);
+  EXPECT_EQ(r.result, -ECANCELED);
+  ASSERT_TRUE(b->submit_recv(a));
+  put(peer, "after");
+  r = await_recv(*b, 5);
+  ASSERT_TRUE(r.seen);
+  EXPECT_EQ(r.bytes, "after");
+  ASSERT_TRUE(b->remove(a));
+}
+
+// modify changes the readiness request only: the receive in flight stays
+// and its bytes are not taken for stale.
+TEST_F(io_uring_backend_test, modify_keeps_the_recv_in_flight) {
+  auto b = make();
+  ASSERT_TRUE(b);
+  auto [a, peer] = socket_pair();
+  ASSERT_TRUE(b->add(a, 6, interest::write));
+  ASSERT_TRUE(b->submit_recv(a));
+  (void)poll_all(*b);
+  ASSERT_TRUE(b->modify(a, 6, interest::read_write));
+  put(peer, "kept");
+  auto r = await_recv(*b, 6);
+  ASSERT_TRUE(r.seen);
+  EXPECT_EQ(r.bytes, "kept");
+  ASSERT_TRUE(b->remove(a));
+}
+
+// A receive in flight holds the file as a poll does: remove cancels it, so
+// the peer sees the close, and nothing is reported for it afterwards.
+TEST_F(io_uring_backend_test, remove_cancels_the_recv_and_releases_the_file) {
+  auto b = make();
+  ASSERT_TRUE(b);
+  auto [a, peer] = socket_pair();
+  ASSERT_TRUE(b->add(a, 8, interest::write));
+  ASSERT_TRUE(b->submit_recv(a));
+  (void)poll_all(*b);
+  ASSERT_TRUE(b->remove(a));
+  close_fd(a);
+  EXPECT_TRUE(poll_all(*b).empty());
+  EXPECT_TRUE(peer_sees_close(peer, 5000ms));
+}
+
+// Two buffers, three sockets with bytes: the kernel ends the third receive
+// with ENOBUFS. The buffers go back to the kernel at the next poll, after
+// which the third receive, queued again, gets its bytes.
+TEST_F(io_uring_backend_test, recv_without_a_free_buffer_ends_with_enobufs_until_buffers_come_back) {
+  auto b = make({.recv_buffers = 2, .recv_buffer_size = 64});
+  ASSERT_TRUE(b);
+  ASSERT_TRUE(b->supports_recv());
+  std::vector<std::array<int, 2>> pairs;
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    pairs.push_back(socket_pair());
+    ASSERT_TRUE(b->add(pairs.back()[0], i, interest::write));
+    put(pairs.back()[1], "bytes " + std::to_string(i));
+    ASSERT_TRUE(b->submit_recv(pairs.back()[0]));
+  }
+  std::array<io_event, 16> out;
+  std::vector<std::int32_t> results(3, 1);
+  std::vector<std::string> got(3);
+  int completed = 0;
+  for (int turn = 0; turn < 20 && completed < 3; ++turn) {
+    auto n = b->poll(out, 1000ms);
+    ASSERT_TRUE(n);
+    for (std::size_t i = 0; i < *n; ++i) {
+      if (out[i].kind == event_kind::recv) {
+        results[out[i].token] = out[i].result;
+        if (out[i].result > 0) {
+          got[out[i].token].assign(reinterpret_cast<const char*>(out[i].data), static_cast<std::size_t>(out[i].result));
+        }
+        ++completed;
+      }
+    }
+  }
+  ASSERT_EQ(completed, 3);
+  std::size_t starved = 3;
+  for (std::size_t i = 0; i < 3; ++i) {
+    if (results[i] == -ENOBUFS) {
+      starved = i;
+    } else {
+      EXPECT_EQ(got[i], "bytes " + std::to_string(i));
+    }
+  }
+  ASSERT_LT(starved, 3u) << "every receive found a buffer";
+  EXPECT_EQ(b->stats().enobufs, 1u);
+  ASSERT_TRUE(b->submit_recv(pairs[starved][0]));
+  auto r = await_recv(*b, starved);
+  ASSERT_TRUE(r.seen);
+  EXPECT_EQ(r.bytes, "bytes " + std::to_string(starved));
+  for (auto& p : pairs) {
+    ASSERT_TRUE(b->remove(p[0]));
+  }
+}
+
+// Two buffers serve any number of receives, one after another: each goes
+// back to the kernel at the next poll. A receive takes at most a buffer's
+// size; the rest waits for the next one.
+TEST_F(io_uring_backend_test, buffers_are_reused_and_bound_each_receive) {
+  auto b = make({.recv_buffers = 2, .recv_buffer_size = 8});
+  ASSERT_TRUE(b);
+  auto [a, peer] = socket_pair();
+  ASSERT_TRUE(b->add(a, 9, interest::write));
+  std::string sent;
+  std::string received;
+  for (int i = 0; i < 200; ++i) {
+    std::string chunk = "frame-" + std::to_string(i) + ";";
+    put(peer, chunk);
+    sent += chunk;
+    while (received.size() < sent.size()) {
+      ASSERT_TRUE(b->submit_recv(a));
+      auto r = await_recv(*b, 9);
+      ASSERT_TRUE(r.seen);
+      ASSERT_GT(r.result, 0);
+      ASSERT_LE(r.result, 8);
+      received += r.bytes;
+    }
+  }
+  EXPECT_EQ(received, sent);
+  EXPECT_EQ(b->stats().enobufs, 0u);
+  ASSERT_TRUE(b->remove(a));
+}
+
+// cancel_recv_now answers at once: the bytes that came first, or ECANCELED;
+// completions of other descriptors posted meanwhile still come by poll.
+TEST_F(io_uring_backend_test, cancel_recv_now_returns_the_bytes_that_came_first) {
+  auto b = make();
+  ASSERT_TRUE(b);
+  auto [a, peer] = socket_pair();
+  auto [c, other] = socket_pair();
+  ASSERT_TRUE(b->add(a, 1, interest::write));
+  ASSERT_TRUE(b->add(c, 2, interest::write));
+  ASSERT_TRUE(b->submit_recv(a));
+  ASSERT_TRUE(b->submit_recv(c));
+  (void)poll_all(*b);  // both wait in the kernel
+  put(peer, "first");
+  put(other, "second");
+  auto now = b->cancel_recv_now(a);
+  ASSERT_TRUE(now) << err_name(now.error());
+  EXPECT_EQ(now->kind, event_kind::recv);
+  EXPECT_EQ(now->token, 1u);
+  ASSERT_EQ(now->result, 5);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(now->data), 5), "first");
+  EXPECT_EQ(b->cancel_recv_now(a).error(), errc::enoent);  // answered: none in flight
+  auto r = await_recv(*b, 2);
+  ASSERT_TRUE(r.seen);
+  EXPECT_EQ(r.bytes, "second");
+  // Nothing came for a: ECANCELED, and no later poll reports it.
+  ASSERT_TRUE(b->submit_recv(a));
+  (void)poll_all(*b);
+  now = b->cancel_recv_now(a);
+  ASSERT_TRUE(now);
+  EXPECT_EQ(now->result, -ECANCELED);
+  put(peer, "later");
+  for (std::uint64_t t : poll_all(*b)) {
+    EXPECT_NE(t, 1u) << "a cancelled receive was reported";
+  }
+  ASSERT_TRUE(b->remove(a));
+  ASSERT_TRUE(b->remove(c));
+}
+
+// Submitted but not yet sent to the kernel: cancel_recv_now submits it
+// first, and bytes already there are what it returns.
+TEST_F(io_uring_backend_test, cancel_recv_now_of_a_receive_not_yet_submitted) {
+  auto b = make();
+  ASSERT_TRUE(b);
+  auto [a, peer] = socket_pair();
+  ASSERT_TRUE(b->add(a, 1, interest::write));
+  put(peer, "there");
+  ASSERT_TRUE(b->submit_recv(a));
+  auto now = b->cancel_recv_now(a);
+  ASSERT_TRUE(now);
+  ASSERT_EQ(now->result, 5);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(now->data), 5), "there");
+  ASSERT_TRUE(b->remove(a));
+}
+
+TEST_F(io_uring_backend_test, no_recv_buffers_means_readiness_only) {
+  auto b = make({.recv_buffers = 0});
+  ASSERT_TRUE(b);
+  EXPECT_FALSE(b->supports_recv());
+  auto [a, peer] = socket_pair();
+  ASSERT_TRUE(b->add(a, 1, interest::read));
+  EXPECT_EQ(b->submit_recv(a).error(), errc::unsupported);
+  ASSERT_TRUE(b->remove(a));
 }
 
 }  // namespace

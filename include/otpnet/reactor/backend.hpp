@@ -1,10 +1,11 @@
 // File: otpnet/reactor/backend.hpp
 //
 // The seam between an event loop and the kernel's event facility: the
-// `backend` interface (epoll, and io_uring's readiness), the `interest` a
-// descriptor is registered with, and the `io_event` batch that `poll`
-// returns. A backend works on file descriptors and opaque 64-bit tokens; it
-// knows nothing of sockets as objects, of handlers or of processes.
+// `backend` interface (epoll; io_uring, which also completes receives), the
+// `interest` a descriptor is registered with, and the `io_event` batch that
+// `poll` returns. A backend works on file descriptors and opaque 64-bit
+// tokens; it knows nothing of sockets as objects, of handlers or of
+// processes.
 //
 // THE READINESS CONTRACT (every backend honours it, every caller relies on it)
 //
@@ -74,11 +75,29 @@ struct readiness {
   friend bool operator==(readiness, readiness) = default;
 };
 
+/// What an entry of a poll batch reports.
+enum class event_kind : std::uint8_t {
+  /// Readiness of a watched descriptor (`io_event::ready`).
+  readiness,
+  /// The completion of a receive queued with `backend::submit_recv`
+  /// (`io_event::result`, `io_event::data`).
+  recv,
+};
+
 /// One entry of a poll batch: the token given at registration and what is
-/// ready.
+/// ready, or what a receive completed with.
 struct io_event {
   std::uint64_t token = 0;
   readiness ready;
+  event_kind kind = event_kind::readiness;
+  /// recv: the bytes received (> 0), 0 at the end of the stream, or a
+  /// negated errno: ECANCELED (cancelled, or ended with its thread), ENOBUFS
+  /// (every receive buffer was in use: receive with a plain call, then queue
+  /// again), ECONNRESET and the socket's other errors.
+  std::int32_t result = 0;
+  /// recv with result > 0: the bytes, in a buffer of the backend's that
+  /// stays valid until the next `poll` (copy what is kept).
+  const std::byte* data = nullptr;
 };
 
 /// Settings shared by every backend.
@@ -92,15 +111,13 @@ struct backend_options {
 /// from that loop's thread only: no method is thread-safe. Wake-ups from
 /// other threads go through a `wakeup` descriptor registered like any other.
 ///
-/// Extension point for completion backends (io_uring): such a backend will
-/// also take operations (accept, recv, send, connect) on a descriptor with a
-/// token, complete them in the kernel, and report each completion in the
-/// same `poll` batch with the operation's result. That part comes as a
-/// `submit` entry point and a completion field of `io_event`, together with
-/// a capability query so that callers keep the readiness path on backends
-/// without it. Nothing of it is declared here yet (the io_uring backend
-/// offers readiness only, through multishot poll), so no caller can depend
-/// on an operation that does not exist.
+/// Completion backends (io_uring) also take receives: `submit_recv` queues
+/// one on a watched descriptor, the kernel makes it when bytes arrive, into
+/// a buffer the backend provides at that moment (so a descriptor waiting
+/// for bytes holds no memory of its own), and `poll` reports it in the same
+/// batch as readiness, as an `event_kind::recv` entry. Callers ask
+/// `supports_recv` and keep the readiness path (recv after a readable event)
+/// where it is false, as it is for epoll.
 class backend {
  public:
   virtual ~backend() = default;
@@ -134,6 +151,41 @@ class backend {
   /// broken; nothing sensible remains but to stop the loop).
   virtual result<std::size_t> poll(std::span<io_event> out,
                                    std::optional<std::chrono::milliseconds> timeout) noexcept = 0;
+
+  /// Whether `submit_recv` is available.
+  virtual bool supports_recv() const noexcept { return false; }
+
+  /// Queues one receive on the watched stream descriptor `fd`, reported
+  /// under its registration's token as an `event_kind::recv` event; at most
+  /// one per descriptor at a time. It is submitted with the next `poll`.
+  /// `modify` leaves it in flight; `remove` cancels it (its completion is
+  /// then dropped). Errors: `unsupported` (a readiness-only backend),
+  /// `enoent` (not watched), `ealready` (one is in flight), `ebusy` (the
+  /// submission ring could not be emptied).
+  virtual result<void> submit_recv(int fd) noexcept {
+    (void)fd;
+    return fail(errc::unsupported);
+  }
+
+  /// Asks the kernel to end the receive in flight on `fd`. It still
+  /// completes, once: with the bytes if they came first, else ECANCELED.
+  /// Errors: `enoent` (no receive in flight), `unsupported`.
+  virtual result<void> cancel_recv(int fd) noexcept {
+    (void)fd;
+    return fail(errc::unsupported);
+  }
+
+  /// Ends the receive in flight on `fd` before returning, and returns its
+  /// completion (bytes that came first, the end of the stream, an error or
+  /// ECANCELED), which no later `poll` reports. For a caller that must know
+  /// every byte taken from the socket before it goes on: one that hands the
+  /// descriptor to another loop, or starts reading it itself. Costs system
+  /// calls; other completions posted meanwhile are kept for the next `poll`.
+  /// Errors: `enoent` (no receive in flight), `unsupported`, `enomem`.
+  virtual result<io_event> cancel_recv_now(int fd) noexcept {
+    (void)fd;
+    return fail(errc::unsupported);
+  }
 };
 
 }  // namespace otpnet::reactor

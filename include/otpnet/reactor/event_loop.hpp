@@ -38,6 +38,16 @@ class io_handler {
   /// contract in backend.hpp for what `r` promises.
   virtual void on_io(std::uint64_t token, readiness r) noexcept = 0;
 
+  /// The completion of a receive queued with `event_loop::submit_recv`:
+  /// `result` and `data` as in `io_event` (bytes received, 0 at the end of
+  /// the stream, or a negated errno). `data` is valid during the call only.
+  /// Only handlers that submit receives get this; the default ignores it.
+  virtual void on_recv(std::uint64_t token, std::int32_t result, const std::byte* data) noexcept {
+    (void)token;
+    (void)result;
+    (void)data;
+  }
+
  protected:
   ~io_handler() = default;
 };
@@ -146,6 +156,25 @@ class event_loop {
   /// reports an error (`ebadf`: `fd` was closed first). Errors: `enoent`
   /// (not added), and the backend's.
   result<void> remove(int fd);
+
+  /// Whether the backend completes receives (`submit_recv`).
+  bool supports_recv() const noexcept { return backend_->supports_recv(); }
+
+  /// Queues one receive on an added stream descriptor, into a buffer of the
+  /// backend's; its completion goes to the handler's `on_recv`. At most one
+  /// per descriptor; `remove` cancels it. Errors: `enoent` (not added), and
+  /// the backend's (`unsupported`, `ealready`, `ebusy`).
+  result<void> submit_recv(int fd);
+
+  /// Ends the receive in flight on `fd`: `on_recv` still comes, once, with
+  /// the bytes if they came first, else ECANCELED. Errors: `enoent`.
+  result<void> cancel_recv(int fd);
+
+  /// Ends the receive in flight on `fd` now and returns its completion
+  /// (see backend::cancel_recv_now); `on_recv` is not called for it. The
+  /// bytes (`data`) stay valid until the next turn. Errors: `enoent`, the
+  /// backend's.
+  result<io_event> cancel_recv_now(int fd);
 
   /// Number of descriptors added and not removed (the wake-up's excluded).
   std::size_t watched_count() const noexcept { return watched_; }

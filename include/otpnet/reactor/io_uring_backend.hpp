@@ -1,10 +1,12 @@
 // File: otpnet/reactor/io_uring_backend.hpp
 //
 // The io_uring backend: readiness through multishot IORING_OP_POLL_ADD, one
-// poll request per descriptor, kept armed by the backend. Requests (adds,
-// removes, re-arms) are queued in the submission ring and submitted once per
-// `poll`, together with the wait (io_uring_submit_and_wait_timeout). Obtain
-// one through `backend_selector` ("io_uring"), which probes the kernel once.
+// poll request per descriptor, kept armed by the backend, and receives
+// completed by the kernel into provided buffers (`submit_recv`). Requests
+// (adds, removes, re-arms, receives) are queued in the submission ring and
+// submitted once per `poll`, together with the wait
+// (io_uring_submit_and_wait_timeout). Obtain one through `backend_selector`
+// ("io_uring"), which probes the kernel once.
 //
 // How it keeps the readiness contract of backend.hpp:
 //
@@ -47,8 +49,22 @@
 //    pipes or eventfds) is reported once as an error with both directions
 //    ready; that registration then stays silent until modified or removed.
 //
-// Not done yet: operations (multishot accept, recv into provided buffers,
-// send) reported as completions. See docs/reactor.md.
+//
+// Receives (`submit_recv`; kernel 6.0+: provided buffer rings and
+// synchronous cancellation, for `cancel_recv_now`): an
+// IORING_OP_RECV with IOSQE_BUFFER_SELECT on a ring of `recv_buffers`
+// buffers of `recv_buffer_size` bytes registered at creation. The kernel
+// tries the receive at submission and otherwise waits for bytes itself;
+// only then does it take a buffer, so a descriptor waiting for bytes holds
+// none. A buffer reported by `poll` goes back to the ring at the next
+// `poll`. A receive has a generation of its own (so `modify` does not make
+// its bytes stale); `remove` cancels it. When the ring is empty the kernel
+// ends the receive with ENOBUFS (counted in the stats). Without buffer ring
+// support `supports_recv` is false and the backend is readiness only.
+//
+// Removals that cannot be queued at once (the submission ring full and the
+// kernel refusing more with EBUSY) are kept and queued again by the next
+// `poll`, so no request outlives its descriptor's removal.
 #pragma once
 
 #include <otpnet/reactor/backend.hpp>
@@ -72,13 +88,21 @@ struct io_uring_options {
   /// Completion ring entries; 0: 16 per submission entry. A full completion
   /// ring makes the kernel end multishot polls, which the backend re-arms.
   unsigned cq_entries = 0;
+  /// Provided receive buffers (rounded up to a power of two, at most
+  /// 32768); 0 turns `submit_recv` off.
+  unsigned recv_buffers = 256;
+  /// Bytes per receive buffer: the most one receive returns.
+  unsigned recv_buffer_size = 16384;
 };
 
 /// Counters of one backend, for tests and inspection.
 struct io_uring_stats {
-  std::uint64_t submits = 0;  ///< io_uring_enter calls made by `poll` and by a full ring
-  std::uint64_t rearms = 0;   ///< multishot polls the kernel ended and the backend re-armed
-  std::uint64_t stale = 0;    ///< completions dropped for an old generation or a removed descriptor
+  std::uint64_t submits = 0;           ///< io_uring_enter calls made by `poll` and by a full ring
+  std::uint64_t rearms = 0;            ///< multishot polls the kernel ended and the backend re-armed
+  std::uint64_t stale = 0;             ///< completions dropped for an old generation or a removed descriptor
+  std::uint64_t recvs = 0;             ///< receives submitted
+  std::uint64_t enobufs = 0;           ///< receives the kernel ended for want of a free buffer
+  std::uint64_t deferred_cancels = 0;  ///< removals queued late because the submission ring was full
 };
 
 /// A `backend` over one io_uring instance. Loop-affine, like every backend.
@@ -109,8 +133,18 @@ class io_uring_backend final : public backend {
   result<void> modify(int fd, std::uint64_t token, interest what) noexcept override;
   /// Queues the removal of the poll; completions still in flight are dropped.
   result<void> remove(int fd) noexcept override;
-  /// Submits what is queued and waits for completions, in one system call.
+  /// Gives back the buffers of the previous batch, submits what is queued
+  /// and waits for completions, in one system call.
   result<std::size_t> poll(std::span<io_event> out, std::optional<std::chrono::milliseconds> timeout) noexcept override;
+  /// True when the kernel took the buffer ring at creation.
+  bool supports_recv() const noexcept override { return buffers_ != nullptr; }
+  /// Queues an IORING_OP_RECV into a provided buffer.
+  result<void> submit_recv(int fd) noexcept override;
+  /// Queues an IORING_OP_ASYNC_CANCEL of the receive in flight.
+  result<void> cancel_recv(int fd) noexcept override;
+  /// IORING_REGISTER_SYNC_CANCEL, then the receive's completion; the others
+  /// posted meanwhile wait for the next poll.
+  result<io_event> cancel_recv_now(int fd) noexcept override;
 
   /// The ring's descriptor, for inspection (tests, /proc). Do not close it.
   int native_handle() const noexcept;
@@ -129,14 +163,31 @@ class io_uring_backend final : public backend {
     std::uint8_t state = 0;         // free, armed, failed (see the .cpp)
     std::uint32_t batch = 0;        // the poll call that last reported it
     std::uint32_t batch_index = 0;  // its place in that poll's output
+    std::uint32_t recv_generation = 0;
+    bool recv_in_flight = false;
+  };
+
+  // The provided buffers: a ring shared with the kernel and the memory its
+  // entries point into (one mapping each).
+  struct buffer_ring;
+
+  // What reap needs of a completion queue entry.
+  struct completion {
+    std::uint64_t data;
+    std::int32_t res;
+    std::uint32_t flags;
   };
 
   io_uring_backend(std::unique_ptr<io_uring> ring, std::size_t capacity, bool skip_success) noexcept;
 
   result<void> queue_poll(int fd, const slot& s) noexcept;
-  result<void> queue_cancel(int fd, const slot& s) noexcept;
+  result<void> queue_cancel(std::uint64_t target) noexcept;
+  void cancel_or_defer(std::uint64_t target) noexcept;
+  void give_back_buffers() noexcept;
   result<void> enter(bool wait, std::optional<std::chrono::milliseconds> timeout) noexcept;
   std::size_t reap(std::span<io_event> out) noexcept;
+  bool take(const completion& c, std::span<io_event> out, std::size_t& n) noexcept;
+  io_event finish_recv(slot& s, const completion& c) noexcept;
   slot* find(int fd) noexcept;
   void rearm_all() noexcept;
 
@@ -147,6 +198,10 @@ class io_uring_backend final : public backend {
   std::uint32_t batch_ = 0;
   std::thread::id poller_;  // the thread that submitted the armed requests
   io_uring_stats stats_;
+  std::unique_ptr<buffer_ring> buffers_;     // null: no submit_recv
+  std::vector<std::uint16_t> lent_;          // buffers reported by the last poll
+  std::vector<std::uint64_t> late_cancels_;  // removals the ring had no room for
+  std::vector<completion> held_;             // set aside by cancel_recv_now, reaped first
 };
 
 /// Whether io_uring can back a reactor on this kernel: sets up and tears
