@@ -126,6 +126,42 @@ TEST_P(hand_over, with_frames_in_flight_loses_and_duplicates_nothing) {
   writer.join();
 }
 
+/// B: reports the body of the first frame it gets.
+proc first_frame(pid to) {
+  tcp d = co_await receive<tcp>();
+  send(to, ev{"b", d.data.str()});
+}
+
+/// A: accepts an {active, once} socket and hands it over at once, while it
+/// waits for its first byte (on io_uring, a receive is in flight then).
+proc hand_over_while_armed(listen_socket ls, pid b, pid to) {
+  auto s = co_await accept(ls, must);
+  if (!s) {
+    send(to, ev{"accept_failed", {}, s.error()});
+    co_return;
+  }
+  auto r = co_await s->controlling_process(b);
+  send(to, ev{"handed", outcome(r)});
+}
+
+// Armed and waiting when it moves: the next frame reaches the new owner,
+// whole and once, and nothing reaches the old one.
+TEST_P(hand_over, an_armed_socket_waiting_for_bytes_delivers_its_next_frame_to_the_new_owner) {
+  for (int round = 0; round < 50; ++round) {
+    auto ls = listen_lo({.active = once, .packet = packet_type::u2});
+    pid b = spawn_opt({.scheduler = GetParam() ? 1 : 0}, [to = me()]() -> proc { return first_frame(to); }).first;
+    spawn_opt({.scheduler = 0}, [ls, b, to = me()]() -> proc { return hand_over_while_armed(ls, b, to); });
+    client c = client::connect(ls.port);
+    ev handed = mb().receive<ev>(must, [](const ev& e) { return e.kind != "b"; }).value_or(ev{"none"});
+    ASSERT_EQ(handed.kind, "handed");
+    ASSERT_EQ(handed.data, "ok");
+    ASSERT_TRUE(c.write(frame2("after the move " + std::to_string(round))));
+    ev got = next();
+    ASSERT_EQ(got.kind, "b");
+    EXPECT_EQ(got.data, "after the move " + std::to_string(round));
+  }
+}
+
 /// B for the next test: takes the moved frame and at once re-arms, as an
 /// {active, once} handler does; reports what setopts said.
 proc rearm_on_first_frame(pid to) {

@@ -12,6 +12,8 @@
 #include <sys/uio.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <cstring>
 #include <limits>
 
@@ -81,16 +83,48 @@ bool port::on_my_thread() const noexcept {
 void port::register_io() noexcept {
   read_maybe_ready_ = true;  // bytes may have come while unwatched
   if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
-    registered_ = loop->add(fd_, reactor::interest::read_write, *this, 0).has_value();
+    completions_ = !transport_ && !readiness_only_ && loop->supports_recv();
+    auto what = completions_ ? reactor::interest::write : reactor::interest::read_write;
+    registered_ = loop->add(fd_, what, *this, 0).has_value();
+    completions_ = completions_ && registered_;
   }
 }
 
+// Removal cancels a receive in flight; its bytes are dropped (the port is
+// closing; a hand-over ends the receive with cancel_recv_now first).
 void port::unregister_io() noexcept {
   if (registered_) {
     if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
       (void)loop->remove(fd_);
     }
     registered_ = false;
+  }
+  recv_in_flight_ = false;
+}
+
+void port::stop_completion_reads() noexcept {
+  if (!completions_) {
+    readiness_only_ = true;
+    return;
+  }
+  completions_ = false;
+  readiness_only_ = true;
+  read_maybe_ready_ = true;
+  reactor::event_loop* loop = otpnet::detail::current_loop();
+  if (loop == nullptr) {
+    return;
+  }
+  if (recv_in_flight_) {
+    recv_in_flight_ = false;
+    auto ev = loop->cancel_recv_now(fd_);
+    if (ev) {
+      absorb(ev->result, ev->data);
+    } else {
+      recv_error_ = ev.error();  // the receive's bytes cannot be vouched for
+    }
+  }
+  if (registered_) {
+    (void)loop->modify(fd_, reactor::interest::read_write);  // reports what is ready now
   }
 }
 
@@ -208,6 +242,19 @@ result<void> port::hand_over(pid new_owner) {
     }
     send_timer_armed_ = false;
   }
+  // A receive in flight ends here, its bytes kept: the other loop must not
+  // read before them.
+  if (recv_in_flight_) {
+    recv_in_flight_ = false;
+    if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
+      auto ev = loop->cancel_recv_now(fd_);
+      if (ev) {
+        absorb(ev->result, ev->data);
+      } else {
+        recv_error_ = ev.error();
+      }
+    }
+  }
   // Leave this scheduler now: from here on only the new owner's scheduler
   // touches the port. It joins that reactor in finish_hand_over, after the
   // caller has forwarded the messages it already had (so those arrive
@@ -302,6 +349,19 @@ void port::consume(std::size_t n) noexcept {
 }
 
 port::read_outcome port::read_some(std::size_t need) noexcept {
+  if (!transport_) {
+    if (recv_error_ != errc::ok) {
+      fail_receive(recv_error_);
+      return read_outcome::error;
+    }
+    if (completions_) {
+      if (!recv_plain_once_) {
+        return queue_recv();
+      }
+      recv_plain_once_ = false;  // no buffer was free: one plain read
+      read_maybe_ready_ = true;
+    }
+  }
   if (!read_maybe_ready_ && !transport_) {
     return read_outcome::would_block;  // drained since the last edge
   }
@@ -311,23 +371,7 @@ port::read_outcome port::read_some(std::size_t need) noexcept {
   // claims 4 GiB gets memory only for what it actually sends.
   std::size_t grown = std::max(read_chunk_size, 2 * have);
   std::size_t want = need != 0 ? std::max(have + 1, std::min(need, grown)) : grown;
-  if (chunk_ == nullptr) {
-    chunk_ = chunk_alloc(want);
-    rstart_ = rend_ = 0;
-  } else if (chunk_->capacity - rstart_ < want || rend_ == chunk_->capacity) {
-    // The frame being assembled does not fit after rstart_: move it to the
-    // front (no view of this chunk is out) or to a new chunk.
-    if (chunk_->refs.load(std::memory_order_acquire) == 1 && chunk_->capacity >= want) {
-      std::memmove(chunk_->data(), chunk_->data() + rstart_, have);
-    } else {
-      gen_tcp::detail::chunk* c = chunk_alloc(want);
-      std::memcpy(c->data(), chunk_->data() + rstart_, have);
-      chunk_release(chunk_);
-      chunk_ = c;
-    }
-    rstart_ = 0;
-    rend_ = static_cast<std::uint32_t>(have);
-  }
+  make_room(want);
   std::byte* at = chunk_->data() + rend_;
   std::size_t room = chunk_->capacity - rend_;
   if (transport_) {
@@ -355,7 +399,7 @@ port::read_outcome port::read_some(std::size_t need) noexcept {
       // pointer swap away when bytes come).
       read_maybe_ready_ = false;
       consume(0);
-      return read_outcome::would_block;
+      return completions_ ? queue_recv() : read_outcome::would_block;
     }
     fail_receive(n.error());
     return read_outcome::error;
@@ -371,6 +415,69 @@ port::read_outcome port::read_some(std::size_t need) noexcept {
     read_maybe_ready_ = false;
   }
   return read_outcome::got_bytes;
+}
+
+void port::make_room(std::size_t want) {
+  std::size_t have = rend_ - rstart_;
+  if (chunk_ == nullptr) {
+    chunk_ = chunk_alloc(want);
+    rstart_ = rend_ = 0;
+  } else if (chunk_->capacity - rstart_ < want || rend_ == chunk_->capacity) {
+    // The frame being assembled does not fit after rstart_: move it to the
+    // front (no view of this chunk is out) or to a new chunk.
+    if (chunk_->refs.load(std::memory_order_acquire) == 1 && chunk_->capacity >= want) {
+      std::memmove(chunk_->data(), chunk_->data() + rstart_, have);
+    } else {
+      gen_tcp::detail::chunk* c = chunk_alloc(want);
+      std::memcpy(c->data(), chunk_->data() + rstart_, have);
+      chunk_release(chunk_);
+      chunk_ = c;
+    }
+    rstart_ = 0;
+    rend_ = static_cast<std::uint32_t>(have);
+  }
+}
+
+// Completion mode: the read is a receive queued with the loop, answered by
+// on_recv. A port that cannot queue one (the backend's ring refused it)
+// reads by readiness from then on.
+port::read_outcome port::queue_recv() noexcept {
+  consume(0);  // an idle port holds no chunk: the backend lends the buffer
+  if (recv_in_flight_) {
+    return read_outcome::would_block;
+  }
+  reactor::event_loop* loop = otpnet::detail::current_loop();
+  if (loop != nullptr && loop->submit_recv(fd_)) {
+    recv_in_flight_ = true;
+  } else {
+    stop_completion_reads();
+  }
+  return read_outcome::would_block;
+}
+
+void port::absorb(std::int32_t result, const std::byte* data) noexcept {
+  if (result > 0) {
+    auto n = static_cast<std::size_t>(result);
+    make_room(rend_ - rstart_ + n);
+    std::memcpy(chunk_->data() + rend_, data, n);
+    rend_ += static_cast<std::uint32_t>(n);
+    stats_.recv_oct += n;
+  } else if (result == 0) {
+    peer_closed_ = true;
+  } else if (result == -ENOBUFS) {
+    recv_plain_once_ = true;
+    static std::atomic<bool> reported{false};
+    if (!reported.exchange(true, std::memory_order_relaxed)) {
+      try {
+        spdlog::warn(
+            "gen_tcp: the reactor's receive buffers ran out (OTPNET_URING_RECV_BUFFERS); connections read with "
+            "plain calls until buffers come back (reported once)");
+      } catch (...) {
+      }
+    }
+  } else if (result != -ECANCELED) {
+    recv_error_ = from_errno(-result);
+  }
 }
 
 void port::deliver_frame(buffer frame) noexcept {
@@ -817,6 +924,18 @@ result<void> port::setopts(const options& o) {
 
 // -- readiness ------------------------------------------------------------------------------
 
+void port::on_recv(std::uint64_t, std::int32_t result, const std::byte* data) noexcept {
+  auto keep = weak_from_this().lock();  // a delivery may close it
+  recv_in_flight_ = false;
+  if (!keep || is_closed()) {
+    return;
+  }
+  absorb(result, data);
+  if (wants_frames() && !busy_) {
+    pump();
+  }
+}
+
 void port::on_io(std::uint64_t, reactor::readiness r) noexcept {
   auto keep = weak_from_this().lock();  // a delivery may close it
   bool trouble = r.error || r.hangup;
@@ -839,6 +958,7 @@ void port::on_io(std::uint64_t, reactor::readiness r) noexcept {
 }
 
 void port::set_transport(std::unique_ptr<transport> t, bool tls) noexcept {
+  stop_completion_reads();  // the transport reads the descriptor itself
   transport_ = std::move(t);
   tls_ = tls;
   if (wants_frames()) {
@@ -847,6 +967,7 @@ void port::set_transport(std::unique_ptr<transport> t, bool tls) noexcept {
 }
 
 void port::wait_io(bool write, std::uint64_t ticket) noexcept {
+  stop_completion_reads();  // readable events are what is waited for
   io_ticket_ = ticket;
   io_write_ = write;
   io_pid_ = self();

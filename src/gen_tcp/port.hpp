@@ -12,6 +12,18 @@
 // eagain, or a read shorter than asked), and otherwise waits for the next
 // edge instead of making a read that would find nothing.
 //
+// On a loop whose backend completes receives (io_uring), a plain port reads
+// by completion instead: where it would call recv it queues one receive
+// (submitted with the loop's next wait, no system call of its own), the
+// kernel makes it when bytes come, into a buffer of the backend's, and
+// on_recv copies them into the chunk. Readiness is then watched for
+// writing only. At most one receive is in flight, queued only while frames
+// are wanted, so flow control holds as before: a port that stops wanting
+// keeps at most the bytes of that one receive. Before anything else reads
+// the descriptor (a TLS transport, a hand-over to another loop), the
+// receive in flight is ended at once and its bytes kept (cancel_recv_now),
+// so that none is lost or reordered.
+//
 // Send side: frames go out at once when the queue is empty (or, with
 // delay_send, at the end of the scheduler turn, gathered into one writev);
 // what the kernel does not take waits in the queue as buffers. Above the
@@ -111,6 +123,9 @@ class port final : public std::enable_shared_from_this<port>,
   void wait_io(bool write, std::uint64_t ticket) noexcept;
   void cancel_wait_io(std::uint64_t ticket) noexcept;
   int native_handle() const noexcept { return fd_; }
+  /// Reads by readiness from now on, keeping the bytes of a receive in
+  /// flight (in unread()); a TLS handshake calls it before taking unread().
+  void stop_completion_reads() noexcept;
 
   // -- any thread ---------------------------------------------------------------------
   pid owner() const noexcept { return pid::from_value(owner_.load(std::memory_order_acquire)); }
@@ -126,6 +141,7 @@ class port final : public std::enable_shared_from_this<port>,
   port(otpnet::socket::socket raw, const effective_options& opts, pid owner, int sched) noexcept;
 
   void on_io(std::uint64_t token, reactor::readiness r) noexcept override;
+  void on_recv(std::uint64_t token, std::int32_t result, const std::byte* data) noexcept override;
   void on_timer(std::uint64_t token) noexcept override;
   void end_of_turn() noexcept override;
 
@@ -136,6 +152,14 @@ class port final : public std::enable_shared_from_this<port>,
   /// Reads once into the chunk; false when nothing more can be read now.
   enum class read_outcome : std::uint8_t { got_bytes, would_block, eof, error };
   read_outcome read_some(std::size_t need) noexcept;
+  /// Queues the receive of completion mode (unless one is in flight).
+  read_outcome queue_recv() noexcept;
+  /// Takes in a receive's completion: bytes, the end, or an error kept for
+  /// the next read.
+  void absorb(std::int32_t result, const std::byte* data) noexcept;
+  /// Makes the chunk hold `want` bytes from rstart_ (what is buffered
+  /// included), moving or replacing it as needed.
+  void make_room(std::size_t want);
   void deliver_frame(buffer frame) noexcept;
   void deliver_end() noexcept;
   void fail_receive(errc reason) noexcept;
@@ -195,6 +219,14 @@ class port final : public std::enable_shared_from_this<port>,
   // may wait behind the bytes a short read took, with no edge to come for
   // it, so reads stay speculative from then on.
   bool peer_hup_seen_ = false;
+  // Completion mode (see the file comment): reads are receives queued with
+  // the loop; one is in flight; the next read is a plain call (the backend
+  // had no free buffer); the port left the mode for good (TLS).
+  bool completions_ = false;
+  bool recv_in_flight_ = false;
+  bool recv_plain_once_ = false;
+  bool readiness_only_ = false;
+  errc recv_error_ = errc::ok;  // an error a receive completed with, for the next read
   bool receive_failed_ = false;
   bool end_delivered_ = false;
   bool pumping_ = false;

@@ -3,8 +3,10 @@
 #include <otpnet/reactor/io_uring_backend.hpp>
 
 #include <array>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <system_error>
 #include <thread>
 
@@ -38,7 +40,8 @@ io_uring_probe probe_once() noexcept {
   auto r = probe_on_own_thread();
   p.available = r.has_value();
   if (p.available) {
-    std::snprintf(p.note.data(), p.note.size(), "Linux io_uring: multishot poll, batched submissions");
+    std::snprintf(p.note.data(), p.note.size(),
+                  "Linux io_uring: multishot poll, receives into provided buffers (Linux 6.0+), batched submissions");
   } else if (r.error() == errc::unsupported) {
     std::snprintf(p.note.data(), p.note.size(),
                   "not available: this kernel's io_uring lacks multishot poll or wait timeouts (needs Linux 5.13+)");
@@ -50,22 +53,32 @@ io_uring_probe probe_once() noexcept {
   return p;
 }
 
+const backend_status& epoll_status() noexcept {
+  static const backend_status status{"epoll", true, "Linux epoll, edge-triggered"};
+  return status;
+}
+
+// Probed on first need only: a program that asks for epoll never sets up
+// a ring.
+const backend_status& io_uring_status() noexcept {
+  static const io_uring_probe probe = probe_once();
+  static const backend_status status{"io_uring", probe.available, std::string_view(probe.note.data())};
+  return status;
+}
+
 // Best first; default_backend() is the first available one. epoll leads:
 // see docs/reactor.md ("Choosing a backend") for the measurements.
 const std::array<backend_status, 2>& known_backends() noexcept {
-  static const io_uring_probe probe = probe_once();
-  static const std::array<backend_status, 2> table{{
-      {"epoll", true, "Linux epoll, edge-triggered"},
-      {"io_uring", probe.available, std::string_view(probe.note.data())},
-  }};
+  static const std::array<backend_status, 2> table{epoll_status(), io_uring_status()};
   return table;
 }
 
 const backend_status* find(std::string_view name) noexcept {
-  for (const auto& b : known_backends()) {
-    if (b.name == name) {
-      return &b;
-    }
+  if (name == "epoll") {
+    return &epoll_status();
+  }
+  if (name == "io_uring") {
+    return &io_uring_status();
   }
   return nullptr;
 }
@@ -75,6 +88,18 @@ const backend_status* find(std::string_view name) noexcept {
 std::string_view env(std::string_view var) noexcept {
   const char* v = std::getenv(var.data());
   return v != nullptr ? std::string_view(v) : std::string_view();
+}
+
+// OTPNET_URING_RECV_BUFFERS: a count, 0 for readiness only; anything else
+// is ignored.
+std::optional<unsigned> recv_buffers_from_environment() noexcept {
+  std::string_view v = env(backend_selector::recv_buffers_env_var);
+  unsigned n = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (v.empty() || ec != std::errc{} || end != v.data() + v.size()) {
+    return std::nullopt;
+  }
+  return n;
 }
 
 }  // namespace
@@ -91,14 +116,7 @@ std::vector<std::string_view> backend_selector::available() {
   return names;
 }
 
-std::string_view backend_selector::default_backend() noexcept {
-  for (const auto& b : known_backends()) {
-    if (b.available) {
-      return b.name;
-    }
-  }
-  return {};
-}
+std::string_view backend_selector::default_backend() noexcept { return epoll_status().name; }
 
 std::string_view backend_selector::from_environment() noexcept {
   std::string_view name = env(env_var);
@@ -134,7 +152,11 @@ result<std::unique_ptr<backend>> backend_selector::create(std::string_view reque
     return std::unique_ptr<backend>(std::move(*b));
   }
   if (*name == "io_uring") {
-    auto b = io_uring_backend::create(opts);
+    io_uring_options ring;
+    if (auto n = recv_buffers_from_environment()) {
+      ring.recv_buffers = *n;
+    }
+    auto b = io_uring_backend::create(opts, ring);
     if (!b) {
       return fail(b.error());
     }

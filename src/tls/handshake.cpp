@@ -164,6 +164,7 @@ task<result<pending_ptr>> start(gen_tcp::socket sock, context ctx, bool server) 
   }
   h->restore = mode_before(o->active, *taken);
   std::vector<std::byte> prefix = std::move(taken->bytes);
+  (*p)->stop_completion_reads();  // a receive in flight adds its bytes to unread() now
   std::span<const std::byte> unread = (*p)->unread();
   prefix.insert(prefix.end(), unread.begin(), unread.end());
   (*p)->take_unread(unread.size());

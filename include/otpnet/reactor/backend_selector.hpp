@@ -7,7 +7,10 @@
 // option).
 //
 // io_uring is available when the kernel lets this process set up a ring
-// with the features the backend needs; that is probed once, on first use.
+// with the features the backend needs; that is probed once, when io_uring
+// is first asked for or listed (never for a program that uses epoll).
+// OTPNET_URING_RECV_BUFFERS sets the number of its provided receive
+// buffers (16 KiB each; 0: readiness only, no completed receives).
 // Where it is not (an old kernel, seccomp, kernel.io_uring_disabled),
 // asking for it fails with `errc::unsupported` and `known()` says why.
 #pragma once
@@ -38,6 +41,8 @@ class backend_selector {
   static constexpr std::string_view env_var = "OTPNET_BACKEND";
   /// Its older name, read when OTPNET_BACKEND is unset or empty.
   static constexpr std::string_view env_alias = "OTPNET_REACTOR";
+  /// The environment variable giving io_uring's receive buffer count.
+  static constexpr std::string_view recv_buffers_env_var = "OTPNET_URING_RECV_BUFFERS";
 
   /// Every backend the selector knows, available or not, best first.
   static std::span<const backend_status> known() noexcept;
