@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <thread>
 
 namespace otpnet {
 namespace {
@@ -236,6 +237,50 @@ TEST(socket_io_shutdown, stop_with_live_processes_and_sockets_leaves_no_descript
   }
   runtime::stop();
   EXPECT_EQ(test::open_fds(), before);
+}
+
+// A socket a process waited on (so watched by its scheduler's poll set) and
+// a thread still holds when the runtime stops: the set goes with its
+// scheduler, the socket forgets it, and the thread can still wait on the
+// socket (the select service watches it then). Before, the socket kept
+// pointing at the destroyed set: the thread's wait was never woken, and
+// closing the socket touched freed memory.
+TEST(socket_io_shutdown, a_socket_used_by_a_process_outlives_the_runtime) {
+  auto l = test::listen_loopback();
+  ASSERT_TRUE(runtime::start({.schedulers = 1}));
+  {
+    mailbox mb;
+    spawn([me = mb.self(), ls = l.sock]() -> proc {
+      auto a = co_await so::co::accept(ls, 10ms);
+      send(me, outcome{a ? std::string("accepted") : format_error(a.error())});
+    });
+    auto o = mb.receive<outcome>(5000ms);
+    ASSERT_TRUE(o);
+    EXPECT_EQ(o->text, format_error(errc::timeout));
+  }
+  runtime::stop();
+  // This thread waits for a connection; another connects once it sees the
+  // wait queued on the socket.
+  std::thread connector([&l] {
+    auto deadline = std::chrono::steady_clock::now() + 5000ms;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto info = so::info(l.sock);
+      if (info && info->read_waiters > 0) {
+        break;
+      }
+      std::this_thread::yield();
+    }
+    auto c = so::open(so::domain::inet, so::type::stream);
+    if (c) {
+      (void)so::connect(*c, l.addr(), 5000ms);
+      (void)so::close(*c);
+    }
+  });
+  auto a = so::accept(l.sock, 5000ms);
+  connector.join();
+  ASSERT_TRUE(a) << format_error(a.error());
+  EXPECT_TRUE(so::close(*a));
+  EXPECT_TRUE(so::close(l.sock));
 }
 
 }  // namespace

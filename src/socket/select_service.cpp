@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <vector>
 
@@ -41,7 +42,31 @@ poll_set::poll_set() noexcept
     : epfd_(::otpnet::internal::sys([] { return ::epoll_create1(EPOLL_CLOEXEC); }).value_or(-1)),
       impl_(new (std::nothrow) impl) {}
 
+// Sockets still attached outlive the set (a socket a process waited on and
+// a thread holds, at runtime stop): each forgets it, outside the set's
+// lock, since a socket's detach takes its own lock and then this one. A
+// socket whose last reference is being dropped at this very moment on
+// another thread is not covered: stop the users of a runtime's sockets
+// before stopping it.
 poll_set::~poll_set() {
+  if (impl_ != nullptr) {
+    std::vector<std::weak_ptr<detail::socket_state>> attached;
+    try {
+      std::lock_guard lk(impl_->mu);
+      for (const auto& slot : impl_->slots) {
+        if (slot.state != nullptr) {
+          attached.push_back(detail::weak_of(*slot.state));
+        }
+      }
+    } catch (const std::bad_alloc&) {
+      attached.clear();  // out of memory: the sockets keep a dangling poller, as before
+    }
+    for (auto& w : attached) {
+      if (auto s = w.lock()) {
+        detail::forget_poller(*s, *this);
+      }
+    }
+  }
   if (epfd_ >= 0) {
     (void)::otpnet::internal::sys_once([this] { return ::close(epfd_); });
   }

@@ -98,6 +98,27 @@ result<void> socket_state::ensure_polled() noexcept {
   return r;
 }
 
+void socket_state::forget_poller(poller& p) noexcept {
+  {
+    std::lock_guard lk(poll_mu_);
+    if (poller_.load(std::memory_order_acquire) != &p) {
+      return;
+    }
+    poller_.store(nullptr, std::memory_order_release);
+    attached_.store(false, std::memory_order_release);
+  }
+  bool waited = false;
+  {
+    std::lock_guard lk(waiters_mu_);
+    for (const auto& q : queues_) {
+      waited = waited || !q.queue.empty() || q.current.load(std::memory_order_relaxed) != nullptr;
+    }
+  }
+  if (waited && !closed()) {
+    (void)ensure_polled();  // adding reports what is ready now: no edge lost
+  }
+}
+
 void socket_state::detach_poller() noexcept {
   std::lock_guard lk(poll_mu_);
   if (attached_.load(std::memory_order_relaxed)) {
@@ -260,6 +281,7 @@ int watched_fd(const socket_state& s) noexcept { return s.fd(); }
 std::uint64_t& poller_cookie(socket_state& s) noexcept { return s.poller_cookie; }
 void withdraw_sink(socket_state& s, select_sink& sink) noexcept { s.withdraw_sink(sink); }
 bool prefer_poller(socket_state& s, poller& p) noexcept { return s.set_poller(p).has_value(); }
+void forget_poller(socket_state& s, poller& p) noexcept { s.forget_poller(p); }
 std::uint64_t owner_of(const socket_state& s) noexcept { return s.owner.load(std::memory_order_relaxed); }
 std::weak_ptr<socket_state> weak_of(socket_state& s) noexcept { return s.weak_from_this(); }
 

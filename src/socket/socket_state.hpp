@@ -81,6 +81,8 @@ class socket_state : public std::enable_shared_from_this<socket_state> {
   result<void> ensure_polled() noexcept;
   /// Uses `p` instead of the default poller; only before the first wait.
   result<void> set_poller(poller& p) noexcept;
+  /// `p` is going away: stop using it (see detail::forget_poller).
+  void forget_poller(poller& p) noexcept;
   std::mutex& waiter_mutex() noexcept { return waiters_mu_; }
   void on_ready(readiness r) noexcept;
 

@@ -95,6 +95,11 @@ bool prefer_poller(socket_state& s, poller& p) noexcept;
 std::uint64_t owner_of(const socket_state& s) noexcept;
 /// A weak reference to `s` (for sinks that track the sockets they wait on).
 std::weak_ptr<socket_state> weak_of(socket_state& s) noexcept;
+/// A poller going away while `s` is still attached to it (a scheduler's,
+/// at runtime stop, with the socket still held elsewhere): `s` forgets it,
+/// and is watched by the select service if someone waits on it (and by
+/// whatever poller it is given next otherwise).
+void forget_poller(socket_state& s, poller& p) noexcept;
 }  // namespace detail
 
 }  // namespace otpnet::socket
