@@ -4,8 +4,11 @@
 // the bytes stay in the kernel), once (one, then none until re-armed), N
 // (exactly N then tcp_passive; setopts adds to the count), true (all);
 // and passive recv: timeouts that consume nothing, recv(length).
+#include <otpnet/reactor/backend_selector.hpp>
+
 #include "gen_tcp/harness.test.hpp"
 
+#include <cstdlib>
 #include <string>
 
 namespace otpnet::gen_tcp::test {
@@ -290,6 +293,74 @@ TEST_F(active_modes, recv_timeouts_racing_the_data_lose_nothing) {
   });
   writer.join();
   EXPECT_EQ(got, "all");
+}
+
+// -- io_uring: receives short of buffers -------------------------------------------------
+
+/// Owns two accepted sockets; on go, arms both with {active, once} in one
+/// run (both receives are submitted together), then reports both frames.
+proc arm_two_at_once(listen_socket ls, pid to) {
+  auto a = co_await accept(ls, must);
+  auto b = co_await accept(ls, must);
+  if (!a || !b) {
+    send(to, ev{"accept_failed"});
+    co_return;
+  }
+  send(to, ev{"accepted", std::to_string(a->raw().native_handle()) + " " + std::to_string(b->raw().native_handle())});
+  (void)co_await receive<stop_cmd>();
+  (void)a->setopts({.active = once});
+  (void)b->setopts({.active = once});
+  std::string got;
+  for (int i = 0; i < 2; ++i) {
+    auto d = co_await receive<tcp>(after(must));
+    got += d ? d->data.str() + ";" : std::string("none;");
+  }
+  send(to, ev{"got", got});
+}
+
+/// The io_uring backend with one receive buffer (OTPNET_URING_RECV_BUFFERS),
+/// set before the runtime starts.
+class one_receive_buffer : public tcp_test {
+ protected:
+  void SetUp() override {
+    ::setenv("OTPNET_URING_RECV_BUFFERS", "1", 1);
+    tcp_test::SetUp();
+  }
+  void TearDown() override {
+    tcp_test::TearDown();
+    ::unsetenv("OTPNET_URING_RECV_BUFFERS");
+  }
+};
+
+// Two sockets with a frame each already in the kernel, armed in one run: the
+// first receive takes the only buffer, the second finds none (ENOBUFS) and
+// its socket reads with a plain call. Both frames arrive, and the server
+// says once what happened. (On epoll the frames simply arrive.)
+TEST_F(one_receive_buffer, a_receive_without_a_buffer_reads_with_a_plain_call) {
+  auto ls = listen_lo({.active = passive, .packet = packet_type::u2});
+  pid p = spawn_opt({.scheduler = 0}, [ls, to = me()]() -> proc { return arm_two_at_once(ls, to); }).first;
+  client c1 = client::connect(ls.port);
+  client c2 = client::connect(ls.port);
+  ev accepted = next();
+  ASSERT_EQ(accepted.kind, "accepted");
+  int fd_a = std::stoi(accepted.data);
+  int fd_b = std::stoi(accepted.data.substr(accepted.data.find(' ') + 1));
+  // Which client is which server socket does not matter: same frame sizes.
+  ASSERT_TRUE(c1.write(frame2("first!")));
+  ASSERT_TRUE(c2.write(frame2("second")));
+  ASSERT_TRUE(wait_until([&] { return fionread(fd_a) == 8 && fionread(fd_b) == 8; }));
+  send(p, stop_cmd{});
+  ev got = next();
+  ASSERT_EQ(got.kind, "got");
+  EXPECT_TRUE(got.data == "first!;second;" || got.data == "second;first!;") << got.data;
+  // The runtime's backend: OTPNET_BACKEND, else the default.
+  std::string_view backend = reactor::backend_selector::resolve().value_or("");
+  bool uring = backend == "io_uring";
+  bool reported = false;
+  for (const auto& line : reports().lines()) {
+    reported = reported || line.find("receive buffers ran out") != std::string::npos;
+  }
+  EXPECT_EQ(reported, uring) << "backend " << backend;
 }
 
 }  // namespace

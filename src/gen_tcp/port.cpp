@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <limits>
 
@@ -102,29 +103,41 @@ void port::unregister_io() noexcept {
   recv_in_flight_ = false;
 }
 
-void port::stop_completion_reads() noexcept {
-  if (!completions_) {
-    readiness_only_ = true;
-    return;
-  }
-  completions_ = false;
-  readiness_only_ = true;
-  read_maybe_ready_ = true;
-  reactor::event_loop* loop = otpnet::detail::current_loop();
-  if (loop == nullptr) {
-    return;
-  }
-  if (recv_in_flight_) {
-    recv_in_flight_ = false;
-    auto ev = loop->cancel_recv_now(fd_);
-    if (ev) {
-      absorb(ev->result, ev->data);
-    } else {
-      recv_error_ = ev.error();  // the receive's bytes cannot be vouched for
+result<void> port::stop_completion_reads() noexcept {
+  if (completions_) {
+    completions_ = false;
+    read_maybe_ready_ = true;
+    if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
+      if (recv_in_flight_) {
+        end_recv_now(*loop);
+      }
+      // Reports what is ready now. A failure leaves no read interest: the
+      // connection could only stall, so it fails with the reason.
+      if (registered_) {
+        if (auto m = loop->modify(fd_, reactor::interest::read_write); !m && recv_error_ == errc::ok) {
+          recv_error_ = m.error();
+        }
+      }
     }
   }
-  if (registered_) {
-    (void)loop->modify(fd_, reactor::interest::read_write);  // reports what is ready now
+  readiness_only_ = true;
+  if (recv_error_ != errc::ok) {
+    return fail(recv_error_);
+  }
+  return ok();
+}
+
+// Ends the receive in flight before anything else reads the socket, keeping
+// its bytes. Should the backend not vouch for them (it could not end it),
+// the connection fails with that reason at its next read (the backend
+// cancels the receive when the port unregisters).
+void port::end_recv_now(reactor::event_loop& loop) noexcept {
+  recv_in_flight_ = false;
+  auto ev = loop.cancel_recv_now(fd_);
+  if (ev) {
+    absorb(ev->result, ev->data);
+  } else if (recv_error_ == errc::ok) {
+    recv_error_ = ev.error();
   }
 }
 
@@ -245,14 +258,8 @@ result<void> port::hand_over(pid new_owner) {
   // A receive in flight ends here, its bytes kept: the other loop must not
   // read before them.
   if (recv_in_flight_) {
-    recv_in_flight_ = false;
     if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
-      auto ev = loop->cancel_recv_now(fd_);
-      if (ev) {
-        absorb(ev->result, ev->data);
-      } else {
-        recv_error_ = ev.error();
-      }
+      end_recv_now(*loop);
     }
   }
   // Leave this scheduler now: from here on only the new owner's scheduler
@@ -447,10 +454,13 @@ port::read_outcome port::queue_recv() noexcept {
     return read_outcome::would_block;
   }
   reactor::event_loop* loop = otpnet::detail::current_loop();
-  if (loop != nullptr && loop->submit_recv(fd_)) {
+  auto queued = loop != nullptr ? loop->submit_recv(fd_) : result<void>(fail(errc::unsupported));
+  if (queued) {
     recv_in_flight_ = true;
+  } else if (queued.error() == errc::ebusy) {
+    post_pump();  // the submission ring is full for now: again next turn
   } else {
-    stop_completion_reads();
+    (void)stop_completion_reads();  // by readiness then; an error shows at the next read
   }
   return read_outcome::would_block;
 }
@@ -466,16 +476,22 @@ void port::absorb(std::int32_t result, const std::byte* data) noexcept {
     peer_closed_ = true;
   } else if (result == -ENOBUFS) {
     recv_plain_once_ = true;
-    static std::atomic<bool> reported{false};
-    if (!reported.exchange(true, std::memory_order_relaxed)) {
+    // Once per burst: at most one line a minute, process-wide.
+    static std::atomic<std::int64_t> last_report{std::numeric_limits<std::int64_t>::min() / 2};
+    std::int64_t now =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    std::int64_t last = last_report.load(std::memory_order_relaxed);
+    if (now - last >= 60 && last_report.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
       try {
         spdlog::warn(
             "gen_tcp: the reactor's receive buffers ran out (OTPNET_URING_RECV_BUFFERS); connections read with "
-            "plain calls until buffers come back (reported once)");
+            "plain calls until buffers come back (reported at most once a minute)");
       } catch (...) {
       }
     }
-  } else if (result != -ECANCELED) {
+  } else if (result != -ECANCELED && result != -EINTR) {
+    // (EINTR: a receive handed to a kernel worker was interrupted; like a
+    // cancellation it took nothing, and the next read queues another.)
     recv_error_ = from_errno(-result);
   }
 }
@@ -570,8 +586,13 @@ void port::pump() noexcept {
     }
   }
   pumping_ = false;
-  if (budget == 0 && wants_frames() && !busy_ && !pump_posted_) {
-    // Bounded work per turn: the rest after the others had theirs.
+  if (budget == 0 && wants_frames() && !busy_) {
+    post_pump();  // bounded work per turn: the rest after the others had theirs
+  }
+}
+
+void port::post_pump() noexcept {
+  if (!pump_posted_) {
     pump_posted_ = true;
     (void)otpnet::detail::post_to_scheduler(sched_.load(std::memory_order_acquire), [self = shared_from_this()] {
       // The port may have moved to another scheduler since.
@@ -608,6 +629,20 @@ result<buffer> port::recv(std::size_t length, std::uint64_t ticket) {
 void port::cancel_recv(std::uint64_t ticket) noexcept {
   if (recv_ticket_ == ticket) {
     recv_ticket_ = 0;
+    stop_wanting();
+  }
+}
+
+// Frames are no longer wanted (a passive recv timed out, the owner made
+// the socket passive): a receive in flight ends now, so that what comes
+// next stays in the kernel, as inet's does; bytes it already took are
+// kept for the next read. Rare (not on the {active, once} path, where the
+// receive completes before the frame is delivered).
+void port::stop_wanting() noexcept {
+  if (recv_in_flight_ && !wants_frames()) {
+    if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
+      end_recv_now(*loop);
+    }
   }
 }
 
@@ -872,6 +907,10 @@ void port::fail_send(errc reason) noexcept {
   if (reason != errc::timeout || opts_.send_timeout_close) {
     deliver(flavoured<basic_closed>(tls_, socket(shared_from_this())));
     (void)close_now();
+    return;
+  }
+  if (wants_frames()) {
+    pump();  // reading paused while busy; on io_uring nothing else resumes it
   }
 }
 
@@ -918,6 +957,8 @@ result<void> port::setopts(const options& o) {
   }
   if (wants_frames()) {
     pump();
+  } else {
+    stop_wanting();
   }
   return ok();
 }
@@ -958,7 +999,7 @@ void port::on_io(std::uint64_t, reactor::readiness r) noexcept {
 }
 
 void port::set_transport(std::unique_ptr<transport> t, bool tls) noexcept {
-  stop_completion_reads();  // the transport reads the descriptor itself
+  (void)stop_completion_reads();  // the transport reads the descriptor itself (the handshake checked)
   transport_ = std::move(t);
   tls_ = tls;
   if (wants_frames()) {
@@ -967,7 +1008,7 @@ void port::set_transport(std::unique_ptr<transport> t, bool tls) noexcept {
 }
 
 void port::wait_io(bool write, std::uint64_t ticket) noexcept {
-  stop_completion_reads();  // readable events are what is waited for
+  (void)stop_completion_reads();  // readable events are what is waited for (the handshake checked)
   io_ticket_ = ticket;
   io_write_ = write;
   io_pid_ = self();

@@ -18,8 +18,9 @@
 // kernel makes it when bytes come, into a buffer of the backend's, and
 // on_recv copies them into the chunk. Readiness is then watched for
 // writing only. At most one receive is in flight, queued only while frames
-// are wanted, so flow control holds as before: a port that stops wanting
-// keeps at most the bytes of that one receive. Before anything else reads
+// are wanted, and ended when the owner stops wanting them (a passive recv
+// timing out, setopts passive), so flow control holds as before: what
+// comes later stays in the kernel. Before anything else reads
 // the descriptor (a TLS transport, a hand-over to another loop), the
 // receive in flight is ended at once and its bytes kept (cancel_recv_now),
 // so that none is lost or reordered.
@@ -125,7 +126,9 @@ class port final : public std::enable_shared_from_this<port>,
   int native_handle() const noexcept { return fd_; }
   /// Reads by readiness from now on, keeping the bytes of a receive in
   /// flight (in unread()); a TLS handshake calls it before taking unread().
-  void stop_completion_reads() noexcept;
+  /// Errors: what a receive already failed with (econnreset, ...), or why
+  /// the bytes of the one in flight cannot be vouched for.
+  result<void> stop_completion_reads() noexcept;
 
   // -- any thread ---------------------------------------------------------------------
   pid owner() const noexcept { return pid::from_value(owner_.load(std::memory_order_acquire)); }
@@ -154,6 +157,12 @@ class port final : public std::enable_shared_from_this<port>,
   read_outcome read_some(std::size_t need) noexcept;
   /// Queues the receive of completion mode (unless one is in flight).
   read_outcome queue_recv() noexcept;
+  /// Ends the receive in flight now (cancel_recv_now), keeping its bytes.
+  void end_recv_now(reactor::event_loop& loop) noexcept;
+  /// Runs pump at the next turn (once, however often asked).
+  void post_pump() noexcept;
+  /// Ends a receive in flight once frames are no longer wanted.
+  void stop_wanting() noexcept;
   /// Takes in a receive's completion: bytes, the end, or an error kept for
   /// the next read.
   void absorb(std::int32_t result, const std::byte* data) noexcept;

@@ -3,6 +3,7 @@
 #include <otpnet/reactor/io_uring_backend.hpp>
 
 #include <array>
+#include <atomic>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
@@ -66,8 +67,8 @@ const backend_status& io_uring_status() noexcept {
   return status;
 }
 
-// Best first; default_backend() is the first available one. epoll leads:
-// see docs/reactor.md ("Choosing a backend") for the measurements.
+// Best first. default_backend() is epoll, which needs no probe: see
+// docs/reactor.md ("Choosing a backend") for the measurements.
 const std::array<backend_status, 2>& known_backends() noexcept {
   static const std::array<backend_status, 2> table{epoll_status(), io_uring_status()};
   return table;
@@ -90,13 +91,22 @@ std::string_view env(std::string_view var) noexcept {
   return v != nullptr ? std::string_view(v) : std::string_view();
 }
 
-// OTPNET_URING_RECV_BUFFERS: a count, 0 for readiness only; anything else
-// is ignored.
+// OTPNET_URING_RECV_BUFFERS: a count up to 32768, 0 for readiness only.
+// Anything else is ignored with one line on stderr (this layer has no
+// logger), once per process.
 std::optional<unsigned> recv_buffers_from_environment() noexcept {
   std::string_view v = env(backend_selector::recv_buffers_env_var);
+  if (v.empty()) {
+    return std::nullopt;
+  }
   unsigned n = 0;
   auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (v.empty() || ec != std::errc{} || end != v.data() + v.size()) {
+  if (ec != std::errc{} || end != v.data() + v.size() || n > 32768) {
+    static std::atomic<bool> said{false};
+    if (!said.exchange(true)) {
+      std::fprintf(stderr, "otpnet: %s=%.*s is not a count from 0 to 32768; using the default (256)\n",
+                   backend_selector::recv_buffers_env_var.data(), static_cast<int>(v.size()), v.data());
+    }
     return std::nullopt;
   }
   return n;

@@ -1,6 +1,10 @@
 #include <otpnet/reactor/backend_selector.hpp>
 #include <otpnet/reactor/event_loop.hpp>
 
+#include "internal/syscall.hpp"
+
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -154,6 +158,8 @@ result<void> event_loop::io_phase(std::optional<std::chrono::milliseconds> max_w
     io_handler* h = r.handler;
     if (ev.kind == event_kind::recv) {
       h->on_recv(r.token, ev.result, ev.data);
+    } else if (ev.kind == event_kind::accept) {
+      h->on_accept(r.token, ev.result, ev.more);
     } else {
       h->on_io(r.token, ev.ready);
     }
@@ -264,6 +270,30 @@ result<void> event_loop::cancel_recv(int fd) {
     return fail(errc::enoent);
   }
   return backend_->cancel_recv(fd);
+}
+
+void io_handler::on_accept(std::uint64_t, std::int32_t result, bool) noexcept {
+  if (result >= 0) {
+    (void)internal::sys_once([result] { return ::close(result); });
+  }
+}
+
+result<void> event_loop::submit_accept(int fd) {
+  assert_in_owner_thread();
+  if (fd < 0 || static_cast<std::size_t>(fd) >= regs_.size() ||
+      regs_[static_cast<std::size_t>(fd)].handler == nullptr) {
+    return fail(errc::enoent);
+  }
+  return backend_->submit_accept(fd);
+}
+
+result<void> event_loop::cancel_accept(int fd) {
+  assert_in_owner_thread();
+  if (fd < 0 || static_cast<std::size_t>(fd) >= regs_.size() ||
+      regs_[static_cast<std::size_t>(fd)].handler == nullptr) {
+    return fail(errc::enoent);
+  }
+  return backend_->cancel_accept(fd);
 }
 
 result<io_event> event_loop::cancel_recv_now(int fd) {

@@ -7,7 +7,9 @@
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <bit>
@@ -29,10 +31,13 @@ constexpr std::uint8_t slot_armed = 1;
 constexpr std::uint8_t slot_failed = 2;
 
 // User data of a poll request: generation << 32 | fd; of a receive, the
-// receive's generation << 32 | recv_bit | fd (descriptors are below 2^31).
-// Cancellations carry `ignored`, whose low half is no descriptor.
+// receive's generation << 32 | recv_bit | fd; of an accept, the same with
+// accept_bit (descriptors are below 2^30). Cancellations carry `ignored`,
+// whose low half is no descriptor.
 constexpr std::uint64_t ignored = UINT64_MAX;
 constexpr std::uint32_t recv_bit = 0x80000000U;
+constexpr std::uint32_t accept_bit = 0x40000000U;
+constexpr std::uint32_t fd_mask = accept_bit - 1;
 
 constexpr std::uint64_t user_data(int fd, std::uint32_t generation) noexcept {
   return (std::uint64_t{generation} << 32) | static_cast<std::uint32_t>(fd);
@@ -40,6 +45,10 @@ constexpr std::uint64_t user_data(int fd, std::uint32_t generation) noexcept {
 
 constexpr std::uint64_t recv_data(int fd, std::uint32_t generation) noexcept {
   return user_data(fd, generation) | recv_bit;
+}
+
+constexpr std::uint64_t accept_data(int fd, std::uint32_t generation) noexcept {
+  return user_data(fd, generation) | accept_bit;
 }
 
 constexpr std::uint32_t next_generation(std::uint32_t g) noexcept { return g + 1 == 0 ? 1 : g + 1; }
@@ -234,6 +243,7 @@ result<std::unique_ptr<io_uring_backend>> io_uring_backend::create(const backend
     probe.timeout.tv_sec = -1;
     probe.timeout.tv_nsec = -1;
     bool sync_cancel = io_uring_register_sync_cancel(b->ring_.get(), &probe) == -ENOENT;
+    b->ops_ = sync_cancel;
     if (sync_cancel && buffers && buffers->set_up(b->ring_.get(), n, ring.recv_buffer_size) == 0) {
       b->buffers_ = std::move(buffers);
     }
@@ -306,7 +316,7 @@ void io_uring_backend::cancel_or_defer(std::uint64_t target) noexcept {
 }
 
 result<void> io_uring_backend::add(int fd, std::uint64_t token, interest what) noexcept {
-  if (fd < 0) {
+  if (fd < 0 || static_cast<std::uint32_t>(fd) > fd_mask) {
     return fail(errc::ebadf);
   }
   if (find(fd) != nullptr) {
@@ -333,7 +343,7 @@ result<void> io_uring_backend::add(int fd, std::uint64_t token, interest what) n
   slot& s = slots_[index];
   // recv_generation goes on: a receive of the descriptor's previous
   // registration may still complete, and must be found stale.
-  slot next{token, next_generation(s.generation), what, slot_armed, 0, 0, s.recv_generation, false};
+  slot next{token, next_generation(s.generation), what, slot_armed, 0, 0, s.recv_generation, false, false};
   auto queued = queue_poll(fd, next);
   if (!queued) {
     return queued;
@@ -379,6 +389,10 @@ result<void> io_uring_backend::remove(int fd) noexcept {
     cancel_or_defer(recv_data(fd, s->recv_generation));
     s->recv_in_flight = false;  // its completion is stale from now on
   }
+  if (s->accept_armed) {
+    cancel_or_defer(accept_data(fd, s->recv_generation));
+    s->accept_armed = false;  // connections it still reports are closed
+  }
   s->state = slot_free;
   return ok();
 }
@@ -391,7 +405,7 @@ result<void> io_uring_backend::submit_recv(int fd) noexcept {
   if (!buffers_) {
     return fail(errc::unsupported);
   }
-  if (s->recv_in_flight) {
+  if (s->recv_in_flight || s->accept_armed) {
     return fail(errc::ealready);
   }
   io_uring_sqe* sqe = next_sqe(ring_.get(), stats_);
@@ -405,6 +419,38 @@ result<void> io_uring_backend::submit_recv(int fd) noexcept {
   sqe->buf_group = recv_group;
   io_uring_sqe_set_data64(sqe, recv_data(fd, s->recv_generation));
   ++stats_.recvs;
+  return ok();
+}
+
+result<void> io_uring_backend::submit_accept(int fd) noexcept {
+  slot* s = find(fd);
+  if (s == nullptr) {
+    return fail(errc::enoent);
+  }
+  if (!ops_) {
+    return fail(errc::unsupported);
+  }
+  if (s->recv_in_flight || s->accept_armed) {
+    return fail(errc::ealready);
+  }
+  io_uring_sqe* sqe = next_sqe(ring_.get(), stats_);
+  if (sqe == nullptr) {
+    return fail(errc::ebusy);
+  }
+  s->recv_generation = next_generation(s->recv_generation);
+  s->accept_armed = true;
+  io_uring_prep_multishot_accept(sqe, fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  io_uring_sqe_set_data64(sqe, accept_data(fd, s->recv_generation));
+  ++stats_.accepts;
+  return ok();
+}
+
+result<void> io_uring_backend::cancel_accept(int fd) noexcept {
+  slot* s = find(fd);
+  if (s == nullptr || !s->accept_armed) {
+    return fail(errc::enoent);
+  }
+  cancel_or_defer(accept_data(fd, s->recv_generation));
   return ok();
 }
 
@@ -498,18 +544,39 @@ std::size_t io_uring_backend::reap(std::span<io_event> out) noexcept {
 // entry and `out` is full.
 bool io_uring_backend::take(const completion& c, std::span<io_event> out, std::size_t& n) noexcept {
   bool is_recv = c.data != ignored && (c.data & recv_bit) != 0;
-  auto fd = static_cast<int>(c.data & (recv_bit - 1));
+  bool is_accept = c.data != ignored && (c.data & accept_bit) != 0;
+  auto fd = static_cast<int>(c.data & fd_mask);
   auto generation = static_cast<std::uint32_t>(c.data >> 32);
   slot* s = c.data == ignored ? nullptr : find(fd);
   bool has_buffer = (c.flags & IORING_CQE_F_BUFFER) != 0;
   auto buffer_id = static_cast<std::uint16_t>(c.flags >> IORING_CQE_BUFFER_SHIFT);
-  bool current =
-      s != nullptr && (is_recv ? s->recv_in_flight && s->recv_generation == generation : s->generation == generation);
+  bool current = false;
+  if (s != nullptr) {
+    if (is_recv) {
+      current = s->recv_in_flight && s->recv_generation == generation;
+    } else if (is_accept) {
+      current = s->accept_armed && s->recv_generation == generation;
+    } else {
+      current = s->generation == generation;
+    }
+  }
   if (!current) {
     stats_.stale += c.data == ignored ? 0 : 1;
     if (has_buffer) {
       lent_.push_back(buffer_id);  // back to the kernel with the next poll
     }
+    if (is_accept && c.res >= 0) {
+      (void)internal::sys_once([fd = c.res] { return ::close(fd); });  // nobody else knows it
+    }
+    return true;
+  }
+  if (is_accept) {
+    if (n == out.size()) {
+      return false;
+    }
+    bool more = (c.flags & IORING_CQE_F_MORE) != 0;
+    s->accept_armed = more;
+    out[n++] = io_event{s->token, readiness{}, event_kind::accept, c.res, nullptr, more};
     return true;
   }
   if (is_recv) {
@@ -586,8 +653,13 @@ result<io_event> io_uring_backend::cancel_recv_now(int fd) noexcept {
       return finish_recv(*s, c);
     }
   }
+  // The receive may still wait in the submission ring: it must reach the
+  // kernel, or the cancellation finds nothing and the answer never comes.
   ++stats_.submits;
-  (void)io_uring_submit(ring);
+  int submitted = io_uring_submit(ring);
+  if ((submitted < 0 && submitted != -EBUSY && submitted != -EAGAIN) || io_uring_sq_ready(ring) != 0) {
+    return fail(errc::ebusy);  // still in flight: remove() cancels it
+  }
   io_uring_sync_cancel_reg reg{};
   reg.addr = target;
   reg.timeout.tv_sec = -1;
@@ -622,10 +694,11 @@ result<io_event> io_uring_backend::cancel_recv_now(int fd) noexcept {
       return *answer;
     }
   }
-  // Done by the kernel's word, yet not posted: treat it as cancelled (its
-  // completion, should it come, is stale).
-  s->recv_in_flight = false;
-  return io_event{s->token, readiness{}, event_kind::recv, -ECANCELED, nullptr};
+  // Done by the kernel's word, yet not posted (its completion is owed by
+  // another thread's task work: the loop changed threads with a receive in
+  // flight). Its bytes cannot be vouched for: an error, and the receive
+  // stays in flight so that remove() cancels it.
+  return fail(errc::ebusy);
 }
 
 // The buffers the previous poll reported (their bytes have been used by
@@ -681,7 +754,8 @@ result<std::size_t> io_uring_backend::poll(std::span<io_event> out,
         return std::size_t{0};
       }
     }
-    bool wait = may_wait && io_uring_cq_ready(ring_.get()) == 0;
+    // Completions set aside by cancel_recv_now are at hand too.
+    bool wait = may_wait && io_uring_cq_ready(ring_.get()) == 0 && held_.empty();
     auto entered = enter(wait, left);
     if (!entered) {
       if (entered.error() == errc::eintr) {

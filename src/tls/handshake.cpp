@@ -164,7 +164,10 @@ task<result<pending_ptr>> start(gen_tcp::socket sock, context ctx, bool server) 
   }
   h->restore = mode_before(o->active, *taken);
   std::vector<std::byte> prefix = std::move(taken->bytes);
-  (*p)->stop_completion_reads();  // a receive in flight adds its bytes to unread() now
+  // A receive in flight adds its bytes to unread() now.
+  if (auto stopped = (*p)->stop_completion_reads(); !stopped) {
+    co_return fail(give_up(*h, stopped.error(), "the connection failed before the handshake"));
+  }
   std::span<const std::byte> unread = (*p)->unread();
   prefix.insert(prefix.end(), unread.begin(), unread.end());
   (*p)->take_unread(unread.size());

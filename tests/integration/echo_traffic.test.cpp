@@ -85,10 +85,10 @@ TEST(echo_traffic, two_acceptors_on_two_schedulers_serve_every_client) {
   EXPECT_TRUE(s.alive());
 }
 
-// io_uring with two receive buffers for 40 busy connections: most receives
-// find no free buffer (ENOBUFS), and those connections read with plain
-// calls meanwhile. Every byte still comes back, in order, and the server
-// says once what happened.
+// io_uring with two receive buffers for 40 busy connections: receives often
+// find no free buffer (ENOBUFS; how often depends on timing), and those
+// connections read with plain calls meanwhile. Every byte still comes back,
+// in order. (gen_tcp's one_receive_buffer test makes ENOBUFS certain.)
 TEST(echo_traffic, io_uring_short_of_receive_buffers_reads_with_plain_calls_and_loses_nothing) {
   echo_server s;
   if (!s.start({.env = {{"OTPNET_BACKEND", "io_uring"}, {"OTPNET_URING_RECV_BUFFERS", "2"}}})) {
@@ -138,7 +138,6 @@ TEST(echo_traffic, io_uring_short_of_receive_buffers_reads_with_plain_calls_and_
   EXPECT_EQ(bad.load(), 0);
   EXPECT_EQ(good.load(), n_clients * frames);
   EXPECT_TRUE(s.alive());
-  EXPECT_NE(s.stderr_text().find("receive buffers ran out"), std::string::npos) << s.stderr_text();
 }
 
 TEST(echo_traffic, every_frame_size_up_to_packet_size) {

@@ -82,6 +82,10 @@ enum class event_kind : std::uint8_t {
   /// The completion of a receive queued with `backend::submit_recv`
   /// (`io_event::result`, `io_event::data`).
   recv,
+  /// A connection taken by the multishot accept of `backend::submit_accept`
+  /// (`io_event::result`: its descriptor, or a negated errno;
+  /// `io_event::more`).
+  accept,
 };
 
 /// One entry of a poll batch: the token given at registration and what is
@@ -98,6 +102,9 @@ struct io_event {
   /// recv with result > 0: the bytes, in a buffer of the backend's that
   /// stays valid until the next `poll` (copy what is kept).
   const std::byte* data = nullptr;
+  /// accept: the multishot accept goes on (false: it ended, with this
+  /// event; queue another to go on accepting).
+  bool more = false;
 };
 
 /// Settings shared by every backend.
@@ -171,6 +178,30 @@ class backend {
   /// completes, once: with the bytes if they came first, else ECANCELED.
   /// Errors: `enoent` (no receive in flight), `unsupported`.
   virtual result<void> cancel_recv(int fd) noexcept {
+    (void)fd;
+    return fail(errc::unsupported);
+  }
+
+  /// Whether `submit_accept` is available.
+  virtual bool supports_accept() const noexcept { return false; }
+
+  /// Starts accepting on the watched listening descriptor `fd` in the
+  /// kernel: every connection it takes is reported as an
+  /// `event_kind::accept` event whose `result` is the new descriptor
+  /// (non-blocking, close-on-exec; the caller owns it) or a negated errno
+  /// (EMFILE, ENFILE, ...: the accept has then usually ended, `more` is
+  /// false). At most one per descriptor. `remove` cancels it and closes
+  /// the descriptors it still reports. Errors: `unsupported`, `enoent`,
+  /// `ealready`, `ebusy`.
+  virtual result<void> submit_accept(int fd) noexcept {
+    (void)fd;
+    return fail(errc::unsupported);
+  }
+
+  /// Asks the kernel to stop accepting on `fd`: connections it took before
+  /// are still reported, then a last event with ECANCELED and `more`
+  /// false. Errors: `enoent` (no accept in flight), `unsupported`.
+  virtual result<void> cancel_accept(int fd) noexcept {
     (void)fd;
     return fail(errc::unsupported);
   }

@@ -48,6 +48,12 @@ class io_handler {
     (void)data;
   }
 
+  /// A connection taken by the multishot accept of
+  /// `event_loop::submit_accept`: `result` is its descriptor (the handler
+  /// owns it) or a negated errno; `more` false means the accept ended. The
+  /// default closes the descriptor.
+  virtual void on_accept(std::uint64_t token, std::int32_t result, bool more) noexcept;
+
  protected:
   ~io_handler() = default;
 };
@@ -169,6 +175,18 @@ class event_loop {
   /// Ends the receive in flight on `fd`: `on_recv` still comes, once, with
   /// the bytes if they came first, else ECANCELED. Errors: `enoent`.
   result<void> cancel_recv(int fd);
+
+  /// Whether the backend accepts connections itself (`submit_accept`).
+  bool supports_accept() const noexcept { return backend_->supports_accept(); }
+
+  /// Starts a multishot accept on an added listening descriptor; each
+  /// connection goes to the handler's `on_accept`. `remove` cancels it.
+  /// Errors: `enoent` (not added), and the backend's.
+  result<void> submit_accept(int fd);
+
+  /// Stops the accept on `fd`; `on_accept` still gets what it took before,
+  /// then ECANCELED with `more` false. Errors: `enoent`.
+  result<void> cancel_accept(int fd);
 
   /// Ends the receive in flight on `fd` now and returns its completion
   /// (see backend::cancel_recv_now); `on_recv` is not called for it. The

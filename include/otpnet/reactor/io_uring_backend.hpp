@@ -54,13 +54,18 @@
 // synchronous cancellation, for `cancel_recv_now`): an
 // IORING_OP_RECV with IOSQE_BUFFER_SELECT on a ring of `recv_buffers`
 // buffers of `recv_buffer_size` bytes registered at creation. The kernel
-// tries the receive at submission and otherwise waits for bytes itself;
-// only then does it take a buffer, so a descriptor waiting for bytes holds
-// none. A buffer reported by `poll` goes back to the ring at the next
-// `poll`. A receive has a generation of its own (so `modify` does not make
-// its bytes stale); `remove` cancels it. When the ring is empty the kernel
-// ends the receive with ENOBUFS (counted in the stats). Without buffer ring
+// tries the receive at submission and otherwise waits for bytes itself; it
+// picks a buffer for each attempt and puts it back when the attempt finds
+// nothing, so a descriptor waiting for bytes holds none (an empty ring,
+// though, ends a receive with ENOBUFS even when no bytes wait). A buffer reported by `poll` goes back to the ring at
+// the next `poll`. A receive has a generation of its own (so `modify` does not make its bytes stale); `remove` cancels
+// it. When the ring is empty the kernel ends the receive with ENOBUFS (counted in the stats). Without buffer ring
 // support `supports_recv` is false and the backend is readiness only.
+//
+// Accepts (`submit_accept`, same kernels): one multishot IORING_OP_ACCEPT
+// per listening descriptor; each connection it takes comes as an event with
+// its new descriptor. `remove` cancels it, and descriptors it still reports
+// afterwards are closed here (nobody else knows them).
 //
 // Removals that cannot be queued at once (the submission ring full and the
 // kernel refusing more with EBUSY) are kept and queued again by the next
@@ -101,6 +106,7 @@ struct io_uring_stats {
   std::uint64_t rearms = 0;            ///< multishot polls the kernel ended and the backend re-armed
   std::uint64_t stale = 0;             ///< completions dropped for an old generation or a removed descriptor
   std::uint64_t recvs = 0;             ///< receives submitted
+  std::uint64_t accepts = 0;           ///< multishot accepts submitted
   std::uint64_t enobufs = 0;           ///< receives the kernel ended for want of a free buffer
   std::uint64_t deferred_cancels = 0;  ///< removals queued late because the submission ring was full
 };
@@ -142,6 +148,12 @@ class io_uring_backend final : public backend {
   result<void> submit_recv(int fd) noexcept override;
   /// Queues an IORING_OP_ASYNC_CANCEL of the receive in flight.
   result<void> cancel_recv(int fd) noexcept override;
+  /// True on kernels with synchronous cancellation (6.0+).
+  bool supports_accept() const noexcept override { return ops_; }
+  /// Queues a multishot IORING_OP_ACCEPT.
+  result<void> submit_accept(int fd) noexcept override;
+  /// Queues an IORING_OP_ASYNC_CANCEL of the accept.
+  result<void> cancel_accept(int fd) noexcept override;
   /// IORING_REGISTER_SYNC_CANCEL, then the receive's completion; the others
   /// posted meanwhile wait for the next poll.
   result<io_event> cancel_recv_now(int fd) noexcept override;
@@ -160,11 +172,12 @@ class io_uring_backend final : public backend {
     std::uint64_t token = 0;
     std::uint32_t generation = 0;
     interest what = interest::none;
-    std::uint8_t state = 0;         // free, armed, failed (see the .cpp)
-    std::uint32_t batch = 0;        // the poll call that last reported it
-    std::uint32_t batch_index = 0;  // its place in that poll's output
-    std::uint32_t recv_generation = 0;
+    std::uint8_t state = 0;             // free, armed, failed (see the .cpp)
+    std::uint32_t batch = 0;            // the poll call that last reported it
+    std::uint32_t batch_index = 0;      // its place in that poll's output
+    std::uint32_t recv_generation = 0;  // of the receive or the accept in flight
     bool recv_in_flight = false;
+    bool accept_armed = false;
   };
 
   // The provided buffers: a ring shared with the kernel and the memory its
@@ -199,6 +212,7 @@ class io_uring_backend final : public backend {
   std::thread::id poller_;  // the thread that submitted the armed requests
   io_uring_stats stats_;
   std::unique_ptr<buffer_ring> buffers_;     // null: no submit_recv
+  bool ops_ = false;                         // sync cancel (6.0+): accepts, and receives with buffers_
   std::vector<std::uint16_t> lent_;          // buffers reported by the last poll
   std::vector<std::uint64_t> late_cancels_;  // removals the ring had no room for
   std::vector<completion> held_;             // set aside by cancel_recv_now, reaped first
