@@ -1,4 +1,5 @@
 #include <otpnet/listener/acceptor.hpp>
+#include <otpnet/runtime/port.hpp>
 #include <otpnet/runtime/process.hpp>
 #include <otpnet/runtime/socket_io.hpp>
 #include <otpnet/runtime/timer.hpp>
@@ -6,7 +7,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <new>
+#include <utility>
 
 namespace otpnet::listener {
 
@@ -14,6 +20,138 @@ namespace so = otpnet::socket;
 
 namespace {
 constexpr int batch_size = 32;  // accepts per turn before yielding to other messages
+}
+
+// The kernel's multishot accept on one listen socket (io_uring): runs on
+// the loop of the acceptor process's scheduler (the process never moves),
+// so its queue is touched by the loop's io phase and by the process, never
+// at once. Connections the kernel takes are queued, and the process is
+// told with one accept_more until it has looked at the queue.
+class acceptor::kernel_accept final : public reactor::io_handler {
+ public:
+  kernel_accept(reactor::event_loop& loop, int fd, listen_id id, pid owner) noexcept
+      : loop_(loop), fd_(fd), id_(id), owner_(owner) {}
+  kernel_accept(const kernel_accept&) = delete;
+  kernel_accept& operator=(const kernel_accept&) = delete;
+
+  /// Watches the socket (for nothing: the accept is what reports) and
+  /// starts accepting. False where the loop cannot (then accept calls).
+  bool start() noexcept {
+    if (!loop_.supports_accept() || !loop_.add(fd_, reactor::interest::none, *this, 0)) {
+      return false;
+    }
+    watched_ = true;
+    return arm();
+  }
+
+  /// Ends the accept at once (so that closing the listen socket next
+  /// refuses connections at once) and the registration (what the kernel
+  /// still reports is closed by the reactor); queued connections close.
+  /// Before the listen socket closes.
+  ~kernel_accept() {
+    if (watched_ && otpnet::detail::current_loop() == &loop_) {
+      if (armed_) {
+        (void)loop_.cancel_accept(fd_);
+      }
+      (void)loop_.remove(fd_);
+    }
+    for (int fd : queue_) {
+      (void)::close(fd);
+    }
+  }
+
+  bool arm() noexcept {
+    armed_ = loop_.submit_accept(fd_).has_value();
+    cancelling_ = false;
+    return armed_;
+  }
+  /// Parked: the kernel stops taking connections now (those it took
+  /// before still come, into the queue).
+  void pause() noexcept {
+    if (armed_ && !cancelling_ && otpnet::detail::current_loop() == &loop_) {
+      cancelling_ = loop_.cancel_accept(fd_).has_value();
+    }
+  }
+  bool armed() const noexcept { return armed_; }
+  /// The next queued connection's descriptor, or -1.
+  int take() noexcept {
+    if (head_ == queue_.size()) {
+      queue_.clear();
+      head_ = 0;
+      return -1;
+    }
+    return queue_[head_++];
+  }
+  /// The error the accept ended with, once.
+  errc take_error() noexcept { return std::exchange(error_, errc::ok); }
+  /// The process looked at the queue: the next connection tells it again.
+  void looked() noexcept { told_ = false; }
+
+  void on_io(std::uint64_t, reactor::readiness) noexcept override {}
+
+  void on_accept(std::uint64_t, std::int32_t result, bool more) noexcept override {
+    armed_ = more;
+    if (!more) {
+      cancelling_ = false;
+    }
+    if (result >= 0) {
+      try {
+        queue_.push_back(result);
+      } catch (const std::bad_alloc&) {
+        (void)::close(result);
+        error_ = errc::enomem;
+      }
+    } else if (result != -ECANCELED) {
+      error_ = from_errno(-result);
+    }
+    if (!told_ && (result != -ECANCELED || head_ < queue_.size())) {
+      told_ = true;
+      (void)send(owner_, accept_more{id_});
+    }
+  }
+
+ private:
+  reactor::event_loop& loop_;
+  int fd_;
+  listen_id id_;
+  pid owner_;
+  std::vector<int> queue_;
+  std::size_t head_ = 0;
+  errc error_ = errc::ok;
+  bool watched_ = false;
+  bool armed_ = false;
+  bool cancelling_ = false;
+  bool told_ = false;
+};
+
+acceptor::acceptor(std::string name) : name_(std::move(name)) {}
+
+acceptor::~acceptor() = default;
+
+void acceptor::suspend() noexcept {
+  suspended_ = true;
+  pause_kernel();
+}
+
+void acceptor::set_max_connections(std::size_t n) noexcept {
+  max_ = n == 0 ? unlimited : n;
+  pause_kernel();
+}
+
+void acceptor::set_limit(std::size_t n) noexcept {
+  max_ = n;
+  pause_kernel();
+}
+
+void acceptor::pause_kernel() noexcept {
+  if (!parked()) {
+    return;
+  }
+  for (auto& p : ports_) {
+    if (p.kernel) {
+      p.kernel->pause();
+    }
+  }
 }
 
 result<std::uint16_t> acceptor::add_port(const so::address& addr, const gen_tcp::options& opts) {
@@ -43,6 +181,12 @@ result<std::uint16_t> acceptor::add_port(const so::address& addr, const gen_tcp:
   p.port = ls->port;
   p.id = next_id_++;
   p.handle = so::make_select_handle();
+  if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
+    auto k = std::make_unique<kernel_accept>(*loop, p.sock.native_handle(), p.id, self());
+    if (k->start()) {
+      p.kernel = std::move(k);
+    }
+  }
   listen_id id = p.id;
   std::uint16_t port = p.port;
   ports_.push_back(std::move(p));
@@ -57,6 +201,7 @@ bool acceptor::remove_port(std::uint16_t port) {
     if (p.port != port) {
       return false;
     }
+    p.kernel.reset();  // before the close: the kernel's accept holds the socket
     (void)so::close(p.sock);
     return true;
   });
@@ -70,6 +215,7 @@ bool acceptor::remove_address(const so::address& addr) {
   if (it == ports_.end()) {
     return false;
   }
+  it->kernel.reset();
   (void)so::close(it->sock);
   ports_.erase(it);
   return true;
@@ -86,6 +232,7 @@ std::vector<listen_id> acceptor::listen_ids() const {
 
 void acceptor::close_all() noexcept {
   for (auto& p : ports_) {
+    p.kernel.reset();
     (void)so::close(p.sock);
   }
   ports_.clear();
@@ -138,10 +285,18 @@ void acceptor::count_failure(errc e) {
 
 std::optional<connection> acceptor::accept_step(listen_id id) {
   port_state* p = find(id);
-  if (p == nullptr || p->backing_off || parked()) {
-    return std::nullopt;  // parked: connections wait in the kernel's backlog
+  if (p == nullptr || p->backing_off) {
+    return std::nullopt;
   }
-  const std::string where = p->addr.to_string();
+  if (parked()) {
+    if (p->kernel) {
+      p->kernel->pause();  // connections wait in the kernel's backlog
+    }
+    return std::nullopt;
+  }
+  if (p->kernel) {
+    return kernel_step(*p);
+  }
   for (;;) {
     if (p->batch >= batch_size) {
       // Bounded work: let the process's other messages (calls) in first.
@@ -154,45 +309,97 @@ std::optional<connection> acceptor::accept_step(listen_id id) {
       return std::nullopt;
     }
     if (r.is_ok()) {
-      if (!p->delay.first()) {
-        spdlog::info("listener {}: accepting again on {} after {} back-off(s)", name_, where, p->delay.attempts());
-        p->delay.reset();
-      }
-      connection c;
-      c.raw = std::move(r.value());
-      c.opts = p->opts;
-      c.local_port = p->port;
-      c.listen_id = id;
-      if (auto peer = so::peername(c.raw)) {
-        c.peer = *peer;
-      }
-      ++active_;
-      ++total_;
-      return c;
+      return accepted(*p, std::move(r.value()));
     }
-    errc e = r.error();
-    count_failure(e);
-    switch (classify_accept_error(e)) {
-      case accept_action::skip:
-        continue;
-      case accept_action::stop:
-        spdlog::warn("listener {}: {} stops accepting: {}", name_, where, format_error(e));
-        return std::nullopt;
-      case accept_action::backoff:
-      case accept_action::report_backoff: {
-        bool first = p->delay.first();
-        auto d = p->delay.next();
-        if (first) {
-          // Once per burst: the resumption is reported when it comes.
-          spdlog::warn("listener {}: accept on {}: {}; backing off (from {} ms, growing to 1 s)", name_, where,
-                       format_error(e), d.count());
-        }
-        p->backing_off = true;
-        (void)send_after(d, self(), backoff_tick{id});
-        return std::nullopt;
-      }
+    count_failure(r.error());
+    if (!accept_failed(*p, r.error())) {
+      return std::nullopt;
     }
   }
+}
+
+// The kernel's accept: a queued connection, or its error, or nothing (then
+// it is armed again if it had ended, and an accept_more comes with the next
+// connection).
+std::optional<connection> acceptor::kernel_step(port_state& p) {
+  kernel_accept& k = *p.kernel;
+  for (;;) {
+    if (p.batch >= batch_size) {
+      send(self(), accept_more{p.id});
+      return std::nullopt;
+    }
+    ++p.batch;
+    if (int fd = k.take(); fd >= 0) {
+      auto s = so::adopt_accepted(p.sock, fd);
+      if (s) {
+        return accepted(p, std::move(*s));
+      }
+      count_failure(s.error());
+      continue;
+    }
+    if (errc e = k.take_error(); e != errc::ok) {
+      so::count_failed_accept(p.sock);
+      count_failure(e);
+      if (!accept_failed(p, e)) {
+        return std::nullopt;  // backing off: armed again after the tick
+      }
+      continue;
+    }
+    k.looked();
+    if (!k.armed() && !k.arm()) {
+      // The reactor would not take it again: accept calls from now on.
+      spdlog::warn("listener {}: {}: the kernel's accept could not be queued again; accepting with calls", name_,
+                   p.addr.to_string());
+      p.kernel.reset();
+      send(self(), accept_more{p.id});
+    }
+    return std::nullopt;
+  }
+}
+
+std::optional<connection> acceptor::accepted(port_state& p, so::socket s) {
+  if (!p.delay.first()) {
+    spdlog::info("listener {}: accepting again on {} after {} back-off(s)", name_, p.addr.to_string(),
+                 p.delay.attempts());
+    p.delay.reset();
+  }
+  connection c;
+  c.raw = std::move(s);
+  c.opts = p.opts;
+  c.local_port = p.port;
+  c.listen_id = p.id;
+  if (auto peer = so::peername(c.raw)) {
+    c.peer = *peer;
+  }
+  ++active_;
+  ++total_;
+  pause_kernel();  // at the limit now: the kernel takes no more
+  return c;
+}
+
+bool acceptor::accept_failed(port_state& p, errc e) {
+  const std::string where = p.addr.to_string();
+  switch (classify_accept_error(e)) {
+    case accept_action::skip:
+      return true;
+    case accept_action::stop:
+      spdlog::warn("listener {}: {} stops accepting: {}", name_, where, format_error(e));
+      return false;
+    case accept_action::backoff:
+    case accept_action::report_backoff: {
+      bool first = p.delay.first();
+      auto d = p.delay.next();
+      if (first) {
+        // Once per burst: the resumption is reported when it comes.
+        spdlog::warn("listener {}: accept on {}: {}; backing off (from {} ms, growing to 1 s)", name_, where,
+                     format_error(e), d.count());
+      }
+      p.backing_off = true;
+      (void)send_after(d, self(), backoff_tick{p.id});
+      return false;
+    }
+  }
+  return false;
 }
 
 void acceptor::connection_ended() noexcept {

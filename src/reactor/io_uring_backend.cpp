@@ -26,9 +26,14 @@ namespace {
 
 // Slot states. A failed registration had its poll end with an error: it is
 // still watched (modify and remove work) but has no request in the kernel.
+// A quiet one was added for no direction (interest::none: a descriptor
+// used only for operations, such as a listen socket under a multishot
+// accept): no poll either, so that nothing holds its file but the
+// operations, and a close after remove shuts it at once.
 constexpr std::uint8_t slot_free = 0;
 constexpr std::uint8_t slot_armed = 1;
 constexpr std::uint8_t slot_failed = 2;
+constexpr std::uint8_t slot_quiet = 3;
 
 // User data of a poll request: generation << 32 | fd; of a receive, the
 // receive's generation << 32 | recv_bit | fd; of an accept, the same with
@@ -344,6 +349,11 @@ result<void> io_uring_backend::add(int fd, std::uint64_t token, interest what) n
   // recv_generation goes on: a receive of the descriptor's previous
   // registration may still complete, and must be found stale.
   slot next{token, next_generation(s.generation), what, slot_armed, 0, 0, s.recv_generation, false, false};
+  if (what == interest::none) {
+    next.state = slot_quiet;
+    s = next;
+    return ok();
+  }
   auto queued = queue_poll(fd, next);
   if (!queued) {
     return queued;
@@ -369,6 +379,10 @@ result<void> io_uring_backend::modify(int fd, std::uint64_t token, interest what
   s->generation = next_generation(s->generation);
   s->token = token;
   s->what = what;
+  if (what == interest::none) {
+    s->state = slot_quiet;
+    return ok();
+  }
   s->state = slot_armed;
   auto queued = queue_poll(fd, *s);
   if (!queued) {
@@ -445,12 +459,26 @@ result<void> io_uring_backend::submit_accept(int fd) noexcept {
   return ok();
 }
 
+// Synchronous (IORING_REGISTER_SYNC_CANCEL): once it returns the kernel
+// takes no more connections, so a caller that parks knows later ones stay
+// in the backlog. What it took before, and the final ECANCELED, are
+// reported by the next poll.
 result<void> io_uring_backend::cancel_accept(int fd) noexcept {
   slot* s = find(fd);
   if (s == nullptr || !s->accept_armed) {
     return fail(errc::enoent);
   }
-  cancel_or_defer(accept_data(fd, s->recv_generation));
+  io_uring* ring = ring_.get();
+  ++stats_.submits;
+  (void)io_uring_submit(ring);  // the accept may not have left yet
+  io_uring_sync_cancel_reg reg{};
+  reg.addr = accept_data(fd, s->recv_generation);
+  reg.timeout.tv_sec = -1;
+  reg.timeout.tv_nsec = -1;
+  int ret = io_uring_register_sync_cancel(ring, &reg);
+  if (ret < 0 && ret != -ENOENT) {
+    cancel_or_defer(reg.addr);  // at least asynchronously
+  }
   return ok();
 }
 

@@ -17,6 +17,17 @@ using ::otpnet::internal::wait_for;
 
 // -- attempts ----------------------------------------------------------------
 
+// The socket of a connection accepted from `st`, however it was accepted.
+socket accepted_from(detail::socket_state& st, int fd) {
+  st.counters.acc_success.add(1);
+  auto mode = st.registered.load(std::memory_order_relaxed) ? open_options::registry_mode::on
+                                                            : open_options::registry_mode::off;
+  auto ns = detail::make_state(fd, st.dom, st.typ, st.proto, mode, st.owner.load(std::memory_order_relaxed));
+  ns->connected.store(true, std::memory_order_relaxed);
+  ns->bound.store(true, std::memory_order_relaxed);
+  return socket(std::move(ns));
+}
+
 auto accept_attempt(const socket& ls) {
   return [&ls]() -> result<socket> {
     detail::socket_state& st = *ls.state();
@@ -29,13 +40,7 @@ auto accept_attempt(const socket& ls) {
       }
       return fail(fd.error());
     }
-    st.counters.acc_success.add(1);
-    auto mode = st.registered.load(std::memory_order_relaxed) ? open_options::registry_mode::on
-                                                              : open_options::registry_mode::off;
-    auto ns = detail::make_state(*fd, st.dom, st.typ, st.proto, mode, st.owner.load(std::memory_order_relaxed));
-    ns->connected.store(true, std::memory_order_relaxed);
-    ns->bound.store(true, std::memory_order_relaxed);
-    return socket(std::move(ns));
+    return accepted_from(st, *fd);
   };
 }
 
@@ -165,6 +170,28 @@ result<socket> accept(const socket& ls, milliseconds t) {
 async_result<socket> accept(const socket& ls, nowait_t) { return accept(ls, make_select_handle()); }
 async_result<socket> accept(const socket& ls, select_handle h) {
   return no_wait<socket>(ls, select_tag::accept, h, accept_attempt(ls));
+}
+
+result<socket> adopt_accepted(const socket& ls, int fd) {
+  detail::use_guard g(ls.state());
+  if (!g) {
+    (void)::otpnet::internal::sys_once([fd] { return ::close(fd); });
+    return fail(errc::closed);
+  }
+  ls.state()->counters.acc_tries.add(1);
+  try {
+    return accepted_from(*ls.state(), fd);
+  } catch (const std::bad_alloc&) {
+    (void)::otpnet::internal::sys_once([fd] { return ::close(fd); });
+    return fail(errc::enomem);
+  }
+}
+
+void count_failed_accept(const socket& ls) noexcept {
+  if (ls.state() != nullptr) {
+    ls.state()->counters.acc_tries.add(1);
+    ls.state()->counters.acc_fails.add(1);
+  }
 }
 
 // -- connect -----------------------------------------------------------------

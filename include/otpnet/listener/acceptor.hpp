@@ -7,6 +7,13 @@
 // counts connections against max_connections, and parks (leaving
 // connections in the kernel's backlog) while suspended or at the limit.
 // Every method runs in the listener's own process.
+//
+// Where the scheduler's reactor accepts by itself (io_uring), a listen
+// socket is served by one multishot accept in the kernel instead of
+// accept calls: the connections it takes are queued for the process, which
+// is told with an accept_more message and takes them as it would accept
+// them; the accept is cancelled while the acceptor is parked (what it took
+// meanwhile waits in the queue), and queued again when it goes on.
 #pragma once
 
 #include <otpnet/base/result.hpp>
@@ -22,6 +29,7 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -69,7 +77,8 @@ class acceptor {
  public:
   static constexpr std::size_t unlimited = std::numeric_limits<std::size_t>::max();
 
-  explicit acceptor(std::string name = "listener") : name_(std::move(name)) {}
+  explicit acceptor(std::string name = "listener");
+  ~acceptor();
   acceptor(const acceptor&) = delete;
   acceptor& operator=(const acceptor&) = delete;
 
@@ -96,14 +105,14 @@ class acceptor {
   /// Whether `ev` is about one of the listen sockets.
   bool owns(const socket_select& ev) const noexcept;
 
-  /// Admission.
-  void suspend() noexcept { suspended_ = true; }
+  /// Admission. Connections stay in the kernel's backlog from the return on.
+  void suspend() noexcept;
   /// Resumes accepting; the caller then drives accepts with resume_port()
   /// for each listen socket (see listen_ids()).
   void resume() noexcept { suspended_ = false; }
-  void set_max_connections(std::size_t n) noexcept { max_ = n == 0 ? unlimited : n; }
+  void set_max_connections(std::size_t n) noexcept;
   /// As set_max_connections, but 0 is a limit of zero (accept nothing).
-  void set_limit(std::size_t n) noexcept { max_ = n; }
+  void set_limit(std::size_t n) noexcept;
   std::size_t max_connections() const noexcept { return max_; }
   /// A connection ended (or no longer counts).
   void connection_ended() noexcept;
@@ -122,6 +131,7 @@ class acceptor {
   void close_all() noexcept;
 
  private:
+  class kernel_accept;
   struct port_state {
     otpnet::socket::socket sock;
     gen_tcp::effective_options opts;
@@ -132,10 +142,19 @@ class acceptor {
     backoff delay;
     bool backing_off = false;
     int batch = 0;
+    /// The kernel's multishot accept for this socket, where the reactor has
+    /// one (null: accept calls).
+    std::unique_ptr<kernel_accept> kernel;
   };
 
   port_state* find(listen_id id) noexcept;
   std::optional<connection> accept_step(listen_id id);
+  std::optional<connection> kernel_step(port_state& p);
+  /// Parked: the kernel's accepts stop now.
+  void pause_kernel() noexcept;
+  std::optional<connection> accepted(port_state& p, otpnet::socket::socket s);
+  /// What a failed accept does: skip it (true), or stop/back off (false).
+  bool accept_failed(port_state& p, errc e);
   void count_failure(errc e);
 
   std::string name_;

@@ -133,9 +133,10 @@ class backend {
   virtual std::string_view name() const noexcept = 0;
 
   /// Starts watching `fd` for `what`, edge-triggered, reporting `token` in
-  /// its events. Errors: `eexist` (already watched), `ebadf` (not an open
-  /// descriptor), `eperm` (a kind of file the facility cannot watch, such as
-  /// a regular file), `enomem`/`enospc` (kernel limits).
+  /// its events. `interest::none` watches for nothing (errors and hang-ups
+  /// at most): a registration for operations only (submit_accept). Errors: `eexist` (already watched), `ebadf` (not an
+  /// open descriptor), `eperm` (a kind of file the facility cannot watch, such as a regular file), `enomem`/`enospc`
+  /// (kernel limits).
   virtual result<void> add(int fd, std::uint64_t token, interest what) noexcept = 0;
 
   /// Changes the token and interest of a watched `fd`. An edge already
@@ -198,9 +199,10 @@ class backend {
     return fail(errc::unsupported);
   }
 
-  /// Asks the kernel to stop accepting on `fd`: connections it took before
-  /// are still reported, then a last event with ECANCELED and `more`
-  /// false. Errors: `enoent` (no accept in flight), `unsupported`.
+  /// Stops the kernel accepting on `fd` before returning (later
+  /// connections stay in the backlog): connections it took before are still
+  /// reported, then a last event with ECANCELED and `more` false. Errors:
+  /// `enoent` (no accept in flight), `unsupported`.
   virtual result<void> cancel_accept(int fd) noexcept {
     (void)fd;
     return fail(errc::unsupported);

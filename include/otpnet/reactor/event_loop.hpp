@@ -184,8 +184,8 @@ class event_loop {
   /// Errors: `enoent` (not added), and the backend's.
   result<void> submit_accept(int fd);
 
-  /// Stops the accept on `fd`; `on_accept` still gets what it took before,
-  /// then ECANCELED with `more` false. Errors: `enoent`.
+  /// Stops the accept on `fd` before returning; `on_accept` still gets what
+  /// it took before, then ECANCELED with `more` false. Errors: `enoent`.
   result<void> cancel_accept(int fd);
 
   /// Ends the receive in flight on `fd` now and returns its completion

@@ -152,7 +152,7 @@ class io_uring_backend final : public backend {
   bool supports_accept() const noexcept override { return ops_; }
   /// Queues a multishot IORING_OP_ACCEPT.
   result<void> submit_accept(int fd) noexcept override;
-  /// Queues an IORING_OP_ASYNC_CANCEL of the accept.
+  /// IORING_REGISTER_SYNC_CANCEL of the accept.
   result<void> cancel_accept(int fd) noexcept override;
   /// IORING_REGISTER_SYNC_CANCEL, then the receive's completion; the others
   /// posted meanwhile wait for the next poll.

@@ -38,6 +38,15 @@ using std::chrono::milliseconds;
 [[nodiscard]] async_result<socket> accept(const socket& ls, nowait_t);
 [[nodiscard]] async_result<socket> accept(const socket& ls, select_handle h);
 
+/// Wraps `fd`, a connection the kernel accepted from `ls` for someone else
+/// (io_uring's multishot accept): the socket `accept` would have given, with
+/// the same registry setting and owner, counted in `ls`'s counters. Takes
+/// `fd` (closed on error). Errors: closed (`ls` was closed), enomem.
+[[nodiscard]] result<socket> adopt_accepted(const socket& ls, int fd);
+
+/// Counts, in `ls`'s counters, an accept that failed elsewhere.
+void count_failed_accept(const socket& ls) noexcept;
+
 // -- connect -----------------------------------------------------------------
 
 /// Connects to `dest`. Errors: econnrefused, etimedout, enetunreach,
