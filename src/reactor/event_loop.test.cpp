@@ -6,7 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -287,6 +289,63 @@ TEST_P(event_loop_test, submitted_recv_completes_to_the_handler) {
   ASSERT_TRUE(internal::sys([fd = b] { return ::send(fd, "late", 4, MSG_NOSIGNAL); }));
   run_until_idle();
   EXPECT_EQ(h.done.size(), 1u);
+}
+
+// Records accepted descriptors (and closes them).
+struct accept_recorder final : io_handler {
+  std::vector<std::int32_t> results;
+  bool ended = false;
+  void on_io(std::uint64_t, readiness) noexcept override {}
+  void on_accept(std::uint64_t, std::int32_t result, bool more) noexcept override {
+    results.push_back(result);
+    ended = ended || !more;
+    if (result >= 0) {
+      (void)internal::sys_once([result] { return ::close(result); });
+    }
+  }
+};
+
+// A completion backend accepts by itself: each connection reaches on_accept
+// with its descriptor; cancel_accept ends it (ECANCELED, no more).
+TEST_P(event_loop_test, submitted_accept_hands_connections_to_the_handler) {
+  int ls = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  ASSERT_GE(ls, 0);
+  fds_.push_back(ls);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(ls, 16), 0);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(::getsockname(ls, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  accept_recorder h;
+  ASSERT_TRUE(loop_->add(ls, interest::none, h, 5));
+  if (!loop_->supports_accept()) {
+    EXPECT_EQ(loop_->submit_accept(ls).error(), errc::unsupported);
+    ASSERT_TRUE(loop_->remove(ls));
+    return;  // a readiness backend: nothing more to check
+  }
+  ASSERT_TRUE(loop_->submit_accept(ls));
+  for (int i = 0; i < 2; ++i) {
+    int c = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(c, 0);
+    fds_.push_back(c);
+    ASSERT_EQ(::connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  }
+  for (int i = 0; i < 50 && h.results.size() < 2; ++i) {
+    ASSERT_TRUE(loop_->run_once(std::chrono::milliseconds(100)));
+  }
+  ASSERT_EQ(h.results.size(), 2u);
+  EXPECT_GE(h.results[0], 0);
+  EXPECT_GE(h.results[1], 0);
+  EXPECT_FALSE(h.ended);
+  ASSERT_TRUE(loop_->cancel_accept(ls));
+  for (int i = 0; i < 50 && !h.ended; ++i) {
+    ASSERT_TRUE(loop_->run_once(std::chrono::milliseconds(100)));
+  }
+  ASSERT_TRUE(h.ended);
+  EXPECT_EQ(h.results.back(), -ECANCELED);
+  ASSERT_TRUE(loop_->remove(ls));
 }
 
 TEST_P(event_loop_test, modify_arms_a_new_direction) {
