@@ -12,6 +12,9 @@
 #include <otpnet/runtime/receive.hpp>
 
 #include <algorithm>
+#include <cstddef>
+#include <memory>
+#include <string>
 
 namespace otpnet::detail {
 
@@ -31,14 +34,32 @@ statem_core::~statem_core() {
   for (item& it : queue_) {
     destroy_envelope(it.e);
   }
-  for (item& it : postponed_) {
-    destroy_envelope(it.e);
-  }
   disarm(event_timer_);
   disarm(state_timer_);
-  for (timer& t : generic_) {
-    disarm(t);
+  if (rare_) {
+    for (item& it : rare_->postponed) {
+      destroy_envelope(it.e);
+    }
+    for (timer& t : rare_->generic) {
+      disarm(t);
+    }
   }
+}
+
+statem_core::rare_parts& statem_core::rare() {
+  if (!rare_) {
+    rare_ = std::make_unique<rare_parts>();
+  }
+  return *rare_;
+}
+
+statem_core::named_timer* statem_core::find_generic(const std::string& name) noexcept {
+  if (!rare_) {
+    return nullptr;
+  }
+  auto& g = rare_->generic;
+  auto it = std::find_if(g.begin(), g.end(), [&](const named_timer& t) { return *t.name == name; });
+  return it == g.end() ? nullptr : &*it;
 }
 
 // -- choosing the next event ------------------------------------------------------
@@ -85,7 +106,7 @@ statem_core::pick statem_core::accept(envelope* e) {
   event_kind k = e->type == tag_of<gen::detail::call_tag>()   ? event_kind::call
                  : e->type == tag_of<gen::detail::cast_tag>() ? event_kind::cast
                                                               : event_kind::info;
-  begin(item{k, e, {}});
+  begin(item{k, e, nullptr});
   return pick::event;
 }
 
@@ -107,29 +128,30 @@ void statem_core::drop_current() noexcept {
 
 void statem_core::arm(timer& t, action& a) {
   disarm(t);
-  t.armed = true;
   t.deadline = clock::now() + a.time();
   t.seq = ++seq_;
   t.content = a.release_content();
 }
 
 void statem_core::disarm(timer& t) noexcept {
-  t.armed = false;
+  t.seq = 0;
   destroy_envelope(std::exchange(t.content, nullptr));
 }
 
 statem_core::timer* statem_core::earliest() noexcept {
   timer* best = nullptr;
   auto better = [&best](timer& t) {
-    if (t.armed &&
+    if (t.armed() &&
         (best == nullptr || t.deadline < best->deadline || (t.deadline == best->deadline && t.seq < best->seq))) {
       best = &t;
     }
   };
   better(event_timer_);
   better(state_timer_);
-  for (timer& t : generic_) {
-    better(t);
+  if (rare_) {
+    for (timer& t : rare_->generic) {
+      better(t);
+    }
   }
   return best;
 }
@@ -140,10 +162,12 @@ void statem_core::fire(timer& t) {
             : &t == &state_timer_ ? event_kind::state_timeout
                                   : event_kind::generic_timeout;
   it.e = std::exchange(t.content, nullptr);
-  t.armed = false;
+  t.seq = 0;
   if (it.kind == event_kind::generic_timeout) {
-    it.name = std::move(t.name);
-    generic_.erase(generic_.begin() + (&t - generic_.data()));
+    auto& g = rare_->generic;
+    auto& named = static_cast<named_timer&>(t);
+    it.name = std::move(named.name);
+    g.erase(g.begin() + (&named - g.data()));
   }
   begin(std::move(it));
 }
@@ -163,7 +187,7 @@ const char* statem_core::apply(action_list& actions, bool changed, bool in_enter
   }
   if (!in_enter && have_cur_) {
     if (postpone_it) {
-      postponed_.push_back(std::move(cur_));
+      rare().postponed.push_back(std::move(cur_));
       cur_ = item{};
       have_cur_ = false;
     } else {
@@ -172,13 +196,16 @@ const char* statem_core::apply(action_list& actions, bool changed, bool in_enter
   }
   if (changed) {
     disarm(state_timer_);
-    // Retried oldest first, before anything queued.
-    for (auto it = postponed_.rbegin(); it != postponed_.rend(); ++it) {
-      queue_.push_back(std::move(*it));
+    if (rare_) {
+      // Retried oldest first, before anything queued.
+      auto& p = rare_->postponed;
+      for (auto it = p.rbegin(); it != p.rend(); ++it) {
+        queue_.push_back(std::move(*it));
+      }
+      p.clear();
     }
-    postponed_.clear();
   }
-  inserted_.clear();
+  std::size_t queued_before = queue_.size();
   for (std::size_t i = 0; i < actions.size(); ++i) {
     action& a = actions[i];
     switch (a.what()) {
@@ -192,37 +219,36 @@ const char* statem_core::apply(action_list& actions, bool changed, bool in_enter
         arm(state_timer_, a);
         break;
       case action::verb::generic_timeout: {
-        auto it = std::find_if(generic_.begin(), generic_.end(), [&](const timer& t) { return t.name == a.name(); });
-        if (it == generic_.end()) {
-          generic_.emplace_back().name = a.name();
-          it = generic_.end() - 1;
+        named_timer* t = find_generic(a.name());
+        if (t == nullptr) {
+          t = &rare().generic.emplace_back();
+          t->name = a.release_name();
+          if (!t->name) {
+            t->name = std::make_unique<std::string>();
+          }
         }
-        arm(*it, a);
+        arm(*t, a);
         break;
       }
       case action::verb::cancel_state_timeout:
         disarm(state_timer_);
         break;
       case action::verb::cancel_timeout: {
-        auto it = std::find_if(generic_.begin(), generic_.end(), [&](const timer& t) { return t.name == a.name(); });
-        if (it != generic_.end()) {
-          disarm(*it);
-          generic_.erase(it);
+        if (named_timer* t = find_generic(a.name())) {
+          disarm(*t);
+          rare_->generic.erase(rare_->generic.begin() + (t - rare_->generic.data()));
         }
         break;
       }
       case action::verb::postpone:
         break;
       case action::verb::next_event:
-        inserted_.push_back(item{a.kind(), a.release_content(), {}});
+        queue_.push_back(item{a.kind(), a.release_content(), nullptr});
         break;
     }
   }
   // The first inserted event is handled first: it goes to the back last.
-  for (auto it = inserted_.rbegin(); it != inserted_.rend(); ++it) {
-    queue_.push_back(std::move(*it));
-  }
-  inserted_.clear();
+  std::reverse(queue_.begin() + static_cast<std::ptrdiff_t>(queued_before), queue_.end());
   return nullptr;
 }
 
