@@ -28,7 +28,7 @@ constexpr std::size_t max_iov = 64;  // iovecs per sendmsg
 
 // -- life cycle ---------------------------------------------------------------------
 
-port::port(so::socket raw, const effective_options& opts, pid owner, int sched) noexcept
+port::port(create_key, so::socket raw, const effective_options& opts, pid owner, int sched) noexcept
     : sock_(std::move(raw)),
       fd_(sock_.native_handle()),
       opts_(opts),
@@ -51,7 +51,7 @@ result<std::shared_ptr<port>> port::create(so::socket raw, const effective_optio
   if (!raw.is_open()) {
     return fail(errc::closed);
   }
-  auto p = std::shared_ptr<port>(new port(std::move(raw), opts, me, sched));
+  auto p = std::make_shared<port>(create_key{}, std::move(raw), opts, me, sched);
   if (opts.nodelay) {
     (void)so::setopt(p->sock_, so::opt::tcp::nodelay, true);
   }

@@ -62,9 +62,16 @@ class port final : public std::enable_shared_from_this<port>,
                    private reactor::io_handler,
                    private reactor::timer_handler,
                    private end_of_turn_hook {
+  /// Only create() makes ports; the constructor is public for make_shared
+  /// (the port and its reference counts in one allocation).
+  struct create_key {
+    explicit create_key() = default;
+  };
+
  public:
   /// A port for `raw`, owned by the calling process, on its scheduler.
   static result<std::shared_ptr<port>> create(otpnet::socket::socket raw, const effective_options& opts);
+  port(create_key, otpnet::socket::socket raw, const effective_options& opts, pid owner, int sched) noexcept;
   ~port() override;
 
   // -- owner-thread operations ------------------------------------------------------
@@ -123,8 +130,6 @@ class port final : public std::enable_shared_from_this<port>,
   void owner_exited(pid owner) noexcept override;
 
  private:
-  port(otpnet::socket::socket raw, const effective_options& opts, pid owner, int sched) noexcept;
-
   void on_io(std::uint64_t token, reactor::readiness r) noexcept override;
   void on_timer(std::uint64_t token) noexcept override;
   void end_of_turn() noexcept override;

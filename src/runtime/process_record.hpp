@@ -114,10 +114,10 @@ struct process : run_node {
   pstate state = pstate::runnable;
   bool in_runq = false;
   bool adopted = false;
+  bool trap_exit = false;
   std::size_t all_index = 0;  // position in its scheduler's list of processes
   std::size_t frame_bytes = 0;
   process* next_run = nullptr;  // the scheduler's local run queue
-  bool trap_exit = false;
 
   // -- mailbox ---------------------------------------------------------------
   std::atomic<detail::envelope*> head{nullptr};  // local list, arrival order

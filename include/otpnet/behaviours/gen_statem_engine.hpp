@@ -94,6 +94,20 @@ class statem_engine {
     }
   }
 
+  /// Calls the callback for `e` and carries out the transition it returns,
+  /// or, for a coroutine callback, leaves its task in `pending` (to await
+  /// with statem_await_pending) and returns nothing. The transition lives
+  /// on the stack of this call, not in the machine's frame.
+  std::optional<step> run(event& e, std::optional<task<transition>>& pending) {
+    statem_outcome<transition> out;
+    invoke(e, out);
+    if (out.pending) {
+      pending.emplace(std::move(*out.pending));
+      return std::nullopt;
+    }
+    return apply(*out.ready, e.is(event_kind::enter));
+  }
+
   /// Adopts the state init chose (its previous state is itself) and
   /// carries out init's actions.
   step start(transition& t) {
@@ -140,7 +154,8 @@ class statem_engine {
     return has_state_enter() && (changed || repeat) ? step::enter : step::go_on;
   }
 
-  const exit_reason& why() const noexcept { return why_; }
+  /// Why the machine stops (the loop sets it for stops it finds itself).
+  exit_reason& why() noexcept { return why_; }
 
  private:
   void label() {
@@ -169,20 +184,30 @@ class statem_engine {
 /// arguments of Fsm's constructor. The init phase owns it and drops it.
 template <class Args>
 struct statem_start_pack {
+  statem_start_pack(gen_server::detail::start_ctx c, Args a) : ctx(std::move(c)), args(std::move(a)) {}
   gen_server::detail::start_ctx ctx;
   Args args;
 };
 
-/// Awaits a coroutine callback (out.pending) and puts its transition in
-/// out.ready: the transition is never a temporary of the loop's frame,
-/// which GCC would keep for the process's whole life.
-template <class T>
+/// Awaits a coroutine callback's task and carries out its transition,
+/// returning the engine's step: the transition is a local of await_resume,
+/// never a temporary of the loop's frame, which GCC would keep for the
+/// process's whole life.
+template <class Fsm>
 struct statem_await_pending {
-  explicit statem_await_pending(statem_outcome<T>& o) noexcept : out(o) {}
+  using engine_t = statem_engine<Fsm>;
+  using transition = typename engine_t::transition;
+  statem_await_pending(engine_t& en, std::optional<task<transition>>& p, bool enter) noexcept
+      : engine(en), pending(p), in_enter(enter) {}
   bool await_ready() const noexcept { return false; }
-  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) noexcept { return out.pending->await_suspend(h); }
-  void await_resume() { out.ready.emplace(out.pending->await_resume()); }
-  statem_outcome<T>& out;
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) noexcept { return pending->await_suspend(h); }
+  typename engine_t::step await_resume() {
+    transition t = pending->await_resume();
+    return engine.apply(t, in_enter);
+  }
+  engine_t& engine;
+  std::optional<task<transition>>& pending;
+  bool in_enter;
 };
 
 /// The init phase of a gen_statem process: construct the machine into
@@ -242,7 +267,7 @@ task<typename statem_engine<Fsm>::step> statem_init(std::unique_ptr<statem_start
 
 /// The process body of a gen_statem: init (statem_init), loop, terminate.
 /// Its frame lives as long as the machine, so it holds only what the loop
-/// needs, one transition at most (GCC keeps every local of a coroutine,
+/// needs, no transition (GCC keeps every local of a coroutine,
 /// and every temporary of a co_await, in the frame).
 template <class Fsm, class Args>
 proc statem_main(std::unique_ptr<statem_start_pack<Args>> pack) {
@@ -256,10 +281,10 @@ proc statem_main(std::unique_ptr<statem_start_pack<Args>> pack) {
     co_return;
   }
   engine_t engine(*fsm, core);
-  statem_outcome<transition> out;
+  std::optional<task<transition>> pending;  // a coroutine callback's
   std::exception_ptr crash;
+  exit_reason& why = engine.why();
   // -- the loop: one event per turn ---------------------------------------------------------
-  exit_reason why;
   int streak = 0;  // events taken without reading the mailbox
   while (s != step::stop) {
     try {
@@ -284,15 +309,11 @@ proc statem_main(std::unique_ptr<statem_start_pack<Args>> pack) {
         }
         e = core.current();
       }
-      engine.invoke(e, out);
-      if (out.pending) {
-        co_await statem_await_pending<transition>(out);
-      }
-      s = engine.apply(*out.ready, e.is(event_kind::enter));
-      out.ready.reset();
-      out.pending.reset();
-      if (s == step::stop) {
-        why = engine.why();
+      if (auto next = engine.run(e, pending)) {
+        s = *next;
+      } else {
+        s = co_await statem_await_pending<Fsm>(engine, pending, e.is(event_kind::enter));
+        pending.reset();
       }
     } catch (...) {
       crash = std::current_exception();
@@ -300,8 +321,7 @@ proc statem_main(std::unique_ptr<statem_start_pack<Args>> pack) {
       break;
     }
   }
-  out.ready.reset();
-  out.pending.reset();
+  pending.reset();
   // -- terminate: for a stop, a crash, the parent's exit; never for a kill -------------------
   if constexpr (requires { fsm->terminate(why); }) {
     if constexpr (std::is_void_v<decltype(fsm->terminate(why))>) {
