@@ -31,12 +31,12 @@ statem_core::~statem_core() {
   if (have_cur_) {
     destroy_envelope(cur_.e);
   }
-  for (item& it : queue_) {
-    destroy_envelope(it.e);
-  }
-  disarm(event_timer_);
   disarm(state_timer_);
   if (rare_) {
+    for (item& it : rare_->queue) {
+      destroy_envelope(it.e);
+    }
+    disarm(rare_->event_timer);
     for (item& it : rare_->postponed) {
       destroy_envelope(it.e);
     }
@@ -65,9 +65,9 @@ statem_core::named_timer* statem_core::find_generic(const std::string& name) noe
 // -- choosing the next event ------------------------------------------------------
 
 statem_core::pick statem_core::select() {
-  if (!queue_.empty()) {
-    item it = std::move(queue_.back());
-    queue_.pop_back();
+  if (rare_ && !rare_->queue.empty()) {
+    item it = std::move(rare_->queue.back());
+    rare_->queue.pop_back();
     begin(std::move(it));
     return pick::event;
   }
@@ -78,7 +78,7 @@ statem_core::pick statem_core::select() {
   }
   auto now = clock::now();
   if (t->deadline <= now) {
-    if (t == &event_timer_) {
+    if (rare_ && t == &rare_->event_timer) {
       if (envelope* e = receive_now(any_message(), false)) {
         return accept(e);
       }
@@ -112,7 +112,9 @@ statem_core::pick statem_core::accept(envelope* e) {
 
 void statem_core::begin(item it) noexcept {
   // Any event cancels the event timeout.
-  disarm(event_timer_);
+  if (rare_) {
+    disarm(rare_->event_timer);
+  }
   cur_ = std::move(it);
   have_cur_ = true;
 }
@@ -146,9 +148,9 @@ statem_core::timer* statem_core::earliest() noexcept {
       best = &t;
     }
   };
-  better(event_timer_);
   better(state_timer_);
   if (rare_) {
+    better(rare_->event_timer);
     for (timer& t : rare_->generic) {
       better(t);
     }
@@ -158,9 +160,9 @@ statem_core::timer* statem_core::earliest() noexcept {
 
 void statem_core::fire(timer& t) {
   item it;
-  it.kind = &t == &event_timer_   ? event_kind::event_timeout
-            : &t == &state_timer_ ? event_kind::state_timeout
-                                  : event_kind::generic_timeout;
+  it.kind = &t == &state_timer_                             ? event_kind::state_timeout
+            : rare_ != nullptr && &t == &rare_->event_timer ? event_kind::event_timeout
+                                                            : event_kind::generic_timeout;
   it.e = std::exchange(t.content, nullptr);
   t.seq = 0;
   if (it.kind == event_kind::generic_timeout) {
@@ -200,12 +202,12 @@ const char* statem_core::apply(action_list& actions, bool changed, bool in_enter
       // Retried oldest first, before anything queued.
       auto& p = rare_->postponed;
       for (auto it = p.rbegin(); it != p.rend(); ++it) {
-        queue_.push_back(std::move(*it));
+        rare_->queue.push_back(std::move(*it));
       }
       p.clear();
     }
   }
-  std::size_t queued_before = queue_.size();
+  std::size_t queued_before = rare_ ? rare_->queue.size() : 0;
   for (std::size_t i = 0; i < actions.size(); ++i) {
     action& a = actions[i];
     switch (a.what()) {
@@ -213,7 +215,7 @@ const char* statem_core::apply(action_list& actions, bool changed, bool in_enter
         (void)a.to().commit();
         break;
       case action::verb::event_timeout:
-        arm(event_timer_, a);
+        arm(rare().event_timer, a);
         break;
       case action::verb::state_timeout:
         arm(state_timer_, a);
@@ -243,12 +245,14 @@ const char* statem_core::apply(action_list& actions, bool changed, bool in_enter
       case action::verb::postpone:
         break;
       case action::verb::next_event:
-        queue_.push_back(item{a.kind(), a.release_content(), nullptr});
+        rare().queue.push_back(item{a.kind(), a.release_content(), nullptr});
         break;
     }
   }
   // The first inserted event is handled first: it goes to the back last.
-  std::reverse(queue_.begin() + static_cast<std::ptrdiff_t>(queued_before), queue_.end());
+  if (rare_) {
+    std::reverse(rare_->queue.begin() + static_cast<std::ptrdiff_t>(queued_before), rare_->queue.end());
+  }
   return nullptr;
 }
 

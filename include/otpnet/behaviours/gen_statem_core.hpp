@@ -72,8 +72,8 @@ class statem_core {
 
  private:
   // The core lives in the machine's frame for its whole life: what only
-  // some machines use (a generic timeout's name, postponed events, generic
-  // timeouts) costs a pointer until it is used.
+  // some machines use (a generic timeout's name, inserted and postponed
+  // events, event and generic timeouts) costs a pointer until it is used.
   struct item {
     event_kind kind = event_kind::info;
     envelope* e = nullptr;
@@ -89,6 +89,9 @@ class statem_core {
     std::unique_ptr<std::string> name;
   };
   struct rare_parts {
+    // Events to handle before the mailbox; the back is handled next.
+    std::vector<item> queue;
+    timer event_timer;
     // Postponed events, oldest first.
     std::vector<item> postponed;
     std::vector<named_timer> generic;
@@ -106,9 +109,6 @@ class statem_core {
   pid parent_;
   item cur_;
   bool have_cur_ = false;
-  // Events to handle before the mailbox; the back is handled next.
-  std::vector<item> queue_;
-  timer event_timer_;
   timer state_timer_;
   std::unique_ptr<rare_parts> rare_;
   std::uint64_t seq_ = 0;
