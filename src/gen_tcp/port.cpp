@@ -31,10 +31,10 @@ constexpr std::size_t max_iov = 64;  // iovecs per sendmsg
 port::port(create_key, so::socket raw, const effective_options& opts, pid owner, int sched) noexcept
     : sock_(std::move(raw)),
       fd_(sock_.native_handle()),
+      sched_(sched),
       opts_(opts),
       spec_(opts.spec()),
-      owner_(owner.value()),
-      sched_(sched) {
+      owner_(owner.value()) {
   if (opts_.active.k == active_mode::kind::count) {
     active_left_ = opts_.active.n;
   }

@@ -170,13 +170,15 @@ class port final : public std::enable_shared_from_this<port>,
   };
 
   otpnet::socket::socket sock_;
+  // (Small fields are grouped to leave no padding: a port lives as long
+  // as its connection.)
   int fd_;
+  std::atomic<int> sched_;
   effective_options opts_;
   frame_spec spec_;
   std::atomic<std::uint64_t> owner_;
-  std::atomic<int> sched_;
-  std::atomic<bool> closed_{false};
   std::shared_ptr<port> self_;  // keeps the port alive while open
+  std::atomic<bool> closed_{false};
   bool registered_ = false;
   bool moving_ = false;        // between hand_over and finish_hand_over
   bool closing_ = false;       // closed by its owner; writing out the queue
@@ -213,11 +215,11 @@ class port final : public std::enable_shared_from_this<port>,
   std::size_t queued_bytes_ = 0;
   bool busy_ = false;
   bool flush_scheduled_ = false;
-  std::shared_ptr<port> turn_ref_;  // held while the end-of-turn hook is queued
+  bool send_timer_armed_ = false;
   errc send_error_ = errc::ok;
+  std::shared_ptr<port> turn_ref_;  // held while the end-of-turn hook is queued
   std::vector<std::pair<pid, std::uint64_t>> drain_waiters_;
   reactor::timer_handle send_timer_{};
-  bool send_timer_armed_ = false;
   std::uint64_t progress_mark_ = 0;
 
   stats stats_;
@@ -225,8 +227,8 @@ class port final : public std::enable_shared_from_this<port>,
   // transport
   std::unique_ptr<transport> transport_;
   bool tls_ = false;
-  std::uint64_t io_ticket_ = 0;
   bool io_write_ = false;
+  std::uint64_t io_ticket_ = 0;
   pid io_pid_;
 };
 
