@@ -206,9 +206,6 @@ class port final : public std::enable_shared_from_this<port>,
   bool end_delivered_ = false;
   bool pumping_ = false;
   bool pump_posted_ = false;
-  std::uint64_t recv_ticket_ = 0;  // a passive recv waiting (0: none)
-  std::size_t recv_length_ = 0;
-  pid recv_pid_;
 
   // send
   std::vector<out_item> outq_;  // empty costs nothing (a deque allocates ~600 bytes)
@@ -218,7 +215,6 @@ class port final : public std::enable_shared_from_this<port>,
   bool send_timer_armed_ = false;
   errc send_error_ = errc::ok;
   std::shared_ptr<port> turn_ref_;  // held while the end-of-turn hook is queued
-  std::vector<std::pair<pid, std::uint64_t>> drain_waiters_;
   reactor::timer_handle send_timer_{};
   std::uint64_t progress_mark_ = 0;
 
@@ -227,9 +223,21 @@ class port final : public std::enable_shared_from_this<port>,
   // transport
   std::unique_ptr<transport> transport_;
   bool tls_ = false;
-  bool io_write_ = false;
-  std::uint64_t io_ticket_ = 0;
-  pid io_pid_;
+
+  // What few ports use, allocated on first use: a passive recv waiting, a
+  // transport waiting for readiness, callers of drained().
+  struct waits {
+    std::uint64_t recv_ticket = 0;  // a passive recv waiting (0: none)
+    std::size_t recv_length = 0;
+    pid recv_pid;
+    std::uint64_t io_ticket = 0;  // a transport's wait (0: none)
+    pid io_pid;
+    bool io_write = false;
+    std::vector<std::pair<pid, std::uint64_t>> drain_waiters;
+  };
+  std::unique_ptr<waits> waits_;
+  waits& waits_now();
+  std::uint64_t recv_ticket() const noexcept { return waits_ ? waits_->recv_ticket : 0; }
 };
 
 template <class F>

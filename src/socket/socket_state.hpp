@@ -107,15 +107,17 @@ class socket_state : public std::enable_shared_from_this<socket_state> {
   const protocol proto;
   socket_counters counters;
   std::atomic<std::uint64_t> owner{0};
+  /// Intrusive links of the registry's list (guarded by the registry lock).
+  socket_state* reg_prev = nullptr;
+  socket_state* reg_next = nullptr;
+  std::uint64_t poller_cookie = 0;
+  // (The flags last, so that the private ones below follow them without
+  // padding: a socket lives as long as its connection.)
   std::atomic<bool> bound{false};
   std::atomic<bool> listening{false};
   std::atomic<bool> connected{false};
   std::atomic<bool> connecting{false};
   std::atomic<bool> registered{false};
-  /// Intrusive links of the registry's list (guarded by the registry lock).
-  socket_state* reg_prev = nullptr;
-  socket_state* reg_next = nullptr;
-  std::uint64_t poller_cookie = 0;
 
  private:
   void release_fd() noexcept;
@@ -124,13 +126,13 @@ class socket_state : public std::enable_shared_from_this<socket_state> {
   static void serve_head(socket_state& self, waiter_queue& q, errc reason) noexcept;
 
   static constexpr std::uint32_t closed_bit = 1u << 31;
+  std::atomic<bool> attached_{false};  // written under poll_mu_
   std::atomic<std::uint32_t> uses_{0};
   std::atomic<int> fd_;
   std::mutex waiters_mu_;
   waiter_queue queues_[2];
   std::atomic<poller*> poller_{nullptr};
-  std::mutex poll_mu_;                 // serialises attach and detach
-  std::atomic<bool> attached_{false};  // written under poll_mu_
+  std::mutex poll_mu_;  // serialises attach and detach
 
   friend void deliver_readiness(socket_state&, readiness) noexcept;
 };
