@@ -10,7 +10,8 @@
 //
 // The fast path (a plain-function callback, no state change) allocates
 // nothing: the event stays in its envelope, the transition and its first
-// actions live on the loop's frame, and a timeout is a stored deadline.
+// two actions live on the stack of statem_engine::run, and a timeout is a
+// stored deadline.
 #pragma once
 
 #include <otpnet/behaviours/gen_server_loop.hpp>
