@@ -37,7 +37,9 @@ application::spec make_app(const echo_config& c) {
 
     child_spec handler;
     handler.id = "tcp_echo_fsm";
-    handler.start = [h = c.handler]() -> task<start_result> { return statem::start_link<echo_fsm>(h); };
+    handler.start = [h = std::make_shared<const echo_settings>(c.handler)]() -> task<start_result> {
+      return statem::start_link<echo_fsm>(h);
+    };
     handler.restart = restart_type::temporary;
     handler.shutdown = 2000ms;
 

@@ -50,13 +50,15 @@ task<echo_fsm::transition> echo_fsm::wait_for_socket(event& e) {
     co_return stop(exit_reason::other("socket hand-off: " + format_error(s.error())));
   }
   sock_ = *s;
-  peer_ = ready->conn.peer.to_string();
-  if (settings_.tls) {
+  if (settings_->log_connections) {
+    peer_ = ready->conn.peer.to_string();  // only log() reads it
+  }
+  if (settings_->tls) {
     // In this process, so that a slow or silent peer holds only its own
     // connection. A failure is reported by the tls layer and closes the
     // socket: this connection ends, normally, and nothing else notices.
     // A drain notice that arrives meanwhile waits in the mailbox.
-    auto hs = co_await tls::handshake(sock_, settings_.tls, settings_.handshake_timeout);
+    auto hs = co_await tls::handshake(sock_, settings_->tls, settings_->handshake_timeout);
     if (!hs) {
       log("TLS handshake failed");
       sock_ = {};
@@ -65,7 +67,7 @@ task<echo_fsm::transition> echo_fsm::wait_for_socket(event& e) {
   }
   log("connected");
   (void)sock_.setopts({.active = gen_tcp::once});
-  co_return next_state<&echo_fsm::wait_for_data>(state_timeout(settings_.idle_timeout));
+  co_return next_state<&echo_fsm::wait_for_data>(state_timeout(settings_->idle_timeout));
 }
 
 echo_fsm::transition echo_fsm::wait_for_data(event& e) {
@@ -75,7 +77,7 @@ echo_fsm::transition echo_fsm::wait_for_data(event& e) {
   if (e.info<listener::drain_notice>() != nullptr) {
     // Frames the client already sent may still be in the kernel's buffers
     // (or held back by flow control): keep echoing until it closes.
-    return next_state<&echo_fsm::draining>(state_timeout(settings_.idle_timeout));
+    return next_state<&echo_fsm::draining>(state_timeout(settings_->idle_timeout));
   }
   return keep_state();
 }
@@ -91,7 +93,7 @@ std::optional<echo_fsm::transition> echo_fsm::serve(event& e) {
   if (const gen_tcp::buffer* d = data_of(e)) {
     (void)sock_.send(*d);
     (void)sock_.setopts({.active = gen_tcp::once});
-    return keep_state(state_timeout(settings_.idle_timeout));
+    return keep_state(state_timeout(settings_->idle_timeout));
   }
   if (e.is(event_kind::state_timeout)) {
     log("timed out");
@@ -115,7 +117,7 @@ void echo_fsm::terminate(const exit_reason&) {
 }
 
 void echo_fsm::log(const char* what) const {
-  if (settings_.log_connections) {
+  if (settings_->log_connections) {
     spdlog::info("echo: client {} {}", peer_, what);
   }
 }

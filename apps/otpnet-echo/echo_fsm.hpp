@@ -25,6 +25,7 @@
 #include <otpnet/tls/context.hpp>
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -39,11 +40,12 @@ struct echo_settings {
 };
 
 struct echo_fsm : gen_statem<echo_fsm> {
-  explicit echo_fsm(echo_settings s) : settings_(std::move(s)) {}
+  /// `s` is shared by every connection of the port.
+  explicit echo_fsm(std::shared_ptr<const echo_settings> s) : settings_(std::move(s)) {}
 
   /// The hand-off is awaited no longer than a client may stay silent: a
   /// handler whose start outlived the listener's patience never gets one.
-  transition init() { return next_state<&echo_fsm::wait_for_socket>(state_timeout(settings_.idle_timeout)); }
+  transition init() { return next_state<&echo_fsm::wait_for_socket>(state_timeout(settings_->idle_timeout)); }
 
   task<transition> wait_for_socket(event& e);
   transition wait_for_data(event& e);
@@ -57,7 +59,7 @@ struct echo_fsm : gen_statem<echo_fsm> {
   std::optional<transition> serve(event& e);
   void log(const char* what) const;
 
-  echo_settings settings_;
+  std::shared_ptr<const echo_settings> settings_;
   gen_tcp::socket sock_;
   std::string peer_;
 };

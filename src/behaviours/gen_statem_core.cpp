@@ -12,6 +12,9 @@
 #include <otpnet/runtime/receive.hpp>
 
 #include <algorithm>
+#include <cstddef>
+#include <memory>
+#include <string>
 
 namespace otpnet::detail {
 
@@ -28,25 +31,43 @@ statem_core::~statem_core() {
   if (have_cur_) {
     destroy_envelope(cur_.e);
   }
-  for (item& it : queue_) {
-    destroy_envelope(it.e);
-  }
-  for (item& it : postponed_) {
-    destroy_envelope(it.e);
-  }
-  disarm(event_timer_);
   disarm(state_timer_);
-  for (timer& t : generic_) {
-    disarm(t);
+  if (rare_) {
+    for (item& it : rare_->queue) {
+      destroy_envelope(it.e);
+    }
+    disarm(rare_->event_timer);
+    for (item& it : rare_->postponed) {
+      destroy_envelope(it.e);
+    }
+    for (timer& t : rare_->generic) {
+      disarm(t);
+    }
   }
+}
+
+statem_core::rare_parts& statem_core::rare() {
+  if (!rare_) {
+    rare_ = std::make_unique<rare_parts>();
+  }
+  return *rare_;
+}
+
+statem_core::named_timer* statem_core::find_generic(const std::string& name) noexcept {
+  if (!rare_) {
+    return nullptr;
+  }
+  auto& g = rare_->generic;
+  auto it = std::find_if(g.begin(), g.end(), [&](const named_timer& t) { return *t.name == name; });
+  return it == g.end() ? nullptr : &*it;
 }
 
 // -- choosing the next event ------------------------------------------------------
 
 statem_core::pick statem_core::select() {
-  if (!queue_.empty()) {
-    item it = std::move(queue_.back());
-    queue_.pop_back();
+  if (rare_ && !rare_->queue.empty()) {
+    item it = std::move(rare_->queue.back());
+    rare_->queue.pop_back();
     begin(std::move(it));
     return pick::event;
   }
@@ -57,7 +78,7 @@ statem_core::pick statem_core::select() {
   }
   auto now = clock::now();
   if (t->deadline <= now) {
-    if (t == &event_timer_) {
+    if (rare_ && t == &rare_->event_timer) {
       if (envelope* e = receive_now(any_message(), false)) {
         return accept(e);
       }
@@ -85,13 +106,15 @@ statem_core::pick statem_core::accept(envelope* e) {
   event_kind k = e->type == tag_of<gen::detail::call_tag>()   ? event_kind::call
                  : e->type == tag_of<gen::detail::cast_tag>() ? event_kind::cast
                                                               : event_kind::info;
-  begin(item{k, e, {}});
+  begin(item{k, e, nullptr});
   return pick::event;
 }
 
 void statem_core::begin(item it) noexcept {
   // Any event cancels the event timeout.
-  disarm(event_timer_);
+  if (rare_) {
+    disarm(rare_->event_timer);
+  }
   cur_ = std::move(it);
   have_cur_ = true;
 }
@@ -107,43 +130,46 @@ void statem_core::drop_current() noexcept {
 
 void statem_core::arm(timer& t, action& a) {
   disarm(t);
-  t.armed = true;
   t.deadline = clock::now() + a.time();
   t.seq = ++seq_;
   t.content = a.release_content();
 }
 
 void statem_core::disarm(timer& t) noexcept {
-  t.armed = false;
+  t.seq = 0;
   destroy_envelope(std::exchange(t.content, nullptr));
 }
 
 statem_core::timer* statem_core::earliest() noexcept {
   timer* best = nullptr;
   auto better = [&best](timer& t) {
-    if (t.armed &&
+    if (t.armed() &&
         (best == nullptr || t.deadline < best->deadline || (t.deadline == best->deadline && t.seq < best->seq))) {
       best = &t;
     }
   };
-  better(event_timer_);
   better(state_timer_);
-  for (timer& t : generic_) {
-    better(t);
+  if (rare_) {
+    better(rare_->event_timer);
+    for (timer& t : rare_->generic) {
+      better(t);
+    }
   }
   return best;
 }
 
 void statem_core::fire(timer& t) {
   item it;
-  it.kind = &t == &event_timer_   ? event_kind::event_timeout
-            : &t == &state_timer_ ? event_kind::state_timeout
-                                  : event_kind::generic_timeout;
+  it.kind = &t == &state_timer_                             ? event_kind::state_timeout
+            : rare_ != nullptr && &t == &rare_->event_timer ? event_kind::event_timeout
+                                                            : event_kind::generic_timeout;
   it.e = std::exchange(t.content, nullptr);
-  t.armed = false;
+  t.seq = 0;
   if (it.kind == event_kind::generic_timeout) {
-    it.name = std::move(t.name);
-    generic_.erase(generic_.begin() + (&t - generic_.data()));
+    auto& g = rare_->generic;
+    auto& named = static_cast<named_timer&>(t);
+    it.name = std::move(named.name);
+    g.erase(g.begin() + (&named - g.data()));
   }
   begin(std::move(it));
 }
@@ -163,7 +189,7 @@ const char* statem_core::apply(action_list& actions, bool changed, bool in_enter
   }
   if (!in_enter && have_cur_) {
     if (postpone_it) {
-      postponed_.push_back(std::move(cur_));
+      rare().postponed.push_back(std::move(cur_));
       cur_ = item{};
       have_cur_ = false;
     } else {
@@ -172,13 +198,16 @@ const char* statem_core::apply(action_list& actions, bool changed, bool in_enter
   }
   if (changed) {
     disarm(state_timer_);
-    // Retried oldest first, before anything queued.
-    for (auto it = postponed_.rbegin(); it != postponed_.rend(); ++it) {
-      queue_.push_back(std::move(*it));
+    if (rare_) {
+      // Retried oldest first, before anything queued.
+      auto& p = rare_->postponed;
+      for (auto it = p.rbegin(); it != p.rend(); ++it) {
+        rare_->queue.push_back(std::move(*it));
+      }
+      p.clear();
     }
-    postponed_.clear();
   }
-  inserted_.clear();
+  std::size_t queued_before = rare_ ? rare_->queue.size() : 0;
   for (std::size_t i = 0; i < actions.size(); ++i) {
     action& a = actions[i];
     switch (a.what()) {
@@ -186,43 +215,44 @@ const char* statem_core::apply(action_list& actions, bool changed, bool in_enter
         (void)a.to().commit();
         break;
       case action::verb::event_timeout:
-        arm(event_timer_, a);
+        arm(rare().event_timer, a);
         break;
       case action::verb::state_timeout:
         arm(state_timer_, a);
         break;
       case action::verb::generic_timeout: {
-        auto it = std::find_if(generic_.begin(), generic_.end(), [&](const timer& t) { return t.name == a.name(); });
-        if (it == generic_.end()) {
-          generic_.emplace_back().name = a.name();
-          it = generic_.end() - 1;
+        named_timer* t = find_generic(a.name());
+        if (t == nullptr) {
+          t = &rare().generic.emplace_back();
+          t->name = a.release_name();
+          if (!t->name) {
+            t->name = std::make_unique<std::string>();
+          }
         }
-        arm(*it, a);
+        arm(*t, a);
         break;
       }
       case action::verb::cancel_state_timeout:
         disarm(state_timer_);
         break;
       case action::verb::cancel_timeout: {
-        auto it = std::find_if(generic_.begin(), generic_.end(), [&](const timer& t) { return t.name == a.name(); });
-        if (it != generic_.end()) {
-          disarm(*it);
-          generic_.erase(it);
+        if (named_timer* t = find_generic(a.name())) {
+          disarm(*t);
+          rare_->generic.erase(rare_->generic.begin() + (t - rare_->generic.data()));
         }
         break;
       }
       case action::verb::postpone:
         break;
       case action::verb::next_event:
-        inserted_.push_back(item{a.kind(), a.release_content(), {}});
+        rare().queue.push_back(item{a.kind(), a.release_content(), nullptr});
         break;
     }
   }
   // The first inserted event is handled first: it goes to the back last.
-  for (auto it = inserted_.rbegin(); it != inserted_.rend(); ++it) {
-    queue_.push_back(std::move(*it));
+  if (rare_) {
+    std::reverse(rare_->queue.begin() + static_cast<std::ptrdiff_t>(queued_before), rare_->queue.end());
   }
-  inserted_.clear();
   return nullptr;
 }
 

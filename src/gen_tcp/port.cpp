@@ -31,13 +31,13 @@ constexpr std::size_t max_iov = 64;  // iovecs per sendmsg
 
 // -- life cycle ---------------------------------------------------------------------
 
-port::port(so::socket raw, const effective_options& opts, pid owner, int sched) noexcept
+port::port(create_key, so::socket raw, const effective_options& opts, pid owner, int sched) noexcept
     : sock_(std::move(raw)),
       fd_(sock_.native_handle()),
+      sched_(sched),
       opts_(opts),
       spec_(opts.spec()),
-      owner_(owner.value()),
-      sched_(sched) {
+      owner_(owner.value()) {
   if (opts_.active.k == active_mode::kind::count) {
     active_left_ = opts_.active.n;
   }
@@ -54,7 +54,7 @@ result<std::shared_ptr<port>> port::create(so::socket raw, const effective_optio
   if (!raw.is_open()) {
     return fail(errc::closed);
   }
-  auto p = std::shared_ptr<port>(new port(std::move(raw), opts, me, sched));
+  auto p = std::make_shared<port>(create_key{}, std::move(raw), opts, me, sched);
   if (opts.nodelay) {
     (void)so::setopt(p->sock_, so::opt::tcp::nodelay, true);
   }
@@ -161,7 +161,9 @@ result<void> port::close() noexcept {
   // until the queue is written, fails, or the send timeout passes; nothing
   // more is read or delivered meanwhile.
   closing_ = true;
-  recv_ticket_ = 0;
+  if (waits_) {
+    waits_->recv_ticket = 0;
+  }
   opts_.active = passive;
   if (opts_.send_timeout.count() <= 0) {
     opts_.send_timeout = std::chrono::milliseconds(30000);  // never linger forever
@@ -184,8 +186,8 @@ result<void> port::close_now() noexcept {
   if (transport_) {
     transport_->shutdown();
   }
-  if (io_ticket_ != 0) {
-    (void)otpnet::send(io_pid_, io_ready{std::exchange(io_ticket_, 0), errc::closed});
+  if (waits_ && waits_->io_ticket != 0) {
+    (void)otpnet::send(waits_->io_pid, io_ready{std::exchange(waits_->io_ticket, 0), errc::closed});
   }
   unregister_io();
   if (send_timer_armed_) {
@@ -199,8 +201,8 @@ result<void> port::close_now() noexcept {
   rstart_ = rend_ = 0;
   outq_.clear();
   queued_bytes_ = 0;
-  if (recv_ticket_ != 0) {
-    (void)otpnet::send(recv_pid_, recv_reply{std::exchange(recv_ticket_, 0), fail(errc::closed)});
+  if (recv_ticket() != 0) {
+    (void)otpnet::send(waits_->recv_pid, recv_reply{std::exchange(waits_->recv_ticket, 0), fail(errc::closed)});
   }
   notify_drained(errc::closed);
   (void)so::close(sock_);
@@ -327,7 +329,7 @@ bool port::wants_frames() const noexcept {
   if (is_closed() || closing_ || receive_failed_ || end_delivered_) {
     return false;
   }
-  if (recv_ticket_ != 0) {
+  if (recv_ticket() != 0) {
     return true;
   }
   switch (opts_.active.k) {
@@ -499,8 +501,8 @@ void port::absorb(std::int32_t result, const std::byte* data) noexcept {
 void port::deliver_frame(buffer frame) noexcept {
   ++stats_.recv_cnt;
   stats_.recv_max = std::max<std::uint64_t>(stats_.recv_max, frame.size());
-  if (recv_ticket_ != 0) {
-    (void)otpnet::send(recv_pid_, recv_reply{std::exchange(recv_ticket_, 0), std::move(frame)});
+  if (recv_ticket() != 0) {
+    (void)otpnet::send(waits_->recv_pid, recv_reply{std::exchange(waits_->recv_ticket, 0), std::move(frame)});
     return;
   }
   deliver(flavoured<basic_data>(tls_, socket(shared_from_this()), std::move(frame)));
@@ -521,8 +523,8 @@ void port::deliver_frame(buffer frame) noexcept {
 
 void port::deliver_end() noexcept {
   end_delivered_ = true;
-  if (recv_ticket_ != 0) {
-    (void)otpnet::send(recv_pid_, recv_reply{std::exchange(recv_ticket_, 0), fail(errc::closed)});
+  if (recv_ticket() != 0) {
+    (void)otpnet::send(waits_->recv_pid, recv_reply{std::exchange(waits_->recv_ticket, 0), fail(errc::closed)});
   } else {
     deliver(flavoured<basic_closed>(tls_, socket(shared_from_this())));
   }
@@ -535,8 +537,8 @@ void port::deliver_end() noexcept {
 void port::fail_receive(errc reason) noexcept {
   receive_failed_ = true;
   report(reason, reason == errc::emsgsize ? "frame larger than packet_size" : "receive failed");
-  if (recv_ticket_ != 0) {
-    (void)otpnet::send(recv_pid_, recv_reply{std::exchange(recv_ticket_, 0), fail(reason)});
+  if (recv_ticket() != 0) {
+    (void)otpnet::send(waits_->recv_pid, recv_reply{std::exchange(waits_->recv_ticket, 0), fail(reason)});
   } else {
     socket me(shared_from_this());
     deliver(flavoured<basic_error>(tls_, me, reason));
@@ -552,7 +554,7 @@ void port::pump() noexcept {
   pumping_ = true;
   int budget = pump_budget;
   while (budget > 0 && wants_frames() && !busy_) {
-    std::size_t passive_len = recv_ticket_ != 0 && spec_.type == packet_type::raw ? recv_length_ : 0;
+    std::size_t passive_len = recv_ticket() != 0 && spec_.type == packet_type::raw ? waits_->recv_length : 0;
     decoded d;
     if (passive_len != 0) {
       std::size_t have = rend_ - rstart_;
@@ -608,27 +610,28 @@ result<buffer> port::recv(std::size_t length, std::uint64_t ticket) {
   if (is_closed()) {
     return fail(errc::closed);
   }
-  if (opts_.active.k != active_mode::kind::passive || recv_ticket_ != 0 ||
+  if (opts_.active.k != active_mode::kind::passive || recv_ticket() != 0 ||
       (length != 0 && spec_.type != packet_type::raw)) {
     return fail(errc::invalid);
   }
   if (end_delivered_ || receive_failed_) {
     return fail(errc::closed);
   }
-  recv_ticket_ = ticket;
-  recv_length_ = length;
-  recv_pid_ = self();
+  waits& w = waits_now();
+  w.recv_ticket = ticket;
+  w.recv_length = length;
+  w.recv_pid = self();
   // Served now if the bytes are there or readable; else from on_io.
   pump();
-  if (recv_ticket_ == 0) {
+  if (recv_ticket() == 0) {
     return fail(errc::ealready);  // answered: the reply is in the mailbox
   }
   return fail(errc::eagain);
 }
 
 void port::cancel_recv(std::uint64_t ticket) noexcept {
-  if (recv_ticket_ == ticket) {
-    recv_ticket_ = 0;
+  if (waits_ && waits_->recv_ticket == ticket) {
+    waits_->recv_ticket = 0;
     stop_wanting();
   }
 }
@@ -854,10 +857,13 @@ void port::after_progress() noexcept {
 }
 
 void port::notify_drained(errc reason) noexcept {
-  for (auto& [who, ticket] : drain_waiters_) {
+  if (!waits_) {
+    return;
+  }
+  for (auto& [who, ticket] : waits_->drain_waiters) {
     (void)otpnet::send(who, drained_note{ticket, reason});
   }
-  drain_waiters_.clear();
+  waits_->drain_waiters.clear();
 }
 
 result<bool> port::drained(std::uint64_t ticket) {
@@ -870,7 +876,7 @@ result<bool> port::drained(std::uint64_t ticket) {
   if (!busy_) {
     return true;
   }
-  drain_waiters_.emplace_back(self(), ticket);
+  waits_now().drain_waiters.emplace_back(self(), ticket);
   return false;
 }
 
@@ -986,8 +992,8 @@ void port::on_io(std::uint64_t, reactor::readiness r) noexcept {
   if (trouble) {
     peer_hup_seen_ = true;
   }
-  if (io_ticket_ != 0 && (trouble || (io_write_ ? r.writable : r.readable))) {
-    (void)otpnet::send(io_pid_, io_ready{std::exchange(io_ticket_, 0), errc::ok});
+  if (waits_ && waits_->io_ticket != 0 && (trouble || (waits_->io_write ? r.writable : r.readable))) {
+    (void)otpnet::send(waits_->io_pid, io_ready{std::exchange(waits_->io_ticket, 0), errc::ok});
   }
   if (r.writable && !outq_.empty()) {
     flush();
@@ -1009,15 +1015,23 @@ void port::set_transport(std::unique_ptr<transport> t, bool tls) noexcept {
 
 void port::wait_io(bool write, std::uint64_t ticket) noexcept {
   (void)stop_completion_reads();  // readable events are what is waited for (the handshake checked)
-  io_ticket_ = ticket;
-  io_write_ = write;
-  io_pid_ = self();
+  waits& w = waits_now();
+  w.io_ticket = ticket;
+  w.io_write = write;
+  w.io_pid = self();
 }
 
 void port::cancel_wait_io(std::uint64_t ticket) noexcept {
-  if (io_ticket_ == ticket) {
-    io_ticket_ = 0;
+  if (waits_ && waits_->io_ticket == ticket) {
+    waits_->io_ticket = 0;
   }
+}
+
+port::waits& port::waits_now() {
+  if (!waits_) {
+    waits_ = std::make_unique<waits>();
+  }
+  return *waits_;
 }
 
 }  // namespace otpnet::gen_tcp::detail

@@ -75,9 +75,16 @@ class port final : public std::enable_shared_from_this<port>,
                    private reactor::io_handler,
                    private reactor::timer_handler,
                    private end_of_turn_hook {
+  /// Only create() makes ports; the constructor is public for make_shared
+  /// (the port and its reference counts in one allocation).
+  struct create_key {
+    explicit create_key() = default;
+  };
+
  public:
   /// A port for `raw`, owned by the calling process, on its scheduler.
   static result<std::shared_ptr<port>> create(otpnet::socket::socket raw, const effective_options& opts);
+  port(create_key, otpnet::socket::socket raw, const effective_options& opts, pid owner, int sched) noexcept;
   ~port() override;
 
   // -- owner-thread operations ------------------------------------------------------
@@ -141,8 +148,6 @@ class port final : public std::enable_shared_from_this<port>,
   void owner_exited(pid owner) noexcept override;
 
  private:
-  port(otpnet::socket::socket raw, const effective_options& opts, pid owner, int sched) noexcept;
-
   void on_io(std::uint64_t token, reactor::readiness r) noexcept override;
   void on_recv(std::uint64_t token, std::int32_t result, const std::byte* data) noexcept override;
   void on_timer(std::uint64_t token) noexcept override;
@@ -198,13 +203,15 @@ class port final : public std::enable_shared_from_this<port>,
   };
 
   otpnet::socket::socket sock_;
+  // (Small fields are grouped to leave no padding: a port lives as long
+  // as its connection.)
   int fd_;
+  std::atomic<int> sched_;
   effective_options opts_;
   frame_spec spec_;
   std::atomic<std::uint64_t> owner_;
-  std::atomic<int> sched_;
-  std::atomic<bool> closed_{false};
   std::shared_ptr<port> self_;  // keeps the port alive while open
+  std::atomic<bool> closed_{false};
   bool registered_ = false;
   bool moving_ = false;        // between hand_over and finish_hand_over
   bool closing_ = false;       // closed by its owner; writing out the queue
@@ -240,20 +247,16 @@ class port final : public std::enable_shared_from_this<port>,
   bool end_delivered_ = false;
   bool pumping_ = false;
   bool pump_posted_ = false;
-  std::uint64_t recv_ticket_ = 0;  // a passive recv waiting (0: none)
-  std::size_t recv_length_ = 0;
-  pid recv_pid_;
 
   // send
   std::vector<out_item> outq_;  // empty costs nothing (a deque allocates ~600 bytes)
   std::size_t queued_bytes_ = 0;
   bool busy_ = false;
   bool flush_scheduled_ = false;
-  std::shared_ptr<port> turn_ref_;  // held while the end-of-turn hook is queued
-  errc send_error_ = errc::ok;
-  std::vector<std::pair<pid, std::uint64_t>> drain_waiters_;
-  reactor::timer_handle send_timer_{};
   bool send_timer_armed_ = false;
+  errc send_error_ = errc::ok;
+  std::shared_ptr<port> turn_ref_;  // held while the end-of-turn hook is queued
+  reactor::timer_handle send_timer_{};
   std::uint64_t progress_mark_ = 0;
 
   stats stats_;
@@ -261,9 +264,21 @@ class port final : public std::enable_shared_from_this<port>,
   // transport
   std::unique_ptr<transport> transport_;
   bool tls_ = false;
-  std::uint64_t io_ticket_ = 0;
-  bool io_write_ = false;
-  pid io_pid_;
+
+  // What few ports use, allocated on first use: a passive recv waiting, a
+  // transport waiting for readiness, callers of drained().
+  struct waits {
+    std::uint64_t recv_ticket = 0;  // a passive recv waiting (0: none)
+    std::size_t recv_length = 0;
+    pid recv_pid;
+    std::uint64_t io_ticket = 0;  // a transport's wait (0: none)
+    pid io_pid;
+    bool io_write = false;
+    std::vector<std::pair<pid, std::uint64_t>> drain_waiters;
+  };
+  std::unique_ptr<waits> waits_;
+  waits& waits_now();
+  std::uint64_t recv_ticket() const noexcept { return waits_ ? waits_->recv_ticket : 0; }
 };
 
 template <class F>

@@ -9,17 +9,13 @@
 #include "runtime/runtime_state.hpp"
 
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <system_error>
 
 namespace otpnet {
 
 namespace {
-
-struct external {
-  std::mutex mu;
-  std::condition_variable cv;
-};
 
 /// Applies signals as a trapping process does; down and exit become messages.
 void apply_signals(internal::process* p) {
@@ -50,10 +46,9 @@ mailbox::mailbox() {
   if (internal::current_state() == nullptr) {
     throw std::system_error(make_error_code(errc::invalid), "otpnet runtime not running");
   }
-  auto* ext = new external;
+  auto ext = std::make_unique<internal::external_wait>();
   p_ = new internal::process(nullptr);
-  p_->ext_mu = &ext->mu;
-  p_->ext_cv = &ext->cv;
+  p_->ext = ext.release();
   p_->trap_exit = true;
   p_->state = internal::pstate::waiting;
   p_->id = internal::process_table::instance().add(p_, nullptr);
@@ -73,9 +68,8 @@ mailbox::~mailbox() {
     p_->head.store(e->next.load(std::memory_order_relaxed), std::memory_order_relaxed);
     detail::destroy_envelope(e);
   }
-  auto* ext = reinterpret_cast<external*>(reinterpret_cast<char*>(p_->ext_mu) - offsetof(external, mu));
+  std::unique_ptr<internal::external_wait> ext(p_->ext);
   delete p_;
-  delete ext;
 }
 
 pid mailbox::self() const noexcept { return p_->id; }
@@ -97,14 +91,14 @@ message mailbox::receive_if(const std::function<bool(message&)>& match, std::chr
                       },
                       &ctx};
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::unique_lock lk(*p_->ext_mu);
+  std::unique_lock lk(p_->ext->mu);
   for (;;) {
     p_->drain_inbox();
     apply_signals(p_);
     if (detail::envelope* e = p_->take_match(m, &p_->head)) {
       return message(e);
     }
-    if (p_->ext_cv->wait_until(lk, deadline) == std::cv_status::timeout) {
+    if (p_->ext->cv.wait_until(lk, deadline) == std::cv_status::timeout) {
       p_->drain_inbox();
       apply_signals(p_);
       return message(p_->take_match(m, &p_->head));
@@ -113,7 +107,7 @@ message mailbox::receive_if(const std::function<bool(message&)>& match, std::chr
 }
 
 std::size_t mailbox::size() const {
-  std::lock_guard lk(*p_->ext_mu);
+  std::lock_guard lk(p_->ext->mu);
   p_->drain_inbox();
   apply_signals(p_);
   return p_->queue_len;

@@ -13,7 +13,10 @@ namespace otpnet::detail {
 
 namespace {
 
-constexpr std::array<std::size_t, 8> class_size{32, 64, 96, 128, 192, 256, 384, 512};
+// Steps of 64 above 256: a process's frame lives as long as the process,
+// so rounding it up to the next class is paid per process (a gen_statem
+// machine's frame is about 450 bytes).
+constexpr std::array<std::size_t, 10> class_size{32, 64, 96, 128, 192, 256, 320, 384, 448, 512};
 // Cached per class: up to 1 MiB of blocks, so that a burst of messages
 // (a producer far ahead of its consumer) is served from the pool.
 constexpr std::size_t max_cached_bytes = std::size_t{1} << 20;

@@ -98,6 +98,12 @@ enum class pstate : std::uint8_t {
   dead,
 };
 
+/// What a plain thread's mailbox waits on (a process has none).
+struct external_wait {
+  std::mutex mu;
+  std::condition_variable cv;
+};
+
 /// A receive in progress: tests envelopes against the awaited pattern.
 using matcher = detail::receive_matcher;
 
@@ -114,10 +120,10 @@ struct process : run_node {
   pstate state = pstate::runnable;
   bool in_runq = false;
   bool adopted = false;
-  std::size_t all_index = 0;  // position in its scheduler's list of processes
-  std::size_t frame_bytes = 0;
-  process* next_run = nullptr;  // the scheduler's local run queue
   bool trap_exit = false;
+  std::uint32_t frame_bytes = 0;  // (32 bits: it fills what was padding)
+  std::size_t all_index = 0;      // position in its scheduler's list of processes
+  process* next_run = nullptr;    // the scheduler's local run queue
 
   // -- mailbox ---------------------------------------------------------------
   std::atomic<detail::envelope*> head{nullptr};  // local list, arrival order
@@ -162,8 +168,7 @@ struct process : run_node {
   std::string state_name;
 
   // -- a plain thread's mailbox ----------------------------------------------------
-  std::mutex* ext_mu = nullptr;
-  std::condition_variable* ext_cv = nullptr;
+  external_wait* ext = nullptr;
 
   /// Appends to the local list.
   void append(detail::envelope* e) noexcept {

@@ -60,8 +60,8 @@ scheduler& pick_scheduler(int index) {
 }
 
 void wake_external(process* p) noexcept {
-  std::lock_guard lk(*p->ext_mu);
-  p->ext_cv->notify_all();
+  std::lock_guard lk(p->ext->mu);
+  p->ext->cv.notify_all();
 }
 
 bool send_to(pid to, detail::envelope* e) noexcept {
@@ -159,7 +159,7 @@ spawned spawn_impl(const spawn_options& o, std::unique_ptr<body_base> body,
   p->root = h;
   p->resume_point = h;
   p->trap_exit = o.trap_exit;
-  p->frame_bytes = last_frame_size();
+  p->frame_bytes = static_cast<std::uint32_t>(last_frame_size());
   spawned out;
   internal::process* caller = calling_process();
   // Links and monitors are set on both sides before anyone can see the new

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <tuple>
 
 namespace otpnet::socket {
 
@@ -106,11 +107,7 @@ result<socket_info> info(const socket& s) {
     i.connecting = st->connecting.load(std::memory_order_relaxed);
     i.connected = st->connected.load(std::memory_order_relaxed);
   }
-  {
-    std::lock_guard lk(st->waiter_mutex());
-    i.read_waiters = st->queue(detail::direction::in).queue.size();
-    i.write_waiters = st->queue(detail::direction::out).queue.size();
-  }
+  std::tie(i.read_waiters, i.write_waiters) = st->waiter_counts();
   const auto& c = st->counters;
   i.counters = {c.read_byte.get(),   c.read_pkg.get(),  c.read_tries.get(),  c.read_fails.get(),  c.read_waits.get(),
                 c.write_byte.get(),  c.write_pkg.get(), c.write_tries.get(), c.write_fails.get(), c.write_waits.get(),

@@ -17,6 +17,29 @@ socket_state::~socket_state() {
     (void)close();
   }
   registry_remove(*this);
+  delete waiters_.load(std::memory_order_acquire);
+}
+
+waiter_lists& socket_state::lists() {
+  waiter_lists* w = lists_if();
+  if (w != nullptr) {
+    return *w;
+  }
+  auto* fresh = new waiter_lists;  // NOLINT(cppcoreguidelines-owning-memory): owned by waiters_
+  if (waiters_.compare_exchange_strong(w, fresh, std::memory_order_seq_cst)) {
+    return *fresh;
+  }
+  delete fresh;  // NOLINT(cppcoreguidelines-owning-memory): another thread published first
+  return *w;
+}
+
+std::pair<std::size_t, std::size_t> socket_state::waiter_counts() noexcept {
+  waiter_lists* w = lists_if();
+  if (w == nullptr) {
+    return {0, 0};
+  }
+  std::lock_guard lk(w->mu);
+  return {w->queues[0].queue.size(), w->queues[1].queue.size()};
 }
 
 bool socket_state::enter() noexcept {
@@ -53,9 +76,9 @@ result<void> socket_state::close() noexcept {
   }
   detach_poller();
   registry_remove(*this);
-  {
-    std::lock_guard lk(waiters_mu_);
-    for (auto& q : queues_) {
+  if (waiter_lists* w = lists_if()) {
+    std::lock_guard lk(w->mu);
+    for (auto& q : w->queues) {
       while (!q.queue.empty()) {
         serve_head(*this, q, errc::closed);
       }
@@ -108,9 +131,9 @@ void socket_state::forget_poller(poller& p) noexcept {
     attached_.store(false, std::memory_order_release);
   }
   bool waited = false;
-  {
-    std::lock_guard lk(waiters_mu_);
-    for (const auto& q : queues_) {
+  if (waiter_lists* w = lists_if()) {
+    std::lock_guard lk(w->mu);
+    for (const auto& q : w->queues) {
       waited = waited || !q.queue.empty() || q.current.load(std::memory_order_relaxed) != nullptr;
     }
   }
@@ -139,18 +162,25 @@ void socket_state::serve_head(socket_state& self, waiter_queue& q, errc reason) 
 }
 
 void socket_state::on_ready(readiness r) noexcept {
+  // No lists: no one has waited yet, and a first waiter publishes them
+  // before it reads ready_seq and tries its call, so it sees this
+  // readiness by trying.
+  waiter_lists* w = lists_if();
+  if (w == nullptr) {
+    return;
+  }
   const bool ready[2] = {r.readable, r.writable};
   for (int d = 0; d < 2; ++d) {
     if (!ready[d]) {
       continue;
     }
-    waiter_queue& q = queues_[d];
+    waiter_queue& q = w->queues[d];
     // Pairs with park(): bump, then look (see there).
     q.ready_seq.fetch_add(1, std::memory_order_seq_cst);
     if (!q.contended.load(std::memory_order_seq_cst)) {
       continue;
     }
-    std::lock_guard lk(waiters_mu_);
+    std::lock_guard lk(w->mu);
     if (q.current.load(std::memory_order_relaxed) == nullptr && !q.queue.empty() && !closed()) {
       serve_head(*this, q, errc::ok);
     }
@@ -161,7 +191,7 @@ void socket_state::finished(waiter_queue& q, select_sink& sink) noexcept {
   if (q.current.load(std::memory_order_relaxed) != &sink) {
     return;
   }
-  std::lock_guard lk(waiters_mu_);
+  std::lock_guard lk(lists_if()->mu);  // q is in them: they exist
   if (q.current.load(std::memory_order_relaxed) != &sink) {
     return;
   }
@@ -174,7 +204,7 @@ void socket_state::finished(waiter_queue& q, select_sink& sink) noexcept {
 }
 
 socket_state::wait_decision socket_state::park(waiter_queue& q, const waiter& w, std::uint32_t seen_seq) noexcept {
-  std::lock_guard lk(waiters_mu_);
+  std::lock_guard lk(lists_if()->mu);  // q is in them: they exist
   if (closed()) {
     return wait_decision::closed;
   }
@@ -216,7 +246,7 @@ bool socket_state::must_queue(waiter_queue& q, const waiter& w) noexcept {
   if (!q.contended.load(std::memory_order_acquire)) {
     return false;
   }
-  std::lock_guard lk(waiters_mu_);
+  std::lock_guard lk(lists_if()->mu);  // q is in them: they exist
   if (q.queue.empty() || q.current.load(std::memory_order_relaxed) == w.sink) {
     return false;
   }
@@ -232,7 +262,7 @@ bool socket_state::must_queue(waiter_queue& q, const waiter& w) noexcept {
 }
 
 bool socket_state::withdraw(waiter_queue& q, select_sink& sink, select_handle h) noexcept {
-  std::lock_guard lk(waiters_mu_);
+  std::lock_guard lk(lists_if()->mu);  // q is in them: they exist
   for (auto it = q.queue.begin(); it != q.queue.end(); ++it) {
     if (it->handle == h) {
       q.queue.erase(it);
@@ -251,8 +281,12 @@ bool socket_state::withdraw(waiter_queue& q, select_sink& sink, select_handle h)
 }
 
 void socket_state::withdraw_sink(select_sink& sink) noexcept {
-  std::lock_guard lk(waiters_mu_);
-  for (auto& q : queues_) {
+  waiter_lists* w = lists_if();
+  if (w == nullptr) {
+    return;
+  }
+  std::lock_guard lk(w->mu);
+  for (auto& q : w->queues) {
     std::erase_if(q.queue, [&sink](const waiter& w) { return w.sink == &sink; });
     q.contended.store(!q.queue.empty(), std::memory_order_release);
     if (q.current.load(std::memory_order_relaxed) == &sink) {

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 namespace otpnet::socket::detail {
@@ -56,6 +57,14 @@ struct waiter_queue {
   std::atomic<bool> contended{false};
 };
 
+/// A socket's waiters: its lock and the two queues. Allocated by the first
+/// wait (see socket_state::queue): a socket that a gen_tcp port drives
+/// through its own reactor registration never waits here, and saves them.
+struct waiter_lists {
+  std::mutex mu;
+  waiter_queue queues[2];
+};
+
 class socket_state : public std::enable_shared_from_this<socket_state> {
  public:
   socket_state(int fd, domain d, type t, protocol p) noexcept;
@@ -76,14 +85,17 @@ class socket_state : public std::enable_shared_from_this<socket_state> {
 
   // -- waiting ---------------------------------------------------------------
 
-  waiter_queue& queue(direction d) noexcept { return queues_[static_cast<int>(d)]; }
+  /// The waiters of direction `d`, allocated on first use (std::bad_alloc
+  /// if that fails).
+  waiter_queue& queue(direction d) { return lists().queues[static_cast<int>(d)]; }
+  /// How many callers wait to read and to write (registry info).
+  std::pair<std::size_t, std::size_t> waiter_counts() noexcept;
   /// Makes sure a poller watches the descriptor (lazily, on first wait).
   result<void> ensure_polled() noexcept;
   /// Uses `p` instead of the default poller; only before the first wait.
   result<void> set_poller(poller& p) noexcept;
   /// `p` is going away: stop using it (see detail::forget_poller).
   void forget_poller(poller& p) noexcept;
-  std::mutex& waiter_mutex() noexcept { return waiters_mu_; }
   void on_ready(readiness r) noexcept;
 
   enum class wait_decision : std::uint8_t { parked, retry, closed };
@@ -109,30 +121,37 @@ class socket_state : public std::enable_shared_from_this<socket_state> {
   const protocol proto;
   socket_counters counters;
   std::atomic<std::uint64_t> owner{0};
+  /// Intrusive links of the registry's list (guarded by the registry lock).
+  socket_state* reg_prev = nullptr;
+  socket_state* reg_next = nullptr;
+  std::uint64_t poller_cookie = 0;
+  // (The flags last, so that the private ones below follow them without
+  // padding: a socket lives as long as its connection.)
   std::atomic<bool> bound{false};
   std::atomic<bool> listening{false};
   std::atomic<bool> connected{false};
   std::atomic<bool> connecting{false};
   std::atomic<bool> registered{false};
-  /// Intrusive links of the registry's list (guarded by the registry lock).
-  socket_state* reg_prev = nullptr;
-  socket_state* reg_next = nullptr;
-  std::uint64_t poller_cookie = 0;
 
  private:
   void release_fd() noexcept;
+  waiter_lists& lists();
+  /// The waiter lists, or nullptr if no one ever waited. Read seq_cst:
+  /// on_ready's check that there are none pairs with the first waiter's
+  /// publication of them, which comes before that waiter reads ready_seq
+  /// and tries its call.
+  waiter_lists* lists_if() const noexcept { return waiters_.load(std::memory_order_seq_cst); }
   void detach_poller() noexcept;
   /// Notifies the head waiter of `q` with `reason`, making it current.
   static void serve_head(socket_state& self, waiter_queue& q, errc reason) noexcept;
 
   static constexpr std::uint32_t closed_bit = 1u << 31;
+  std::atomic<bool> attached_{false};  // written under poll_mu_
   std::atomic<std::uint32_t> uses_{0};
   std::atomic<int> fd_;
-  std::mutex waiters_mu_;
-  waiter_queue queues_[2];
+  std::atomic<waiter_lists*> waiters_{nullptr};
   std::atomic<poller*> poller_{nullptr};
-  std::mutex poll_mu_;                 // serialises attach and detach
-  std::atomic<bool> attached_{false};  // written under poll_mu_
+  std::mutex poll_mu_;  // serialises attach and detach
 
   friend void deliver_readiness(socket_state&, readiness) noexcept;
 };

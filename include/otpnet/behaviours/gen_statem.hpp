@@ -134,8 +134,19 @@ class gen_statem {
     return t;
   }
 
-  std::optional<state_type> state_;
-  std::optional<state_type> previous_;
+  /// A state function's slot needs no flag: a null state_fn is "none yet".
+  struct fn_slot {
+    state_type v;
+    state_type& operator*() noexcept { return v; }
+    const state_type& operator*() const noexcept { return v; }
+    fn_slot& operator=(state_type s) noexcept {
+      v = s;
+      return *this;
+    }
+  };
+  using slot = std::conditional_t<state_functions, fn_slot, std::optional<state_type>>;
+  slot state_;
+  slot previous_;
 };
 
 }  // namespace otpnet

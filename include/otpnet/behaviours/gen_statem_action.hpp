@@ -7,8 +7,10 @@
 // never competes with gen::reply(from, v), which replies at once). An
 // action owns its content (one envelope, the only allocation it makes); a
 // timeout without content and a reply allocate nothing (the caller made
-// the reply's box). `action_list` holds one transition's actions, the first
-// few inline.
+// the reply's box); a name (generic timeouts) is the one other. An action
+// is 56 bytes: it is held in the state machine's frame for the machine's
+// whole life, so its rarely used parts stay out of it. `action_list` holds
+// one transition's actions, the first two inline.
 #pragma once
 
 #include <otpnet/behaviours/from.hpp>
@@ -19,6 +21,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -71,7 +74,9 @@ class action {
   /// reply: the caller, its reply staged; commit() sends it.
   gen::from& to() noexcept { return to_; }
   /// generic_timeout, cancel_timeout: the name.
-  const std::string& name() const noexcept { return name_; }
+  const std::string& name() const noexcept { return name_ ? *name_ : no_name(); }
+  /// Takes the name (generic_timeout), which may be null (empty).
+  std::unique_ptr<std::string> release_name() noexcept { return std::move(name_); }
   /// Takes the content (timeout content, inserted event).
   detail::envelope* release_content() noexcept { return std::exchange(content_, nullptr); }
 
@@ -93,17 +98,22 @@ class action {
     return *this;
   }
   action& with_name(std::string n) {
-    name_ = std::move(n);
+    name_ = std::make_unique<std::string>(std::move(n));
     return *this;
   }
 
  private:
+  static const std::string& no_name() noexcept {
+    static const std::string empty;
+    return empty;
+  }
+
   verb verb_;
   event_kind kind_ = event_kind::internal;
   std::chrono::milliseconds time_{0};
   detail::envelope* content_ = nullptr;
   gen::from to_;
-  std::string name_;
+  std::unique_ptr<std::string> name_;  // generic_timeout, cancel_timeout only
 };
 
 /// An event timeout: an event_timeout event after `t` unless another event
@@ -170,7 +180,7 @@ action next_event(T&& v) {
 /// a heap allocation.
 class action_list {
  public:
-  static constexpr std::size_t inline_n = 3;
+  static constexpr std::size_t inline_n = 2;
 
   action_list() noexcept = default;
   action_list(action_list&& o) noexcept : n_(o.n_), more_(std::move(o.more_)) {

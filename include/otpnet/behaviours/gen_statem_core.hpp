@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -54,7 +55,7 @@ class statem_core {
   const exit_reason& reason() const noexcept { return reason_; }
 
   /// The event being handled.
-  event current() const noexcept { return {cur_.kind, cur_.e, &cur_.name}; }
+  event current() const noexcept { return {cur_.kind, cur_.e, cur_.name.get()}; }
   /// Ends the current event (not postponed): frees its content.
   void drop_current() noexcept;
 
@@ -70,17 +71,30 @@ class statem_core {
   void send_replies(action_list& actions) noexcept;
 
  private:
+  // The core lives in the machine's frame for its whole life: what only
+  // some machines use (a generic timeout's name, inserted and postponed
+  // events, event and generic timeouts) costs a pointer until it is used.
   struct item {
     event_kind kind = event_kind::info;
     envelope* e = nullptr;
-    std::string name;
+    std::unique_ptr<std::string> name;  // a generic timeout's
   };
   struct timer {
-    bool armed = false;
     clock::time_point deadline;
-    std::uint64_t seq = 0;
+    std::uint64_t seq = 0;  // when it was set; 0: not armed
     envelope* content = nullptr;
-    std::string name;
+    bool armed() const noexcept { return seq != 0; }
+  };
+  struct named_timer : timer {
+    std::unique_ptr<std::string> name;
+  };
+  struct rare_parts {
+    // Events to handle before the mailbox; the back is handled next.
+    std::vector<item> queue;
+    timer event_timer;
+    // Postponed events, oldest first.
+    std::vector<item> postponed;
+    std::vector<named_timer> generic;
   };
 
   void arm(timer& t, action& a);
@@ -89,18 +103,14 @@ class statem_core {
   timer* earliest() noexcept;
   void fire(timer& t);
   void begin(item it) noexcept;
+  rare_parts& rare();
+  named_timer* find_generic(const std::string& name) noexcept;
 
   pid parent_;
   item cur_;
   bool have_cur_ = false;
-  // Events to handle before the mailbox; the back is handled next.
-  std::vector<item> queue_;
-  // Postponed events, oldest first.
-  std::vector<item> postponed_;
-  std::vector<item> inserted_;  // scratch for next_event actions
-  timer event_timer_;
   timer state_timer_;
-  std::vector<timer> generic_;
+  std::unique_ptr<rare_parts> rare_;
   std::uint64_t seq_ = 0;
   long long wait_ms_ = -1;
   exit_reason reason_;

@@ -10,7 +10,8 @@
 //
 // The fast path (a plain-function callback, no state change) allocates
 // nothing: the event stays in its envelope, the transition and its first
-// actions live on the loop's frame, and a timeout is a stored deadline.
+// two actions live on the stack of statem_engine::run, and a timeout is a
+// stored deadline.
 #pragma once
 
 #include <otpnet/behaviours/gen_server_loop.hpp>
@@ -28,6 +29,7 @@
 
 #include <coroutine>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -68,7 +70,8 @@ class statem_engine {
   using state_type = typename Fsm::state_type;
   using transition = typename Fsm::transition;
   using verb = typename transition::verb;
-  enum class step : unsigned char { go_on, enter, stop };
+  /// quit: the process ends at once, without terminate (init only).
+  enum class step : unsigned char { go_on, enter, stop, quit };
 
   statem_engine(Fsm& f, statem_core& core) noexcept : f_(f), core_(core) {}
 
@@ -90,6 +93,20 @@ class statem_engine {
     } else {
       out.pending.emplace(f_.handle_event(e, s));
     }
+  }
+
+  /// Calls the callback for `e` and carries out the transition it returns,
+  /// or, for a coroutine callback, leaves its task in `pending` (to await
+  /// with statem_await_pending) and returns nothing. The transition lives
+  /// on the stack of this call, not in the machine's frame.
+  std::optional<step> run(event& e, std::optional<task<transition>>& pending) {
+    statem_outcome<transition> out;
+    invoke(e, out);
+    if (out.pending) {
+      pending.emplace(std::move(*out.pending));
+      return std::nullopt;
+    }
+    return apply(*out.ready, e.is(event_kind::enter));
   }
 
   /// Adopts the state init chose (its previous state is itself) and
@@ -138,7 +155,8 @@ class statem_engine {
     return has_state_enter() && (changed || repeat) ? step::enter : step::go_on;
   }
 
-  const exit_reason& why() const noexcept { return why_; }
+  /// Why the machine stops (the loop sets it for stops it finds itself).
+  exit_reason& why() noexcept { return why_; }
 
  private:
   void label() {
@@ -163,28 +181,61 @@ class statem_engine {
   exit_reason why_;
 };
 
-/// The process body of a gen_statem: start, init, loop, terminate.
+/// What a new gen_statem process starts from: its start context and the
+/// arguments of Fsm's constructor. The init phase owns it and drops it.
+template <class Args>
+struct statem_start_pack {
+  statem_start_pack(gen_server::detail::start_ctx c, Args a) : ctx(std::move(c)), args(std::move(a)) {}
+  gen_server::detail::start_ctx ctx;
+  Args args;
+};
+
+/// Awaits a coroutine callback's task and carries out its transition,
+/// returning the engine's step: the transition is a local of await_resume,
+/// never a temporary of the loop's frame, which GCC would keep for the
+/// process's whole life.
+template <class Fsm>
+struct statem_await_pending {
+  using engine_t = statem_engine<Fsm>;
+  using transition = typename engine_t::transition;
+  statem_await_pending(engine_t& en, std::optional<task<transition>>& p, bool enter) noexcept
+      : engine(en), pending(p), in_enter(enter) {}
+  bool await_ready() const noexcept { return false; }
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) noexcept { return pending->await_suspend(h); }
+  typename engine_t::step await_resume() {
+    transition t = pending->await_resume();
+    return engine.apply(t, in_enter);
+  }
+  engine_t& engine;
+  std::optional<task<transition>>& pending;
+  bool in_enter;
+};
+
+/// The init phase of a gen_statem process: construct the machine into
+/// `fsm`, run init, adopt the first state and carry out init's actions,
+/// acknowledge the start. Returns the first step, or quit if the process
+/// ends here without a word (init's ignore, a name taken); init's stop or
+/// exception is thrown on, after the starter has been told. A coroutine
+/// of its own, so that its locals (the start context, init's transition)
+/// are freed when it ends instead of living as long as the process.
 template <class Fsm, class Args>
-proc statem_main(gen_server::detail::start_ctx ctx, Args args) {
+task<typename statem_engine<Fsm>::step> statem_init(std::unique_ptr<statem_start_pack<Args>> pack,
+                                                    std::optional<Fsm>& fsm, statem_core& core) {
   namespace gs = gen_server::detail;
   using transition = typename Fsm::transition;
-  using engine_t = statem_engine<Fsm>;
-  using step = typename engine_t::step;
+  using step = typename statem_engine<Fsm>::step;
+  const gs::start_ctx& ctx = pack->ctx;
   statem_set_label("");
   if (ctx.link_to) {
     ::otpnet::link(ctx.link_to);
   }
   if (!gs::register_or_fail(ctx)) {
-    co_return;
+    co_return step::quit;
   }
-  statem_core core(ctx.parent);
-  std::optional<Fsm> fsm;
-  statem_outcome<transition> out;
   std::optional<transition> t;
   std::exception_ptr crash;
-  // -- init --------------------------------------------------------------------------------
   try {
-    std::apply([&](auto&&... a) { fsm.emplace(std::move(a)...); }, std::move(args));
+    std::apply([&](auto&&... a) { fsm.emplace(std::move(a)...); }, std::move(pack->args));
     if constexpr (std::is_same_v<decltype(fsm->init()), transition>) {
       t.emplace(fsm->init());
     } else {
@@ -202,7 +253,7 @@ proc statem_main(gen_server::detail::start_ctx ctx, Args args) {
       break;
     case transition::verb::ignore:
       gs::init_failed(ctx, start_result::ignore());
-      co_return;
+      co_return step::quit;
     case transition::verb::stop:
       gs::init_failed(ctx, start_result::error(t->reason()));
       ::otpnet::exit(t->reason());
@@ -210,11 +261,31 @@ proc statem_main(gen_server::detail::start_ctx ctx, Args args) {
       gs::init_failed(ctx, start_result::error(exit_reason::other("bad_return_from_init")));
       ::otpnet::exit(exit_reason::other("bad_return_from_init"));
   }
-  engine_t engine(*fsm, core);
-  step s = engine.start(*t);
+  step s = statem_engine<Fsm>(*fsm, core).start(*t);
   gs::init_done(ctx);
+  co_return s;
+}
+
+/// The process body of a gen_statem: init (statem_init), loop, terminate.
+/// Its frame lives as long as the machine, so it holds only what the loop
+/// needs, no transition (GCC keeps every local of a coroutine,
+/// and every temporary of a co_await, in the frame).
+template <class Fsm, class Args>
+proc statem_main(std::unique_ptr<statem_start_pack<Args>> pack) {
+  using transition = typename Fsm::transition;
+  using engine_t = statem_engine<Fsm>;
+  using step = typename engine_t::step;
+  statem_core core(pack->ctx.parent);
+  std::optional<Fsm> fsm;
+  step s = co_await statem_init<Fsm, Args>(std::move(pack), fsm, core);
+  if (s == step::quit) {
+    co_return;
+  }
+  engine_t engine(*fsm, core);
+  std::optional<task<transition>> pending;  // a coroutine callback's
+  std::exception_ptr crash;
+  exit_reason& why = engine.why();
   // -- the loop: one event per turn ---------------------------------------------------------
-  exit_reason why;
   int streak = 0;  // events taken without reading the mailbox
   while (s != step::stop) {
     try {
@@ -239,18 +310,11 @@ proc statem_main(gen_server::detail::start_ctx ctx, Args args) {
         }
         e = core.current();
       }
-      engine.invoke(e, out);
-      // (if/else, not ?: -- GCC 12 evaluates a co_await inside ?: eagerly)
-      if (out.pending) {
-        t.emplace(co_await std::move(*out.pending));
+      if (auto next = engine.run(e, pending)) {
+        s = *next;
       } else {
-        t.emplace(std::move(*out.ready));
-      }
-      out.ready.reset();
-      out.pending.reset();
-      s = engine.apply(*t, e.is(event_kind::enter));
-      if (s == step::stop) {
-        why = engine.why();
+        s = co_await statem_await_pending<Fsm>(engine, pending, e.is(event_kind::enter));
+        pending.reset();
       }
     } catch (...) {
       crash = std::current_exception();
@@ -258,6 +322,7 @@ proc statem_main(gen_server::detail::start_ctx ctx, Args args) {
       break;
     }
   }
+  pending.reset();
   // -- terminate: for a stop, a crash, the parent's exit; never for a kill -------------------
   if constexpr (requires { fsm->terminate(why); }) {
     if constexpr (std::is_void_v<decltype(fsm->terminate(why))>) {
@@ -283,12 +348,12 @@ task<start_result> statem_start(start_options o, bool link, pid parent, Tuple ar
   bool link_here = link && parent == me;
   gs::start_ctx ctx{me, make_ref(), link ? parent : pid{}, (link && !link_here) ? parent : pid{}, o.name};
   ref tag = ctx.tag;
-  auto [child, mon] =
-      spawn_opt({.link = link_here, .monitor = true, .trap_exit = o.trap_exit, .scheduler = o.scheduler},
-                [ctx = std::move(ctx), args = std::move(args)]() mutable -> proc {
-                  return statem_main<Fsm, Tuple>(std::move(ctx), std::move(args));
-                });
-  co_return co_await gs::await_ack(child, mon, tag, link_here, o.timeout);
+  auto pack = std::make_unique<statem_start_pack<Tuple>>(std::move(ctx), std::move(args));
+  // The body is created last: spawn reads the size of the last frame made.
+  proc body = statem_main<Fsm, Tuple>(std::move(pack));
+  spawned child = spawn_body({.link = link_here, .monitor = true, .trap_exit = o.trap_exit, .scheduler = o.scheduler},
+                             std::move(body));
+  co_return co_await gs::await_ack(child.id, child.monitor, tag, link_here, o.timeout);
 }
 
 }  // namespace otpnet::detail

@@ -53,6 +53,10 @@ struct spawned {
 };
 spawned spawn_impl(const spawn_options& o, std::unique_ptr<body_base> body,
                    std::coroutine_handle<proc::promise_type> h);
+/// Starts a process running `body`, a coroutine created just before (spawn
+/// reads its frame size), whose frame holds all it needs: no callable is
+/// kept alive beside it.
+inline spawned spawn_body(const spawn_options& o, proc body) { return spawn_impl(o, nullptr, body.release()); }
 bool send_envelope(pid to, envelope* e) noexcept;
 bool send_envelope(std::string_view name, envelope* e) noexcept;
 }  // namespace detail
