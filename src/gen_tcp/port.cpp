@@ -24,6 +24,49 @@ namespace {
 constexpr int pump_budget = 64;      // frames delivered per pump before yielding
 constexpr std::size_t max_iov = 64;  // iovecs per sendmsg
 
+// Small pieces of the send queue (frame headers, short frames) are copied
+// into one staging area per thread and go to the kernel as one iovec: the
+// kernel's copy costs per iovec, and a burst of 16 echoes of 64 bytes is
+// otherwise 32 iovecs of 2 and 64 bytes. The area is reused as soon as the
+// call returns (a write is synchronous), so one per thread is enough.
+constexpr std::size_t small_piece = 512;  // larger pieces are sent from where they are
+constexpr std::size_t staging_size = 8192;
+thread_local std::array<std::byte, staging_size> staging;
+
+/// The send iovecs of one flush: with `stage`, pieces up to small_piece
+/// are gathered into this thread's staging area, adjacent ones into one
+/// iovec (a TLS transport gathers into its records itself).
+class iov_builder {
+ public:
+  explicit iov_builder(bool stage) noexcept : stage_(stage) {}
+  void add(const std::byte* p, std::size_t n) noexcept {
+    if (stage_ && n <= small_piece && used_ + n <= staging_size) {
+      std::byte* at = staging.data() + used_;
+      std::memcpy(at, p, n);
+      used_ += n;
+      if (count_ > 0 && last_staged_) {
+        iov_[count_ - 1].iov_len += n;
+        return;
+      }
+      iov_[count_++] = {at, n};
+      last_staged_ = true;
+      return;
+    }
+    iov_[count_++] = {const_cast<std::byte*>(p), n};
+    last_staged_ = false;
+  }
+  bool full() const noexcept { return count_ + 2 > max_iov; }
+  const ::iovec* data() const noexcept { return iov_.data(); }
+  std::size_t size() const noexcept { return count_; }
+
+ private:
+  std::array<::iovec, max_iov> iov_;
+  std::size_t count_ = 0;
+  std::size_t used_ = 0;
+  bool stage_;
+  bool last_staged_ = false;
+};
+
 }  // namespace
 
 // -- life cycle ---------------------------------------------------------------------
@@ -252,6 +295,12 @@ void port::report(errc reason, const char* what) noexcept {
   }
 }
 
+socket port::handle() noexcept {
+  // A copy of self_ is one atomic increment; shared_from_this locks a weak
+  // reference (a compare-and-swap loop), once per frame delivered.
+  return socket(self_ ? self_ : shared_from_this());
+}
+
 void port::deliver(otpnet::detail::envelope* e) noexcept { (void)otpnet::detail::send_envelope(owner(), e); }
 
 namespace {
@@ -380,7 +429,7 @@ void port::deliver_frame(buffer frame) noexcept {
     (void)otpnet::send(recv_pid_, recv_reply{std::exchange(recv_ticket_, 0), std::move(frame)});
     return;
   }
-  deliver(flavoured<basic_data>(tls_, socket(shared_from_this()), std::move(frame)));
+  deliver(flavoured<basic_data>(tls_, handle(), std::move(frame)));
   switch (opts_.active.k) {
     case active_mode::kind::once:
       opts_.active = passive;
@@ -388,7 +437,7 @@ void port::deliver_frame(buffer frame) noexcept {
     case active_mode::kind::count:
       if (--active_left_ <= 0) {
         opts_.active = passive;
-        deliver(flavoured<basic_passive>(tls_, socket(shared_from_this())));
+        deliver(flavoured<basic_passive>(tls_, handle()));
       }
       break;
     default:
@@ -401,7 +450,7 @@ void port::deliver_end() noexcept {
   if (recv_ticket_ != 0) {
     (void)otpnet::send(recv_pid_, recv_reply{std::exchange(recv_ticket_, 0), fail(errc::closed)});
   } else {
-    deliver(flavoured<basic_closed>(tls_, socket(shared_from_this())));
+    deliver(flavoured<basic_closed>(tls_, handle()));
   }
   if (opts_.exit_on_close) {
     flush();
@@ -415,7 +464,7 @@ void port::fail_receive(errc reason) noexcept {
   if (recv_ticket_ != 0) {
     (void)otpnet::send(recv_pid_, recv_reply{std::exchange(recv_ticket_, 0), fail(reason)});
   } else {
-    socket me(shared_from_this());
+    socket me = handle();
     deliver(flavoured<basic_error>(tls_, me, reason));
     deliver(flavoured<basic_closed>(tls_, me));
   }
@@ -632,21 +681,20 @@ void port::flush() noexcept {
   }
   bool progressed = false;
   while (!outq_.empty()) {
-    ::iovec iov[max_iov];
-    std::size_t n_iov = 0;
-    for (auto it = outq_.begin(); it != outq_.end() && n_iov + 2 <= max_iov; ++it) {
+    iov_builder iov(!transport_);
+    for (auto it = outq_.begin(); it != outq_.end() && !iov.full(); ++it) {
       std::size_t skip = it->sent;
       if (skip < it->hlen) {
-        iov[n_iov++] = {it->header.data() + skip, it->hlen - skip};
+        iov.add(it->header.data() + skip, it->hlen - skip);
         skip = 0;
       } else {
         skip -= it->hlen;
       }
       if (it->data.size() > skip) {
-        iov[n_iov++] = {const_cast<std::byte*>(it->data.data()) + skip, it->data.size() - skip};
+        iov.add(it->data.data() + skip, it->data.size() - skip);
       }
     }
-    auto n = write_iov(iov, n_iov);
+    auto n = write_iov(iov.data(), iov.size());
     if (!n) {
       if (n.error() == errc::eagain) {
         arm_send_timer();
@@ -761,35 +809,66 @@ void port::fail_send(errc reason) noexcept {
   queued_bytes_ = 0;
   busy_ = false;
   notify_drained(reason);
-  deliver(flavoured<basic_error>(tls_, socket(shared_from_this()), reason));
+  deliver(flavoured<basic_error>(tls_, handle(), reason));
   if (reason != errc::timeout || opts_.send_timeout_close) {
-    deliver(flavoured<basic_closed>(tls_, socket(shared_from_this())));
+    deliver(flavoured<basic_closed>(tls_, handle()));
     (void)close_now();
   }
 }
 
 // -- options ------------------------------------------------------------------------------
 
+namespace {
+
+// The fields only_active must know of: a field added to `options` changes
+// its size and stops the build here until only_active checks it too.
+static_assert(sizeof(void*) != 8 || sizeof(options) == 136, "a new option: add it to only_active");
+
+/// Whether `o` names the active mode and nothing else: the re-arm a
+/// handler makes per frame, which takes the short way.
+bool only_active(const options& o) noexcept {
+  return o.active && !o.packet && !o.packet_size && !o.line_delimiter && !o.line_length && !o.high_watermark &&
+         !o.low_watermark && !o.send_timeout && !o.send_timeout_close && !o.exit_on_close && !o.delay_send &&
+         !o.nodelay && !o.keepalive && !o.recbuf && !o.sndbuf && !o.backlog && !o.reuseaddr && !o.reuseport &&
+         !o.ipv6_v6only;
+}
+
+}  // namespace
+
+port::active_change port::resolve_active(active_mode a) const noexcept {
+  if (a.k != active_mode::kind::count) {
+    return {a, false};
+  }
+  // inet adds N to the current count; none left is passive.
+  int base = opts_.active.k == active_mode::kind::count ? active_left_ : 0;
+  int sum = base + a.n;
+  if (sum > 0) {
+    return {active_n(sum), false};
+  }
+  return {passive, opts_.active.k != active_mode::kind::passive};
+}
+
 result<void> port::setopts(const options& o) {
   if (is_closed()) {
     return fail(errc::closed);
   }
+  if (only_active(o)) {
+    return set_active(*o.active);
+  }
   effective_options next = opts_;
   options req = o;
   bool counted_down = false;
-  if (o.active && o.active->k == active_mode::kind::count) {
-    // inet adds N to the current count.
-    int base = opts_.active.k == active_mode::kind::count ? active_left_ : 0;
-    int sum = base + o.active->n;
-    req.active = sum > 0 ? active_n(sum) : passive;
-    counted_down = sum <= 0 && opts_.active.k != active_mode::kind::passive;
+  if (o.active) {
+    active_change c = resolve_active(*o.active);
+    req.active = c.mode;
+    counted_down = c.counted_down;
   }
   // Validated whole before anything changes or is sent.
   if (!next.apply(req)) {
     return fail(errc::invalid);
   }
   if (counted_down) {
-    deliver(flavoured<basic_passive>(tls_, socket(shared_from_this())));
+    deliver(flavoured<basic_passive>(tls_, handle()));
   }
   if (o.nodelay && *o.nodelay != opts_.nodelay) {
     (void)so::setopt(sock_, so::opt::tcp::nodelay, *o.nodelay);
@@ -809,6 +888,23 @@ result<void> port::setopts(const options& o) {
   if (busy_ && queued_bytes_ <= opts_.low_watermark) {
     after_progress();
   }
+  if (wants_frames()) {
+    pump();
+  }
+  return ok();
+}
+
+result<void> port::set_active(active_mode a) {
+  active_change c = resolve_active(a);
+  // The same bound as effective_options::apply (a sum above it is refused).
+  if (c.mode.k == active_mode::kind::count && c.mode.n > 32767) {
+    return fail(errc::invalid);
+  }
+  if (c.counted_down) {
+    deliver(flavoured<basic_passive>(tls_, handle()));
+  }
+  opts_.active = c.mode;
+  active_left_ = c.mode.k == active_mode::kind::count ? c.mode.n : 0;
   if (wants_frames()) {
     pump();
   }
