@@ -58,7 +58,7 @@ bool write_all(const so::socket& s, std::string_view data) {
 }
 
 /// `n` {packet, 2} frames of uneven sizes: mostly short, every seventh
-/// longer than the pieces a send gathers, some empty.
+/// longer (600-1200 bytes), some empty.
 std::string uneven_frames(int n) {
   std::string out;
   for (int i = 0; i < n; ++i) {

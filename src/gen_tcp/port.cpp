@@ -24,49 +24,6 @@ namespace {
 constexpr int pump_budget = 64;      // frames delivered per pump before yielding
 constexpr std::size_t max_iov = 64;  // iovecs per sendmsg
 
-// Small pieces of the send queue (frame headers, short frames) are copied
-// into one staging area per thread and go to the kernel as one iovec: the
-// kernel's copy costs per iovec, and a burst of 16 echoes of 64 bytes is
-// otherwise 32 iovecs of 2 and 64 bytes. The area is reused as soon as the
-// call returns (a write is synchronous), so one per thread is enough.
-constexpr std::size_t small_piece = 512;  // larger pieces are sent from where they are
-constexpr std::size_t staging_size = 8192;
-thread_local std::array<std::byte, staging_size> staging;
-
-/// The send iovecs of one flush: with `stage`, pieces up to small_piece
-/// are gathered into this thread's staging area, adjacent ones into one
-/// iovec (a TLS transport gathers into its records itself).
-class iov_builder {
- public:
-  explicit iov_builder(bool stage) noexcept : stage_(stage) {}
-  void add(const std::byte* p, std::size_t n) noexcept {
-    if (stage_ && n <= small_piece && used_ + n <= staging_size) {
-      std::byte* at = staging.data() + used_;
-      std::memcpy(at, p, n);
-      used_ += n;
-      if (count_ > 0 && last_staged_) {
-        iov_[count_ - 1].iov_len += n;
-        return;
-      }
-      iov_[count_++] = {at, n};
-      last_staged_ = true;
-      return;
-    }
-    iov_[count_++] = {const_cast<std::byte*>(p), n};
-    last_staged_ = false;
-  }
-  bool full() const noexcept { return count_ + 2 > max_iov; }
-  const ::iovec* data() const noexcept { return iov_.data(); }
-  std::size_t size() const noexcept { return count_; }
-
- private:
-  std::array<::iovec, max_iov> iov_;
-  std::size_t count_ = 0;
-  std::size_t used_ = 0;
-  bool stage_;
-  bool last_staged_ = false;
-};
-
 }  // namespace
 
 // -- life cycle ---------------------------------------------------------------------
@@ -681,20 +638,21 @@ void port::flush() noexcept {
   }
   bool progressed = false;
   while (!outq_.empty()) {
-    iov_builder iov(!transport_);
-    for (auto it = outq_.begin(); it != outq_.end() && !iov.full(); ++it) {
+    ::iovec iov[max_iov];
+    std::size_t n_iov = 0;
+    for (auto it = outq_.begin(); it != outq_.end() && n_iov + 2 <= max_iov; ++it) {
       std::size_t skip = it->sent;
       if (skip < it->hlen) {
-        iov.add(it->header.data() + skip, it->hlen - skip);
+        iov[n_iov++] = {it->header.data() + skip, it->hlen - skip};
         skip = 0;
       } else {
         skip -= it->hlen;
       }
       if (it->data.size() > skip) {
-        iov.add(it->data.data() + skip, it->data.size() - skip);
+        iov[n_iov++] = {const_cast<std::byte*>(it->data.data()) + skip, it->data.size() - skip};
       }
     }
-    auto n = write_iov(iov.data(), iov.size());
+    auto n = write_iov(iov, n_iov);
     if (!n) {
       if (n.error() == errc::eagain) {
         arm_send_timer();
