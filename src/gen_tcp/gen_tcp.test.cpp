@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <thread>
 
 namespace otpnet::gen_tcp {
 namespace {
@@ -40,6 +41,33 @@ std::string read_exact(const so::socket& s, std::size_t n) {
       break;
     }
     out.append(reinterpret_cast<const char*>(buf), *r);
+  }
+  return out;
+}
+
+/// Writes all of `data` (from a thread of its own while the test reads).
+bool write_all(const so::socket& s, std::string_view data) {
+  while (!data.empty()) {
+    auto n = so::send(s, test::bytes(data), 0, 5000ms);
+    if (!n) {
+      return false;
+    }
+    data.remove_prefix(*n);
+  }
+  return true;
+}
+
+/// `n` {packet, 2} frames of uneven sizes: mostly short, every seventh
+/// longer (600-1200 bytes), some empty.
+std::string uneven_frames(int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) {
+    std::size_t len = i % 7 == 0 ? 600 + static_cast<std::size_t>(i % 5) * 150 : static_cast<std::size_t>(i % 97);
+    std::string body(len, static_cast<char>('a' + i % 26));
+    if (len >= 8) {
+      body.replace(0, 8, std::to_string(10000000 + i));
+    }
+    out += frame2(body);
   }
   return out;
 }
@@ -85,6 +113,62 @@ TEST_F(gen_tcp_test, active_once_packet_2_echo) {
   auto r = mb.receive<std::string>(5000ms);
   ASSERT_TRUE(r);
   EXPECT_EQ(*r, "closed");
+}
+
+// A pipelined client: every frame of a long burst comes back whole and in
+// order, each one delivered, echoed and re-armed with {active, once} while
+// the next are already buffered; with delay_send the echoes of a turn go
+// out gathered, larger than the socket buffers take at once.
+void pipelined_echo(bool delay_send) {
+  mailbox mb;
+  auto ls =
+      listen(so::address::inet_loopback(0), {.active = once, .packet = packet_type::u2, .delay_send = delay_send});
+  ASSERT_TRUE(ls);
+  spawn([ls = *ls, me = mb.self()]() -> proc { return echo_server(ls, me); });
+  auto c = so::open(so::domain::inet, so::type::stream);
+  ASSERT_TRUE(so::connect(*c, so::address::inet_loopback(ls->port), 5000ms));
+  const std::string burst = uneven_frames(3000);
+  bool written = false;
+  std::thread writer([&] { written = write_all(*c, burst); });
+  std::string back = read_exact(*c, burst.size());
+  writer.join();
+  EXPECT_TRUE(written);
+  EXPECT_EQ(back.size(), burst.size());
+  EXPECT_TRUE(back == burst) << "the echoes differ from the frames sent";
+  ASSERT_TRUE(so::close(*c));
+  auto r = mb.receive<std::string>(5000ms);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*r, "closed");
+}
+
+TEST_F(gen_tcp_test, pipelined_burst_with_active_once_echoes_every_frame_in_order) { pipelined_echo(false); }
+
+TEST_F(gen_tcp_test, pipelined_burst_with_delay_send_echoes_every_frame_in_order) { pipelined_echo(true); }
+
+// Frames and the end of the stream arriving together (the client's last
+// write and its FIN in one go): every frame is echoed, then tcp_closed.
+TEST_F(gen_tcp_test, frames_then_fin_together_give_every_frame_then_tcp_closed) {
+  for (bool delay_send : {false, true}) {
+    mailbox mb;
+    auto ls =
+        listen(so::address::inet_loopback(0), {.active = once, .packet = packet_type::u2, .delay_send = delay_send});
+    ASSERT_TRUE(ls);
+    spawn([ls = *ls, me = mb.self()]() -> proc { return echo_server(ls, me); });
+    auto c = so::open(so::domain::inet, so::type::stream);
+    ASSERT_TRUE(so::connect(*c, so::address::inet_loopback(ls->port), 5000ms));
+    const std::string burst = uneven_frames(40);
+    ASSERT_TRUE(write_all(*c, burst));
+    ASSERT_TRUE(so::shutdown(*c, so::shutdown_how::write));
+    EXPECT_EQ(read_exact(*c, burst.size()), burst) << "delay_send " << delay_send;
+    auto r = mb.receive<std::string>(5000ms);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(*r, "closed") << "delay_send " << delay_send;
+    std::byte b[1];
+    auto eof = so::recv(*c, b, 0, 5000ms);
+    ASSERT_FALSE(eof) << "the server closes after the echoes";
+    EXPECT_EQ(eof.error(), errc::closed);
+    ASSERT_TRUE(so::close(*c));
+  }
 }
 
 TEST_F(gen_tcp_test, oversized_frame_is_an_error_for_that_connection_only) {

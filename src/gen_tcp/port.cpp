@@ -308,6 +308,12 @@ void port::report(errc reason, const char* what) noexcept {
   }
 }
 
+socket port::handle() noexcept {
+  // A copy of self_ is one atomic increment; shared_from_this locks a weak
+  // reference (a compare-and-swap loop), once per frame delivered.
+  return socket(self_ ? self_ : shared_from_this());
+}
+
 void port::deliver(otpnet::detail::envelope* e) noexcept { (void)otpnet::detail::send_envelope(owner(), e); }
 
 namespace {
@@ -505,7 +511,7 @@ void port::deliver_frame(buffer frame) noexcept {
     (void)otpnet::send(waits_->recv_pid, recv_reply{std::exchange(waits_->recv_ticket, 0), std::move(frame)});
     return;
   }
-  deliver(flavoured<basic_data>(tls_, socket(shared_from_this()), std::move(frame)));
+  deliver(flavoured<basic_data>(tls_, handle(), std::move(frame)));
   switch (opts_.active.k) {
     case active_mode::kind::once:
       opts_.active = passive;
@@ -513,7 +519,7 @@ void port::deliver_frame(buffer frame) noexcept {
     case active_mode::kind::count:
       if (--active_left_ <= 0) {
         opts_.active = passive;
-        deliver(flavoured<basic_passive>(tls_, socket(shared_from_this())));
+        deliver(flavoured<basic_passive>(tls_, handle()));
       }
       break;
     default:
@@ -526,7 +532,7 @@ void port::deliver_end() noexcept {
   if (recv_ticket() != 0) {
     (void)otpnet::send(waits_->recv_pid, recv_reply{std::exchange(waits_->recv_ticket, 0), fail(errc::closed)});
   } else {
-    deliver(flavoured<basic_closed>(tls_, socket(shared_from_this())));
+    deliver(flavoured<basic_closed>(tls_, handle()));
   }
   if (opts_.exit_on_close) {
     flush();
@@ -540,7 +546,7 @@ void port::fail_receive(errc reason) noexcept {
   if (recv_ticket() != 0) {
     (void)otpnet::send(waits_->recv_pid, recv_reply{std::exchange(waits_->recv_ticket, 0), fail(reason)});
   } else {
-    socket me(shared_from_this());
+    socket me = handle();
     deliver(flavoured<basic_error>(tls_, me, reason));
     deliver(flavoured<basic_closed>(tls_, me));
   }
@@ -909,9 +915,9 @@ void port::fail_send(errc reason) noexcept {
   queued_bytes_ = 0;
   busy_ = false;
   notify_drained(reason);
-  deliver(flavoured<basic_error>(tls_, socket(shared_from_this()), reason));
+  deliver(flavoured<basic_error>(tls_, handle(), reason));
   if (reason != errc::timeout || opts_.send_timeout_close) {
-    deliver(flavoured<basic_closed>(tls_, socket(shared_from_this())));
+    deliver(flavoured<basic_closed>(tls_, handle()));
     (void)close_now();
     return;
   }
@@ -922,26 +928,57 @@ void port::fail_send(errc reason) noexcept {
 
 // -- options ------------------------------------------------------------------------------
 
+namespace {
+
+// The fields only_active must know of: a field added to `options` changes
+// its size and stops the build here until only_active checks it too.
+static_assert(sizeof(void*) != 8 || sizeof(options) == 136, "a new option: add it to only_active");
+
+/// Whether `o` names the active mode and nothing else: the re-arm a
+/// handler makes per frame, which takes the short way.
+bool only_active(const options& o) noexcept {
+  return o.active && !o.packet && !o.packet_size && !o.line_delimiter && !o.line_length && !o.high_watermark &&
+         !o.low_watermark && !o.send_timeout && !o.send_timeout_close && !o.exit_on_close && !o.delay_send &&
+         !o.nodelay && !o.keepalive && !o.recbuf && !o.sndbuf && !o.backlog && !o.reuseaddr && !o.reuseport &&
+         !o.ipv6_v6only;
+}
+
+}  // namespace
+
+port::active_change port::resolve_active(active_mode a) const noexcept {
+  if (a.k != active_mode::kind::count) {
+    return {a, false};
+  }
+  // inet adds N to the current count; none left is passive.
+  int base = opts_.active.k == active_mode::kind::count ? active_left_ : 0;
+  int sum = base + a.n;
+  if (sum > 0) {
+    return {active_n(sum), false};
+  }
+  return {passive, opts_.active.k != active_mode::kind::passive};
+}
+
 result<void> port::setopts(const options& o) {
   if (is_closed()) {
     return fail(errc::closed);
   }
+  if (only_active(o)) {
+    return set_active(*o.active);
+  }
   effective_options next = opts_;
   options req = o;
   bool counted_down = false;
-  if (o.active && o.active->k == active_mode::kind::count) {
-    // inet adds N to the current count.
-    int base = opts_.active.k == active_mode::kind::count ? active_left_ : 0;
-    int sum = base + o.active->n;
-    req.active = sum > 0 ? active_n(sum) : passive;
-    counted_down = sum <= 0 && opts_.active.k != active_mode::kind::passive;
+  if (o.active) {
+    active_change c = resolve_active(*o.active);
+    req.active = c.mode;
+    counted_down = c.counted_down;
   }
   // Validated whole before anything changes or is sent.
   if (!next.apply(req)) {
     return fail(errc::invalid);
   }
   if (counted_down) {
-    deliver(flavoured<basic_passive>(tls_, socket(shared_from_this())));
+    deliver(flavoured<basic_passive>(tls_, handle()));
   }
   if (o.nodelay && *o.nodelay != opts_.nodelay) {
     (void)so::setopt(sock_, so::opt::tcp::nodelay, *o.nodelay);
@@ -965,6 +1002,23 @@ result<void> port::setopts(const options& o) {
     pump();
   } else {
     stop_wanting();
+  }
+  return ok();
+}
+
+result<void> port::set_active(active_mode a) {
+  active_change c = resolve_active(a);
+  // The same bound as effective_options::apply (a sum above it is refused).
+  if (c.mode.k == active_mode::kind::count && c.mode.n > 32767) {
+    return fail(errc::invalid);
+  }
+  if (c.counted_down) {
+    deliver(flavoured<basic_passive>(tls_, handle()));
+  }
+  opts_.active = c.mode;
+  active_left_ = c.mode.k == active_mode::kind::count ? c.mode.n : 0;
+  if (wants_frames()) {
+    pump();
   }
   return ok();
 }

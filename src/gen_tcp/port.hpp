@@ -190,6 +190,22 @@ class port final : public std::enable_shared_from_this<port>,
   void arm_send_timer() noexcept;
   void notify_drained(errc reason) noexcept;
 
+  // -- options ---------------------------------------------------------------------------
+  /// What setting active mode `a` makes of the current one: {active, N}
+  /// adds N to the count left, and a count that reaches 0 is passive (with
+  /// a tcp_passive message if the socket was not passive already).
+  struct active_change {
+    active_mode mode;
+    bool counted_down;
+  };
+  active_change resolve_active(active_mode a) const noexcept;
+  /// setopts of the active mode alone (the per-frame re-arm of {active,
+  /// once}): no copy of the option set. Errors: `invalid` (a count above
+  /// 32767).
+  result<void> set_active(active_mode a);
+
+  /// The socket that messages carry: this port.
+  socket handle() noexcept;
   void deliver(otpnet::detail::envelope* e) noexcept;
   void register_io() noexcept;
   void unregister_io() noexcept;
