@@ -31,6 +31,17 @@ TEST_F(active_modes, passive_delivers_nothing_and_reads_nothing_until_recv) {
   EXPECT_EQ(acall(k.owner, recv_cmd()), "error:closed");
 }
 
+// Armed and waiting, then made passive: bytes that come later stay in the
+// kernel (on io_uring the receive that was waiting ends with the setopts).
+TEST_F(active_modes, made_passive_while_waiting_reads_nothing_more) {
+  auto k = open_conn({.active = once, .packet = packet_type::line});
+  EXPECT_EQ(setopts(k.owner, {.active = passive}), "ok");
+  ASSERT_TRUE(k.c.write("later\n"));
+  EXPECT_TRUE(wait_until([&] { return fionread(k.fd) == 6; })) << "read ahead: " << fionread(k.fd);
+  expect_quiet();
+  EXPECT_EQ(acall(k.owner, recv_cmd()), "later\n");
+}
+
 TEST_F(active_modes, once_delivers_exactly_one_until_rearmed) {
   auto k = open_conn({.active = once, .packet = packet_type::line});
   ASSERT_TRUE(k.c.write("a\nb\nc\n"));

@@ -1019,6 +1019,8 @@ result<void> port::set_active(active_mode a) {
   active_left_ = c.mode.k == active_mode::kind::count ? c.mode.n : 0;
   if (wants_frames()) {
     pump();
+  } else {
+    stop_wanting();
   }
   return ok();
 }
