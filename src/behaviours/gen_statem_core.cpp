@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <utility>
 
 namespace otpnet::detail {
 
@@ -73,7 +74,14 @@ statem_core::pick statem_core::select() {
   }
   timer* t = earliest();
   if (t == nullptr) {
+    fresh_ = false;
     wait_ms_ = -1;
+    return pick::wait;
+  }
+  if (std::exchange(fresh_, false) && t->seq == seq_) {
+    // The earliest timer is the one just set: its whole time is left (a
+    // little less by the clock, so it fires late by that, never early), and
+    // wait_ms_ holds it. One clock read per event, not two.
     return pick::wait;
   }
   auto now = clock::now();
@@ -130,9 +138,13 @@ void statem_core::drop_current() noexcept {
 
 void statem_core::arm(timer& t, action& a) {
   disarm(t);
-  t.deadline = clock::now() + a.time();
+  std::chrono::milliseconds time = a.time();
+  t.deadline = clock::now() + time;
   t.seq = ++seq_;
   t.content = a.release_content();
+  // For select, if this is the earliest timer when it next looks.
+  fresh_ = time.count() > 0;
+  wait_ms_ = time.count();
 }
 
 void statem_core::disarm(timer& t) noexcept {

@@ -109,6 +109,9 @@ class statem_core {
   pid parent_;
   item cur_;
   bool have_cur_ = false;
+  // A timer was set since select last looked, and wait_ms_ holds its time
+  // (in the padding after have_cur_: no bigger core).
+  bool fresh_ = false;
   timer state_timer_;
   std::unique_ptr<rare_parts> rare_;
   std::uint64_t seq_ = 0;
