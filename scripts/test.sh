@@ -67,11 +67,13 @@ phase() {
   current=""
 }
 
-# Runs ctest for a preset and adds its counts to the totals.
+# Runs ctest for a preset (further arguments go to ctest) and adds its
+# counts to the totals.
 run_ctest() {
   local preset=$1 log_file rc=0 line total nfailed
+  shift
   log_file="build/$preset/ctest.log"
-  ctest --preset "$preset" 2>&1 | tee "$log_file" || rc=$?
+  ctest --preset "$preset" "$@" 2>&1 | tee "$log_file" || rc=$?
   line=$(grep -E '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log_file" | tail -1 || true)
   if [[ -n "$line" ]]; then
     nfailed=$(sed -E 's/.*passed, ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
@@ -102,7 +104,9 @@ build_and_test release
 # lists its io_uring cases exactly then (the suites are instantiated over the
 # available backends). The second run's log replaces build/release/ctest.log.
 reactor_tests=$(build/release/bin/otpnet_reactor_test --gtest_list_tests 2>/dev/null || true)
-if grep -q '/io_uring' <<<"$reactor_tests"; then
+have_io_uring=0
+grep -q '/io_uring' <<<"$reactor_tests" && have_io_uring=1
+if ((have_io_uring)); then
   export OTPNET_BACKEND=io_uring
   phase release:test:io_uring run_ctest release
   unset OTPNET_BACKEND
@@ -117,6 +121,13 @@ if ((tidy)); then
 fi
 for preset in "${presets[@]:1}"; do
   build_and_test "$preset"
+  if [[ $preset == asan ]] && ((have_io_uring)); then
+    # io_uring's own paths (completed receives, multishot accept) under
+    # ASan+UBSan too: the layers that use them.
+    export OTPNET_BACKEND=io_uring
+    phase asan:test:io_uring run_ctest asan -L 'reactor|gen_tcp|tls|listener|integration'
+    unset OTPNET_BACKEND
+  fi
 done
 # The framing decoders under libFuzzer (clang, ASan+UBSan), bounded in time:
 # OTPNET_FUZZ_SECONDS per target (default 30 here). Not in --quick.
