@@ -67,6 +67,7 @@ statem_core::named_timer* statem_core::find_generic(const std::string& name) noe
 
 statem_core::pick statem_core::select() {
   if (rare_ && !rare_->queue.empty()) {
+    fresh_ = false;  // the time goes on while it is handled
     item it = std::move(rare_->queue.back());
     rare_->queue.pop_back();
     begin(std::move(it));

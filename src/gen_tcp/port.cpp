@@ -109,7 +109,7 @@ result<void> port::stop_completion_reads() noexcept {
     read_maybe_ready_ = true;
     if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
       if (recv_in_flight_) {
-        end_recv_now(*loop);
+        end_recv_now(*loop, true);
       }
       // Reports what is ready now. A failure leaves no read interest: the
       // connection could only stall, so it fails with the reason.
@@ -131,14 +131,19 @@ result<void> port::stop_completion_reads() noexcept {
 // its bytes. Should the backend not vouch for them (it could not end it),
 // the connection fails with that reason at its next read (the backend
 // cancels the receive when the port unregisters).
-void port::end_recv_now(reactor::event_loop& loop) noexcept {
-  recv_in_flight_ = false;
+void port::end_recv_now(reactor::event_loop& loop, bool must) noexcept {
   auto ev = loop.cancel_recv_now(fd_);
   if (ev) {
+    recv_in_flight_ = false;
     absorb(ev->result, ev->data);
-  } else if (recv_error_ == errc::ok) {
-    recv_error_ = ev.error();
+  } else if (must) {
+    recv_in_flight_ = false;
+    if (recv_error_ == errc::ok) {
+      recv_error_ = ev.error();
+    }
   }
+  // (Not a must, as when the owner merely stops wanting frames: the
+  // receive stays in flight and its bytes are kept when it completes.)
 }
 
 void port::owner_exited(pid who) noexcept {
@@ -261,7 +266,7 @@ result<void> port::hand_over(pid new_owner) {
   // read before them.
   if (recv_in_flight_) {
     if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
-      end_recv_now(*loop);
+      end_recv_now(*loop, true);
     }
   }
   // Leave this scheduler now: from here on only the new owner's scheduler
@@ -650,7 +655,7 @@ void port::cancel_recv(std::uint64_t ticket) noexcept {
 void port::stop_wanting() noexcept {
   if (recv_in_flight_ && !wants_frames()) {
     if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
-      end_recv_now(*loop);
+      end_recv_now(*loop, false);
     }
   }
 }

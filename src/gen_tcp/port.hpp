@@ -163,7 +163,9 @@ class port final : public std::enable_shared_from_this<port>,
   /// Queues the receive of completion mode (unless one is in flight).
   read_outcome queue_recv() noexcept;
   /// Ends the receive in flight now (cancel_recv_now), keeping its bytes.
-  void end_recv_now(reactor::event_loop& loop) noexcept;
+  /// When that fails: with `must` the connection fails with the reason at
+  /// its next read; without, the receive stays in flight.
+  void end_recv_now(reactor::event_loop& loop, bool must) noexcept;
   /// Runs pump at the next turn (once, however often asked).
   void post_pump() noexcept;
   /// Ends a receive in flight once frames are no longer wanted.

@@ -20,7 +20,11 @@ namespace so = otpnet::socket;
 
 namespace {
 constexpr int batch_size = 32;  // accepts per turn before yielding to other messages
-}
+// Connections the kernel's accept may queue for the process before it is
+// stopped until the process has taken them: the rest wait in the backlog
+// (DESIGN invariant 4: no unbounded queue), as with accept calls.
+constexpr std::size_t kernel_queue_limit = 64;
+}  // namespace
 
 // The kernel's multishot accept on one listen socket (io_uring): runs on
 // the loop of the acceptor process's scheduler (the process never moves),
@@ -34,14 +38,15 @@ class acceptor::kernel_accept final : public reactor::io_handler {
   kernel_accept(const kernel_accept&) = delete;
   kernel_accept& operator=(const kernel_accept&) = delete;
 
-  /// Watches the socket (for nothing: the accept is what reports) and
-  /// starts accepting. False where the loop cannot (then accept calls).
-  bool start() noexcept {
+  /// Watches the socket (for nothing: the accept is what reports) and,
+  /// unless `parked`, starts accepting. False where the loop cannot (then
+  /// accept calls).
+  bool start(bool parked) noexcept {
     if (!loop_.supports_accept() || !loop_.add(fd_, reactor::interest::none, *this, 0)) {
       return false;
     }
     watched_ = true;
-    return arm();
+    return parked || arm();
   }
 
   /// Ends the accept at once (so that closing the listen socket next
@@ -55,16 +60,20 @@ class acceptor::kernel_accept final : public reactor::io_handler {
       }
       (void)loop_.remove(fd_);
     }
-    for (int fd : queue_) {
-      (void)::close(fd);
+    // Only those not taken yet: the others belong to their handlers.
+    for (std::size_t i = head_; i < queue_.size(); ++i) {
+      (void)::close(queue_[i]);
     }
   }
 
   bool arm() noexcept {
-    armed_ = loop_.submit_accept(fd_).has_value();
+    auto r = loop_.submit_accept(fd_);
+    armed_ = r.has_value();
+    arm_error_ = r ? errc::ok : r.error();
     cancelling_ = false;
     return armed_;
   }
+  errc arm_error() const noexcept { return arm_error_; }
   /// Parked: the kernel stops taking connections now (those it took
   /// before still come, into the queue).
   void pause() noexcept {
@@ -100,11 +109,17 @@ class acceptor::kernel_accept final : public reactor::io_handler {
       } catch (const std::bad_alloc&) {
         (void)::close(result);
         error_ = errc::enomem;
+        pause();  // backs off; armed again after it
+      }
+      if (queue_.size() - head_ >= kernel_queue_limit) {
+        pause();  // enough waiting: the rest stay in the backlog until these are taken
       }
     } else if (result != -ECANCELED) {
       error_ = from_errno(-result);
     }
-    if (!told_ && (result != -ECANCELED || head_ < queue_.size())) {
+    // Told of every connection, error and end (an ended accept is armed
+    // again by the process, if it is not parked by then).
+    if (!told_) {
       told_ = true;
       (void)send(owner_, accept_more{id_});
     }
@@ -118,6 +133,7 @@ class acceptor::kernel_accept final : public reactor::io_handler {
   std::vector<int> queue_;
   std::size_t head_ = 0;
   errc error_ = errc::ok;
+  errc arm_error_ = errc::ok;
   bool watched_ = false;
   bool armed_ = false;
   bool cancelling_ = false;
@@ -183,7 +199,7 @@ result<std::uint16_t> acceptor::add_port(const so::address& addr, const gen_tcp:
   p.handle = so::make_select_handle();
   if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
     auto k = std::make_unique<kernel_accept>(*loop, p.sock.native_handle(), p.id, self());
-    if (k->start()) {
+    if (k->start(parked())) {
       p.kernel = std::move(k);
     }
   }
@@ -335,6 +351,9 @@ std::optional<connection> acceptor::kernel_step(port_state& p) {
         return accepted(p, std::move(*s));
       }
       count_failure(s.error());
+      if (!accept_failed(p, s.error())) {
+        return std::nullopt;
+      }
       continue;
     }
     if (errc e = k.take_error(); e != errc::ok) {
@@ -348,8 +367,8 @@ std::optional<connection> acceptor::kernel_step(port_state& p) {
     k.looked();
     if (!k.armed() && !k.arm()) {
       // The reactor would not take it again: accept calls from now on.
-      spdlog::warn("listener {}: {}: the kernel's accept could not be queued again; accepting with calls", name_,
-                   p.addr.to_string());
+      spdlog::warn("listener {}: {}: the kernel's accept could not be queued again ({}); accepting with calls", name_,
+                   p.addr.to_string(), format_error(k.arm_error()));
       p.kernel.reset();
       send(self(), accept_more{p.id});
     }

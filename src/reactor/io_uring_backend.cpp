@@ -471,13 +471,20 @@ result<void> io_uring_backend::cancel_accept(int fd) noexcept {
   io_uring* ring = ring_.get();
   ++stats_.submits;
   (void)io_uring_submit(ring);  // the accept may not have left yet
+  std::uint64_t target = accept_data(fd, s->recv_generation);
+  if (io_uring_sq_ready(ring) != 0) {
+    // Still queued here (the kernel took nothing more): a synchronous
+    // cancellation would not find it; it goes in the same batch after it.
+    cancel_or_defer(target);
+    return ok();
+  }
   io_uring_sync_cancel_reg reg{};
-  reg.addr = accept_data(fd, s->recv_generation);
+  reg.addr = target;
   reg.timeout.tv_sec = -1;
   reg.timeout.tv_nsec = -1;
   int ret = io_uring_register_sync_cancel(ring, &reg);
   if (ret < 0 && ret != -ENOENT) {
-    cancel_or_defer(reg.addr);  // at least asynchronously
+    cancel_or_defer(target);  // at least asynchronously
   }
   return ok();
 }

@@ -299,6 +299,10 @@ void scheduler::finalize(process* p, const exit_reason& why) noexcept {
   for (auto& w : p->sockets) {
     if (auto s = w.lock()) {
       socket::detail::withdraw_sink(*s, p->sink);
+      // A socket this process preferred for its scheduler but never waited
+      // on must not keep pointing at the scheduler's poll set, which may go
+      // before the socket does (runtime::stop).
+      socket::detail::drop_preference(*s, polls_);
       if (socket::detail::owner_of(*s) == p->id.value()) {
         (void)socket::close(socket::socket(std::move(s)));
       }

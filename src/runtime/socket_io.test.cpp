@@ -283,5 +283,51 @@ TEST(socket_io_shutdown, a_socket_used_by_a_process_outlives_the_runtime) {
   EXPECT_TRUE(so::close(l.sock));
 }
 
+// The same with a socket a process used without waiting (its call
+// succeeded at once): it was never watched by the scheduler's poll set, but
+// the process's preference for that set must not outlive it either.
+TEST(socket_io_shutdown, a_socket_a_process_used_without_waiting_outlives_the_runtime) {
+  auto l = test::listen_loopback();
+  auto early = so::open(so::domain::inet, so::type::stream);
+  ASSERT_TRUE(early);
+  ASSERT_TRUE(so::connect(*early, l.addr(), 5000ms));
+  ASSERT_TRUE(runtime::start({.schedulers = 1}));
+  {
+    mailbox mb;
+    spawn([me = mb.self(), ls = l.sock]() -> proc {
+      auto a = co_await so::co::accept(ls, 5000ms);  // the connection is there: no wait
+      send(me, outcome{a ? std::string("accepted") : format_error(a.error())});
+      if (a) {
+        (void)so::close(*a);
+      }
+    });
+    auto o = mb.receive<outcome>(5000ms);
+    ASSERT_TRUE(o);
+    EXPECT_EQ(o->text, "accepted");
+  }
+  runtime::stop();
+  std::thread connector([&l] {
+    auto deadline = std::chrono::steady_clock::now() + 5000ms;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto info = so::info(l.sock);
+      if (info && info->read_waiters > 0) {
+        break;
+      }
+      std::this_thread::yield();
+    }
+    auto c = so::open(so::domain::inet, so::type::stream);
+    if (c) {
+      (void)so::connect(*c, l.addr(), 5000ms);
+      (void)so::close(*c);
+    }
+  });
+  auto a = so::accept(l.sock, 5000ms);
+  connector.join();
+  ASSERT_TRUE(a) << format_error(a.error());
+  EXPECT_TRUE(so::close(*a));
+  EXPECT_TRUE(so::close(*early));
+  EXPECT_TRUE(so::close(l.sock));
+}
+
 }  // namespace
 }  // namespace otpnet

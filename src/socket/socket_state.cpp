@@ -142,6 +142,13 @@ void socket_state::forget_poller(poller& p) noexcept {
   }
 }
 
+void socket_state::drop_preference(poller& p) noexcept {
+  std::lock_guard lk(poll_mu_);
+  if (!attached_.load(std::memory_order_relaxed) && poller_.load(std::memory_order_acquire) == &p) {
+    poller_.store(nullptr, std::memory_order_release);
+  }
+}
+
 void socket_state::detach_poller() noexcept {
   std::lock_guard lk(poll_mu_);
   if (attached_.load(std::memory_order_relaxed)) {
@@ -316,6 +323,7 @@ std::uint64_t& poller_cookie(socket_state& s) noexcept { return s.poller_cookie;
 void withdraw_sink(socket_state& s, select_sink& sink) noexcept { s.withdraw_sink(sink); }
 bool prefer_poller(socket_state& s, poller& p) noexcept { return s.set_poller(p).has_value(); }
 void forget_poller(socket_state& s, poller& p) noexcept { s.forget_poller(p); }
+void drop_preference(socket_state& s, poller& p) noexcept { s.drop_preference(p); }
 std::uint64_t owner_of(const socket_state& s) noexcept { return s.owner.load(std::memory_order_relaxed); }
 std::weak_ptr<socket_state> weak_of(socket_state& s) noexcept { return s.weak_from_this(); }
 

@@ -96,6 +96,8 @@ class socket_state : public std::enable_shared_from_this<socket_state> {
   result<void> set_poller(poller& p) noexcept;
   /// `p` is going away: stop using it (see detail::forget_poller).
   void forget_poller(poller& p) noexcept;
+  /// Unless attached, stop preferring `p` (see detail::drop_preference).
+  void drop_preference(poller& p) noexcept;
   void on_ready(readiness r) noexcept;
 
   enum class wait_decision : std::uint8_t { parked, retry, closed };

@@ -100,6 +100,10 @@ std::weak_ptr<socket_state> weak_of(socket_state& s) noexcept;
 /// and is watched by the select service if someone waits on it (and by
 /// whatever poller it is given next otherwise).
 void forget_poller(socket_state& s, poller& p) noexcept;
+/// `p` stops being the preferred poller of `s` if `s` never waited with it
+/// (the runtime, when the process that preferred it ends: the preference
+/// must not outlive the scheduler's poll set).
+void drop_preference(socket_state& s, poller& p) noexcept;
 }  // namespace detail
 
 }  // namespace otpnet::socket
