@@ -119,23 +119,38 @@ TEST_F(gen_tcp_test, active_once_packet_2_echo) {
 // order, each one delivered, echoed and re-armed with {active, once} while
 // the next are already buffered; with delay_send the echoes of a turn go
 // out gathered, larger than the socket buffers take at once.
-void pipelined_echo(bool delay_send) {
-  mailbox mb;
+/// An echo_server with {active, once}, {packet, 2} and `delay_send`, and a
+/// client connected to it (closed on failure).
+so::socket echo_client(mailbox& mb, bool delay_send) {
   auto ls =
       listen(so::address::inet_loopback(0), {.active = once, .packet = packet_type::u2, .delay_send = delay_send});
-  ASSERT_TRUE(ls);
+  EXPECT_TRUE(ls);
+  if (!ls) {
+    return {};
+  }
   spawn([ls = *ls, me = mb.self()]() -> proc { return echo_server(ls, me); });
   auto c = so::open(so::domain::inet, so::type::stream);
-  ASSERT_TRUE(so::connect(*c, so::address::inet_loopback(ls->port), 5000ms));
+  EXPECT_TRUE(c);
+  if (!c || !so::connect(*c, so::address::inet_loopback(ls->port), 5000ms)) {
+    ADD_FAILURE() << "no connection to the echo server";
+    return {};
+  }
+  return *c;
+}
+
+void pipelined_echo(bool delay_send) {
+  mailbox mb;
+  so::socket c = echo_client(mb, delay_send);
+  ASSERT_TRUE(c.is_open());
   const std::string burst = uneven_frames(3000);
   bool written = false;
-  std::thread writer([&] { written = write_all(*c, burst); });
-  std::string back = read_exact(*c, burst.size());
+  std::thread writer([&] { written = write_all(c, burst); });
+  std::string back = read_exact(c, burst.size());
   writer.join();
   EXPECT_TRUE(written);
   EXPECT_EQ(back.size(), burst.size());
   EXPECT_TRUE(back == burst) << "the echoes differ from the frames sent";
-  ASSERT_TRUE(so::close(*c));
+  ASSERT_TRUE(so::close(c));
   auto r = mb.receive<std::string>(5000ms);
   ASSERT_TRUE(r);
   EXPECT_EQ(*r, "closed");
@@ -150,24 +165,20 @@ TEST_F(gen_tcp_test, pipelined_burst_with_delay_send_echoes_every_frame_in_order
 TEST_F(gen_tcp_test, frames_then_fin_together_give_every_frame_then_tcp_closed) {
   for (bool delay_send : {false, true}) {
     mailbox mb;
-    auto ls =
-        listen(so::address::inet_loopback(0), {.active = once, .packet = packet_type::u2, .delay_send = delay_send});
-    ASSERT_TRUE(ls);
-    spawn([ls = *ls, me = mb.self()]() -> proc { return echo_server(ls, me); });
-    auto c = so::open(so::domain::inet, so::type::stream);
-    ASSERT_TRUE(so::connect(*c, so::address::inet_loopback(ls->port), 5000ms));
+    so::socket c = echo_client(mb, delay_send);
+    ASSERT_TRUE(c.is_open());
     const std::string burst = uneven_frames(40);
-    ASSERT_TRUE(write_all(*c, burst));
-    ASSERT_TRUE(so::shutdown(*c, so::shutdown_how::write));
-    EXPECT_EQ(read_exact(*c, burst.size()), burst) << "delay_send " << delay_send;
+    ASSERT_TRUE(write_all(c, burst));
+    ASSERT_TRUE(so::shutdown(c, so::shutdown_how::write));
+    EXPECT_EQ(read_exact(c, burst.size()), burst) << "delay_send " << delay_send;
     auto r = mb.receive<std::string>(5000ms);
     ASSERT_TRUE(r);
     EXPECT_EQ(*r, "closed") << "delay_send " << delay_send;
     std::byte b[1];
-    auto eof = so::recv(*c, b, 0, 5000ms);
+    auto eof = so::recv(c, b, 0, 5000ms);
     ASSERT_FALSE(eof) << "the server closes after the echoes";
     EXPECT_EQ(eof.error(), errc::closed);
-    ASSERT_TRUE(so::close(*c));
+    ASSERT_TRUE(so::close(c));
   }
 }
 

@@ -234,10 +234,14 @@ result<void> event_loop::add(int fd, interest what, io_handler& h, std::uint64_t
   return ok();
 }
 
+bool event_loop::watched(int fd) const noexcept {
+  return fd >= 0 && static_cast<std::size_t>(fd) < regs_.size() &&
+         regs_[static_cast<std::size_t>(fd)].handler != nullptr;
+}
+
 result<void> event_loop::modify(int fd, interest what) {
   assert_in_owner_thread();
-  if (fd < 0 || static_cast<std::size_t>(fd) >= regs_.size() ||
-      regs_[static_cast<std::size_t>(fd)].handler == nullptr) {
+  if (!watched(fd)) {
     return fail(errc::enoent);
   }
   return backend_->modify(fd, make_token(fd, regs_[static_cast<std::size_t>(fd)].generation), what);
@@ -245,8 +249,7 @@ result<void> event_loop::modify(int fd, interest what) {
 
 result<void> event_loop::remove(int fd) {
   assert_in_owner_thread();
-  if (fd < 0 || static_cast<std::size_t>(fd) >= regs_.size() ||
-      regs_[static_cast<std::size_t>(fd)].handler == nullptr) {
+  if (!watched(fd)) {
     return fail(errc::enoent);
   }
   regs_[static_cast<std::size_t>(fd)].handler = nullptr;
@@ -256,20 +259,10 @@ result<void> event_loop::remove(int fd) {
 
 result<void> event_loop::submit_recv(int fd) {
   assert_in_owner_thread();
-  if (fd < 0 || static_cast<std::size_t>(fd) >= regs_.size() ||
-      regs_[static_cast<std::size_t>(fd)].handler == nullptr) {
+  if (!watched(fd)) {
     return fail(errc::enoent);
   }
   return backend_->submit_recv(fd);
-}
-
-result<void> event_loop::cancel_recv(int fd) {
-  assert_in_owner_thread();
-  if (fd < 0 || static_cast<std::size_t>(fd) >= regs_.size() ||
-      regs_[static_cast<std::size_t>(fd)].handler == nullptr) {
-    return fail(errc::enoent);
-  }
-  return backend_->cancel_recv(fd);
 }
 
 void io_handler::on_accept(std::uint64_t, std::int32_t result, bool) noexcept {
@@ -280,8 +273,7 @@ void io_handler::on_accept(std::uint64_t, std::int32_t result, bool) noexcept {
 
 result<void> event_loop::submit_accept(int fd) {
   assert_in_owner_thread();
-  if (fd < 0 || static_cast<std::size_t>(fd) >= regs_.size() ||
-      regs_[static_cast<std::size_t>(fd)].handler == nullptr) {
+  if (!watched(fd)) {
     return fail(errc::enoent);
   }
   return backend_->submit_accept(fd);
@@ -289,8 +281,7 @@ result<void> event_loop::submit_accept(int fd) {
 
 result<void> event_loop::cancel_accept(int fd) {
   assert_in_owner_thread();
-  if (fd < 0 || static_cast<std::size_t>(fd) >= regs_.size() ||
-      regs_[static_cast<std::size_t>(fd)].handler == nullptr) {
+  if (!watched(fd)) {
     return fail(errc::enoent);
   }
   return backend_->cancel_accept(fd);
@@ -298,8 +289,7 @@ result<void> event_loop::cancel_accept(int fd) {
 
 result<io_event> event_loop::cancel_recv_now(int fd) {
   assert_in_owner_thread();
-  if (fd < 0 || static_cast<std::size_t>(fd) >= regs_.size() ||
-      regs_[static_cast<std::size_t>(fd)].handler == nullptr) {
+  if (!watched(fd)) {
     return fail(errc::enoent);
   }
   return backend_->cancel_recv_now(fd);

@@ -19,6 +19,7 @@
 #include <new>
 #include <optional>
 #include <thread>
+#include <utility>
 
 namespace otpnet::reactor {
 
@@ -136,6 +137,16 @@ io_uring_sqe* next_sqe(io_uring* ring, io_uring_stats& stats) noexcept {
   return sqe;
 }
 
+// IORING_REGISTER_SYNC_CANCEL of the request with user data `target`, no
+// time limit: 0, -ENOENT (not found: done, or never submitted), or -errno.
+int register_sync_cancel(io_uring* ring, std::uint64_t target) noexcept {
+  io_uring_sync_cancel_reg reg{};
+  reg.addr = target;
+  reg.timeout.tv_sec = -1;
+  reg.timeout.tv_nsec = -1;
+  return io_uring_register_sync_cancel(ring, &reg);
+}
+
 }  // namespace
 
 // The ring of provided buffers: the entries the kernel takes buffers from,
@@ -243,13 +254,9 @@ result<std::unique_ptr<io_uring_backend>> io_uring_backend::create(const backend
     }
     // Receives need synchronous cancellation too (6.0): asked for a
     // request that does not exist, a kernel that has it says ENOENT.
-    io_uring_sync_cancel_reg probe{};
-    probe.addr = ignored - 1;
-    probe.timeout.tv_sec = -1;
-    probe.timeout.tv_nsec = -1;
-    bool sync_cancel = io_uring_register_sync_cancel(b->ring_.get(), &probe) == -ENOENT;
-    b->ops_ = sync_cancel;
-    if (sync_cancel && buffers && buffers->set_up(b->ring_.get(), n, ring.recv_buffer_size) == 0) {
+    bool can_cancel = register_sync_cancel(b->ring_.get(), ignored - 1) == -ENOENT;
+    b->ops_ = can_cancel;
+    if (can_cancel && buffers && buffers->set_up(b->ring_.get(), n, ring.recv_buffer_size) == 0) {
       b->buffers_ = std::move(buffers);
     }
   }
@@ -411,12 +418,14 @@ result<void> io_uring_backend::remove(int fd) noexcept {
   return ok();
 }
 
-result<void> io_uring_backend::submit_recv(int fd) noexcept {
+// What every operation starts with: a watched descriptor with no operation
+// in flight, an entry of the submission ring, a new operation generation.
+result<std::pair<io_uring_backend::slot*, io_uring_sqe*>> io_uring_backend::start_op(int fd, bool supported) noexcept {
   slot* s = find(fd);
   if (s == nullptr) {
     return fail(errc::enoent);
   }
-  if (!buffers_) {
+  if (!supported) {
     return fail(errc::unsupported);
   }
   if (s->recv_in_flight || s->accept_armed) {
@@ -427,6 +436,15 @@ result<void> io_uring_backend::submit_recv(int fd) noexcept {
     return fail(errc::ebusy);
   }
   s->recv_generation = next_generation(s->recv_generation);
+  return std::pair{s, sqe};
+}
+
+result<void> io_uring_backend::submit_recv(int fd) noexcept {
+  auto op = start_op(fd, buffers_ != nullptr);
+  if (!op) {
+    return fail(op.error());
+  }
+  auto [s, sqe] = *op;
   s->recv_in_flight = true;
   io_uring_prep_recv(sqe, fd, nullptr, buffers_->size, 0);
   io_uring_sqe_set_flags(sqe, IOSQE_BUFFER_SELECT);
@@ -437,26 +455,30 @@ result<void> io_uring_backend::submit_recv(int fd) noexcept {
 }
 
 result<void> io_uring_backend::submit_accept(int fd) noexcept {
-  slot* s = find(fd);
-  if (s == nullptr) {
-    return fail(errc::enoent);
+  auto op = start_op(fd, ops_);
+  if (!op) {
+    return fail(op.error());
   }
-  if (!ops_) {
-    return fail(errc::unsupported);
-  }
-  if (s->recv_in_flight || s->accept_armed) {
-    return fail(errc::ealready);
-  }
-  io_uring_sqe* sqe = next_sqe(ring_.get(), stats_);
-  if (sqe == nullptr) {
-    return fail(errc::ebusy);
-  }
-  s->recv_generation = next_generation(s->recv_generation);
+  auto [s, sqe] = *op;
   s->accept_armed = true;
   io_uring_prep_multishot_accept(sqe, fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
   io_uring_sqe_set_data64(sqe, accept_data(fd, s->recv_generation));
   ++stats_.accepts;
   return ok();
+}
+
+// Submits what is queued, then cancels `target` synchronously
+// (IORING_REGISTER_SYNC_CANCEL): 0 or -ENOENT (done already) once the kernel
+// is through with it; -EBUSY when the submission ring kept entries (the
+// request may be among them, where a cancellation cannot find it).
+int io_uring_backend::sync_cancel(std::uint64_t target) noexcept {
+  io_uring* ring = ring_.get();
+  ++stats_.submits;
+  int submitted = io_uring_submit(ring);
+  if ((submitted < 0 && submitted != -EBUSY && submitted != -EAGAIN) || io_uring_sq_ready(ring) != 0) {
+    return -EBUSY;
+  }
+  return register_sync_cancel(ring, target);
 }
 
 // Synchronous (IORING_REGISTER_SYNC_CANCEL): once it returns the kernel
@@ -468,23 +490,11 @@ result<void> io_uring_backend::cancel_accept(int fd) noexcept {
   if (s == nullptr || !s->accept_armed) {
     return fail(errc::enoent);
   }
-  io_uring* ring = ring_.get();
-  ++stats_.submits;
-  (void)io_uring_submit(ring);  // the accept may not have left yet
+  // Failing that (the request still queued here, or the kernel refusing),
+  // at least asynchronously, in the batch after it.
   std::uint64_t target = accept_data(fd, s->recv_generation);
-  if (io_uring_sq_ready(ring) != 0) {
-    // Still queued here (the kernel took nothing more): a synchronous
-    // cancellation would not find it; it goes in the same batch after it.
+  if (int ret = sync_cancel(target); ret < 0 && ret != -ENOENT) {
     cancel_or_defer(target);
-    return ok();
-  }
-  io_uring_sync_cancel_reg reg{};
-  reg.addr = target;
-  reg.timeout.tv_sec = -1;
-  reg.timeout.tv_nsec = -1;
-  int ret = io_uring_register_sync_cancel(ring, &reg);
-  if (ret < 0 && ret != -ENOENT) {
-    cancel_or_defer(target);  // at least asynchronously
   }
   return ok();
 }
@@ -690,16 +700,10 @@ result<io_event> io_uring_backend::cancel_recv_now(int fd) noexcept {
   }
   // The receive may still wait in the submission ring: it must reach the
   // kernel, or the cancellation finds nothing and the answer never comes.
-  ++stats_.submits;
-  int submitted = io_uring_submit(ring);
-  if ((submitted < 0 && submitted != -EBUSY && submitted != -EAGAIN) || io_uring_sq_ready(ring) != 0) {
+  int ret = sync_cancel(target);
+  if (ret == -EBUSY) {
     return fail(errc::ebusy);  // still in flight: remove() cancels it
   }
-  io_uring_sync_cancel_reg reg{};
-  reg.addr = target;
-  reg.timeout.tv_sec = -1;
-  reg.timeout.tv_nsec = -1;
-  int ret = io_uring_register_sync_cancel(ring, &reg);
   if (ret < 0 && ret != -ENOENT) {
     return fail(from_ret(ret));
   }

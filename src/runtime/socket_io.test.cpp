@@ -239,6 +239,30 @@ TEST(socket_io_shutdown, stop_with_live_processes_and_sockets_leaves_no_descript
   EXPECT_EQ(test::open_fds(), before);
 }
 
+/// A blocking accept on `l` from this thread, while another thread connects
+/// once it sees the accept waiting (at most 5 s): the accept needs its
+/// socket watched by whatever poller it has.
+result<so::socket> accept_while_a_client_comes(const test::listener& l) {
+  std::thread connector([&l] {
+    auto deadline = std::chrono::steady_clock::now() + 5000ms;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto info = so::info(l.sock);
+      if (info && info->read_waiters > 0) {
+        break;
+      }
+      std::this_thread::yield();
+    }
+    auto c = so::open(so::domain::inet, so::type::stream);
+    if (c) {
+      (void)so::connect(*c, l.addr(), 5000ms);
+      (void)so::close(*c);
+    }
+  });
+  auto a = so::accept(l.sock, 5000ms);
+  connector.join();
+  return a;
+}
+
 // A socket a process waited on (so watched by its scheduler's poll set) and
 // a thread still holds when the runtime stops: the set goes with its
 // scheduler, the socket forgets it, and the thread can still wait on the
@@ -261,23 +285,7 @@ TEST(socket_io_shutdown, a_socket_used_by_a_process_outlives_the_runtime) {
   runtime::stop();
   // This thread waits for a connection; another connects once it sees the
   // wait queued on the socket.
-  std::thread connector([&l] {
-    auto deadline = std::chrono::steady_clock::now() + 5000ms;
-    while (std::chrono::steady_clock::now() < deadline) {
-      auto info = so::info(l.sock);
-      if (info && info->read_waiters > 0) {
-        break;
-      }
-      std::this_thread::yield();
-    }
-    auto c = so::open(so::domain::inet, so::type::stream);
-    if (c) {
-      (void)so::connect(*c, l.addr(), 5000ms);
-      (void)so::close(*c);
-    }
-  });
-  auto a = so::accept(l.sock, 5000ms);
-  connector.join();
+  auto a = accept_while_a_client_comes(l);
   ASSERT_TRUE(a) << format_error(a.error());
   EXPECT_TRUE(so::close(*a));
   EXPECT_TRUE(so::close(l.sock));
@@ -306,23 +314,7 @@ TEST(socket_io_shutdown, a_socket_a_process_used_without_waiting_outlives_the_ru
     EXPECT_EQ(o->text, "accepted");
   }
   runtime::stop();
-  std::thread connector([&l] {
-    auto deadline = std::chrono::steady_clock::now() + 5000ms;
-    while (std::chrono::steady_clock::now() < deadline) {
-      auto info = so::info(l.sock);
-      if (info && info->read_waiters > 0) {
-        break;
-      }
-      std::this_thread::yield();
-    }
-    auto c = so::open(so::domain::inet, so::type::stream);
-    if (c) {
-      (void)so::connect(*c, l.addr(), 5000ms);
-      (void)so::close(*c);
-    }
-  });
-  auto a = so::accept(l.sock, 5000ms);
-  connector.join();
+  auto a = accept_while_a_client_comes(l);
   ASSERT_TRUE(a) << format_error(a.error());
   EXPECT_TRUE(so::close(*a));
   EXPECT_TRUE(so::close(*early));

@@ -172,10 +172,6 @@ class event_loop {
   /// the backend's (`unsupported`, `ealready`, `ebusy`).
   result<void> submit_recv(int fd);
 
-  /// Ends the receive in flight on `fd`: `on_recv` still comes, once, with
-  /// the bytes if they came first, else ECANCELED. Errors: `enoent`.
-  result<void> cancel_recv(int fd);
-
   /// Whether the backend accepts connections itself (`submit_accept`).
   bool supports_accept() const noexcept { return backend_->supports_accept(); }
 
@@ -260,6 +256,8 @@ class event_loop {
   [[noreturn]] static void abort_not_owner() noexcept;
 
   result<void> io_phase(std::optional<std::chrono::milliseconds> max_wait, turn_stats& stats);
+  /// Whether `fd` is added.
+  bool watched(int fd) const noexcept;
   std::size_t posted_phase();
   bool posted_pending() const noexcept;
   bool pending_work(time_point t) const noexcept;

@@ -77,9 +77,11 @@
 #include <cstdint>
 #include <memory>
 #include <thread>
+#include <utility>
 #include <vector>
 
 struct io_uring;
+struct io_uring_sqe;
 
 namespace otpnet::reactor {
 
@@ -194,6 +196,8 @@ class io_uring_backend final : public backend {
   io_uring_backend(std::unique_ptr<io_uring> ring, std::size_t capacity, bool skip_success) noexcept;
 
   result<void> queue_poll(int fd, const slot& s) noexcept;
+  result<std::pair<slot*, io_uring_sqe*>> start_op(int fd, bool supported) noexcept;
+  int sync_cancel(std::uint64_t target) noexcept;
   result<void> queue_cancel(std::uint64_t target) noexcept;
   void cancel_or_defer(std::uint64_t target) noexcept;
   void give_back_buffers() noexcept;
