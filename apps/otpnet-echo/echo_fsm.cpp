@@ -5,12 +5,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <optional>
+
 namespace otpnet::echo {
 
 namespace {
 
 /// The frame of a tcp or ssl message (one shape, two names).
-const gen_tcp::buffer* data_of(const event& e) {
+gen_tcp::buffer* data_of(const event& e) {
   if (auto* d = e.info<gen_tcp::tcp>()) {
     return &d->data;
   }
@@ -71,30 +73,33 @@ task<echo_fsm::transition> echo_fsm::wait_for_socket(event& e) {
 }
 
 echo_fsm::transition echo_fsm::wait_for_data(event& e) {
-  if (auto t = serve(e)) {
-    return std::move(*t);
+  if (gen_tcp::buffer* d = data_of(e)) {
+    return echo(*d);
   }
   if (e.info<listener::drain_notice>() != nullptr) {
     // Frames the client already sent may still be in the kernel's buffers
     // (or held back by flow control): keep echoing until it closes.
     return next_state<&echo_fsm::draining>(state_timeout(settings_->idle_timeout));
   }
-  return keep_state();
+  return other(e);
 }
 
 echo_fsm::transition echo_fsm::draining(event& e) {
-  if (auto t = serve(e)) {
-    return std::move(*t);
+  if (gen_tcp::buffer* d = data_of(e)) {
+    return echo(*d);
   }
-  return keep_state();
+  return other(e);
 }
 
-std::optional<echo_fsm::transition> echo_fsm::serve(event& e) {
-  if (const gen_tcp::buffer* d = data_of(e)) {
-    (void)sock_.send(*d);
-    (void)sock_.setopts({.active = gen_tcp::once});
-    return keep_state(state_timeout(settings_->idle_timeout));
-  }
+echo_fsm::transition echo_fsm::echo(gen_tcp::buffer& frame) {
+  // The frame goes back as it came, without a copy: the send takes the
+  // message's reference to the received bytes.
+  (void)sock_.send(std::move(frame));
+  (void)sock_.setopts({.active = gen_tcp::once});
+  return keep_state(state_timeout(settings_->idle_timeout));
+}
+
+echo_fsm::transition echo_fsm::other(event& e) {
   if (e.is(event_kind::state_timeout)) {
     log("timed out");
     return stop();
@@ -106,7 +111,7 @@ std::optional<echo_fsm::transition> echo_fsm::serve(event& e) {
   if (auto why = error_of(e)) {
     return stop(exit_reason::other(std::string("socket error: ") + std::string(err_name(*why))));
   }
-  return std::nullopt;
+  return keep_state();
 }
 
 void echo_fsm::terminate(const exit_reason&) {

@@ -26,7 +26,6 @@
 
 #include <chrono>
 #include <memory>
-#include <optional>
 #include <string>
 
 namespace otpnet::echo {
@@ -54,9 +53,11 @@ struct echo_fsm : gen_statem<echo_fsm> {
   void terminate(const exit_reason& why);
 
  private:
-  /// What both serving states do with a socket event or the idle timeout;
-  /// nothing for other events.
-  std::optional<transition> serve(event& e);
+  /// Both serving states: a frame is sent back and the next one asked for
+  /// ({active, once}); the idle timeout, a close or a socket error ends the
+  /// connection; other events are ignored.
+  transition echo(gen_tcp::buffer& frame);
+  transition other(event& e);
   void log(const char* what) const;
 
   std::shared_ptr<const echo_settings> settings_;

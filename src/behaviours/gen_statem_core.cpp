@@ -79,13 +79,16 @@ statem_core::pick statem_core::select() {
     wait_ms_ = -1;
     return pick::wait;
   }
-  if (std::exchange(fresh_, false) && t->seq == seq_) {
-    // The earliest timer is the one just set: its whole time is left (a
-    // little less by the clock, so it fires late by that, never early), and
-    // wait_ms_ holds it. One clock read per event, not two.
+  if (std::exchange(fresh_, false) && t->order() == seq_) {
+    // The earliest timer is the one just set: its whole time is left, and
+    // wait_ms_ holds it. Its time starts when the process waits (settle):
+    // no clock read while the next event is already at hand.
     return pick::wait;
   }
   auto now = clock::now();
+  if (unsettled_) {
+    settle_at(now);
+  }
   if (t->deadline <= now) {
     if (rare_ && t == &rare_->event_timer) {
       if (envelope* e = receive_now(any_message(), false)) {
@@ -140,8 +143,14 @@ void statem_core::drop_current() noexcept {
 void statem_core::arm(timer& t, action& a) {
   disarm(t);
   std::chrono::milliseconds time = a.time();
-  t.deadline = clock::now() + time;
   t.seq = ++seq_;
+  if (unsettled_ || !others_armed(t)) {
+    t.deadline = clock::time_point{} + time;
+    t.seq |= relative;
+    unsettled_ = true;
+  } else {
+    t.deadline = clock::now() + time;
+  }
   t.content = a.release_content();
   // For select, if this is the earliest timer when it next looks.
   fresh_ = time.count() > 0;
@@ -153,11 +162,36 @@ void statem_core::disarm(timer& t) noexcept {
   destroy_envelope(std::exchange(t.content, nullptr));
 }
 
+bool statem_core::others_armed(const timer& t) const noexcept {
+  auto other = [&t](const timer& u) { return &u != &t && u.armed(); };
+  if (other(state_timer_)) {
+    return true;
+  }
+  return rare_ && (other(rare_->event_timer) || std::any_of(rare_->generic.begin(), rare_->generic.end(), other));
+}
+
+void statem_core::settle_at(clock::time_point now) noexcept {
+  auto start = [now](timer& t) {
+    if ((t.seq & relative) != 0) {
+      t.deadline = now + t.deadline.time_since_epoch();
+      t.seq &= ~relative;
+    }
+  };
+  start(state_timer_);
+  if (rare_) {
+    start(rare_->event_timer);
+    for (timer& t : rare_->generic) {
+      start(t);
+    }
+  }
+  unsettled_ = false;
+}
+
 statem_core::timer* statem_core::earliest() noexcept {
   timer* best = nullptr;
   auto better = [&best](timer& t) {
-    if (t.armed() &&
-        (best == nullptr || t.deadline < best->deadline || (t.deadline == best->deadline && t.seq < best->seq))) {
+    if (t.armed() && (best == nullptr || t.deadline < best->deadline ||
+                      (t.deadline == best->deadline && t.order() < best->order()))) {
       best = &t;
     }
   };

@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <functional>
 #include <string>
 #include <vector>
@@ -185,6 +186,41 @@ TEST_F(gen_statem_timeouts, due_timeouts_fire_in_deadline_order) {
     return s::keep_state(generic_timeout("c", 45ms), state_timeout(30ms, std::string("b")), generic_timeout("a", 15ms));
   });
   EXPECT_EQ(log(3), (lines{"generic_timeout:a@s0", "state_timeout:b@s0", "generic_timeout:c@s0"}));
+}
+
+// A timeout set by an event whose next event is already waiting starts
+// when the process next waits or reads the clock (no clock read per event):
+// these check that it still keeps its order against timeouts set later,
+// whether these are set before or after that clock read, and never fires
+// early.
+TEST_F(gen_statem_timeouts, timeouts_set_by_back_to_back_events_fire_in_deadline_order) {
+  run([](event&) {
+    // The next act is waiting when this one's timeout is set.
+    send(self(), scripted::act{[](event&) { return s::keep_state(generic_timeout("g", 15ms)); }});
+    return s::keep_state(state_timeout(60ms, std::string("st")));
+  });
+  EXPECT_EQ(log(2), (lines{"generic_timeout:g@s0", "state_timeout:st@s0"}));
+}
+
+TEST_F(gen_statem_timeouts, a_timeout_set_after_an_event_without_timeouts_keeps_deadline_order) {
+  run([](event&) {
+    // "m" sets nothing (the loop reads the clock for the earlier timeout
+    // when it selects the event after it); the act after it sets "g".
+    send(self(), std::string("m"));
+    send(self(), scripted::act{[](event&) { return s::keep_state(generic_timeout("g", 15ms)); }});
+    return s::keep_state(state_timeout(60ms, std::string("st")));
+  });
+  EXPECT_EQ(log(3), (lines{"info:m@s0", "generic_timeout:g@s0", "state_timeout:st@s0"}));
+}
+
+TEST_F(gen_statem_timeouts, a_timeout_whose_next_event_is_waiting_never_fires_early) {
+  auto before = std::chrono::steady_clock::now();
+  run([](event&) {
+    send(self(), std::string("m"));
+    return s::keep_state(state_timeout(50ms, std::string("st")));
+  });
+  EXPECT_EQ(log(2), (lines{"info:m@s0", "state_timeout:st@s0"}));
+  EXPECT_GE(std::chrono::steady_clock::now() - before, 50ms);
 }
 
 TEST_F(gen_statem_timeouts, a_retried_postponed_event_cancels_the_event_timeout) {

@@ -12,14 +12,18 @@ const receive_matcher any_message{[](void*, envelope*) noexcept { return true; }
 }  // namespace
 
 bool statem_mailbox_wait::await_ready() noexcept {
+  long long ms = core->wait_ms();
   got = receive_now(any_message, ms != 0);
   return got != nullptr || ms == 0;
 }
 
-void statem_mailbox_wait::await_suspend(std::coroutine_handle<> h) noexcept { receive_suspend(h, any_message, ms); }
+void statem_mailbox_wait::await_suspend(std::coroutine_handle<> h) noexcept {
+  core->settle();
+  receive_suspend(h, any_message, core->wait_ms());
+}
 
 envelope* statem_mailbox_wait::await_resume() noexcept {
-  if (got == nullptr && ms != 0) {
+  if (got == nullptr && core->wait_ms() != 0) {
     got = receive_result();
   }
   return got;

@@ -72,8 +72,10 @@ std::string uneven_frames(int n) {
   return out;
 }
 
-/// The tutorial's echo: {packet, 2}, {active, once}, re-armed after each frame.
-proc echo_server(listen_socket ls, pid report) {
+/// The tutorial's echo: {packet, 2}, {active, once}, re-armed after each
+/// frame. With `moved`, each frame is sent with the message's reference to
+/// its bytes (send(buffer&&)), and the message's buffer must be left empty.
+proc echo_server(listen_socket ls, pid report, bool moved = false) {
   auto s = co_await accept(ls, 5000ms);
   if (!s) {
     send(report, std::string("accept: ") + format_error(s.error()));
@@ -82,7 +84,14 @@ proc echo_server(listen_socket ls, pid report) {
   for (;;) {
     auto m = co_await receive_any();
     if (auto* d = m.get_if<tcp>()) {
-      (void)d->sock.send(d->data);
+      if (moved) {
+        (void)d->sock.send(std::move(d->data));
+        if (!d->data.empty()) {
+          send(report, std::string("the moved frame is still in the message"));
+        }
+      } else {
+        (void)d->sock.send(d->data);
+      }
       (void)d->sock.setopts({.active = once});
     } else if (m.is<tcp_closed>()) {
       send(report, std::string("closed"));
@@ -109,6 +118,23 @@ TEST_F(gen_tcp_test, active_once_packet_2_echo) {
     ASSERT_TRUE(so::send(*c, test::bytes(std::string_view(&ch, 1)), 0, 5000ms));
   }
   EXPECT_EQ(read_exact(*c, slow.size()), slow);
+  ASSERT_TRUE(so::close(*c));
+  auto r = mb.receive<std::string>(5000ms);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*r, "closed");
+}
+
+TEST_F(gen_tcp_test, a_frame_sent_back_by_moving_its_buffer_goes_out_whole) {
+  mailbox mb;
+  auto ls = listen(so::address::inet_loopback(0), {.active = once, .packet = packet_type::u2});
+  ASSERT_TRUE(ls);
+  spawn([ls = *ls, me = mb.self()]() -> proc { return echo_server(ls, me, true); });
+  auto c = so::open(so::domain::inet, so::type::stream);
+  ASSERT_TRUE(so::connect(*c, so::address::inet_loopback(ls->port), 5000ms));
+  // Frames that share one read chunk: each echo holds the chunk alone.
+  std::string burst = uneven_frames(40);
+  ASSERT_TRUE(so::send(*c, test::bytes(burst), 0, 5000ms));
+  EXPECT_EQ(read_exact(*c, burst.size()), burst);
   ASSERT_TRUE(so::close(*c));
   auto r = mb.receive<std::string>(5000ms);
   ASSERT_TRUE(r);

@@ -35,17 +35,19 @@ bool is_owner_call(const std::shared_ptr<detail::port>& p) noexcept {
 
 }  // namespace
 
-result<queued> socket::send(const buffer& data) const {
+result<queued> socket::send(const buffer& data) const { return send(buffer(data)); }
+
+result<queued> socket::send(buffer&& data) const {
   if (!p_) {
     return fail(errc::closed);
   }
   if (p_->on_my_thread()) {
-    return p_->send(data, false);
+    return p_->send(std::move(data), false);
   }
   if (p_->is_closed()) {
     return fail(errc::closed);
   }
-  p_->run_on_port_thread([data](detail::port& p) { (void)p.send(data, false); });
+  p_->run_on_port_thread([data = std::move(data)](detail::port& p) mutable { (void)p.send(std::move(data), false); });
   return queued{};
 }
 

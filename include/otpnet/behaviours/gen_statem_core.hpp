@@ -53,6 +53,16 @@ class statem_core {
   pick accept(envelope* e);
   long long wait_ms() const noexcept { return wait_ms_; }
   const exit_reason& reason() const noexcept { return reason_; }
+  /// Starts the time of the timeouts set since the clock was last read: a
+  /// timeout's time runs from here at the latest, so it never fires early.
+  /// The loop calls it before the process waits (for the mailbox, a
+  /// coroutine callback or a turn), so that a handled event that sets a
+  /// timeout and finds the next event already waiting reads no clock.
+  void settle() noexcept {
+    if (unsettled_) {
+      settle_at(clock::now());
+    }
+  }
 
   /// The event being handled.
   event current() const noexcept { return {cur_.kind, cur_.e, cur_.name.get()}; }
@@ -81,10 +91,14 @@ class statem_core {
   };
   struct timer {
     clock::time_point deadline;
+    // With `relative` set in seq, deadline holds only the time, counted
+    // from the next settle.
     std::uint64_t seq = 0;  // when it was set; 0: not armed
     envelope* content = nullptr;
     bool armed() const noexcept { return seq != 0; }
+    std::uint64_t order() const noexcept { return seq & ~relative; }
   };
+  static constexpr std::uint64_t relative = std::uint64_t{1} << 63;
   struct named_timer : timer {
     std::unique_ptr<std::string> name;
   };
@@ -99,6 +113,8 @@ class statem_core {
 
   void arm(timer& t, action& a);
   static void disarm(timer& t) noexcept;
+  bool others_armed(const timer& t) const noexcept;
+  void settle_at(clock::time_point now) noexcept;
   /// The armed timer with the earliest (deadline, seq), or nullptr.
   timer* earliest() noexcept;
   void fire(timer& t);
@@ -112,6 +128,9 @@ class statem_core {
   // A timer was set since select last looked, and wait_ms_ holds its time
   // (in the padding after have_cur_: no bigger core).
   bool fresh_ = false;
+  // Timers are relative (set since the clock was last read); all armed
+  // timers are relative or none is, so that they compare.
+  bool unsettled_ = false;
   timer state_timer_;
   std::unique_ptr<rare_parts> rare_;
   std::uint64_t seq_ = 0;

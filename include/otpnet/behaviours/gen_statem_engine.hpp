@@ -51,9 +51,10 @@ struct statem_access {
   }
 };
 
-/// Waits for any mailbox message, up to `ms` (< 0: no limit).
+/// Waits for any mailbox message, up to the core's wait_ms() (< 0: no
+/// limit); the core's timeouts are settled if the process has to wait.
 struct statem_mailbox_wait {
-  long long ms;
+  statem_core* core;
   envelope* got = nullptr;
   bool await_ready() noexcept;
   void await_suspend(std::coroutine_handle<> h) noexcept;
@@ -89,9 +90,9 @@ class statem_engine {
     if constexpr (Fsm::state_functions) {
       s.def()->run(f_, e, &out);
     } else if constexpr (std::is_same_v<decltype(f_.handle_event(e, s)), transition>) {
-      out.ready.emplace(f_.handle_event(e, s));
+      out.ready.emplace(result_of{[&] { return f_.handle_event(e, s); }});
     } else {
-      out.pending.emplace(f_.handle_event(e, s));
+      out.pending.emplace(result_of{[&] { return f_.handle_event(e, s); }});
     }
   }
 
@@ -294,7 +295,7 @@ proc statem_main(std::unique_ptr<statem_start_pack<Args>> pack) {
         auto p = core.select();
         if (p == statem_core::pick::wait) {
           streak = 0;
-          envelope* m = co_await statem_mailbox_wait{core.wait_ms()};
+          envelope* m = co_await statem_mailbox_wait{&core};
           if (m == nullptr) {
             continue;  // a timeout is due: select finds it
           }
@@ -302,6 +303,7 @@ proc statem_main(std::unique_ptr<statem_start_pack<Args>> pack) {
         } else if (++streak >= 64) {
           // Bounded work per turn, for inserted events and timeouts too.
           streak = 0;
+          core.settle();
           co_await yield();
         }
         if (p != statem_core::pick::event) {
@@ -313,6 +315,7 @@ proc statem_main(std::unique_ptr<statem_start_pack<Args>> pack) {
       if (auto next = engine.run(e, pending)) {
         s = *next;
       } else {
+        core.settle();  // a callback that waits: the timeouts run meanwhile
         s = co_await statem_await_pending<Fsm>(engine, pending, e.is(event_kind::enter));
         pending.reset();
       }

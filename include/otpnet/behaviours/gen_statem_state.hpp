@@ -30,6 +30,17 @@ struct statem_outcome {
   std::optional<task<T>> pending;
 };
 
+/// Converts to what `f()` returns by calling it, so that
+/// `optional::emplace(result_of{f})` builds the value in place: a
+/// transition is not moved from the callback's return into the outcome.
+template <class Call>
+struct result_of {
+  Call call;
+  operator std::invoke_result_t<Call&>() { return call(); }  // NOLINT(google-explicit-constructor)
+};
+template <class Call>
+result_of(Call) -> result_of<Call>;
+
 template <class Fsm>
 struct state_def {
   void (*run)(Fsm&, event&, void* outcome);
@@ -65,9 +76,9 @@ void run_state(Fsm& f, event& e, void* out) {
   using transition = typename Fsm::transition;
   auto& o = *static_cast<statem_outcome<transition>*>(out);
   if constexpr (std::is_same_v<decltype((f.*F)(e)), transition>) {
-    o.ready.emplace((f.*F)(e));
+    o.ready.emplace(result_of{[&] { return (f.*F)(e); }});
   } else {
-    o.pending.emplace((f.*F)(e));
+    o.pending.emplace(result_of{[&] { return (f.*F)(e); }});
   }
 }
 

@@ -64,6 +64,9 @@ class socket {
   /// from the peer pauses until it drains. Errors: closed, emsgsize (too
   /// large for the length header), epipe/econnreset (already failed).
   result<queued> send(const buffer& data) const;
+  /// The same, taking the caller's reference to the bytes (e.g. a received
+  /// frame echoed back) instead of adding one.
+  result<queued> send(buffer&& data) const;
   result<queued> send(std::span<const std::byte> data) const;
   result<queued> send(std::string_view data) const { return send(std::as_bytes(std::span(data.data(), data.size()))); }
 
