@@ -33,6 +33,13 @@ result<listen_socket> listen(const so::address& addr, const options& opts) {
         return fail(r.error());
       }
     }
+    // Set once here for every connection: an accepted socket starts with
+    // the listen socket's. If one fails, each connection sets them itself.
+    const effective_options& o = ls.opts;
+    ls.inherits = (!o.nodelay || so::setopt(*s, so::opt::tcp::nodelay, true)) &&
+                  (!o.keepalive || so::setopt(*s, so::opt::socket::keepalive, true)) &&
+                  (o.recbuf <= 0 || so::setopt(*s, so::opt::socket::rcvbuf, o.recbuf)) &&
+                  (o.sndbuf <= 0 || so::setopt(*s, so::opt::socket::sndbuf, o.sndbuf));
   }
   auto port = so::bind(*s, addr);
   if (!port) {
@@ -50,8 +57,8 @@ result<listen_socket> listen(std::uint16_t port, const options& opts) {
   return listen(so::address::inet_any(port), opts);
 }
 
-result<socket> adopt(so::socket raw, const effective_options& opts) {
-  auto p = detail::port::create(std::move(raw), opts);
+result<socket> adopt(so::socket raw, const effective_options& opts, bool inherited) {
+  auto p = detail::port::create(std::move(raw), opts, inherited);
   if (!p) {
     return fail(p.error());
   }
@@ -63,7 +70,7 @@ task<result<socket>> accept(listen_socket ls, std::optional<std::chrono::millise
   if (!raw) {
     co_return fail(raw.error());
   }
-  co_return adopt(std::move(*raw), ls.opts);
+  co_return adopt(std::move(*raw), ls.opts, ls.inherits);
 }
 
 task<result<socket>> connect(so::address dest, options opts, std::optional<std::chrono::milliseconds> timeout) {

@@ -69,7 +69,9 @@ TEST_F(options_test, an_accepted_socket_inherits_the_listen_options) {
   auto k = open_conn(set);
   EXPECT_EQ(call(k.owner, [](const socket& s) { return s.getopts() ? describe(*s.getopts()) : "error"; }),
             describe(want));
-  // The kernel's side of it.
+  // The kernel's side of it, set on the listen socket and inherited by the
+  // accepted one (no call per connection).
+  EXPECT_TRUE(k.ls.inherits);
   EXPECT_EQ(sockopt(k.fd, IPPROTO_TCP, TCP_NODELAY), 1);
   EXPECT_EQ(sockopt(k.fd, SOL_SOCKET, SO_KEEPALIVE), 1);
   EXPECT_GE(sockopt(k.fd, SOL_SOCKET, SO_RCVBUF), 64 * 1024);

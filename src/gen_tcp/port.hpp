@@ -83,7 +83,10 @@ class port final : public std::enable_shared_from_this<port>,
 
  public:
   /// A port for `raw`, owned by the calling process, on its scheduler.
-  static result<std::shared_ptr<port>> create(otpnet::socket::socket raw, const effective_options& opts);
+  /// `inherited`: `raw` already has opts' socket options (from its listen
+  /// socket).
+  static result<std::shared_ptr<port>> create(otpnet::socket::socket raw, const effective_options& opts,
+                                              bool inherited = false);
   port(create_key, otpnet::socket::socket raw, const effective_options& opts, pid owner, int sched) noexcept;
   ~port() override;
 

@@ -193,6 +193,7 @@ result<std::uint16_t> acceptor::add_port(const so::address& addr, const gen_tcp:
   port_state p;
   p.sock = ls->sock;
   p.opts = ls->opts;
+  p.inherits = ls->inherits;
   p.addr = addr.with_port(ls->port);
   p.port = ls->port;
   p.id = next_id_++;
@@ -320,12 +321,13 @@ std::optional<connection> acceptor::accept_step(listen_id id) {
       return std::nullopt;
     }
     ++p->batch;
-    auto r = so::accept(p->sock, p->handle);
+    so::address peer;
+    auto r = so::accept(p->sock, p->handle, peer);
     if (r.is_select()) {
       return std::nullopt;
     }
     if (r.is_ok()) {
-      return accepted(*p, std::move(r.value()));
+      return accepted(*p, std::move(r.value()), &peer);
     }
     count_failure(r.error());
     if (!accept_failed(*p, r.error())) {
@@ -376,7 +378,7 @@ std::optional<connection> acceptor::kernel_step(port_state& p) {
   }
 }
 
-std::optional<connection> acceptor::accepted(port_state& p, so::socket s) {
+std::optional<connection> acceptor::accepted(port_state& p, so::socket s, const so::address* peer) {
   if (!p.delay.first()) {
     spdlog::info("listener {}: accepting again on {} after {} back-off(s)", name_, p.addr.to_string(),
                  p.delay.attempts());
@@ -385,10 +387,13 @@ std::optional<connection> acceptor::accepted(port_state& p, so::socket s) {
   connection c;
   c.raw = std::move(s);
   c.opts = p.opts;
+  c.inherited = p.inherits;
   c.local_port = p.port;
   c.listen_id = p.id;
-  if (auto peer = so::peername(c.raw)) {
-    c.peer = *peer;
+  if (peer != nullptr) {
+    c.peer = *peer;  // from the accept call
+  } else if (auto name = so::peername(c.raw)) {
+    c.peer = *name;  // the kernel's accept gives no address
   }
   ++active_;
   ++total_;

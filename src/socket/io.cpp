@@ -28,17 +28,25 @@ socket accepted_from(detail::socket_state& st, int fd) {
   return socket(std::move(ns));
 }
 
-auto accept_attempt(const socket& ls) {
-  return [&ls]() -> result<socket> {
+// With `peer`, the kernel writes the other end's address into it.
+auto accept_attempt(const socket& ls, address* peer = nullptr) {
+  return [&ls, peer]() -> result<socket> {
     detail::socket_state& st = *ls.state();
     st.counters.acc_tries.add(1);
     int lfd = st.fd();
-    auto fd = ::otpnet::internal::sys([&] { return ::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC); });
+    ::socklen_t len = address::capacity();
+    auto fd = ::otpnet::internal::sys([&] {
+      return ::accept4(lfd, peer != nullptr ? peer->native() : nullptr, peer != nullptr ? &len : nullptr,
+                       SOCK_NONBLOCK | SOCK_CLOEXEC);
+    });
     if (!fd) {
       if (fd.error() != errc::eagain) {
         st.counters.acc_fails.add(1);
       }
       return fail(fd.error());
+    }
+    if (peer != nullptr) {
+      peer->resize(len);
     }
     return accepted_from(st, *fd);
   };
@@ -170,6 +178,9 @@ result<socket> accept(const socket& ls, milliseconds t) {
 async_result<socket> accept(const socket& ls, nowait_t) { return accept(ls, make_select_handle()); }
 async_result<socket> accept(const socket& ls, select_handle h) {
   return no_wait<socket>(ls, select_tag::accept, h, accept_attempt(ls));
+}
+async_result<socket> accept(const socket& ls, select_handle h, address& peer) {
+  return no_wait<socket>(ls, select_tag::accept, h, accept_attempt(ls, &peer));
 }
 
 result<socket> adopt_accepted(const socket& ls, int fd) {

@@ -124,6 +124,22 @@ TEST(io_nowait, caller_supplied_handle_comes_back) {
   ASSERT_TRUE(a.is_ok());
 }
 
+TEST(io_nowait, accept_with_a_peer_gives_the_clients_address) {
+  auto l = test::listen_loopback();
+  address peer;
+  auto r = accept(l.sock, make_select_handle(), peer);
+  ASSERT_TRUE(r.is_select());
+  auto c = open(domain::inet, type::stream);
+  ASSERT_TRUE(connect(*c, l.addr(), 5000ms));
+  ASSERT_TRUE(wait_select(5000ms));
+  auto a = accept(l.sock, make_select_handle(), peer);
+  ASSERT_TRUE(a.is_ok());
+  auto client_end = sockname(*c);
+  ASSERT_TRUE(client_end);
+  EXPECT_EQ(peer, *client_end);
+  EXPECT_EQ(peer.to_string(), peername(a.value())->to_string());
+}
+
 TEST(io_nowait, connect_selects_then_finishes) {
   auto l = test::listen_loopback();
   auto c = open(domain::inet, type::stream);

@@ -135,6 +135,7 @@ class acceptor {
   struct port_state {
     otpnet::socket::socket sock;
     gen_tcp::effective_options opts;
+    bool inherits = false;  // its connections start with opts' socket options (listen_socket::inherits)
     otpnet::socket::address addr;
     std::uint16_t port = 0;
     listen_id id = 0;
@@ -152,7 +153,9 @@ class acceptor {
   std::optional<connection> kernel_step(port_state& p);
   /// Parked: the kernel's accepts stop now.
   void pause_kernel() noexcept;
-  std::optional<connection> accepted(port_state& p, otpnet::socket::socket s);
+  /// `peer`: the address the accept call gave (nullptr: asked of the socket).
+  std::optional<connection> accepted(port_state& p, otpnet::socket::socket s,
+                                     const otpnet::socket::address* peer = nullptr);
   /// What a failed accept does: skip it (true), or stop/back off (false).
   bool accept_failed(port_state& p, errc e);
   void count_failure(errc e);

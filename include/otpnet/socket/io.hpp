@@ -37,6 +37,9 @@ using std::chrono::milliseconds;
 [[nodiscard]] result<socket> accept(const socket& ls, milliseconds timeout);
 [[nodiscard]] async_result<socket> accept(const socket& ls, nowait_t);
 [[nodiscard]] async_result<socket> accept(const socket& ls, select_handle h);
+/// The same, also filling `peer` with the address of the connection's other
+/// end when one is accepted (from the accept itself: no getpeername call).
+[[nodiscard]] async_result<socket> accept(const socket& ls, select_handle h, address& peer);
 
 /// Wraps `fd`, a connection the kernel accepted from `ls` for someone else
 /// (io_uring's multishot accept): the socket `accept` would have given, with
