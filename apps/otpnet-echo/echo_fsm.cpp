@@ -95,7 +95,7 @@ echo_fsm::transition echo_fsm::echo(gen_tcp::buffer& frame) {
   // The frame goes back as it came, without a copy: the send takes the
   // message's reference to the received bytes.
   (void)sock_.send(std::move(frame));
-  (void)sock_.setopts({.active = gen_tcp::once});
+  (void)sock_.set_active(gen_tcp::once);
   return keep_state(state_timeout(settings_->idle_timeout));
 }
 

@@ -214,14 +214,16 @@ int run(const program& p, const echo::held_log& held, echo::signal_set& sigs) {
   }
   auto info = sync_wait(listener::info(echo::listener_name));
   std::uint16_t bound = info && !info->ports.empty() ? info->ports.front().port : p.ec.bind.port();
+  std::cout << "listening on " << p.ec.bind.with_port(bound).to_string() << (p.ec.handler.tls ? " (TLS)" : "")
+            << std::endl;
+  // The port file comes last: whoever waits for it finds the line above
+  // already written.
   if (!p.port_file.empty()) {
     if (auto w = echo::write_port_file(p.port_file, bound); !w) {
       (void)sync_wait(application::stop("tcp_server"));
       return fail_startup(w.error());
     }
   }
-  std::cout << "listening on " << p.ec.bind.with_port(bound).to_string() << (p.ec.handler.tls ? " (TLS)" : "")
-            << std::endl;
   held.release();
   return serve_until_stopped(p, sigs);
 }

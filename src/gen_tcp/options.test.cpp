@@ -135,6 +135,29 @@ TEST_F(options_test, setopts_reaches_the_kernel) {
   EXPECT_GE(sockopt(k.fd, SOL_SOCKET, SO_RCVBUF), 200 * 1024);
 }
 
+TEST_F(options_test, set_active_rearms_like_setopts_and_refuses_what_it_refuses) {
+  auto k = open_conn({.active = passive, .packet = packet_type::line});
+  auto set_active = [&](active_mode a) {
+    return call(k.owner, [a](const socket& s) { return outcome(s.set_active(a)); });
+  };
+  EXPECT_EQ(set_active(active_n(40000)), "invalid");
+  EXPECT_EQ(set_active(active_n(-40000)), "invalid");
+  ASSERT_TRUE(k.c.write("a\nb\nc\n"));
+  expect_quiet();  // still passive: the refused calls changed nothing
+  EXPECT_EQ(set_active(once), "ok");
+  EXPECT_EQ(next().data, "a\n");
+  expect_quiet();
+  EXPECT_EQ(set_active(active_n(2)), "ok");
+  EXPECT_EQ(next().data, "b\n");
+  EXPECT_EQ(next().data, "c\n");
+  EXPECT_EQ(next().kind, "passive");
+  EXPECT_EQ(call(k.owner,
+                 [](const socket& s) {
+                   return std::string(s.getopts()->active.k == active_mode::kind::passive ? "passive" : "active");
+                 }),
+            "passive");
+}
+
 TEST_F(options_test, an_invalid_setopts_changes_nothing_and_sends_nothing) {
   auto k = open_conn({.active = passive, .packet = packet_type::line});
   EXPECT_EQ(setopts(k.owner, {.active = active_n(3)}), "ok");

@@ -1014,6 +1014,9 @@ result<void> port::setopts(const options& o) {
 }
 
 result<void> port::set_active(active_mode a) {
+  if (a.k == active_mode::kind::count && (a.n < -32767 || a.n > 32767)) {
+    return fail(errc::invalid);  // as effective_options::apply
+  }
   active_change c = resolve_active(a);
   // The same bound as effective_options::apply (a sum above it is refused).
   if (c.mode.k == active_mode::kind::count && c.mode.n > 32767) {

@@ -101,6 +101,10 @@ class port final : public std::enable_shared_from_this<port>,
   /// True when drained; else the answer comes as a drained_note.
   result<bool> drained(std::uint64_t ticket);
   result<void> setopts(const options& o);
+  /// setopts of the active mode alone (the per-frame re-arm of {active,
+  /// once}): no copy of the option set. Errors: `invalid` (a count out of
+  /// -32767..32767, or a sum above 32767).
+  result<void> set_active(active_mode a);
   /// The options, with active N giving the count still to go (inet's).
   effective_options opts() const noexcept {
     effective_options o = opts_;
@@ -204,10 +208,6 @@ class port final : public std::enable_shared_from_this<port>,
     bool counted_down;
   };
   active_change resolve_active(active_mode a) const noexcept;
-  /// setopts of the active mode alone (the per-frame re-arm of {active,
-  /// once}): no copy of the option set. Errors: `invalid` (a count above
-  /// 32767).
-  result<void> set_active(active_mode a);
 
   /// The socket that messages carry: this port.
   socket handle() noexcept;

@@ -121,6 +121,19 @@ result<void> socket::setopts(const options& o) const {
   return p_->setopts(o);
 }
 
+result<void> socket::set_active(active_mode a) const {
+  if (!p_) {
+    return fail(errc::closed);
+  }
+  if (!is_owner_call(p_)) {
+    return fail(errc::invalid);
+  }
+  if (p_->is_closed()) {
+    return fail(errc::closed);
+  }
+  return p_->set_active(a);
+}
+
 result<effective_options> socket::getopts() const {
   if (!p_) {
     return fail(errc::closed);

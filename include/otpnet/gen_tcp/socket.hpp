@@ -88,6 +88,10 @@ class socket {
   /// Changes options; framing may change at any time without losing
   /// buffered bytes. Errors: invalid (bad value, not the owner), closed.
   result<void> setopts(const options& o) const;
+  /// setopts({.active = a}), the per-frame re-arm of an {active, once}
+  /// handler, without building an option set. Errors: invalid (a count out
+  /// of range, not the owner), closed.
+  result<void> set_active(active_mode a) const;
   result<effective_options> getopts() const;
 
   /// Hands the socket to `new_owner`, with the messages for it already in
