@@ -406,6 +406,7 @@ result<void> io_uring_backend::remove(int fd) noexcept {
   if (s->state == slot_armed) {
     cancel_or_defer(user_data(fd, s->generation));
   }
+  const bool takes_data = s->recv_in_flight || s->accept_armed;
   if (s->recv_in_flight) {
     cancel_or_defer(recv_data(fd, s->recv_generation));
     s->recv_in_flight = false;  // its completion is stale from now on
@@ -415,6 +416,15 @@ result<void> io_uring_backend::remove(int fd) noexcept {
     s->accept_armed = false;  // connections it still reports are closed
   }
   s->state = slot_free;
+  // A receive or accept still in the submission ring names the descriptor
+  // by number, and the caller is about to close it: submitted after that,
+  // it would take bytes or a connection from whatever socket gets the
+  // number next. Submitted now (its cancellation right behind it), it holds
+  // the file it was meant for.
+  if (takes_data && io_uring_sq_ready(ring_.get()) != 0) {
+    ++stats_.submits;
+    (void)io_uring_submit(ring_.get());
+  }
   return ok();
 }
 

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -435,6 +436,32 @@ TEST_F(io_uring_backend_test, remove_cancels_the_recv_and_releases_the_file) {
   close_fd(a);
   EXPECT_TRUE(poll_all(*b).empty());
   EXPECT_TRUE(peer_sees_close(peer, 5000ms));
+}
+
+// A receive queued and removed before any poll, its descriptor closed and
+// the number taken by a new socket: the receive went to the kernel at the
+// removal, for the old socket, so the new one keeps its bytes. (Submitted
+// only at the next poll, the receive would name the new socket and take
+// them: a connection whose first bytes vanished.)
+TEST_F(io_uring_backend_test, a_receive_never_reads_the_socket_that_reuses_its_number) {
+  auto b = make();
+  ASSERT_TRUE(b);
+  auto [a, peer] = socket_pair();
+  ASSERT_TRUE(b->add(a, 4, interest::write));
+  ASSERT_TRUE(b->submit_recv(a));  // still in the submission ring
+  ASSERT_TRUE(b->remove(a));
+  close_fd(a);
+  auto [c, c_peer] = socket_pair();
+  if (c != a) {
+    ASSERT_EQ(::dup3(c, a, O_CLOEXEC), a);  // the new socket under the old number
+    fds_.push_back(a);
+    close_fd(c);
+  }
+  put(c_peer, "mine");
+  (void)poll_all(*b);
+  int unread = -1;
+  ASSERT_EQ(::ioctl(a, FIONREAD, &unread), 0);
+  EXPECT_EQ(unread, 4) << "the old receive took the new socket's bytes";
 }
 
 // Two buffers, three sockets with bytes: the kernel ends the third receive
