@@ -144,12 +144,20 @@ void statem_core::arm(timer& t, action& a) {
   disarm(t);
   std::chrono::milliseconds time = a.time();
   t.seq = ++seq_;
-  if (unsettled_ || !others_armed(t)) {
+  if (!others_armed(t)) {
+    // The only timeout: its time only, started by the next settle.
     t.deadline = clock::time_point{} + time;
     t.seq |= relative;
     unsettled_ = true;
   } else {
-    t.deadline = clock::now() + time;
+    // Beside others: an absolute deadline, and a relative one among them
+    // starts now (at most one relative timeout, so none waits for its
+    // start while others are set and run).
+    auto now = clock::now();
+    if (unsettled_) {
+      settle_at(now);
+    }
+    t.deadline = now + time;
   }
   t.content = a.release_content();
   // For select, if this is the earliest timer when it next looks.
@@ -168,6 +176,18 @@ bool statem_core::others_armed(const timer& t) const noexcept {
     return true;
   }
   return rare_ && (other(rare_->event_timer) || std::any_of(rare_->generic.begin(), rare_->generic.end(), other));
+}
+
+void statem_core::settle_relative() noexcept {
+  auto is_relative = [](const timer& t) { return (t.seq & relative) != 0; };
+  bool any =
+      is_relative(state_timer_) || (rare_ && (is_relative(rare_->event_timer) ||
+                                              std::any_of(rare_->generic.begin(), rare_->generic.end(), is_relative)));
+  if (any) {
+    settle_at(clock::now());
+  } else {
+    unsettled_ = false;  // it was cancelled or fired: no clock to read
+  }
 }
 
 void statem_core::settle_at(clock::time_point now) noexcept {

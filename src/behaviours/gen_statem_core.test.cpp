@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <string>
@@ -191,8 +192,9 @@ TEST_F(gen_statem_timeouts, due_timeouts_fire_in_deadline_order) {
 // A timeout set by an event whose next event is already waiting starts
 // when the process next waits or reads the clock (no clock read per event):
 // these check that it still keeps its order against timeouts set later,
-// whether these are set before or after that clock read, and never fires
-// early.
+// whether these are set before or after that clock read, that it never
+// fires early, and that events setting other timeouts do not hold back its
+// start.
 TEST_F(gen_statem_timeouts, timeouts_set_by_back_to_back_events_fire_in_deadline_order) {
   run([](event&) {
     // The next act is waiting when this one's timeout is set.
@@ -211,6 +213,40 @@ TEST_F(gen_statem_timeouts, a_timeout_set_after_an_event_without_timeouts_keeps_
     return s::keep_state(state_timeout(60ms, std::string("st")));
   });
   EXPECT_EQ(log(3), (lines{"info:m@s0", "generic_timeout:g@s0", "state_timeout:st@s0"}));
+}
+
+/// A chain of `n` acts, each sent by the one before it (so the next one is
+/// always waiting), each about 1 ms of work that sets "g" (10 ms) again;
+/// the last one logs "end".
+transition chain(int n, pid log) {
+  auto until = std::chrono::steady_clock::now() + 1ms;
+  while (std::chrono::steady_clock::now() < until) {
+  }
+  if (n > 0) {
+    send(self(), scripted::act{[n, log](event&) { return chain(n - 1, log); }});
+  } else {
+    send(log, std::string("end"));
+  }
+  return s::keep_state(generic_timeout("g", 10ms));
+}
+
+TEST_F(gen_statem_timeouts, a_timeout_fires_during_a_chain_of_events_that_set_other_timeouts) {
+  run([log = mb_->self()](event&) {
+    send(self(), scripted::act{[log](event&) { return chain(300, log); }});
+    return s::keep_state(state_timeout(30ms, std::string("st")));
+  });
+  // About 300 ms of events, the mailbox never empty: "st" comes before the
+  // chain ends (whether "g" fires meanwhile depends on the machine's load).
+  std::vector<std::string> seen;
+  for (int i = 0; i < 400 && (seen.empty() || seen.back() != "end"); ++i) {
+    auto line = mb_->receive<std::string>(5000ms);
+    ASSERT_TRUE(line);
+    seen.push_back(*line);
+  }
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.back(), "end");
+  EXPECT_NE(std::find(seen.begin(), seen.end(), "state_timeout:st@s0"), seen.end())
+      << "the state timeout waited for the chain to end";
 }
 
 TEST_F(gen_statem_timeouts, a_timeout_whose_next_event_is_waiting_never_fires_early) {

@@ -406,26 +406,51 @@ result<void> io_uring_backend::remove(int fd) noexcept {
   if (s->state == slot_armed) {
     cancel_or_defer(user_data(fd, s->generation));
   }
-  const bool takes_data = s->recv_in_flight || s->accept_armed;
   if (s->recv_in_flight) {
-    cancel_or_defer(recv_data(fd, s->recv_generation));
+    if (op_reached_kernel(*s, recv_data(fd, s->recv_generation))) {
+      cancel_or_defer(recv_data(fd, s->recv_generation));
+    }
     s->recv_in_flight = false;  // its completion is stale from now on
   }
   if (s->accept_armed) {
-    cancel_or_defer(accept_data(fd, s->recv_generation));
+    if (op_reached_kernel(*s, accept_data(fd, s->recv_generation))) {
+      cancel_or_defer(accept_data(fd, s->recv_generation));
+    }
     s->accept_armed = false;  // connections it still reports are closed
   }
   s->state = slot_free;
-  // A receive or accept still in the submission ring names the descriptor
-  // by number, and the caller is about to close it: submitted after that,
-  // it would take bytes or a connection from whatever socket gets the
-  // number next. Submitted now (its cancellation right behind it), it holds
-  // the file it was meant for.
-  if (takes_data && io_uring_sq_ready(ring_.get()) != 0) {
-    ++stats_.submits;
-    (void)io_uring_submit(ring_.get());
-  }
   return ok();
+}
+
+// A receive or accept names its descriptor by number, and the kernel takes
+// the file when it reads the entry. The caller of remove closes the
+// descriptor next, and a new socket may get the number before the next
+// poll: an entry still in the ring would then read that socket's first
+// bytes (or take a connection from a new listen socket), and its completion
+// would be dropped as stale. So an entry not yet handed to the kernel
+// becomes a no-op where it is (no system call); one handed over but not yet
+// read (a submission that failed) is submitted now.
+bool io_uring_backend::op_reached_kernel(const slot& s, std::uint64_t data) noexcept {
+  io_uring_sq& sq = ring_->sq;
+  unsigned kernel_head = io_uring_smp_load_acquire(sq.khead);
+  // Entries kernel_head..sqe_head are handed over, sqe_head..sqe_tail not
+  // yet (running counts; the entry must still hold this operation, as an
+  // old count may name a reused entry).
+  bool in_ring =
+      s.op_entry - kernel_head < sq.sqe_tail - kernel_head && sq.sqes[s.op_entry & *sq.kring_mask].user_data == data;
+  if (!in_ring) {
+    return true;  // read by the kernel: it holds the file
+  }
+  if (s.op_entry - sq.sqe_head < sq.sqe_tail - sq.sqe_head) {
+    io_uring_sqe* sqe = &sq.sqes[s.op_entry & *sq.kring_mask];
+    io_uring_prep_nop(sqe);
+    io_uring_sqe_set_data64(sqe, ignored);
+    ++stats_.voided;
+    return false;
+  }
+  ++stats_.submits;
+  (void)io_uring_submit(ring_.get());
+  return true;
 }
 
 // What every operation starts with: a watched descriptor with no operation
@@ -456,6 +481,7 @@ result<void> io_uring_backend::submit_recv(int fd) noexcept {
   }
   auto [s, sqe] = *op;
   s->recv_in_flight = true;
+  s->op_entry = ring_->sq.sqe_tail - 1;
   io_uring_prep_recv(sqe, fd, nullptr, buffers_->size, 0);
   io_uring_sqe_set_flags(sqe, IOSQE_BUFFER_SELECT);
   sqe->buf_group = recv_group;
@@ -471,6 +497,7 @@ result<void> io_uring_backend::submit_accept(int fd) noexcept {
   }
   auto [s, sqe] = *op;
   s->accept_armed = true;
+  s->op_entry = ring_->sq.sqe_tail - 1;
   io_uring_prep_multishot_accept(sqe, fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
   io_uring_sqe_set_data64(sqe, accept_data(fd, s->recv_generation));
   ++stats_.accepts;

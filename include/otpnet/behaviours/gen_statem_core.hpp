@@ -60,7 +60,7 @@ class statem_core {
   /// timeout and finds the next event already waiting reads no clock.
   void settle() noexcept {
     if (unsettled_) {
-      settle_at(clock::now());
+      settle_relative();
     }
   }
 
@@ -115,6 +115,7 @@ class statem_core {
   static void disarm(timer& t) noexcept;
   bool others_armed(const timer& t) const noexcept;
   void settle_at(clock::time_point now) noexcept;
+  void settle_relative() noexcept;
   /// The armed timer with the earliest (deadline, seq), or nullptr.
   timer* earliest() noexcept;
   void fire(timer& t);
@@ -128,8 +129,8 @@ class statem_core {
   // A timer was set since select last looked, and wait_ms_ holds its time
   // (in the padding after have_cur_: no bigger core).
   bool fresh_ = false;
-  // Timers are relative (set since the clock was last read); all armed
-  // timers are relative or none is, so that they compare.
+  // A timer is relative (its time only, set since the clock was last
+  // read). At most one is, and only when no other timer is armed.
   bool unsettled_ = false;
   timer state_timer_;
   std::unique_ptr<rare_parts> rare_;

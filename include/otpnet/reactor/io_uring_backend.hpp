@@ -111,6 +111,7 @@ struct io_uring_stats {
   std::uint64_t accepts = 0;           ///< multishot accepts submitted
   std::uint64_t enobufs = 0;           ///< receives the kernel ended for want of a free buffer
   std::uint64_t deferred_cancels = 0;  ///< removals queued late because the submission ring was full
+  std::uint64_t voided = 0;            ///< receives and accepts removed before the kernel saw them (made no-ops)
 };
 
 /// A `backend` over one io_uring instance. Loop-affine, like every backend.
@@ -178,6 +179,7 @@ class io_uring_backend final : public backend {
     std::uint32_t batch = 0;            // the poll call that last reported it
     std::uint32_t batch_index = 0;      // its place in that poll's output
     std::uint32_t recv_generation = 0;  // of the receive or the accept in flight
+    std::uint32_t op_entry = 0;         // its entry in the submission ring (a running count)
     bool recv_in_flight = false;
     bool accept_armed = false;
   };
@@ -196,6 +198,9 @@ class io_uring_backend final : public backend {
   io_uring_backend(std::unique_ptr<io_uring> ring, std::size_t capacity, bool skip_success) noexcept;
 
   result<void> queue_poll(int fd, const slot& s) noexcept;
+  // Whether the receive or accept of `s` was taken by the kernel (else it
+  // is made a no-op in the ring, or submitted if it cannot be).
+  bool op_reached_kernel(const slot& s, std::uint64_t data) noexcept;
   result<std::pair<slot*, io_uring_sqe*>> start_op(int fd, bool supported) noexcept;
   int sync_cancel(std::uint64_t target) noexcept;
   result<void> queue_cancel(std::uint64_t target) noexcept;
