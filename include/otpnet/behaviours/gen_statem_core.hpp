@@ -53,6 +53,8 @@ class statem_core {
   pick accept(envelope* e);
   long long wait_ms() const noexcept { return wait_ms_; }
   const exit_reason& reason() const noexcept { return reason_; }
+  /// The stop reason, also set by the engine for the stops it finds.
+  exit_reason& reason() noexcept { return reason_; }
 
   /// The event being handled.
   event current() const noexcept { return {cur_.kind, cur_.e, cur_.name.get()}; }
