@@ -19,9 +19,8 @@
 #include <otpnet/socket/poller.hpp>
 #include <otpnet/socket/select.hpp>
 
-#include "runtime/mpsc_queue.hpp"
-
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <coroutine>
 #include <cstdint>
@@ -44,7 +43,40 @@ struct run_node {
   std::atomic<run_node*> next{nullptr};
 };
 
-using inbox_queue = mpsc_queue<detail::envelope, &detail::envelope::next>;
+/// Envelopes sent by other threads: a lock-free stack (one word, where a
+/// queue with its stub node took five) that the owner takes whole and
+/// reverses, so that each sender's order is kept (the order is that of the
+/// successful pushes, as a queue's would be).
+class inbox_stack {
+ public:
+  /// @threadsafe
+  void push(detail::envelope* e) noexcept {
+    detail::envelope* top = top_.load(std::memory_order_relaxed);
+    do {
+      e->next.store(top, std::memory_order_relaxed);
+    } while (!top_.compare_exchange_weak(top, e, std::memory_order_release, std::memory_order_relaxed));
+  }
+
+  /// Owner only: everything pushed so far, oldest first, linked by `next`;
+  /// nullptr when empty (then without a write: it runs at every service).
+  detail::envelope* take_all() noexcept {
+    if (top_.load(std::memory_order_relaxed) == nullptr) {
+      return nullptr;
+    }
+    detail::envelope* e = top_.exchange(nullptr, std::memory_order_acquire);
+    detail::envelope* oldest_first = nullptr;
+    while (e != nullptr) {
+      detail::envelope* older = e->next.load(std::memory_order_relaxed);
+      e->next.store(oldest_first, std::memory_order_relaxed);
+      oldest_first = e;
+      e = older;
+    }
+    return oldest_first;
+  }
+
+ private:
+  std::atomic<detail::envelope*> top_{nullptr};
+};
 
 /// The sink that turns socket readiness into a socket_select message.
 class process_sink final : public socket::select_sink {
@@ -131,7 +163,7 @@ struct process : run_node {
   std::size_t queue_len = 0;
   /// Where the waiting receive stopped scanning: the link it reads next.
   std::atomic<detail::envelope*>* scan_link = &head;
-  inbox_queue inbox;
+  inbox_stack inbox;
   std::atomic<bool> remote_pending{false};
   std::vector<detail::envelope*> signals;  // system signals to handle
 
@@ -228,12 +260,15 @@ struct process : run_node {
   /// Moves what other threads sent into the local list (messages) and the
   /// signal list, keeping their order.
   void drain_inbox() noexcept {
-    while (detail::envelope* e = inbox.pop()) {
+    detail::envelope* e = inbox.take_all();
+    while (e != nullptr) {
+      detail::envelope* next = e->next.load(std::memory_order_relaxed);  // before append relinks e
       if (is_signal(e)) {
         signals.push_back(e);
       } else {
         append(e);
       }
+      e = next;
     }
   }
 
