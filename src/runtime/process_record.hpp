@@ -19,6 +19,8 @@
 #include <otpnet/socket/poller.hpp>
 #include <otpnet/socket/select.hpp>
 
+#include "runtime/relations.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -185,9 +187,7 @@ struct process : run_node {
   std::uint64_t reductions = 0;
 
   // -- relations ------------------------------------------------------------
-  std::vector<pid> links;
-  std::vector<std::pair<ref, pid>> monitored_by;  // (ref, watcher)
-  std::vector<std::pair<ref, pid>> monitoring;    // (ref, target); a null target: demonitored, drop its down
+  relations rel;  // links, monitors of it, monitors it set
   exit_reason reason;
 
   // -- sockets -----------------------------------------------------------------
@@ -209,10 +209,9 @@ struct process : run_node {
       // One demonitored after its target had ended is dropped: no down may
       // come after a demonitor.
       ref r = static_cast<detail::envelope_of<down_msg>*>(e)->value.monitor;
-      auto it = std::find_if(monitoring.begin(), monitoring.end(), [r](const auto& m) { return m.first == r; });
-      if (it != monitoring.end()) {
-        bool demonitored = !it->second;
-        monitoring.erase(it);
+      if (relations::entry* m = rel.find_target(r)) {
+        bool demonitored = !m->other;
+        rel.erase(m);
         if (demonitored) {
           detail::destroy_envelope(e);
           return;

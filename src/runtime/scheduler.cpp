@@ -25,17 +25,6 @@ constexpr std::uint64_t recv_timer_tag = std::uint64_t{1} << 63;
 constexpr int max_runs = 256;
 constexpr int poll_batch = 256;  // socket readiness events per dispatch
 
-template <class T>
-void erase_pid(std::vector<T>& v, pid p) {
-  std::erase_if(v, [p](const T& x) {
-    if constexpr (std::is_same_v<T, pid>) {
-      return x == p;
-    } else {
-      return x.second == p;
-    }
-  });
-}
-
 }  // namespace
 
 void send_signal(pid to, detail::envelope* e) noexcept;
@@ -236,10 +225,10 @@ bool scheduler::handle_signals(process* p) noexcept {
     std::unique_ptr<detail::envelope, void (*)(detail::envelope*)> guard(e, &detail::destroy_envelope);
     if (auto* x = detail::payload_if<sig_exit>(e)) {
       if (x->from_link) {
-        if (std::find(p->links.begin(), p->links.end(), x->from) == p->links.end()) {
+        if (!p->rel.linked(x->from)) {
           continue;  // unlinked meanwhile
         }
-        erase_pid(p->links, x->from);
+        p->rel.erase_link(x->from);
       }
       bool untrappable = x->reason.what() == exit_reason::kind::kill && !x->from_link;
       if (untrappable) {
@@ -256,15 +245,15 @@ bool scheduler::handle_signals(process* p) noexcept {
         return false;
       }
     } else if (auto* l = detail::payload_if<sig_link>(e)) {
-      if (std::find(p->links.begin(), p->links.end(), l->from) == p->links.end()) {
-        p->links.push_back(l->from);
+      if (!p->rel.linked(l->from)) {
+        p->rel.add_link(l->from);
       }
     } else if (auto* u = detail::payload_if<sig_unlink>(e)) {
-      erase_pid(p->links, u->from);
+      p->rel.erase_link(u->from);
     } else if (auto* m = detail::payload_if<sig_monitor>(e)) {
-      p->monitored_by.emplace_back(m->r, m->from);
+      p->rel.add_watcher(m->r, m->from);
     } else if (auto* d = detail::payload_if<sig_demonitor>(e)) {
-      std::erase_if(p->monitored_by, [r = d->r](const auto& x) { return x.first == r; });
+      p->rel.erase_watcher(d->r);
     } else if (auto* a = detail::payload_if<sig_adopt_socket>(e)) {
       p->track(*a->sock);
     }
@@ -490,9 +479,9 @@ void settle_exit(process* p, const exit_reason& why) noexcept {
     } else if (auto* m = detail::payload_if<sig_monitor>(e)) {
       // Answered with the others below, unless a demonitor later in this
       // list takes it back (a demonitor with flush promises no down after).
-      p->monitored_by.emplace_back(m->r, m->from);
+      p->rel.add_watcher(m->r, m->from);
     } else if (auto* d = detail::payload_if<sig_demonitor>(e)) {
-      std::erase_if(p->monitored_by, [r = d->r](const auto& x) { return x.first == r; });
+      p->rel.erase_watcher(d->r);
     } else if (auto* a = detail::payload_if<sig_adopt_socket>(e)) {
       if (socket::detail::owner_of(*a->sock) == p->id.value()) {
         (void)socket::close(socket::socket(a->sock));
@@ -501,17 +490,17 @@ void settle_exit(process* p, const exit_reason& why) noexcept {
     detail::destroy_envelope(e);
   }
   p->signals.clear();
-  for (pid l : p->links) {
-    send_signal(l, detail::make_envelope<sig_exit>(sig_exit{p->id, why, true}));
-  }
-  for (auto& [r, watcher] : p->monitored_by) {
-    send_signal(watcher, detail::make_envelope<down_msg>(down_msg{r, p->id, why}));
-  }
-  for (auto& [r, target] : p->monitoring) {
-    if (target) {  // a null target was demonitored already
-      send_signal(target, detail::make_envelope<sig_demonitor>(sig_demonitor{r}));
+  p->rel.each(relations::kind::link, [&](const relations::entry& l) {
+    send_signal(l.other, detail::make_envelope<sig_exit>(sig_exit{p->id, why, true}));
+  });
+  p->rel.each(relations::kind::monitored_by, [&](const relations::entry& w) {
+    send_signal(w.other, detail::make_envelope<down_msg>(down_msg{w.r, p->id, why}));
+  });
+  p->rel.each(relations::kind::monitoring, [&](const relations::entry& m) {
+    if (m.other) {  // a null target was demonitored already
+      send_signal(m.other, detail::make_envelope<sig_demonitor>(sig_demonitor{m.r}));
     }
-  }
+  });
 }
 
 }  // namespace otpnet::internal
