@@ -45,7 +45,7 @@ process_info_t snapshot(internal::process& p) {
   i.memory = sizeof(internal::process) + p.frame_bytes + p.rel.heap_bytes() + p.queue_len * sizeof(detail::envelope);
   i.scheduler = p.sched != nullptr ? p.sched->index() : 0;
   i.behaviour = p.behaviour != nullptr ? p.behaviour : "";
-  i.state_name = p.state_name;
+  i.state_name = p.state_name();
   return i;
 }
 

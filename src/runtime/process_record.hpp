@@ -29,6 +29,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace otpnet::socket::detail {
@@ -80,18 +81,6 @@ class inbox_stack {
   std::atomic<detail::envelope*> top_{nullptr};
 };
 
-/// The sink that turns socket readiness into a socket_select message.
-class process_sink final : public socket::select_sink {
- public:
-  explicit process_sink(process& p) noexcept : p_(p) {}
-  void notify(socket::select_event ev) noexcept override;
-  /// Records the socket, so that the process's exit withdraws its waits.
-  void on_wait(socket::detail::socket_state& s) noexcept override;
-
- private:
-  process& p_;
-};
-
 /// Runtime-internal signals between processes; they travel in envelopes
 /// like messages but are handled by the runtime, never seen by receive.
 struct sig_exit {
@@ -141,8 +130,11 @@ struct external_wait {
 /// A receive in progress: tests envelopes against the awaited pattern.
 using matcher = detail::receive_matcher;
 
-struct process : run_node {
-  explicit process(scheduler* s) noexcept : sched(s), sink(*this) {}
+/// A process is also the sink that turns readiness of the sockets it waits
+/// on into socket_select messages (a base, not a member holding a
+/// reference back: 8 bytes less).
+struct process : run_node, socket::select_sink {
+  explicit process(scheduler* s) noexcept : sched(s) {}
   process(const process&) = delete;
   process& operator=(const process&) = delete;
 
@@ -167,6 +159,10 @@ struct process : run_node {
   std::atomic<detail::envelope*>* scan_link = &head;
   inbox_stack inbox;
   std::atomic<bool> remote_pending{false};
+  // (Receive fields that fill what was padding here.)
+  bool timed_out = false;
+  bool recv_timer_armed = false;
+  std::uint32_t recv_timeout_ms = 0;       // a receive timeout's length, see timer_wait_index
   std::vector<detail::envelope*> signals;  // system signals to handle
 
   // -- receive ---------------------------------------------------------------
@@ -176,13 +172,10 @@ struct process : run_node {
   /// A receive timeout not yet on the wheel: the scheduler arms it at the
   /// end of its run phase, unless the receive ends first (see
   /// scheduler::arm_receive_timer). Its place in the scheduler's list, or
-  /// no_timer_wait; and its length. (32 bits each: they fill what was
+  /// no_timer_wait (its length: recv_timeout_ms). (32 bits: with budget, no
   /// padding.)
   std::uint32_t timer_wait_index = no_timer_wait;
   int budget = 0;
-  bool timed_out = false;
-  bool recv_timer_armed = false;
-  std::uint32_t recv_timeout_ms = 0;
   static constexpr std::uint32_t no_timer_wait = ~std::uint32_t{0};
   std::uint64_t reductions = 0;
 
@@ -191,13 +184,23 @@ struct process : run_node {
   exit_reason reason;
 
   // -- sockets -----------------------------------------------------------------
-  process_sink sink;
+  /// Sends a socket_select message to this process. @threadsafe
+  void notify(socket::select_event ev) noexcept override;
+  /// Records the socket, so that the process's exit withdraws its waits.
+  void on_wait(socket::detail::socket_state& s) noexcept override;
   std::vector<std::weak_ptr<socket::detail::socket_state>> sockets;
   std::vector<std::weak_ptr<port_resource>> resources;  // ports it owns
 
   // -- introspection -------------------------------------------------------------
   const char* behaviour = nullptr;
-  std::string state_name;
+  /// The state's name: one with static storage by pointer (a gen_statem's
+  /// state function names), any other copied into `state_copy` (allocated
+  /// by the first such name).
+  const char* state_label = "";
+  std::unique_ptr<std::string> state_copy;
+  std::string_view state_name() const noexcept {
+    return state_label != nullptr ? std::string_view(state_label) : std::string_view(*state_copy);
+  }
 
   // -- a plain thread's mailbox ----------------------------------------------------
   external_wait* ext = nullptr;

@@ -347,7 +347,22 @@ std::vector<pid> processes() { return internal::process_table::instance().live()
 void set_process_label(const char* behaviour, std::string_view state_name) {
   if (internal::process* me = calling_process()) {
     me->behaviour = behaviour;
-    me->state_name.assign(state_name);
+    if (state_name.empty()) {
+      me->state_label = "";
+      return;
+    }
+    if (!me->state_copy) {
+      me->state_copy = std::make_unique<std::string>();
+    }
+    me->state_copy->assign(state_name);
+    me->state_label = nullptr;
+  }
+}
+
+void set_process_label_static(const char* behaviour, const char* state_name) noexcept {
+  if (internal::process* me = calling_process()) {
+    me->behaviour = behaviour;
+    me->state_label = state_name != nullptr ? state_name : "";
   }
 }
 

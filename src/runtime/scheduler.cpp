@@ -110,10 +110,10 @@ void scheduler::run() {
 void scheduler::run_end_hooks() noexcept {
   // A hook may queue hooks for the next turn: swap first.
   end_hooks_running_.swap(end_hooks_);
-  for (end_of_turn_hook* h : end_hooks_running_) {
+  for (const auto& h : end_hooks_running_) {
     h->end_of_turn();
   }
-  end_hooks_running_.clear();
+  end_hooks_running_.clear();  // may release the last reference to a hook's owner
 }
 
 void scheduler::adopt(process* p) noexcept {
@@ -201,7 +201,7 @@ void scheduler::resume(process* p) noexcept {
   p->budget = reductions_;
   running_process = p;
   {
-    socket::sink_scope scope(p->sink);
+    socket::sink_scope scope(*p);
     p->resume_point.resume();
   }
   running_process = nullptr;
@@ -287,7 +287,7 @@ void scheduler::finalize(process* p, const exit_reason& why) noexcept {
   // still owns close (their other users see `closed`).
   for (auto& w : p->sockets) {
     if (auto s = w.lock()) {
-      socket::detail::withdraw_sink(*s, p->sink);
+      socket::detail::withdraw_sink(*s, *p);
       // A socket this process preferred for its scheduler but never waited
       // on must not keep pointing at the scheduler's poll set, which may go
       // before the socket does (runtime::stop).
@@ -464,11 +464,11 @@ void scheduler::on_io(std::uint64_t token, reactor::readiness) noexcept {
 
 // -- socket readiness as messages ---------------------------------------------------------
 
-void process_sink::on_wait(socket::detail::socket_state& s) noexcept { p_.track(s); }
+void process::on_wait(socket::detail::socket_state& s) noexcept { track(s); }
 
-void process_sink::notify(socket::select_event ev) noexcept {
+void process::notify(socket::select_event ev) noexcept {
   (void)detail::send_envelope(
-      p_.id, detail::make_envelope<socket_select>(socket_select{std::move(ev.sock), ev.tag, ev.handle, ev.reason}));
+      id, detail::make_envelope<socket_select>(socket_select{std::move(ev.sock), ev.tag, ev.handle, ev.reason}));
 }
 
 void settle_exit(process* p, const exit_reason& why) noexcept {

@@ -62,6 +62,8 @@ struct statem_mailbox_wait {
 
 /// set_process_label("gen_statem", name).
 void statem_set_label(std::string_view state_name);
+/// set_process_label_static("gen_statem", name): `name` has static storage.
+void statem_set_label_static(const char* state_name) noexcept;
 
 /// Callbacks, the current state, and the rules of a transition.
 template <class Fsm>
@@ -163,7 +165,7 @@ class statem_engine {
   void label() {
     const state_type& s = *statem_access::state(f_);
     if constexpr (Fsm::state_functions) {
-      statem_set_label(s.name());
+      statem_set_label_static(s.c_name());  // a constexpr name: kept by pointer
     } else if constexpr (requires { f_.state_name(s); }) {
       statem_set_label(std::string_view(f_.state_name(s)));
     } else if constexpr (std::is_convertible_v<const state_type&, std::string_view>) {
@@ -173,7 +175,7 @@ class statem_engine {
     } else if constexpr (std::is_arithmetic_v<state_type>) {
       statem_set_label(std::to_string(s));
     } else {
-      statem_set_label("?");
+      statem_set_label_static("?");
     }
   }
 
@@ -226,7 +228,7 @@ task<typename statem_engine<Fsm>::step> statem_init(std::unique_ptr<statem_start
   using transition = typename Fsm::transition;
   using step = typename statem_engine<Fsm>::step;
   const gs::start_ctx& ctx = pack->ctx;
-  statem_set_label("");
+  statem_set_label_static("");
   if (ctx.link_to) {
     ::otpnet::link(ctx.link_to);
   }
