@@ -700,10 +700,10 @@ result<queued> port::send(buffer data, bool copied) {
   if (opts_.delay_send) {
     if (!flush_scheduled_) {
       flush_scheduled_ = true;
-      // The scheduler holds a plain pointer to the hook: keep the port
-      // alive until the hook has run, even if it closes meanwhile.
-      turn_ref_ = shared_from_this();
-      otpnet::detail::at_end_of_turn(*this);
+      // The scheduler holds the port until the hook has run, even if it
+      // closes meanwhile.
+      otpnet::detail::at_end_of_turn(
+          std::shared_ptr<end_of_turn_hook>(shared_from_this(), static_cast<end_of_turn_hook*>(this)));
     }
   } else if (outq_.size() == 1) {
     flush();
@@ -768,8 +768,6 @@ result<queued> port::send_span(std::span<const std::byte> data) {
 }
 
 void port::end_of_turn() noexcept {
-  // May be the last reference: released when this returns.
-  std::shared_ptr<port> keep = std::move(turn_ref_);
   if (!on_my_thread()) {
     return;  // moved since: hand_over flushed; sends there schedule their own
   }

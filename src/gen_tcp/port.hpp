@@ -273,7 +273,6 @@ class port final : public std::enable_shared_from_this<port>,
   bool flush_scheduled_ = false;
   bool send_timer_armed_ = false;
   errc send_error_ = errc::ok;
-  std::shared_ptr<port> turn_ref_;  // held while the end-of-turn hook is queued
   reactor::timer_handle send_timer_{};
   std::uint64_t progress_mark_ = 0;
 
