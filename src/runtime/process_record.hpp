@@ -19,6 +19,7 @@
 #include <otpnet/socket/poller.hpp>
 #include <otpnet/socket/select.hpp>
 
+#include "runtime/lazy_vector.hpp"
 #include "runtime/relations.hpp"
 
 #include <algorithm>
@@ -163,7 +164,7 @@ struct process : run_node, socket::select_sink {
   bool timed_out = false;
   bool recv_timer_armed = false;
   std::uint32_t recv_timeout_ms = 0;       // a receive timeout's length, see timer_wait_index
-  std::vector<detail::envelope*> signals;  // system signals to handle
+  lazy_vector<detail::envelope*> signals;  // system signals to handle (rare: allocated by the first)
 
   // -- receive ---------------------------------------------------------------
   matcher waiting_for;
@@ -181,15 +182,14 @@ struct process : run_node, socket::select_sink {
 
   // -- relations ------------------------------------------------------------
   relations rel;  // links, monitors of it, monitors it set
-  exit_reason reason;
 
   // -- sockets -----------------------------------------------------------------
   /// Sends a socket_select message to this process. @threadsafe
   void notify(socket::select_event ev) noexcept override;
   /// Records the socket, so that the process's exit withdraws its waits.
   void on_wait(socket::detail::socket_state& s) noexcept override;
-  std::vector<std::weak_ptr<socket::detail::socket_state>> sockets;
-  std::vector<std::weak_ptr<port_resource>> resources;  // ports it owns
+  lazy_vector<std::weak_ptr<socket::detail::socket_state>> sockets;  // bare sockets it waited on (rare)
+  std::vector<std::weak_ptr<port_resource>> resources;               // ports it owns
 
   // -- introspection -------------------------------------------------------------
   const char* behaviour = nullptr;
@@ -250,7 +250,7 @@ struct process : run_node, socket::select_sink {
   /// destroy a socket in the middle of another socket's wait.
   void track(socket::detail::socket_state& s) noexcept {
     std::weak_ptr<socket::detail::socket_state> w = socket::detail::weak_of(s);
-    std::erase_if(sockets, [](const auto& x) { return x.expired(); });
+    sockets.erase_if([](const auto& x) { return x.expired(); });
     for (const auto& x : sockets) {
       if (!x.owner_before(w) && !w.owner_before(x)) {
         return;

@@ -220,8 +220,7 @@ void scheduler::resume(process* p) noexcept {
 
 bool scheduler::handle_signals(process* p) noexcept {
   while (!p->signals.empty()) {
-    detail::envelope* e = p->signals.front();
-    p->signals.erase(p->signals.begin());
+    detail::envelope* e = p->signals.pop_front();
     std::unique_ptr<detail::envelope, void (*)(detail::envelope*)> guard(e, &detail::destroy_envelope);
     if (auto* x = detail::payload_if<sig_exit>(e)) {
       if (x->from_link) {
@@ -268,7 +267,6 @@ void scheduler::finalize(process* p, const exit_reason& why) noexcept {
     p->root = {};
   }
   p->body.reset();
-  p->reason = why;
   p->state = pstate::exiting;
   if (!why.is_normal() && !why.is_shutdown() && why.what() != exit_reason::kind::killed) {
     report_crash(p->id, why);
