@@ -53,7 +53,7 @@ task<echo_fsm::transition> echo_fsm::wait_for_socket(event& e) {
   }
   sock_ = *s;
   if (settings_->log_connections) {
-    peer_ = ready->conn.peer.to_string();  // only log() reads it
+    peer_ = std::make_unique<const std::string>(ready->conn.peer.to_string());  // only log() reads it
   }
   if (settings_->tls) {
     // In this process, so that a slow or silent peer holds only its own
@@ -123,7 +123,7 @@ void echo_fsm::terminate(const exit_reason&) {
 
 void echo_fsm::log(const char* what) const {
   if (settings_->log_connections) {
-    spdlog::info("echo: client {} {}", peer_, what);
+    spdlog::info("echo: client {} {}", peer_ ? std::string_view(*peer_) : std::string_view(), what);
   }
 }
 

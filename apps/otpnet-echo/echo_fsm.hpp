@@ -62,7 +62,9 @@ struct echo_fsm : gen_statem<echo_fsm> {
 
   std::shared_ptr<const echo_settings> settings_;
   gen_tcp::socket sock_;
-  std::string peer_;
+  // Set only when connections are logged (an idle connection's frame holds
+  // a pointer instead of a string).
+  std::unique_ptr<const std::string> peer_;
 };
 
 }  // namespace otpnet::echo

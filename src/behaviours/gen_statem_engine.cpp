@@ -30,5 +30,6 @@ envelope* statem_mailbox_wait::await_resume() noexcept {
 }
 
 void statem_set_label(std::string_view state_name) { set_process_label("gen_statem", state_name); }
+void statem_set_label_static(const char* state_name) noexcept { set_process_label_static("gen_statem", state_name); }
 
 }  // namespace otpnet::detail

@@ -134,7 +134,7 @@ task<supervisor_server::cast_return> supervisor_server::handle_info(exit_msg m) 
     if (it == dynamic_.end()) {
       co_return noreply();
     }
-    std::any extra = std::move(it->second);
+    std::any extra = unbox(it->second);
     dynamic_.erase(it);
     co_return co_await dynamic_exited(m.from, m.reason, std::move(extra));
   }
@@ -233,7 +233,7 @@ task<supervisor_server::cast_return> supervisor_server::restart_dynamic(std::any
   }
   start_result r = co_await start_one(children_.front(), extra);
   if (r.is_ok()) {
-    dynamic_.emplace(r.id(), std::move(extra));
+    dynamic_.emplace(r.id(), box(std::move(extra)));
   } else if (r.is_error()) {
     report(supervisor_context::start_error, r.reason(), children_.front(), pid{});
     (void)send(self(), try_again_restart{{}, true, std::move(extra)});
@@ -305,7 +305,7 @@ task<supervisor_server::call_return<start_result>> supervisor_server::handle_cal
   }
   start_result res = co_await start_one(children_.front(), r.extra);
   if (res.is_ok()) {
-    dynamic_.emplace(res.id(), std::move(r.extra));
+    dynamic_.emplace(res.id(), box(std::move(r.extra)));
   }
   co_return reply(std::move(res));
 }

@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstddef>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -135,7 +136,14 @@ class supervisor_server : public gen_server::behaviour<supervisor_server> {
   std::vector<child_spec> initial_;
   std::string name_;
   std::vector<child> children_;  ///< start order; simple_one_for_one: the template only
-  std::unordered_map<pid, std::any> dynamic_;
+  /// simple_one_for_one's children and their arguments, boxed: a child
+  /// started with none (the listener's handlers) costs a 24-byte node, not
+  /// one with a 16-byte std::any inside.
+  std::unordered_map<pid, std::unique_ptr<std::any>> dynamic_;
+  static std::unique_ptr<std::any> box(std::any extra) {
+    return extra.has_value() ? std::make_unique<std::any>(std::move(extra)) : nullptr;
+  }
+  static std::any unbox(std::unique_ptr<std::any>& boxed) { return boxed ? std::move(*boxed) : std::any(); }
   std::deque<std::chrono::steady_clock::time_point> restarts_;
 };
 

@@ -32,12 +32,7 @@ constexpr std::size_t max_iov = 64;  // iovecs per sendmsg
 // -- life cycle ---------------------------------------------------------------------
 
 port::port(create_key, so::socket raw, const effective_options& opts, pid owner, int sched) noexcept
-    : sock_(std::move(raw)),
-      fd_(sock_.native_handle()),
-      sched_(sched),
-      opts_(opts),
-      spec_(opts.spec()),
-      owner_(owner.value()) {
+    : sock_(std::move(raw)), fd_(sock_.native_handle()), sched_(sched), opts_(opts), owner_(owner.value()) {
   if (opts_.active.k == active_mode::kind::count) {
     active_left_ = opts_.active.n;
   }
@@ -567,14 +562,14 @@ void port::pump() noexcept {
   pumping_ = true;
   int budget = pump_budget;
   while (budget > 0 && wants_frames() && !busy_) {
-    std::size_t passive_len = recv_ticket() != 0 && spec_.type == packet_type::raw ? waits_->recv_length : 0;
+    std::size_t passive_len = recv_ticket() != 0 && opts_.packet == packet_type::raw ? waits_->recv_length : 0;
     decoded d;
     if (passive_len != 0) {
       std::size_t have = rend_ - rstart_;
       d = have >= passive_len ? decoded{decoded::status::frame, 0, passive_len, 0}
                               : decoded{decoded::status::need_more, 0, 0, passive_len};
     } else {
-      d = decode(spec_, buffered());
+      d = decode(opts_.spec(), buffered());
     }
     if (d.st == decoded::status::frame) {
       buffer f(chunk_, rstart_ + static_cast<std::uint32_t>(d.header), static_cast<std::uint32_t>(d.body));
@@ -624,7 +619,7 @@ result<buffer> port::recv(std::size_t length, std::uint64_t ticket) {
     return fail(errc::closed);
   }
   if (opts_.active.k != active_mode::kind::passive || recv_ticket() != 0 ||
-      (length != 0 && spec_.type != packet_type::raw)) {
+      (length != 0 && opts_.packet != packet_type::raw)) {
     return fail(errc::invalid);
   }
   if (end_delivered_ || receive_failed_) {
@@ -707,10 +702,10 @@ result<queued> port::send(buffer data, bool copied) {
   if (opts_.delay_send) {
     if (!flush_scheduled_) {
       flush_scheduled_ = true;
-      // The scheduler holds a plain pointer to the hook: keep the port
-      // alive until the hook has run, even if it closes meanwhile.
-      turn_ref_ = shared_from_this();
-      otpnet::detail::at_end_of_turn(*this);
+      // The scheduler holds the port until the hook has run, even if it
+      // closes meanwhile.
+      otpnet::detail::at_end_of_turn(
+          std::shared_ptr<end_of_turn_hook>(shared_from_this(), static_cast<end_of_turn_hook*>(this)));
     }
   } else if (outq_.size() == 1) {
     flush();
@@ -775,8 +770,6 @@ result<queued> port::send_span(std::span<const std::byte> data) {
 }
 
 void port::end_of_turn() noexcept {
-  // May be the last reference: released when this returns.
-  std::shared_ptr<port> keep = std::move(turn_ref_);
   if (!on_my_thread()) {
     return;  // moved since: hand_over flushed; sends there schedule their own
   }
@@ -1000,7 +993,6 @@ result<void> port::setopts(const options& o) {
     (void)so::setopt(sock_, so::opt::socket::sndbuf, *o.sndbuf);
   }
   opts_ = next;
-  spec_ = opts_.spec();
   active_left_ = opts_.active.k == active_mode::kind::count ? opts_.active.n : 0;
   if (busy_ && queued_bytes_ <= opts_.low_watermark) {
     after_progress();

@@ -228,8 +228,7 @@ class port final : public std::enable_shared_from_this<port>,
   // as its connection.)
   int fd_;
   std::atomic<int> sched_;
-  effective_options opts_;
-  frame_spec spec_;
+  effective_options opts_;  // (the decoder's frame_spec is made from it when needed: 16 bytes less)
   std::atomic<std::uint64_t> owner_;
   std::shared_ptr<port> self_;  // keeps the port alive while open
   std::atomic<bool> closed_{false};
@@ -268,6 +267,7 @@ class port final : public std::enable_shared_from_this<port>,
   bool end_delivered_ = false;
   bool pumping_ = false;
   bool pump_posted_ = false;
+  bool tls_ = false;  // (with the flags above: no padding of its own)
 
   // send
   std::vector<out_item> outq_;  // empty costs nothing (a deque allocates ~600 bytes)
@@ -276,7 +276,6 @@ class port final : public std::enable_shared_from_this<port>,
   bool flush_scheduled_ = false;
   bool send_timer_armed_ = false;
   errc send_error_ = errc::ok;
-  std::shared_ptr<port> turn_ref_;  // held while the end-of-turn hook is queued
   reactor::timer_handle send_timer_{};
   std::uint64_t progress_mark_ = 0;
 
@@ -284,7 +283,6 @@ class port final : public std::enable_shared_from_this<port>,
 
   // transport
   std::unique_ptr<transport> transport_;
-  bool tls_ = false;
 
   // What few ports use, allocated on first use: a passive recv waiting, a
   // transport waiting for readiness, callers of drained().

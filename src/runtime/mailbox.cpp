@@ -21,19 +21,19 @@ namespace {
 void apply_signals(internal::process* p) {
   for (detail::envelope* e : p->signals) {
     if (auto* x = detail::payload_if<internal::sig_exit>(e)) {
-      bool linked = std::find(p->links.begin(), p->links.end(), x->from) != p->links.end();
+      bool linked = p->rel.linked(x->from);
       if (!x->from_link || linked) {
-        std::erase(p->links, x->from);
+        p->rel.erase_link(x->from);
         p->append(detail::make_envelope<exit_msg>(exit_msg{x->from, x->reason}));
       }
     } else if (auto* l = detail::payload_if<internal::sig_link>(e)) {
-      p->links.push_back(l->from);
+      p->rel.add_link(l->from);
     } else if (auto* u = detail::payload_if<internal::sig_unlink>(e)) {
-      std::erase(p->links, u->from);
+      p->rel.erase_link(u->from);
     } else if (auto* m = detail::payload_if<internal::sig_monitor>(e)) {
-      p->monitored_by.emplace_back(m->r, m->from);
+      p->rel.add_watcher(m->r, m->from);
     } else if (auto* d = detail::payload_if<internal::sig_demonitor>(e)) {
-      std::erase_if(p->monitored_by, [r = d->r](const auto& x) { return x.first == r; });
+      p->rel.erase_watcher(d->r);
     }
     detail::destroy_envelope(e);
   }

@@ -3,8 +3,8 @@
 // An intrusive multi-producer single-consumer queue (Vyukov's design):
 // push is one atomic exchange and never blocks; pop belongs to the single
 // consumer (the owning scheduler). Nodes carry their own `next` link, so
-// queueing allocates nothing. Used for mailboxes (envelopes) and for the
-// processes other threads make runnable.
+// queueing allocates nothing. Used for the processes other threads make
+// runnable (a mailbox's inbox is a stack: see process_record.hpp).
 #pragma once
 
 #include <atomic>

@@ -49,9 +49,9 @@ void attach_resource(pid owner, std::weak_ptr<port_resource> r) {
   }
 }
 
-void at_end_of_turn(end_of_turn_hook& h) noexcept {
+void at_end_of_turn(std::shared_ptr<end_of_turn_hook> h) noexcept {
   if (internal::scheduler* s = internal::scheduler::current()) {
-    s->at_end_of_turn(h);
+    s->at_end_of_turn(std::move(h));
   }
 }
 

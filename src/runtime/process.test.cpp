@@ -277,6 +277,27 @@ TEST_F(runtime_test, no_down_after_a_demonitor_that_raced_with_the_exit) {
   }
 }
 
+TEST_F(runtime_test, demonitor_of_a_monitor_of_itself_leaves_the_other_monitors) {
+  // A process's links and monitors share one list: removing a monitor of
+  // itself takes out both of its ends there, and must leave the rest.
+  mailbox mb;
+  spawn([me = mb.self()]() -> proc {
+    ref own = monitor(self());
+    pid other = spawn([]() -> proc { co_await receive<int>(); });
+    ref kept = monitor(other);
+    bool was_active = demonitor(own, true);
+    auto info = process_info(self());
+    bool lists_other_only = info && info->monitors == std::vector<pid>{other} && info->monitored_by.empty();
+    send(other, 1);
+    auto down = co_await receive<down_msg>(after(5000ms));
+    send(me, std::string(was_active ? "active" : "inactive") + (lists_other_only ? " other-only" : " wrong-list") +
+                 (down && down->monitor == kept ? " down" : " no-down"));
+  });
+  auto r = mb.receive<std::string>(5000ms);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*r, "active other-only down");
+}
+
 TEST_F(runtime_test, a_dead_pid_never_names_a_new_process) {
   mailbox mb;
   auto [first, r] = spawn_monitor([]() -> proc { co_return; });

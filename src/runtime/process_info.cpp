@@ -31,24 +31,21 @@ process_info_t snapshot(internal::process& p) {
   i.id = p.id;
   i.status = status_name(p.state);
   i.message_queue_len = p.queue_len;
-  i.links = p.links;
-  for (auto& [r, target] : p.monitoring) {
-    if (target) {  // a null target: demonitored, its down still to drop
-      i.monitors.push_back(target);
+  using kind = internal::relations::kind;
+  p.rel.each(kind::link, [&](const internal::relations::entry& l) { i.links.push_back(l.other); });
+  p.rel.each(kind::monitoring, [&](const internal::relations::entry& m) {
+    if (m.other) {  // a null target: demonitored, its down still to drop
+      i.monitors.push_back(m.other);
     }
-  }
-  for (auto& [r, watcher] : p.monitored_by) {
-    i.monitored_by.push_back(watcher);
-  }
+  });
+  p.rel.each(kind::monitored_by, [&](const internal::relations::entry& w) { i.monitored_by.push_back(w.other); });
   i.registered_name = internal::name_of(p.id);
   i.trap_exit = p.trap_exit;
   i.reductions = p.reductions;
-  i.memory = sizeof(internal::process) + p.frame_bytes + p.links.capacity() * sizeof(pid) +
-             (p.monitoring.capacity() + p.monitored_by.capacity()) * sizeof(std::pair<ref, pid>) +
-             p.queue_len * sizeof(detail::envelope);
+  i.memory = sizeof(internal::process) + p.frame_bytes + p.rel.heap_bytes() + p.queue_len * sizeof(detail::envelope);
   i.scheduler = p.sched != nullptr ? p.sched->index() : 0;
   i.behaviour = p.behaviour != nullptr ? p.behaviour : "";
-  i.state_name = p.state_name;
+  i.state_name = p.state_name();
   return i;
 }
 

@@ -19,15 +19,18 @@
 #include <otpnet/socket/poller.hpp>
 #include <otpnet/socket/select.hpp>
 
-#include "runtime/mpsc_queue.hpp"
+#include "runtime/lazy_vector.hpp"
+#include "runtime/relations.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <coroutine>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace otpnet::socket::detail {
@@ -44,18 +47,39 @@ struct run_node {
   std::atomic<run_node*> next{nullptr};
 };
 
-using inbox_queue = mpsc_queue<detail::envelope, &detail::envelope::next>;
-
-/// The sink that turns socket readiness into a socket_select message.
-class process_sink final : public socket::select_sink {
+/// Envelopes sent by other threads: a lock-free stack (one word, where a
+/// queue with its stub node took five) that the owner takes whole and
+/// reverses, so that each sender's order is kept (the order is that of the
+/// successful pushes, as a queue's would be).
+class inbox_stack {
  public:
-  explicit process_sink(process& p) noexcept : p_(p) {}
-  void notify(socket::select_event ev) noexcept override;
-  /// Records the socket, so that the process's exit withdraws its waits.
-  void on_wait(socket::detail::socket_state& s) noexcept override;
+  /// @threadsafe
+  void push(detail::envelope* e) noexcept {
+    detail::envelope* top = top_.load(std::memory_order_relaxed);
+    do {
+      e->next.store(top, std::memory_order_relaxed);
+    } while (!top_.compare_exchange_weak(top, e, std::memory_order_release, std::memory_order_relaxed));
+  }
+
+  /// Owner only: everything pushed so far, oldest first, linked by `next`;
+  /// nullptr when empty (then without a write: it runs at every service).
+  detail::envelope* take_all() noexcept {
+    if (top_.load(std::memory_order_relaxed) == nullptr) {
+      return nullptr;
+    }
+    detail::envelope* e = top_.exchange(nullptr, std::memory_order_acquire);
+    detail::envelope* oldest_first = nullptr;
+    while (e != nullptr) {
+      detail::envelope* older = e->next.load(std::memory_order_relaxed);
+      e->next.store(oldest_first, std::memory_order_relaxed);
+      oldest_first = e;
+      e = older;
+    }
+    return oldest_first;
+  }
 
  private:
-  process& p_;
+  std::atomic<detail::envelope*> top_{nullptr};
 };
 
 /// Runtime-internal signals between processes; they travel in envelopes
@@ -107,8 +131,11 @@ struct external_wait {
 /// A receive in progress: tests envelopes against the awaited pattern.
 using matcher = detail::receive_matcher;
 
-struct process : run_node {
-  explicit process(scheduler* s) noexcept : sched(s), sink(*this) {}
+/// A process is also the sink that turns readiness of the sockets it waits
+/// on into socket_select messages (a base, not a member holding a
+/// reference back: 8 bytes less).
+struct process : run_node, socket::select_sink {
+  explicit process(scheduler* s) noexcept : sched(s) {}
   process(const process&) = delete;
   process& operator=(const process&) = delete;
 
@@ -131,9 +158,13 @@ struct process : run_node {
   std::size_t queue_len = 0;
   /// Where the waiting receive stopped scanning: the link it reads next.
   std::atomic<detail::envelope*>* scan_link = &head;
-  inbox_queue inbox;
+  inbox_stack inbox;
   std::atomic<bool> remote_pending{false};
-  std::vector<detail::envelope*> signals;  // system signals to handle
+  // (Receive fields that fill what was padding here.)
+  bool timed_out = false;
+  bool recv_timer_armed = false;
+  std::uint32_t recv_timeout_ms = 0;       // a receive timeout's length, see timer_wait_index
+  lazy_vector<detail::envelope*> signals;  // system signals to handle (rare: allocated by the first)
 
   // -- receive ---------------------------------------------------------------
   matcher waiting_for;
@@ -142,30 +173,34 @@ struct process : run_node {
   /// A receive timeout not yet on the wheel: the scheduler arms it at the
   /// end of its run phase, unless the receive ends first (see
   /// scheduler::arm_receive_timer). Its place in the scheduler's list, or
-  /// no_timer_wait; and its length. (32 bits each: they fill what was
+  /// no_timer_wait (its length: recv_timeout_ms). (32 bits: with budget, no
   /// padding.)
   std::uint32_t timer_wait_index = no_timer_wait;
   int budget = 0;
-  bool timed_out = false;
-  bool recv_timer_armed = false;
-  std::uint32_t recv_timeout_ms = 0;
   static constexpr std::uint32_t no_timer_wait = ~std::uint32_t{0};
   std::uint64_t reductions = 0;
 
   // -- relations ------------------------------------------------------------
-  std::vector<pid> links;
-  std::vector<std::pair<ref, pid>> monitored_by;  // (ref, watcher)
-  std::vector<std::pair<ref, pid>> monitoring;    // (ref, target); a null target: demonitored, drop its down
-  exit_reason reason;
+  relations rel;  // links, monitors of it, monitors it set
 
   // -- sockets -----------------------------------------------------------------
-  process_sink sink;
-  std::vector<std::weak_ptr<socket::detail::socket_state>> sockets;
-  std::vector<std::weak_ptr<port_resource>> resources;  // ports it owns
+  /// Sends a socket_select message to this process. @threadsafe
+  void notify(socket::select_event ev) noexcept override;
+  /// Records the socket, so that the process's exit withdraws its waits.
+  void on_wait(socket::detail::socket_state& s) noexcept override;
+  lazy_vector<std::weak_ptr<socket::detail::socket_state>> sockets;  // bare sockets it waited on (rare)
+  std::vector<std::weak_ptr<port_resource>> resources;               // ports it owns
 
   // -- introspection -------------------------------------------------------------
   const char* behaviour = nullptr;
-  std::string state_name;
+  /// The state's name: one with static storage by pointer (a gen_statem's
+  /// state function names), any other copied into `state_copy` (allocated
+  /// by the first such name).
+  const char* state_label = "";
+  std::unique_ptr<std::string> state_copy;
+  std::string_view state_name() const noexcept {
+    return state_label != nullptr ? std::string_view(state_label) : std::string_view(*state_copy);
+  }
 
   // -- a plain thread's mailbox ----------------------------------------------------
   external_wait* ext = nullptr;
@@ -177,10 +212,9 @@ struct process : run_node {
       // One demonitored after its target had ended is dropped: no down may
       // come after a demonitor.
       ref r = static_cast<detail::envelope_of<down_msg>*>(e)->value.monitor;
-      auto it = std::find_if(monitoring.begin(), monitoring.end(), [r](const auto& m) { return m.first == r; });
-      if (it != monitoring.end()) {
-        bool demonitored = !it->second;
-        monitoring.erase(it);
+      if (relations::entry* m = rel.find_target(r)) {
+        bool demonitored = !m->other;
+        rel.erase(m);
         if (demonitored) {
           detail::destroy_envelope(e);
           return;
@@ -216,7 +250,7 @@ struct process : run_node {
   /// destroy a socket in the middle of another socket's wait.
   void track(socket::detail::socket_state& s) noexcept {
     std::weak_ptr<socket::detail::socket_state> w = socket::detail::weak_of(s);
-    std::erase_if(sockets, [](const auto& x) { return x.expired(); });
+    sockets.erase_if([](const auto& x) { return x.expired(); });
     for (const auto& x : sockets) {
       if (!x.owner_before(w) && !w.owner_before(x)) {
         return;
@@ -228,12 +262,15 @@ struct process : run_node {
   /// Moves what other threads sent into the local list (messages) and the
   /// signal list, keeping their order.
   void drain_inbox() noexcept {
-    while (detail::envelope* e = inbox.pop()) {
+    detail::envelope* e = inbox.take_all();
+    while (e != nullptr) {
+      detail::envelope* next = e->next.load(std::memory_order_relaxed);  // before append relinks e
       if (is_signal(e)) {
         signals.push_back(e);
       } else {
         append(e);
       }
+      e = next;
     }
   }
 

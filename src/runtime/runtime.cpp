@@ -167,13 +167,13 @@ spawned spawn_impl(const spawn_options& o, std::unique_ptr<body_base> body,
   if (caller != nullptr && (o.link || o.monitor)) {
     p->id = internal::process_table::instance().add(p, &s);
     if (o.link) {
-      p->links.push_back(caller->id);
-      caller->links.push_back(p->id);
+      p->rel.add_link(caller->id);
+      caller->rel.add_link(p->id);
     }
     if (o.monitor) {
       out.monitor = make_ref();
-      p->monitored_by.emplace_back(out.monitor, caller->id);
-      caller->monitoring.emplace_back(out.monitor, p->id);
+      p->rel.add_watcher(out.monitor, caller->id);
+      caller->rel.add_target(out.monitor, p->id);
     }
   } else {
     p->id = internal::process_table::instance().add(p, &s);
@@ -218,10 +218,10 @@ void exit(exit_reason reason) { throw exit_exception{std::move(reason)}; }
 
 void link(pid other) {
   internal::process* me = calling_process();
-  if (me == nullptr || other == me->id || std::find(me->links.begin(), me->links.end(), other) != me->links.end()) {
+  if (me == nullptr || other == me->id || me->rel.linked(other)) {
     return;
   }
-  me->links.push_back(other);
+  me->rel.add_link(other);
   if (!internal::send_to(other, detail::make_envelope<internal::sig_link>(internal::sig_link{me->id}))) {
     internal::send_signal(
         me->id, detail::make_envelope<internal::sig_exit>(internal::sig_exit{other, exit_reason::noproc(), true}));
@@ -233,7 +233,7 @@ void unlink(pid other) {
   if (me == nullptr) {
     return;
   }
-  std::erase(me->links, other);
+  me->rel.erase_link(other);
   internal::send_signal(other, detail::make_envelope<internal::sig_unlink>(internal::sig_unlink{me->id}));
 }
 
@@ -261,12 +261,12 @@ ref monitor(pid target) {
     return r;
   }
   if (internal::process* t = local_peer(me, target)) {
-    t->monitored_by.emplace_back(r, me->id);
-    me->monitoring.emplace_back(r, target);
+    t->rel.add_watcher(r, me->id);
+    me->rel.add_target(r, target);
     return r;
   }
   if (internal::send_to(target, detail::make_envelope<internal::sig_monitor>(internal::sig_monitor{me->id, r}))) {
-    me->monitoring.emplace_back(r, target);
+    me->rel.add_target(r, target);
   } else {
     internal::send_signal(me->id, detail::make_envelope<down_msg>(down_msg{r, target, exit_reason::noproc()}));
   }
@@ -280,22 +280,23 @@ bool demonitor(ref r, bool flush) {
   }
   // A down that has arrived ends the monitor (append): take it in first.
   internal::drain_own_inbox(me);
-  auto it = std::find_if(me->monitoring.begin(), me->monitoring.end(),
-                         [r](const auto& m) { return m.first == r && m.second; });
-  bool active = it != me->monitoring.end();
+  internal::relations::entry* m = me->rel.find_target(r);
+  bool active = m != nullptr && m->other;
   if (active) {
-    internal::process* t = local_peer(me, it->second);
+    const pid target = m->other;
+    internal::process* t = local_peer(me, target);
     // Local: removed on both sides at once. Otherwise (or set by a signal
     // the target has not handled yet) the target takes the signal before
     // it ends, or as it ends (finalize). If it has ended already, its down
     // is on its way: it is dropped when it comes (process::append).
     bool removed =
-        (t != nullptr && std::erase_if(t->monitored_by, [r](const auto& x) { return x.first == r; }) > 0) ||
-        internal::send_to(it->second, detail::make_envelope<internal::sig_demonitor>(internal::sig_demonitor{r}));
+        (t != nullptr && t->rel.erase_watcher(r) > 0) ||
+        internal::send_to(target, detail::make_envelope<internal::sig_demonitor>(internal::sig_demonitor{r}));
+    m = me->rel.find_target(r);  // again: a monitor of itself changed the same relations
     if (removed) {
-      me->monitoring.erase(it);
+      me->rel.erase(m);
     } else {
-      it->second = pid{};
+      m->other = pid{};
     }
   }
   if (flush) {
@@ -346,7 +347,22 @@ std::vector<pid> processes() { return internal::process_table::instance().live()
 void set_process_label(const char* behaviour, std::string_view state_name) {
   if (internal::process* me = calling_process()) {
     me->behaviour = behaviour;
-    me->state_name.assign(state_name);
+    if (state_name.empty()) {
+      me->state_label = "";
+      return;
+    }
+    if (!me->state_copy) {
+      me->state_copy = std::make_unique<std::string>();
+    }
+    me->state_copy->assign(state_name);
+    me->state_label = nullptr;
+  }
+}
+
+void set_process_label_static(const char* behaviour, const char* state_name) noexcept {
+  if (internal::process* me = calling_process()) {
+    me->behaviour = behaviour;
+    me->state_label = state_name != nullptr ? state_name : "";
   }
 }
 

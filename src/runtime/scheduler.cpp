@@ -25,17 +25,6 @@ constexpr std::uint64_t recv_timer_tag = std::uint64_t{1} << 63;
 constexpr int max_runs = 256;
 constexpr int poll_batch = 256;  // socket readiness events per dispatch
 
-template <class T>
-void erase_pid(std::vector<T>& v, pid p) {
-  std::erase_if(v, [p](const T& x) {
-    if constexpr (std::is_same_v<T, pid>) {
-      return x == p;
-    } else {
-      return x.second == p;
-    }
-  });
-}
-
 }  // namespace
 
 void send_signal(pid to, detail::envelope* e) noexcept;
@@ -121,10 +110,10 @@ void scheduler::run() {
 void scheduler::run_end_hooks() noexcept {
   // A hook may queue hooks for the next turn: swap first.
   end_hooks_running_.swap(end_hooks_);
-  for (end_of_turn_hook* h : end_hooks_running_) {
+  for (const auto& h : end_hooks_running_) {
     h->end_of_turn();
   }
-  end_hooks_running_.clear();
+  end_hooks_running_.clear();  // may release the last reference to a hook's owner
 }
 
 void scheduler::adopt(process* p) noexcept {
@@ -212,7 +201,7 @@ void scheduler::resume(process* p) noexcept {
   p->budget = reductions_;
   running_process = p;
   {
-    socket::sink_scope scope(p->sink);
+    socket::sink_scope scope(*p);
     p->resume_point.resume();
   }
   running_process = nullptr;
@@ -231,15 +220,14 @@ void scheduler::resume(process* p) noexcept {
 
 bool scheduler::handle_signals(process* p) noexcept {
   while (!p->signals.empty()) {
-    detail::envelope* e = p->signals.front();
-    p->signals.erase(p->signals.begin());
+    detail::envelope* e = p->signals.pop_front();
     std::unique_ptr<detail::envelope, void (*)(detail::envelope*)> guard(e, &detail::destroy_envelope);
     if (auto* x = detail::payload_if<sig_exit>(e)) {
       if (x->from_link) {
-        if (std::find(p->links.begin(), p->links.end(), x->from) == p->links.end()) {
+        if (!p->rel.linked(x->from)) {
           continue;  // unlinked meanwhile
         }
-        erase_pid(p->links, x->from);
+        p->rel.erase_link(x->from);
       }
       bool untrappable = x->reason.what() == exit_reason::kind::kill && !x->from_link;
       if (untrappable) {
@@ -256,15 +244,15 @@ bool scheduler::handle_signals(process* p) noexcept {
         return false;
       }
     } else if (auto* l = detail::payload_if<sig_link>(e)) {
-      if (std::find(p->links.begin(), p->links.end(), l->from) == p->links.end()) {
-        p->links.push_back(l->from);
+      if (!p->rel.linked(l->from)) {
+        p->rel.add_link(l->from);
       }
     } else if (auto* u = detail::payload_if<sig_unlink>(e)) {
-      erase_pid(p->links, u->from);
+      p->rel.erase_link(u->from);
     } else if (auto* m = detail::payload_if<sig_monitor>(e)) {
-      p->monitored_by.emplace_back(m->r, m->from);
+      p->rel.add_watcher(m->r, m->from);
     } else if (auto* d = detail::payload_if<sig_demonitor>(e)) {
-      std::erase_if(p->monitored_by, [r = d->r](const auto& x) { return x.first == r; });
+      p->rel.erase_watcher(d->r);
     } else if (auto* a = detail::payload_if<sig_adopt_socket>(e)) {
       p->track(*a->sock);
     }
@@ -279,7 +267,6 @@ void scheduler::finalize(process* p, const exit_reason& why) noexcept {
     p->root = {};
   }
   p->body.reset();
-  p->reason = why;
   p->state = pstate::exiting;
   if (!why.is_normal() && !why.is_shutdown() && why.what() != exit_reason::kind::killed) {
     report_crash(p->id, why);
@@ -298,7 +285,7 @@ void scheduler::finalize(process* p, const exit_reason& why) noexcept {
   // still owns close (their other users see `closed`).
   for (auto& w : p->sockets) {
     if (auto s = w.lock()) {
-      socket::detail::withdraw_sink(*s, p->sink);
+      socket::detail::withdraw_sink(*s, *p);
       // A socket this process preferred for its scheduler but never waited
       // on must not keep pointing at the scheduler's poll set, which may go
       // before the socket does (runtime::stop).
@@ -475,11 +462,11 @@ void scheduler::on_io(std::uint64_t token, reactor::readiness) noexcept {
 
 // -- socket readiness as messages ---------------------------------------------------------
 
-void process_sink::on_wait(socket::detail::socket_state& s) noexcept { p_.track(s); }
+void process::on_wait(socket::detail::socket_state& s) noexcept { track(s); }
 
-void process_sink::notify(socket::select_event ev) noexcept {
+void process::notify(socket::select_event ev) noexcept {
   (void)detail::send_envelope(
-      p_.id, detail::make_envelope<socket_select>(socket_select{std::move(ev.sock), ev.tag, ev.handle, ev.reason}));
+      id, detail::make_envelope<socket_select>(socket_select{std::move(ev.sock), ev.tag, ev.handle, ev.reason}));
 }
 
 void settle_exit(process* p, const exit_reason& why) noexcept {
@@ -490,9 +477,9 @@ void settle_exit(process* p, const exit_reason& why) noexcept {
     } else if (auto* m = detail::payload_if<sig_monitor>(e)) {
       // Answered with the others below, unless a demonitor later in this
       // list takes it back (a demonitor with flush promises no down after).
-      p->monitored_by.emplace_back(m->r, m->from);
+      p->rel.add_watcher(m->r, m->from);
     } else if (auto* d = detail::payload_if<sig_demonitor>(e)) {
-      std::erase_if(p->monitored_by, [r = d->r](const auto& x) { return x.first == r; });
+      p->rel.erase_watcher(d->r);
     } else if (auto* a = detail::payload_if<sig_adopt_socket>(e)) {
       if (socket::detail::owner_of(*a->sock) == p->id.value()) {
         (void)socket::close(socket::socket(a->sock));
@@ -501,17 +488,17 @@ void settle_exit(process* p, const exit_reason& why) noexcept {
     detail::destroy_envelope(e);
   }
   p->signals.clear();
-  for (pid l : p->links) {
-    send_signal(l, detail::make_envelope<sig_exit>(sig_exit{p->id, why, true}));
-  }
-  for (auto& [r, watcher] : p->monitored_by) {
-    send_signal(watcher, detail::make_envelope<down_msg>(down_msg{r, p->id, why}));
-  }
-  for (auto& [r, target] : p->monitoring) {
-    if (target) {  // a null target was demonitored already
-      send_signal(target, detail::make_envelope<sig_demonitor>(sig_demonitor{r}));
+  p->rel.each(relations::kind::link, [&](const relations::entry& l) {
+    send_signal(l.other, detail::make_envelope<sig_exit>(sig_exit{p->id, why, true}));
+  });
+  p->rel.each(relations::kind::monitored_by, [&](const relations::entry& w) {
+    send_signal(w.other, detail::make_envelope<down_msg>(down_msg{w.r, p->id, why}));
+  });
+  p->rel.each(relations::kind::monitoring, [&](const relations::entry& m) {
+    if (m.other) {  // a null target was demonitored already
+      send_signal(m.other, detail::make_envelope<sig_demonitor>(sig_demonitor{m.r}));
     }
-  }
+  });
 }
 
 }  // namespace otpnet::internal

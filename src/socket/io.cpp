@@ -19,7 +19,7 @@ using ::otpnet::internal::wait_for;
 
 // The socket of a connection accepted from `st`, however it was accepted.
 socket accepted_from(detail::socket_state& st, int fd) {
-  st.counters.acc_success.add(1);
+  st.counters().acc_success.add(1);
   auto mode = st.registered.load(std::memory_order_relaxed) ? open_options::registry_mode::on
                                                             : open_options::registry_mode::off;
   auto ns = detail::make_state(fd, st.dom, st.typ, st.proto, mode, st.owner.load(std::memory_order_relaxed));
@@ -32,7 +32,7 @@ socket accepted_from(detail::socket_state& st, int fd) {
 auto accept_attempt(const socket& ls, address* peer = nullptr) {
   return [&ls, peer]() -> result<socket> {
     detail::socket_state& st = *ls.state();
-    st.counters.acc_tries.add(1);
+    st.counters().acc_tries.add(1);
     int lfd = st.fd();
     ::socklen_t len = address::capacity();
     auto fd = ::otpnet::internal::sys([&] {
@@ -41,7 +41,7 @@ auto accept_attempt(const socket& ls, address* peer = nullptr) {
     });
     if (!fd) {
       if (fd.error() != errc::eagain) {
-        st.counters.acc_fails.add(1);
+        st.counters().acc_fails.add(1);
       }
       return fail(fd.error());
     }
@@ -82,7 +82,7 @@ auto connect_attempt(const socket& s, const address& dest) {
 auto recv_attempt(const socket& s, std::span<std::byte> buf, int flags, address* from) {
   return [&s, buf, flags, from]() -> result<std::size_t> {
     detail::socket_state& st = *s.state();
-    st.counters.read_tries.add(1);
+    st.counters().read_tries.add(1);
     int fd = st.fd();
     ::socklen_t len = from != nullptr ? address::capacity() : 0;
     auto n = ::otpnet::internal::sys([&] {
@@ -91,7 +91,7 @@ auto recv_attempt(const socket& s, std::span<std::byte> buf, int flags, address*
     });
     if (!n) {
       if (n.error() != errc::eagain) {
-        st.counters.read_fails.add(1);
+        st.counters().read_fails.add(1);
       }
       return fail(n.error());
     }
@@ -101,8 +101,8 @@ auto recv_attempt(const socket& s, std::span<std::byte> buf, int flags, address*
     if (from != nullptr) {
       from->resize(len);
     }
-    st.counters.read_byte.add(static_cast<std::uint64_t>(*n));
-    st.counters.read_pkg.add(1);
+    st.counters().read_byte.add(static_cast<std::uint64_t>(*n));
+    st.counters().read_pkg.add(1);
     return static_cast<std::size_t>(*n);
   };
 }
@@ -114,21 +114,21 @@ auto send_attempt(const socket& s, std::span<const std::byte> data, int flags, c
     detail::socket_state& st = *s.state();
     int fd = st.fd();
     do {
-      st.counters.write_tries.add(1);
+      st.counters().write_tries.add(1);
       auto n = ::otpnet::internal::sys([&] {
         return ::sendto(fd, data.data() + done, data.size() - done, flags | MSG_NOSIGNAL,
                         dest != nullptr ? dest->native() : nullptr, dest != nullptr ? dest->size() : 0);
       });
       if (!n) {
         if (n.error() != errc::eagain) {
-          st.counters.write_fails.add(1);
+          st.counters().write_fails.add(1);
         }
         return fail(n.error());
       }
       done += static_cast<std::size_t>(*n);
-      st.counters.write_byte.add(static_cast<std::uint64_t>(*n));
+      st.counters().write_byte.add(static_cast<std::uint64_t>(*n));
     } while (done < data.size());
-    st.counters.write_pkg.add(1);
+    st.counters().write_pkg.add(1);
     return done;
   };
 }
@@ -189,7 +189,7 @@ result<socket> adopt_accepted(const socket& ls, int fd) {
     (void)::otpnet::internal::sys_once([fd] { return ::close(fd); });
     return fail(errc::closed);
   }
-  ls.state()->counters.acc_tries.add(1);
+  ls.state()->counters().acc_tries.add(1);
   try {
     return accepted_from(*ls.state(), fd);
   } catch (const std::bad_alloc&) {
@@ -200,8 +200,8 @@ result<socket> adopt_accepted(const socket& ls, int fd) {
 
 void count_failed_accept(const socket& ls) noexcept {
   if (ls.state() != nullptr) {
-    ls.state()->counters.acc_tries.add(1);
-    ls.state()->counters.acc_fails.add(1);
+    ls.state()->counters().acc_tries.add(1);
+    ls.state()->counters().acc_fails.add(1);
   }
 }
 

@@ -39,16 +39,16 @@ inline detail::direction direction_of(select_tag tag) noexcept {
 }
 
 /// The info() counter a wait of `tag` is counted in.
-inline detail::socket_counters::counter& waits_of(detail::socket_state& st, select_tag tag) noexcept {
+inline detail::socket_counters::counter& waits_of(detail::socket_state& st, select_tag tag) {
   switch (tag) {
     case select_tag::accept:
-      return st.counters.acc_waits;
+      return st.counters().acc_waits;
     case select_tag::recv:
     case select_tag::recvfrom:
     case select_tag::recvmsg:
-      return st.counters.read_waits;
+      return st.counters().read_waits;
     default:
-      return st.counters.write_waits;
+      return st.counters().write_waits;
   }
 }
 

@@ -102,7 +102,7 @@ std::size_t total_size(std::span<const std::span<Byte>> iov) noexcept {
 auto recvmsg_attempt(const socket& s, std::span<const std::span<std::byte>> iov, std::size_t ctrl_size, int flags) {
   return [&s, iov, ctrl_size, flags]() -> result<msg_recv> {
     detail::socket_state& st = *s.state();
-    st.counters.read_tries.add(1);
+    st.counters().read_tries.add(1);
     iovec_array v(iov);
     ctrl_buffer cb(ctrl_size);
     address from;
@@ -117,7 +117,7 @@ auto recvmsg_attempt(const socket& s, std::span<const std::span<std::byte>> iov,
     auto n = ::otpnet::internal::sys([&] { return ::recvmsg(fd, &mh, flags | MSG_CMSG_CLOEXEC); });
     if (!n) {
       if (n.error() != errc::eagain) {
-        st.counters.read_fails.add(1);
+        st.counters().read_fails.add(1);
       }
       return fail(n.error());
     }
@@ -132,8 +132,8 @@ auto recvmsg_attempt(const socket& s, std::span<const std::span<std::byte>> iov,
       from.resize(mh.msg_namelen);
       out.addr = from;
     }
-    st.counters.read_byte.add(out.size);
-    st.counters.read_pkg.add(1);
+    st.counters().read_byte.add(out.size);
+    st.counters().read_pkg.add(1);
     return out;
   };
 }
@@ -148,7 +148,7 @@ auto sendmsg_attempt(const socket& s, const msg_send& m, std::span<std::byte> ct
     const std::size_t total = total_size(m.iov);
     const bool whole = st.typ == type::stream;
     do {
-      st.counters.write_tries.add(1);
+      st.counters().write_tries.add(1);
       iovec_array v(m.iov, done);
       ::msghdr mh{};
       if (m.addr) {
@@ -164,14 +164,14 @@ auto sendmsg_attempt(const socket& s, const msg_send& m, std::span<std::byte> ct
       auto n = ::otpnet::internal::sys([&] { return ::sendmsg(fd, &mh, m.flags | MSG_NOSIGNAL); });
       if (!n) {
         if (n.error() != errc::eagain) {
-          st.counters.write_fails.add(1);
+          st.counters().write_fails.add(1);
         }
         return fail(n.error());
       }
       done += static_cast<std::size_t>(*n);
-      st.counters.write_byte.add(static_cast<std::uint64_t>(*n));
+      st.counters().write_byte.add(static_cast<std::uint64_t>(*n));
     } while (whole && done < total);
-    st.counters.write_pkg.add(1);
+    st.counters().write_pkg.add(1);
     return done;
   };
 }

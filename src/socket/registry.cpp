@@ -108,10 +108,12 @@ result<socket_info> info(const socket& s) {
     i.connected = st->connected.load(std::memory_order_relaxed);
   }
   std::tie(i.read_waiters, i.write_waiters) = st->waiter_counts();
-  const auto& c = st->counters;
-  i.counters = {c.read_byte.get(),   c.read_pkg.get(),  c.read_tries.get(),  c.read_fails.get(),  c.read_waits.get(),
-                c.write_byte.get(),  c.write_pkg.get(), c.write_tries.get(), c.write_fails.get(), c.write_waits.get(),
-                c.acc_success.get(), c.acc_tries.get(), c.acc_fails.get(),   c.acc_waits.get()};
+  if (const auto* c = st->counters_if()) {  // none: nothing counted yet
+    i.counters = {c->read_byte.get(),   c->read_pkg.get(),    c->read_tries.get(),  c->read_fails.get(),
+                  c->read_waits.get(),  c->write_byte.get(),  c->write_pkg.get(),   c->write_tries.get(),
+                  c->write_fails.get(), c->write_waits.get(), c->acc_success.get(), c->acc_tries.get(),
+                  c->acc_fails.get(),   c->acc_waits.get()};
+  }
   return i;
 }
 

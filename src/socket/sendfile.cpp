@@ -63,11 +63,11 @@ auto sendfile_attempt(const socket& s, int file, std::uint64_t offset, std::uint
     while (done < want) {
       const auto chunk = static_cast<std::size_t>(std::min<std::uint64_t>(want - done, max_chunk));
       auto off = static_cast<::off_t>(offset + done);
-      st.counters.write_tries.add(1);
+      st.counters().write_tries.add(1);
       auto n = ::otpnet::internal::sys([&] { return ::sendfile(fd, file, &off, chunk); });
       if (!n) {
         if (n.error() != errc::eagain) {
-          st.counters.write_fails.add(1);
+          st.counters().write_fails.add(1);
         }
         return fail(n.error());
       }
@@ -75,9 +75,9 @@ auto sendfile_attempt(const socket& s, int file, std::uint64_t offset, std::uint
         break;  // the file ended (or shrank) before `want`
       }
       done += static_cast<std::size_t>(*n);
-      st.counters.write_byte.add(static_cast<std::uint64_t>(*n));
+      st.counters().write_byte.add(static_cast<std::uint64_t>(*n));
     }
-    st.counters.write_pkg.add(1);
+    st.counters().write_pkg.add(1);
     return done;
   };
 }

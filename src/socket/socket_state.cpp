@@ -4,6 +4,8 @@
 
 #include <unistd.h>
 
+#include <new>
+
 namespace otpnet::socket::detail {
 
 void registry_add(socket_state& s) noexcept;
@@ -17,16 +19,16 @@ socket_state::~socket_state() {
     (void)close();
   }
   registry_remove(*this);
-  delete waiters_.load(std::memory_order_acquire);
+  delete io_.load(std::memory_order_acquire);
 }
 
-waiter_lists& socket_state::lists() {
-  waiter_lists* w = lists_if();
+socket_io_part& socket_state::io() {
+  socket_io_part* w = io_if();
   if (w != nullptr) {
     return *w;
   }
-  auto* fresh = new waiter_lists;  // NOLINT(cppcoreguidelines-owning-memory): owned by waiters_
-  if (waiters_.compare_exchange_strong(w, fresh, std::memory_order_seq_cst)) {
+  auto* fresh = new socket_io_part;  // NOLINT(cppcoreguidelines-owning-memory): owned by io_
+  if (io_.compare_exchange_strong(w, fresh, std::memory_order_seq_cst)) {
     return *fresh;
   }
   delete fresh;  // NOLINT(cppcoreguidelines-owning-memory): another thread published first
@@ -34,7 +36,7 @@ waiter_lists& socket_state::lists() {
 }
 
 std::pair<std::size_t, std::size_t> socket_state::waiter_counts() noexcept {
-  waiter_lists* w = lists_if();
+  socket_io_part* w = io_if();
   if (w == nullptr) {
     return {0, 0};
   }
@@ -69,14 +71,15 @@ result<void> socket_state::close() noexcept {
   // last use to leave, so detaching below never touches a number that a
   // concurrent call's leave() already released (and another socket reused).
   uses_.fetch_add(1, std::memory_order_acquire);
-  std::uint32_t prev = uses_.fetch_or(closed_bit, std::memory_order_acq_rel);
+  // seq_cst: pairs with ensure_polled (see there).
+  std::uint32_t prev = uses_.fetch_or(closed_bit, std::memory_order_seq_cst);
   if ((prev & closed_bit) != 0) {
     leave();
     return fail(errc::closed);
   }
   detach_poller();
   registry_remove(*this);
-  if (waiter_lists* w = lists_if()) {
+  if (socket_io_part* w = io_if()) {
     std::lock_guard lk(w->mu);
     for (auto& q : w->queues) {
       while (!q.queue.empty()) {
@@ -90,48 +93,68 @@ result<void> socket_state::close() noexcept {
 }
 
 result<void> socket_state::set_poller(poller& p) noexcept {
-  std::lock_guard lk(poll_mu_);
-  if (attached_.load(std::memory_order_relaxed)) {
+  socket_io_part* io_part = nullptr;
+  try {
+    io_part = &io();
+  } catch (const std::bad_alloc&) {
+    return fail(errc::enomem);
+  }
+  std::lock_guard lk(io_part->poll_mu);
+  if (io_part->attached.load(std::memory_order_relaxed)) {
     return fail(errc::invalid);
   }
-  poller_.store(&p, std::memory_order_release);
+  io_part->chosen.store(&p, std::memory_order_release);
   return ok();
 }
 
 result<void> socket_state::ensure_polled() noexcept {
-  if (attached_.load(std::memory_order_acquire)) {
+  socket_io_part* io_part = io_if();
+  if (io_part != nullptr && io_part->attached.load(std::memory_order_acquire)) {
     return ok();
   }
-  std::lock_guard lk(poll_mu_);
-  if (closed()) {
+  if (io_part == nullptr) {
+    try {
+      io_part = &io();
+    } catch (const std::bad_alloc&) {
+      return fail(errc::enomem);
+    }
+  }
+  std::lock_guard lk(io_part->poll_mu);
+  // seq_cst, after the io part's publication: either close() sees the part
+  // (and detaches what is attached here) or this sees the socket closed.
+  if ((uses_.load(std::memory_order_seq_cst) & closed_bit) != 0) {
     return fail(errc::closed);
   }
-  if (attached_.load(std::memory_order_relaxed)) {
+  if (io_part->attached.load(std::memory_order_relaxed)) {
     return ok();
   }
-  poller* p = poller_.load(std::memory_order_acquire);
+  poller* p = io_part->chosen.load(std::memory_order_acquire);
   if (p == nullptr) {
     p = &default_poller();
-    poller_.store(p, std::memory_order_release);
+    io_part->chosen.store(p, std::memory_order_release);
   }
   auto r = p->attach(*this);
   if (r) {
-    attached_.store(true, std::memory_order_release);
+    io_part->attached.store(true, std::memory_order_release);
   }
   return r;
 }
 
 void socket_state::forget_poller(poller& p) noexcept {
+  socket_io_part* w = io_if();
+  if (w == nullptr) {
+    return;
+  }
   {
-    std::lock_guard lk(poll_mu_);
-    if (poller_.load(std::memory_order_acquire) != &p) {
+    std::lock_guard lk(w->poll_mu);
+    if (w->chosen.load(std::memory_order_acquire) != &p) {
       return;
     }
-    poller_.store(nullptr, std::memory_order_release);
-    attached_.store(false, std::memory_order_release);
+    w->chosen.store(nullptr, std::memory_order_release);
+    w->attached.store(false, std::memory_order_release);
   }
   bool waited = false;
-  if (waiter_lists* w = lists_if()) {
+  {
     std::lock_guard lk(w->mu);
     for (const auto& q : w->queues) {
       waited = waited || !q.queue.empty() || q.current.load(std::memory_order_relaxed) != nullptr;
@@ -143,17 +166,25 @@ void socket_state::forget_poller(poller& p) noexcept {
 }
 
 void socket_state::drop_preference(poller& p) noexcept {
-  std::lock_guard lk(poll_mu_);
-  if (!attached_.load(std::memory_order_relaxed) && poller_.load(std::memory_order_acquire) == &p) {
-    poller_.store(nullptr, std::memory_order_release);
+  socket_io_part* w = io_if();
+  if (w == nullptr) {
+    return;
+  }
+  std::lock_guard lk(w->poll_mu);
+  if (!w->attached.load(std::memory_order_relaxed) && w->chosen.load(std::memory_order_acquire) == &p) {
+    w->chosen.store(nullptr, std::memory_order_release);
   }
 }
 
 void socket_state::detach_poller() noexcept {
-  std::lock_guard lk(poll_mu_);
-  if (attached_.load(std::memory_order_relaxed)) {
-    poller_.load(std::memory_order_acquire)->detach(*this);
-    attached_.store(false, std::memory_order_release);
+  socket_io_part* w = io_if();
+  if (w == nullptr) {
+    return;  // never attached (ensure_polled makes the part first)
+  }
+  std::lock_guard lk(w->poll_mu);
+  if (w->attached.load(std::memory_order_relaxed)) {
+    w->chosen.load(std::memory_order_acquire)->detach(*this);
+    w->attached.store(false, std::memory_order_release);
   }
 }
 
@@ -172,7 +203,7 @@ void socket_state::on_ready(readiness r) noexcept {
   // No lists: no one has waited yet, and a first waiter publishes them
   // before it reads ready_seq and tries its call, so it sees this
   // readiness by trying.
-  waiter_lists* w = lists_if();
+  socket_io_part* w = io_if();
   if (w == nullptr) {
     return;
   }
@@ -198,7 +229,7 @@ void socket_state::finished(waiter_queue& q, select_sink& sink) noexcept {
   if (q.current.load(std::memory_order_relaxed) != &sink) {
     return;
   }
-  std::lock_guard lk(lists_if()->mu);  // q is in them: they exist
+  std::lock_guard lk(io_if()->mu);  // q is in them: they exist
   if (q.current.load(std::memory_order_relaxed) != &sink) {
     return;
   }
@@ -211,7 +242,7 @@ void socket_state::finished(waiter_queue& q, select_sink& sink) noexcept {
 }
 
 socket_state::wait_decision socket_state::park(waiter_queue& q, const waiter& w, std::uint32_t seen_seq) noexcept {
-  std::lock_guard lk(lists_if()->mu);  // q is in them: they exist
+  std::lock_guard lk(io_if()->mu);  // q is in them: they exist
   if (closed()) {
     return wait_decision::closed;
   }
@@ -253,7 +284,7 @@ bool socket_state::must_queue(waiter_queue& q, const waiter& w) noexcept {
   if (!q.contended.load(std::memory_order_acquire)) {
     return false;
   }
-  std::lock_guard lk(lists_if()->mu);  // q is in them: they exist
+  std::lock_guard lk(io_if()->mu);  // q is in them: they exist
   if (q.queue.empty() || q.current.load(std::memory_order_relaxed) == w.sink) {
     return false;
   }
@@ -269,7 +300,7 @@ bool socket_state::must_queue(waiter_queue& q, const waiter& w) noexcept {
 }
 
 bool socket_state::withdraw(waiter_queue& q, select_sink& sink, select_handle h) noexcept {
-  std::lock_guard lk(lists_if()->mu);  // q is in them: they exist
+  std::lock_guard lk(io_if()->mu);  // q is in them: they exist
   for (auto it = q.queue.begin(); it != q.queue.end(); ++it) {
     if (it->handle == h) {
       q.queue.erase(it);
@@ -288,7 +319,7 @@ bool socket_state::withdraw(waiter_queue& q, select_sink& sink, select_handle h)
 }
 
 void socket_state::withdraw_sink(select_sink& sink) noexcept {
-  waiter_lists* w = lists_if();
+  socket_io_part* w = io_if();
   if (w == nullptr) {
     return;
   }
@@ -319,7 +350,7 @@ std::shared_ptr<socket_state> make_state(int fd, domain d, type t, protocol p, o
 
 void deliver_readiness(socket_state& s, readiness r) noexcept { s.on_ready(r); }
 int watched_fd(const socket_state& s) noexcept { return s.fd(); }
-std::uint64_t& poller_cookie(socket_state& s) noexcept { return s.poller_cookie; }
+std::uint64_t& poller_cookie(socket_state& s) noexcept { return s.io_if()->poller_cookie; }  // attached: it exists
 void withdraw_sink(socket_state& s, select_sink& sink) noexcept { s.withdraw_sink(sink); }
 bool prefer_poller(socket_state& s, poller& p) noexcept { return s.set_poller(p).has_value(); }
 void forget_poller(socket_state& s, poller& p) noexcept { s.forget_poller(p); }

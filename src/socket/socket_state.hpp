@@ -1,10 +1,14 @@
 // File: socket/socket_state.hpp (private to the socket layer)
 //
 // What a `socket` refers to: the descriptor, its identity (domain, type,
-// protocol), the counters of info(), the registry hook, and two waiter
-// queues (input: accept/recv*; output: connect/send*). The fast path of a
-// call touches only `uses_` and the counters; the waiter lock is taken only
-// when a call would block or a notified waiter is served.
+// protocol), the registry hook, and, allocated by the first call of this
+// layer that needs them, the counters of info(), two waiter queues (input:
+// accept/recv*; output: connect/send*) and the poller attachment. A socket
+// that a gen_tcp port drives (its own reactor registration, its own
+// counters) never makes such a call and saves them: it lives as long as its
+// connection. The fast path of a call touches only `uses_` and the
+// counters; the waiter lock is taken only when a call would block or a
+// notified waiter is served.
 #pragma once
 
 #include <otpnet/socket/poller.hpp>
@@ -57,12 +61,18 @@ struct waiter_queue {
   std::atomic<bool> contended{false};
 };
 
-/// A socket's waiters: its lock and the two queues. Allocated by the first
-/// wait (see socket_state::queue): a socket that a gen_tcp port drives
-/// through its own reactor registration never waits here, and saves them.
-struct waiter_lists {
+/// What a socket used through this layer's calls needs: the counters, the
+/// waiters (their lock and the two queues) and the poller attachment.
+/// Allocated by the first call that counts, waits or picks a poller (see
+/// socket_state::io).
+struct socket_io_part {
+  socket_counters counters;
   std::mutex mu;
   waiter_queue queues[2];
+  std::mutex poll_mu;                    // serialises attach and detach
+  std::atomic<bool> attached{false};     // written under poll_mu
+  std::atomic<poller*> chosen{nullptr};  // the poller used, or preferred while not attached
+  std::uint64_t poller_cookie = 0;
 };
 
 class socket_state : public std::enable_shared_from_this<socket_state> {
@@ -87,12 +97,21 @@ class socket_state : public std::enable_shared_from_this<socket_state> {
 
   /// The waiters of direction `d`, allocated on first use (std::bad_alloc
   /// if that fails).
-  waiter_queue& queue(direction d) { return lists().queues[static_cast<int>(d)]; }
+  waiter_queue& queue(direction d) { return io().queues[static_cast<int>(d)]; }
+  /// The info() counters, allocated on first use (std::bad_alloc if that
+  /// fails).
+  socket_counters& counters() { return io().counters; }
+  /// The counters, or nullptr if nothing was ever counted.
+  const socket_counters* counters_if() const noexcept {
+    socket_io_part* p = io_if();
+    return p != nullptr ? &p->counters : nullptr;
+  }
   /// How many callers wait to read and to write (registry info).
   std::pair<std::size_t, std::size_t> waiter_counts() noexcept;
   /// Makes sure a poller watches the descriptor (lazily, on first wait).
   result<void> ensure_polled() noexcept;
   /// Uses `p` instead of the default poller; only before the first wait.
+  /// Errors: `invalid` (already attached), `enomem`.
   result<void> set_poller(poller& p) noexcept;
   /// `p` is going away: stop using it (see detail::forget_poller).
   void forget_poller(poller& p) noexcept;
@@ -121,12 +140,10 @@ class socket_state : public std::enable_shared_from_this<socket_state> {
   const domain dom;
   const type typ;
   const protocol proto;
-  socket_counters counters;
   std::atomic<std::uint64_t> owner{0};
   /// Intrusive links of the registry's list (guarded by the registry lock).
   socket_state* reg_prev = nullptr;
   socket_state* reg_next = nullptr;
-  std::uint64_t poller_cookie = 0;
   // (The flags last, so that the private ones below follow them without
   // padding: a socket lives as long as its connection.)
   std::atomic<bool> bound{false};
@@ -137,25 +154,24 @@ class socket_state : public std::enable_shared_from_this<socket_state> {
 
  private:
   void release_fd() noexcept;
-  waiter_lists& lists();
-  /// The waiter lists, or nullptr if no one ever waited. Read seq_cst:
-  /// on_ready's check that there are none pairs with the first waiter's
-  /// publication of them, which comes before that waiter reads ready_seq
-  /// and tries its call.
-  waiter_lists* lists_if() const noexcept { return waiters_.load(std::memory_order_seq_cst); }
+  socket_io_part& io();
+  /// The io part, or nullptr if none was needed yet. Read seq_cst:
+  /// on_ready's check that there are no waiters pairs with the first
+  /// waiter's publication of them, which comes before that waiter reads
+  /// ready_seq and tries its call; and close()'s check that nothing is
+  /// attached pairs with ensure_polled's publication (see there).
+  socket_io_part* io_if() const noexcept { return io_.load(std::memory_order_seq_cst); }
   void detach_poller() noexcept;
   /// Notifies the head waiter of `q` with `reason`, making it current.
   static void serve_head(socket_state& self, waiter_queue& q, errc reason) noexcept;
 
   static constexpr std::uint32_t closed_bit = 1u << 31;
-  std::atomic<bool> attached_{false};  // written under poll_mu_
   std::atomic<std::uint32_t> uses_{0};
   std::atomic<int> fd_;
-  std::atomic<waiter_lists*> waiters_{nullptr};
-  std::atomic<poller*> poller_{nullptr};
-  std::mutex poll_mu_;  // serialises attach and detach
+  std::atomic<socket_io_part*> io_{nullptr};
 
   friend void deliver_readiness(socket_state&, readiness) noexcept;
+  friend std::uint64_t& poller_cookie(socket_state&) noexcept;
 };
 
 /// RAII for enter/leave.

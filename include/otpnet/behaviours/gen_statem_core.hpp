@@ -53,6 +53,8 @@ class statem_core {
   pick accept(envelope* e);
   long long wait_ms() const noexcept { return wait_ms_; }
   const exit_reason& reason() const noexcept { return reason_; }
+  /// The stop reason, also set by the engine for the stops it finds.
+  exit_reason& reason() noexcept { return reason_; }
   /// Starts the time of the timeouts set since the clock was last read: a
   /// timeout's time runs from here at the latest, so it never fires early.
   /// The loop calls it before the process waits (for the mailbox, a

@@ -95,7 +95,9 @@ class state_fn {
   constexpr state_fn() noexcept = default;
   constexpr explicit state_fn(const detail::state_def<Fsm>* d) noexcept : d_(d) {}
   /// The member function's name, e.g. "wait_for_data".
-  std::string_view name() const noexcept { return d_ != nullptr ? d_->name : ""; }
+  std::string_view name() const noexcept { return c_name(); }
+  /// The same, as a string with static storage.
+  const char* c_name() const noexcept { return d_ != nullptr ? d_->name : ""; }
   const detail::state_def<Fsm>* def() const noexcept { return d_; }
   friend constexpr bool operator==(state_fn, state_fn) noexcept = default;
 

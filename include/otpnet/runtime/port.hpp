@@ -59,9 +59,11 @@ bool post_to_scheduler(int index, reactor::task t);
 /// runtime holds it weakly. Only from a process.
 void attach_resource(pid owner, std::weak_ptr<port_resource> r);
 
-/// Runs `h.end_of_turn()` after the current run phase of the calling
-/// scheduler (once per call; call again next turn). Scheduler threads only.
-void at_end_of_turn(end_of_turn_hook& h) noexcept;
+/// Runs `h->end_of_turn()` after the current run phase of the calling
+/// scheduler (once per call; call again next turn), holding `h` until then
+/// (so that the hook's owner need not keep a reference to itself for it).
+/// Scheduler threads only.
+void at_end_of_turn(std::shared_ptr<end_of_turn_hook> h) noexcept;
 
 }  // namespace detail
 }  // namespace otpnet

@@ -136,7 +136,12 @@ std::vector<std::string> registered();
 std::vector<pid> processes();
 
 /// Sets what process_info reports as the caller's behaviour and state
-/// (gen_server, gen_statem, ...). `behaviour` must be a static string.
+/// (gen_server, gen_statem, ...). `behaviour` must be a static string;
+/// `state_name` is copied.
 void set_process_label(const char* behaviour, std::string_view state_name);
+/// The same for a state name with static storage (a string literal, a
+/// constexpr name), which is kept by pointer instead of copied: a process
+/// whose names are all static keeps no string.
+void set_process_label_static(const char* behaviour, const char* state_name) noexcept;
 
 }  // namespace otpnet
