@@ -34,12 +34,12 @@ result<listen_socket> listen(const so::address& addr, const options& opts) {
       }
     }
     // Set once here for every connection: an accepted socket starts with
-    // the listen socket's. If one fails, each connection sets them itself.
+    // the listen socket's. One that fails is set per connection instead.
     const effective_options& o = ls.opts;
-    ls.inherits = (!o.nodelay || so::setopt(*s, so::opt::tcp::nodelay, true)) &&
-                  (!o.keepalive || so::setopt(*s, so::opt::socket::keepalive, true)) &&
-                  (o.recbuf <= 0 || so::setopt(*s, so::opt::socket::rcvbuf, o.recbuf)) &&
-                  (o.sndbuf <= 0 || so::setopt(*s, so::opt::socket::sndbuf, o.sndbuf));
+    ls.carried.nodelay = o.nodelay && so::setopt(*s, so::opt::tcp::nodelay, true);
+    ls.carried.keepalive = o.keepalive && so::setopt(*s, so::opt::socket::keepalive, true);
+    ls.carried.recbuf = o.recbuf > 0 && so::setopt(*s, so::opt::socket::rcvbuf, o.recbuf) ? o.recbuf : 0;
+    ls.carried.sndbuf = o.sndbuf > 0 && so::setopt(*s, so::opt::socket::sndbuf, o.sndbuf) ? o.sndbuf : 0;
   }
   auto port = so::bind(*s, addr);
   if (!port) {
@@ -57,8 +57,8 @@ result<listen_socket> listen(std::uint16_t port, const options& opts) {
   return listen(so::address::inet_any(port), opts);
 }
 
-result<socket> adopt(so::socket raw, const effective_options& opts, bool inherited) {
-  auto p = detail::port::create(std::move(raw), opts, inherited);
+result<socket> adopt(so::socket raw, const effective_options& opts, const socket_defaults& start) {
+  auto p = detail::port::create(std::move(raw), opts, start);
   if (!p) {
     return fail(p.error());
   }
@@ -70,7 +70,7 @@ task<result<socket>> accept(listen_socket ls, std::optional<std::chrono::millise
   if (!raw) {
     co_return fail(raw.error());
   }
-  co_return adopt(std::move(*raw), ls.opts, ls.inherits);
+  co_return adopt(std::move(*raw), ls.opts, ls.carried);
 }
 
 task<result<socket>> connect(so::address dest, options opts, std::optional<std::chrono::milliseconds> timeout) {

@@ -71,7 +71,9 @@ TEST_F(options_test, an_accepted_socket_inherits_the_listen_options) {
             describe(want));
   // The kernel's side of it, set on the listen socket and inherited by the
   // accepted one (no call per connection).
-  EXPECT_TRUE(k.ls.inherits);
+  EXPECT_TRUE(k.ls.carried.nodelay);
+  EXPECT_TRUE(k.ls.carried.keepalive);
+  EXPECT_EQ(k.ls.carried.recbuf, 64 * 1024);
   EXPECT_EQ(sockopt(k.fd, IPPROTO_TCP, TCP_NODELAY), 1);
   EXPECT_EQ(sockopt(k.fd, SOL_SOCKET, SO_KEEPALIVE), 1);
   EXPECT_GE(sockopt(k.fd, SOL_SOCKET, SO_RCVBUF), 64 * 1024);
@@ -87,6 +89,22 @@ TEST_F(options_test, an_accepted_socket_inherits_the_listen_options) {
   }
   EXPECT_EQ(next().kind, "passive");
   expect_quiet();
+}
+
+// The listen socket carries what listen set; options changed in the
+// listen_socket afterwards still reach each accepted connection.
+TEST_F(options_test, options_changed_after_listen_reach_the_accepted_socket) {
+  auto ls = listen_lo({.nodelay = true, .keepalive = false});
+  ASSERT_TRUE(ls.carried.nodelay);
+  ls.opts.nodelay = false;
+  ls.opts.keepalive = true;
+  spawn_owner(ls);
+  client c = client::connect(ls.port);
+  ev a = next();
+  ASSERT_EQ(a.kind, "accepted");
+  int fd = a.sock.raw().native_handle();
+  EXPECT_EQ(sockopt(fd, IPPROTO_TCP, TCP_NODELAY), 0);
+  EXPECT_EQ(sockopt(fd, SOL_SOCKET, SO_KEEPALIVE), 1);
 }
 
 TEST_F(options_test, defaults_are_inets) {

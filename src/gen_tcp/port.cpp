@@ -40,7 +40,8 @@ port::port(create_key, so::socket raw, const effective_options& opts, pid owner,
 
 port::~port() { gen_tcp::detail::chunk_release_if(chunk_); }
 
-result<std::shared_ptr<port>> port::create(so::socket raw, const effective_options& opts, bool inherited) {
+result<std::shared_ptr<port>> port::create(so::socket raw, const effective_options& opts,
+                                           const socket_defaults& start) {
   int sched = otpnet::detail::current_scheduler();
   pid me = self();
   if (sched < 0 || !me) {
@@ -50,19 +51,17 @@ result<std::shared_ptr<port>> port::create(so::socket raw, const effective_optio
     return fail(errc::closed);
   }
   auto p = std::make_shared<port>(create_key{}, std::move(raw), opts, me, sched);
-  if (!inherited) {
-    if (opts.nodelay) {
-      (void)so::setopt(p->sock_, so::opt::tcp::nodelay, true);
-    }
-    if (opts.keepalive) {
-      (void)so::setopt(p->sock_, so::opt::socket::keepalive, true);
-    }
-    if (opts.recbuf > 0) {
-      (void)so::setopt(p->sock_, so::opt::socket::rcvbuf, opts.recbuf);
-    }
-    if (opts.sndbuf > 0) {
-      (void)so::setopt(p->sock_, so::opt::socket::sndbuf, opts.sndbuf);
-    }
+  if (opts.nodelay != start.nodelay) {
+    (void)so::setopt(p->sock_, so::opt::tcp::nodelay, opts.nodelay);
+  }
+  if (opts.keepalive != start.keepalive) {
+    (void)so::setopt(p->sock_, so::opt::socket::keepalive, opts.keepalive);
+  }
+  if (opts.recbuf > 0 && opts.recbuf != start.recbuf) {
+    (void)so::setopt(p->sock_, so::opt::socket::rcvbuf, opts.recbuf);
+  }
+  if (opts.sndbuf > 0 && opts.sndbuf != start.sndbuf) {
+    (void)so::setopt(p->sock_, so::opt::socket::sndbuf, opts.sndbuf);
   }
   (void)so::set_owner(p->sock_, me.value());
   p->self_ = p;

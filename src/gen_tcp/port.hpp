@@ -83,10 +83,10 @@ class port final : public std::enable_shared_from_this<port>,
 
  public:
   /// A port for `raw`, owned by the calling process, on its scheduler.
-  /// `inherited`: `raw` already has opts' socket options (from its listen
-  /// socket).
+  /// `start`: the kernel-level options `raw` has already (from its listen
+  /// socket); only those opts wants otherwise are set.
   static result<std::shared_ptr<port>> create(otpnet::socket::socket raw, const effective_options& opts,
-                                              bool inherited = false);
+                                              const socket_defaults& start = {});
   port(create_key, otpnet::socket::socket raw, const effective_options& opts, pid owner, int sched) noexcept;
   ~port() override;
 

@@ -193,7 +193,7 @@ result<std::uint16_t> acceptor::add_port(const so::address& addr, const gen_tcp:
   port_state p;
   p.sock = ls->sock;
   p.opts = ls->opts;
-  p.inherits = ls->inherits;
+  p.carried = ls->carried;
   p.addr = addr.with_port(ls->port);
   p.port = ls->port;
   p.id = next_id_++;
@@ -387,7 +387,7 @@ std::optional<connection> acceptor::accepted(port_state& p, so::socket s, const 
   connection c;
   c.raw = std::move(s);
   c.opts = p.opts;
-  c.inherited = p.inherits;
+  c.carried = p.carried;
   c.local_port = p.port;
   c.listen_id = p.id;
   if (peer != nullptr) {

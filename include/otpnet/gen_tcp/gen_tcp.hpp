@@ -27,10 +27,11 @@ struct listen_socket {
   otpnet::socket::socket sock;
   effective_options opts;
   std::uint16_t port = 0;  ///< the bound port (the kernel's choice for 0)
-  /// The listen socket itself carries opts' nodelay, keepalive, recbuf and
-  /// sndbuf, which the connections it accepts inherit (Linux copies them
-  /// to each new connection): accept sets them no more, per connection.
-  bool inherits = false;
+  /// What the listen socket itself carries of opts' nodelay, keepalive,
+  /// recbuf and sndbuf (set at listen), which each connection it accepts
+  /// starts with: accept sets per connection only what differs (opts
+  /// changed since, or an option the listen socket refused).
+  socket_defaults carried;
 };
 
 /// Listens on `addr` (inet, inet6 or a local path). Errors: eaddrinuse,
@@ -45,9 +46,9 @@ task<result<socket>> accept(listen_socket ls, std::optional<std::chrono::millise
 
 /// Makes a gen_tcp socket of an accepted (or connected) raw socket, owned
 /// by the calling process and served by its scheduler, with `opts`.
-/// Errors: closed, invalid (not in a process). `inherited`: `raw` came from
-/// a listen socket that carries opts' socket options (listen_socket::inherits).
-result<socket> adopt(otpnet::socket::socket raw, const effective_options& opts, bool inherited = false);
+/// Errors: closed, invalid (not in a process). `start`: the kernel-level
+/// options `raw` has already (listen_socket::carried for an accepted one).
+result<socket> adopt(otpnet::socket::socket raw, const effective_options& opts, const socket_defaults& start = {});
 
 /// Connects to `dest`. Errors: econnrefused, timeout, ehostunreach, ...
 task<result<socket>> connect(otpnet::socket::address dest, options opts = {},

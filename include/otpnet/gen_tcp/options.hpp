@@ -67,6 +67,17 @@ struct options {
   std::optional<bool> ipv6_v6only;
 };
 
+/// The kernel-level options a new connection starts with: the system's
+/// defaults, or what its listen socket carries (Linux copies nodelay,
+/// keepalive and the buffer sizes to each connection it accepts). A port
+/// sets only the options its effective_options want otherwise.
+struct socket_defaults {
+  bool nodelay = false;
+  bool keepalive = false;
+  int recbuf = 0;  // 0: the kernel's
+  int sndbuf = 0;
+};
+
 /// Every option with its value.
 struct effective_options {
   active_mode active = always;

@@ -65,7 +65,8 @@ class socket {
   /// large for the length header), epipe/econnreset (already failed).
   result<queued> send(const buffer& data) const;
   /// The same, taking the caller's reference to the bytes (e.g. a received
-  /// frame echoed back) instead of adding one.
+  /// frame echoed back) instead of adding one. `data` is left empty, also
+  /// when the send fails (its bytes are dropped with the error).
   result<queued> send(buffer&& data) const;
   result<queued> send(std::span<const std::byte> data) const;
   result<queued> send(std::string_view data) const { return send(std::as_bytes(std::span(data.data(), data.size()))); }

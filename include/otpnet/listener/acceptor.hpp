@@ -135,7 +135,7 @@ class acceptor {
   struct port_state {
     otpnet::socket::socket sock;
     gen_tcp::effective_options opts;
-    bool inherits = false;  // its connections start with opts' socket options (listen_socket::inherits)
+    gen_tcp::socket_defaults carried;  // what its connections start with (listen_socket::carried)
     otpnet::socket::address addr;
     std::uint16_t port = 0;
     listen_id id = 0;

@@ -26,12 +26,12 @@ struct connection {
   std::uint16_t local_port = 0;
   /// The listen socket it came from (its acceptor's listen_id).
   std::uint32_t listen_id = 0;
-  /// It has opts' socket options from its listen socket already.
-  bool inherited = false;
+  /// The kernel-level options it has from its listen socket already.
+  gen_tcp::socket_defaults carried;
 
   /// The gen_tcp socket, owned by the calling process. Errors: closed,
   /// invalid (not called from a process).
-  result<gen_tcp::socket> take() const { return gen_tcp::adopt(raw, opts, inherited); }
+  result<gen_tcp::socket> take() const { return gen_tcp::adopt(raw, opts, carried); }
 };
 
 /// Sent to a connection handler once it owns its connection.
