@@ -58,13 +58,18 @@ class inbox_stack {
     detail::envelope* top = top_.load(std::memory_order_relaxed);
     do {
       e->next.store(top, std::memory_order_relaxed);
-    } while (!top_.compare_exchange_weak(top, e, std::memory_order_release, std::memory_order_relaxed));
+    } while (!top_.compare_exchange_weak(top, e, std::memory_order_seq_cst, std::memory_order_relaxed));
   }
 
   /// Owner only: everything pushed so far, oldest first, linked by `next`;
   /// nullptr when empty (then without a write: it runs at every service).
+  /// The push and this first load are seq_cst: the scheduler clears
+  /// remote_pending (seq_cst) and then looks here, a sender pushes and then
+  /// sets remote_pending; with weaker orders both could miss the other's
+  /// write on a weakly ordered CPU (a message left with no wake-up). On
+  /// x86 the push is a locked instruction and the load a plain one anyway.
   detail::envelope* take_all() noexcept {
-    if (top_.load(std::memory_order_relaxed) == nullptr) {
+    if (top_.load(std::memory_order_seq_cst) == nullptr) {
       return nullptr;
     }
     detail::envelope* e = top_.exchange(nullptr, std::memory_order_acquire);

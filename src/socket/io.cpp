@@ -189,8 +189,8 @@ result<socket> adopt_accepted(const socket& ls, int fd) {
     (void)::otpnet::internal::sys_once([fd] { return ::close(fd); });
     return fail(errc::closed);
   }
-  ls.state()->counters().acc_tries.add(1);
   try {
+    ls.state()->counters().acc_tries.add(1);  // the counters' first use allocates them
     return accepted_from(*ls.state(), fd);
   } catch (const std::bad_alloc&) {
     (void)::otpnet::internal::sys_once([fd] { return ::close(fd); });
@@ -200,8 +200,12 @@ result<socket> adopt_accepted(const socket& ls, int fd) {
 
 void count_failed_accept(const socket& ls) noexcept {
   if (ls.state() != nullptr) {
-    ls.state()->counters().acc_tries.add(1);
-    ls.state()->counters().acc_fails.add(1);
+    try {
+      ls.state()->counters().acc_tries.add(1);  // the counters' first use allocates them
+      ls.state()->counters().acc_fails.add(1);
+    } catch (const std::bad_alloc&) {
+      // Out of memory: the failure goes uncounted, the listener goes on.
+    }
   }
 }
 

@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <new>
+
 namespace otpnet::socket {
 
 namespace {
@@ -132,6 +134,13 @@ result<void> listen(const socket& s, int backlog) {
     return fail(errc::closed);
   }
   int fd = s.state()->fd();
+  try {
+    // A listen socket counts every accept: its counters now, so that no
+    // accept, made when memory may be short, is the first to allocate them.
+    (void)s.state()->counters();
+  } catch (const std::bad_alloc&) {
+    return fail(errc::enomem);
+  }
   if (auto r = ::otpnet::internal::sys([&] { return ::listen(fd, backlog); }); !r) {
     return fail(r.error());
   }
