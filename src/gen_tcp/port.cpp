@@ -1005,6 +1005,9 @@ result<void> port::setopts(const options& o) {
 }
 
 result<void> port::set_active(active_mode a) {
+  if (is_closed()) {
+    return fail(errc::closed);
+  }
   if (a.k == active_mode::kind::count && (a.n < -32767 || a.n > 32767)) {
     return fail(errc::invalid);  // as effective_options::apply
   }

@@ -128,9 +128,6 @@ result<void> socket::set_active(active_mode a) const {
   if (!is_owner_call(p_)) {
     return fail(errc::invalid);
   }
-  if (p_->is_closed()) {
-    return fail(errc::closed);
-  }
   return p_->set_active(a);
 }
 
