@@ -84,6 +84,7 @@ void port::register_io() noexcept {
     auto what = completions_ ? reactor::interest::write : reactor::interest::read_write;
     registered_ = loop->add(fd_, what, *this, 0).has_value();
     completions_ = completions_ && registered_;
+    ring_sends_ = completions_ && loop->supports_send();
   }
 }
 
@@ -97,9 +98,14 @@ void port::unregister_io() noexcept {
     registered_ = false;
   }
   recv_in_flight_ = false;
+  send_in_flight_ = false;  // (made a no-op by the removal if it had not left)
 }
 
 result<void> port::stop_completion_reads() noexcept {
+  if (errc e = settle_send(); e != errc::ok) {
+    fail_send(e);  // (closes the port)
+  }
+  ring_sends_ = false;  // the transport writes for itself from now on
   if (completions_) {
     completions_ = false;
     read_maybe_ready_ = true;
@@ -153,7 +159,7 @@ result<void> port::close() noexcept {
     return fail(errc::closed);
   }
   if (!outq_.empty() && send_error_ == errc::ok) {
-    flush();
+    flush(true);
   }
   if (outq_.empty() || send_error_ != errc::ok) {
     return close_now();
@@ -179,7 +185,10 @@ result<void> port::close_now() noexcept {
   }
   // What was queued goes out first, as far as the kernel takes it now.
   if (!outq_.empty() && send_error_ == errc::ok) {
-    flush();
+    flush(true);
+  }
+  if (closed_.load(std::memory_order_acquire)) {
+    return fail(errc::closed);  // (the send in flight failed: fail_send closed it)
   }
   if (closed_.exchange(true, std::memory_order_acq_rel)) {
     return fail(errc::closed);
@@ -247,10 +256,14 @@ result<void> port::hand_over(pid new_owner) {
     return ok();
   }
   // Nothing of this port may run on this thread once it has moved: the
-  // delayed flush goes now, the send timer of this loop goes.
-  if (flush_scheduled_) {
+  // send in flight is settled, the delayed flush goes now, the send timer of
+  // this loop goes.
+  if (flush_scheduled_ || send_in_flight_) {
     flush_scheduled_ = false;
-    flush();
+    flush(true);
+    if (is_closed()) {
+      return ok();  // the send failed: the new owner gets the port closed
+    }
   }
   if (send_timer_armed_) {
     if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
@@ -696,6 +709,16 @@ result<queued> port::send(buffer data, bool copied) {
   it.hlen = static_cast<std::uint8_t>(h);
   stats_.send_max = std::max<std::uint64_t>(stats_.send_max, data.size());
   it.data = std::move(data);
+  // A send in flight points at the headers inside the queue: the queue may
+  // not move while it does. Growing it is rare (its capacity doubles).
+  bool resend = false;
+  if (send_in_flight_ && outq_.size() == outq_.capacity()) {
+    if (errc e = settle_send(); e != errc::ok) {
+      fail_send(e);
+      return fail(e);
+    }
+    resend = !outq_.empty();
+  }
   queued_bytes_ += it.hlen + it.data.size();
   outq_.push_back(std::move(it));
   if (opts_.delay_send) {
@@ -706,7 +729,7 @@ result<queued> port::send(buffer data, bool copied) {
       otpnet::detail::at_end_of_turn(
           std::shared_ptr<end_of_turn_hook>(shared_from_this(), static_cast<end_of_turn_hook*>(this)));
     }
-  } else if (outq_.size() == 1) {
+  } else if (outq_.size() == 1 || resend) {
     flush();
   }
   if (send_error_ != errc::ok) {
@@ -776,25 +799,47 @@ void port::end_of_turn() noexcept {
   flush();
 }
 
-void port::flush() noexcept {
+void port::flush(bool direct) noexcept {
   if (is_closed()) {
     return;
   }
   bool progressed = false;
+  if (send_in_flight_) {
+    if (!direct) {
+      return;  // its completion goes on with the queue
+    }
+    if (errc e = settle_send(); e != errc::ok) {
+      fail_send(e);
+      return;
+    }
+    progressed = true;  // (or nothing: then after_progress has nothing to do)
+  }
+  progressed = write_out(direct) || progressed;
+  if (send_error_ != errc::ok || is_closed()) {
+    return;
+  }
+  if (progressed || outq_.empty()) {
+    after_progress();
+  }
+}
+
+bool port::write_out(bool direct) noexcept {
+  bool progressed = false;
   while (!outq_.empty()) {
     ::iovec iov[max_iov];
-    std::size_t n_iov = 0;
-    for (auto it = outq_.begin(); it != outq_.end() && n_iov + 2 <= max_iov; ++it) {
-      std::size_t skip = it->sent;
-      if (skip < it->hlen) {
-        iov[n_iov++] = {it->header.data() + skip, it->hlen - skip};
-        skip = 0;
-      } else {
-        skip -= it->hlen;
+    std::size_t n_iov = gather(iov, max_iov);
+    if (n_iov == 0) {
+      account_sent(0);  // only empty items (zero-length raw sends)
+      progressed = true;
+      continue;
+    }
+    if (ring_sends_ && !direct && !transport_) {
+      reactor::event_loop* loop = otpnet::detail::current_loop();
+      if (loop != nullptr && loop->submit_send(fd_, iov, n_iov)) {
+        send_in_flight_ = true;
+        return progressed;
       }
-      if (it->data.size() > skip) {
-        iov[n_iov++] = {const_cast<std::byte*>(it->data.data()) + skip, it->data.size() - skip};
-      }
+      // (No room in the ring: a plain sendmsg.)
     }
     auto n = write_iov(iov, n_iov);
     if (!n) {
@@ -803,31 +848,109 @@ void port::flush() noexcept {
         break;
       }
       fail_send(n.error());
-      return;
+      return progressed;
     }
     progressed = true;
-    ++progress_mark_;
-    auto left = static_cast<std::size_t>(*n);
-    stats_.send_oct += left;
-    queued_bytes_ -= left;
-    std::size_t done = 0;
-    while (left > 0 && done < outq_.size()) {
-      out_item& item = outq_[done];
-      std::size_t remaining = item.hlen + item.data.size() - item.sent;
-      if (left >= remaining) {
-        left -= remaining;
-        ++done;
-      } else {
-        item.sent += static_cast<std::uint32_t>(left);
-        left = 0;
-      }
+    account_sent(static_cast<std::size_t>(*n));
+  }
+  return progressed;
+}
+
+std::size_t port::gather(::iovec* iov, std::size_t room) const noexcept {
+  std::size_t n_iov = 0;
+  for (auto it = outq_.begin(); it != outq_.end() && n_iov + 2 <= room; ++it) {
+    std::size_t skip = it->sent;
+    if (skip < it->hlen) {
+      iov[n_iov++] = {const_cast<std::byte*>(it->header.data()) + skip, it->hlen - skip};
+      skip = 0;
+    } else {
+      skip -= it->hlen;
     }
-    // Empty items (a zero-length raw send) complete without bytes.
-    while (done < outq_.size() && outq_[done].hlen + outq_[done].data.size() == outq_[done].sent) {
+    if (it->data.size() > skip) {
+      iov[n_iov++] = {const_cast<std::byte*>(it->data.data()) + skip, it->data.size() - skip};
+    }
+  }
+  return n_iov;
+}
+
+void port::account_sent(std::size_t n) noexcept {
+  ++progress_mark_;
+  std::size_t left = n;
+  stats_.send_oct += left;
+  queued_bytes_ -= left;
+  std::size_t done = 0;
+  while (left > 0 && done < outq_.size()) {
+    out_item& item = outq_[done];
+    std::size_t remaining = item.hlen + item.data.size() - item.sent;
+    if (left >= remaining) {
+      left -= remaining;
       ++done;
+    } else {
+      item.sent += static_cast<std::uint32_t>(left);
+      left = 0;
     }
-    stats_.send_cnt += done;
-    outq_.erase(outq_.begin(), outq_.begin() + static_cast<std::ptrdiff_t>(done));
+  }
+  // Empty items (a zero-length raw send) complete without bytes.
+  while (done < outq_.size() && outq_[done].hlen + outq_[done].data.size() == outq_[done].sent) {
+    ++done;
+  }
+  stats_.send_cnt += done;
+  outq_.erase(outq_.begin(), outq_.begin() + static_cast<std::ptrdiff_t>(done));
+}
+
+// The count of a send that had left is taken; one that had not never will
+// (ECANCELED), and its bytes are still at the head of the queue. Should the
+// loop not find its completion, what it sent is unknown: writing the queue
+// again could repeat bytes, so the sending side fails instead.
+errc port::settle_send() noexcept {
+  if (!send_in_flight_) {
+    return errc::ok;
+  }
+  send_in_flight_ = false;
+  reactor::event_loop* loop = otpnet::detail::current_loop();
+  if (loop == nullptr) {
+    return errc::ebusy;
+  }
+  auto ev = loop->cancel_send_now(fd_);
+  if (!ev) {
+    return ev.error();
+  }
+  if (ev->result >= 0) {
+    account_sent(static_cast<std::size_t>(ev->result));
+    return errc::ok;
+  }
+  if (ev->result == -ECANCELED || ev->result == -EAGAIN) {
+    return errc::ok;
+  }
+  return from_errno(-ev->result);
+}
+
+void port::on_send(std::uint64_t, std::int32_t result) noexcept {
+  if (!send_in_flight_) {
+    return;  // settled already
+  }
+  auto keep = weak_from_this().lock();  // a delivery may close it
+  send_in_flight_ = false;
+  if (!keep || is_closed()) {
+    return;
+  }
+  if (result < 0 && result != -EAGAIN && result != -ECANCELED) {
+    fail_send(from_errno(-result));
+    return;
+  }
+  if (result >= 0) {
+    account_sent(static_cast<std::size_t>(result));
+  }
+  // What is left: the rest of a short send (the socket's buffer is full, a
+  // plain sendmsg says so and makes the port wait for writability), or
+  // frames queued since, which go with the loop's next wait.
+  bool whole = result >= 0 && (outq_.empty() || outq_.front().sent == 0);
+  bool progressed = result >= 0;
+  if (!outq_.empty()) {
+    progressed = write_out(!whole) || progressed;
+    if (send_error_ != errc::ok || is_closed()) {
+      return;
+    }
   }
   if (progressed || outq_.empty()) {
     after_progress();
@@ -900,6 +1023,10 @@ void port::on_timer(std::uint64_t mark) noexcept {
   if (is_closed() || outq_.empty()) {
     return;
   }
+  if (errc e = settle_send(); e != errc::ok) {
+    fail_send(e);
+    return;
+  }
   if (mark != progress_mark_) {
     arm_send_timer();  // it moved since: give it another period
     return;
@@ -908,6 +1035,7 @@ void port::on_timer(std::uint64_t mark) noexcept {
 }
 
 void port::fail_send(errc reason) noexcept {
+  (void)settle_send();  // the queue goes: a send in flight must not point into it
   send_error_ = reason;
   report(reason, reason == errc::timeout ? "send timed out: the peer does not read" : "send failed");
   outq_.clear();

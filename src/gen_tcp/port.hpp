@@ -27,7 +27,16 @@
 //
 // Send side: frames go out at once when the queue is empty (or, with
 // delay_send, at the end of the scheduler turn, gathered into one writev);
-// what the kernel does not take waits in the queue as buffers. Above the
+// what the kernel does not take waits in the queue as buffers. On a loop
+// whose backend makes sends with its wait (io_uring), a plain port queues
+// the send with the loop instead of calling sendmsg (submit_send): the
+// kernel makes it when the loop next waits, in the same system call, and
+// on_send takes the count. The buffers stay in the queue, unchanged, until
+// then; whatever must write the descriptor itself or drop the queue (close,
+// a hand-over, a TLS upgrade, a failure) first settles the send in flight
+// (cancel_send_now: it never left, or here is what it sent). A short count
+// or EAGAIN is followed by a plain sendmsg, which tells whether to wait for
+// writability as before. Above the
 // high watermark the sender is told busy and reading pauses; below the low
 // watermark both resume (DESIGN invariant 4).
 #pragma once
@@ -192,7 +201,21 @@ class port final : public std::enable_shared_from_this<port>,
   // -- send ---------------------------------------------------------------------------
   /// Shuts `how` down now; a TLS transport sends close_notify first.
   result<void> shutdown_now(otpnet::socket::shutdown_how how) noexcept;
-  void flush() noexcept;
+  /// Writes the queue out: by a send queued with the loop (unless `direct`
+  /// or it cannot), else by sendmsg until it is written or the kernel takes
+  /// no more. `direct` settles a send in flight first.
+  void flush(bool direct = false) noexcept;
+  /// Sends what the queue holds: true when bytes went (or empty items
+  /// completed), false when nothing went or a send was queued.
+  bool write_out(bool direct) noexcept;
+  /// Fills `iov` from the queue: the number of entries used.
+  std::size_t gather(::iovec* iov, std::size_t room) const noexcept;
+  /// Drops what `n` bytes written covered from the queue.
+  void account_sent(std::size_t n) noexcept;
+  /// Ends the send in flight (see the file comment) and takes its count.
+  /// Its error, if it failed, is returned (and not yet reported).
+  errc settle_send() noexcept;
+  void on_send(std::uint64_t token, std::int32_t result) noexcept override;
   result<std::size_t> write_iov(const ::iovec* iov, std::size_t n) noexcept;
   void after_progress() noexcept;
   void fail_send(errc reason) noexcept;
@@ -267,7 +290,9 @@ class port final : public std::enable_shared_from_this<port>,
   bool end_delivered_ = false;
   bool pumping_ = false;
   bool pump_posted_ = false;
-  bool tls_ = false;  // (with the flags above: no padding of its own)
+  bool tls_ = false;             // (with the flags above: no padding of its own)
+  bool ring_sends_ = false;      // sends go with the loop's wait (submit_send)
+  bool send_in_flight_ = false;  // one was queued and has not completed
 
   // send
   std::vector<out_item> outq_;  // empty costs nothing (a deque allocates ~600 bytes)

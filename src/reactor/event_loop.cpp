@@ -17,6 +17,8 @@ namespace {
 // Backend tokens are (generation << 32 | fd). Descriptors are below 2^31,
 // so no registration token can equal the wake-up's.
 constexpr std::uint64_t wake_token = UINT64_MAX;
+// An event taken out of its batch (cancel_send_now): no descriptor.
+constexpr std::uint64_t dead_token = UINT64_MAX - 1;
 
 constexpr std::uint64_t make_token(int fd, std::uint32_t generation) noexcept {
   return (std::uint64_t{generation} << 32) | static_cast<std::uint32_t>(fd);
@@ -138,7 +140,9 @@ result<void> event_loop::io_phase(std::optional<std::chrono::milliseconds> max_w
   if (!n) {
     return fail(n.error());
   }
+  batch_end_ = *n;
   for (std::size_t i = 0; i < *n; ++i) {
+    batch_next_ = i + 1;
     const io_event& ev = events_[i];
     if (ev.token == wake_token) {
       wakeup_.drain();
@@ -158,6 +162,8 @@ result<void> event_loop::io_phase(std::optional<std::chrono::milliseconds> max_w
     io_handler* h = r.handler;
     if (ev.kind == event_kind::recv) {
       h->on_recv(r.token, ev.result, ev.data);
+    } else if (ev.kind == event_kind::send) {
+      h->on_send(r.token, ev.result);
     } else if (ev.kind == event_kind::accept) {
       h->on_accept(r.token, ev.result, ev.more);
     } else {
@@ -165,6 +171,7 @@ result<void> event_loop::io_phase(std::optional<std::chrono::milliseconds> max_w
     }
     ++stats.io;
   }
+  batch_next_ = batch_end_ = 0;
   return ok();
 }
 
@@ -293,6 +300,39 @@ result<io_event> event_loop::cancel_recv_now(int fd) {
     return fail(errc::enoent);
   }
   return backend_->cancel_recv_now(fd);
+}
+
+result<void> event_loop::submit_send(int fd, const ::iovec* iov, std::size_t n) {
+  assert_in_owner_thread();
+  if (!watched(fd)) {
+    return fail(errc::enoent);
+  }
+  return backend_->submit_send(fd, iov, n);
+}
+
+// A completion already fetched, not yet dispatched, is taken out of the
+// batch (its entry then names no descriptor and is skipped).
+result<io_event> event_loop::cancel_send_now(int fd) {
+  assert_in_owner_thread();
+  if (!watched(fd)) {
+    return fail(errc::enoent);
+  }
+  const registration& r = regs_[static_cast<std::size_t>(fd)];
+  std::uint64_t token = make_token(fd, r.generation);
+  for (std::size_t i = batch_next_; i < batch_end_; ++i) {
+    io_event& ev = events_[i];
+    if (ev.kind == event_kind::send && ev.token == token) {
+      io_event found = ev;
+      found.token = r.token;
+      ev.token = dead_token;
+      return found;
+    }
+  }
+  auto ev = backend_->cancel_send_now(fd);
+  if (ev) {
+    ev->token = r.token;
+  }
+  return ev;
 }
 
 // -- timers ---------------------------------------------------------------------

@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -289,6 +290,66 @@ TEST_P(event_loop_test, submitted_recv_completes_to_the_handler) {
   ASSERT_TRUE(internal::sys([fd = b] { return ::send(fd, "late", 4, MSG_NOSIGNAL); }));
   run_until_idle();
   EXPECT_EQ(h.done.size(), 1u);
+}
+
+// Records send completions; `hook` runs after recording.
+struct send_recorder final : io_handler {
+  std::vector<std::pair<std::uint64_t, std::int32_t>> done;
+  std::function<void(std::uint64_t)> hook;
+  void on_io(std::uint64_t, readiness) noexcept override {}
+  void on_send(std::uint64_t token, std::int32_t result) noexcept override {
+    done.emplace_back(token, result);
+    if (hook) {
+      hook(token);
+    }
+  }
+};
+
+// A send goes with the loop's wait and completes to on_send. Two sends
+// completed in one batch: the first handler takes the second's completion
+// with cancel_send_now, whose on_send then never comes.
+TEST_P(event_loop_test, submitted_send_completes_to_the_handler_or_to_cancel_send_now) {
+  auto [a, pa] = socket_pair();
+  auto [b, pb] = socket_pair();
+  send_recorder h;
+  ASSERT_TRUE(loop_->add(a, interest::write, h, 1));
+  ASSERT_TRUE(loop_->add(b, interest::write, h, 2));
+  std::string bytes = "reply";
+  ::iovec iov{bytes.data(), bytes.size()};
+  if (!loop_->supports_send()) {
+    EXPECT_EQ(loop_->submit_send(a, &iov, 1).error(), errc::unsupported);
+    ASSERT_TRUE(loop_->remove(a));
+    ASSERT_TRUE(loop_->remove(b));
+    return;  // a readiness backend: nothing more to check
+  }
+  run_until_idle();
+  EXPECT_EQ(loop_->submit_send(a + 1000, &iov, 1).error(), errc::enoent);
+  EXPECT_EQ(loop_->cancel_send_now(a).error(), errc::enoent);
+  ASSERT_TRUE(loop_->submit_send(a, &iov, 1));
+  ASSERT_TRUE(loop_->submit_send(b, &iov, 1));
+  std::optional<io_event> taken;
+  h.hook = [&](std::uint64_t token) {
+    if (token == 1) {
+      auto ev = loop_->cancel_send_now(b);
+      ASSERT_TRUE(ev) << err_name(ev.error());
+      taken = *ev;
+    }
+  };
+  for (int i = 0; i < 50 && h.done.empty(); ++i) {
+    ASSERT_TRUE(loop_->run_once(std::chrono::milliseconds(100)));
+  }
+  run_until_idle();
+  ASSERT_EQ(h.done.size(), 1u) << "on_send came for a send that cancel_send_now answered";
+  EXPECT_EQ(h.done[0], std::make_pair(std::uint64_t{1}, std::int32_t{5}));
+  ASSERT_TRUE(taken);
+  EXPECT_EQ(taken->kind, event_kind::send);
+  EXPECT_EQ(taken->token, 2u);
+  EXPECT_EQ(taken->result, 5);
+  std::array<char, 16> buf{};
+  EXPECT_EQ(::recv(pa, buf.data(), buf.size(), 0), 5);
+  EXPECT_EQ(::recv(pb, buf.data(), buf.size(), 0), 5);
+  ASSERT_TRUE(loop_->remove(a));
+  ASSERT_TRUE(loop_->remove(b));
 }
 
 // Records accepted descriptors (and closes them).

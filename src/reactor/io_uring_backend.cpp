@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include <cerrno>
 #include <chrono>
 #include <climits>
+#include <cstring>
 #include <new>
 #include <optional>
 #include <thread>
@@ -38,12 +40,24 @@ constexpr std::uint8_t slot_quiet = 3;
 
 // User data of a poll request: generation << 32 | fd; of a receive, the
 // receive's generation << 32 | recv_bit | fd; of an accept, the same with
-// accept_bit (descriptors are below 2^30). Cancellations carry `ignored`,
-// whose low half is no descriptor.
+// accept_bit; of a send, its generation << 32 | both bits | fd
+// (descriptors are below 2^30). Cancellations carry `ignored`, whose low
+// half is no descriptor.
 constexpr std::uint64_t ignored = UINT64_MAX;
 constexpr std::uint32_t recv_bit = 0x80000000U;
 constexpr std::uint32_t accept_bit = 0x40000000U;
+constexpr std::uint32_t send_bits = recv_bit | accept_bit;
 constexpr std::uint32_t fd_mask = accept_bit - 1;
+
+// Room for the msghdr and iovecs of the sends queued between two
+// submissions; a send that finds it full submits what is queued first.
+constexpr std::size_t send_iov_room = 4096;
+// A send of at most this many bytes is copied into the area and made as
+// one IORING_OP_SEND: cheaper in the kernel than a SENDMSG, which copies
+// the msghdr and imports the iovecs (about 150 ns a send on the machine of
+// docs/performance.md against a few ns for copying a small frame).
+constexpr std::size_t send_copy_max = 2048;
+constexpr std::size_t send_byte_room = 131072;
 
 constexpr std::uint64_t user_data(int fd, std::uint32_t generation) noexcept {
   return (std::uint64_t{generation} << 32) | static_cast<std::uint32_t>(fd);
@@ -55,6 +69,15 @@ constexpr std::uint64_t recv_data(int fd, std::uint32_t generation) noexcept {
 
 constexpr std::uint64_t accept_data(int fd, std::uint32_t generation) noexcept {
   return user_data(fd, generation) | accept_bit;
+}
+
+constexpr std::uint64_t send_data(int fd, std::uint16_t generation) noexcept {
+  return user_data(fd, generation) | send_bits;
+}
+
+// What an operation's user data names (its two kind bits).
+constexpr std::uint32_t kind_of(std::uint64_t data) noexcept {
+  return data == ignored ? 0 : static_cast<std::uint32_t>(data) & send_bits;
 }
 
 constexpr std::uint32_t next_generation(std::uint32_t g) noexcept { return g + 1 == 0 ? 1 : g + 1; }
@@ -125,17 +148,46 @@ int setup_ring(io_uring& ring, unsigned sq_entries, unsigned cq_entries) noexcep
   return 0;
 }
 
+}  // namespace
+
+// The msghdr and iovec arrays of the sends queued since the last
+// submission, allocated once: the kernel reads them when it takes the
+// entries, after which the area is reused.
+struct io_uring_backend::send_area {
+  std::vector<::msghdr> msgs;
+  std::vector<::iovec> iovs;
+  std::vector<std::byte> bytes;  // small sends, copied
+  std::size_t msgs_used = 0;
+  std::size_t iovs_used = 0;
+  std::size_t bytes_used = 0;
+
+  bool has_room(std::size_t n) const noexcept { return msgs_used < msgs.size() && iovs_used + n <= iovs.size(); }
+  bool has_bytes(std::size_t n) const noexcept { return bytes_used + n <= bytes.size(); }
+};
+
 // A full submission ring is submitted at once to make room: the only case
 // where a request leaves before the next `poll`.
-io_uring_sqe* next_sqe(io_uring* ring, io_uring_stats& stats) noexcept {
+io_uring_sqe* io_uring_backend::next_sqe() noexcept {
+  io_uring* ring = ring_.get();
   io_uring_sqe* sqe = io_uring_get_sqe(ring);
   if (sqe == nullptr) {
-    ++stats.submits;
+    ++stats_.submits;
     (void)io_uring_submit(ring);
+    submitted();
     sqe = io_uring_get_sqe(ring);
   }
   return sqe;
 }
+
+void io_uring_backend::submitted() noexcept {
+  if (sends_ && io_uring_sq_ready(ring_.get()) == 0) {
+    sends_->msgs_used = 0;
+    sends_->iovs_used = 0;
+    sends_->bytes_used = 0;
+  }
+}
+
+namespace {
 
 // IORING_REGISTER_SYNC_CANCEL of the request with user data `target`, no
 // time limit: 0, -ENOENT (not found: done, or never submitted), or -errno.
@@ -256,6 +308,22 @@ result<std::unique_ptr<io_uring_backend>> io_uring_backend::create(const backend
     // request that does not exist, a kernel that has it says ENOENT.
     bool can_cancel = register_sync_cancel(b->ring_.get(), ignored - 1) == -ENOENT;
     b->ops_ = can_cancel;
+    if (can_cancel) {
+      auto area = std::unique_ptr<send_area>(new (std::nothrow) send_area);
+      try {
+        if (area) {
+          area->msgs.resize(sq);
+          area->iovs.resize(send_iov_room);
+          area->bytes.resize(send_byte_room);
+          b->sends_ = std::move(area);
+        }
+      } catch (const std::bad_alloc&) {
+        b->ops_ = false;
+      }
+      if (!b->sends_) {
+        b->ops_ = false;  // accepts and sends come together
+      }
+    }
     if (can_cancel && buffers && buffers->set_up(b->ring_.get(), n, ring.recv_buffer_size) == 0) {
       b->buffers_ = std::move(buffers);
     }
@@ -283,7 +351,7 @@ io_uring_backend::slot* io_uring_backend::find(int fd) noexcept {
 }
 
 result<void> io_uring_backend::queue_poll(int fd, const slot& s) noexcept {
-  io_uring_sqe* sqe = next_sqe(ring_.get(), stats_);
+  io_uring_sqe* sqe = next_sqe();
   if (sqe == nullptr) {
     return fail(errc::ebusy);
   }
@@ -301,7 +369,7 @@ result<void> io_uring_backend::queue_poll(int fd, const slot& s) noexcept {
 // armed, holding the file; a cancellation marks the request and its
 // owner completes it.
 result<void> io_uring_backend::queue_cancel(std::uint64_t target) noexcept {
-  io_uring_sqe* sqe = next_sqe(ring_.get(), stats_);
+  io_uring_sqe* sqe = next_sqe();
   if (sqe == nullptr) {
     return fail(errc::ebusy);
   }
@@ -355,7 +423,13 @@ result<void> io_uring_backend::add(int fd, std::uint64_t token, interest what) n
   slot& s = slots_[index];
   // recv_generation goes on: a receive of the descriptor's previous
   // registration may still complete, and must be found stale.
-  slot next{token, next_generation(s.generation), what, slot_armed, 0, 0, s.recv_generation, false, false};
+  slot next{};
+  next.token = token;
+  next.generation = next_generation(s.generation);
+  next.what = what;
+  next.state = slot_armed;
+  next.recv_generation = s.recv_generation;
+  next.send_generation = s.send_generation;  // (as recv_generation)
   if (what == interest::none) {
     next.state = slot_quiet;
     s = next;
@@ -407,13 +481,19 @@ result<void> io_uring_backend::remove(int fd) noexcept {
     cancel_or_defer(user_data(fd, s->generation));
   }
   if (s->recv_in_flight) {
-    if (op_reached_kernel(*s, recv_data(fd, s->recv_generation))) {
+    if (op_reached_kernel(s->op_entry, recv_data(fd, s->recv_generation))) {
       cancel_or_defer(recv_data(fd, s->recv_generation));
     }
     s->recv_in_flight = false;  // its completion is stale from now on
   }
+  if (s->send_in_flight) {
+    // One the kernel took is done (it does not wait); one not taken yet
+    // must not send from buffers the caller frees next.
+    (void)op_reached_kernel(s->send_entry, send_data(fd, s->send_generation));
+    s->send_in_flight = false;
+  }
   if (s->accept_armed) {
-    if (op_reached_kernel(*s, accept_data(fd, s->recv_generation))) {
+    if (op_reached_kernel(s->op_entry, accept_data(fd, s->recv_generation))) {
       cancel_or_defer(accept_data(fd, s->recv_generation));
     }
     s->accept_armed = false;  // connections it still reports are closed
@@ -430,19 +510,18 @@ result<void> io_uring_backend::remove(int fd) noexcept {
 // would be dropped as stale. So an entry not yet handed to the kernel
 // becomes a no-op where it is (no system call); one handed over but not yet
 // read (a submission that failed) is submitted now.
-bool io_uring_backend::op_reached_kernel(const slot& s, std::uint64_t data) noexcept {
+bool io_uring_backend::op_reached_kernel(std::uint32_t entry, std::uint64_t data) noexcept {
   io_uring_sq& sq = ring_->sq;
   unsigned kernel_head = io_uring_smp_load_acquire(sq.khead);
   // Entries kernel_head..sqe_head are handed over, sqe_head..sqe_tail not
   // yet (running counts; the entry must still hold this operation, as an
   // old count may name a reused entry).
-  bool in_ring =
-      s.op_entry - kernel_head < sq.sqe_tail - kernel_head && sq.sqes[s.op_entry & *sq.kring_mask].user_data == data;
+  bool in_ring = entry - kernel_head < sq.sqe_tail - kernel_head && sq.sqes[entry & *sq.kring_mask].user_data == data;
   if (!in_ring) {
     return true;  // read by the kernel: it holds the file
   }
-  if (s.op_entry - sq.sqe_head < sq.sqe_tail - sq.sqe_head) {
-    io_uring_sqe* sqe = &sq.sqes[s.op_entry & *sq.kring_mask];
+  if (entry - sq.sqe_head < sq.sqe_tail - sq.sqe_head) {
+    io_uring_sqe* sqe = &sq.sqes[entry & *sq.kring_mask];
     io_uring_prep_nop(sqe);
     io_uring_sqe_set_data64(sqe, ignored);
     ++stats_.voided;
@@ -450,6 +529,7 @@ bool io_uring_backend::op_reached_kernel(const slot& s, std::uint64_t data) noex
   }
   ++stats_.submits;
   (void)io_uring_submit(ring_.get());
+  submitted();
   return true;
 }
 
@@ -466,7 +546,7 @@ result<std::pair<io_uring_backend::slot*, io_uring_sqe*>> io_uring_backend::star
   if (s->recv_in_flight || s->accept_armed) {
     return fail(errc::ealready);
   }
-  io_uring_sqe* sqe = next_sqe(ring_.get(), stats_);
+  io_uring_sqe* sqe = next_sqe();
   if (sqe == nullptr) {
     return fail(errc::ebusy);
   }
@@ -504,6 +584,69 @@ result<void> io_uring_backend::submit_accept(int fd) noexcept {
   return ok();
 }
 
+result<void> io_uring_backend::submit_send(int fd, const ::iovec* iov, std::size_t n) noexcept {
+  slot* s = find(fd);
+  if (s == nullptr) {
+    return fail(errc::enoent);
+  }
+  if (!sends_) {
+    return fail(errc::unsupported);
+  }
+  if (s->send_in_flight) {
+    return fail(errc::ealready);
+  }
+  if (n == 0) {
+    return fail(errc::invalid);
+  }
+  // Beyond the area, the rest is the caller's next send (a short count).
+  n = std::min(n, sends_->iovs.size());
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < n && total <= send_copy_max; ++i) {
+    total += iov[i].iov_len;
+  }
+  bool copy = total <= send_copy_max;
+  auto room = [&] { return copy ? sends_->has_bytes(total) : sends_->has_room(n); };
+  if (!room()) {
+    ++stats_.submits;
+    (void)io_uring_submit(ring_.get());
+    submitted();
+    if (!room()) {
+      return fail(errc::ebusy);
+    }
+  }
+  io_uring_sqe* sqe = next_sqe();  // (a submission here only frees more room)
+  if (sqe == nullptr) {
+    return fail(errc::ebusy);
+  }
+  if (copy) {
+    std::byte* to = &sends_->bytes[sends_->bytes_used];
+    sends_->bytes_used += total;
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (iov[i].iov_len != 0) {
+        std::memcpy(to + at, iov[i].iov_base, iov[i].iov_len);
+        at += iov[i].iov_len;
+      }
+    }
+    io_uring_prep_send(sqe, fd, to, total, MSG_NOSIGNAL | MSG_DONTWAIT);
+  } else {
+    ::iovec* copy_of = &sends_->iovs[sends_->iovs_used];
+    std::copy(iov, iov + n, copy_of);
+    sends_->iovs_used += n;
+    ::msghdr& m = sends_->msgs[sends_->msgs_used++];
+    m = ::msghdr{};
+    m.msg_iov = copy_of;
+    m.msg_iovlen = n;
+    io_uring_prep_sendmsg(sqe, fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+  }
+  s->send_generation = static_cast<std::uint16_t>(s->send_generation + 1);
+  s->send_in_flight = true;
+  s->send_entry = ring_->sq.sqe_tail - 1;
+  io_uring_sqe_set_data64(sqe, send_data(fd, s->send_generation));
+  ++stats_.sends;
+  return ok();
+}
+
 // Submits what is queued, then cancels `target` synchronously
 // (IORING_REGISTER_SYNC_CANCEL): 0 or -ENOENT (done already) once the kernel
 // is through with it; -EBUSY when the submission ring kept entries (the
@@ -511,8 +654,9 @@ result<void> io_uring_backend::submit_accept(int fd) noexcept {
 int io_uring_backend::sync_cancel(std::uint64_t target) noexcept {
   io_uring* ring = ring_.get();
   ++stats_.submits;
-  int submitted = io_uring_submit(ring);
-  if ((submitted < 0 && submitted != -EBUSY && submitted != -EAGAIN) || io_uring_sq_ready(ring) != 0) {
+  int ret = io_uring_submit(ring);
+  submitted();
+  if ((ret < 0 && ret != -EBUSY && ret != -EAGAIN) || io_uring_sq_ready(ring) != 0) {
     return -EBUSY;
   }
   return register_sync_cancel(ring, target);
@@ -585,6 +729,7 @@ result<void> io_uring_backend::enter(bool wait, std::optional<std::chrono::milli
     return ok();
   }
   ++stats_.submits;
+  submitted();
   // ETIME: the wait timed out; EAGAIN/EBUSY: completions are backed up
   // (they are reaped now, and the next call submits the rest).
   if (ret >= 0 || ret == -ETIME || ret == -EAGAIN || ret == -EBUSY) {
@@ -625,8 +770,10 @@ std::size_t io_uring_backend::reap(std::span<io_event> out) noexcept {
 // descriptor), or dropped. False, and nothing done, when it would need a new
 // entry and `out` is full.
 bool io_uring_backend::take(const completion& c, std::span<io_event> out, std::size_t& n) noexcept {
-  bool is_recv = c.data != ignored && (c.data & recv_bit) != 0;
-  bool is_accept = c.data != ignored && (c.data & accept_bit) != 0;
+  std::uint32_t kind = kind_of(c.data);
+  bool is_recv = kind == recv_bit;
+  bool is_accept = kind == accept_bit;
+  bool is_send = kind == send_bits;
   auto fd = static_cast<int>(c.data & fd_mask);
   auto generation = static_cast<std::uint32_t>(c.data >> 32);
   slot* s = c.data == ignored ? nullptr : find(fd);
@@ -636,6 +783,8 @@ bool io_uring_backend::take(const completion& c, std::span<io_event> out, std::s
   if (s != nullptr) {
     if (is_recv) {
       current = s->recv_in_flight && s->recv_generation == generation;
+    } else if (is_send) {
+      current = s->send_in_flight && s->send_generation == generation;
     } else if (is_accept) {
       current = s->accept_armed && s->recv_generation == generation;
     } else {
@@ -666,6 +815,14 @@ bool io_uring_backend::take(const completion& c, std::span<io_event> out, std::s
       return false;
     }
     out[n++] = finish_recv(*s, c);
+    return true;
+  }
+  if (is_send) {
+    if (n == out.size()) {
+      return false;
+    }
+    s->send_in_flight = false;
+    out[n++] = io_event{s->token, readiness{}, event_kind::send, c.res};
     return true;
   }
   bool more = (c.flags & IORING_CQE_F_MORE) != 0;
@@ -725,7 +882,6 @@ result<io_event> io_uring_backend::cancel_recv_now(int fd) noexcept {
   if (s == nullptr || !s->recv_in_flight) {
     return fail(errc::enoent);
   }
-  io_uring* ring = ring_.get();
   std::uint64_t target = recv_data(fd, s->recv_generation);
   // Set aside already by an earlier call (for another descriptor)?
   for (auto it = held_.begin(); it != held_.end(); ++it) {
@@ -744,37 +900,84 @@ result<io_event> io_uring_backend::cancel_recv_now(int fd) noexcept {
   if (ret < 0 && ret != -ENOENT) {
     return fail(from_ret(ret));
   }
+  if (auto c = take_now(target)) {
+    return finish_recv(*s, *c);
+  }
+  // Done by the kernel's word, yet not posted (its completion is owed by
+  // another thread's task work: the loop changed threads with a receive in
+  // flight), or no memory to set the others aside. Its bytes cannot be
+  // vouched for: an error, and the receive stays in flight so that
+  // remove() cancels it.
+  return fail(errc::ebusy);
+}
+
+// A send does not wait in the kernel (MSG_DONTWAIT): once taken it is done
+// and its completion posted, so no cancellation is needed, only the
+// completion.
+result<io_event> io_uring_backend::cancel_send_now(int fd) noexcept {
+  slot* s = find(fd);
+  if (s == nullptr || !s->send_in_flight) {
+    return fail(errc::enoent);
+  }
+  std::uint64_t target = send_data(fd, s->send_generation);
+  if (!op_reached_kernel(s->send_entry, target)) {
+    s->send_in_flight = false;
+    return io_event{s->token, readiness{}, event_kind::send, -ECANCELED};
+  }
+  std::optional<completion> c;
+  for (auto it = held_.begin(); it != held_.end(); ++it) {
+    if (it->data == target) {
+      c = *it;
+      held_.erase(it);
+      break;
+    }
+  }
+  if (!c) {
+    c = take_now(target);
+  }
+  if (!c) {
+    return fail(errc::ebusy);  // (stays in flight: its completion is dropped when it comes)
+  }
+  s->send_in_flight = false;
+  return io_event{s->token, readiness{}, event_kind::send, c->res};
+}
+
+// Lets the kernel post what it owes and sets every completion aside, in
+// order, for the next poll, except `target`'s, which is returned. Nothing
+// when it is not posted after a few passes, or memory is short.
+std::optional<io_uring_backend::completion> io_uring_backend::take_now(std::uint64_t target) noexcept {
+  io_uring* ring = ring_.get();
   for (int pass = 0; pass < 4; ++pass) {
     ++stats_.submits;
     (void)io_uring_submit_and_get_events(ring);
+    submitted();
     unsigned seen = 0;
     unsigned head = 0;
     io_uring_cqe* cqe = nullptr;
-    std::optional<io_event> answer;
+    std::optional<completion> answer;
     io_uring_for_each_cqe(ring, head, cqe) {
       completion c{io_uring_cqe_get_data64(cqe), cqe->res, cqe->flags};
       ++seen;
       if (!answer && c.data == target) {
-        answer = finish_recv(*s, c);
+        answer = c;
         continue;
       }
       try {
         held_.push_back(c);
       } catch (const std::bad_alloc&) {
         io_uring_cq_advance(ring, seen - 1);
-        return fail(errc::enomem);
+        if (answer) {
+          return answer;  // (the one that failed stays in the ring)
+        }
+        return std::nullopt;
       }
     }
     io_uring_cq_advance(ring, seen);
     if (answer) {
-      return *answer;
+      return answer;
     }
   }
-  // Done by the kernel's word, yet not posted (its completion is owed by
-  // another thread's task work: the loop changed threads with a receive in
-  // flight). Its bytes cannot be vouched for: an error, and the receive
-  // stays in flight so that remove() cancels it.
-  return fail(errc::ebusy);
+  return std::nullopt;
 }
 
 // The buffers the previous poll reported (their bytes have been used by

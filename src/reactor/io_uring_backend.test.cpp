@@ -12,10 +12,12 @@
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <array>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -611,6 +613,184 @@ TEST_F(io_uring_backend_test, cancel_recv_now_of_a_receive_not_yet_submitted) {
   ASSERT_EQ(now->result, 5);
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(now->data), 5), "there");
   ASSERT_TRUE(b->remove(a));
+}
+
+// -- sends -----------------------------------------------------------------------------------
+
+// Polls (up to a second each time, at most 20 times) until the send of
+// `token` completes; its result, or nothing.
+std::optional<std::int32_t> await_send(backend& b, std::uint64_t token) {
+  std::array<io_event, 64> out;
+  for (int turn = 0; turn < 20; ++turn) {
+    auto n = b.poll(out, 1000ms);
+    EXPECT_TRUE(n);
+    if (!n) {
+      break;
+    }
+    for (std::size_t i = 0; i < *n; ++i) {
+      if (out[i].kind == event_kind::send && out[i].token == token) {
+        return out[i].result;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+// What `fd` has to read now (at most 64 KiB).
+std::string read_now(int fd) {
+  std::string got(65536, '\0');
+  auto r = internal::sys([&] { return ::recv(fd, got.data(), got.size(), 0); });
+  got.resize(r ? static_cast<std::size_t>(*r) : 0);
+  return got;
+}
+
+TEST_F(io_uring_backend_test, a_send_is_made_with_the_wait_and_reports_its_count) {
+  auto b = make();
+  ASSERT_TRUE(b);
+  ASSERT_TRUE(b->supports_send());
+  auto [a, peer] = socket_pair();
+  ASSERT_TRUE(b->add(a, 4, interest::write));
+  (void)poll_all(*b);  // the initial writable edge
+  std::string head = "he";
+  std::string tail = "llo";
+  std::array<::iovec, 2> iov{::iovec{head.data(), head.size()}, ::iovec{tail.data(), tail.size()}};
+  ASSERT_TRUE(b->submit_send(a, iov.data(), iov.size()));
+  EXPECT_EQ(b->submit_send(a, iov.data(), iov.size()).error(), errc::ealready);
+  // The array is the backend's now: the caller may reuse its own.
+  iov = {};
+  EXPECT_EQ(read_now(peer), "") << "sent before the poll";
+  std::uint64_t submits = b->stats().submits;
+  auto sent = await_send(*b, 4);
+  ASSERT_TRUE(sent);
+  EXPECT_EQ(*sent, 5);
+  EXPECT_EQ(b->stats().submits, submits + 1) << "the send and the wait in one system call";
+  EXPECT_EQ(read_now(peer), "hello");
+  EXPECT_EQ(b->stats().sends, 1u);
+  ASSERT_TRUE(b->remove(a));
+  iov[0] = ::iovec{head.data(), head.size()};
+  EXPECT_EQ(b->submit_send(a, iov.data(), 1).error(), errc::enoent);
+}
+
+// A send never waits in the kernel: to a peer that does not read, it
+// completes at once with what the socket took, then with EAGAIN.
+TEST_F(io_uring_backend_test, a_send_to_a_full_socket_completes_at_once_with_eagain) {
+  auto b = make();
+  ASSERT_TRUE(b);
+  auto [a, peer] = socket_pair();
+  ASSERT_TRUE(b->add(a, 5, interest::write));
+  std::string block(65536, 'x');
+  ::iovec iov{block.data(), block.size()};
+  std::size_t total = 0;
+  std::int32_t last = 0;
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_TRUE(b->submit_send(a, &iov, 1));
+    auto before = std::chrono::steady_clock::now();
+    auto sent = await_send(*b, 5);
+    ASSERT_TRUE(sent);
+    EXPECT_LT(std::chrono::steady_clock::now() - before, 5000ms) << "the send waited in the kernel";
+    last = *sent;
+    if (last < 0) {
+      break;
+    }
+    total += static_cast<std::size_t>(last);
+  }
+  EXPECT_EQ(last, -EAGAIN);
+  EXPECT_GT(total, 0u);
+  // Every byte the counts reported is there, in order.
+  std::size_t got = 0;
+  for (std::string chunk = read_now(peer); !chunk.empty(); chunk = read_now(peer)) {
+    EXPECT_EQ(chunk.find_first_not_of('x'), std::string::npos);
+    got += chunk.size();
+  }
+  EXPECT_EQ(got, total);
+  ASSERT_TRUE(b->remove(a));
+}
+
+TEST_F(io_uring_backend_test, remove_makes_a_send_that_has_not_left_a_no_op) {
+  auto b = make();
+  ASSERT_TRUE(b);
+  auto [a, peer] = socket_pair();
+  ASSERT_TRUE(b->add(a, 6, interest::write));
+  (void)poll_all(*b);
+  std::string bytes = "never";
+  ::iovec iov{bytes.data(), bytes.size()};
+  ASSERT_TRUE(b->submit_send(a, &iov, 1));
+  ASSERT_TRUE(b->remove(a));
+  bytes = "XXXXX";  // the caller's buffers may go once removed
+  for (std::uint64_t t : poll_all(*b)) {
+    EXPECT_NE(t, 6u);
+  }
+  EXPECT_EQ(b->stats().voided, 1u);
+  EXPECT_EQ(read_now(peer), "");
+}
+
+TEST_F(io_uring_backend_test, cancel_send_now_of_a_send_not_yet_submitted_sends_nothing) {
+  auto b = make();
+  ASSERT_TRUE(b);
+  auto [a, peer] = socket_pair();
+  ASSERT_TRUE(b->add(a, 8, interest::write));
+  (void)poll_all(*b);
+  std::string bytes = "not yet";
+  ::iovec iov{bytes.data(), bytes.size()};
+  ASSERT_TRUE(b->submit_send(a, &iov, 1));
+  auto now = b->cancel_send_now(a);
+  ASSERT_TRUE(now) << err_name(now.error());
+  EXPECT_EQ(now->kind, event_kind::send);
+  EXPECT_EQ(now->token, 8u);
+  EXPECT_EQ(now->result, -ECANCELED);
+  EXPECT_EQ(b->cancel_send_now(a).error(), errc::enoent);
+  std::array<io_event, 64> out;
+  for (int turn = 0; turn < 8; ++turn) {
+    auto n = b->poll(out, 0ms);
+    ASSERT_TRUE(n);
+    for (std::size_t i = 0; i < *n; ++i) {
+      EXPECT_NE(out[i].kind, event_kind::send) << "a cancelled send was reported";
+    }
+  }
+  EXPECT_EQ(read_now(peer), "");
+  // Queued again, it goes.
+  ASSERT_TRUE(b->submit_send(a, &iov, 1));
+  auto sent = await_send(*b, 8);
+  ASSERT_TRUE(sent);
+  EXPECT_EQ(*sent, 7);
+  EXPECT_EQ(read_now(peer), "not yet");
+  ASSERT_TRUE(b->remove(a));
+}
+
+// A send the kernel took early (the submission ring was full) is done: its
+// count is the answer, and other completions wait for the next poll.
+TEST_F(io_uring_backend_test, cancel_send_now_of_a_send_made_returns_its_count) {
+  auto b = make(io_uring_options{.sq_entries = 2});
+  ASSERT_TRUE(b);
+  auto [a, peer] = socket_pair();
+  auto [c, other] = socket_pair();
+  ASSERT_TRUE(b->add(a, 1, interest::write));
+  ASSERT_TRUE(b->add(c, 2, interest::write));
+  (void)poll_all(*b);
+  std::string bytes = "made";
+  ::iovec iov{bytes.data(), bytes.size()};
+  ASSERT_TRUE(b->submit_send(a, &iov, 1));
+  ASSERT_TRUE(b->submit_send(c, &iov, 1));
+  ASSERT_TRUE(b->submit_recv(c));  // no room: the two sends leave now
+  EXPECT_EQ(read_now(peer), "made");
+  auto now = b->cancel_send_now(a);
+  ASSERT_TRUE(now) << err_name(now.error());
+  EXPECT_EQ(now->result, 4);
+  // c's completion was set aside for the poll; a's is not reported again.
+  auto c_sent = await_send(*b, 2);
+  ASSERT_TRUE(c_sent);
+  EXPECT_EQ(*c_sent, 4);
+  std::array<io_event, 64> out;
+  for (int turn = 0; turn < 8; ++turn) {
+    auto n = b->poll(out, 0ms);
+    ASSERT_TRUE(n);
+    for (std::size_t i = 0; i < *n; ++i) {
+      EXPECT_FALSE(out[i].kind == event_kind::send && out[i].token == 1u) << "an answered send was reported again";
+    }
+  }
+  EXPECT_EQ(read_now(other), "made");
+  ASSERT_TRUE(b->remove(a));
+  ASSERT_TRUE(b->remove(c));
 }
 
 // -- multishot accept ------------------------------------------------------------------

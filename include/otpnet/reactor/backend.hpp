@@ -39,6 +39,8 @@
 #include <span>
 #include <string_view>
 
+struct iovec;
+
 namespace otpnet::reactor {
 
 /// The directions a descriptor is watched for: a bit set of `read` and
@@ -86,6 +88,9 @@ enum class event_kind : std::uint8_t {
   /// (`io_event::result`: its descriptor, or a negated errno;
   /// `io_event::more`).
   accept,
+  /// The completion of a send queued with `backend::submit_send`
+  /// (`io_event::result`: the bytes sent, or a negated errno).
+  send,
 };
 
 /// One entry of a poll batch: the token given at registration and what is
@@ -216,6 +221,41 @@ class backend {
   /// calls; other completions posted meanwhile are kept for the next `poll`.
   /// Errors: `enoent` (no receive in flight), `unsupported`, `enomem`.
   virtual result<io_event> cancel_recv_now(int fd) noexcept {
+    (void)fd;
+    return fail(errc::unsupported);
+  }
+
+  /// Whether `submit_send` is available.
+  virtual bool supports_send() const noexcept { return false; }
+
+  /// Queues one send of the `n` buffers of `iov` on the watched stream
+  /// descriptor `fd`, reported under its registration's token as an
+  /// `event_kind::send` event; at most one per descriptor at a time. It is
+  /// made with the next `poll` (or earlier, when the submission ring is
+  /// full), in the same system call as the wait, and never waits in the
+  /// kernel: it sends what the socket takes at that moment, like a
+  /// non-blocking sendmsg, and completes with that count (possibly short),
+  /// EAGAIN when the socket took nothing, or another negated errno
+  /// (EPIPE, ECONNRESET...). The array `iov` is copied; the bytes it points
+  /// to must stay valid and unchanged until `poll` has submitted the send,
+  /// or `cancel_send_now` (or `remove`) has ended it. Errors: `unsupported`,
+  /// `enoent` (not watched), `ealready` (one is in flight), `ebusy` (no room
+  /// in the submission ring), `invalid` (`n` is 0).
+  virtual result<void> submit_send(int fd, const ::iovec* iov, std::size_t n) noexcept {
+    (void)fd;
+    (void)iov;
+    (void)n;
+    return fail(errc::unsupported);
+  }
+
+  /// Ends the send in flight on `fd` before returning and returns its
+  /// completion, which no later `poll` reports: the bytes it sent (the
+  /// kernel made it already) or ECANCELED (it had not left yet, and now
+  /// never will: nothing was sent). For a caller that must know what was
+  /// sent before it writes the descriptor itself, changes the buffers, or
+  /// closes it. Errors: `enoent` (no send in flight), `unsupported`,
+  /// `enomem`, `ebusy` (its completion could not be found).
+  virtual result<io_event> cancel_send_now(int fd) noexcept {
     (void)fd;
     return fail(errc::unsupported);
   }

@@ -54,6 +54,15 @@ class io_handler {
   /// default closes the descriptor.
   virtual void on_accept(std::uint64_t token, std::int32_t result, bool more) noexcept;
 
+  /// The completion of a send queued with `event_loop::submit_send`:
+  /// `result` is the bytes sent (possibly fewer than queued) or a negated
+  /// errno (EAGAIN: the socket took nothing). Only handlers that submit
+  /// sends get this; the default ignores it.
+  virtual void on_send(std::uint64_t token, std::int32_t result) noexcept {
+    (void)token;
+    (void)result;
+  }
+
  protected:
   ~io_handler() = default;
 };
@@ -190,6 +199,23 @@ class event_loop {
   /// backend's.
   result<io_event> cancel_recv_now(int fd);
 
+  /// Whether the backend makes sends with its wait (`submit_send`).
+  bool supports_send() const noexcept { return backend_->supports_send(); }
+
+  /// Queues one send of `iov` on an added stream descriptor, made with the
+  /// loop's next wait; its completion goes to the handler's `on_send`. The
+  /// bytes must stay as they are until then, or until `cancel_send_now`
+  /// or `remove` (see backend::submit_send). At most one per descriptor.
+  /// Errors: `enoent` (not added), and the backend's (`unsupported`,
+  /// `ealready`, `ebusy`, `invalid`).
+  result<void> submit_send(int fd, const ::iovec* iov, std::size_t n);
+
+  /// Ends the send in flight on `fd` now and returns its completion, even
+  /// one already fetched in the batch being dispatched; `on_send` is not
+  /// called for it. `result` is the bytes sent, or ECANCELED when nothing
+  /// was. Errors: `enoent` (none in flight), the backend's.
+  result<io_event> cancel_send_now(int fd);
+
   /// Number of descriptors added and not removed (the wake-up's excluded).
   std::size_t watched_count() const noexcept { return watched_; }
 
@@ -267,6 +293,8 @@ class event_loop {
   std::function<time_point()> clock_;
   timer_wheel timers_;
   std::vector<io_event> events_;
+  std::size_t batch_next_ = 0;      // the batch being dispatched: the next event
+  std::size_t batch_end_ = 0;       // and its end
   std::vector<registration> regs_;  // indexed by descriptor
   std::size_t watched_ = 0;
   std::size_t max_timers_;

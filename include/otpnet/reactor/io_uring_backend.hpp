@@ -67,6 +67,21 @@
 // its new descriptor. `remove` cancels it, and descriptors it still reports
 // afterwards are closed here (nobody else knows them).
 //
+// Sends (`submit_send`, same kernels): an IORING_OP_SENDMSG with
+// MSG_DONTWAIT, queued in the submission ring and made by the kernel when
+// the next `poll` submits, in the system call that waits: a loop that
+// answers many connections in one turn sends every answer and waits for
+// the next event in one call. MSG_DONTWAIT makes the kernel try once, as a
+// non-blocking sendmsg would, and complete at once (a short count, or
+// EAGAIN: the caller then waits for writability as after a sendmsg), so no
+// send is left in the kernel pointing at the caller's bytes after the
+// submission. A small send (up to 2 KiB) is copied into an area of the
+// backend's and made as one IORING_OP_SEND; a larger one's msghdr and iovec
+// array are copied there. The area is kept until the submission (the
+// kernel reads it then).
+// `remove` makes a send that has not left a no-op; `cancel_send_now`
+// does the same, or finds the completion of one that has.
+//
 // Removals that cannot be queued at once (the submission ring full and the
 // kernel refusing more with EBUSY) are kept and queued again by the next
 // `poll`, so no request outlives its descriptor's removal.
@@ -76,6 +91,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -111,7 +127,8 @@ struct io_uring_stats {
   std::uint64_t accepts = 0;           ///< multishot accepts submitted
   std::uint64_t enobufs = 0;           ///< receives the kernel ended for want of a free buffer
   std::uint64_t deferred_cancels = 0;  ///< removals queued late because the submission ring was full
-  std::uint64_t voided = 0;            ///< receives and accepts removed before the kernel saw them (made no-ops)
+  std::uint64_t voided = 0;            ///< receives, accepts and sends removed before the kernel saw them (no-ops)
+  std::uint64_t sends = 0;             ///< sends submitted
 };
 
 /// A `backend` over one io_uring instance. Loop-affine, like every backend.
@@ -160,6 +177,13 @@ class io_uring_backend final : public backend {
   /// IORING_REGISTER_SYNC_CANCEL, then the receive's completion; the others
   /// posted meanwhile wait for the next poll.
   result<io_event> cancel_recv_now(int fd) noexcept override;
+  /// True with `supports_accept` (6.0+).
+  bool supports_send() const noexcept override { return ops_; }
+  /// Queues an IORING_OP_SENDMSG with MSG_DONTWAIT.
+  result<void> submit_send(int fd, const ::iovec* iov, std::size_t n) noexcept override;
+  /// Makes a send still in the submission ring a no-op, or takes the
+  /// completion of one the kernel made; the others wait for the next poll.
+  result<io_event> cancel_send_now(int fd) noexcept override;
 
   /// The ring's descriptor, for inspection (tests, /proc). Do not close it.
   int native_handle() const noexcept;
@@ -176,17 +200,24 @@ class io_uring_backend final : public backend {
     std::uint32_t generation = 0;
     interest what = interest::none;
     std::uint8_t state = 0;             // free, armed, failed (see the .cpp)
+    std::uint16_t send_generation = 0;  // of the send in flight
     std::uint32_t batch = 0;            // the poll call that last reported it
     std::uint32_t batch_index = 0;      // its place in that poll's output
     std::uint32_t recv_generation = 0;  // of the receive or the accept in flight
     std::uint32_t op_entry = 0;         // its entry in the submission ring (a running count)
     bool recv_in_flight = false;
     bool accept_armed = false;
+    bool send_in_flight = false;
+    std::uint32_t send_entry = 0;  // the send's entry in the submission ring
   };
+  static_assert(sizeof(void*) != 8 || sizeof(slot) == 40, "a slot per descriptor: keep it small");
 
   // The provided buffers: a ring shared with the kernel and the memory its
   // entries point into (one mapping each).
   struct buffer_ring;
+
+  // The msghdr and iovec arrays of queued sends.
+  struct send_area;
 
   // What reap needs of a completion queue entry.
   struct completion {
@@ -198,9 +229,16 @@ class io_uring_backend final : public backend {
   io_uring_backend(std::unique_ptr<io_uring> ring, std::size_t capacity, bool skip_success) noexcept;
 
   result<void> queue_poll(int fd, const slot& s) noexcept;
+  io_uring_sqe* next_sqe() noexcept;
   // Whether the receive or accept of `s` was taken by the kernel (else it
   // is made a no-op in the ring, or submitted if it cannot be).
-  bool op_reached_kernel(const slot& s, std::uint64_t data) noexcept;
+  bool op_reached_kernel(std::uint32_t entry, std::uint64_t data) noexcept;
+  // After a submission: the send area is free again once the ring is empty.
+  void submitted() noexcept;
+  // Takes a completion for `target` out of held_ and then the completion
+  // ring (setting the others aside in held_), entering the kernel to flush
+  // those it still owes.
+  std::optional<completion> take_now(std::uint64_t target) noexcept;
   result<std::pair<slot*, io_uring_sqe*>> start_op(int fd, bool supported) noexcept;
   int sync_cancel(std::uint64_t target) noexcept;
   result<void> queue_cancel(std::uint64_t target) noexcept;
@@ -225,6 +263,8 @@ class io_uring_backend final : public backend {
   std::vector<std::uint16_t> lent_;          // buffers reported by the last poll
   std::vector<std::uint64_t> late_cancels_;  // removals the ring had no room for
   std::vector<completion> held_;             // set aside by cancel_recv_now, reaped first
+  // What the queued sends point to, read by the kernel at submission.
+  std::unique_ptr<send_area> sends_;
 };
 
 /// Whether io_uring can back a reactor on this kernel: sets up and tears
