@@ -102,10 +102,16 @@ void port::unregister_io() noexcept {
 }
 
 result<void> port::stop_completion_reads() noexcept {
-  if (errc e = settle_send(); e != errc::ok) {
-    fail_send(e);  // (closes the port)
+  // What is queued goes out now, as far as the kernel takes it: the
+  // transport writes the descriptor itself from here on (a handshake's
+  // first bytes must come after what was sent before it).
+  ring_sends_ = false;
+  if (send_in_flight_ || (!outq_.empty() && send_error_ == errc::ok)) {
+    flush(true);
+    if (is_closed()) {
+      return fail(errc::closed);  // the send in flight failed
+    }
   }
-  ring_sends_ = false;  // the transport writes for itself from now on
   if (completions_) {
     completions_ = false;
     read_maybe_ready_ = true;
@@ -1023,8 +1029,8 @@ void port::on_timer(std::uint64_t mark) noexcept {
   if (is_closed() || outq_.empty()) {
     return;
   }
-  if (errc e = settle_send(); e != errc::ok) {
-    fail_send(e);
+  if (send_in_flight_) {
+    arm_send_timer();  // it completes with the loop's next wait
     return;
   }
   if (mark != progress_mark_) {

@@ -489,7 +489,7 @@ result<void> io_uring_backend::remove(int fd) noexcept {
   if (s->send_in_flight) {
     // One the kernel took is done (it does not wait); one not taken yet
     // must not send from buffers the caller frees next.
-    (void)op_reached_kernel(s->send_entry, send_data(fd, s->send_generation));
+    (void)send_reached_kernel(*s, fd);
     s->send_in_flight = false;
   }
   if (s->accept_armed) {
@@ -533,6 +533,24 @@ bool io_uring_backend::op_reached_kernel(std::uint32_t entry, std::uint64_t data
   return true;
 }
 
+// A send the kernel has not read is made a no-op in place, also one handed
+// over by a submission the kernel refused (it reads entries only inside
+// this thread's io_uring_enter, no SQPOLL here): submitting it instead
+// could fail again and leave it pointing at bytes the caller frees.
+bool io_uring_backend::send_reached_kernel(const slot& s, int fd) noexcept {
+  io_uring_sq& sq = ring_->sq;
+  unsigned kernel_head = io_uring_smp_load_acquire(sq.khead);
+  std::uint32_t entry = s.send_entry;
+  io_uring_sqe* sqe = &sq.sqes[entry & *sq.kring_mask];
+  if (entry - kernel_head < sq.sqe_tail - kernel_head && sqe->user_data == send_data(fd, s.send_generation)) {
+    io_uring_prep_nop(sqe);
+    io_uring_sqe_set_data64(sqe, ignored);
+    ++stats_.voided;
+    return false;
+  }
+  return true;
+}
+
 // What every operation starts with: a watched descriptor with no operation
 // in flight, an entry of the submission ring, a new operation generation.
 result<std::pair<io_uring_backend::slot*, io_uring_sqe*>> io_uring_backend::start_op(int fd, bool supported) noexcept {
@@ -563,6 +581,13 @@ result<void> io_uring_backend::submit_recv(int fd) noexcept {
   s->recv_in_flight = true;
   s->op_entry = ring_->sq.sqe_tail - 1;
   io_uring_prep_recv(sqe, fd, nullptr, buffers_->size, 0);
+  if (s->recv_drained) {
+    // The last receive found fewer bytes than it could take: the socket
+    // was empty then, and a try at submission would most likely find
+    // nothing again (in a request-response exchange the answer to what
+    // was just sent is not there yet). Waiting first spares that try.
+    sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
+  }
   io_uring_sqe_set_flags(sqe, IOSQE_BUFFER_SELECT);
   sqe->buf_group = recv_group;
   io_uring_sqe_set_data64(sqe, recv_data(fd, s->recv_generation));
@@ -862,6 +887,7 @@ bool io_uring_backend::take(const completion& c, std::span<io_event> out, std::s
 // poll.
 io_event io_uring_backend::finish_recv(slot& s, const completion& c) noexcept {
   s.recv_in_flight = false;
+  s.recv_drained = c.res > 0 && static_cast<unsigned>(c.res) < buffers_->size;
   stats_.enobufs += c.res == -ENOBUFS ? 1 : 0;
   const std::byte* bytes = nullptr;
   if ((c.flags & IORING_CQE_F_BUFFER) != 0) {
@@ -920,7 +946,7 @@ result<io_event> io_uring_backend::cancel_send_now(int fd) noexcept {
     return fail(errc::enoent);
   }
   std::uint64_t target = send_data(fd, s->send_generation);
-  if (!op_reached_kernel(s->send_entry, target)) {
+  if (!send_reached_kernel(*s, fd)) {
     s->send_in_flight = false;
     return io_event{s->token, readiness{}, event_kind::send, -ECANCELED};
   }

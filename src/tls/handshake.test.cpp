@@ -128,6 +128,45 @@ TEST_F(handshake_test, bytes_already_delivered_as_tcp_messages_are_taken_back) {
   (void)server;
 }
 
+/// A STARTTLS-style upgrade: bytes sent just before the client's handshake
+/// reach the server before the handshake's first bytes (on io_uring a send
+/// may still wait for the loop's next system call when the handshake
+/// starts; the upgrade writes it out first).
+TEST_F(handshake_test, bytes_sent_just_before_the_upgrade_go_out_before_the_handshake) {
+  context sctx = server_ctx();
+  context cctx = client_ctx();
+  auto ls = gen_tcp::listen(so::address::inet_loopback(0), {.active = gen_tcp::passive});
+  ASSERT_TRUE(ls);
+  spawn([ls = *ls, sctx, to = me()]() -> proc {
+    auto s = co_await gen_tcp::accept(ls, must);
+    if (!s) {
+      co_return;
+    }
+    auto plain = co_await s->recv(8, must);
+    send(to, ev{"reply", self(), plain ? plain->str() : "error:" + std::string(err_name(plain.error()))});
+    auto r = co_await handshake(*s, sctx, must);
+    send(to, ev{r ? "server_ok" : "server_failed", self(), {}, r ? errc::ok : r.error(), last_error()});
+  });
+  spawn([port = ls->port, cctx, to = me()]() -> proc {
+    auto s = co_await gen_tcp::connect(so::address::inet_loopback(port), {.active = gen_tcp::passive}, must);
+    if (!s) {
+      co_return;
+    }
+    (void)s->send("STARTTLS");
+    auto r = co_await connect_handshake(*s, cctx, must, {});
+    send(to, ev{r ? "client_ok" : "client_failed", self(), {}, r ? errc::ok : r.error(), last_error()});
+  });
+  auto plain = mb().receive<ev>(must, [](const ev& e) { return e.kind == "reply"; });
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->data, "STARTTLS");
+  auto server = mb().receive<ev>(must, [](const ev& e) { return e.kind.rfind("server_", 0) == 0; });
+  ASSERT_TRUE(server);
+  EXPECT_EQ(server->kind, "server_ok") << server->detail;
+  auto client = mb().receive<ev>(must, [](const ev& e) { return e.kind.rfind("client_", 0) == 0; });
+  ASSERT_TRUE(client);
+  EXPECT_EQ(client->kind, "client_ok") << client->detail;
+}
+
 TEST_F(handshake_test, wrong_context_or_caller_is_invalid_and_leaves_the_socket_open) {
   auto l = otpnet::test::listen_loopback();
   context cctx = client_ctx();

@@ -208,6 +208,7 @@ class io_uring_backend final : public backend {
     bool recv_in_flight = false;
     bool accept_armed = false;
     bool send_in_flight = false;
+    bool recv_drained = false;     // the last receive left the socket empty (it was short)
     std::uint32_t send_entry = 0;  // the send's entry in the submission ring
   };
   static_assert(sizeof(void*) != 8 || sizeof(slot) == 40, "a slot per descriptor: keep it small");
@@ -233,6 +234,9 @@ class io_uring_backend final : public backend {
   // Whether the receive or accept of `s` was taken by the kernel (else it
   // is made a no-op in the ring, or submitted if it cannot be).
   bool op_reached_kernel(std::uint32_t entry, std::uint64_t data) noexcept;
+  // Whether the send of `s` was read by the kernel (and so is done); if
+  // not, it is made a no-op where it is.
+  bool send_reached_kernel(const slot& s, int fd) noexcept;
   // After a submission: the send area is free again once the ring is empty.
   void submitted() noexcept;
   // Takes a completion for `target` out of held_ and then the completion
