@@ -37,9 +37,11 @@
 
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cinttypes>
 #include <cstdarg>
 #include <cstdio>
@@ -565,9 +567,13 @@ void worker::start(std::size_t slot, clock::time_point now) noexcept {
     // the kernel knows the whole 4-tuple (IP_BIND_ADDRESS_NO_PORT).
     const auto k = static_cast<std::uint8_t>(1 + next_id_ % cfg_.source_addrs);
     (void)so::setopt_native(*s, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1);
-    if (auto b = so::bind(*s, so::address::inet({127, 0, 0, k}, 0)); !b) {
+    // A plain bind: so::bind would also ask for the port it got (a
+    // getsockname per connection), which is 0 here until the connect.
+    const so::address source = so::address::inet({127, 0, 0, k}, 0);
+    if (::bind(s->native_handle(), source.native(), source.size()) != 0) {
+      const errc e = from_errno(errno);
       c.sock = std::move(*s);
-      connect_failed(c, b.error(), "bind to a source address");
+      connect_failed(c, e, "bind to a source address");
       return;
     }
   }
@@ -659,8 +665,10 @@ void worker::on_io(std::uint64_t token, re::readiness r) noexcept {
   // The backend already marks both directions on an error or a hang-up.
   so::detail::deliver_readiness(*c.sock.state(), so::readiness{r.readable, r.writable});
   if (c.state == conn_state::connecting) {
-    if (r.writable) {
-      finish_connect(c);
+    if (r.writable && !r.error && !r.hangup) {
+      connected(c, clock::now());  // a connect in progress that became writable without error succeeded
+    } else if (r.writable) {
+      finish_connect(c);  // the connect's result (its error) from a second call
     }
     return;
   }
