@@ -153,6 +153,7 @@ class port final : public std::enable_shared_from_this<port>,
   void run_on_port_thread(F&& f);
 
   void owner_exited(pid owner) noexcept override;
+  bool owned_by(pid p) const noexcept override { return owner() == p; }
 
  private:
   void on_io(std::uint64_t token, reactor::readiness r) noexcept override;

@@ -21,6 +21,7 @@
 
 #include "runtime/lazy_vector.hpp"
 #include "runtime/relations.hpp"
+#include "runtime/resource_list.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -154,13 +155,13 @@ struct process : run_node, socket::select_sink {
   bool adopted = false;
   bool trap_exit = false;
   std::uint32_t frame_bytes = 0;  // (32 bits: it fills what was padding)
-  std::size_t all_index = 0;      // position in its scheduler's list of processes
+  std::uint32_t all_index = 0;    // position in its scheduler's list of processes
+  std::uint32_t queue_len = 0;    // messages in the local list (32 bits: with all_index, one word)
   process* next_run = nullptr;    // the scheduler's local run queue
 
   // -- mailbox ---------------------------------------------------------------
   std::atomic<detail::envelope*> head{nullptr};  // local list, arrival order
   std::atomic<detail::envelope*>* tail_link = &head;
-  std::size_t queue_len = 0;
   /// Where the waiting receive stopped scanning: the link it reads next.
   std::atomic<detail::envelope*>* scan_link = &head;
   inbox_stack inbox;
@@ -194,7 +195,7 @@ struct process : run_node, socket::select_sink {
   /// Records the socket, so that the process's exit withdraws its waits.
   void on_wait(socket::detail::socket_state& s) noexcept override;
   lazy_vector<std::weak_ptr<socket::detail::socket_state>> sockets;  // bare sockets it waited on (rare)
-  std::vector<std::weak_ptr<port_resource>> resources;               // ports it owns
+  resource_list resources;                                           // ports it owns
 
   // -- introspection -------------------------------------------------------------
   const char* behaviour = nullptr;
