@@ -193,26 +193,76 @@ struct statem_start_pack {
   Args args;
 };
 
-/// Awaits a coroutine callback's task and carries out its transition,
-/// returning the engine's step: the transition is a local of await_resume,
-/// never a temporary of the loop's frame, which GCC would keep for the
-/// process's whole life.
+/// The machine and what the loop keeps beside it, as one object of the
+/// loop's frame, so that the loop's awaiter reaches all of it through one
+/// pointer.
 template <class Fsm>
-struct statem_await_pending {
+struct statem_machine {
+  using transition = typename Fsm::transition;
+  explicit statem_machine(pid parent) noexcept : core(parent) {}
+  statem_core core;
+  std::optional<Fsm> fsm;
+  std::optional<task<transition>> pending;  // a coroutine callback's
+};
+
+/// The loop's one awaiter, a named local awaited at each of the loop's
+/// waits: GCC gives every co_await's awaiter a place of its own in the
+/// frame, for the process's whole life, so one awaiter for three waits
+/// saves two places. `what` says which wait: the mailbox (with the core's
+/// timeouts, as statem_mailbox_wait; the message in `got`), a yield, or a
+/// coroutine callback's task, whose transition it carries out in
+/// await_resume (a local there, never a temporary of the loop's frame),
+/// leaving the engine's step in `next`.
+template <class Fsm>
+struct statem_loop_wait {
   using engine_t = statem_engine<Fsm>;
+  using step = typename engine_t::step;
   using transition = typename engine_t::transition;
-  statem_await_pending(Fsm& f, statem_core& c, std::optional<task<transition>>& p, bool enter) noexcept
-      : fsm(f), core(c), pending(p), in_enter(enter) {}
-  bool await_ready() const noexcept { return false; }
-  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) noexcept { return pending->await_suspend(h); }
-  typename engine_t::step await_resume() {
-    transition t = pending->await_resume();
-    return engine_t(fsm, core).apply(t, in_enter);
+  enum class what : std::uint8_t { mailbox, yield, pending };
+
+  explicit statem_loop_wait(statem_machine<Fsm>& machine) noexcept : m(&machine) {}
+
+  bool await_ready() noexcept {
+    if (w != what::mailbox) {
+      return false;
+    }
+    statem_mailbox_wait mw{&m->core};
+    bool ready = mw.await_ready();
+    got = mw.got;
+    return ready;
   }
-  Fsm& fsm;
-  statem_core& core;
-  std::optional<task<transition>>& pending;
-  bool in_enter;
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) noexcept {
+    switch (w) {
+      case what::mailbox:
+        statem_mailbox_wait{&m->core, got}.await_suspend(h);
+        return std::noop_coroutine();
+      case what::yield:
+        detail::yield_suspend(h);
+        return std::noop_coroutine();
+      case what::pending:
+        break;
+    }
+    return m->pending->await_suspend(h);
+  }
+  void await_resume() {
+    switch (w) {
+      case what::mailbox:
+        got = statem_mailbox_wait{&m->core, got}.await_resume();
+        return;
+      case what::yield:
+        return;
+      case what::pending:
+        break;
+    }
+    transition t = m->pending->await_resume();
+    next = engine_t(*m->fsm, m->core).apply(t, in_enter);
+  }
+
+  statem_machine<Fsm>* m;
+  envelope* got = nullptr;
+  what w = what::mailbox;
+  bool in_enter = false;
+  step next = step::go_on;
 };
 
 /// The init phase of a gen_statem process: construct the machine into
@@ -224,7 +274,7 @@ struct statem_await_pending {
 /// are freed when it ends instead of living as long as the process.
 template <class Fsm, class Args>
 task<typename statem_engine<Fsm>::step> statem_init(std::unique_ptr<statem_start_pack<Args>> pack,
-                                                    std::optional<Fsm>& fsm, statem_core& core) {
+                                                    statem_machine<Fsm>& m) {
   namespace gs = gen_server::detail;
   using transition = typename Fsm::transition;
   using step = typename statem_engine<Fsm>::step;
@@ -236,6 +286,7 @@ task<typename statem_engine<Fsm>::step> statem_init(std::unique_ptr<statem_start
   if (!gs::register_or_fail(ctx)) {
     co_return step::quit;
   }
+  std::optional<Fsm>& fsm = m.fsm;
   std::optional<transition> t;
   std::exception_ptr crash;
   try {
@@ -265,82 +316,87 @@ task<typename statem_engine<Fsm>::step> statem_init(std::unique_ptr<statem_start
       gs::init_failed(ctx, start_result::error(exit_reason::other("bad_return_from_init")));
       ::otpnet::exit(exit_reason::other("bad_return_from_init"));
   }
-  step s = statem_engine<Fsm>(*fsm, core).start(*t);
+  step s = statem_engine<Fsm>(*fsm, m.core).start(*t);
   gs::init_done(ctx);
   co_return s;
 }
 
 /// The process body of a gen_statem: init (statem_init), loop, terminate.
 /// Its frame lives as long as the machine, so it holds only what the loop
-/// needs: no transition, no engine, one exit reason (the core's) (GCC keeps
-/// every local of a coroutine, and every temporary of a co_await, in the
-/// frame). For otpnet-echo's machine that is 384 bytes, a pool class.
+/// needs: no transition, no engine, one exit reason (the core's), one
+/// awaiter for the loop's three waits (GCC keeps every local of a
+/// coroutine, and every temporary of a co_await, in the frame). For
+/// otpnet-echo's machine that is 320 bytes, a pool class.
 template <class Fsm, class Args>
 proc statem_main(std::unique_ptr<statem_start_pack<Args>> pack) {
-  using transition = typename Fsm::transition;
   using engine_t = statem_engine<Fsm>;
   using step = typename engine_t::step;
-  statem_core core(pack->ctx.parent);
-  std::optional<Fsm> fsm;
-  step s = co_await statem_init<Fsm, Args>(std::move(pack), fsm, core);
+  using wait = statem_loop_wait<Fsm>;
+  statem_machine<Fsm> m(pack->ctx.parent);
+  step s = co_await statem_init<Fsm, Args>(std::move(pack), m);
   if (s == step::quit) {
     co_return;
   }
-  std::optional<task<transition>> pending;  // a coroutine callback's
   std::exception_ptr crash;
+  wait w(m);
   // -- the loop: one event per turn ---------------------------------------------------------
   int streak = 0;  // events taken without reading the mailbox
   while (s != step::stop) {
     try {
       event e(event_kind::enter, nullptr);
       if (s != step::enter) {
-        auto p = core.select();
+        auto p = m.core.select();
         if (p == statem_core::pick::wait) {
           streak = 0;
-          envelope* m = co_await statem_mailbox_wait{&core};
-          if (m == nullptr) {
+          w.w = wait::what::mailbox;
+          co_await w;
+          if (w.got == nullptr) {
             continue;  // a timeout is due: select finds it
           }
-          p = core.accept(m);
+          p = m.core.accept(w.got);
         } else if (++streak >= 64) {
           // Bounded work per turn, for inserted events and timeouts too.
           streak = 0;
-          core.settle();
-          co_await yield();
+          m.core.settle();
+          w.w = wait::what::yield;
+          co_await w;
         }
         if (p != statem_core::pick::event) {
           break;  // a stop request or the parent's exit: why() holds its reason
         }
-        e = core.current();
+        e = m.core.current();
       }
       // An engine is two references, made per event: none is kept in the frame.
-      if (auto next = engine_t(*fsm, core).run(e, pending)) {
+      if (auto next = engine_t(*m.fsm, m.core).run(e, m.pending)) {
         s = *next;
       } else {
-        core.settle();  // a callback that waits: the timeouts run meanwhile
-        s = co_await statem_await_pending<Fsm>(*fsm, core, pending, e.is(event_kind::enter));
-        pending.reset();
+        m.core.settle();  // a callback that waits: the timeouts run meanwhile
+        w.w = wait::what::pending;
+        w.in_enter = e.is(event_kind::enter);
+        co_await w;
+        m.pending.reset();
+        s = w.next;
       }
     } catch (...) {
       crash = std::current_exception();
-      core.reason() = reason_of(crash);
+      m.core.reason() = reason_of(crash);
       break;
     }
   }
-  pending.reset();
+  m.pending.reset();
   // -- terminate: for a stop, a crash, the parent's exit; never for a kill -------------------
-  if constexpr (requires { fsm->terminate(core.reason()); }) {
-    if constexpr (std::is_void_v<decltype(fsm->terminate(core.reason()))>) {
-      fsm->terminate(core.reason());
+  if constexpr (requires { m.fsm->terminate(m.core.reason()); }) {
+    if constexpr (std::is_void_v<decltype(m.fsm->terminate(m.core.reason()))>) {
+      m.fsm->terminate(m.core.reason());
     } else {
-      co_await fsm->terminate(core.reason());
+      co_await m.fsm->terminate(m.core.reason());
     }
   }
   if (crash) {
     std::rethrow_exception(crash);
   }
-  if (!core.reason().is_normal()) {
-    ::otpnet::exit(core.reason());
+  if (!m.core.reason().is_normal()) {
+    ::otpnet::exit(m.core.reason());
   }
 }
 
