@@ -42,6 +42,8 @@
 #include <otpnet/runtime/port.hpp>
 #include <otpnet/socket/socket.hpp>
 
+#include "gen_tcp/shared_options.hpp"
+
 #include <sys/uio.h>
 
 #include <array>
@@ -87,7 +89,8 @@ class port final : public std::enable_shared_from_this<port>,
   /// socket); only those opts wants otherwise are set.
   static result<std::shared_ptr<port>> create(otpnet::socket::socket raw, const effective_options& opts,
                                               const socket_defaults& start = {});
-  port(create_key, otpnet::socket::socket raw, const effective_options& opts, pid owner, int sched) noexcept;
+  /// std::bad_alloc if the options need a block and none can be had.
+  port(create_key, otpnet::socket::socket raw, const effective_options& opts, pid owner, int sched);
   ~port() override;
 
   // -- owner-thread operations ------------------------------------------------------
@@ -107,7 +110,8 @@ class port final : public std::enable_shared_from_this<port>,
   result<void> set_active(active_mode a);
   /// The options, with active N giving the count still to go (inet's).
   effective_options opts() const noexcept {
-    effective_options o = opts_;
+    effective_options o = *opts_;
+    o.active = active_;
     if (o.active.k == active_mode::kind::count) {
       o.active.n = active_left_;
     }
@@ -229,7 +233,8 @@ class port final : public std::enable_shared_from_this<port>,
   // as its connection.)
   int fd_;
   std::atomic<int> sched_;
-  effective_options opts_;  // (the decoder's frame_spec is made from it when needed: 16 bytes less)
+  shared_options opts_;  // all but the active mode, shared with the ports that have the same
+  active_mode active_;
   std::atomic<std::uint64_t> owner_;
   std::shared_ptr<port> self_;  // keeps the port alive while open
   std::atomic<bool> closed_{false};
