@@ -844,7 +844,6 @@ void port::flush() noexcept {
 }
 
 void port::after_progress() noexcept {
-  stats_.send_pend = queued_bytes_;
   if (outq_.empty() && pending_shutdown_ >= 0) {
     (void)shutdown_now(static_cast<so::shutdown_how>(std::exchange(pending_shutdown_, -1)));
   }

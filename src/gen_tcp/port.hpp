@@ -42,6 +42,7 @@
 #include <otpnet/runtime/port.hpp>
 #include <otpnet/socket/socket.hpp>
 
+#include "gen_tcp/send_queue.hpp"
 #include "gen_tcp/shared_options.hpp"
 
 #include <sys/uio.h>
@@ -122,7 +123,10 @@ class port final : public std::enable_shared_from_this<port>,
   /// Closes now; what the kernel does not take at once is dropped.
   result<void> close_now() noexcept;
   result<void> shutdown(otpnet::socket::shutdown_how how);
-  stats getstat() const noexcept { return stats_; }
+  stats getstat() const noexcept {
+    return {stats_.recv_oct, stats_.recv_cnt, stats_.recv_max, stats_.send_oct,
+            stats_.send_cnt, stats_.send_max, queued_bytes_};
+  }
   /// Makes `new_owner` the owner; a port moving to another scheduler
   /// leaves this one now and joins the other in finish_hand_over.
   result<void> hand_over(pid new_owner);
@@ -276,7 +280,7 @@ class port final : public std::enable_shared_from_this<port>,
   bool tls_ = false;  // (with the flags above: no padding of its own)
 
   // send
-  std::vector<out_item> outq_;  // empty costs nothing (a deque allocates ~600 bytes)
+  send_queue<out_item> outq_;  // one item in place: no heap block for one frame at a time
   std::size_t queued_bytes_ = 0;
   bool busy_ = false;
   bool flush_scheduled_ = false;
@@ -285,7 +289,12 @@ class port final : public std::enable_shared_from_this<port>,
   reactor::timer_handle send_timer_{};
   std::uint64_t progress_mark_ = 0;
 
-  stats stats_;
+  // getstat's counters; its send_pend is queued_bytes_.
+  struct counters {
+    std::uint64_t recv_oct = 0, recv_cnt = 0, recv_max = 0;
+    std::uint64_t send_oct = 0, send_cnt = 0, send_max = 0;
+  };
+  counters stats_;
 
   // transport
   std::unique_ptr<transport> transport_;
