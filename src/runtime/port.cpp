@@ -44,7 +44,7 @@ void attach_resource(pid owner, std::weak_ptr<port_resource> r) {
     return;
   }
   if (internal::process* p = internal::process_table::instance().peek_owned(owner, s)) {
-    p->resources.add(owner, std::move(r));
+    p->add_resource(std::move(r));
   }
 }
 

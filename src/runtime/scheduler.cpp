@@ -275,22 +275,24 @@ void scheduler::finalize(process* p, const exit_reason& why) noexcept {
   // then the raw sockets: closing a port's socket under it first frees its
   // descriptor number, which another thread may reuse before the port's
   // epoll_ctl(DEL) on that number.
-  p->resources.release_each([&](port_resource& r) { r.owner_exited(p->id); });
+  p->release_resources([&](port_resource& r) { r.owner_exited(p->id); });
   // Sockets: no select event may reach the dead process, and the ones it
   // still owns close (their other users see `closed`).
-  for (auto& w : p->sockets) {
-    if (auto s = w.lock()) {
-      socket::detail::withdraw_sink(*s, *p);
-      // A socket this process preferred for its scheduler but never waited
-      // on must not keep pointing at the scheduler's poll set, which may go
-      // before the socket does (runtime::stop).
-      socket::detail::drop_preference(*s, polls_);
-      if (socket::detail::owner_of(*s) == p->id.value()) {
-        (void)socket::close(socket::socket(std::move(s)));
+  if (p->extras) {
+    for (auto& w : p->extras->sockets) {
+      if (auto s = w.lock()) {
+        socket::detail::withdraw_sink(*s, *p);
+        // A socket this process preferred for its scheduler but never waited
+        // on must not keep pointing at the scheduler's poll set, which may go
+        // before the socket does (runtime::stop).
+        socket::detail::drop_preference(*s, polls_);
+        if (socket::detail::owner_of(*s) == p->id.value()) {
+          (void)socket::close(socket::socket(std::move(s)));
+        }
       }
     }
+    p->extras->sockets.clear();
   }
-  p->sockets.clear();
   unregister_process(p->id);
   process_table::instance().retire(p->id);
   // No sender can reach p any more: what is left in its queues is final.
