@@ -193,48 +193,37 @@ struct statem_start_pack {
   Args args;
 };
 
-/// The machine and what the loop keeps beside it, as one object of the
-/// loop's frame, so that the loop's awaiter reaches all of it through one
-/// pointer.
-template <class Fsm>
-struct statem_machine {
-  using transition = typename Fsm::transition;
-  explicit statem_machine(pid parent) noexcept : core(parent) {}
-  statem_core core;
-  std::optional<Fsm> fsm;
-  std::optional<task<transition>> pending;  // a coroutine callback's
-};
-
-/// The loop's one awaiter, a named local awaited at each of the loop's
-/// waits: GCC gives every co_await's awaiter a place of its own in the
-/// frame, for the process's whole life, so one awaiter for three waits
-/// saves two places. `what` says which wait: the mailbox (with the core's
+/// The machine and what the loop keeps beside it, and the loop's one
+/// awaiter: GCC gives every co_await's awaiter a place of its own in the
+/// frame, for the process's whole life, so the loop awaits this object
+/// itself at each of its three waits (no awaiter of its own, no pointer
+/// back to the machine). `wait` says which: the mailbox (with the core's
 /// timeouts, as statem_mailbox_wait; the message in `got`), a yield, or a
 /// coroutine callback's task, whose transition it carries out in
 /// await_resume (a local there, never a temporary of the loop's frame),
 /// leaving the engine's step in `next`.
 template <class Fsm>
-struct statem_loop_wait {
+struct statem_machine {
   using engine_t = statem_engine<Fsm>;
   using step = typename engine_t::step;
-  using transition = typename engine_t::transition;
+  using transition = typename Fsm::transition;
   enum class what : std::uint8_t { mailbox, yield, pending };
 
-  explicit statem_loop_wait(statem_machine<Fsm>& machine) noexcept : m(&machine) {}
+  explicit statem_machine(pid parent) noexcept : core(parent) {}
 
   bool await_ready() noexcept {
-    if (w != what::mailbox) {
+    if (wait != what::mailbox) {
       return false;
     }
-    statem_mailbox_wait mw{&m->core};
+    statem_mailbox_wait mw{&core};
     bool ready = mw.await_ready();
     got = mw.got;
     return ready;
   }
   std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) noexcept {
-    switch (w) {
+    switch (wait) {
       case what::mailbox:
-        statem_mailbox_wait{&m->core, got}.await_suspend(h);
+        statem_mailbox_wait{&core, got}.await_suspend(h);
         return std::noop_coroutine();
       case what::yield:
         detail::yield_suspend(h);
@@ -242,25 +231,27 @@ struct statem_loop_wait {
       case what::pending:
         break;
     }
-    return m->pending->await_suspend(h);
+    return pending->await_suspend(h);
   }
   void await_resume() {
-    switch (w) {
+    switch (wait) {
       case what::mailbox:
-        got = statem_mailbox_wait{&m->core, got}.await_resume();
+        got = statem_mailbox_wait{&core, got}.await_resume();
         return;
       case what::yield:
         return;
       case what::pending:
         break;
     }
-    transition t = m->pending->await_resume();
-    next = engine_t(*m->fsm, m->core).apply(t, in_enter);
+    transition t = pending->await_resume();
+    next = engine_t(*fsm, core).apply(t, in_enter);
   }
 
-  statem_machine<Fsm>* m;
+  statem_core core;
+  std::optional<Fsm> fsm;
+  std::optional<task<transition>> pending;  // a coroutine callback's
   envelope* got = nullptr;
-  what w = what::mailbox;
+  what wait = what::mailbox;
   bool in_enter = false;
   step next = step::go_on;
 };
@@ -323,22 +314,22 @@ task<typename statem_engine<Fsm>::step> statem_init(std::unique_ptr<statem_start
 
 /// The process body of a gen_statem: init (statem_init), loop, terminate.
 /// Its frame lives as long as the machine, so it holds only what the loop
-/// needs: no transition, no engine, one exit reason (the core's), one
-/// awaiter for the loop's three waits (GCC keeps every local of a
+/// needs: no transition, no engine, one exit reason (the core's), no
+/// awaiter for the loop's three waits (the machine is its own) (GCC keeps every local of a
 /// coroutine, and every temporary of a co_await, in the frame). For
-/// otpnet-echo's machine that is 320 bytes, a pool class.
+/// otpnet-echo's machine that is 312 bytes, a pool class (a 320-byte
+/// malloc chunk).
 template <class Fsm, class Args>
 proc statem_main(std::unique_ptr<statem_start_pack<Args>> pack) {
   using engine_t = statem_engine<Fsm>;
   using step = typename engine_t::step;
-  using wait = statem_loop_wait<Fsm>;
+  using what = typename statem_machine<Fsm>::what;
   statem_machine<Fsm> m(pack->ctx.parent);
   step s = co_await statem_init<Fsm, Args>(std::move(pack), m);
   if (s == step::quit) {
     co_return;
   }
   std::exception_ptr crash;
-  wait w(m);
   // -- the loop: one event per turn ---------------------------------------------------------
   int streak = 0;  // events taken without reading the mailbox
   while (s != step::stop) {
@@ -348,18 +339,18 @@ proc statem_main(std::unique_ptr<statem_start_pack<Args>> pack) {
         auto p = m.core.select();
         if (p == statem_core::pick::wait) {
           streak = 0;
-          w.w = wait::what::mailbox;
-          co_await w;
-          if (w.got == nullptr) {
+          m.wait = what::mailbox;
+          co_await m;
+          if (m.got == nullptr) {
             continue;  // a timeout is due: select finds it
           }
-          p = m.core.accept(w.got);
+          p = m.core.accept(m.got);
         } else if (++streak >= 64) {
           // Bounded work per turn, for inserted events and timeouts too.
           streak = 0;
           m.core.settle();
-          w.w = wait::what::yield;
-          co_await w;
+          m.wait = what::yield;
+          co_await m;
         }
         if (p != statem_core::pick::event) {
           break;  // a stop request or the parent's exit: why() holds its reason
@@ -371,11 +362,11 @@ proc statem_main(std::unique_ptr<statem_start_pack<Args>> pack) {
         s = *next;
       } else {
         m.core.settle();  // a callback that waits: the timeouts run meanwhile
-        w.w = wait::what::pending;
-        w.in_enter = e.is(event_kind::enter);
-        co_await w;
+        m.wait = what::pending;
+        m.in_enter = e.is(event_kind::enter);
+        co_await m;
         m.pending.reset();
-        s = w.next;
+        s = m.next;
       }
     } catch (...) {
       crash = std::current_exception();
