@@ -30,6 +30,7 @@
 #include <coroutine>
 #include <exception>
 #include <memory>
+#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -99,14 +100,15 @@ class statem_engine {
   }
 
   /// Calls the callback for `e` and carries out the transition it returns,
-  /// or, for a coroutine callback, leaves its task in `pending` (to await
-  /// with statem_await_pending) and returns nothing. The transition lives
+  /// or, for a coroutine callback, leaves its task in `m` (statem_machine,
+  /// to await) and returns nothing. The transition lives
   /// on the stack of this call, not in the machine's frame.
-  std::optional<step> run(event& e, std::optional<task<transition>>& pending) {
+  template <class Machine>
+  std::optional<step> run(event& e, Machine& m) {
     statem_outcome<transition> out;
     invoke(e, out);
     if (out.pending) {
-      pending.emplace(std::move(*out.pending));
+      m.set_pending(std::move(*out.pending));
       return std::nullopt;
     }
     return apply(*out.ready, e.is(event_kind::enter));
@@ -210,6 +212,14 @@ struct statem_machine {
   enum class what : std::uint8_t { mailbox, yield, pending };
 
   explicit statem_machine(pid parent) noexcept : core(parent) {}
+  statem_machine(const statem_machine&) = delete;
+  statem_machine& operator=(const statem_machine&) = delete;
+  ~statem_machine() {
+    reset_pending();
+    if (has_fsm) {
+      fsm().~Fsm();
+    }
+  }
 
   bool await_ready() noexcept {
     if (wait != what::mailbox) {
@@ -231,7 +241,7 @@ struct statem_machine {
       case what::pending:
         break;
     }
-    return pending->await_suspend(h);
+    return pending().await_suspend(h);
   }
   void await_resume() {
     switch (wait) {
@@ -243,17 +253,40 @@ struct statem_machine {
       case what::pending:
         break;
     }
-    transition t = pending->await_resume();
-    next = engine_t(*fsm, core).apply(t, in_enter);
+    transition t = pending().await_resume();
+    next = engine_t(fsm(), core).apply(t, in_enter);
+  }
+
+  // -- the machine and a coroutine callback's task --------------------------------------
+  // Both made in place, their flags beside the awaiter's: optionals' flags
+  // and padding took 16 bytes of the frame.
+  Fsm& fsm() noexcept { return *std::launder(reinterpret_cast<Fsm*>(fsm_bytes)); }
+  template <class... A>
+  void make_fsm(A&&... a) {
+    ::new (static_cast<void*>(fsm_bytes)) Fsm(std::forward<A>(a)...);
+    has_fsm = true;
+  }
+  task<transition>& pending() noexcept { return *std::launder(reinterpret_cast<task<transition>*>(pending_bytes)); }
+  void set_pending(task<transition>&& t) noexcept {
+    ::new (static_cast<void*>(pending_bytes)) task<transition>(std::move(t));
+    has_pending = true;
+  }
+  void reset_pending() noexcept {
+    if (has_pending) {
+      has_pending = false;
+      pending().~task<transition>();
+    }
   }
 
   statem_core core;
-  std::optional<Fsm> fsm;
-  std::optional<task<transition>> pending;  // a coroutine callback's
+  alignas(Fsm) unsigned char fsm_bytes[sizeof(Fsm)];  // NOLINT(modernize-avoid-c-arrays): storage
+  alignas(task<transition>) unsigned char pending_bytes[sizeof(task<transition>)];  // NOLINT(modernize-avoid-c-arrays)
   envelope* got = nullptr;
   what wait = what::mailbox;
   bool in_enter = false;
   step next = step::go_on;
+  bool has_fsm = false;
+  bool has_pending = false;
 };
 
 /// The init phase of a gen_statem process: construct the machine into
@@ -277,15 +310,14 @@ task<typename statem_engine<Fsm>::step> statem_init(std::unique_ptr<statem_start
   if (!gs::register_or_fail(ctx)) {
     co_return step::quit;
   }
-  std::optional<Fsm>& fsm = m.fsm;
   std::optional<transition> t;
   std::exception_ptr crash;
   try {
-    std::apply([&](auto&&... a) { fsm.emplace(std::move(a)...); }, std::move(pack->args));
-    if constexpr (std::is_same_v<decltype(fsm->init()), transition>) {
-      t.emplace(fsm->init());
+    std::apply([&](auto&&... a) { m.make_fsm(std::move(a)...); }, std::move(pack->args));
+    if constexpr (std::is_same_v<decltype(m.fsm().init()), transition>) {
+      t.emplace(m.fsm().init());
     } else {
-      t.emplace(co_await fsm->init());
+      t.emplace(co_await m.fsm().init());
     }
   } catch (...) {
     crash = std::current_exception();
@@ -307,7 +339,7 @@ task<typename statem_engine<Fsm>::step> statem_init(std::unique_ptr<statem_start
       gs::init_failed(ctx, start_result::error(exit_reason::other("bad_return_from_init")));
       ::otpnet::exit(exit_reason::other("bad_return_from_init"));
   }
-  step s = statem_engine<Fsm>(*fsm, m.core).start(*t);
+  step s = statem_engine<Fsm>(m.fsm(), m.core).start(*t);
   gs::init_done(ctx);
   co_return s;
 }
@@ -317,7 +349,7 @@ task<typename statem_engine<Fsm>::step> statem_init(std::unique_ptr<statem_start
 /// needs: no transition, no engine, one exit reason (the core's), no
 /// awaiter for the loop's three waits (the machine is its own) (GCC keeps every local of a
 /// coroutine, and every temporary of a co_await, in the frame). For
-/// otpnet-echo's machine that is 312 bytes, a pool class (a 320-byte
+/// otpnet-echo's machine that is 296 bytes, a pool class (a 304-byte
 /// malloc chunk).
 template <class Fsm, class Args>
 proc statem_main(std::unique_ptr<statem_start_pack<Args>> pack) {
@@ -358,14 +390,14 @@ proc statem_main(std::unique_ptr<statem_start_pack<Args>> pack) {
         e = m.core.current();
       }
       // An engine is two references, made per event: none is kept in the frame.
-      if (auto next = engine_t(*m.fsm, m.core).run(e, m.pending)) {
+      if (auto next = engine_t(m.fsm(), m.core).run(e, m)) {
         s = *next;
       } else {
         m.core.settle();  // a callback that waits: the timeouts run meanwhile
         m.wait = what::pending;
         m.in_enter = e.is(event_kind::enter);
         co_await m;
-        m.pending.reset();
+        m.reset_pending();
         s = m.next;
       }
     } catch (...) {
@@ -374,13 +406,13 @@ proc statem_main(std::unique_ptr<statem_start_pack<Args>> pack) {
       break;
     }
   }
-  m.pending.reset();
+  m.reset_pending();
   // -- terminate: for a stop, a crash, the parent's exit; never for a kill -------------------
-  if constexpr (requires { m.fsm->terminate(m.core.reason()); }) {
-    if constexpr (std::is_void_v<decltype(m.fsm->terminate(m.core.reason()))>) {
-      m.fsm->terminate(m.core.reason());
+  if constexpr (requires { m.fsm().terminate(m.core.reason()); }) {
+    if constexpr (std::is_void_v<decltype(m.fsm().terminate(m.core.reason()))>) {
+      m.fsm().terminate(m.core.reason());
     } else {
-      co_await m.fsm->terminate(m.core.reason());
+      co_await m.fsm().terminate(m.core.reason());
     }
   }
   if (crash) {
