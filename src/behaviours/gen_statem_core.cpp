@@ -30,7 +30,7 @@ const receive_matcher& any_message() noexcept {
 
 statem_core::~statem_core() {
   if (have_cur_) {
-    destroy_envelope(cur_.e);
+    destroy_envelope(cur_e_);
   }
   disarm(state_timer_);
   if (rare_) {
@@ -127,13 +127,17 @@ void statem_core::begin(item it) noexcept {
   if (rare_) {
     disarm(rare_->event_timer);
   }
-  cur_ = std::move(it);
+  cur_kind_ = it.kind;
+  cur_e_ = it.e;
+  if (rare_) {
+    rare_->cur_name = std::move(it.name);  // a name comes only with rare parts (generic timers live there)
+  }
   have_cur_ = true;
 }
 
 void statem_core::drop_current() noexcept {
   if (have_cur_) {
-    destroy_envelope(std::exchange(cur_.e, nullptr));
+    destroy_envelope(std::exchange(cur_e_, nullptr));
     have_cur_ = false;
   }
 }
@@ -256,8 +260,10 @@ const char* statem_core::apply(action_list& actions, bool changed, bool in_enter
   }
   if (!in_enter && have_cur_) {
     if (postpone_it) {
-      rare().postponed.push_back(std::move(cur_));
-      cur_ = item{};
+      rare_parts& r = rare();
+      r.postponed.push_back(item{cur_kind_, cur_e_, nullptr});
+      r.postponed.back().name = std::move(r.cur_name);
+      cur_e_ = nullptr;
       have_cur_ = false;
     } else {
       drop_current();

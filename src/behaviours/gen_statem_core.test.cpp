@@ -37,6 +37,9 @@ struct scripted : gen_statem<scripted, std::string> {
     if (auto* a = e.info<act>()) {
       return a->f(e);
     }
+    if (e.is_timeout("pp") && s == "s0") {
+      return keep_state(postpone());  // retried, with its name, after the next state change
+    }
     std::string what(to_string(e.type()));
     if (auto* c = e.get<std::string>()) {
       what += ":" + *c;
@@ -268,6 +271,13 @@ TEST_F(gen_statem_timeouts, a_retried_postponed_event_cancels_the_event_timeout)
     return s::next_state("s1", event_timeout(10ms, std::string("et")), generic_timeout("sentinel", 50ms));
   });
   EXPECT_EQ(log(1), lines{"generic_timeout:sentinel@s1"});
+}
+
+TEST_F(gen_statem_timeouts, a_postponed_generic_timeout_keeps_its_name) {
+  run([](event&) { return s::keep_state(generic_timeout("pp", 0ms), generic_timeout("sentinel", 30ms)); });
+  EXPECT_EQ(log(1), lines{"generic_timeout:sentinel@s0"});  // pp fired first, postponed in s0
+  run([](event&) { return s::next_state("s1", generic_timeout("after", 0ms)); });
+  EXPECT_EQ(log(2), (lines{"generic_timeout:pp@s1", "generic_timeout:after@s1"}));
 }
 
 }  // namespace

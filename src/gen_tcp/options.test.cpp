@@ -194,6 +194,35 @@ TEST_F(options_test, an_invalid_setopts_changes_nothing_and_sends_nothing) {
   EXPECT_EQ(next().kind, "passive");
 }
 
+// Connections of one listener share one block of options (on a scheduler)
+// until one changes them: the change is its own.
+TEST_F(options_test, a_change_made_by_one_connection_leaves_its_siblings_alone) {
+  auto ls = listen_lo({.packet = packet_type::line, .send_timeout = 700ms});
+  auto getopts = [&](pid owner) { return call(owner, [](const socket& s) { return describe(*s.getopts()); }); };
+  pid a = spawn_owner(ls, 0);
+  client ca = client::connect(ls.port);
+  ASSERT_EQ(next().kind, "accepted");
+  pid b = spawn_owner(ls, 0);
+  client cb = client::connect(ls.port);
+  ASSERT_EQ(next().kind, "accepted");
+  const std::string before = getopts(b);
+  EXPECT_EQ(getopts(a), before);
+  EXPECT_EQ(setopts(a, {.active = passive, .packet = packet_type::u2, .send_timeout = 0ms}), "ok");
+  EXPECT_NE(getopts(a), before);
+  EXPECT_EQ(getopts(b), before);
+  ASSERT_TRUE(cb.write("x\ny\n"));
+  EXPECT_EQ(next().data, "x\n");
+  EXPECT_EQ(next().data, "y\n");
+  ASSERT_TRUE(ca.write(frame2("framed")));
+  expect_quiet();  // a is passive, b has nothing
+  EXPECT_EQ(setopts(a, {.active = once}), "ok");
+  EXPECT_EQ(next().data, "framed");
+  // Back to the listener's options: equal again, whichever block holds them.
+  EXPECT_EQ(setopts(a, {.active = always, .packet = packet_type::line, .send_timeout = 700ms}), "ok");
+  EXPECT_EQ(getopts(a), before);
+  EXPECT_EQ(getopts(b), before);
+}
+
 TEST_F(options_test, listen_refuses_invalid_options) {
   EXPECT_EQ(outcome(listen(so::address::inet_loopback(0), {.high_watermark = 10, .low_watermark = 20})), "invalid");
   EXPECT_EQ(outcome(listen(so::address::inet_loopback(0), {.active = active_n(40000)})), "invalid");

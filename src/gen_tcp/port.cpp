@@ -31,10 +31,15 @@ constexpr std::size_t max_iov = 64;  // iovecs per sendmsg
 
 // -- life cycle ---------------------------------------------------------------------
 
-port::port(create_key, so::socket raw, const effective_options& opts, pid owner, int sched) noexcept
-    : sock_(std::move(raw)), fd_(sock_.native_handle()), sched_(sched), opts_(opts), owner_(owner.value()) {
-  if (opts_.active.k == active_mode::kind::count) {
-    active_left_ = opts_.active.n;
+port::port(create_key, so::socket raw, const effective_options& opts, pid owner, int sched)
+    : sock_(std::move(raw)),
+      fd_(sock_.native_handle()),
+      sched_(sched),
+      opts_(opts),
+      active_(opts.active),
+      owner_(owner.value()) {
+  if (active_.k == active_mode::kind::count) {
+    active_left_ = active_.n;
   }
 }
 
@@ -173,14 +178,18 @@ result<void> port::close() noexcept {
   // Queued data goes out first (as inet's close does): the port stays
   // until the queue is written, fails, or the send timeout passes; nothing
   // more is read or delivered meanwhile.
+  if (opts_->send_timeout.count() <= 0) {
+    effective_options lingering = *opts_;
+    lingering.send_timeout = std::chrono::milliseconds(30000);  // never linger forever
+    if (!opts_.assign(lingering)) {
+      return close_now();  // no memory for the limit: dropped rather than kept forever
+    }
+  }
   closing_ = true;
   if (waits_) {
     waits_->recv_ticket = 0;
   }
-  opts_.active = passive;
-  if (opts_.send_timeout.count() <= 0) {
-    opts_.send_timeout = std::chrono::milliseconds(30000);  // never linger forever
-  }
+  active_ = passive;
   arm_send_timer();
   return ok();
 }
@@ -358,7 +367,7 @@ bool port::wants_frames() const noexcept {
   if (recv_ticket() != 0) {
     return true;
   }
-  switch (opts_.active.k) {
+  switch (active_.k) {
     case active_mode::kind::passive:
       return false;
     case active_mode::kind::count:
@@ -532,13 +541,13 @@ void port::deliver_frame(buffer frame) noexcept {
     return;
   }
   deliver(flavoured<basic_data>(tls_, handle(), std::move(frame)));
-  switch (opts_.active.k) {
+  switch (active_.k) {
     case active_mode::kind::once:
-      opts_.active = passive;
+      active_ = passive;
       break;
     case active_mode::kind::count:
       if (--active_left_ <= 0) {
-        opts_.active = passive;
+        active_ = passive;
         deliver(flavoured<basic_passive>(tls_, handle()));
       }
       break;
@@ -554,7 +563,7 @@ void port::deliver_end() noexcept {
   } else {
     deliver(flavoured<basic_closed>(tls_, handle()));
   }
-  if (opts_.exit_on_close) {
+  if (opts_->exit_on_close) {
     flush();
     (void)close_now();
   }
@@ -580,14 +589,14 @@ void port::pump() noexcept {
   pumping_ = true;
   int budget = pump_budget;
   while (budget > 0 && wants_frames() && !busy_) {
-    std::size_t passive_len = recv_ticket() != 0 && opts_.packet == packet_type::raw ? waits_->recv_length : 0;
+    std::size_t passive_len = recv_ticket() != 0 && opts_->packet == packet_type::raw ? waits_->recv_length : 0;
     decoded d;
     if (passive_len != 0) {
       std::size_t have = rend_ - rstart_;
       d = have >= passive_len ? decoded{decoded::status::frame, 0, passive_len, 0}
                               : decoded{decoded::status::need_more, 0, 0, passive_len};
     } else {
-      d = decode(opts_.spec(), buffered());
+      d = decode(opts_->spec(), buffered());
     }
     if (d.st == decoded::status::frame) {
       buffer f(chunk_, rstart_ + static_cast<std::uint32_t>(d.header), static_cast<std::uint32_t>(d.body));
@@ -636,8 +645,8 @@ result<buffer> port::recv(std::size_t length, std::uint64_t ticket) {
   if (is_closed()) {
     return fail(errc::closed);
   }
-  if (opts_.active.k != active_mode::kind::passive || recv_ticket() != 0 ||
-      (length != 0 && opts_.packet != packet_type::raw)) {
+  if (active_.k != active_mode::kind::passive || recv_ticket() != 0 ||
+      (length != 0 && opts_->packet != packet_type::raw)) {
     return fail(errc::invalid);
   }
   if (end_delivered_ || receive_failed_) {
@@ -708,7 +717,7 @@ result<queued> port::send(buffer data, bool copied) {
     return fail(send_error_);
   }
   out_item it;
-  std::size_t h = encode_header(opts_.packet, data.size(), it.header.data());
+  std::size_t h = encode_header(opts_->packet, data.size(), it.header.data());
   if (h == SIZE_MAX) {
     return fail(errc::emsgsize);
   }
@@ -727,7 +736,7 @@ result<queued> port::send(buffer data, bool copied) {
   }
   queued_bytes_ += it.hlen + it.data.size();
   outq_.push_back(std::move(it));
-  if (opts_.delay_send) {
+  if (opts_->delay_send) {
     if (!flush_scheduled_) {
       flush_scheduled_ = true;
       // The scheduler holds the port until the hook has run, even if it
@@ -741,7 +750,7 @@ result<queued> port::send(buffer data, bool copied) {
   if (send_error_ != errc::ok) {
     return fail(send_error_);
   }
-  if (queued_bytes_ > opts_.high_watermark) {
+  if (queued_bytes_ > opts_->high_watermark) {
     busy_ = true;
   }
   return queued{queued_bytes_, busy_};
@@ -754,13 +763,13 @@ result<queued> port::send_span(std::span<const std::byte> data) {
   if (send_error_ != errc::ok) {
     return fail(send_error_);
   }
-  if (!outq_.empty() || opts_.delay_send) {
+  if (!outq_.empty() || opts_->delay_send) {
     return send(buffer::copy_of(data), true);
   }
   // Nothing queued: write straight from the caller's bytes, and copy only
   // what the kernel did not take.
   std::array<std::byte, 4> header{};
-  std::size_t h = encode_header(opts_.packet, data.size(), header.data());
+  std::size_t h = encode_header(opts_->packet, data.size(), header.data());
   if (h == SIZE_MAX) {
     return fail(errc::emsgsize);
   }
@@ -791,7 +800,7 @@ result<queued> port::send_span(std::span<const std::byte> data) {
   queued_bytes_ += total - sent;
   outq_.push_back(std::move(it));
   arm_send_timer();
-  if (queued_bytes_ > opts_.high_watermark) {
+  if (queued_bytes_ > opts_->high_watermark) {
     busy_ = true;
   }
   return queued{queued_bytes_, busy_};
@@ -964,7 +973,6 @@ void port::on_send(std::uint64_t, std::int32_t result) noexcept {
 }
 
 void port::after_progress() noexcept {
-  stats_.send_pend = queued_bytes_;
   if (outq_.empty() && pending_shutdown_ >= 0) {
     (void)shutdown_now(static_cast<so::shutdown_how>(std::exchange(pending_shutdown_, -1)));
   }
@@ -981,7 +989,7 @@ void port::after_progress() noexcept {
     }
     send_timer_armed_ = false;
   }
-  if (busy_ && queued_bytes_ <= opts_.low_watermark) {
+  if (busy_ && queued_bytes_ <= opts_->low_watermark) {
     busy_ = false;
     notify_drained(errc::ok);
     if (wants_frames()) {
@@ -1015,11 +1023,11 @@ result<bool> port::drained(std::uint64_t ticket) {
 }
 
 void port::arm_send_timer() noexcept {
-  if (send_timer_armed_ || opts_.send_timeout.count() <= 0) {
+  if (send_timer_armed_ || opts_->send_timeout.count() <= 0) {
     return;
   }
   if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
-    send_timer_ = loop->start_timer(opts_.send_timeout, *this, progress_mark_);
+    send_timer_ = loop->start_timer(opts_->send_timeout, *this, progress_mark_);
     send_timer_armed_ = true;
   }
 }
@@ -1049,7 +1057,7 @@ void port::fail_send(errc reason) noexcept {
   busy_ = false;
   notify_drained(reason);
   deliver(flavoured<basic_error>(tls_, handle(), reason));
-  if (reason != errc::timeout || opts_.send_timeout_close) {
+  if (reason != errc::timeout || opts_->send_timeout_close) {
     deliver(flavoured<basic_closed>(tls_, handle()));
     (void)close_now();
     return;
@@ -1083,12 +1091,12 @@ port::active_change port::resolve_active(active_mode a) const noexcept {
     return {a, false};
   }
   // inet adds N to the current count; none left is passive.
-  int base = opts_.active.k == active_mode::kind::count ? active_left_ : 0;
+  int base = active_.k == active_mode::kind::count ? active_left_ : 0;
   int sum = base + a.n;
   if (sum > 0) {
     return {active_n(sum), false};
   }
-  return {passive, opts_.active.k != active_mode::kind::passive};
+  return {passive, active_.k != active_mode::kind::passive};
 }
 
 result<void> port::setopts(const options& o) {
@@ -1098,7 +1106,8 @@ result<void> port::setopts(const options& o) {
   if (only_active(o)) {
     return set_active(*o.active);
   }
-  effective_options next = opts_;
+  effective_options next = *opts_;
+  next.active = active_;
   options req = o;
   bool counted_down = false;
   if (o.active) {
@@ -1110,13 +1119,19 @@ result<void> port::setopts(const options& o) {
   if (!next.apply(req)) {
     return fail(errc::invalid);
   }
+  bool nodelay_changes = o.nodelay && *o.nodelay != opts_->nodelay;
+  bool keepalive_changes = o.keepalive && *o.keepalive != opts_->keepalive;
+  // Shared with this port's siblings until now: a change is a block of its own.
+  if (!opts_.assign(next)) {
+    return fail(errc::enomem);
+  }
   if (counted_down) {
     deliver(flavoured<basic_passive>(tls_, handle()));
   }
-  if (o.nodelay && *o.nodelay != opts_.nodelay) {
+  if (nodelay_changes) {
     (void)so::setopt(sock_, so::opt::tcp::nodelay, *o.nodelay);
   }
-  if (o.keepalive && *o.keepalive != opts_.keepalive) {
+  if (keepalive_changes) {
     (void)so::setopt(sock_, so::opt::socket::keepalive, *o.keepalive);
   }
   if (o.recbuf && *o.recbuf > 0) {
@@ -1125,9 +1140,9 @@ result<void> port::setopts(const options& o) {
   if (o.sndbuf && *o.sndbuf > 0) {
     (void)so::setopt(sock_, so::opt::socket::sndbuf, *o.sndbuf);
   }
-  opts_ = next;
-  active_left_ = opts_.active.k == active_mode::kind::count ? opts_.active.n : 0;
-  if (busy_ && queued_bytes_ <= opts_.low_watermark) {
+  active_ = next.active;
+  active_left_ = active_.k == active_mode::kind::count ? active_.n : 0;
+  if (busy_ && queued_bytes_ <= opts_->low_watermark) {
     after_progress();
   }
   if (wants_frames()) {
@@ -1153,7 +1168,7 @@ result<void> port::set_active(active_mode a) {
   if (c.counted_down) {
     deliver(flavoured<basic_passive>(tls_, handle()));
   }
-  opts_.active = c.mode;
+  active_ = c.mode;
   active_left_ = c.mode.k == active_mode::kind::count ? c.mode.n : 0;
   if (wants_frames()) {
     pump();

@@ -51,6 +51,9 @@
 #include <otpnet/runtime/port.hpp>
 #include <otpnet/socket/socket.hpp>
 
+#include "gen_tcp/send_queue.hpp"
+#include "gen_tcp/shared_options.hpp"
+
 #include <sys/uio.h>
 
 #include <array>
@@ -96,7 +99,8 @@ class port final : public std::enable_shared_from_this<port>,
   /// socket); only those opts wants otherwise are set.
   static result<std::shared_ptr<port>> create(otpnet::socket::socket raw, const effective_options& opts,
                                               const socket_defaults& start = {});
-  port(create_key, otpnet::socket::socket raw, const effective_options& opts, pid owner, int sched) noexcept;
+  /// std::bad_alloc if the options need a block and none can be had.
+  port(create_key, otpnet::socket::socket raw, const effective_options& opts, pid owner, int sched);
   ~port() override;
 
   // -- owner-thread operations ------------------------------------------------------
@@ -116,7 +120,8 @@ class port final : public std::enable_shared_from_this<port>,
   result<void> set_active(active_mode a);
   /// The options, with active N giving the count still to go (inet's).
   effective_options opts() const noexcept {
-    effective_options o = opts_;
+    effective_options o = *opts_;
+    o.active = active_;
     if (o.active.k == active_mode::kind::count) {
       o.active.n = active_left_;
     }
@@ -127,7 +132,10 @@ class port final : public std::enable_shared_from_this<port>,
   /// Closes now; what the kernel does not take at once is dropped.
   result<void> close_now() noexcept;
   result<void> shutdown(otpnet::socket::shutdown_how how);
-  stats getstat() const noexcept { return stats_; }
+  stats getstat() const noexcept {
+    return {stats_.recv_oct, stats_.recv_cnt, stats_.recv_max, stats_.send_oct,
+            stats_.send_cnt, stats_.send_max, queued_bytes_};
+  }
   /// Makes `new_owner` the owner; a port moving to another scheduler
   /// leaves this one now and joins the other in finish_hand_over.
   result<void> hand_over(pid new_owner);
@@ -162,6 +170,7 @@ class port final : public std::enable_shared_from_this<port>,
   void run_on_port_thread(F&& f);
 
   void owner_exited(pid owner) noexcept override;
+  bool owned_by(pid p) const noexcept override { return owner() == p; }
 
  private:
   void on_io(std::uint64_t token, reactor::readiness r) noexcept override;
@@ -251,7 +260,8 @@ class port final : public std::enable_shared_from_this<port>,
   // as its connection.)
   int fd_;
   std::atomic<int> sched_;
-  effective_options opts_;  // (the decoder's frame_spec is made from it when needed: 16 bytes less)
+  shared_options opts_;  // all but the active mode, shared with the ports that have the same
+  active_mode active_;
   std::atomic<std::uint64_t> owner_;
   std::shared_ptr<port> self_;  // keeps the port alive while open
   std::atomic<bool> closed_{false};
@@ -295,7 +305,7 @@ class port final : public std::enable_shared_from_this<port>,
   bool send_in_flight_ = false;  // one was queued and has not completed
 
   // send
-  std::vector<out_item> outq_;  // empty costs nothing (a deque allocates ~600 bytes)
+  send_queue<out_item> outq_;  // one item in place: no heap block for one frame at a time
   std::size_t queued_bytes_ = 0;
   bool busy_ = false;
   bool flush_scheduled_ = false;
@@ -304,7 +314,12 @@ class port final : public std::enable_shared_from_this<port>,
   reactor::timer_handle send_timer_{};
   std::uint64_t progress_mark_ = 0;
 
-  stats stats_;
+  // getstat's counters; its send_pend is queued_bytes_.
+  struct counters {
+    std::uint64_t recv_oct = 0, recv_cnt = 0, recv_max = 0;
+    std::uint64_t send_oct = 0, send_cnt = 0, send_max = 0;
+  };
+  counters stats_;
 
   // transport
   std::unique_ptr<transport> transport_;

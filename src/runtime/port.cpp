@@ -44,8 +44,7 @@ void attach_resource(pid owner, std::weak_ptr<port_resource> r) {
     return;
   }
   if (internal::process* p = internal::process_table::instance().peek_owned(owner, s)) {
-    std::erase_if(p->resources, [](const auto& w) { return w.expired(); });
-    p->resources.push_back(std::move(r));
+    p->add_resource(std::move(r));
   }
 }
 

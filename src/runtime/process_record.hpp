@@ -136,6 +136,16 @@ struct external_wait {
 /// A receive in progress: tests envelopes against the awaited pattern.
 using matcher = detail::receive_matcher;
 
+/// What few processes have, in one block allocated by the first of them
+/// (one pointer in the record where three took 24 bytes): the bare
+/// sockets it waited on, the ports it owns beyond its first, a state name
+/// copied.
+struct process_extras {
+  std::vector<std::weak_ptr<socket::detail::socket_state>> sockets;
+  std::vector<std::weak_ptr<port_resource>> resources;
+  std::string state_copy;
+};
+
 /// A process is also the sink that turns readiness of the sockets it waits
 /// on into socket_select messages (a base, not a member holding a
 /// reference back: 8 bytes less).
@@ -154,13 +164,13 @@ struct process : run_node, socket::select_sink {
   bool adopted = false;
   bool trap_exit = false;
   std::uint32_t frame_bytes = 0;  // (32 bits: it fills what was padding)
-  std::size_t all_index = 0;      // position in its scheduler's list of processes
+  std::uint32_t all_index = 0;    // position in its scheduler's list of processes
+  std::uint32_t queue_len = 0;    // messages in the local list (32 bits: with all_index, one word)
   process* next_run = nullptr;    // the scheduler's local run queue
 
   // -- mailbox ---------------------------------------------------------------
   std::atomic<detail::envelope*> head{nullptr};  // local list, arrival order
   std::atomic<detail::envelope*>* tail_link = &head;
-  std::size_t queue_len = 0;
   /// Where the waiting receive stopped scanning: the link it reads next.
   std::atomic<detail::envelope*>* scan_link = &head;
   inbox_stack inbox;
@@ -193,18 +203,25 @@ struct process : run_node, socket::select_sink {
   void notify(socket::select_event ev) noexcept override;
   /// Records the socket, so that the process's exit withdraws its waits.
   void on_wait(socket::detail::socket_state& s) noexcept override;
-  lazy_vector<std::weak_ptr<socket::detail::socket_state>> sockets;  // bare sockets it waited on (rare)
-  std::vector<std::weak_ptr<port_resource>> resources;               // ports it owns
+  /// The ports it owns: the first here (a connection's handler owns one),
+  /// the others in the extras. Held weakly.
+  std::weak_ptr<port_resource> first_resource;
+  std::unique_ptr<process_extras> extras;
+  process_extras& extras_now() {
+    if (!extras) {
+      extras = std::make_unique<process_extras>();
+    }
+    return *extras;
+  }
 
   // -- introspection -------------------------------------------------------------
   const char* behaviour = nullptr;
   /// The state's name: one with static storage by pointer (a gen_statem's
-  /// state function names), any other copied into `state_copy` (allocated
-  /// by the first such name).
+  /// state function names), any other copied into the extras' state_copy
+  /// (state_label nullptr).
   const char* state_label = "";
-  std::unique_ptr<std::string> state_copy;
   std::string_view state_name() const noexcept {
-    return state_label != nullptr ? std::string_view(state_label) : std::string_view(*state_copy);
+    return state_label != nullptr ? std::string_view(state_label) : std::string_view(extras->state_copy);
   }
 
   // -- a plain thread's mailbox ----------------------------------------------------
@@ -255,13 +272,52 @@ struct process : run_node, socket::select_sink {
   /// destroy a socket in the middle of another socket's wait.
   void track(socket::detail::socket_state& s) noexcept {
     std::weak_ptr<socket::detail::socket_state> w = socket::detail::weak_of(s);
-    sockets.erase_if([](const auto& x) { return x.expired(); });
+    auto& sockets = extras_now().sockets;
+    std::erase_if(sockets, [](const auto& x) { return x.expired(); });
     for (const auto& x : sockets) {
       if (!x.owner_before(w) && !w.owner_before(x)) {
         return;
       }
     }
     sockets.push_back(std::move(w));
+  }
+
+  /// Adds `r` to the ports it owns, first dropping the ones gone or handed
+  /// to another process since (an acceptor hands over every port it makes:
+  /// without this its list would hold one per live connection).
+  void add_resource(std::weak_ptr<port_resource> r) {
+    auto stale = [me = id](const std::weak_ptr<port_resource>& w) {
+      std::shared_ptr<port_resource> x = w.lock();
+      return x == nullptr || !x->owned_by(me);
+    };
+    if (!first_resource.expired() && stale(first_resource)) {
+      first_resource.reset();
+    }
+    if (extras) {
+      std::erase_if(extras->resources, stale);
+    }
+    if (first_resource.expired()) {
+      first_resource = std::move(r);
+    } else {
+      extras_now().resources.push_back(std::move(r));
+    }
+  }
+
+  /// Calls `f(port_resource&)` for each port still alive, and forgets them.
+  template <class F>
+  void release_resources(F&& f) {
+    if (auto x = first_resource.lock()) {
+      f(*x);
+    }
+    first_resource.reset();
+    if (extras) {
+      for (auto& w : extras->resources) {
+        if (auto x = w.lock()) {
+          f(*x);
+        }
+      }
+      extras->resources.clear();
+    }
   }
 
   /// Moves what other threads sent into the local list (messages) and the

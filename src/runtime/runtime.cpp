@@ -351,10 +351,7 @@ void set_process_label(const char* behaviour, std::string_view state_name) {
       me->state_label = "";
       return;
     }
-    if (!me->state_copy) {
-      me->state_copy = std::make_unique<std::string>();
-    }
-    me->state_copy->assign(state_name);
+    me->extras_now().state_copy.assign(state_name);
     me->state_label = nullptr;
   }
 }

@@ -120,14 +120,14 @@ void scheduler::adopt(process* p) noexcept {
   if (shutting_down_) {
     // Spawned while the runtime stops: it never runs.
     p->adopted = true;
-    p->all_index = all_.size();
+    p->all_index = static_cast<std::uint32_t>(all_.size());
     all_.push_back(p);
     live_.fetch_add(1, std::memory_order_relaxed);
     finalize(p, exit_reason::shutdown());
     return;
   }
   p->adopted = true;
-  p->all_index = all_.size();
+  p->all_index = static_cast<std::uint32_t>(all_.size());
   all_.push_back(p);
   live_.fetch_add(1, std::memory_order_relaxed);
   p->state = pstate::runnable;
@@ -275,27 +275,24 @@ void scheduler::finalize(process* p, const exit_reason& why) noexcept {
   // then the raw sockets: closing a port's socket under it first frees its
   // descriptor number, which another thread may reuse before the port's
   // epoll_ctl(DEL) on that number.
-  for (auto& w : p->resources) {
-    if (auto r = w.lock()) {
-      r->owner_exited(p->id);
-    }
-  }
-  p->resources.clear();
+  p->release_resources([&](port_resource& r) { r.owner_exited(p->id); });
   // Sockets: no select event may reach the dead process, and the ones it
   // still owns close (their other users see `closed`).
-  for (auto& w : p->sockets) {
-    if (auto s = w.lock()) {
-      socket::detail::withdraw_sink(*s, *p);
-      // A socket this process preferred for its scheduler but never waited
-      // on must not keep pointing at the scheduler's poll set, which may go
-      // before the socket does (runtime::stop).
-      socket::detail::drop_preference(*s, polls_);
-      if (socket::detail::owner_of(*s) == p->id.value()) {
-        (void)socket::close(socket::socket(std::move(s)));
+  if (p->extras) {
+    for (auto& w : p->extras->sockets) {
+      if (auto s = w.lock()) {
+        socket::detail::withdraw_sink(*s, *p);
+        // A socket this process preferred for its scheduler but never waited
+        // on must not keep pointing at the scheduler's poll set, which may go
+        // before the socket does (runtime::stop).
+        socket::detail::drop_preference(*s, polls_);
+        if (socket::detail::owner_of(*s) == p->id.value()) {
+          (void)socket::close(socket::socket(std::move(s)));
+        }
       }
     }
+    p->extras->sockets.clear();
   }
-  p->sockets.clear();
   unregister_process(p->id);
   process_table::instance().retire(p->id);
   // No sender can reach p any more: what is left in its queues is final.
@@ -492,11 +489,11 @@ void settle_exit(process* p, const exit_reason& why) noexcept {
     send_signal(l.other, detail::make_envelope<sig_exit>(sig_exit{p->id, why, true}));
   });
   p->rel.each(relations::kind::monitored_by, [&](const relations::entry& w) {
-    send_signal(w.other, detail::make_envelope<down_msg>(down_msg{w.r, p->id, why}));
+    send_signal(w.other, detail::make_envelope<down_msg>(down_msg{w.r(), p->id, why}));
   });
   p->rel.each(relations::kind::monitoring, [&](const relations::entry& m) {
     if (m.other) {  // a null target was demonitored already
-      send_signal(m.other, detail::make_envelope<sig_demonitor>(sig_demonitor{m.r}));
+      send_signal(m.other, detail::make_envelope<sig_demonitor>(sig_demonitor{m.r()}));
     }
   });
 }

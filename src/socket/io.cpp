@@ -22,7 +22,7 @@ socket accepted_from(detail::socket_state& st, int fd) {
   st.counters().acc_success.add(1);
   auto mode = st.registered.load(std::memory_order_relaxed) ? open_options::registry_mode::on
                                                             : open_options::registry_mode::off;
-  auto ns = detail::make_state(fd, st.dom, st.typ, st.proto, mode, st.owner.load(std::memory_order_relaxed));
+  auto ns = detail::make_state(fd, st.dom(), st.typ(), st.proto(), mode, st.owner.load(std::memory_order_relaxed));
   ns->connected.store(true, std::memory_order_relaxed);
   ns->bound.store(true, std::memory_order_relaxed);
   return socket(std::move(ns));

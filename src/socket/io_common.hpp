@@ -54,7 +54,7 @@ inline detail::socket_counters::counter& waits_of(detail::socket_state& st, sele
 
 /// True when a 0-byte read means the peer shut down (stream, seqpacket).
 inline bool eof_means_closed(const detail::socket_state& st) noexcept {
-  return st.typ == socket::type::stream || st.typ == socket::type::seqpacket;
+  return st.typ() == socket::type::stream || st.typ() == socket::type::seqpacket;
 }
 
 /// Runs `attempt` in a waiting form until it succeeds, fails or `dl` passes.

@@ -146,7 +146,7 @@ auto sendmsg_attempt(const socket& s, const msg_send& m, std::span<std::byte> ct
     detail::socket_state& st = *s.state();
     const int fd = st.fd();
     const std::size_t total = total_size(m.iov);
-    const bool whole = st.typ == type::stream;
+    const bool whole = st.typ() == type::stream;
     do {
       st.counters().write_tries.add(1);
       iovec_array v(m.iov, done);

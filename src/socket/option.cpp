@@ -265,11 +265,11 @@ result<option_value> get_otp(const socket& s, const option_desc& d) {
     case otp_id::fd:
       return st.fd();
     case otp_id::domain:
-      return st.dom;
+      return st.dom();
     case otp_id::type:
-      return st.typ;
+      return st.typ();
     case otp_id::protocol:
-      return st.proto;
+      return st.proto();
   }
   return fail(errc::invalid);
 }

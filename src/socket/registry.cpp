@@ -94,9 +94,9 @@ result<socket_info> info(const socket& s) {
     return fail(errc::closed);
   }
   socket_info i;
-  i.dom = st->dom;
-  i.typ = st->typ;
-  i.proto = st->proto;
+  i.dom = st->dom();
+  i.typ = st->typ();
+  i.proto = st->proto();
   i.fd = st->fd();
   i.owner = st->owner.load(std::memory_order_relaxed);
   i.use_registry = st->registered.load(std::memory_order_relaxed);
@@ -144,13 +144,13 @@ std::vector<socket> which_sockets() {
   return collect([](const detail::socket_state&) { return true; });
 }
 std::vector<socket> which_sockets(domain d) {
-  return collect([d](const detail::socket_state& s) { return s.dom == d; });
+  return collect([d](const detail::socket_state& s) { return s.dom() == d; });
 }
 std::vector<socket> which_sockets(type t) {
-  return collect([t](const detail::socket_state& s) { return s.typ == t; });
+  return collect([t](const detail::socket_state& s) { return s.typ() == t; });
 }
 std::vector<socket> which_sockets(protocol p) {
-  return collect([p](const detail::socket_state& s) { return s.proto == p; });
+  return collect([p](const detail::socket_state& s) { return s.proto() == p; });
 }
 std::vector<socket> which_sockets(owned_by o) {
   return collect([o](const detail::socket_state& s) { return s.owner.load(std::memory_order_relaxed) == o.owner; });

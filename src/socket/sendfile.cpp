@@ -33,7 +33,7 @@ result<std::uint64_t> checked_count(const socket& s, int file, std::uint64_t off
   if (st == nullptr || st->closed()) {
     return fail(errc::closed);
   }
-  if (st->typ != type::stream) {
+  if (st->typ() != type::stream) {
     return fail(errc::einval);
   }
   struct ::stat sb {};

@@ -12,7 +12,11 @@ void registry_add(socket_state& s) noexcept;
 void registry_remove(socket_state& s) noexcept;
 bool registry_default() noexcept;
 
-socket_state::socket_state(int fd, domain d, type t, protocol p) noexcept : dom(d), typ(t), proto(p), fd_(fd) {}
+socket_state::socket_state(int fd, domain d, type t, protocol p) noexcept
+    : dom_(static_cast<std::uint8_t>(d)),
+      typ_(static_cast<std::uint8_t>(t)),
+      proto_(static_cast<std::uint16_t>(p)),
+      fd_(fd) {}
 
 socket_state::~socket_state() {
   if (!closed()) {

@@ -67,7 +67,7 @@ class statem_core {
   }
 
   /// The event being handled.
-  event current() const noexcept { return {cur_.kind, cur_.e, cur_.name.get()}; }
+  event current() const noexcept { return {cur_kind_, cur_e_, rare_ ? rare_->cur_name.get() : nullptr}; }
   /// Ends the current event (not postponed): frees its content.
   void drop_current() noexcept;
 
@@ -111,6 +111,9 @@ class statem_core {
     // Postponed events, oldest first.
     std::vector<item> postponed;
     std::vector<named_timer> generic;
+    // The current event's timeout name (a generic timeout's): only a
+    // machine with generic timeouts, which has these parts, has one.
+    std::unique_ptr<std::string> cur_name;
   };
 
   void arm(timer& t, action& a);
@@ -126,10 +129,13 @@ class statem_core {
   named_timer* find_generic(const std::string& name) noexcept;
 
   pid parent_;
-  item cur_;
+  // The current event (its name, if any, in the rare parts): its kind and
+  // the flags below share one word, where an item and the flags took 32
+  // bytes of the machine's frame.
+  envelope* cur_e_ = nullptr;
+  event_kind cur_kind_ = event_kind::info;
   bool have_cur_ = false;
-  // A timer was set since select last looked, and wait_ms_ holds its time
-  // (in the padding after have_cur_: no bigger core).
+  // A timer was set since select last looked, and wait_ms_ holds its time.
   bool fresh_ = false;
   // A timer is relative (its time only, set since the clock was last
   // read). At most one is, and only when no other timer is armed.

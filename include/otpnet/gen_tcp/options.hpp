@@ -104,6 +104,7 @@ struct effective_options {
   /// outside -32767..32767).
   bool apply(const options& o) noexcept;
   frame_spec spec() const noexcept { return {packet, packet_size, line_delimiter, line_length}; }
+  friend bool operator==(const effective_options&, const effective_options&) = default;
 };
 
 }  // namespace otpnet::gen_tcp

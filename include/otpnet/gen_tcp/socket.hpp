@@ -87,7 +87,8 @@ class socket {
   // -- options and control -----------------------------------------------------------
 
   /// Changes options; framing may change at any time without losing
-  /// buffered bytes. Errors: invalid (bad value, not the owner), closed.
+  /// buffered bytes. Errors: invalid (bad value, not the owner), closed,
+  /// enomem (the changed options need memory of their own).
   result<void> setopts(const options& o) const;
   /// setopts({.active = a}), the per-frame re-arm of an {active, once}
   /// handler, without building an option set. Errors: invalid (a count out

@@ -26,6 +26,9 @@ class port_resource {
   virtual ~port_resource() = default;
   /// Called on the owner's scheduler thread while the owner ends.
   virtual void owner_exited(pid owner) noexcept = 0;
+  /// Whether `p` owns it now (it may have been handed to another process
+  /// since it was attached to `p`). @threadsafe
+  virtual bool owned_by(pid p) const noexcept = 0;
 };
 
 /// Something to run once at the end of the current run phase.
@@ -55,8 +58,9 @@ reactor::event_loop* loop_of(int index) noexcept;
 /// Runs `t` on scheduler `index`'s thread. @threadsafe
 bool post_to_scheduler(int index, reactor::task t);
 
-/// Binds `r` to the calling process: owner_exited runs when it ends. The
-/// runtime holds it weakly. Only from a process.
+/// Binds `r` to the process `owner` (of the calling scheduler):
+/// owner_exited runs when it ends. The runtime holds it weakly, until it
+/// is gone or owned by another process. Only from a scheduler thread.
 void attach_resource(pid owner, std::weak_ptr<port_resource> r);
 
 /// Runs `h->end_of_turn()` after the current run phase of the calling

@@ -1,0 +1,66 @@
+#include "gen_tcp/shared_options.hpp"
+
+namespace otpnet::gen_tcp::detail {
+
+namespace {
+
+/// The options as a block holds them: the active mode is the port's.
+effective_options without_active(const effective_options& o) noexcept {
+  effective_options c = o;
+  c.active = always;
+  return c;
+}
+
+}  // namespace
+
+thread_local shared_options::last_block shared_options::thread_last;
+
+shared_options::last_block::~last_block() {
+  if (b != nullptr) {
+    release(b);
+  }
+}
+
+shared_options::block* shared_options::acquire(const effective_options& o) noexcept {
+  effective_options want = without_active(o);
+  block* last = thread_last.b;
+  if (last != nullptr && last->opts == want) {
+    last->refs.fetch_add(1, std::memory_order_relaxed);
+    return last;
+  }
+  auto* b = new (std::nothrow) block{{2}, want};  // ours and the thread's
+  if (b == nullptr) {
+    return nullptr;
+  }
+  if (last != nullptr) {
+    release(last);
+  }
+  thread_last.b = b;
+  return b;
+}
+
+void shared_options::release(block* b) noexcept {
+  if (b->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    delete b;
+  }
+}
+
+shared_options::shared_options(const effective_options& o) : b_(acquire(o)) {
+  if (b_ == nullptr) {
+    throw std::bad_alloc();
+  }
+}
+
+bool shared_options::assign(const effective_options& o) noexcept {
+  if (b_->opts == without_active(o)) {
+    return true;
+  }
+  block* b = acquire(o);
+  if (b == nullptr) {
+    return false;
+  }
+  release(std::exchange(b_, b));
+  return true;
+}
+
+}  // namespace otpnet::gen_tcp::detail
