@@ -48,7 +48,15 @@ class relations {
   void add_watcher(ref r, pid watcher) { v_.push_back(entry{r, watcher, kind::monitored_by}); }
   /// Removes the monitor `r` of a watcher; how many were removed.
   std::size_t erase_watcher(ref r) noexcept {
-    return std::erase_if(v_, [r](const entry& e) { return e.k == kind::monitored_by && e.r == r; });
+    // A ref names one monitor: the first match is the only one. Newest
+    // first (a caller's monitor, removed right after the reply).
+    for (std::size_t i = v_.size(); i-- > 0;) {
+      if (v_[i].k == kind::monitored_by && v_[i].r == r) {
+        v_.erase(v_.begin() + static_cast<std::ptrdiff_t>(i));
+        return 1;
+      }
+    }
+    return 0;
   }
 
   // -- monitors this process set ----------------------------------------------------------
@@ -56,10 +64,19 @@ class relations {
   /// The monitor `r` this process set (demonitored or not), or nullptr.
   /// Valid until the next change of these relations.
   entry* find_target(ref r) noexcept {
-    for (entry& e : v_) {
-      if (e.k == kind::monitoring && e.r == r) {
-        return &e;
+    // From both ends inward: a process with many relations (a listener
+    // monitoring its connections) looks up its newest monitor (a call's,
+    // removed right after the reply) and its oldest (the first connection
+    // to end) most often.
+    auto is = [r](const entry& e) { return e.k == kind::monitoring && e.r == r; };
+    for (std::size_t lo = 0, hi = v_.size(); lo < hi;) {
+      if (is(v_[--hi])) {
+        return &v_[hi];
       }
+      if (lo < hi && is(v_[lo])) {
+        return &v_[lo];
+      }
+      ++lo;
     }
     return nullptr;
   }
