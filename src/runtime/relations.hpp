@@ -38,14 +38,14 @@ class relations {
     }
     return false;
   }
-  void add_link(pid p) { v_.push_back(entry{ref{}, p, kind::link}); }
+  void add_link(pid p) { push(entry{ref{}, p, kind::link}); }
   /// Removes every link to `p`.
   void erase_link(pid p) noexcept {
     std::erase_if(v_, [p](const entry& e) { return e.k == kind::link && e.other == p; });
   }
 
   // -- monitors set on this process ----------------------------------------------------
-  void add_watcher(ref r, pid watcher) { v_.push_back(entry{r, watcher, kind::monitored_by}); }
+  void add_watcher(ref r, pid watcher) { push(entry{r, watcher, kind::monitored_by}); }
   /// Removes the monitor `r` of a watcher; how many were removed.
   std::size_t erase_watcher(ref r) noexcept {
     // A ref names one monitor: the first match is the only one. Newest
@@ -60,7 +60,7 @@ class relations {
   }
 
   // -- monitors this process set ----------------------------------------------------------
-  void add_target(ref r, pid target) { v_.push_back(entry{r, target, kind::monitoring}); }
+  void add_target(ref r, pid target) { push(entry{r, target, kind::monitoring}); }
   /// The monitor `r` this process set (demonitored or not), or nullptr.
   /// Valid until the next change of these relations.
   entry* find_target(ref r) noexcept {
@@ -96,6 +96,15 @@ class relations {
   std::size_t heap_bytes() const noexcept { return v_.capacity() * sizeof(entry); }
 
  private:
+  // Room for two at the first: a supervised worker is spawned with its
+  // link and its starter's monitor, one allocation instead of two.
+  void push(const entry& e) {
+    if (v_.capacity() == 0) {
+      v_.reserve(2);
+    }
+    v_.push_back(e);
+  }
+
   std::vector<entry> v_;
 };
 
