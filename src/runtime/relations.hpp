@@ -10,6 +10,7 @@
 
 #include <otpnet/runtime/pid.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -41,7 +42,13 @@ class relations {
   void add_link(pid p) { push(entry{ref{}, p, kind::link}); }
   /// Removes every link to `p`.
   void erase_link(pid p) noexcept {
-    std::erase_if(v_, [p](const entry& e) { return e.k == kind::link && e.other == p; });
+    // Erased one by one (a block move each) rather than by remove_if,
+    // which moves every later entry singly: a supervisor with thousands of
+    // children erases one link per child that ends, usually an old one.
+    auto is = [p](const entry& e) { return e.k == kind::link && e.other == p; };
+    for (auto it = std::find_if(v_.begin(), v_.end(), is); it != v_.end(); it = std::find_if(it, v_.end(), is)) {
+      it = v_.erase(it);
+    }
   }
 
   // -- monitors set on this process ----------------------------------------------------
