@@ -68,7 +68,9 @@ result<std::shared_ptr<port>> port::create(so::socket raw, const effective_optio
   p->register_io();
   otpnet::detail::attach_resource(me, p);
   if (p->wants_frames()) {
-    p->pump();  // bytes may have arrived before registration
+    // Completions: queues the first receive. By readiness the add reports
+    // bytes already there (register_io): this reads nothing until then.
+    p->pump();
   }
   return p;
 }
