@@ -8,6 +8,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/socket.h>
+
 #include <string>
 #include <thread>
 
@@ -278,6 +281,140 @@ TEST_F(gen_tcp_test, connect_and_active_n_counts_down_to_passive) {
   auto r = mb.receive<std::string>(5000ms);
   ASSERT_TRUE(r);
   EXPECT_EQ(*r, "a\nb\n[passive]");
+}
+
+// A port watched by readiness tries no read until its registration's
+// first event, which reports what was there already (backend.hpp, point
+// 1): bytes and the end of the stream that came before the adoption are
+// delivered all the same, to an active socket and to a passive recv.
+proc adopt_and_report(so::socket raw, effective_options o, pid report) {
+  auto s = adopt(std::move(raw), o);
+  if (!s) {
+    send(report, std::string("adopt: ") + format_error(s.error()));
+    co_return;
+  }
+  std::string got;
+  if (o.active.k == active_mode::kind::passive) {
+    auto r = co_await s->recv(0, 5000ms);
+    got += r ? r->str() : std::string("[") + std::string(err_name(r.error())) + "]";
+    auto end = co_await s->recv(0, 5000ms);
+    got += end ? "[more]" : std::string("[") + std::string(err_name(end.error())) + "]";
+    send(report, got);
+    co_return;
+  }
+  for (int i = 0; i < 2; ++i) {
+    auto m = co_await receive_any(after(5000ms));
+    if (!m) {
+      got += "[timeout]";
+    } else if (auto* d = m->get_if<tcp>()) {
+      got += d->data.str();
+      (void)d->sock.setopts({.active = once});
+    } else if (m->is<tcp_closed>()) {
+      got += "[closed]";
+    }
+  }
+  send(report, got);
+}
+
+TEST_F(gen_tcp_test, bytes_and_end_that_came_before_adoption_are_delivered) {
+  for (bool active : {true, false}) {
+    mailbox mb;
+    auto [client, server] = test::connected_pair();
+    std::string f = frame2("early");
+    ASSERT_TRUE(so::send(client, test::bytes(f), 0, 5000ms));
+    ASSERT_TRUE(so::close(client));  // loopback: bytes and FIN are queued at the server now
+    effective_options o;
+    o.active = active ? once : passive;
+    o.packet = packet_type::u2;
+    spawn([raw = server, o, me = mb.self()]() -> proc { return adopt_and_report(raw, o, me); });
+    auto r = mb.receive<std::string>(10000ms);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(*r, "early[closed]") << (active ? "active once" : "passive recv");
+  }
+}
+
+// The port closes its socket without removing it from epoll first (the
+// close ends the watch). A program that dup'ed the descriptor keeps the
+// open file, and with it the kernel's watch: what the peer sends then is
+// reported under a stale token, which reaches no port, also once a new
+// connection has the same descriptor number on the same loop.
+proc adopt_close_then_echo(pid report) {
+  auto first = co_await receive<so::socket>();
+  effective_options o;
+  o.active = once;
+  o.packet = packet_type::u2;
+  auto s1 = adopt(first, o);
+  (void)(s1 ? s1->close() : result<void>(fail(s1.error())));
+  send(report, std::string(s1 ? "closed first" : "adopt failed"));
+  auto second = co_await receive<so::socket>();
+  auto s2 = adopt(second, o);
+  if (!s2) {
+    send(report, std::string("adopt failed"));
+    co_return;
+  }
+  send(report, second.native_handle());
+  std::string got;
+  for (;;) {
+    auto m = co_await receive_any(after(5000ms));
+    if (!m) {
+      got += "[timeout]";
+      break;
+    }
+    if (auto* d = m->get_if<tcp>()) {
+      got += d->data.str() + "|";
+      (void)d->sock.send(d->data);
+      (void)d->sock.setopts({.active = once});
+    } else if (m->is<tcp_closed>()) {
+      got += "[closed]";
+      break;
+    }
+  }
+  send(report, got);
+}
+
+TEST_F(gen_tcp_test, a_closed_port_whose_descriptor_was_duplicated_disturbs_no_other_connection) {
+  mailbox mb;
+  auto l = test::listen_loopback();
+  pid handler = spawn([me = mb.self()]() -> proc { return adopt_close_then_echo(me); });
+  auto c1 = so::open(so::domain::inet, so::type::stream);
+  ASSERT_TRUE(so::connect(*c1, l.addr(), 5000ms));
+  auto a1 = so::accept(l.sock, 5000ms);
+  ASSERT_TRUE(a1);
+  int copy = ::fcntl(a1->native_handle(), F_DUPFD_CLOEXEC, 0);
+  ASSERT_GE(copy, 0);
+  int first_fd = a1->native_handle();
+  send(handler, std::move(*a1));
+  auto closed = mb.receive<std::string>(5000ms);
+  ASSERT_TRUE(closed);
+  ASSERT_EQ(*closed, "closed first");
+  // The file lives on in the copy: these bytes raise edges on the old watch.
+  std::string to_copy = frame2("to the copy");
+  ASSERT_TRUE(so::send(*c1, test::bytes(to_copy), 0, 5000ms));
+  auto c2 = so::open(so::domain::inet, so::type::stream);
+  ASSERT_TRUE(so::connect(*c2, l.addr(), 5000ms));
+  auto a2 = so::accept(l.sock, 5000ms);
+  ASSERT_TRUE(a2);
+  send(handler, std::move(*a2));
+  auto second_fd = mb.receive<int>(5000ms);
+  ASSERT_TRUE(second_fd);
+  // (Usually the number the first had, now free again.)
+  RecordProperty("same_number", *second_fd == first_fd ? "yes" : "no");
+  std::string f = frame2("second connection");
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(so::send(*c2, test::bytes(f), 0, 5000ms));
+    EXPECT_EQ(read_exact(*c2, f.size()), f);
+    ASSERT_TRUE(so::send(*c1, test::bytes(to_copy), 0, 5000ms));  // more stale edges
+  }
+  ASSERT_TRUE(so::close(*c2));
+  auto got = mb.receive<std::string>(5000ms);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(*got, "second connection|second connection|[closed]");
+  // The copy still reads all the peer sent.
+  std::string seen(3 * to_copy.size(), '\0');
+  EXPECT_EQ(::recv(copy, seen.data(), seen.size(), MSG_WAITALL), static_cast<ssize_t>(seen.size()));
+  EXPECT_EQ(seen, to_copy + to_copy + to_copy);
+  ::close(copy);
+  ASSERT_TRUE(so::close(*c1));
 }
 
 }  // namespace

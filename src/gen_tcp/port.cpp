@@ -73,7 +73,9 @@ result<std::shared_ptr<port>> port::create(so::socket raw, const effective_optio
   p->register_io();
   otpnet::detail::attach_resource(me, p);
   if (p->wants_frames()) {
-    p->pump();  // bytes may have arrived before registration
+    // Completions: queues the first receive. By readiness the add reports
+    // bytes already there (register_io): this reads nothing until then.
+    p->pump();
   }
   return p;
 }
@@ -90,6 +92,10 @@ void port::register_io() noexcept {
     registered_ = loop->add(fd_, what, *this, 0).has_value();
     completions_ = completions_ && registered_;
     ring_sends_ = completions_ && loop->supports_send();
+    // Watched by readiness: the add reports bytes already there as an edge
+    // (backend.hpp, point 1), so no read is tried before it comes (on a
+    // fresh connection it would mostly find nothing).
+    read_maybe_ready_ = !registered_ || completions_;
   }
 }
 
@@ -98,7 +104,13 @@ void port::register_io() noexcept {
 void port::unregister_io() noexcept {
   if (registered_) {
     if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
-      (void)loop->remove(fd_);
+      // Closing (close_now closes the socket next), and no descriptor
+      // from outside: the close ends the watch (remove_before_close).
+      if (closed_.load(std::memory_order_relaxed) && !sock_.adopted()) {
+        (void)loop->remove_before_close(fd_);
+      } else {
+        (void)loop->remove(fd_);
+      }
     }
     registered_ = false;
   }

@@ -233,6 +233,11 @@ result<void> event_loop::add(int fd, interest what, io_handler& h, std::uint64_t
   }
   std::uint32_t generation = r.generation + 1 == 0 ? 1 : r.generation + 1;
   auto added = backend_->add(fd, make_token(fd, generation), what);
+  if (!added && added.error() == errc::eexist) {
+    // Not added here, yet watched: a watch left by remove_before_close on
+    // a file that a dup kept open and that came back under this number.
+    added = backend_->modify(fd, make_token(fd, generation), what);
+  }
   if (!added) {
     return added;
   }
@@ -262,6 +267,16 @@ result<void> event_loop::remove(int fd) {
   regs_[static_cast<std::size_t>(fd)].handler = nullptr;
   --watched_;
   return backend_->remove(fd);
+}
+
+result<void> event_loop::remove_before_close(int fd) {
+  assert_in_owner_thread();
+  if (!watched(fd)) {
+    return fail(errc::enoent);
+  }
+  regs_[static_cast<std::size_t>(fd)].handler = nullptr;
+  --watched_;
+  return backend_->remove_before_close(fd);
 }
 
 result<void> event_loop::submit_recv(int fd) {
@@ -350,6 +365,11 @@ timer_handle event_loop::start_timer_at(time_point deadline, timer_handler& h, s
 std::optional<std::chrono::milliseconds> event_loop::cancel_timer(timer_handle t) noexcept {
   assert_in_owner_thread();
   return timers_.cancel(t, now());
+}
+
+bool event_loop::disarm_timer(timer_handle t) noexcept {
+  assert_in_owner_thread();
+  return timers_.disarm(t);
 }
 
 std::optional<std::chrono::milliseconds> event_loop::read_timer(timer_handle t) const noexcept {

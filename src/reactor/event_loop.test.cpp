@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -85,7 +86,10 @@ class event_loop_test : public ::testing::TestWithParam<std::string_view> {
     fds_before_ = count_fds();
     loop_options opts;
     opts.backend = GetParam();
-    opts.clock = [this] { return clock_; };
+    opts.clock = [this] {
+      ++clock_reads_;
+      return clock_;
+    };
     auto l = event_loop::create(std::move(opts));
     ASSERT_TRUE(l) << err_name(l.error());
     loop_ = std::move(*l);
@@ -199,6 +203,7 @@ class event_loop_test : public ::testing::TestWithParam<std::string_view> {
 
   std::unique_ptr<event_loop> loop_;
   event_loop::time_point clock_{std::chrono::hours(24)};
+  int clock_reads_ = 0;
   std::vector<int> fds_;
   std::size_t fds_before_ = 0;
 };
@@ -500,6 +505,60 @@ TEST_P(event_loop_test, remove_after_close_forgets_the_registration) {
   EXPECT_EQ(loop_->watched_count(), 0u);
 }
 
+TEST_P(event_loop_test, remove_before_close_then_close_ends_the_watch) {
+  auto [a, b] = socket_pair();
+  recorder h;
+  ASSERT_TRUE(loop_->add(a, interest::read, h, 1));
+  ASSERT_TRUE(loop_->remove_before_close(a));
+  EXPECT_EQ(loop_->watched_count(), 0u);
+  EXPECT_EQ(loop_->remove_before_close(a).error(), errc::enoent);
+  close_fd(a);
+  close_fd(b);
+  // The number comes back with a new socket, watched afresh: only its
+  // handler hears of it.
+  auto [c, d] = socket_pair();
+  recorder h2;
+  ASSERT_TRUE(loop_->add(c, interest::read, h2, 2));
+  put(d, "x");
+  expect_events(h2, 1);
+  EXPECT_EQ(h2.events[0].token, 2u);
+  expect_no_events(h);
+  ASSERT_TRUE(loop_->remove(c));
+}
+
+// The hazard remove_before_close accepts: a dup keeps the open file alive,
+// so the kernel keeps watching it (epoll). What changes on it is reported
+// under the old token and dropped; no handler hears of it, and the loop
+// does not spin (edge-triggered: one event per change, then idle).
+TEST_P(event_loop_test, a_file_kept_open_by_a_dup_after_remove_before_close_reaches_no_handler) {
+  auto [a, b] = socket_pair();
+  int dup = ::fcntl(a, F_DUPFD_CLOEXEC, 0);
+  ASSERT_GE(dup, 0);
+  fds_.push_back(dup);
+  recorder h;
+  ASSERT_TRUE(loop_->add(a, interest::read_write, h, 1));
+  expect_events(h, 1);  // writable at registration
+  ASSERT_TRUE(loop_->remove_before_close(a));
+  close_fd(a);
+  put(b, "one");
+  expect_no_events(h);
+  put(b, "two");
+  expect_no_events(h);
+  EXPECT_EQ(drain(dup), 6u);
+  // The file comes back under the same number: the loop takes over the
+  // watch the kernel kept (epoll: eexist, then modify) under a new token.
+  ASSERT_EQ(::dup2(dup, a), a);
+  fds_.push_back(a);
+  recorder h2;
+  ASSERT_TRUE(loop_->add(a, interest::read, h2, 2));
+  put(b, "three");
+  expect_events(h2, 1);
+  EXPECT_EQ(h2.events[0].token, 2u);
+  EXPECT_TRUE(h2.events[0].ready.readable);
+  EXPECT_EQ(h.events.size(), 1u);
+  ASSERT_TRUE(loop_->remove(a));
+}
+
 // -- timers ---------------------------------------------------------------------------
 
 TEST_P(event_loop_test, timers_fire_in_order_on_the_injected_clock) {
@@ -532,6 +591,21 @@ TEST_P(event_loop_test, cancel_and_read_timer) {
   EXPECT_EQ(t.fired, std::vector<std::uint64_t>{2});
   EXPECT_EQ(loop_->cancel_timer(g), std::nullopt);  // already fired
   EXPECT_EQ(loop_->read_timer(g), std::nullopt);
+}
+
+TEST_P(event_loop_test, disarm_timer_reads_no_clock) {
+  timer_recorder t;
+  auto h = loop_->start_timer(100ms, t, 1);
+  EXPECT_EQ(loop_->timer_count(), 1u);
+  int reads = clock_reads_;
+  EXPECT_TRUE(loop_->disarm_timer(h));
+  EXPECT_FALSE(loop_->disarm_timer(h));  // stale
+  EXPECT_EQ(clock_reads_, reads);
+  EXPECT_EQ(loop_->cancel_timer(h), std::nullopt);
+  EXPECT_EQ(loop_->timer_count(), 0u);
+  clock_ += 1h;
+  run_until_idle();
+  EXPECT_TRUE(t.fired.empty());
 }
 
 TEST_P(event_loop_test, timers_per_turn_are_bounded) {

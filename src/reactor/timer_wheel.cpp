@@ -60,10 +60,18 @@ std::optional<std::chrono::milliseconds> timer_wheel::cancel(timer_handle h, tim
     return std::nullopt;
   }
   auto left = until(n->deadline, floor_ms(now));
+  (void)disarm(h);
+  return left;
+}
+
+bool timer_wheel::disarm(timer_handle h) noexcept {
+  if (find(h) == nullptr) {
+    return false;
+  }
   unlink(h.index);
   release(h.index);
   --size_;
-  return left;
+  return true;
 }
 
 std::optional<std::chrono::milliseconds> timer_wheel::remaining(timer_handle h, time_point now) const noexcept {

@@ -94,6 +94,20 @@ TEST(timer_wheel, due_but_unfired_timer_has_zero_left) {
   EXPECT_EQ(w.cancel(h, t0 + 9ms), milliseconds(0));
 }
 
+TEST(timer_wheel, disarm_removes_like_cancel_and_leaves_others) {
+  timer_wheel w(t0);
+  recorder r;
+  auto a = w.insert(t0 + 10ms, r, 1);
+  auto b = w.insert(t0 + 10ms, r, 2);
+  EXPECT_TRUE(w.disarm(a));
+  EXPECT_FALSE(w.disarm(a));
+  EXPECT_FALSE(w.disarm(timer_handle{}));
+  EXPECT_EQ(w.size(), 1u);
+  EXPECT_EQ(w.advance(t0 + 10ms), 1u);
+  EXPECT_EQ(r.fired, std::vector<std::uint64_t>{2});
+  EXPECT_FALSE(w.disarm(b));  // fired
+}
+
 TEST(timer_wheel, stale_handle_cannot_touch_a_new_timer) {
   timer_wheel w(t0);
   recorder r;

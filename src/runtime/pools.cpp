@@ -5,8 +5,10 @@
 #include <otpnet/runtime/message.hpp>
 #include <otpnet/runtime/proc.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <new>
 
 namespace otpnet::detail {
@@ -50,13 +52,30 @@ pool::~pool() {
   pool_gone = true;
 }
 
-int class_of(std::size_t n) noexcept {
-  for (std::size_t i = 0; i < class_size.size(); ++i) {
-    if (n <= class_size[i]) {
-      return static_cast<int>(i);
+// The class of every size, by 8-byte step (the classes are multiples of
+// 8): one load per allocation instead of a search (about 35 instructions
+// for a frame, 14 frames and 9 envelopes per connection of the echo
+// server).
+constexpr std::size_t step = 8;
+static_assert(std::all_of(class_size.begin(), class_size.end(), [](std::size_t c) { return c % step == 0; }),
+              "a size class that is not a multiple of the step");
+constexpr auto class_by_step = [] {
+  std::array<std::int8_t, class_size.back() / step + 1> t{};
+  for (std::size_t k = 0; k < t.size(); ++k) {
+    std::size_t i = 0;
+    while (class_size[i] < k * step) {
+      ++i;
     }
+    t[k] = static_cast<std::int8_t>(i);
   }
-  return -1;
+  return t;
+}();
+
+int class_of(std::size_t n) noexcept {
+  if (n > class_size.back()) {
+    return -1;
+  }
+  return class_by_step[(n + step - 1) / step];
 }
 
 void* take(std::size_t n) {

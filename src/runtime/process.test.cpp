@@ -277,6 +277,46 @@ TEST_F(runtime_test, no_down_after_a_demonitor_that_raced_with_the_exit) {
   }
 }
 
+// A process with many relations (a listener monitoring its connections, a
+// supervisor linked to its children): each is found and removed alone,
+// the newest, the oldest and one in the middle, and what stays is intact.
+TEST_F(runtime_test, many_links_and_monitors_are_removed_one_by_one) {
+  mailbox mb;
+  spawn([me = mb.self()]() -> proc {
+    (void)trap_exit(true);
+    constexpr int n = 50;
+    std::vector<pid> workers;
+    std::vector<ref> mons;
+    for (int i = 0; i < n; ++i) {
+      workers.push_back(spawn_link([]() -> proc { co_await receive<int>(); }));
+      mons.push_back(monitor(workers.back()));
+    }
+    send(self(), std::string("queued"));  // a message the flushes must leave alone
+    bool newest = demonitor(mons[n - 1], true);
+    bool oldest = demonitor(mons[0], true);
+    bool again = demonitor(mons[0], true);
+    send(workers[n / 2], 1);  // ends: an exit (trapped) and a down
+    auto down = co_await receive<down_msg>(after(5000ms));
+    auto ex = co_await receive<exit_msg>(after(5000ms));
+    auto info = process_info(self());
+    auto queued = co_await receive<std::string>(after(0ms));
+    std::string out = std::string(newest ? "newest" : "-") + (oldest ? " oldest" : " -") + (again ? " again" : " -");
+    out += down && down->monitor == mons[n / 2] ? " down" : " no-down";
+    out += ex && ex->from == workers[n / 2] ? " exit" : " no-exit";
+    if (info) {
+      out += " links=" + std::to_string(info->links.size()) + " monitors=" + std::to_string(info->monitors.size());
+    }
+    out += queued ? " " + *queued : " lost";
+    for (int i = 0; i < n; ++i) {
+      send(workers[static_cast<std::size_t>(i)], 1);
+    }
+    send(me, out);
+  });
+  auto r = mb.receive<std::string>(5000ms);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*r, "newest oldest - down exit links=49 monitors=47 queued");
+}
+
 TEST_F(runtime_test, demonitor_of_a_monitor_of_itself_leaves_the_other_monitors) {
   // A process's links and monitors share one list: removing a monitor of
   // itself takes out both of its ends there, and must leave the rest.

@@ -72,7 +72,18 @@ class relations {
   void add_watcher(ref r, pid watcher) { push(entry{r, watcher, kind::monitored_by}); }
   /// Removes the monitor `r` of a watcher; how many were removed.
   std::size_t erase_watcher(ref r) noexcept {
-    return remove_if([r](const entry& e) { return e.k() == kind::monitored_by && e.r() == r; });
+    // A ref names one monitor: the first match is the only one. Newest
+    // first (a caller's monitor, removed right after the reply).
+    for (std::uint32_t i = size_; i-- > 0;) {
+      entry* e = begin() + i;
+      if (e->k() == kind::monitored_by && e->r() == r) {
+        std::copy(e + 1, end(), e);
+        --size_;
+        shrink();
+        return 1;
+      }
+    }
+    return 0;
   }
 
   // -- monitors this process set ----------------------------------------------------------
@@ -80,10 +91,20 @@ class relations {
   /// The monitor `r` this process set (demonitored or not), or nullptr.
   /// Valid until the next change of these relations.
   entry* find_target(ref r) noexcept {
-    for (entry& e : *this) {
-      if (e.k() == kind::monitoring && e.r() == r) {
-        return &e;
+    // From both ends inward: a process with many relations (a listener
+    // monitoring its connections) looks up its newest monitor (a call's,
+    // removed right after the reply) and its oldest (the first connection
+    // to end) most often.
+    auto is = [r](const entry& e) { return e.k() == kind::monitoring && e.r() == r; };
+    entry* v = begin();
+    for (std::size_t lo = 0, hi = size_; lo < hi;) {
+      if (is(v[--hi])) {
+        return &v[hi];
       }
+      if (lo < hi && is(v[lo])) {
+        return &v[lo];
+      }
+      ++lo;
     }
     return nullptr;
   }

@@ -281,6 +281,9 @@ bool demonitor(ref r, bool flush) {
   // A down that has arrived ends the monitor (append): take it in first.
   internal::drain_own_inbox(me);
   internal::relations::entry* m = me->rel.find_target(r);
+  // A down is appended only with its monitor's entry, which it erases
+  // (process::append): with the entry here, none is in the mailbox.
+  bool down_possible = m == nullptr;
   bool active = m != nullptr && m->other;
   if (active) {
     const pid target = m->other;
@@ -299,7 +302,7 @@ bool demonitor(ref r, bool flush) {
       m->other = pid{};
     }
   }
-  if (flush) {
+  if (flush && down_possible) {
     internal::matcher m{[](void* ctx, detail::envelope* e) noexcept {
                           auto* d = detail::payload_if<down_msg>(e);
                           return d != nullptr && d->monitor == *static_cast<ref*>(ctx);

@@ -370,7 +370,7 @@ void scheduler::disarm_receive_timer(process* p) noexcept {
     p->timer_wait_index = process::no_timer_wait;
   }
   if (p->recv_timer_armed) {
-    (void)loop_->cancel_timer(p->recv_timer);
+    (void)loop_->disarm_timer(p->recv_timer);
     p->recv_timer_armed = false;
   }
 }

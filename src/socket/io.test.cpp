@@ -65,6 +65,7 @@ TEST(io_timeout, accept_infinity_waits_for_a_client) {
   });
   auto a = accept(l.sock);
   ASSERT_TRUE(a) << format_error(a.error());
+  EXPECT_FALSE(a->adopted());  // a descriptor of its own
   EXPECT_EQ(recv_text(*a), "hello");
   client.join();
 }

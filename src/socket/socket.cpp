@@ -52,6 +52,7 @@ result<address> name_of(const socket& s, F&& call) {
 int socket::native_handle() const noexcept { return state_ ? state_->fd() : -1; }
 
 bool socket::is_open() const noexcept { return state_ && !state_->closed(); }
+bool socket::adopted() const noexcept { return state_ && state_->adopted; }
 
 result<socket> open(domain d, type t, protocol p, const open_options& opts) {
   auto fd = ::otpnet::internal::sys([&] {
@@ -95,6 +96,7 @@ result<socket> open(int fd, const open_options& opts) {
   }
   auto st = detail::make_state(own, static_cast<domain>(*dom), static_cast<type>(*typ), static_cast<protocol>(*proto),
                                opts.registry, opts.owner);
+  st->adopted = true;  // with a dup too: the caller's descriptor shares the open file
   int listening = int_opt(own, SOL_SOCKET, SO_ACCEPTCONN).value_or(0);
   st->listening.store(listening != 0, std::memory_order_relaxed);
   ::sockaddr_storage ss{};

@@ -30,6 +30,7 @@ TEST(socket, opens_nonblocking_and_cloexec) {
   ASSERT_GE(fd, 0);
   EXPECT_TRUE(::fcntl(fd, F_GETFL) & O_NONBLOCK);
   EXPECT_TRUE(::fcntl(fd, F_GETFD) & FD_CLOEXEC);
+  EXPECT_FALSE(s->adopted());  // its own descriptor: nothing else shares the file
   auto i = info(*s);
   ASSERT_TRUE(i);
   EXPECT_EQ(i->dom, domain::inet);
@@ -183,6 +184,11 @@ TEST(socket, open_adopts_a_descriptor) {
   auto own = open(fds[1], {.dup = false});
   ASSERT_TRUE(own);
   EXPECT_EQ(own->native_handle(), fds[1]);
+  // Both share their open file with a descriptor from outside (the dup's
+  // with fds[0]; the caller may have copies of fds[1]).
+  EXPECT_TRUE(dup->adopted());
+  EXPECT_TRUE(own->adopted());
+  EXPECT_FALSE(socket{}.adopted());
   EXPECT_EQ(info(*own)->dom, domain::local);
   EXPECT_TRUE(info(*own)->connected);
   ASSERT_TRUE(send(*own, bytes("hi"), 0, 5000ms));

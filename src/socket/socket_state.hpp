@@ -161,6 +161,10 @@ class socket_state : public std::enable_shared_from_this<socket_state> {
   std::atomic<bool> connected{false};
   std::atomic<bool> connecting{false};
   std::atomic<bool> registered{false};
+  /// Made by open(fd) from a descriptor of the caller's: its open file may
+  /// have other descriptors. Set before the socket is shared, read only
+  /// after.
+  bool adopted = false;
 
  private:
   void release_fd() noexcept;

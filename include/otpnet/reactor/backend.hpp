@@ -10,7 +10,9 @@
 // THE READINESS CONTRACT (every backend honours it, every caller relies on it)
 //
 //  1. Registration is made once per descriptor, edge-triggered, usually for
-//     both directions. There is no re-arming after an event.
+//     both directions. There is no re-arming after an event. What is ready
+//     when a descriptor is added is reported (as an edge) by the next poll,
+//     so no read need be tried just after adding.
 //  2. An event means "something may have changed": after a readable event,
 //     operate (recv, accept, read) until the call reports `eagain`; after a
 //     writable event, send until `eagain` or until there is nothing left.
@@ -25,9 +27,14 @@
 //     an end of file, `epipe`).
 //  5. Try the operation speculatively before waiting: a send is attempted
 //     first and write readiness is only awaited after `eagain`.
-//  6. Remove a descriptor before closing it. Events already fetched for it
-//     may still be in the caller's batch: the caller filters them (the
-//     event loop does so with generation-checked tokens).
+//  6. Remove a descriptor before closing it: `remove`, or, when it is
+//     closed right after, `remove_before_close`, with which epoll leaves the
+//     removal to the close and saves a system call. Events already fetched
+//     for it may still be in the caller's batch, and after
+//     `remove_before_close` of a descriptor whose open file lives on in
+//     another descriptor (a dup, a fork's copy), new ones may come under
+//     its old token until that one closes too: the caller filters them
+//     (the event loop does so with generation-checked tokens).
 #pragma once
 
 #include <otpnet/base/result.hpp>
@@ -154,6 +161,18 @@ class backend {
   /// watched), `ebadf` (epoll: already closed, the kernel dropped the
   /// watch; io_uring succeeds instead, see io_uring_backend.hpp).
   virtual result<void> remove(int fd) noexcept = 0;
+
+  /// Stops watching `fd`, which the caller closes right after, before any
+  /// other call to this backend. Where the kernel drops the watch by
+  /// itself when the file closes (epoll: with its last descriptor), no
+  /// system call is made: if `fd`'s open file is shared (dup'ed, inherited
+  /// by a fork, sent to another process), it stays watched until its last
+  /// descriptor closes, reporting edges (never a steady stream) under the
+  /// old token, which the caller must drop; and adding that file again
+  /// under the same number may then fail with `eexist` (use `modify`).
+  /// Prefer it for descriptors the program made itself and never shared.
+  /// The default is `remove`. Errors: as `remove`, where it is called.
+  virtual result<void> remove_before_close(int fd) noexcept { return remove(fd); }
 
   /// Waits until at least one event is ready or `timeout` has passed (no
   /// value: no limit; zero: do not wait), then writes up to `out.size()`

@@ -38,6 +38,9 @@ class epoll_backend final : public backend {
   result<void> modify(int fd, std::uint64_t token, interest what) noexcept override;
   /// epoll_ctl(DEL).
   result<void> remove(int fd) noexcept override;
+  /// Nothing: the close removes the watch (with the open file's last
+  /// descriptor), as Asio's epoll reactor does for sockets it made.
+  result<void> remove_before_close(int fd) noexcept override;
   /// epoll_wait into the array allocated at creation.
   result<std::size_t> poll(std::span<io_event> out, std::optional<std::chrono::milliseconds> timeout) noexcept override;
 

@@ -156,9 +156,12 @@ class event_loop {
   // -- descriptors --------------------------------------------------------------
 
   /// Starts watching `fd` (edge-triggered, see backend.hpp): readiness goes
-  /// to `h.on_io(token, ...)`. `h` must outlive the registration. Errors:
-  /// `ebadf` (negative or not open), `eexist` (already added), and the
-  /// backend's.
+  /// to `h.on_io(token, ...)`; what is ready already is reported by the
+  /// next poll. `h` must outlive the registration. A watch the kernel kept
+  /// for the same open file under the same number (after
+  /// `remove_before_close`, when a dup kept the file open) is taken over.
+  /// Errors: `ebadf` (negative or not open), `eexist` (already added), and
+  /// the backend's.
   result<void> add(int fd, interest what, io_handler& h, std::uint64_t token);
 
   /// Changes the interest of an added `fd`. Errors: `enoent` (not added),
@@ -171,6 +174,13 @@ class event_loop {
   /// reports an error (`ebadf`: `fd` was closed first). Errors: `enoent`
   /// (not added), and the backend's.
   result<void> remove(int fd);
+
+  /// `remove` for a descriptor the caller closes right after, before the
+  /// loop runs again: on epoll, no system call (the close ends the watch;
+  /// see backend::remove_before_close for a descriptor whose open file is
+  /// shared: its later events are dropped here, like a removed one's).
+  /// Errors: as `remove`.
+  result<void> remove_before_close(int fd);
 
   /// Whether the backend completes receives (`submit_recv`).
   bool supports_recv() const noexcept { return backend_->supports_recv(); }
@@ -234,6 +244,9 @@ class event_loop {
   /// Disarms a timer: its time left, or no value if it already fired or was
   /// cancelled (OTP's cancel_timer returning false).
   std::optional<std::chrono::milliseconds> cancel_timer(timer_handle t) noexcept;
+
+  /// Disarms a timer without reading the clock: whether it was armed.
+  bool disarm_timer(timer_handle t) noexcept;
 
   /// The time left of a timer, or no value if it already fired or was
   /// cancelled (OTP's read_timer).

@@ -72,6 +72,10 @@ class timer_wheel {
   /// fired, was cancelled, or never existed. O(1).
   std::optional<std::chrono::milliseconds> cancel(timer_handle h, time_point now) noexcept;
 
+  /// Disarms a timer, as `cancel` does, without computing its time left:
+  /// whether it was armed. O(1).
+  bool disarm(timer_handle h) noexcept;
+
   /// The time `h` has left at `now`, or no value if it is stale. O(1).
   std::optional<std::chrono::milliseconds> remaining(timer_handle h, time_point now) const noexcept;
 

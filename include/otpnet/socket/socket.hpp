@@ -31,6 +31,11 @@ class socket {
   int native_handle() const noexcept;
   /// True when it refers to a socket that is not closed.
   bool is_open() const noexcept;
+  /// True when it was made by `open(fd)` from a descriptor of the caller's
+  /// (dup'ed or not): its open file may have other descriptors, which its
+  /// close does not end. False for sockets made by `open` and `accept`
+  /// (unless the program duplicates `native_handle()` itself).
+  bool adopted() const noexcept;
   explicit operator bool() const noexcept { return is_open(); }
 
   friend bool operator==(const socket& a, const socket& b) noexcept { return a.state_ == b.state_; }
