@@ -286,8 +286,9 @@ TEST_F(gen_tcp_test, connect_and_active_n_counts_down_to_passive) {
 // A port watched by readiness tries no read until its registration's
 // first event, which reports what was there already (backend.hpp, point
 // 1): bytes and the end of the stream that came before the adoption are
-// delivered all the same, to an active socket and to a passive recv.
-proc adopt_and_report(so::socket raw, effective_options o, pid report) {
+// delivered all the same, to an active socket and to a passive recv, also
+// one that does not wait (a timeout of 0, made before the loop's next turn).
+proc adopt_and_report(so::socket raw, effective_options o, std::chrono::milliseconds first_wait, pid report) {
   auto s = adopt(std::move(raw), o);
   if (!s) {
     send(report, std::string("adopt: ") + format_error(s.error()));
@@ -295,7 +296,7 @@ proc adopt_and_report(so::socket raw, effective_options o, pid report) {
   }
   std::string got;
   if (o.active.k == active_mode::kind::passive) {
-    auto r = co_await s->recv(0, 5000ms);
+    auto r = co_await s->recv(0, first_wait);
     got += r ? r->str() : std::string("[") + std::string(err_name(r.error())) + "]";
     auto end = co_await s->recv(0, 5000ms);
     got += end ? "[more]" : std::string("[") + std::string(err_name(end.error())) + "]";
@@ -317,7 +318,7 @@ proc adopt_and_report(so::socket raw, effective_options o, pid report) {
 }
 
 TEST_F(gen_tcp_test, bytes_and_end_that_came_before_adoption_are_delivered) {
-  for (bool active : {true, false}) {
+  for (auto [active, first_wait] : {std::pair{true, 5000ms}, std::pair{false, 5000ms}, std::pair{false, 0ms}}) {
     mailbox mb;
     auto [client, server] = test::connected_pair();
     std::string f = frame2("early");
@@ -326,10 +327,10 @@ TEST_F(gen_tcp_test, bytes_and_end_that_came_before_adoption_are_delivered) {
     effective_options o;
     o.active = active ? once : passive;
     o.packet = packet_type::u2;
-    spawn([raw = server, o, me = mb.self()]() -> proc { return adopt_and_report(raw, o, me); });
+    spawn([raw = server, o, first_wait, me = mb.self()]() -> proc { return adopt_and_report(raw, o, first_wait, me); });
     auto r = mb.receive<std::string>(10000ms);
     ASSERT_TRUE(r);
-    EXPECT_EQ(*r, "early[closed]") << (active ? "active once" : "passive recv");
+    EXPECT_EQ(*r, "early[closed]") << (active ? "active once" : "passive recv, first wait ") << first_wait.count();
   }
 }
 

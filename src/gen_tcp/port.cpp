@@ -96,6 +96,7 @@ void port::register_io() noexcept {
     // (backend.hpp, point 1), so no read is tried before it comes (on a
     // fresh connection it would mostly find nothing).
     read_maybe_ready_ = !registered_ || completions_;
+    first_event_pending_ = !read_maybe_ready_;
   }
 }
 
@@ -653,7 +654,7 @@ void port::post_pump() noexcept {
   }
 }
 
-result<buffer> port::recv(std::size_t length, std::uint64_t ticket) {
+result<buffer> port::recv(std::size_t length, std::uint64_t ticket, bool now) {
   if (is_closed()) {
     return fail(errc::closed);
   }
@@ -668,6 +669,19 @@ result<buffer> port::recv(std::size_t length, std::uint64_t ticket) {
   w.recv_ticket = ticket;
   w.recv_length = length;
   w.recv_pid = self();
+  if (first_event_pending_) {
+    read_maybe_ready_ = true;  // bytes may wait since before the registration
+  }
+  if (now && completions_) {
+    // A receive queued with the loop would complete after the caller has
+    // given up: end the one in flight (its bytes kept) and read plainly.
+    if (recv_in_flight_) {
+      if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
+        end_recv_now(*loop, false);
+      }
+    }
+    recv_plain_once_ = !recv_in_flight_;
+  }
   // Served now if the bytes are there or readable; else from on_io.
   pump();
   if (recv_ticket() == 0) {
@@ -1206,6 +1220,7 @@ void port::on_recv(std::uint64_t, std::int32_t result, const std::byte* data) no
 
 void port::on_io(std::uint64_t, reactor::readiness r) noexcept {
   auto keep = weak_from_this().lock();  // a delivery may close it
+  first_event_pending_ = false;
   bool trouble = r.error || r.hangup;
   if (r.readable || trouble) {
     read_maybe_ready_ = true;

@@ -108,8 +108,10 @@ class port final : public std::enable_shared_from_this<port>,
   result<queued> send(buffer data, bool copied);
   result<queued> send_span(std::span<const std::byte> data);
   /// Tries to answer a passive recv now: a buffer, `eagain` (then the
-  /// answer comes as a recv_reply with `ticket`), or an error.
-  result<buffer> recv(std::size_t length, std::uint64_t ticket);
+  /// answer comes as a recv_reply with `ticket`), or an error. `now`: the
+  /// caller will not wait (a timeout of 0), so what the kernel holds is
+  /// read at once, also where reads are otherwise left to the loop.
+  result<buffer> recv(std::size_t length, std::uint64_t ticket, bool now = false);
   void cancel_recv(std::uint64_t ticket) noexcept;
   /// True when drained; else the answer comes as a drained_note.
   result<bool> drained(std::uint64_t ticket);
@@ -303,6 +305,10 @@ class port final : public std::enable_shared_from_this<port>,
   bool tls_ = false;             // (with the flags above: no padding of its own)
   bool ring_sends_ = false;      // sends go with the loop's wait (submit_send)
   bool send_in_flight_ = false;  // one was queued and has not completed
+  // Registered by readiness and no event came yet: the add reports bytes
+  // already there as its first event, so reads wait for it, except a
+  // passive recv, whose caller may not wait for the loop (a timeout of 0).
+  bool first_event_pending_ = false;
 
   // send
   send_queue<out_item> outq_;  // one item in place: no heap block for one frame at a time

@@ -1,5 +1,7 @@
 #include "gen_tcp/shared_options.hpp"
 
+#include <utility>
+
 namespace otpnet::gen_tcp::detail {
 
 namespace {
@@ -15,14 +17,20 @@ effective_options without_active(const effective_options& o) noexcept {
 
 thread_local shared_options::last_block shared_options::thread_last;
 
+// A port made or changed later in the thread's teardown (another
+// thread_local's destructor) gets a block of its own, not this one.
 shared_options::last_block::~last_block() {
-  if (b != nullptr) {
-    release(b);
+  gone = true;
+  if (block* last = std::exchange(b, nullptr)) {
+    release(last);
   }
 }
 
 shared_options::block* shared_options::acquire(const effective_options& o) noexcept {
   effective_options want = without_active(o);
+  if (thread_last.gone) {
+    return new (std::nothrow) block{{1}, want};  // ours only
+  }
   block* last = thread_last.b;
   if (last != nullptr && last->opts == want) {
     last->refs.fetch_add(1, std::memory_order_relaxed);

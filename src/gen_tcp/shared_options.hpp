@@ -52,6 +52,7 @@ class shared_options {
   /// the thread ends).
   struct last_block {
     block* b = nullptr;
+    bool gone = false;  // destroyed (thread exit): blocks made later are not cached
     last_block() noexcept = default;
     last_block(const last_block&) = delete;
     last_block& operator=(const last_block&) = delete;

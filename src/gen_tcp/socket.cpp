@@ -91,7 +91,7 @@ task<result<buffer>> socket::recv(std::size_t length, std::optional<std::chrono:
     co_return fail(errc::invalid);
   }
   std::uint64_t ticket = next_ticket();
-  auto r = p->recv(length, ticket);
+  auto r = p->recv(length, ticket, timeout && timeout->count() <= 0);
   if (r.error() != errc::eagain && r.error() != errc::ealready) {
     co_return r;
   }

@@ -12,6 +12,7 @@
 // Owned by the process's scheduler thread, like the rest of the record.
 #pragma once
 
+#include <otpnet/runtime/message.hpp>
 #include <otpnet/runtime/pid.hpp>
 
 #include <algorithm>
@@ -49,7 +50,7 @@ class relations {
   relations& operator=(const relations&) = delete;
   ~relations() {
     if (cap_ > in_place) {
-      delete[] s_.heap;
+      free_array(s_.heap, cap_);
     }
   }
 
@@ -77,9 +78,7 @@ class relations {
     for (std::uint32_t i = size_; i-- > 0;) {
       entry* e = begin() + i;
       if (e->k() == kind::monitored_by && e->r() == r) {
-        std::copy(e + 1, end(), e);
-        --size_;
-        shrink();
+        erase(e);
         return 1;
       }
     }
@@ -136,10 +135,10 @@ class relations {
   void push(entry e) {
     if (size_ == cap_) {
       std::uint32_t cap = cap_ * 2;
-      auto* heap = new entry[cap];  // std::bad_alloc as a vector's push_back
+      entry* heap = alloc_array(cap);  // std::bad_alloc as a vector's push_back
       std::copy(begin(), end(), heap);
       if (cap_ > in_place) {
-        delete[] s_.heap;
+        free_array(s_.heap, cap_);
       }
       s_.heap = heap;
       cap_ = cap;
@@ -162,9 +161,20 @@ class relations {
     if (cap_ > in_place && size_ <= in_place) {
       entry* heap = s_.heap;
       std::copy(heap, heap + size_, s_.two);
-      delete[] heap;
+      free_array(heap, cap_);
       cap_ = in_place;
     }
+  }
+
+  // The heap array comes from the runtime's per-thread pools: a process
+  // with two relations that makes calls (a third, the call's monitor, for
+  // a moment each) takes and gives back a block from a free list, not
+  // from malloc.
+  static entry* alloc_array(std::uint32_t cap) {
+    return static_cast<entry*>(otpnet::detail::envelope_alloc(cap * sizeof(entry)));
+  }
+  static void free_array(entry* p, std::uint32_t cap) noexcept {
+    otpnet::detail::envelope_free(p, cap * sizeof(entry));
   }
 
   static constexpr std::uint32_t in_place = 2;
