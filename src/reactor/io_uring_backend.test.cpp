@@ -80,9 +80,10 @@ class io_uring_backend_test : public ::testing::Test {
     }
   }
 
-  // Polls without waiting until a poll returns nothing; tokens seen, in order.
-  static std::vector<std::uint64_t> poll_all(backend& b) {
-    std::vector<std::uint64_t> tokens;
+  // Polls without waiting until a poll returns nothing; the events seen
+  // (their bytes no longer valid), in order.
+  static std::vector<io_event> poll_all_events(backend& b) {
+    std::vector<io_event> events;
     std::array<io_event, 64> out;
     for (int turn = 0; turn < 64; ++turn) {
       auto n = b.poll(out, 0ms);
@@ -90,11 +91,38 @@ class io_uring_backend_test : public ::testing::Test {
       if (!n || *n == 0) {
         break;
       }
-      for (std::size_t i = 0; i < *n; ++i) {
-        tokens.push_back(out[i].token);
-      }
+      events.insert(events.end(), out.begin(), out.begin() + static_cast<std::ptrdiff_t>(*n));
+    }
+    return events;
+  }
+
+  // The same, tokens only.
+  static std::vector<std::uint64_t> poll_all(backend& b) {
+    std::vector<std::uint64_t> tokens;
+    for (const io_event& ev : poll_all_events(b)) {
+      tokens.push_back(ev.token);
     }
     return tokens;
+  }
+
+  // Polls (waiting up to a second each time, at most 20 times) until an
+  // event of kind `k` for `token` comes; it (its bytes valid until the next
+  // poll), or nothing.
+  static std::optional<io_event> await_event(backend& b, std::uint64_t token, event_kind k) {
+    std::array<io_event, 64> out;
+    for (int turn = 0; turn < 20; ++turn) {
+      auto n = b.poll(out, 1000ms);
+      EXPECT_TRUE(n);
+      if (!n) {
+        break;
+      }
+      for (std::size_t i = 0; i < *n; ++i) {
+        if (out[i].kind == k && out[i].token == token) {
+          return out[i];
+        }
+      }
+    }
+    return std::nullopt;
   }
 
   // Whether the peer of a closed socket has seen it go (a hang-up: the end
@@ -113,25 +141,21 @@ class io_uring_backend_test : public ::testing::Test {
     std::string bytes;
   };
   static recv_result await_recv(backend& b, std::uint64_t token) {
-    std::array<io_event, 64> out;
-    for (int turn = 0; turn < 20; ++turn) {
-      auto n = b.poll(out, 1000ms);
-      EXPECT_TRUE(n);
-      if (!n) {
-        break;
-      }
-      for (std::size_t i = 0; i < *n; ++i) {
-        const io_event& ev = out[i];
-        if (ev.kind == event_kind::recv && ev.token == token) {
-          recv_result r{true, ev.result, {}};
-          if (ev.result > 0) {
-            r.bytes.assign(reinterpret_cast<const char*>(ev.data), static_cast<std::size_t>(ev.result));
-          }
-          return r;
-        }
-      }
+    auto ev = await_event(b, token, event_kind::recv);
+    if (!ev) {
+      return {};
     }
-    return {};
+    recv_result r{true, ev->result, {}};
+    if (ev->result > 0) {
+      r.bytes.assign(reinterpret_cast<const char*>(ev->data), static_cast<std::size_t>(ev->result));
+    }
+    return r;
+  }
+
+  // The result of the send of `token` once it completes (see await_event).
+  static std::optional<std::int32_t> await_send(backend& b, std::uint64_t token) {
+    auto ev = await_event(b, token, event_kind::send);
+    return ev ? std::optional<std::int32_t>(ev->result) : std::nullopt;
   }
 
   static void put(int fd, const std::string& bytes) {
@@ -618,25 +642,6 @@ TEST_F(io_uring_backend_test, cancel_recv_now_of_a_receive_not_yet_submitted) {
 
 // -- sends -----------------------------------------------------------------------------------
 
-// Polls (up to a second each time, at most 20 times) until the send of
-// `token` completes; its result, or nothing.
-std::optional<std::int32_t> await_send(backend& b, std::uint64_t token) {
-  std::array<io_event, 64> out;
-  for (int turn = 0; turn < 20; ++turn) {
-    auto n = b.poll(out, 1000ms);
-    EXPECT_TRUE(n);
-    if (!n) {
-      break;
-    }
-    for (std::size_t i = 0; i < *n; ++i) {
-      if (out[i].kind == event_kind::send && out[i].token == token) {
-        return out[i].result;
-      }
-    }
-  }
-  return std::nullopt;
-}
-
 // What `fd` has to read now (at most 64 KiB).
 std::string read_now(int fd) {
   std::string got(65536, '\0');
@@ -791,13 +796,8 @@ TEST_F(io_uring_backend_test, cancel_send_now_of_a_send_not_yet_submitted_sends_
   EXPECT_EQ(now->token, 8u);
   EXPECT_EQ(now->result, -ECANCELED);
   EXPECT_EQ(b->cancel_send_now(a).error(), errc::enoent);
-  std::array<io_event, 64> out;
-  for (int turn = 0; turn < 8; ++turn) {
-    auto n = b->poll(out, 0ms);
-    ASSERT_TRUE(n);
-    for (std::size_t i = 0; i < *n; ++i) {
-      EXPECT_NE(out[i].kind, event_kind::send) << "a cancelled send was reported";
-    }
+  for (const io_event& ev : poll_all_events(*b)) {
+    EXPECT_NE(ev.kind, event_kind::send) << "a cancelled send was reported";
   }
   EXPECT_EQ(read_now(peer), "");
   // Queued again, it goes.
@@ -832,13 +832,8 @@ TEST_F(io_uring_backend_test, cancel_send_now_of_a_send_made_returns_its_count) 
   auto c_sent = await_send(*b, 2);
   ASSERT_TRUE(c_sent);
   EXPECT_EQ(*c_sent, 4);
-  std::array<io_event, 64> out;
-  for (int turn = 0; turn < 8; ++turn) {
-    auto n = b->poll(out, 0ms);
-    ASSERT_TRUE(n);
-    for (std::size_t i = 0; i < *n; ++i) {
-      EXPECT_FALSE(out[i].kind == event_kind::send && out[i].token == 1u) << "an answered send was reported again";
-    }
+  for (const io_event& ev : poll_all_events(*b)) {
+    EXPECT_FALSE(ev.kind == event_kind::send && ev.token == 1u) << "an answered send was reported again";
   }
   EXPECT_EQ(read_now(other), "made");
   ASSERT_TRUE(b->remove(a));
