@@ -840,11 +840,10 @@ void port::end_of_turn() noexcept {
   flush();
 }
 
-void port::flush(bool direct) noexcept {
+void port::flush(bool direct, bool progressed) noexcept {
   if (is_closed()) {
     return;
   }
-  bool progressed = false;
   if (send_in_flight_) {
     if (!direct) {
       return;  // its completion goes on with the queue
@@ -986,16 +985,7 @@ void port::on_send(std::uint64_t, std::int32_t result) noexcept {
   // plain sendmsg says so and makes the port wait for writability), or
   // frames queued since, which go with the loop's next wait.
   bool whole = result >= 0 && (outq_.empty() || outq_.front().sent == 0);
-  bool progressed = result >= 0;
-  if (!outq_.empty()) {
-    progressed = write_out(!whole) || progressed;
-    if (send_error_ != errc::ok || is_closed()) {
-      return;
-    }
-  }
-  if (progressed || outq_.empty()) {
-    after_progress();
-  }
+  flush(!whole, result >= 0);
 }
 
 void port::after_progress() noexcept {

@@ -214,8 +214,9 @@ class port final : public std::enable_shared_from_this<port>,
   result<void> shutdown_now(otpnet::socket::shutdown_how how) noexcept;
   /// Writes the queue out: by a send queued with the loop (unless `direct`
   /// or it cannot), else by sendmsg until it is written or the kernel takes
-  /// no more. `direct` settles a send in flight first.
-  void flush(bool direct = false) noexcept;
+  /// no more. `direct` settles a send in flight first. `progressed`: bytes
+  /// went already (a send's completion), so after_progress runs anyway.
+  void flush(bool direct = false, bool progressed = false) noexcept;
   /// Sends what the queue holds: true when bytes went (or empty items
   /// completed), false when nothing went or a send was queued.
   bool write_out(bool direct) noexcept;

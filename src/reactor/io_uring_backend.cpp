@@ -171,12 +171,30 @@ io_uring_sqe* io_uring_backend::next_sqe() noexcept {
   io_uring* ring = ring_.get();
   io_uring_sqe* sqe = io_uring_get_sqe(ring);
   if (sqe == nullptr) {
-    ++stats_.submits;
-    (void)io_uring_submit(ring);
-    submitted();
+    submit_queued();
     sqe = io_uring_get_sqe(ring);
   }
   return sqe;
+}
+
+// Submits what is queued before the next poll (to make room, or so that
+// the kernel has read an entry).
+void io_uring_backend::submit_queued() noexcept {
+  ++stats_.submits;
+  (void)io_uring_submit(ring_.get());
+  submitted();
+}
+
+// A completion set aside by an earlier cancel_*_now, taken out of held_.
+std::optional<io_uring_backend::completion> io_uring_backend::take_held(std::uint64_t target) noexcept {
+  for (auto it = held_.begin(); it != held_.end(); ++it) {
+    if (it->data == target) {
+      completion c = *it;
+      held_.erase(it);
+      return c;
+    }
+  }
+  return std::nullopt;
 }
 
 void io_uring_backend::submitted() noexcept {
@@ -527,9 +545,7 @@ bool io_uring_backend::op_reached_kernel(std::uint32_t entry, std::uint64_t data
     ++stats_.voided;
     return false;
   }
-  ++stats_.submits;
-  (void)io_uring_submit(ring_.get());
-  submitted();
+  submit_queued();
   return true;
 }
 
@@ -632,9 +648,7 @@ result<void> io_uring_backend::submit_send(int fd, const ::iovec* iov, std::size
   bool copy = total <= send_copy_max;
   auto room = [&] { return copy ? sends_->has_bytes(total) : sends_->has_room(n); };
   if (!room()) {
-    ++stats_.submits;
-    (void)io_uring_submit(ring_.get());
-    submitted();
+    submit_queued();
     if (!room()) {
       return fail(errc::ebusy);
     }
@@ -910,12 +924,8 @@ result<io_event> io_uring_backend::cancel_recv_now(int fd) noexcept {
   }
   std::uint64_t target = recv_data(fd, s->recv_generation);
   // Set aside already by an earlier call (for another descriptor)?
-  for (auto it = held_.begin(); it != held_.end(); ++it) {
-    if (it->data == target) {
-      completion c = *it;
-      held_.erase(it);
-      return finish_recv(*s, c);
-    }
+  if (auto c = take_held(target)) {
+    return finish_recv(*s, *c);
   }
   // The receive may still wait in the submission ring: it must reach the
   // kernel, or the cancellation finds nothing and the answer never comes.
@@ -950,14 +960,7 @@ result<io_event> io_uring_backend::cancel_send_now(int fd) noexcept {
     s->send_in_flight = false;
     return io_event{s->token, readiness{}, event_kind::send, -ECANCELED};
   }
-  std::optional<completion> c;
-  for (auto it = held_.begin(); it != held_.end(); ++it) {
-    if (it->data == target) {
-      c = *it;
-      held_.erase(it);
-      break;
-    }
-  }
+  std::optional<completion> c = take_held(target);
   if (!c) {
     c = take_now(target);
   }

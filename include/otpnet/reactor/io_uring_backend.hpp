@@ -231,6 +231,8 @@ class io_uring_backend final : public backend {
 
   result<void> queue_poll(int fd, const slot& s) noexcept;
   io_uring_sqe* next_sqe() noexcept;
+  void submit_queued() noexcept;
+  std::optional<completion> take_held(std::uint64_t target) noexcept;
   // Whether the receive or accept of `s` was taken by the kernel (else it
   // is made a no-op in the ring, or submitted if it cannot be).
   bool op_reached_kernel(std::uint32_t entry, std::uint64_t data) noexcept;
