@@ -65,7 +65,7 @@ struct chat_room : gen_server::behaviour<chat_room> {
   using calls = type_list<join>;
   using casts = type_list<broadcast>;
 
-  call_return<std::size_t> handle_call(join j) {
+  call_return<std::size_t> handle_call(const join& j) {
     members_[j.member] = {j.name, monitor(j.member)};
     say_all("* " + j.name + " joined\n");
     return reply(members_.size());

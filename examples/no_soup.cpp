@@ -58,7 +58,7 @@ struct no_soup : listener::gen_nb_server<no_soup> {
   }
 
   // new_connection(Sock, State): greet, close, and let the count go.
-  void new_connection(listener::connection c) {
+  void new_connection(const listener::connection& c) {
     if (auto s = c.take()) {
       (void)s->send("No soup for you!\n");
       (void)s->close();

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # clang-tidy (.clang-tidy at the root) over the library sources, within a time budget.
 #   bash scripts/tidy.sh [-p BUILD_DIR] [FILE...]
-# Without FILEs: every src/**/*.cpp that is not a test (*.test.cpp). BUILD_DIR
-# (default build/release) must hold a compile_commands.json: configure first,
-# e.g. `cmake --preset release`. Runs two files at a time.
+# Without FILEs: every .cpp under src, apps, tools and examples that is not a
+# test (*.test.cpp). BUILD_DIR (default build/release) must hold a
+# compile_commands.json: configure first, e.g. `cmake --preset release`. Runs
+# two files at a time.
 #
 # OTPNET_TIDY_BUDGET (seconds, default 900): once spent, no further file is
 # started and the ones left are listed as unchecked (a warning, not a failure),
@@ -27,7 +28,7 @@ tidy=$(command -v clang-tidy-14 || command -v clang-tidy) || die "tidy: clang-ti
 if (($#)); then
   files=("$@")
 else
-  mapfile -t files < <(find src -name '*.cpp' ! -name '*.test.cpp' | sort)
+  mapfile -t files < <(find src apps tools examples -name '*.cpp' ! -name '*.test.cpp' | sort)
 fi
 if ((${#files[@]} == 0)); then
   log "tidy: no files"

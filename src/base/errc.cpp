@@ -28,10 +28,8 @@ std::string_view err_name(errc e) noexcept {
 }
 // clang-format on
 
-namespace {
-
 // clang-format off
-const char* describe(errc e) noexcept {
+const char* err_text(errc e) noexcept {
   int v = static_cast<int>(e);
   switch (e) {
 #define OTPNET_X(name, value) \
@@ -57,6 +55,8 @@ const char* describe(errc e) noexcept {
 }
 // clang-format on
 
+namespace {
+
 class category final : public std::error_category {
  public:
   const char* name() const noexcept override { return "otpnet"; }
@@ -68,7 +68,7 @@ class category final : public std::error_category {
 std::string format_error(errc e) {
   std::string s(err_name(e));
   s += ": ";
-  s += describe(e);
+  s += err_text(e);
   return s;
 }
 

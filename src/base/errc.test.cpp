@@ -42,6 +42,13 @@ TEST(errc, format_error_gives_name_and_text) {
   EXPECT_NE(format_error(errc::eai_noname).find("eai_noname: "), std::string::npos);
 }
 
+TEST(errc, err_text_gives_the_description_alone) {
+  EXPECT_STREQ(err_text(errc::econnreset), "Connection reset by peer");
+  EXPECT_STREQ(err_text(errc::closed), "socket closed");
+  EXPECT_STREQ(err_text(errc::ok), "success");
+  EXPECT_STREQ(err_text(static_cast<errc>(1999)), "unknown error");
+}
+
 TEST(errc, converts_to_std_error_code) {
   std::error_code ec = errc::etimedout;
   EXPECT_EQ(ec.category().name(), std::string("otpnet"));

@@ -15,6 +15,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 namespace otpnet::socket {
@@ -107,6 +108,8 @@ TEST(io_nowait, recv_selects_then_event_then_repeat) {
   auto again = recv(a, buf, 0, nowait);
   ASSERT_TRUE(again.is_ok());
   EXPECT_EQ(text({buf, again.value()}), "ready");
+  EXPECT_EQ(*again, 5u);                                   // the unchecked form reads the same value
+  EXPECT_THROW((void)r.value(), std::bad_variant_access);  // a select outcome has no value
 }
 
 TEST(io_nowait, caller_supplied_handle_comes_back) {

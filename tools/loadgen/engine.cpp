@@ -103,6 +103,15 @@ class quiet_sink final : public so::select_sink {
   void notify(so::select_event ev) noexcept override { (void)ev; }
 };
 
+/// format_error's "name: text" without allocating, for the noexcept paths.
+struct error_words {
+  explicit error_words(errc e) noexcept {
+    const std::string_view name = err_name(e);
+    std::snprintf(text, sizeof text, "%.*s: %s", static_cast<int>(name.size()), name.data(), err_text(e));
+  }
+  char text[160];
+};
+
 /// What all workers share: the configuration, the time line and the stop
 /// flag, and the error samples.
 struct control {
@@ -121,20 +130,26 @@ struct control {
   std::vector<std::string> samples;
   std::string fatal;
 
-  /// Records (and prints, for the first few) one failure.
-  void sample(const char* format, ...) __attribute__((format(printf, 2, 3))) {
-    std::lock_guard lk(samples_mu);
-    if (samples.size() >= max_error_samples) {
-      return;
-    }
+  /// Records (and prints, for the first few) one failure. Called from the
+  /// noexcept I/O paths: a sample it cannot store is printed all the same.
+  void sample(const char* format, ...) noexcept __attribute__((format(printf, 2, 3))) {
     char buf[512];
     va_list ap;
     va_start(ap, format);
     std::vsnprintf(buf, sizeof buf, format, ap);
     va_end(ap);
-    samples.emplace_back(buf);
-    std::fprintf(stderr, "otpnet-loadgen: error: %s%s\n", buf,
-                 samples.size() == max_error_samples ? " (further errors are counted, not shown)" : "");
+    bool last = false;
+    try {
+      std::lock_guard lk(samples_mu);
+      if (samples.size() >= max_error_samples) {
+        return;
+      }
+      samples.emplace_back(buf);
+      last = samples.size() == max_error_samples;
+    } catch (...) {
+      // Out of memory for the sample (or a failed lock): the line below still reports it.
+    }
+    std::fprintf(stderr, "otpnet-loadgen: error: %s%s\n", buf, last ? " (further errors are counted, not shown)" : "");
   }
 
   void set_fatal(std::string why) {
@@ -611,7 +626,7 @@ void worker::connected(connection& c, clock::time_point now) noexcept {
 
 void worker::connect_failed(connection& c, errc e, const char* during) noexcept {
   ++out.errors.connect;
-  ctl_.sample("%s to %s failed: %s%s", during, cfg_.target_text.c_str(), format_error(e).c_str(),
+  ctl_.sample("%s to %s failed: %s%s", during, cfg_.target_text.c_str(), error_words(e).text,
               e == errc::emfile || e == errc::enfile ? " (raise the descriptor limit: ulimit -n)"
               : e == errc::econnrefused              ? " (is the server listening there?)"
                                                      : "");
@@ -651,7 +666,7 @@ bool worker::flush(connection& c) noexcept {
     return true;
   }
   ++out.errors.io;
-  ctl_.sample("connection %" PRIu64 ": send failed: %s", c.id, format_error(r.error()).c_str());
+  ctl_.sample("connection %" PRIu64 ": send failed: %s", c.id, error_words(r.error()).text);
   drop(c);
   return false;
 }
@@ -688,7 +703,7 @@ void worker::read(connection& c, std::size_t slot) noexcept {
     const std::size_t space = rcap_ - c.rlen;
     auto r = so::recv(c.sock, std::span<std::byte>(c.rbuf + c.rlen, space), so::nowait);
     if (r.is_ok()) {
-      const std::size_t n = r.value();
+      const std::size_t n = *r;
       c.rlen += n;
       if (!consume(c, slot)) {
         return;  // dropped, or closed and reopened (connrate)
@@ -710,7 +725,7 @@ void worker::read(connection& c, std::size_t slot) noexcept {
       }
     } else {
       ++out.errors.io;
-      ctl_.sample("connection %" PRIu64 ": recv failed: %s", c.id, format_error(e).c_str());
+      ctl_.sample("connection %" PRIu64 ": recv failed: %s", c.id, error_words(e).text);
     }
     drop(c);
     return;

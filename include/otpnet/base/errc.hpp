@@ -180,7 +180,8 @@ namespace otpnet {
 
 /// A named error reason: a POSIX errno, a resolver (EAI) code or an otpnet
 /// reason. Values of the POSIX names equal their errno, so conversion from
-/// errno is a cast; `err_name` gives the lowercase name, `format_error` text.
+/// errno is a cast; `err_name` gives the lowercase name, `err_text` its description and
+/// `format_error` both.
 // clang-format off
 enum class errc : int {
   ok = 0,
@@ -206,6 +207,10 @@ constexpr errc from_eai(int e) noexcept { return static_cast<errc>(2000 - e); }
 /// The reason's lowercase name, e.g. "econnreset", "eai_noname", "closed";
 /// "unknown" for a value outside the lists.
 std::string_view err_name(errc e) noexcept;
+
+/// The reason's description alone, e.g. "Connection reset by peer" (static
+/// storage; for paths that must not allocate).
+const char* err_text(errc e) noexcept;
 
 /// Readable text for the reason, e.g. "econnreset: Connection reset by peer".
 std::string format_error(errc e);

@@ -83,8 +83,12 @@ class [[nodiscard]] async_result {
   bool is_completion() const noexcept { return v_.index() == 2; }
   bool is_error() const noexcept { return v_.index() == 3; }
 
+  /// The value; throws std::bad_variant_access if the outcome is not ok.
   T& value() & { return std::get<0>(v_); }
   T&& value() && { return std::get<0>(std::move(v_)); }
+  /// The value, unchecked (as expected's operator*): only after is_ok().
+  T& operator*() & noexcept { return *std::get_if<0>(&v_); }
+  T&& operator*() && noexcept { return std::move(*std::get_if<0>(&v_)); }
   /// The pending select, or nullptr.
   const ::otpnet::socket::select_info* select_info() const noexcept { return std::get_if<1>(&v_); }
   const ::otpnet::socket::completion_info* completion_info() const noexcept { return std::get_if<2>(&v_); }
