@@ -252,6 +252,69 @@ TEST_F(ownership, buffered_bytes_of_a_passive_socket_move_with_it) {
   EXPECT_EQ(acall(k.owner, recv_cmd(0, 20ms)), "error:invalid");
 }
 
+/// B for the next test: reports the first message it gets.
+proc first_message(pid to) {
+  message m = co_await receive_any();
+  std::string kind = m.is<tcp>()          ? "tcp"
+                     : m.is<tcp_error>()  ? "tcp_error"
+                     : m.is<tcp_closed>() ? "tcp_closed"
+                     : m.is<ev>()         ? "probe"
+                                          : "other";
+  send(to, ev{"b", kind});
+}
+
+/// A for the next test: with a frame for the socket still in its mailbox and
+/// a delayed send that cannot be written (its own side shut for writing),
+/// hands the socket to B on another scheduler; reports the answers and the
+/// messages it holds afterwards, in order.
+proc hand_over_with_a_send_that_fails(listen_socket ls, pid b, pid to) {
+  auto s = co_await accept(ls, must);
+  if (!s) {
+    send(to, ev{"accept_failed", {}, s.error()});
+    co_return;
+  }
+  tcp d = co_await receive<tcp>();
+  send(self(), std::move(d));
+  std::string said = outcome(otpnet::socket::shutdown(s->raw(), otpnet::socket::shutdown_how::write));
+  said += " " + outcome(s->send("never written"));
+  auto r = co_await s->controlling_process(b);
+  said += " " + outcome(r);
+  for (;;) {
+    auto m = co_await receive_any(after(0ms));  // what is here now: it was delivered before the answer
+    if (!m) {
+      break;
+    }
+    if (auto* t = m->get_if<tcp>()) {
+      said += " tcp:" + t->data.str();
+    } else if (auto* e = m->get_if<tcp_error>()) {
+      said += " tcp_error:" + std::string(err_name(e->reason));
+    } else if (m->is<tcp_closed>()) {
+      said += " tcp_closed";
+    }
+  }
+  send(to, ev{"a", said});
+}
+
+// A hand-over whose queued send fails on the way out leaves the socket, and
+// what it said about it, with the old owner, in order (the frame first,
+// then the error and the close), and answers closed; the new owner gets
+// none of it. It used to answer ok and send the error and the close to the
+// new owner ahead of the frame that was forwarded after them.
+TEST_F(ownership, a_hand_over_whose_delayed_send_fails_keeps_the_socket_and_its_messages_with_the_old_owner) {
+  auto ls = listen_lo({.active = once, .delay_send = true});
+  pid b = spawn_opt({.scheduler = 1}, [to = me()]() -> proc { return first_message(to); }).first;
+  spawn_opt({.scheduler = 0}, [ls, b, to = me()]() -> proc { return hand_over_with_a_send_that_fails(ls, b, to); });
+  client c = client::connect(ls.port);
+  ASSERT_TRUE(c.write("x"));
+  ev a = mb().receive<ev>(must, [](const ev& e) { return e.kind == "a" || e.kind == "accept_failed"; })
+             .value_or(ev{"none"});
+  ASSERT_EQ(a.kind, "a") << err_name(a.reason);
+  EXPECT_EQ(a.data, "ok ok closed tcp:x tcp_error:epipe tcp_closed");
+  send(b, ev{"probe"});  // B's first message: anything the hand-over sent it came before this
+  ev got = mb().receive<ev>(must, [](const ev& e) { return e.kind == "b"; }).value_or(ev{"none"});
+  EXPECT_EQ(got.data, "probe");
+}
+
 TEST_F(ownership, only_the_owner_may_hand_over_set_options_or_receive) {
   auto k = open_conn({.active = passive}, 0);
   // Another process on the owner's scheduler (and one on the other).

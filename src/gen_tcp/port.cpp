@@ -277,22 +277,26 @@ result<void> port::hand_over(pid new_owner) {
   if (target < 0) {
     return fail(errc::noproc);
   }
-  (void)so::set_owner(sock_, new_owner.value());
-  owner_.store(new_owner.value(), std::memory_order_release);
-  if (target == sched_.load(std::memory_order_acquire)) {
-    otpnet::detail::attach_resource(new_owner, weak_from_this());
-    return ok();
-  }
+  const bool same_thread = target == sched_.load(std::memory_order_acquire);
   // Nothing of this port may run on this thread once it has moved: the
-  // send in flight is settled, the delayed flush goes now, the send timer of
-  // this loop goes.
-  if (flush_scheduled_ || send_in_flight_) {
+  // send in flight is settled and the delayed flush goes now, while the
+  // caller still owns it. A send that fails here delivers its error and
+  // close to the caller, after the messages it holds for the port, and
+  // the port stays with it, closed.
+  if (!same_thread && (flush_scheduled_ || send_in_flight_)) {
     flush_scheduled_ = false;
     flush(true);
     if (is_closed()) {
-      return ok();  // the send failed: the new owner gets the port closed
+      return fail(errc::closed);
     }
   }
+  (void)so::set_owner(sock_, new_owner.value());
+  owner_.store(new_owner.value(), std::memory_order_release);
+  if (same_thread) {
+    otpnet::detail::attach_resource(new_owner, weak_from_this());
+    return ok();
+  }
+  // The send timer of this loop goes.
   if (send_timer_armed_) {
     if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
       (void)loop->cancel_timer(send_timer_);

@@ -98,7 +98,9 @@ class socket {
 
   /// Hands the socket to `new_owner`, with the messages for it already in
   /// the caller's mailbox, in order. Only the owner may. Errors: invalid
-  /// (not the owner), noproc, closed.
+  /// (not the owner), noproc, closed (also when what was queued to send
+  /// fails on the way out: the socket then stays with the caller, closed,
+  /// its tcp_error and tcp_closed after the messages the caller had).
   task<result<void>> controlling_process(pid new_owner) const;
 
   /// Closes; further messages for it are not delivered. Errors: closed.
