@@ -19,9 +19,10 @@ namespace detail {
 namespace {
 
 // Chunks of exactly read_chunk_size are pooled per thread; others are not.
-// A pooled chunk is one page-aligned block of read_chunk_bytes (header
-// included), so that its pages can be given back to the kernel while the
-// pool keeps the block.
+// A pooled chunk is a page-aligned block (its header, then the data), so
+// that the whole pages it starts with (all but the last 8 bytes of data,
+// which share a page with the next malloc chunk) can be given back to the
+// kernel while the pool keeps the block.
 //
 // The pool decays, as jemalloc's arenas do: a chunk that stayed in the pool
 // through a whole decay period (the fewest chunks the pool held during the
@@ -35,7 +36,7 @@ namespace {
 // `steady_pooled`; sending and receiving pay one comparison each.
 constexpr std::size_t page_bytes = 4096;
 constexpr std::size_t read_chunk_bytes = sizeof(chunk) + read_chunk_size;
-static_assert(read_chunk_bytes % page_bytes == 0);
+constexpr std::size_t droppable_bytes = read_chunk_bytes / page_bytes * page_bytes;
 constexpr std::size_t max_pooled = 256;  // warm and cold together
 constexpr std::size_t steady_pooled = pool_steady_chunks;
 constexpr std::chrono::milliseconds decay_period{250};
@@ -111,7 +112,7 @@ void chunk_pool::on_timer(std::uint64_t /*token*/) noexcept {
   }
   for (std::size_t i = 0; i < idle; ++i) {
     chunk* c = pop();
-    if (internal::sys([c] { return ::madvise(c, read_chunk_bytes, MADV_DONTNEED); })) {
+    if (internal::sys([c] { return ::madvise(c, droppable_bytes, MADV_DONTNEED); })) {
       cold.push_back(c);
     } else {
       free_chunk(c);

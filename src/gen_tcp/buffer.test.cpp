@@ -53,7 +53,7 @@ TEST(buffer, a_released_chunk_comes_back_first) {
 std::size_t resident(const std::vector<const std::byte*>& at) {
   std::size_t n = 0;
   for (const std::byte* c : at) {
-    unsigned char v[(d::read_chunk_size + sizeof(d::chunk)) / 4096] = {};
+    unsigned char v[(d::read_chunk_size + sizeof(d::chunk)) / 4096] = {};  // the whole pages
     if (::mincore(const_cast<std::byte*>(c), sizeof v * 4096, v) == 0 &&
         std::any_of(std::begin(v), std::end(v), [](unsigned char p) { return (p & 1) != 0; })) {
       ++n;

@@ -50,9 +50,9 @@ chunk_pool_counts pool_counts() noexcept;
 /// Warm chunks a pool keeps however long they go unused.
 inline constexpr std::size_t pool_steady_chunks = 16;
 
-/// The size of the chunks a port reads into: with the header, 16 KiB, four
-/// pages the pool can give back to the kernel whole.
-inline constexpr std::size_t read_chunk_size = std::size_t{16} * 1024 - sizeof(chunk);
+/// The size of the chunks a port reads into (an io_uring receive buffer's:
+/// one completion fits one chunk).
+inline constexpr std::size_t read_chunk_size = std::size_t{16} * 1024;
 
 }  // namespace detail
 
