@@ -69,10 +69,12 @@ std::size_t resident(const std::vector<const std::byte*>& at) {
 proc burst_then_quiet(pid to) {
   constexpr std::size_t burst = 64;
   std::vector<buffer> held;
+  held.reserve(burst);
   for (std::size_t i = 0; i < burst; ++i) {
     held.push_back(buffer::copy_of(std::string_view("burst")));
   }
   std::vector<const std::byte*> at;
+  at.reserve(burst);
   for (const buffer& b : held) {
     at.push_back(chunk_of(b));
   }
