@@ -133,7 +133,9 @@ chunk_pool::~chunk_pool() {
     head = n;
   }
   for (chunk* c : cold) {
-    free_chunk(c);
+    // Its header was dropped with its pages (reads as zeros): it is a
+    // pooled block by being here.
+    ::operator delete (c, std::align_val_t{page_bytes});
   }
   pool_gone = true;
 }

@@ -3,7 +3,8 @@
 // Buffers and the per-thread chunk pool: views share a chunk, a released
 // chunk is reused, and on a scheduler the pool gives the pages of the
 // chunks a burst left back to the kernel after a quiet period (checked
-// with mincore), then reuses those chunks before asking for new memory.
+// with mincore), then reuses those chunks before asking for new memory,
+// and a pool that ends with cold chunks frees them.
 #include <otpnet/gen_tcp/buffer.hpp>
 #include <otpnet/runtime/mailbox.hpp>
 #include <otpnet/runtime/process.hpp>
@@ -98,7 +99,9 @@ proc burst_then_quiet(pid to) {
     verdict = std::to_string(r) + " chunks still in memory";
   }
   std::set<const std::byte*> known(at.begin(), at.end());
-  for (std::size_t i = 0; i < burst && verdict.empty(); ++i) {
+  // Half of them: the scheduler thread ends with cold chunks in its pool,
+  // whose end gives them back (LeakSanitizer would show one it kept).
+  for (std::size_t i = 0; i < burst / 2 && verdict.empty(); ++i) {
     held.push_back(buffer::copy_of(std::string_view("again")));
     if (known.count(chunk_of(held.back())) == 0) {
       verdict = "new memory while cold chunks were left";
