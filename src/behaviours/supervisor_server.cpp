@@ -128,15 +128,38 @@ task<supervisor_server::init_return> supervisor_server::init() {
 
 // -- restarts ---------------------------------------------------------------------------
 
+void supervisor_server::add_dynamic(pid child, std::any extra) {
+  if (extra.has_value()) {
+    dynamic_args_.emplace(child, std::move(extra));
+  }
+  try {
+    dynamic_.insert(child);
+  } catch (...) {
+    dynamic_args_.erase(child);
+    throw;
+  }
+}
+
+std::optional<std::any> supervisor_server::take_dynamic(pid child) noexcept {
+  if (!dynamic_.erase(child)) {
+    return std::nullopt;
+  }
+  auto it = dynamic_args_.find(child);
+  if (it == dynamic_args_.end()) {
+    return std::any();
+  }
+  std::optional<std::any> extra(std::move(it->second));
+  dynamic_args_.erase(it);
+  return extra;
+}
+
 task<supervisor_server::cast_return> supervisor_server::handle_info(exit_msg m) {
   if (simple()) {
-    auto it = dynamic_.find(m.from);
-    if (it == dynamic_.end()) {
+    std::optional<std::any> extra = take_dynamic(m.from);
+    if (!extra) {
       co_return noreply();
     }
-    std::any extra = unbox(it->second);
-    dynamic_.erase(it);
-    co_return co_await dynamic_exited(m.from, m.reason, std::move(extra));
+    co_return co_await dynamic_exited(m.from, m.reason, std::move(*extra));
   }
   std::optional<std::size_t> i = find(m.from);
   if (!i) {
@@ -233,7 +256,7 @@ task<supervisor_server::cast_return> supervisor_server::restart_dynamic(std::any
   }
   start_result r = co_await start_one(children_.front(), extra);
   if (r.is_ok()) {
-    dynamic_.emplace(r.id(), box(std::move(extra)));
+    add_dynamic(r.id(), std::move(extra));
   } else if (r.is_error()) {
     report(supervisor_context::start_error, r.reason(), children_.front(), pid{});
     (void)send(self(), try_again_restart{{}, true, std::move(extra)});
@@ -249,7 +272,7 @@ supervisor_server::call_return<std::vector<supervisor::child_info>> supervisor_s
     const child& t = children_.front();
     out.reserve(dynamic_.size());
     for (const auto& d : dynamic_) {
-      out.push_back({t.spec.id, d.first, false, t.spec.type, t.spec.restart});
+      out.push_back({t.spec.id, d.key, false, t.spec.type, t.spec.restart});
     }
   } else {
     out.reserve(children_.size());
@@ -305,7 +328,7 @@ task<supervisor_server::call_return<start_result>> supervisor_server::handle_cal
   }
   start_result res = co_await start_one(children_.front(), r.extra);
   if (res.is_ok()) {
-    dynamic_.emplace(res.id(), box(std::move(r.extra)));
+    add_dynamic(res.id(), std::move(r.extra));
   }
   co_return reply(std::move(res));
 }
@@ -313,11 +336,9 @@ task<supervisor_server::call_return<start_result>> supervisor_server::handle_cal
 task<supervisor_server::call_return<outcome<>>> supervisor_server::handle_call(terminate_child_req r) {
   std::optional<std::size_t> i;
   if (r.child && simple()) {
-    auto it = dynamic_.find(r.child);
-    if (it == dynamic_.end()) {
+    if (!take_dynamic(r.child)) {
       co_return failed("not_found");
     }
-    dynamic_.erase(it);
     co_await shutdown_child(stopping(r.child, offender_of(children_.front(), r.child)));
     co_return reply(outcome<>());
   }
@@ -383,9 +404,10 @@ task<void> supervisor_server::terminate(const exit_reason&) {
     std::vector<stopping> all;
     all.reserve(dynamic_.size());
     for (const auto& d : dynamic_) {
-      all.emplace_back(d.first, offender_of(children_.front(), d.first));
+      all.emplace_back(d.key, offender_of(children_.front(), d.key));
     }
     dynamic_.clear();
+    dynamic_args_.clear();
     co_await shutdown_all(std::move(all));
     co_return;
   }

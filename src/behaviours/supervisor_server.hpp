@@ -16,6 +16,8 @@
 #include <otpnet/runtime/pid.hpp>
 #include <otpnet/runtime/proc.hpp>
 
+#include "internal/flat_map.hpp"
+
 #include <any>
 #include <chrono>
 #include <cstddef>
@@ -136,14 +138,16 @@ class supervisor_server : public gen_server::behaviour<supervisor_server> {
   std::vector<child_spec> initial_;
   std::string name_;
   std::vector<child> children_;  ///< start order; simple_one_for_one: the template only
-  /// simple_one_for_one's children and their arguments, boxed: a child
-  /// started with none (the listener's handlers) costs a 24-byte node, not
-  /// one with a 16-byte std::any inside.
-  std::unordered_map<pid, std::unique_ptr<std::any>> dynamic_;
-  static std::unique_ptr<std::any> box(std::any extra) {
-    return extra.has_value() ? std::make_unique<std::any>(std::move(extra)) : nullptr;
-  }
-  static std::any unbox(std::unique_ptr<std::any>& boxed) { return boxed ? std::move(*boxed) : std::any(); }
+  /// simple_one_for_one's children: a flat set, an 8-byte slot per child
+  /// (the listener's handlers, one per connection), where a node of an
+  /// unordered_map took a 32-byte malloc chunk and a bucket. The arguments
+  /// of those started with some are kept beside it.
+  flat_map<pid> dynamic_;
+  std::unordered_map<pid, std::any> dynamic_args_;
+  /// Records a dynamic child (std::bad_alloc if it cannot).
+  void add_dynamic(pid child, std::any extra);
+  /// Forgets a dynamic child: its arguments, or no value if it was not one.
+  std::optional<std::any> take_dynamic(pid child) noexcept;
   std::deque<std::chrono::steady_clock::time_point> restarts_;
 };
 

@@ -1,7 +1,16 @@
 #include <otpnet/gen_tcp/buffer.hpp>
+#include <otpnet/reactor/event_loop.hpp>
+#include <otpnet/runtime/port.hpp>
 
+#include "internal/syscall.hpp"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <new>
+#include <vector>
 
 namespace otpnet::gen_tcp {
 
@@ -10,57 +19,164 @@ namespace detail {
 namespace {
 
 // Chunks of exactly read_chunk_size are pooled per thread; others are not.
-constexpr std::size_t max_pooled = 256;
+// A pooled chunk is a page-aligned block (its header, then the data), so
+// that the whole pages it starts with (all but the last 8 bytes of data,
+// which share a page with the next malloc chunk) can be given back to the
+// kernel while the pool keeps the block.
+//
+// The pool decays, as jemalloc's arenas do: a chunk that stayed in the pool
+// through a whole decay period (the fewest chunks the pool held during the
+// period, beyond `steady_pooled`) was not needed; its pages are dropped
+// (MADV_DONTNEED) and it waits in the cold list, where it costs address
+// space only, until a burst needs more chunks than the warm list holds. So
+// the chunks a burst of connections left (one per connection reading at
+// once) stop counting in the server's memory a period or two after it, and
+// a server under steady load keeps what it uses. The decay timer runs on
+// the scheduler's loop only while the warm list holds more than
+// `steady_pooled`; sending and receiving pay one comparison each.
+constexpr std::size_t page_bytes = 4096;
+constexpr std::size_t read_chunk_bytes = sizeof(chunk) + read_chunk_size;
+constexpr std::size_t droppable_bytes = read_chunk_bytes / page_bytes * page_bytes;
+constexpr std::size_t max_pooled = 256;  // warm and cold together
+constexpr std::size_t steady_pooled = pool_steady_chunks;
+constexpr std::chrono::milliseconds decay_period{250};
 
-struct chunk_pool {
-  chunk* head = nullptr;  // linked through the first bytes of the data
-  std::size_t count = 0;
+void free_chunk(chunk* c) noexcept {
+  bool pooled_kind = c->capacity == read_chunk_size;
+  c->~chunk();
+  if (pooled_kind) {
+    ::operator delete (c, std::align_val_t{page_bytes});
+  } else {
+    ::operator delete(c);
+  }
+}
+
+chunk* make_chunk(void* mem, std::size_t capacity) noexcept {
+  auto* c = ::new (mem) chunk;
+  c->capacity = static_cast<std::uint32_t>(capacity);
+  return c;
+}
+
+chunk*& next_of(chunk* c) noexcept { return *reinterpret_cast<chunk**>(c->data()); }
+
+struct chunk_pool final : reactor::timer_handler {
+  chunk* head = nullptr;  // warm chunks, linked through the first bytes of the data
+  std::size_t warm = 0;
+  std::size_t low = 0;                  // the fewest warm chunks since the last decay tick
+  std::vector<chunk*> cold;             // pages dropped; the link would touch them again
+  reactor::event_loop* loop = nullptr;  // where the decay timer is armed, or null
+  reactor::timer_handle timer{};
+
+  chunk* pop() noexcept {
+    chunk* c = head;
+    head = next_of(c);
+    low = std::min(low, --warm);
+    return c;
+  }
+  void push(chunk* c) noexcept {
+    next_of(c) = head;
+    head = c;
+    ++warm;
+  }
+  void arm_decay() noexcept;
+  void on_timer(std::uint64_t token) noexcept override;
   ~chunk_pool();
 };
 
 thread_local bool pool_gone = false;
 thread_local chunk_pool pool;
 
-chunk*& next_of(chunk* c) noexcept { return *reinterpret_cast<chunk**>(c->data()); }
+void chunk_pool::arm_decay() noexcept {
+  reactor::event_loop* l = otpnet::detail::current_loop();
+  if (l == nullptr) {
+    return;  // not a scheduler thread: the pool is only capped
+  }
+  try {
+    timer = l->start_timer(decay_period, *this, 0);
+    loop = l;
+    low = warm;
+  } catch (...) {
+    // No memory for the timer: the pool stays as it is until the next try.
+  }
+}
+
+void chunk_pool::on_timer(std::uint64_t /*token*/) noexcept {
+  loop = nullptr;
+  std::size_t idle = std::min(low, warm > steady_pooled ? warm - steady_pooled : 0);
+  if (idle != 0 && cold.capacity() == 0) {
+    try {
+      cold.reserve(max_pooled);  // once: pushing below never allocates
+    } catch (...) {
+      idle = 0;
+    }
+  }
+  for (std::size_t i = 0; i < idle; ++i) {
+    chunk* c = pop();
+    if (internal::sys([c] { return ::madvise(c, droppable_bytes, MADV_DONTNEED); })) {
+      cold.push_back(c);
+    } else {
+      free_chunk(c);
+    }
+  }
+  if (warm > steady_pooled) {
+    arm_decay();
+  }
+}
 
 chunk_pool::~chunk_pool() {
+  if (loop != nullptr) {
+    (void)loop->disarm_timer(timer);
+  }
   while (head != nullptr) {
     chunk* n = next_of(head);
-    ::operator delete(head);
+    free_chunk(head);
     head = n;
+  }
+  for (chunk* c : cold) {
+    // Its header was dropped with its pages (reads as zeros): it is a
+    // pooled block by being here.
+    ::operator delete (c, std::align_val_t{page_bytes});
   }
   pool_gone = true;
 }
 
 }  // namespace
 
+chunk_pool_counts pool_counts() noexcept {
+  return pool_gone ? chunk_pool_counts{} : chunk_pool_counts{pool.warm, pool.cold.size()};
+}
+
 chunk* chunk_alloc(std::size_t capacity) {
-  if (capacity <= read_chunk_size && !pool_gone && pool.head != nullptr) {
-    chunk* c = pool.head;
-    pool.head = next_of(c);
-    --pool.count;
-    c->refs.store(1, std::memory_order_relaxed);
-    return c;
+  if (capacity <= read_chunk_size && !pool_gone) {
+    if (pool.head != nullptr) {
+      chunk* c = pool.pop();
+      c->refs.store(1, std::memory_order_relaxed);
+      return c;
+    }
+    if (!pool.cold.empty()) {
+      chunk* c = pool.cold.back();
+      pool.cold.pop_back();
+      return make_chunk(c, read_chunk_size);  // its header page was dropped too
+    }
   }
-  std::size_t cap = capacity <= read_chunk_size ? read_chunk_size : capacity;
-  void* mem = ::operator new(sizeof(chunk) + cap);
-  auto* c = ::new (mem) chunk;
-  c->capacity = static_cast<std::uint32_t>(cap);
-  return c;
+  if (capacity <= read_chunk_size) {
+    return make_chunk(::operator new (read_chunk_bytes, std::align_val_t{page_bytes}), read_chunk_size);
+  }
+  return make_chunk(::operator new(sizeof(chunk) + capacity), capacity);
 }
 
 void chunk_release(chunk* c) noexcept {
   if (c->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) {
     return;
   }
-  if (c->capacity == read_chunk_size && !pool_gone && pool.count < max_pooled) {
-    next_of(c) = pool.head;
-    pool.head = c;
-    ++pool.count;
+  if (c->capacity == read_chunk_size && !pool_gone && pool.warm + pool.cold.size() < max_pooled) {
+    pool.push(c);
+    if (pool.warm > steady_pooled && pool.loop == nullptr) {
+      pool.arm_decay();
+    }
     return;
   }
-  c->~chunk();
-  ::operator delete(c);
+  free_chunk(c);
 }
 
 }  // namespace detail

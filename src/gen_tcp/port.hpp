@@ -56,6 +56,7 @@
 
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -269,9 +270,12 @@ class port final : public std::enable_shared_from_this<port>,
   std::shared_ptr<port> self_;  // keeps the port alive while open
   std::atomic<bool> closed_{false};
   bool registered_ = false;
-  bool moving_ = false;        // between hand_over and finish_hand_over
-  bool closing_ = false;       // closed by its owner; writing out the queue
-  int pending_shutdown_ = -1;  // a shutdown waiting for the queue
+  bool moving_ = false;                // between hand_over and finish_hand_over
+  bool closing_ = false;               // closed by its owner; writing out the queue
+  std::int8_t pending_shutdown_ = -1;  // a shutdown waiting for the queue (a shutdown_how)
+  bool busy_ = false;                  // (send side, kept here: no padding)
+  bool flush_scheduled_ = false;
+  bool send_timer_armed_ = false;
 
   // receive
   gen_tcp::detail::chunk* chunk_ = nullptr;
@@ -314,17 +318,25 @@ class port final : public std::enable_shared_from_this<port>,
   // send
   send_queue<out_item> outq_;  // one item in place: no heap block for one frame at a time
   std::size_t queued_bytes_ = 0;
-  bool busy_ = false;
-  bool flush_scheduled_ = false;
-  bool send_timer_armed_ = false;
   errc send_error_ = errc::ok;
+  // Bumped by every send that made progress; the send timer's token. 32
+  // bits: it would have to wrap exactly within one send_timeout to fool it.
+  std::uint32_t progress_mark_ = 0;
   reactor::timer_handle send_timer_{};
-  std::uint64_t progress_mark_ = 0;
 
-  // getstat's counters; its send_pend is queued_bytes_.
+  // getstat's counters; its send_pend is queued_bytes_. The largest frames
+  // in 32 bits (a frame's length is a buffer's; a larger raw send_span
+  // counts as 4 GiB - 1): with the rest, the port is 280 bytes, and with
+  // make_shared's counts it fits a 304-byte malloc chunk instead of 320.
   struct counters {
-    std::uint64_t recv_oct = 0, recv_cnt = 0, recv_max = 0;
-    std::uint64_t send_oct = 0, send_cnt = 0, send_max = 0;
+    std::uint64_t recv_oct = 0, recv_cnt = 0;
+    std::uint64_t send_oct = 0, send_cnt = 0;
+    std::uint32_t recv_max = 0, send_max = 0;
+    void saw_recv(std::size_t n) noexcept { recv_max = std::max(recv_max, clamp32(n)); }
+    void saw_send(std::size_t n) noexcept { send_max = std::max(send_max, clamp32(n)); }
+    static std::uint32_t clamp32(std::size_t n) noexcept {
+      return static_cast<std::uint32_t>(std::min<std::size_t>(n, UINT32_MAX));
+    }
   };
   counters stats_;
 

@@ -4,7 +4,8 @@
 // reads into a reference-counted chunk; each frame is a `buffer` viewing
 // part of it, and sending a buffer back writes straight from the chunk.
 // Chunks return to a per-thread pool when the last view goes, so a
-// connection that is idle holds none. The count is atomic: buffers may
+// connection that is idle holds none; the pool gives the pages of chunks it
+// did not need for a while back to the kernel (after a burst). The count is atomic: buffers may
 // travel to processes on other schedulers.
 #pragma once
 
@@ -38,7 +39,19 @@ inline void chunk_release_if(chunk* c) noexcept {
   }
 }
 
-/// The size of the chunks a port reads into.
+/// The calling thread's pool of read chunks: warm ones (their pages in
+/// memory) and cold ones (their pages given back to the kernel after a
+/// quiet period). For tests and inspection.
+struct chunk_pool_counts {
+  std::size_t warm = 0;
+  std::size_t cold = 0;
+};
+chunk_pool_counts pool_counts() noexcept;
+/// Warm chunks a pool keeps however long they go unused.
+inline constexpr std::size_t pool_steady_chunks = 16;
+
+/// The size of the chunks a port reads into (an io_uring receive buffer's:
+/// one completion fits one chunk).
 inline constexpr std::size_t read_chunk_size = std::size_t{16} * 1024;
 
 }  // namespace detail
