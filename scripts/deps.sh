@@ -9,7 +9,7 @@ packages=(
   cmake ninja-build g++ clang clang-format clang-tidy libclang-rt-14-dev git
   # libraries
   libgtest-dev libgmock-dev libbenchmark-dev libexpected-dev libspdlog-dev libfmt-dev
-  libcli11-dev libtomlplusplus-dev nlohmann-json3-dev liburing-dev libssl-dev
+  libcli11-dev libtomlplusplus-dev nlohmann-json3-dev liburing-dev libssl-dev libabsl-dev
   # test peers and tools: interop (Python, socat, Erlang's gen_tcp, openssl s_client), ps/pgrep
   python3 socat erlang-nox openssl procps
 )

@@ -141,9 +141,10 @@ void supervisor_server::add_dynamic(pid child, std::any extra) {
 }
 
 std::optional<std::any> supervisor_server::take_dynamic(pid child) noexcept {
-  if (!dynamic_.erase(child)) {
+  if (dynamic_.erase(child) == 0) {
     return std::nullopt;
   }
+  shrink_if_sparse(dynamic_);
   auto it = dynamic_args_.find(child);
   if (it == dynamic_args_.end()) {
     return std::any();
@@ -271,8 +272,8 @@ supervisor_server::call_return<std::vector<supervisor::child_info>> supervisor_s
   if (simple()) {
     const child& t = children_.front();
     out.reserve(dynamic_.size());
-    for (const auto& d : dynamic_) {
-      out.push_back({t.spec.id, d.key, false, t.spec.type, t.spec.restart});
+    for (pid d : dynamic_) {
+      out.push_back({t.spec.id, d, false, t.spec.type, t.spec.restart});
     }
   } else {
     out.reserve(children_.size());
@@ -403,8 +404,8 @@ task<void> supervisor_server::terminate(const exit_reason&) {
   if (simple()) {
     std::vector<stopping> all;
     all.reserve(dynamic_.size());
-    for (const auto& d : dynamic_) {
-      all.emplace_back(d.key, offender_of(children_.front(), d.key));
+    for (pid d : dynamic_) {
+      all.emplace_back(d, offender_of(children_.front(), d));
     }
     dynamic_.clear();
     dynamic_args_.clear();

@@ -16,7 +16,7 @@
 #include <otpnet/runtime/pid.hpp>
 #include <otpnet/runtime/proc.hpp>
 
-#include "internal/flat_map.hpp"
+#include "internal/id_tables.hpp"
 
 #include <any>
 #include <chrono>
@@ -138,11 +138,11 @@ class supervisor_server : public gen_server::behaviour<supervisor_server> {
   std::vector<child_spec> initial_;
   std::string name_;
   std::vector<child> children_;  ///< start order; simple_one_for_one: the template only
-  /// simple_one_for_one's children: a flat set, an 8-byte slot per child
-  /// (the listener's handlers, one per connection), where a node of an
-  /// unordered_map took a 32-byte malloc chunk and a bucket. The arguments
-  /// of those started with some are kept beside it.
-  flat_map<pid> dynamic_;
+  /// simple_one_for_one's children: a flat set, an 8-byte slot and a
+  /// control byte per child (the listener's handlers, one per connection),
+  /// where a node of an unordered_map took a 32-byte malloc chunk and a
+  /// bucket. The arguments of those started with some are kept beside it.
+  id_set<pid> dynamic_;
   std::unordered_map<pid, std::any> dynamic_args_;
   /// Records a dynamic child (std::bad_alloc if it cannot).
   void add_dynamic(pid child, std::any extra);

@@ -6,7 +6,7 @@
 #include <otpnet/runtime/timer.hpp>
 #include <otpnet/socket/registry.hpp>
 
-#include "internal/flat_map.hpp"
+#include "internal/id_tables.hpp"
 
 #include <algorithm>
 
@@ -99,12 +99,13 @@ class server : public gen_nb_server<server> {
     // The handler owns the connection before a byte is read; it takes it
     // (gen_tcp::adopt in its own process) when socket_ready arrives.
     (void)otpnet::socket::set_owner(c.raw, handler.value());
-    handlers_.insert(monitor(handler), handler);
+    handlers_.emplace(monitor(handler), handler);
     send(handler, socket_ready{std::move(c)});
   }
 
   gen_server::cast_return handle_info(down_msg&& d) {
-    if (handlers_.erase(d.monitor)) {
+    if (handlers_.erase(d.monitor) != 0) {
+      internal::shrink_if_sparse(handlers_);
       connection_ended();
       if (draining_) {
         ++drained_.finished;
@@ -138,6 +139,7 @@ class server : public gen_nb_server<server> {
         ref found = m;
         demonitor(found);
         handlers_.erase(found);
+        internal::shrink_if_sparse(handlers_);
         connection_ended();
         maybe_finish_drain();
         return reply(true);
@@ -214,7 +216,7 @@ class server : public gen_nb_server<server> {
   // By monitor. A flat table: a 16-byte slot per connection, where an
   // unordered_map's node took a 32-byte malloc chunk and a bucket; and
   // connections() promises no order.
-  internal::flat_map<ref, pid> handlers_;
+  internal::id_map<ref, pid> handlers_;
   bool draining_ = false;
   drain_result drained_;
   std::vector<gen_server::from> drain_callers_;
