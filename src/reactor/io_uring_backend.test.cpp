@@ -890,7 +890,9 @@ TEST_F(io_uring_backend_test, a_receive_queued_with_a_send_is_made_after_the_sen
 TEST_F(io_uring_backend_test, a_parked_receive_ends_without_reading) {
   auto b = make();
   ASSERT_TRUE(b);
-  auto [a, peer] = socket_pair();
+  auto sockets = socket_pair();
+  int a = sockets[0];
+  int peer = sockets[1];
   ASSERT_TRUE(b->add(a, 2, interest::write));
   (void)poll_all(*b);
   auto short_recv = [&](const std::string& bytes) {
