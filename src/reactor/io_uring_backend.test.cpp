@@ -884,6 +884,47 @@ TEST_F(io_uring_backend_test, a_receive_queued_with_a_send_is_made_after_the_sen
   ASSERT_TRUE(b->remove(a));
 }
 
+// Kept parked at most until its socket's first send has completed and one
+// poll more, however much is sent: a socket that sends every turn still
+// reads (here its bytes are there already, so the receive completes in the
+// poll that makes it).
+TEST_F(io_uring_backend_test, a_parked_receive_is_made_within_two_polls_of_the_send_it_waits_for) {
+  auto b = make();
+  ASSERT_TRUE(b);
+  auto [a, peer] = socket_pair();
+  ASSERT_TRUE(b->add(a, 3, interest::write));
+  (void)poll_all(*b);
+  ASSERT_TRUE(b->submit_recv(a));
+  put(peer, "ping");
+  auto r = await_recv(*b, 3);
+  ASSERT_TRUE(r.seen);
+  ASSERT_TRUE(b->submit_recv(a));  // parked
+  put(peer, "next");
+  std::string bytes = "x";
+  ::iovec iov{bytes.data(), bytes.size()};
+  std::array<io_event, 16> out;
+  bool got = false;
+  int polls = 0;
+  while (polls < 8 && !got) {
+    auto sent = b->submit_send(a, &iov, 1);  // a send in every poll
+    ASSERT_TRUE(sent || sent.error() == errc::ealready);
+    auto n = b->poll(out, 0ms);
+    ASSERT_TRUE(n);
+    ++polls;
+    for (std::size_t i = 0; i < *n; ++i) {
+      if (out[i].kind == event_kind::recv && out[i].token == 3u) {
+        ASSERT_EQ(out[i].result, 4);
+        EXPECT_EQ(std::string(reinterpret_cast<const char*>(out[i].data), 4), "next");
+        got = true;
+      }
+    }
+  }
+  EXPECT_TRUE(got);
+  EXPECT_LE(polls, 3) << "the send's poll, one poll held, the poll that makes it";
+  EXPECT_EQ(b->stats().recvs_after_send, 1u);
+  ASSERT_TRUE(b->remove(a));
+}
+
 // A parked receive has no entry: cancelled (now or not), removed, or left
 // behind a send that is cancelled, it reads nothing, and bytes stay in the
 // socket for whatever reads next.

@@ -129,7 +129,7 @@ struct io_uring_stats {
   std::uint64_t deferred_cancels = 0;  ///< removals queued late because the submission ring was full
   std::uint64_t voided = 0;            ///< receives, accepts and sends removed before the kernel saw them (no-ops)
   std::uint64_t sends = 0;             ///< sends submitted
-  std::uint64_t recvs_after_send = 0;  ///< receives held back until their socket's send had completed
+  std::uint64_t recvs_after_send = 0;  ///< receives parked until their socket's send had completed
 };
 
 /// A `backend` over one io_uring instance. Loop-affine, like every backend.
@@ -209,9 +209,12 @@ class io_uring_backend final : public backend {
     bool recv_in_flight : 1 = false;
     bool accept_armed : 1 = false;
     bool send_in_flight : 1 = false;
-    bool recv_drained : 1 = false;  // the last receive left the socket empty (it was short)
-    bool recv_parked : 1 = false;   // the receive in flight has no entry yet (see submit_recv)
-    std::uint32_t send_entry = 0;   // the send's entry in the submission ring
+    bool recv_drained : 1 = false;   // the last receive left the socket empty (it was short)
+    bool recv_parked : 1 = false;    // the receive in flight has no entry yet (see submit_recv)
+    bool recv_listed : 1 = false;    // in parked_
+    bool recv_answered : 1 = false;  // parked behind a send that has completed since
+    bool recv_held : 1 = false;      // and kept parked for one poll that would not wait
+    std::uint32_t send_entry = 0;    // the send's entry in the submission ring
   };
   static_assert(sizeof(void*) != 8 || sizeof(slot) == 40, "a slot per descriptor: keep it small");
 
@@ -251,8 +254,10 @@ class io_uring_backend final : public backend {
   // Queues the entry of the receive in flight of `s`, parked until now.
   void queue_recv(int fd, slot& s, bool poll_first) noexcept;
   void prep_recv(io_uring_sqe* sqe, int fd, slot& s, bool poll_first) noexcept;
-  // Parked receives get their entries: after their socket's send, or now.
-  void release_parked() noexcept;
+  // Parked receives get their entries, now or after their socket's send
+  // (`soon`: this poll will not wait).
+  void release_parked(bool soon) noexcept;
+  void list_parked(int fd, slot& s) noexcept;
   void after_send(int fd, slot& s) noexcept;
   int sync_cancel(std::uint64_t target) noexcept;
   result<void> queue_cancel(std::uint64_t target) noexcept;
