@@ -165,7 +165,10 @@ class io_uring_backend final : public backend {
   result<std::size_t> poll(std::span<io_event> out, std::optional<std::chrono::milliseconds> timeout) noexcept override;
   /// True when the kernel took the buffer ring at creation.
   bool supports_recv() const noexcept override { return buffers_ != nullptr; }
-  /// Queues an IORING_OP_RECV into a provided buffer.
+  /// Queues an IORING_OP_RECV into a provided buffer. After a receive that
+  /// left the socket empty the entry is made later (parked): at the next
+  /// poll, or once the socket's send in flight has completed and at most one
+  /// poll more (see docs/reactor.md).
   result<void> submit_recv(int fd) noexcept override;
   /// Queues an IORING_OP_ASYNC_CANCEL of the receive in flight.
   result<void> cancel_recv(int fd) noexcept override;
