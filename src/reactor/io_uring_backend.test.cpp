@@ -840,6 +840,164 @@ TEST_F(io_uring_backend_test, cancel_send_now_of_a_send_made_returns_its_count) 
   ASSERT_TRUE(b->remove(c));
 }
 
+// -- receives parked behind a send ---------------------------------------------------------
+
+// After a receive that left its socket empty, the next receive and a send
+// queued in the same turn (an answer): the receive gets its entry when the
+// send's completion is reaped, and is made by the poll after, so that the
+// peer's reply, sent meanwhile, is there when the kernel reads the entry.
+TEST_F(io_uring_backend_test, a_receive_queued_with_a_send_is_made_after_the_send) {
+  auto b = make();
+  ASSERT_TRUE(b);
+  auto [a, peer] = socket_pair();
+  ASSERT_TRUE(b->add(a, 9, interest::write));
+  (void)poll_all(*b);
+  ASSERT_TRUE(b->submit_recv(a));
+  put(peer, "ping");
+  auto r = await_recv(*b, 9);
+  ASSERT_TRUE(r.seen);
+  ASSERT_EQ(r.bytes, "ping");
+  ASSERT_TRUE(b->submit_recv(a));
+  EXPECT_EQ(b->submit_recv(a).error(), errc::ealready);  // in flight, if parked
+  std::string answer = "pong";
+  ::iovec iov{answer.data(), answer.size()};
+  ASSERT_TRUE(b->submit_send(a, &iov, 1));
+  auto sent = await_send(*b, 9);
+  ASSERT_TRUE(sent);
+  EXPECT_EQ(*sent, 4);
+  EXPECT_EQ(b->stats().recvs_after_send, 1u);
+  EXPECT_EQ(read_now(peer), "pong");
+  put(peer, "ping again");
+  r = await_recv(*b, 9);
+  ASSERT_TRUE(r.seen);
+  EXPECT_EQ(r.bytes, "ping again");
+  EXPECT_EQ(b->stats().recvs, 2u);
+  // With no send in the turn, the parked receive is made by the next poll,
+  // and waits for bytes there.
+  ASSERT_TRUE(b->submit_recv(a));
+  (void)poll_all(*b);
+  put(peer, "third");
+  r = await_recv(*b, 9);
+  ASSERT_TRUE(r.seen);
+  EXPECT_EQ(r.bytes, "third");
+  EXPECT_EQ(b->stats().recvs_after_send, 1u);
+  ASSERT_TRUE(b->remove(a));
+}
+
+// Kept parked at most until its socket's first send has completed and one
+// poll more, however much is sent: a socket that sends every turn still
+// reads (here its bytes are there already, so the receive completes in the
+// poll that makes it).
+TEST_F(io_uring_backend_test, a_parked_receive_is_made_within_two_polls_of_the_send_it_waits_for) {
+  auto b = make();
+  ASSERT_TRUE(b);
+  auto [a, peer] = socket_pair();
+  ASSERT_TRUE(b->add(a, 3, interest::write));
+  (void)poll_all(*b);
+  ASSERT_TRUE(b->submit_recv(a));
+  put(peer, "ping");
+  auto r = await_recv(*b, 3);
+  ASSERT_TRUE(r.seen);
+  ASSERT_TRUE(b->submit_recv(a));  // parked
+  put(peer, "next");
+  std::string bytes = "x";
+  ::iovec iov{bytes.data(), bytes.size()};
+  std::array<io_event, 16> out;
+  bool got = false;
+  int polls = 0;
+  while (polls < 8 && !got) {
+    auto sent = b->submit_send(a, &iov, 1);  // a send in every poll
+    ASSERT_TRUE(sent || sent.error() == errc::ealready);
+    auto n = b->poll(out, 0ms);
+    ASSERT_TRUE(n);
+    ++polls;
+    for (std::size_t i = 0; i < *n; ++i) {
+      if (out[i].kind == event_kind::recv && out[i].token == 3u) {
+        ASSERT_EQ(out[i].result, 4);
+        EXPECT_EQ(std::string(reinterpret_cast<const char*>(out[i].data), 4), "next");
+        got = true;
+      }
+    }
+  }
+  EXPECT_TRUE(got);
+  EXPECT_LE(polls, 3) << "the send's poll, one poll held, the poll that makes it";
+  EXPECT_EQ(b->stats().recvs_after_send, 1u);
+  ASSERT_TRUE(b->remove(a));
+}
+
+// A parked receive has no entry: cancelled (now or not), removed, or left
+// behind a send that is cancelled, it reads nothing, and bytes stay in the
+// socket for whatever reads next.
+TEST_F(io_uring_backend_test, a_parked_receive_ends_without_reading) {
+  auto b = make();
+  ASSERT_TRUE(b);
+  auto sockets = socket_pair();
+  int a = sockets[0];
+  int peer = sockets[1];
+  ASSERT_TRUE(b->add(a, 2, interest::write));
+  (void)poll_all(*b);
+  auto short_recv = [&](const std::string& bytes) {
+    ASSERT_TRUE(b->submit_recv(a));
+    put(peer, bytes);
+    auto r = await_recv(*b, 2);
+    ASSERT_TRUE(r.seen);
+    EXPECT_EQ(r.bytes, bytes);
+  };
+  auto unread = [&] {
+    int n = -1;
+    EXPECT_EQ(::ioctl(a, FIONREAD, &n), 0);
+    return n;
+  };
+  short_recv("one");
+  ASSERT_TRUE(b->submit_recv(a));  // parked
+  put(peer, "stay");
+  auto now = b->cancel_recv_now(a);
+  ASSERT_TRUE(now) << err_name(now.error());
+  EXPECT_EQ(now->kind, event_kind::recv);
+  EXPECT_EQ(now->token, 2u);
+  EXPECT_EQ(now->result, -ECANCELED);
+  EXPECT_EQ(b->cancel_recv_now(a).error(), errc::enoent);
+  for (const io_event& ev : poll_all_events(*b)) {
+    EXPECT_NE(ev.kind, event_kind::recv) << "a cancelled receive was reported";
+  }
+  EXPECT_EQ(unread(), 4);
+  drain(a);
+
+  short_recv("two");
+  ASSERT_TRUE(b->submit_recv(a));  // parked
+  put(peer, "kept");
+  ASSERT_TRUE(b->cancel_recv(a));
+  auto r = await_recv(*b, 2);
+  ASSERT_TRUE(r.seen);
+  EXPECT_EQ(r.result, -ECANCELED);
+  EXPECT_EQ(unread(), 4);
+  drain(a);
+
+  // Behind a send cancelled before it left: the receive is made by the
+  // next poll.
+  short_recv("three");
+  ASSERT_TRUE(b->submit_recv(a));  // parked
+  std::string bytes = "never";
+  ::iovec iov{bytes.data(), bytes.size()};
+  ASSERT_TRUE(b->submit_send(a, &iov, 1));
+  auto cancelled = b->cancel_send_now(a);
+  ASSERT_TRUE(cancelled);
+  EXPECT_EQ(cancelled->result, -ECANCELED);
+  put(peer, "four");
+  r = await_recv(*b, 2);
+  ASSERT_TRUE(r.seen);
+  EXPECT_EQ(r.bytes, "four");
+  EXPECT_EQ(read_now(peer), "");
+
+  std::uint64_t voided = b->stats().voided;
+  ASSERT_TRUE(b->submit_recv(a));  // parked
+  ASSERT_TRUE(b->remove(a));
+  put(peer, "left");
+  EXPECT_TRUE(poll_all(*b).empty());
+  EXPECT_EQ(b->stats().voided, voided);  // nothing to void: it had no entry
+  EXPECT_EQ(unread(), 4);
+}
+
 // -- multishot accept ------------------------------------------------------------------
 
 TEST_F(io_uring_backend_test, multishot_accept_reports_every_connection_with_its_descriptor) {

@@ -129,6 +129,7 @@ struct io_uring_stats {
   std::uint64_t deferred_cancels = 0;  ///< removals queued late because the submission ring was full
   std::uint64_t voided = 0;            ///< receives, accepts and sends removed before the kernel saw them (no-ops)
   std::uint64_t sends = 0;             ///< sends submitted
+  std::uint64_t recvs_after_send = 0;  ///< receives parked until their socket's send had completed
 };
 
 /// A `backend` over one io_uring instance. Loop-affine, like every backend.
@@ -164,7 +165,10 @@ class io_uring_backend final : public backend {
   result<std::size_t> poll(std::span<io_event> out, std::optional<std::chrono::milliseconds> timeout) noexcept override;
   /// True when the kernel took the buffer ring at creation.
   bool supports_recv() const noexcept override { return buffers_ != nullptr; }
-  /// Queues an IORING_OP_RECV into a provided buffer.
+  /// Queues an IORING_OP_RECV into a provided buffer. After a receive that
+  /// left the socket empty the entry is made later (parked): at the next
+  /// poll, or once the socket's send in flight has completed and at most one
+  /// poll more (see docs/reactor.md).
   result<void> submit_recv(int fd) noexcept override;
   /// Queues an IORING_OP_ASYNC_CANCEL of the receive in flight.
   result<void> cancel_recv(int fd) noexcept override;
@@ -205,11 +209,15 @@ class io_uring_backend final : public backend {
     std::uint32_t batch_index = 0;      // its place in that poll's output
     std::uint32_t recv_generation = 0;  // of the receive or the accept in flight
     std::uint32_t op_entry = 0;         // its entry in the submission ring (a running count)
-    bool recv_in_flight = false;
-    bool accept_armed = false;
-    bool send_in_flight = false;
-    bool recv_drained = false;     // the last receive left the socket empty (it was short)
-    std::uint32_t send_entry = 0;  // the send's entry in the submission ring
+    bool recv_in_flight : 1 = false;
+    bool accept_armed : 1 = false;
+    bool send_in_flight : 1 = false;
+    bool recv_drained : 1 = false;   // the last receive left the socket empty (it was short)
+    bool recv_parked : 1 = false;    // the receive in flight has no entry yet (see submit_recv)
+    bool recv_listed : 1 = false;    // in parked_
+    bool recv_answered : 1 = false;  // parked behind a send that has completed since
+    bool recv_held : 1 = false;      // and kept parked for one poll that would not wait
+    std::uint32_t send_entry = 0;    // the send's entry in the submission ring
   };
   static_assert(sizeof(void*) != 8 || sizeof(slot) == 40, "a slot per descriptor: keep it small");
 
@@ -246,6 +254,14 @@ class io_uring_backend final : public backend {
   // those it still owes.
   std::optional<completion> take_now(std::uint64_t target) noexcept;
   result<std::pair<slot*, io_uring_sqe*>> start_op(int fd, bool supported) noexcept;
+  // Queues the entry of the receive in flight of `s`, parked until now.
+  void queue_recv(int fd, slot& s, bool poll_first) noexcept;
+  void prep_recv(io_uring_sqe* sqe, int fd, slot& s, bool poll_first) noexcept;
+  // Parked receives get their entries, now or after their socket's send
+  // (`soon`: this poll will not wait).
+  void release_parked(bool soon) noexcept;
+  void list_parked(int fd, slot& s) noexcept;
+  void after_send(int fd, slot& s) noexcept;
   int sync_cancel(std::uint64_t target) noexcept;
   result<void> queue_cancel(std::uint64_t target) noexcept;
   void cancel_or_defer(std::uint64_t target) noexcept;
@@ -269,6 +285,7 @@ class io_uring_backend final : public backend {
   std::vector<std::uint16_t> lent_;          // buffers reported by the last poll
   std::vector<std::uint64_t> late_cancels_;  // removals the ring had no room for
   std::vector<completion> held_;             // set aside by cancel_recv_now, reaped first
+  std::vector<int> parked_;                  // descriptors whose receive waits for the next poll
   // What the queued sends point to, read by the kernel at submission.
   std::unique_ptr<send_area> sends_;
 };
