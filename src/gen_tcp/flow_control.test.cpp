@@ -28,7 +28,15 @@ using flow_control = tcp_test;
 
 constexpr std::size_t mib = std::size_t{1} << 20;
 /// The bound on the server's RSS growth while a peer does not keep up.
+/// Under AddressSanitizer the process also holds the shadow of what the heap
+/// touched and the quarantine of freed blocks, which moved a run on a loaded
+/// machine to 67 MiB: there the bound is doubled, and the release builds
+/// (both backends) hold the tight one.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr std::size_t rss_bound = 128 * mib;
+#else
 constexpr std::size_t rss_bound = 64 * mib;
+#endif
 
 std::size_t env_bytes(const char* name, std::size_t fallback) {
   const char* v = std::getenv(name);
