@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace otpnet::gen_tcp::test {
@@ -84,7 +85,10 @@ proc first_owner(listen_socket ls, pid b, pid to, std::size_t k) {
   send(to, ev{"a_after", extra ? "frame " + std::to_string(seq_of(extra->data)) : "none"});
 }
 
-class hand_over : public tcp_test, public ::testing::WithParamInterface<bool> {};
+class hand_over : public tcp_test, public ::testing::WithParamInterface<bool> {
+ protected:
+  std::pair<ev, std::string> fail_a_hand_over(bool as_buffer);
+};
 INSTANTIATE_TEST_SUITE_P(schedulers, hand_over, ::testing::Values(false, true),
                          [](const auto& i) { return i.param ? "to_another_scheduler" : "on_the_same_scheduler"; });
 
@@ -263,11 +267,13 @@ proc first_message(pid to) {
   send(to, ev{"b", kind});
 }
 
-/// A for the next test: with a frame for the socket still in its mailbox and
-/// a delayed send that cannot be written (its own side shut for writing),
-/// hands the socket to B on another scheduler; reports the answers and the
-/// messages it holds afterwards, in order.
-proc hand_over_with_a_send_that_fails(listen_socket ls, pid b, pid to) {
+/// A for the next tests: with a frame for the socket still in its mailbox
+/// and a send that cannot be written (its own side shut for writing), hands
+/// the socket to B; reports the answers and the messages it holds
+/// afterwards, in order, and the send's own answer as the event's reason. A
+/// buffer is sent without a copy: on io_uring it is in flight at the
+/// hand-over, on epoll written (and failed) at once.
+proc hand_over_with_a_send_that_fails(listen_socket ls, pid b, pid to, bool as_buffer) {
   auto s = co_await accept(ls, must);
   if (!s) {
     send(to, ev{"accept_failed", {}, s.error()});
@@ -276,7 +282,7 @@ proc hand_over_with_a_send_that_fails(listen_socket ls, pid b, pid to) {
   tcp d = co_await receive<tcp>();
   send(self(), std::move(d));
   std::string said = outcome(otpnet::socket::shutdown(s->raw(), otpnet::socket::shutdown_how::write));
-  said += " " + outcome(s->send("never written"));
+  auto q = as_buffer ? s->send(buffer::copy_of("never written")) : s->send("never written");
   auto r = co_await s->controlling_process(b);
   said += " " + outcome(r);
   for (;;) {
@@ -292,7 +298,26 @@ proc hand_over_with_a_send_that_fails(listen_socket ls, pid b, pid to) {
       said += " tcp_closed";
     }
   }
-  send(to, ev{"a", said});
+  send(to, ev{"a", said, q ? errc::ok : q.error()});
+}
+
+/// Runs A (above) and B, the new owner, on scheduler 0 or (param) 1;
+/// returns A's report and B's first message after a probe the test sends it
+/// once A has reported (so anything the hand-over sent B comes before it).
+std::pair<ev, std::string> hand_over::fail_a_hand_over(bool as_buffer) {
+  auto ls = listen_lo({.active = once, .delay_send = !as_buffer});
+  pid b = spawn_opt({.scheduler = GetParam() ? 1 : 0}, [to = me()]() -> proc { return first_message(to); }).first;
+  spawn_opt({.scheduler = 0},
+            [ls, b, to = me(), as_buffer]() -> proc { return hand_over_with_a_send_that_fails(ls, b, to, as_buffer); });
+  client c = client::connect(ls.port);
+  if (!c.write("x")) {
+    return {ev{"write_failed"}, ""};
+  }
+  ev a = mb().receive<ev>(must, [](const ev& e) { return e.kind == "a" || e.kind == "accept_failed"; })
+             .value_or(ev{"none"});
+  send(b, ev{"probe"});
+  ev got = mb().receive<ev>(must, [](const ev& e) { return e.kind == "b"; }).value_or(ev{"none"});
+  return {a, got.data};
 }
 
 // A hand-over whose queued send fails on the way out leaves the socket, and
@@ -300,19 +325,23 @@ proc hand_over_with_a_send_that_fails(listen_socket ls, pid b, pid to) {
 // then the error and the close), and answers closed; the new owner gets
 // none of it. It used to answer ok and send the error and the close to the
 // new owner ahead of the frame that was forwarded after them.
-TEST_F(ownership, a_hand_over_whose_delayed_send_fails_keeps_the_socket_and_its_messages_with_the_old_owner) {
-  auto ls = listen_lo({.active = once, .delay_send = true});
-  pid b = spawn_opt({.scheduler = 1}, [to = me()]() -> proc { return first_message(to); }).first;
-  spawn_opt({.scheduler = 0}, [ls, b, to = me()]() -> proc { return hand_over_with_a_send_that_fails(ls, b, to); });
-  client c = client::connect(ls.port);
-  ASSERT_TRUE(c.write("x"));
-  ev a = mb().receive<ev>(must, [](const ev& e) { return e.kind == "a" || e.kind == "accept_failed"; })
-             .value_or(ev{"none"});
+TEST_P(hand_over, whose_delayed_send_fails_keeps_the_socket_and_its_messages_with_the_old_owner) {
+  auto [a, b_first] = fail_a_hand_over(false);
   ASSERT_EQ(a.kind, "a") << err_name(a.reason);
-  EXPECT_EQ(a.data, "ok ok closed tcp:x tcp_error:epipe tcp_closed");
-  send(b, ev{"probe"});  // B's first message: anything the hand-over sent it came before this
-  ev got = mb().receive<ev>(must, [](const ev& e) { return e.kind == "b"; }).value_or(ev{"none"});
-  EXPECT_EQ(got.data, "probe");
+  EXPECT_EQ(a.reason, errc::ok);  // queued (delay_send)
+  EXPECT_EQ(a.data, "ok closed tcp:x tcp_error:epipe tcp_closed");
+  EXPECT_EQ(b_first, "probe");
+}
+
+// The same with a send that is in flight on io_uring when the hand-over
+// settles it (on epoll it fails at once, and the hand-over finds the socket
+// closed): the same answer and the same messages, with the old owner.
+TEST_P(hand_over, whose_send_in_flight_fails_keeps_the_socket_and_its_messages_with_the_old_owner) {
+  auto [a, b_first] = fail_a_hand_over(true);
+  ASSERT_EQ(a.kind, "a") << err_name(a.reason);
+  EXPECT_TRUE(a.reason == errc::ok || a.reason == errc::epipe) << err_name(a.reason);
+  EXPECT_EQ(a.data, "ok closed tcp:x tcp_error:epipe tcp_closed");
+  EXPECT_EQ(b_first, "probe");
 }
 
 TEST_F(ownership, only_the_owner_may_hand_over_set_options_or_receive) {

@@ -282,12 +282,13 @@ result<void> port::hand_over(pid new_owner) {
     return fail(errc::noproc);
   }
   const bool same_thread = target == sched_.load(std::memory_order_acquire);
-  // Nothing of this port may run on this thread once it has moved: the
-  // send in flight is settled and the delayed flush goes now, while the
-  // caller still owns it. A send that fails here delivers its error and
-  // close to the caller, after the messages it holds for the port, and
-  // the port stays with it, closed.
-  if (!same_thread && (flush_scheduled_ || send_in_flight_)) {
+  // What was queued to send goes now, while the caller still owns the port
+  // (on another scheduler nothing of it may run on this thread once it has
+  // moved; on this one, so that the answer is the same): the send in flight
+  // is settled and the delayed flush made. A send that fails here delivers
+  // its error and close to the caller, after the messages it holds for the
+  // port, and the port stays with it, closed.
+  if (flush_scheduled_ || send_in_flight_) {
     flush_scheduled_ = false;
     flush(true);
     if (is_closed()) {
