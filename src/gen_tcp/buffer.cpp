@@ -1,5 +1,6 @@
 #include <otpnet/gen_tcp/buffer.hpp>
 #include <otpnet/reactor/event_loop.hpp>
+#include <otpnet/reactor/io_uring_backend.hpp>
 #include <otpnet/runtime/port.hpp>
 
 #include "internal/syscall.hpp"
@@ -33,13 +34,23 @@ namespace {
 // once) stop counting in the server's memory a period or two after it, and
 // a server under steady load keeps what it uses. The decay timer runs on
 // the scheduler's loop only while the warm list holds more than
-// `steady_pooled`; sending and receiving pay one comparison each.
+// `steady_pooled`, and drops at most `max_drops` chunks a tick; sending and
+// receiving pay one comparison each. A thread that is not a scheduler's
+// (no loop to decay on) keeps `steady_pooled` chunks and frees the rest.
+// Cold chunks stay (address space only, at most `max_pooled` with the warm
+// ones): freeing one would have malloc write its header into it again.
+//
+// The size is io_uring's provided receive buffer's, so that a receive's
+// bytes fit one pooled chunk (port::absorb).
+static_assert(read_chunk_size == reactor::io_uring_options{}.recv_buffer_size,
+              "a full io_uring receive must fit one pooled chunk");
 constexpr std::size_t page_bytes = 4096;
 constexpr std::size_t read_chunk_bytes = sizeof(chunk) + read_chunk_size;
 constexpr std::size_t droppable_bytes = read_chunk_bytes / page_bytes * page_bytes;
 constexpr std::size_t max_pooled = 256;  // warm and cold together
 constexpr std::size_t steady_pooled = pool_steady_chunks;
 constexpr std::chrono::milliseconds decay_period{250};
+constexpr std::size_t max_drops = 32;  // chunks given back per decay tick
 
 void free_chunk(chunk* c) noexcept {
   bool pooled_kind = c->capacity == read_chunk_size;
@@ -78,7 +89,9 @@ struct chunk_pool final : reactor::timer_handler {
     head = c;
     ++warm;
   }
-  void arm_decay() noexcept;
+  /// False on a thread with no scheduler's loop (the caller then keeps no
+  /// more than steady_pooled chunks).
+  bool arm_decay() noexcept;
   void on_timer(std::uint64_t token) noexcept override;
   ~chunk_pool();
 };
@@ -86,10 +99,10 @@ struct chunk_pool final : reactor::timer_handler {
 thread_local bool pool_gone = false;
 thread_local chunk_pool pool;
 
-void chunk_pool::arm_decay() noexcept {
+bool chunk_pool::arm_decay() noexcept {
   reactor::event_loop* l = otpnet::detail::current_loop();
   if (l == nullptr) {
-    return;  // not a scheduler thread: the pool is only capped
+    return false;  // not a scheduler thread: no loop to decay on
   }
   try {
     timer = l->start_timer(decay_period, *this, 0);
@@ -98,11 +111,14 @@ void chunk_pool::arm_decay() noexcept {
   } catch (...) {
     // No memory for the timer: the pool stays as it is until the next try.
   }
+  return true;
 }
 
 void chunk_pool::on_timer(std::uint64_t /*token*/) noexcept {
   loop = nullptr;
-  std::size_t idle = std::min(low, warm > steady_pooled ? warm - steady_pooled : 0);
+  // At most max_drops per tick (each madvise flushes the TLBs of the CPUs
+  // running the process): the rest go at the next ticks, if still unused.
+  std::size_t idle = std::min({low, warm > steady_pooled ? warm - steady_pooled : 0, max_drops});
   if (idle != 0 && cold.capacity() == 0) {
     try {
       cold.reserve(max_pooled);  // once: pushing below never allocates
@@ -170,10 +186,11 @@ void chunk_release(chunk* c) noexcept {
     return;
   }
   if (c->capacity == read_chunk_size && !pool_gone && pool.warm + pool.cold.size() < max_pooled) {
-    pool.push(c);
-    if (pool.warm > steady_pooled && pool.loop == nullptr) {
-      pool.arm_decay();
+    if (pool.warm >= steady_pooled && pool.loop == nullptr && !pool.arm_decay()) {
+      free_chunk(c);  // not a scheduler thread: nothing would give it back later
+      return;
     }
+    pool.push(c);
     return;
   }
   free_chunk(c);

@@ -1,10 +1,11 @@
 // File: gen_tcp/buffer.test.cpp
 //
 // Buffers and the per-thread chunk pool: views share a chunk, a released
-// chunk is reused, and on a scheduler the pool gives the pages of the
-// chunks a burst left back to the kernel after a quiet period (checked
-// with mincore), then reuses those chunks before asking for new memory,
-// and a pool that ends with cold chunks frees them.
+// chunk is reused, a thread that is no scheduler's keeps only the steady
+// count, and on a scheduler the pool gives the pages of the chunks a burst
+// left back to the kernel after a quiet period (checked with mincore), then
+// reuses those chunks before asking for new memory, and a pool that ends
+// with cold chunks frees them.
 #include <otpnet/gen_tcp/buffer.hpp>
 #include <otpnet/runtime/mailbox.hpp>
 #include <otpnet/runtime/process.hpp>
@@ -48,6 +49,20 @@ TEST(buffer, a_released_chunk_comes_back_first) {
   buffer b = buffer::copy_of(std::string_view("y"));
   EXPECT_EQ(chunk_of(b), first);
   EXPECT_EQ(reinterpret_cast<std::uintptr_t>(first) % 4096, 0U);  // whole pages, to give back
+}
+
+// A thread that is no scheduler's has no loop for the decay: its pool keeps
+// the steady count and frees what comes back beyond it.
+TEST(buffer, a_thread_without_a_scheduler_keeps_only_the_steady_chunks) {
+  constexpr std::size_t burst = 64;
+  std::vector<buffer> held;
+  held.reserve(burst);
+  for (std::size_t i = 0; i < burst; ++i) {
+    held.push_back(buffer::copy_of(std::string_view("burst")));
+  }
+  held.clear();
+  EXPECT_EQ(d::pool_counts().warm, d::pool_steady_chunks);
+  EXPECT_EQ(d::pool_counts().cold, 0U);
 }
 
 /// How many of the chunks at `at` have a page in memory.

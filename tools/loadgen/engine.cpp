@@ -567,7 +567,14 @@ void worker::start(std::size_t slot, clock::time_point now) noexcept {
   so::open_options opts;
   opts.registry = so::open_options::registry_mode::off;
   const bool ip = cfg_.target.family() != so::domain::local;
-  auto s = so::open(cfg_.target.family(), so::type::stream, ip ? so::protocol::tcp : so::protocol::default_, opts);
+  // (open and add may throw std::bad_alloc: a connection that fails, not the run.)
+  auto s = [&]() noexcept -> result<so::socket> {
+    try {
+      return so::open(cfg_.target.family(), so::type::stream, ip ? so::protocol::tcp : so::protocol::default_, opts);
+    } catch (...) {
+      return fail(errc::enomem);
+    }
+  }();
   if (!s) {
     connect_failed(c, s.error(), "socket");
     return;
@@ -594,7 +601,14 @@ void worker::start(std::size_t slot, clock::time_point now) noexcept {
   }
   c.sock = std::move(*s);
   c.fd = c.sock.native_handle();
-  if (auto added = loop_->add(c.fd, re::interest::read_write, *this, slot); !added) {
+  auto added = [&]() noexcept -> result<void> {
+    try {
+      return loop_->add(c.fd, re::interest::read_write, *this, slot);
+    } catch (...) {
+      return fail(errc::enomem);
+    }
+  }();
+  if (!added) {
     c.fd = -1;  // not watched: nothing to remove
     connect_failed(c, added.error(), "event_loop::add");
     return;
