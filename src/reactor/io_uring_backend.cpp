@@ -199,6 +199,7 @@ std::optional<io_uring_backend::completion> io_uring_backend::take_held(std::uin
 
 void io_uring_backend::submitted() noexcept {
   if (sends_ && io_uring_sq_ready(ring_.get()) == 0) {
+    queued_sends_ = 0;
     sends_->msgs_used = 0;
     sends_->iovs_used = 0;
     sends_->bytes_used = 0;
@@ -563,6 +564,7 @@ bool io_uring_backend::send_reached_kernel(const slot& s, int fd) noexcept {
     io_uring_prep_nop(sqe);
     io_uring_sqe_set_data64(sqe, ignored);
     ++stats_.voided;
+    queued_sends_ -= queued_sends_ != 0 ? 1 : 0;
     return false;
   }
   return true;
@@ -797,6 +799,7 @@ result<void> io_uring_backend::submit_send(int fd, const ::iovec* iov, std::size
   s->send_entry = ring_->sq.sqe_tail - 1;
   io_uring_sqe_set_data64(sqe, send_data(fd, s->send_generation));
   ++stats_.sends;
+  ++queued_sends_;
   return ok();
 }
 
@@ -1085,7 +1088,12 @@ result<io_event> io_uring_backend::cancel_send_now(int fd) noexcept {
   }
   std::uint64_t target = send_data(fd, s->send_generation);
   if (!send_reached_kernel(*s, fd)) {
-    after_send(fd, *s);
+    // Nothing was sent: a receive parked behind it is listed as it was,
+    // not as answered (it keeps POLL_FIRST and is not held).
+    s->send_in_flight = false;
+    if (s->recv_parked) {
+      list_parked(fd, *s);
+    }
     return io_event{s->token, readiness{}, event_kind::send, -ECANCELED};
   }
   std::optional<completion> c = take_held(target);
@@ -1176,7 +1184,7 @@ result<std::size_t> io_uring_backend::poll(std::span<io_event> out,
   give_back_buffers();
   // This poll's system call will not wait when it makes sends (each posts
   // its completion there) or has no time to.
-  release_parked((timeout && timeout->count() == 0) || (sends_ && (sends_->bytes_used != 0 || sends_->msgs_used != 0)));
+  release_parked((timeout && timeout->count() == 0) || queued_sends_ != 0);
   for (std::size_t i = 0; i < late_cancels_.size();) {
     if (queue_cancel(late_cancels_[i])) {
       late_cancels_[i] = late_cancels_.back();
@@ -1192,6 +1200,12 @@ result<std::size_t> io_uring_backend::poll(std::span<io_event> out,
       if (pass > 0 && left->count() <= 0) {
         return std::size_t{0};
       }
+    }
+    if (pass > 0 && !parked_.empty()) {
+      // Only stale completions came: a receive held for this poll (its
+      // socket answered, the poll expected not to wait) must not sit out
+      // the wait that follows without an entry.
+      release_parked(false);
     }
     // Completions set aside by cancel_recv_now are at hand too.
     bool wait = may_wait && io_uring_cq_ready(ring_.get()) == 0 && held_.empty();

@@ -998,6 +998,81 @@ TEST_F(io_uring_backend_test, a_parked_receive_ends_without_reading) {
   EXPECT_EQ(unread(), 4);
 }
 
+// A receive held for a poll that was expected not to wait (another
+// socket's send was queued) gets its entry before that poll waits, when
+// the send was cancelled before it left: the poll returns the bytes that
+// come, not its timeout (review: it waited out the timeout, forever with
+// none).
+TEST_F(io_uring_backend_test, a_held_receive_gets_its_entry_before_a_wait_when_the_expected_send_was_cancelled) {
+  auto b = make();
+  ASSERT_TRUE(b);
+  auto [a, peer] = socket_pair();
+  auto [y, ypeer] = socket_pair();
+  ASSERT_TRUE(b->add(a, 9, interest::none));
+  ASSERT_TRUE(b->add(y, 10, interest::none));
+  (void)poll_all(*b);
+  ASSERT_TRUE(b->submit_recv(a));
+  put(peer, "ping");
+  auto r = await_recv(*b, 9);
+  ASSERT_TRUE(r.seen);
+  ASSERT_TRUE(b->submit_recv(a));  // parked
+  std::string answer = "pong";
+  ::iovec iov{answer.data(), answer.size()};
+  ASSERT_TRUE(b->submit_send(a, &iov, 1));
+  ASSERT_TRUE(await_send(*b, 9));  // answered
+  // Another socket's send, queued and cancelled before it left: voided.
+  std::string other = "bye";
+  ::iovec iov2{other.data(), other.size()};
+  ASSERT_TRUE(b->submit_send(y, &iov2, 1));
+  auto c = b->cancel_send_now(y);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->result, -ECANCELED);
+  put(peer, "next");
+  std::array<io_event, 16> out;
+  auto t0 = std::chrono::steady_clock::now();
+  auto n = b->poll(out, 3000ms);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_TRUE(n);
+  bool got = false;
+  for (std::size_t i = 0; i < *n; ++i) {
+    got = got || (out[i].kind == event_kind::recv && out[i].token == 9U);
+  }
+  EXPECT_TRUE(got) << "poll waited " << ms << " ms with bytes pending behind a parked receive";
+  ASSERT_TRUE(b->remove(a));
+  ASSERT_TRUE(b->remove(y));
+}
+
+// A receive parked behind its socket's send that is cancelled before it
+// left gets its entry at the next poll, which then returns the bytes.
+TEST_F(io_uring_backend_test, a_receive_parked_behind_a_cancelled_send_is_made_at_the_next_poll) {
+  auto b = make();
+  ASSERT_TRUE(b);
+  auto [a, peer] = socket_pair();
+  ASSERT_TRUE(b->add(a, 9, interest::none));
+  (void)poll_all(*b);
+  ASSERT_TRUE(b->submit_recv(a));
+  put(peer, "ping");
+  auto r = await_recv(*b, 9);
+  ASSERT_TRUE(r.seen);
+  ASSERT_TRUE(b->submit_recv(a));  // parked
+  std::string bytes = "never";
+  ::iovec iov{bytes.data(), bytes.size()};
+  ASSERT_TRUE(b->submit_send(a, &iov, 1));
+  ASSERT_TRUE(b->cancel_send_now(a));
+  put(peer, "four");
+  std::array<io_event, 16> out;
+  auto t0 = std::chrono::steady_clock::now();
+  auto n = b->poll(out, 3000ms);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_TRUE(n);
+  bool got = false;
+  for (std::size_t i = 0; i < *n; ++i) {
+    got = got || (out[i].kind == event_kind::recv && out[i].token == 9U);
+  }
+  EXPECT_TRUE(got) << "poll waited " << ms << " ms with bytes pending behind a parked receive";
+  ASSERT_TRUE(b->remove(a));
+}
+
 // -- multishot accept ------------------------------------------------------------------
 
 TEST_F(io_uring_backend_test, multishot_accept_reports_every_connection_with_its_descriptor) {

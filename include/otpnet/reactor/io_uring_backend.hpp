@@ -286,6 +286,7 @@ class io_uring_backend final : public backend {
   std::vector<std::uint64_t> late_cancels_;  // removals the ring had no room for
   std::vector<completion> held_;             // set aside by cancel_recv_now, reaped first
   std::vector<int> parked_;                  // descriptors whose receive waits for the next poll
+  std::size_t queued_sends_ = 0;             // send entries not yet submitted (voided ones excepted)
   // What the queued sends point to, read by the kernel at submission.
   std::unique_ptr<send_area> sends_;
 };
