@@ -1201,7 +1201,7 @@ result<std::size_t> io_uring_backend::poll(std::span<io_event> out,
         return std::size_t{0};
       }
     }
-    if (pass > 0 && !parked_.empty()) {
+    if (pass > 0 && may_wait && !parked_.empty()) {
       // Only stale completions came: a receive held for this poll (its
       // socket answered, the poll expected not to wait) must not sit out
       // the wait that follows without an entry.
