@@ -564,7 +564,9 @@ bool io_uring_backend::send_reached_kernel(const slot& s, int fd) noexcept {
     io_uring_prep_nop(sqe);
     io_uring_sqe_set_data64(sqe, ignored);
     ++stats_.voided;
-    queued_sends_ -= queued_sends_ != 0 ? 1 : 0;
+    if (queued_sends_ != 0) {
+      --queued_sends_;
+    }
     return false;
   }
   return true;

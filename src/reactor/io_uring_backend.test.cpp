@@ -158,6 +158,38 @@ class io_uring_backend_test : public ::testing::Test {
     return ev ? std::optional<std::int32_t>(ev->result) : std::nullopt;
   }
 
+  // A receive of `fd` that finds the peer's "ping" and leaves the socket
+  // empty, then the next receive, which is parked (no entry yet); whether
+  // both went as expected.
+  static bool park_a_receive(backend& b, int fd, int peer, std::uint64_t token) {
+    EXPECT_TRUE(b.submit_recv(fd));
+    put(peer, "ping");
+    auto r = await_recv(b, token);
+    EXPECT_TRUE(r.seen);
+    EXPECT_EQ(r.bytes, "ping");
+    auto parked = b.submit_recv(fd);
+    EXPECT_TRUE(parked);
+    return r.seen && r.bytes == "ping" && parked;
+  }
+
+  // One poll that may wait up to 3 s: whether it brings the receive of
+  // `token`, with how long it waited when it does not.
+  static ::testing::AssertionResult one_poll_brings_recv(backend& b, std::uint64_t token) {
+    std::array<io_event, 16> out;
+    auto t0 = std::chrono::steady_clock::now();
+    auto n = b.poll(out, 3000ms);
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+    if (!n) {
+      return ::testing::AssertionFailure() << "poll failed: " << err_name(n.error());
+    }
+    for (std::size_t i = 0; i < *n; ++i) {
+      if (out[i].kind == event_kind::recv && out[i].token == token) {
+        return ::testing::AssertionSuccess();
+      }
+    }
+    return ::testing::AssertionFailure() << "poll waited " << ms << " ms with bytes pending behind a parked receive";
+  }
+
   static void put(int fd, const std::string& bytes) {
     auto r = internal::sys([&] { return ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL); });
     ASSERT_TRUE(r);
@@ -1011,11 +1043,7 @@ TEST_F(io_uring_backend_test, a_held_receive_gets_its_entry_before_a_wait_when_t
   ASSERT_TRUE(b->add(a, 9, interest::none));
   ASSERT_TRUE(b->add(y, 10, interest::none));
   (void)poll_all(*b);
-  ASSERT_TRUE(b->submit_recv(a));
-  put(peer, "ping");
-  auto r = await_recv(*b, 9);
-  ASSERT_TRUE(r.seen);
-  ASSERT_TRUE(b->submit_recv(a));  // parked
+  ASSERT_TRUE(park_a_receive(*b, a, peer, 9));
   std::string answer = "pong";
   ::iovec iov{answer.data(), answer.size()};
   ASSERT_TRUE(b->submit_send(a, &iov, 1));
@@ -1028,16 +1056,7 @@ TEST_F(io_uring_backend_test, a_held_receive_gets_its_entry_before_a_wait_when_t
   ASSERT_TRUE(c);
   EXPECT_EQ(c->result, -ECANCELED);
   put(peer, "next");
-  std::array<io_event, 16> out;
-  auto t0 = std::chrono::steady_clock::now();
-  auto n = b->poll(out, 3000ms);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
-  ASSERT_TRUE(n);
-  bool got = false;
-  for (std::size_t i = 0; i < *n; ++i) {
-    got = got || (out[i].kind == event_kind::recv && out[i].token == 9U);
-  }
-  EXPECT_TRUE(got) << "poll waited " << ms << " ms with bytes pending behind a parked receive";
+  EXPECT_TRUE(one_poll_brings_recv(*b, 9));
   ASSERT_TRUE(b->remove(a));
   ASSERT_TRUE(b->remove(y));
 }
@@ -1050,26 +1069,13 @@ TEST_F(io_uring_backend_test, a_receive_parked_behind_a_cancelled_send_is_made_a
   auto [a, peer] = socket_pair();
   ASSERT_TRUE(b->add(a, 9, interest::none));
   (void)poll_all(*b);
-  ASSERT_TRUE(b->submit_recv(a));
-  put(peer, "ping");
-  auto r = await_recv(*b, 9);
-  ASSERT_TRUE(r.seen);
-  ASSERT_TRUE(b->submit_recv(a));  // parked
+  ASSERT_TRUE(park_a_receive(*b, a, peer, 9));
   std::string bytes = "never";
   ::iovec iov{bytes.data(), bytes.size()};
   ASSERT_TRUE(b->submit_send(a, &iov, 1));
   ASSERT_TRUE(b->cancel_send_now(a));
   put(peer, "four");
-  std::array<io_event, 16> out;
-  auto t0 = std::chrono::steady_clock::now();
-  auto n = b->poll(out, 3000ms);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
-  ASSERT_TRUE(n);
-  bool got = false;
-  for (std::size_t i = 0; i < *n; ++i) {
-    got = got || (out[i].kind == event_kind::recv && out[i].token == 9U);
-  }
-  EXPECT_TRUE(got) << "poll waited " << ms << " ms with bytes pending behind a parked receive";
+  EXPECT_TRUE(one_poll_brings_recv(*b, 9));
   ASSERT_TRUE(b->remove(a));
 }
 
