@@ -7,6 +7,9 @@
 //                       1000 (the headline figure) and 10 000
 //   spawn_exit_msg      the same, each child sending one message to the
 //                       parent, which receives N
+//   linked_churn        a process trapping exits holds 0, 1000 or 10 000
+//                       linked children and spawn_links 1000 more that
+//                       end: their links are removed as their exits come
 //   ping_pong_same      round trips between two processes on scheduler 0
 //   ping_pong_cross     the same, ping on scheduler 0, pong on scheduler 1
 //   one_way_same        a producer sends N messages to a consumer that
@@ -188,6 +191,39 @@ void BM_spawn_exit(benchmark::State& state) {
   const auto n = static_cast<std::uint64_t>(state.range(0));
   for (auto _ : state) {
     h.run_batch(state, driver, n);
+  }
+  h.report(state);
+}
+
+// A supervisor's churn: a process that traps exits holds `held` linked
+// children that stay, and spawn_links N = 1000 more that end at once; it
+// takes their N exit messages. Each child's end removes its link from the
+// parent's relations: the time per child must not grow with `held`
+// (0, 1000, 10 000: a listener's handlers, a supervisor's connections).
+struct never {};
+void BM_linked_churn(benchmark::State& state) {
+  harness h("spawn");
+  const auto held = static_cast<std::uint64_t>(state.range(0));
+  pid driver = spawn_on(0, [held]() -> proc {
+    (void)otpnet::trap_exit(true);
+    for (std::uint64_t i = 0; i < held; ++i) {
+      (void)otpnet::spawn_opt({.link = true, .scheduler = 0}, []() -> proc { (void)co_await receive<never>(); });
+    }
+    for (;;) {
+      go g = co_await receive<go>();
+      const std::int64_t t0 = now_ns();
+      for (std::uint64_t i = 0; i < g.n; ++i) {
+        (void)otpnet::spawn_opt({.link = true, .scheduler = 0}, []() -> proc { co_return; });
+      }
+      for (std::uint64_t i = 0; i < g.n; ++i) {
+        (void)co_await receive<otpnet::exit_msg>();
+      }
+      send(g.reply, done{now_ns() - t0});
+    }
+  });
+  h.own(driver);
+  for (auto _ : state) {
+    h.run_batch(state, driver, 1000);
   }
   h.report(state);
 }
@@ -432,6 +468,7 @@ void BM_send_after_cancel(benchmark::State& state) {
 // Batches: operations per benchmark iteration (one go/done exchange).
 BENCHMARK(BM_idle_process_memory)->Arg(100000)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_spawn_exit)->Arg(100)->Arg(1000)->Arg(10000)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_linked_churn)->Arg(0)->Arg(1000)->Arg(10000)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_spawn_exit_msg)->Arg(1000)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_ping_pong_same)->Arg(10000)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_ping_pong_cross)->Arg(10000)->UseManualTime()->Unit(benchmark::kMicrosecond);

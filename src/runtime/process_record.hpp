@@ -234,7 +234,7 @@ struct process : run_node, socket::select_sink {
       // One demonitored after its target had ended is dropped: no down may
       // come after a demonitor.
       ref r = static_cast<detail::envelope_of<down_msg>*>(e)->value.monitor;
-      if (relations::entry* m = rel.find_target(r)) {
+      if (const relations::entry* m = rel.find_target(r)) {
         bool demonitored = !m->other;
         rel.erase(m);
         if (demonitored) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <vector>
 
 namespace otpnet::internal {
@@ -34,7 +35,7 @@ TEST(relations, kinds_and_refs_are_kept_apart) {
   rel.add_target(ref(5), pid(4, 2));
   rel.add_watcher(ref(5), pid(4, 2));
   rel.add_link(pid(4, 2));
-  relations::entry* t = rel.find_target(ref(5));
+  const relations::entry* t = rel.find_target(ref(5));
   ASSERT_NE(t, nullptr);
   EXPECT_EQ(t->k(), kind::monitoring);
   EXPECT_EQ(t->r(), ref(5));
@@ -48,23 +49,102 @@ TEST(relations, kinds_and_refs_are_kept_apart) {
   EXPECT_TRUE(rel.linked(pid(4, 2)));
 }
 
-TEST(relations, many_keep_their_order) {
+TEST(relations, up_to_indexed_from_they_keep_their_order) {
   relations rel;
   std::vector<pid> want;
-  for (std::uint32_t i = 1; i <= 100; ++i) {
+  for (std::uint32_t i = 1; i <= relations::indexed_from; ++i) {
     rel.add_link(pid(i, 1));
     want.push_back(pid(i, 1));
   }
-  for (std::uint32_t i = 1; i <= 100; i += 2) {
+  EXPECT_FALSE(rel.indexed());
+  for (std::uint32_t i = 1; i <= relations::indexed_from; i += 2) {
     rel.erase_link(pid(i, 1));
   }
   std::erase_if(want, [](pid p) { return p.slot() % 2 == 1; });
   EXPECT_EQ(of_kind(rel, kind::link), want);
-  for (std::uint32_t i = 2; i <= 96; i += 2) {
+  for (std::uint32_t i = 2; i <= relations::indexed_from - 4; i += 2) {
     rel.erase_link(pid(i, 1));
   }
-  EXPECT_EQ(of_kind(rel, kind::link), (std::vector<pid>{pid(98, 1), pid(100, 1)}));
+  EXPECT_EQ(of_kind(rel, kind::link),
+            (std::vector<pid>{pid(relations::indexed_from - 2, 1), pid(relations::indexed_from, 1)}));
   EXPECT_EQ(rel.heap_bytes(), 0u);
+}
+
+std::vector<pid> sorted(std::vector<pid> v) {
+  std::sort(v.begin(), v.end(), [](pid a, pid b) { return a.value() < b.value(); });
+  return v;
+}
+
+// A supervisor's links to its children, a listener's monitors of its
+// handlers: one per connection, found by key past indexed_from.
+TEST(relations, many_are_indexed_and_found_by_key) {
+  constexpr std::uint32_t n = 10'000;
+  relations rel;
+  std::vector<pid> links;
+  std::vector<pid> targets;
+  for (std::uint32_t i = 1; i <= n; ++i) {
+    rel.add_link(pid(i, 3));
+    links.push_back(pid(i, 3));
+    if (i % 10 == 0) {
+      rel.add_target(ref(i), pid(i, 4));  // the same numbers as links: kept apart by kind
+      targets.push_back(pid(i, 4));
+      rel.add_watcher(ref(i), pid(i, 5));
+    }
+  }
+  ASSERT_TRUE(rel.indexed());
+  EXPECT_EQ(rel.size(), n + 2 * n / 10);
+  EXPECT_GT(rel.heap_bytes(), rel.size() * sizeof(relations::entry));
+  EXPECT_TRUE(rel.linked(pid(1, 3)));
+  EXPECT_TRUE(rel.linked(pid(n, 3)));
+  EXPECT_FALSE(rel.linked(pid(n + 1, 3)));
+  EXPECT_FALSE(rel.linked(pid(1, 4)));  // another generation of the slot
+  EXPECT_EQ(sorted(of_kind(rel, kind::link)), links);
+  EXPECT_EQ(sorted(of_kind(rel, kind::monitoring)), targets);
+
+  const relations::entry* t = rel.find_target(ref(500));
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->other, pid(500, 4));
+  EXPECT_EQ(t->k(), kind::monitoring);
+  t->other = pid{};  // demonitored, its down still to drop
+  EXPECT_EQ(rel.find_target(ref(500))->other, pid{});
+  rel.erase(rel.find_target(ref(500)));
+  EXPECT_EQ(rel.find_target(ref(500)), nullptr);
+  EXPECT_EQ(rel.find_target(ref(501)), nullptr);
+  EXPECT_EQ(rel.erase_watcher(ref(500)), 1u);
+  EXPECT_EQ(rel.erase_watcher(ref(500)), 0u);
+  EXPECT_NE(rel.find_target(ref(510)), nullptr);  // the others stay
+
+  for (std::uint32_t i = 1; i <= n; i += 2) {
+    rel.erase_link(pid(i, 3));
+  }
+  std::erase_if(links, [](pid p) { return p.slot() % 2 == 1; });
+  EXPECT_EQ(sorted(of_kind(rel, kind::link)), links);
+  EXPECT_FALSE(rel.linked(pid(1, 3)));
+  EXPECT_TRUE(rel.linked(pid(2, 3)));
+}
+
+TEST(relations, the_indexed_form_shrinks_and_goes_back_in_place) {
+  relations rel;
+  for (std::uint32_t i = 1; i <= 1000; ++i) {
+    rel.add_link(pid(i, 1));
+  }
+  ASSERT_TRUE(rel.indexed());
+  std::size_t full = rel.heap_bytes();
+  for (std::uint32_t i = 1; i <= 990; ++i) {
+    rel.erase_link(pid(i, 1));
+  }
+  EXPECT_TRUE(rel.indexed());
+  EXPECT_LT(rel.heap_bytes() * 8, full);  // rebuilt smaller: a burst's memory given back
+  for (std::uint32_t i = 991; i <= 998; ++i) {
+    rel.erase_link(pid(i, 1));
+  }
+  EXPECT_FALSE(rel.indexed());
+  EXPECT_EQ(rel.heap_bytes(), 0u);
+  EXPECT_EQ(sorted(of_kind(rel, kind::link)), (std::vector<pid>{pid(999, 1), pid(1000, 1)}));
+  rel.add_watcher(ref(1), pid(7, 1));  // and grows again from there
+  EXPECT_EQ(rel.size(), 3u);
+  EXPECT_EQ(rel.erase_watcher(ref(1)), 1u);
+  EXPECT_TRUE(rel.linked(pid(999, 1)));
 }
 
 }  // namespace

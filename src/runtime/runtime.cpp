@@ -280,7 +280,7 @@ bool demonitor(ref r, bool flush) {
   }
   // A down that has arrived ends the monitor (append): take it in first.
   internal::drain_own_inbox(me);
-  internal::relations::entry* m = me->rel.find_target(r);
+  const internal::relations::entry* m = me->rel.find_target(r);
   // A down is appended only with its monitor's entry, which it erases
   // (process::append): with the entry here, none is in the mailbox.
   bool down_possible = m == nullptr;
