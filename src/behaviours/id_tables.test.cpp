@@ -73,5 +73,23 @@ TEST(id_tables, a_small_or_full_table_is_left_as_it_is) {
   EXPECT_EQ(big.capacity(), cap);
 }
 
+// Abseil's tables are left corrupt by a std::bad_alloc while they grow:
+// their allocator ends the program with a report instead (the BEAM's way).
+TEST(id_tables_death, memory_that_cannot_be_had_ends_the_program_with_a_report) {
+  table_allocator<std::uint64_t> a;
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+  // (The sanitizers' allocators end the program themselves on a request this
+  // large, unless told allocator_may_return_null.)
+  volatile std::size_t huge = std::size_t{1} << 58;  // 2 EiB: refused (volatile: not a constant to the compiler)
+  EXPECT_DEATH((void)a.allocate(huge), "otpnet: out of memory: a runtime table could not grow");
+#endif
+  volatile std::size_t overflow = std::size_t(-1) / 2;  // more bytes than a size_t holds
+  EXPECT_DEATH((void)a.allocate(overflow), "out of memory");
+  std::uint64_t* p = a.allocate(4);  // and memory that can be had is had
+  ASSERT_NE(p, nullptr);
+  p[3] = 7;
+  a.deallocate(p, 4);
+}
+
 }  // namespace
 }  // namespace otpnet::internal

@@ -10,6 +10,7 @@
 #include <absl/container/flat_hash_set.h>
 #include <absl/hash/hash.h>
 
+#include <functional>
 #include <utility>
 
 namespace otpnet::internal {
@@ -50,8 +51,8 @@ struct key_eq {
 // than in the array), monitors as whole entries (their other pid rides
 // along), each table keyed by kind and id.
 struct relations_table {
-  absl::flat_hash_set<std::uint64_t> links;
-  absl::flat_hash_set<entry, key_hash, key_eq> monitors;
+  absl::flat_hash_set<std::uint64_t, absl::Hash<std::uint64_t>, std::equal_to<>, table_allocator<std::uint64_t>> links;
+  absl::flat_hash_set<entry, key_hash, key_eq, table_allocator<entry>> monitors;
 
   std::size_t size() const noexcept { return links.size() + monitors.size(); }
   void insert(const entry& e) {

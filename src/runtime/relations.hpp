@@ -6,8 +6,8 @@
 // processes have few relations (a connection's handler: its link to the
 // supervisor and the listener's monitor, and for a moment the starter's
 // monitor), so a scan of one short array finds any of them. Two are kept
-// in place; a third moves them all to a heap array, which goes back to the
-// heap when two are left. An entry is 16 bytes: the relation's kind rides
+// in place; a third moves them all to a heap array, and they go back in
+// place when two are left. An entry is 16 bytes: the relation's kind rides
 // in the top bits of its ref (refs count up from 1 and never reach them).
 //
 // A few processes have one relation per connection: a supervisor links to
@@ -18,9 +18,9 @@
 // (an 8-byte slot) and monitors by ref (the whole entry): O(1) per lookup
 // and removal, at about the array's memory per entry. Their order is not
 // kept (OTP promises none among links or monitors); the array's is. The
-// form goes back in place when two relations are
-// left. Owned by the process's scheduler thread, like the rest of the
-// record.
+// relations go back in place when two are left. A table that cannot grow
+// ends the program with a report (internal/id_tables.hpp). Owned by the
+// process's scheduler thread, like the rest of the record.
 #pragma once
 
 #include <otpnet/runtime/message.hpp>
@@ -85,6 +85,8 @@ class relations {
     return false;
   }
   void add_link(pid p) { push(entry{ref{}, p, kind::link}); }
+  /// Removes every link to `p` (the array may hold one twice; the indexed
+  /// form holds it once).
   void erase_link(pid p) noexcept {
     if (indexed()) {
       table_erase(kind::link, p.value());
@@ -109,6 +111,8 @@ class relations {
   }
 
   void add_target(ref r, pid target) { push(entry{r, target, kind::monitoring}); }
+  /// The monitor this process set with `r`, or null. Valid until the next
+  /// change of these relations (demonitor looks it up again after one).
   const entry* find_target(ref r) const noexcept {
     if (indexed()) {
       return table_find(*s_.table, kind::monitoring, r.value());
@@ -176,12 +180,14 @@ class relations {
 
   void push(entry e) {
     if (indexed()) {
-      size_ = table_insert(*s_.table, e);  // std::bad_alloc as a vector's push_back
+      // A table that cannot grow ends the program (id_tables.hpp: Abseil's
+      // tables are left corrupt by a failed allocation).
+      size_ = table_insert(*s_.table, e);
       return;
     }
     if (size_ == cap_) {
       if (cap_ >= indexed_from) {
-        relations_table* t = table_make(begin(), end(), e);  // std::bad_alloc: nothing changed
+        relations_table* t = table_make(begin(), end(), e);  // std::bad_alloc before its tables: nothing changed
         free_array(s_.heap, cap_);
         s_.table = t;
         cap_ = indexed_cap;

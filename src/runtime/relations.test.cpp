@@ -147,5 +147,64 @@ TEST(relations, the_indexed_form_shrinks_and_goes_back_in_place) {
   EXPECT_TRUE(rel.linked(pid(999, 1)));
 }
 
+// Every way back in place, with monitors (and a demonitored one) carried
+// across both switches.
+TEST(relations, monitors_cross_both_switches_with_their_state) {
+  relations rel;
+  rel.add_target(ref(1), pid(1, 9));
+  rel.find_target(ref(1))->other = pid{};  // demonitored in the array, its down still to drop
+  rel.add_watcher(ref(2), pid(2, 9));
+  for (std::uint32_t i = 10; i < 10 + relations::indexed_from; ++i) {
+    rel.add_watcher(ref(i), pid(i, 9));
+  }
+  ASSERT_TRUE(rel.indexed());
+  ASSERT_NE(rel.find_target(ref(1)), nullptr);
+  EXPECT_EQ(rel.find_target(ref(1))->other, pid{});  // carried into the tables
+  EXPECT_FALSE(rel.linked(pid(2, 9)));               // a watcher is not a link
+  std::vector<pid> watchers = sorted(of_kind(rel, kind::monitored_by));
+  ASSERT_EQ(watchers.size(), relations::indexed_from + 1);
+  EXPECT_EQ(watchers.front(), pid(2, 9));
+  for (std::uint32_t i = 10; i < 10 + relations::indexed_from; ++i) {
+    EXPECT_EQ(rel.erase_watcher(ref(i)), 1u);
+  }
+  EXPECT_FALSE(rel.indexed());  // back by erase_watcher, two left
+  EXPECT_EQ(rel.heap_bytes(), 0u);
+  ASSERT_NE(rel.find_target(ref(1)), nullptr);
+  EXPECT_EQ(rel.find_target(ref(1))->other, pid{});  // and back out
+  EXPECT_EQ(of_kind(rel, kind::monitored_by), (std::vector<pid>{pid(2, 9)}));
+
+  for (std::uint32_t i = 10; i < 10 + relations::indexed_from; ++i) {
+    rel.add_target(ref(i), pid(i, 9));
+  }
+  ASSERT_TRUE(rel.indexed());
+  for (std::uint32_t i = 10; i < 10 + relations::indexed_from; ++i) {
+    rel.erase(rel.find_target(ref(i)));
+  }
+  EXPECT_FALSE(rel.indexed());  // back by erase(find_target)
+  EXPECT_EQ(rel.size(), 2u);
+  EXPECT_NE(rel.find_target(ref(1)), nullptr);
+  EXPECT_EQ(rel.erase_watcher(ref(2)), 1u);
+}
+
+// The array may hold a link twice (a link signal for one already there);
+// the tables hold it once: one erase_link removes it in both forms.
+TEST(relations, a_link_held_twice_is_one_in_the_tables) {
+  relations rel;
+  rel.add_link(pid(1, 1));
+  rel.add_link(pid(1, 1));
+  for (std::uint32_t i = 2; i < relations::indexed_from; ++i) {
+    rel.add_link(pid(i, 1));
+  }
+  EXPECT_FALSE(rel.indexed());
+  EXPECT_EQ(rel.size(), relations::indexed_from);
+  rel.add_link(pid(100, 1));
+  ASSERT_TRUE(rel.indexed());
+  EXPECT_EQ(rel.size(), relations::indexed_from);  // the duplicate dropped
+  rel.erase_link(pid(1, 1));
+  EXPECT_FALSE(rel.linked(pid(1, 1)));
+  EXPECT_EQ(rel.size(), relations::indexed_from - 1);
+  EXPECT_EQ(of_kind(rel, kind::link).size(), relations::indexed_from - 1);
+}
+
 }  // namespace
 }  // namespace otpnet::internal
