@@ -168,6 +168,9 @@ struct io_uring_backend::send_area {
 // A full submission ring is submitted at once to make room: the only case
 // where a request leaves before the next `poll`.
 io_uring_sqe* io_uring_backend::next_sqe() noexcept {
+  if (refuse_entries_) [[unlikely]] {
+    return nullptr;
+  }
   io_uring* ring = ring_.get();
   io_uring_sqe* sqe = io_uring_get_sqe(ring);
   if (sqe == nullptr) {

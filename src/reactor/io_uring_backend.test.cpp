@@ -5,6 +5,7 @@
 #include "internal/syscall.hpp"
 
 #include <gtest/gtest.h>
+#include <liburing.h>
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -28,9 +29,18 @@
 // backend.test.cpp. Skipped where the selector's probe found no io_uring.
 
 namespace otpnet::reactor {
+
+// The backend's test seam (a friend): a ring that takes no entry, and the
+// entries queued for the next submission.
+struct io_uring_backend_testing {
+  static void refuse_entries(io_uring_backend& b, bool refuse) { b.refuse_entries_ = refuse; }
+  static unsigned queued_entries(const io_uring_backend& b) { return io_uring_sq_ready(b.ring_.get()); }
+};
+
 namespace {
 
 using namespace std::chrono_literals;
+using seam = io_uring_backend_testing;
 
 class io_uring_backend_test : public ::testing::Test {
  protected:

@@ -289,6 +289,11 @@ class io_uring_backend final : public backend {
   std::size_t queued_sends_ = 0;             // send entries not yet submitted (voided ones excepted)
   // What the queued sends point to, read by the kernel at submission.
   std::unique_ptr<send_area> sends_;
+  // Tests: the ring takes no entry, as when it is full and the kernel
+  // refuses the submission that would make room (set through
+  // io_uring_backend_testing, defined by the tests).
+  bool refuse_entries_ = false;
+  friend struct io_uring_backend_testing;
 };
 
 /// Whether io_uring can back a reactor on this kernel: sets up and tears
