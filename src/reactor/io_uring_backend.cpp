@@ -508,7 +508,7 @@ result<void> io_uring_backend::remove(int fd) noexcept {
     }
     s->recv_in_flight = false;  // its completion is stale from now on
   }
-  s->recv_parked = false;  // (a parked receive has no entry: nothing to end)
+  unpark(*s);  // (a parked receive has no entry: nothing to end)
   if (s->send_in_flight) {
     // One the kernel took is done (it does not wait); one not taken yet
     // must not send from buffers the caller frees next.
@@ -625,6 +625,7 @@ result<void> io_uring_backend::submit_recv(int fd) noexcept {
   bool parked = false;
   if (s->recv_drained) {
     try {
+      make_held_room(1);  // where it ends if the ring refuses its entry later
       parked_.push_back(fd);
       parked = true;
     } catch (const std::bad_alloc&) {
@@ -641,6 +642,7 @@ result<void> io_uring_backend::submit_recv(int fd) noexcept {
   s->recv_generation = next_generation(s->recv_generation);
   s->recv_in_flight = true;
   s->recv_parked = parked;
+  parked_count_ += parked ? 1 : 0;
   ++stats_.recvs;
   if (!parked) {
     prep_recv(sqe, fd, *s, false);
@@ -650,21 +652,39 @@ result<void> io_uring_backend::submit_recv(int fd) noexcept {
 
 // The entry of a parked receive. Without room in the ring (a submission the
 // kernel refused), the receive ends as interrupted, having taken nothing
-// (held for the next poll), and its owner queues another.
+// (held for the next poll), and its owner queues another. Its completion
+// goes into the room held_ kept for it since it parked (make_held_room),
+// so this never allocates: a receive that ended without a completion
+// would leave its socket unread for good (its owner waits for one).
 void io_uring_backend::queue_recv(int fd, slot& s, bool poll_first) noexcept {
-  s.recv_parked = false;
+  unpark(s);
   s.recv_answered = false;
   s.recv_held = false;
   io_uring_sqe* sqe = next_sqe();
   if (sqe == nullptr) {
-    try {
-      held_.push_back(completion{recv_data(fd, s.recv_generation), -EINTR, 0});
-    } catch (const std::bad_alloc&) {
-      s.recv_in_flight = false;  // lost: the owner's next read finds none in flight, as after any failure
-    }
+    held_.push_back(completion{recv_data(fd, s.recv_generation), -EINTR, 0});  // (room kept: no allocation)
     return;
   }
   prep_recv(sqe, fd, s, poll_first);
+}
+
+// held_ keeps room for the completion of every parked receive: a parked
+// receive ends with one pushed there when its entry cannot be made
+// (queue_recv) or when it is cancelled (cancel_recv), neither of which may
+// fail. Grows geometrically, so that parking many receives one by one
+// costs amortised constant time.
+void io_uring_backend::make_held_room(std::size_t extra) {
+  std::size_t need = held_.size() + parked_count_ + extra;
+  if (need > held_.capacity()) {
+    held_.reserve(std::max(need, 2 * held_.capacity()));
+  }
+}
+
+void io_uring_backend::unpark(slot& s) noexcept {
+  if (s.recv_parked) {
+    s.recv_parked = false;
+    --parked_count_;
+  }
 }
 
 void io_uring_backend::prep_recv(io_uring_sqe* sqe, int fd, slot& s, bool poll_first) noexcept {
@@ -847,14 +867,11 @@ result<void> io_uring_backend::cancel_recv(int fd) noexcept {
     return fail(errc::enoent);
   }
   if (s->recv_parked) {
-    // Ends as a cancelled receive would, at the next poll.
-    try {
-      held_.push_back(completion{recv_data(fd, s->recv_generation), -ECANCELED, 0});
-      s->recv_parked = false;
-      return ok();
-    } catch (const std::bad_alloc&) {
-      queue_recv(fd, *s, true);  // and cancelled below
-    }
+    // Ends as a cancelled receive would, at the next poll (in the room
+    // kept for it: no allocation).
+    unpark(*s);
+    held_.push_back(completion{recv_data(fd, s->recv_generation), -ECANCELED, 0});
+    return ok();
   }
   cancel_or_defer(recv_data(fd, s->recv_generation));
   return ok();
@@ -1056,7 +1073,7 @@ result<io_event> io_uring_backend::cancel_recv_now(int fd) noexcept {
   }
   std::uint64_t target = recv_data(fd, s->recv_generation);
   if (s->recv_parked) {
-    s->recv_parked = false;  // never made: it took nothing
+    unpark(*s);  // never made: it took nothing
     return finish_recv(*s, completion{target, -ECANCELED, 0});
   }
   // Set aside already by an earlier call (for another descriptor)?
@@ -1133,6 +1150,7 @@ std::optional<io_uring_backend::completion> io_uring_backend::take_now(std::uint
         continue;
       }
       try {
+        make_held_room(1);  // (and the room kept for parked receives)
         held_.push_back(c);
       } catch (const std::bad_alloc&) {
         io_uring_cq_advance(ring, seen - 1);

@@ -3,6 +3,7 @@
 #include <otpnet/reactor/backend_selector.hpp>
 
 #include "internal/syscall.hpp"
+#include "reactor/alloc_fail.test.hpp"
 
 #include <gtest/gtest.h>
 #include <liburing.h>
@@ -1086,6 +1087,47 @@ TEST_F(io_uring_backend_test, a_receive_parked_behind_a_cancelled_send_is_made_a
   ASSERT_TRUE(b->cancel_send_now(a));
   put(peer, "four");
   EXPECT_TRUE(one_poll_brings_recv(*b, 9));
+  ASSERT_TRUE(b->remove(a));
+}
+
+// A parked receive whose entry the ring refuses when a poll makes it (full,
+// and the kernel taking no more) ends as interrupted: EINTR, nothing taken,
+// reported by that poll, and its owner queues another. Also when memory is
+// short then: the room for that completion was kept when it parked. (Review:
+// the fallback allocated, and out of memory the receive was dropped without
+// a completion; its owner, waiting for one, never read the socket again.)
+TEST_F(io_uring_backend_test, a_parked_receive_the_ring_refuses_ends_as_interrupted_even_out_of_memory) {
+  auto b = make();
+  ASSERT_TRUE(b);
+  auto [a, peer] = socket_pair();
+  ASSERT_TRUE(b->add(a, 9, interest::none));
+  (void)poll_all(*b);
+  ASSERT_TRUE(park_a_receive(*b, a, peer, 9));
+  put(peer, "next");
+  std::array<io_event, 16> out;
+  result<std::size_t> n = std::size_t{0};
+  std::size_t refused = 0;
+  seam::refuse_entries(*b, true);
+  {
+    test::failing_allocations no_memory;
+    n = b->poll(out, 0ms);
+    refused = no_memory.refused();
+  }
+  seam::refuse_entries(*b, false);
+  ASSERT_TRUE(n) << err_name(n.error());
+  EXPECT_EQ(refused, 0u) << "the poll allocated";
+  std::optional<std::int32_t> ended;
+  for (std::size_t i = 0; i < *n; ++i) {
+    if (out[i].kind == event_kind::recv && out[i].token == 9u) {
+      ended = out[i].result;
+    }
+  }
+  ASSERT_TRUE(ended) << "the receive ended without a completion";
+  EXPECT_EQ(*ended, -EINTR);
+  ASSERT_TRUE(b->submit_recv(a));
+  auto r = await_recv(*b, 9);
+  ASSERT_TRUE(r.seen);
+  EXPECT_EQ(r.bytes, "next");
   ASSERT_TRUE(b->remove(a));
 }
 

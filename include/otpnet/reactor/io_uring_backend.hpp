@@ -256,6 +256,10 @@ class io_uring_backend final : public backend {
   result<std::pair<slot*, io_uring_sqe*>> start_op(int fd, bool supported) noexcept;
   // Queues the entry of the receive in flight of `s`, parked until now.
   void queue_recv(int fd, slot& s, bool poll_first) noexcept;
+  // Room in held_ for the completion of every parked receive and `extra`
+  // more (throws std::bad_alloc).
+  void make_held_room(std::size_t extra);
+  void unpark(slot& s) noexcept;
   void prep_recv(io_uring_sqe* sqe, int fd, slot& s, bool poll_first) noexcept;
   // Parked receives get their entries, now or after their socket's send
   // (`soon`: this poll will not wait).
@@ -286,6 +290,7 @@ class io_uring_backend final : public backend {
   std::vector<std::uint64_t> late_cancels_;  // removals the ring had no room for
   std::vector<completion> held_;             // set aside by cancel_recv_now, reaped first
   std::vector<int> parked_;                  // descriptors whose receive waits for the next poll
+  std::size_t parked_count_ = 0;             // receives parked (each has room kept in held_)
   std::size_t queued_sends_ = 0;             // send entries not yet submitted (voided ones excepted)
   // What the queued sends point to, read by the kernel at submission.
   std::unique_ptr<send_area> sends_;
