@@ -502,8 +502,10 @@ result<void> io_uring_backend::remove(int fd) noexcept {
   if (s->state == slot_armed) {
     cancel_or_defer(user_data(fd, s->generation));
   }
-  if (s->recv_in_flight && !s->recv_parked) {
-    if (op_reached_kernel(s->op_entry, recv_data(fd, s->recv_generation))) {
+  // A receive that never had an entry (parked, or ended before it got
+  // one) has nothing in the kernel to cancel.
+  if (s->recv_in_flight) {
+    if (!s->recv_parked && !s->recv_unmade && op_reached_kernel(s->op_entry, recv_data(fd, s->recv_generation))) {
       cancel_or_defer(recv_data(fd, s->recv_generation));
     }
     s->recv_in_flight = false;  // its completion is stale from now on
@@ -635,6 +637,7 @@ result<void> io_uring_backend::submit_recv(int fd) noexcept {
   s->recv_listed = parked;
   s->recv_answered = false;
   s->recv_held = false;
+  s->recv_unmade = false;
   io_uring_sqe* sqe = parked ? nullptr : next_sqe();
   if (!parked && sqe == nullptr) {
     return fail(errc::ebusy);
@@ -663,6 +666,7 @@ void io_uring_backend::queue_recv(int fd, slot& s, bool poll_first) noexcept {
   io_uring_sqe* sqe = next_sqe();
   if (sqe == nullptr) {
     held_.push_back(completion{recv_data(fd, s.recv_generation), -EINTR, 0});  // (room kept: no allocation)
+    s.recv_unmade = true;
     return;
   }
   prep_recv(sqe, fd, s, poll_first);
@@ -866,11 +870,16 @@ result<void> io_uring_backend::cancel_recv(int fd) noexcept {
   if (s == nullptr || !s->recv_in_flight) {
     return fail(errc::enoent);
   }
+  if (s->recv_unmade) {
+    return ok();  // ending already, without an entry: nothing to cancel
+  }
   if (s->recv_parked) {
     // Ends as a cancelled receive would, at the next poll (in the room
-    // kept for it: no allocation).
+    // kept for it: no allocation), with no request for the kernel: it has
+    // no entry, and neither remove nor a second cancel_recv queues one.
     unpark(*s);
     held_.push_back(completion{recv_data(fd, s->recv_generation), -ECANCELED, 0});
+    s->recv_unmade = true;
     return ok();
   }
   cancel_or_defer(recv_data(fd, s->recv_generation));
@@ -1050,6 +1059,7 @@ bool io_uring_backend::take(const completion& c, std::span<io_event> out, std::s
 // poll.
 io_event io_uring_backend::finish_recv(slot& s, const completion& c) noexcept {
   s.recv_in_flight = false;
+  s.recv_unmade = false;
   s.recv_drained = c.res > 0 && static_cast<unsigned>(c.res) < buffers_->size;
   stats_.enobufs += c.res == -ENOBUFS ? 1 : 0;
   const std::byte* bytes = nullptr;

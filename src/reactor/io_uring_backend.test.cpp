@@ -1131,6 +1131,44 @@ TEST_F(io_uring_backend_test, a_parked_receive_the_ring_refuses_ends_as_interrup
   ASSERT_TRUE(b->remove(a));
 }
 
+// A parked receive has no entry, so ending it asks nothing of the kernel:
+// cancel_recv (once or twice) and then remove queue no entry. (Review:
+// remove after cancel_recv queued an IORING_OP_ASYNC_CANCEL of a request
+// that never existed.) Registered for no direction, so that remove has no
+// poll request of its own to cancel.
+TEST_F(io_uring_backend_test, cancel_recv_then_remove_of_a_parked_receive_queue_nothing_for_the_kernel) {
+  auto b = make();
+  ASSERT_TRUE(b);
+  auto [a, peer] = socket_pair();
+  ASSERT_TRUE(b->add(a, 9, interest::none));
+  (void)poll_all(*b);
+  ASSERT_TRUE(park_a_receive(*b, a, peer, 9));
+  ASSERT_EQ(seam::queued_entries(*b), 0u);
+  ASSERT_TRUE(b->cancel_recv(a));
+  EXPECT_EQ(seam::queued_entries(*b), 0u);
+  ASSERT_TRUE(b->remove(a));
+  EXPECT_EQ(seam::queued_entries(*b), 0u) << "a cancellation of a receive that had no entry";
+  EXPECT_TRUE(poll_all(*b).empty());
+
+  // Cancelled twice, then cancelled now: it ends once, with ECANCELED.
+  ASSERT_TRUE(b->add(a, 10, interest::none));
+  ASSERT_TRUE(b->submit_recv(a));
+  put(peer, "ping");
+  auto r = await_recv(*b, 10);
+  ASSERT_TRUE(r.seen);
+  ASSERT_TRUE(b->submit_recv(a));  // parked
+  ASSERT_TRUE(b->cancel_recv(a));
+  ASSERT_TRUE(b->cancel_recv(a));
+  EXPECT_EQ(seam::queued_entries(*b), 0u);
+  auto now = b->cancel_recv_now(a);
+  ASSERT_TRUE(now) << err_name(now.error());
+  EXPECT_EQ(now->result, -ECANCELED);
+  for (const io_event& ev : poll_all_events(*b)) {
+    EXPECT_NE(ev.kind, event_kind::recv) << "the receive ended twice";
+  }
+  ASSERT_TRUE(b->remove(a));
+}
+
 // -- multishot accept ------------------------------------------------------------------
 
 TEST_F(io_uring_backend_test, multishot_accept_reports_every_connection_with_its_descriptor) {

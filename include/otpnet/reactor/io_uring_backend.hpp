@@ -217,6 +217,7 @@ class io_uring_backend final : public backend {
     bool recv_listed : 1 = false;    // in parked_
     bool recv_answered : 1 = false;  // parked behind a send that has completed since
     bool recv_held : 1 = false;      // and kept parked for one poll that would not wait
+    bool recv_unmade : 1 = false;    // ended without an entry: its completion waits in held_
     std::uint32_t send_entry = 0;    // the send's entry in the submission ring
   };
   static_assert(sizeof(void*) != 8 || sizeof(slot) == 40, "a slot per descriptor: keep it small");
