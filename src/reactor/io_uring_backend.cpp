@@ -624,25 +624,26 @@ result<void> io_uring_backend::submit_recv(int fd) noexcept {
   if (s->recv_in_flight || s->accept_armed) {
     return fail(errc::ealready);
   }
+  std::uint32_t generation = next_generation(s->recv_generation);
   bool parked = false;
   if (s->recv_drained) {
     try {
       make_held_room(1);  // where it ends if the ring refuses its entry later
-      parked_.push_back(fd);
+      parked_.push_back(parked_recv{fd, generation});
       parked = true;
     } catch (const std::bad_alloc&) {
       // Queued now, then.
     }
   }
-  s->recv_listed = parked;
-  s->recv_answered = false;
-  s->recv_held = false;
-  s->recv_unmade = false;
   io_uring_sqe* sqe = parked ? nullptr : next_sqe();
   if (!parked && sqe == nullptr) {
     return fail(errc::ebusy);
   }
-  s->recv_generation = next_generation(s->recv_generation);
+  s->recv_listed = parked;
+  s->recv_answered = false;
+  s->recv_held = false;
+  s->recv_unmade = false;
+  s->recv_generation = generation;
   s->recv_in_flight = true;
   s->recv_parked = parked;
   parked_count_ += parked ? 1 : 0;
@@ -709,12 +710,16 @@ void io_uring_backend::prep_recv(io_uring_sqe* sqe, int fd, slot& s, bool poll_f
 // by after_send) and those answered by a completed send when the poll will
 // not wait (`soon`), which are kept for one more poll, once. One parked with no send
 // waits for bytes first (IORING_RECVSEND_POLL_FIRST): its socket was empty.
+// An entry of another generation is stale (its receive ended, or its
+// descriptor was removed, and the number may be watched again, with a
+// receive listed anew): dropped, so that each receive is acted on once, and
+// only its own.
 void io_uring_backend::release_parked(bool soon) noexcept {
   std::size_t kept = 0;
   for (std::size_t i = 0; i < parked_.size(); ++i) {
-    int fd = parked_[i];
+    int fd = parked_[i].fd;
     slot* s = find(fd);
-    if (s == nullptr || !s->recv_parked || !s->recv_listed) {
+    if (s == nullptr || !s->recv_parked || !s->recv_listed || s->recv_generation != parked_[i].generation) {
       continue;
     }
     s->recv_listed = false;
@@ -724,7 +729,7 @@ void io_uring_backend::release_parked(bool soon) noexcept {
     if (s->recv_answered && soon && !s->recv_held) {
       s->recv_held = true;
       s->recv_listed = true;
-      parked_[kept++] = fd;
+      parked_[kept++] = parked_[i];
       continue;
     }
     queue_recv(fd, *s, !s->recv_answered);
@@ -738,7 +743,7 @@ void io_uring_backend::list_parked(int fd, slot& s) noexcept {
     return;
   }
   try {
-    parked_.push_back(fd);
+    parked_.push_back(parked_recv{fd, s.recv_generation});
     s.recv_listed = true;
   } catch (const std::bad_alloc&) {
     queue_recv(fd, s, false);

@@ -1169,6 +1169,65 @@ TEST_F(io_uring_backend_test, cancel_recv_then_remove_of_a_parked_receive_queue_
   ASSERT_TRUE(b->remove(a));
 }
 
+// A receive parked on a descriptor that is removed leaves its listing
+// behind until the next poll. When the number is reused before then (closed,
+// a new socket under it, added, a receive parked anew), the stale listing
+// must not act for the new registration's receive: acted on twice, that
+// receive was held by the stale listing and made by its own in the same
+// poll, so the hold-once was lost. Here the new receive is answered (its
+// send taken before any poll), so the first poll that will not wait holds
+// it, and the next makes it.
+TEST_F(io_uring_backend_test, a_stale_parked_listing_of_a_reused_descriptor_number_is_dropped) {
+  auto b = make();
+  ASSERT_TRUE(b);
+  auto [a, peer] = socket_pair();
+  auto [o, opeer] = socket_pair();
+  ASSERT_TRUE(b->add(a, 9, interest::none));
+  ASSERT_TRUE(b->add(o, 12, interest::none));
+  (void)poll_all(*b);
+  ASSERT_TRUE(park_a_receive(*b, a, peer, 9));  // listed
+  ASSERT_TRUE(b->remove(a));
+  auto [c, cpeer] = socket_pair();
+  ASSERT_EQ(::dup2(c, a), a);  // the old socket closes; its number names the new one
+  close_fd(c);
+  ASSERT_TRUE(b->add(a, 11, interest::none));
+  // The new registration's first receive finds "one" at submission and
+  // leaves the socket empty, so its next receive parks.
+  ASSERT_TRUE(b->submit_recv(a));
+  put(cpeer, "one");
+  auto first = b->cancel_recv_now(a);
+  ASSERT_TRUE(first) << err_name(first.error());
+  ASSERT_EQ(first->result, 3);
+  ASSERT_TRUE(b->submit_recv(a));  // parked: listed under the same number
+  put(cpeer, "two");
+  // Its answer leaves, submitted by another socket's cancel_recv_now, and
+  // is taken by cancel_send_now: answered before any poll.
+  std::string answer = "pong";
+  ::iovec iov{answer.data(), answer.size()};
+  ASSERT_TRUE(b->submit_send(a, &iov, 1));
+  ASSERT_TRUE(b->submit_recv(o));
+  ASSERT_TRUE(b->cancel_recv_now(o));
+  auto sent = b->cancel_send_now(a);
+  ASSERT_TRUE(sent) << err_name(sent.error());
+  ASSERT_EQ(sent->result, 4);
+  EXPECT_EQ(read_now(cpeer), "pong");
+  std::array<io_event, 16> out;
+  int made_at = 0;
+  for (int poll = 1; poll <= 4 && made_at == 0; ++poll) {
+    auto n = b->poll(out, 0ms);
+    ASSERT_TRUE(n) << err_name(n.error());
+    for (std::size_t i = 0; i < *n; ++i) {
+      if (out[i].kind == event_kind::recv && out[i].token == 11u) {
+        EXPECT_EQ(out[i].result, 3);
+        made_at = poll;
+      }
+    }
+  }
+  EXPECT_EQ(made_at, 2) << "held through one poll that does not wait, made by the next";
+  ASSERT_TRUE(b->remove(a));
+  ASSERT_TRUE(b->remove(o));
+}
+
 // -- multishot accept ------------------------------------------------------------------
 
 TEST_F(io_uring_backend_test, multishot_accept_reports_every_connection_with_its_descriptor) {

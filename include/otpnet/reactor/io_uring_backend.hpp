@@ -229,6 +229,14 @@ class io_uring_backend final : public backend {
   // The msghdr and iovec arrays of queued sends.
   struct send_area;
 
+  // A receive listed for the next poll: its descriptor and its generation
+  // (an entry left by an earlier receive, or by an earlier registration of
+  // the same descriptor number, names another generation: it is dropped).
+  struct parked_recv {
+    int fd;
+    std::uint32_t generation;
+  };
+
   // What reap needs of a completion queue entry.
   struct completion {
     std::uint64_t data;
@@ -290,7 +298,7 @@ class io_uring_backend final : public backend {
   std::vector<std::uint16_t> lent_;          // buffers reported by the last poll
   std::vector<std::uint64_t> late_cancels_;  // removals the ring had no room for
   std::vector<completion> held_;             // set aside by cancel_recv_now, reaped first
-  std::vector<int> parked_;                  // descriptors whose receive waits for the next poll
+  std::vector<parked_recv> parked_;          // receives that wait for the next poll
   std::size_t parked_count_ = 0;             // receives parked (each has room kept in held_)
   std::size_t queued_sends_ = 0;             // send entries not yet submitted (voided ones excepted)
   // What the queued sends point to, read by the kernel at submission.
