@@ -1228,6 +1228,69 @@ TEST_F(io_uring_backend_test, a_stale_parked_listing_of_a_reused_descriptor_numb
   ASSERT_TRUE(b->remove(o));
 }
 
+// The hold: a receive parked behind its socket's send, once that send has
+// completed, is kept through one poll that will not wait (a zero timeout,
+// or a poll that makes sends, whose completions end its wait at once) and
+// made by the next. Its bytes are there already, so a receive made by a
+// poll completes in that poll: the poll that reports it is the poll that
+// made it.
+TEST_F(io_uring_backend_test, an_answered_receive_is_held_through_one_poll_that_will_not_wait) {
+  auto b = make();
+  ASSERT_TRUE(b);
+  auto [a, peer] = socket_pair();
+  auto [o, opeer] = socket_pair();
+  ASSERT_TRUE(b->add(a, 9, interest::none));
+  ASSERT_TRUE(b->add(o, 12, interest::none));
+  (void)poll_all(*b);
+  std::array<io_event, 16> out;
+  auto kinds_of_9 = [&](std::size_t n) {
+    std::string kinds;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (out[i].token == 9u) {
+        kinds += out[i].kind == event_kind::recv ? "r" : out[i].kind == event_kind::send ? "s" : "?";
+      }
+    }
+    return kinds;
+  };
+  std::string answer = "pong";
+  ::iovec iov{answer.data(), answer.size()};
+
+  // A zero timeout.
+  ASSERT_TRUE(park_a_receive(*b, a, peer, 9));
+  put(peer, "next");
+  ASSERT_TRUE(b->submit_send(a, &iov, 1));
+  auto n = b->poll(out, 0ms);  // makes the send: the receive is answered
+  ASSERT_TRUE(n);
+  EXPECT_EQ(kinds_of_9(*n), "s");
+  n = b->poll(out, 0ms);  // will not wait: held
+  ASSERT_TRUE(n);
+  EXPECT_EQ(kinds_of_9(*n), "") << "made by a poll that would not wait";
+  n = b->poll(out, 0ms);  // held once only
+  ASSERT_TRUE(n);
+  EXPECT_EQ(kinds_of_9(*n), "r");
+  EXPECT_EQ(read_now(peer), "pong");
+
+  // A poll that may wait but makes another socket's send.
+  ASSERT_TRUE(b->submit_recv(a));  // parked ("next" left the socket empty)
+  put(peer, "again");
+  ASSERT_TRUE(b->submit_send(a, &iov, 1));
+  n = b->poll(out, 0ms);
+  ASSERT_TRUE(n);
+  EXPECT_EQ(kinds_of_9(*n), "s");
+  std::string other = "other";
+  ::iovec iov2{other.data(), other.size()};
+  ASSERT_TRUE(b->submit_send(o, &iov2, 1));
+  n = b->poll(out, 1000ms);  // the send's completion ends it at once: held
+  ASSERT_TRUE(n);
+  EXPECT_EQ(kinds_of_9(*n), "") << "made by a poll that makes a send";
+  EXPECT_EQ(read_now(opeer), "other");
+  EXPECT_TRUE(one_poll_brings_recv(*b, 9));
+  EXPECT_EQ(read_now(peer), "pong");
+  EXPECT_EQ(b->stats().recvs_after_send, 2u);
+  ASSERT_TRUE(b->remove(a));
+  ASSERT_TRUE(b->remove(o));
+}
+
 // -- multishot accept ------------------------------------------------------------------
 
 TEST_F(io_uring_backend_test, multishot_accept_reports_every_connection_with_its_descriptor) {
