@@ -225,7 +225,14 @@ result<void> event_loop::add(int fd, interest what, io_handler& h, std::uint64_t
   }
   auto index = static_cast<std::size_t>(fd);
   if (index >= regs_.size()) {
-    regs_.resize(index + 1);
+    // The table grows to the highest descriptor: out of memory is this
+    // add's failure, reported as such (callers are noexcept and handle
+    // errors), not an exception through them.
+    try {
+      regs_.resize(index + 1);
+    } catch (const std::bad_alloc&) {
+      return fail(errc::enomem);
+    }
   }
   registration& r = regs_[index];
   if (r.handler != nullptr) {

@@ -3,6 +3,7 @@
 #include <otpnet/reactor/backend_selector.hpp>
 
 #include "internal/syscall.hpp"
+#include "reactor/alloc_fail.test.hpp"
 
 #include <gtest/gtest.h>
 
@@ -487,6 +488,35 @@ TEST_P(event_loop_test, registration_errors) {
   EXPECT_EQ(loop_->remove(12345).error(), errc::enoent);
   ASSERT_TRUE(loop_->remove(a));
   EXPECT_EQ(loop_->watched_count(), 0u);
+}
+
+// The loop's table of registrations grows to the highest descriptor added.
+// When it cannot, add fails with enomem (its callers are noexcept: an
+// exception would end the program), nothing is registered, and the same
+// descriptor can be added once memory is back.
+TEST_P(event_loop_test, add_reports_enomem_when_its_table_cannot_grow) {
+  auto [a, b] = socket_pair();
+  // Above every descriptor the loop has seen (its wake-up, the ring's).
+  auto high = internal::sys([fd = a] { return ::fcntl(fd, F_DUPFD_CLOEXEC, 200); });
+  ASSERT_TRUE(high) << err_name(high.error());
+  fds_.push_back(*high);
+  recorder h;
+  result<void> added = ok();
+  std::size_t refused = 0;
+  {
+    test::failing_allocations no_memory;
+    added = loop_->add(*high, interest::read, h, 7);
+    refused = no_memory.refused();
+  }
+  ASSERT_FALSE(added);
+  EXPECT_EQ(added.error(), errc::enomem);
+  EXPECT_GT(refused, 0u);
+  EXPECT_EQ(loop_->modify(*high, interest::read).error(), errc::enoent);
+  EXPECT_EQ(loop_->watched_count(), 0u);
+  ASSERT_TRUE(loop_->add(*high, interest::read, h, 7));
+  put(b, "x");
+  expect_events(h, 1);
+  ASSERT_TRUE(loop_->remove(*high));
 }
 
 TEST_P(event_loop_test, remove_after_close_forgets_the_registration) {

@@ -168,6 +168,9 @@ struct io_uring_backend::send_area {
 // A full submission ring is submitted at once to make room: the only case
 // where a request leaves before the next `poll`.
 io_uring_sqe* io_uring_backend::next_sqe() noexcept {
+  if (refuse_entries_) [[unlikely]] {
+    return nullptr;
+  }
   io_uring* ring = ring_.get();
   io_uring_sqe* sqe = io_uring_get_sqe(ring);
   if (sqe == nullptr) {
@@ -499,13 +502,15 @@ result<void> io_uring_backend::remove(int fd) noexcept {
   if (s->state == slot_armed) {
     cancel_or_defer(user_data(fd, s->generation));
   }
-  if (s->recv_in_flight && !s->recv_parked) {
-    if (op_reached_kernel(s->op_entry, recv_data(fd, s->recv_generation))) {
+  // A receive that never had an entry (parked, or ended before it got
+  // one) has nothing in the kernel to cancel.
+  if (s->recv_in_flight) {
+    if (!s->recv_parked && !s->recv_unmade && op_reached_kernel(s->op_entry, recv_data(fd, s->recv_generation))) {
       cancel_or_defer(recv_data(fd, s->recv_generation));
     }
     s->recv_in_flight = false;  // its completion is stale from now on
   }
-  s->recv_parked = false;  // (a parked receive has no entry: nothing to end)
+  unpark(*s);  // (a parked receive has no entry: nothing to end)
   if (s->send_in_flight) {
     // One the kernel took is done (it does not wait); one not taken yet
     // must not send from buffers the caller frees next.
@@ -619,25 +624,29 @@ result<void> io_uring_backend::submit_recv(int fd) noexcept {
   if (s->recv_in_flight || s->accept_armed) {
     return fail(errc::ealready);
   }
+  std::uint32_t generation = next_generation(s->recv_generation);
   bool parked = false;
   if (s->recv_drained) {
     try {
-      parked_.push_back(fd);
+      make_held_room(1);  // where it ends if the ring refuses its entry later
+      parked_.push_back(parked_recv{fd, generation});
       parked = true;
     } catch (const std::bad_alloc&) {
       // Queued now, then.
     }
   }
-  s->recv_listed = parked;
-  s->recv_answered = false;
-  s->recv_held = false;
   io_uring_sqe* sqe = parked ? nullptr : next_sqe();
   if (!parked && sqe == nullptr) {
     return fail(errc::ebusy);
   }
-  s->recv_generation = next_generation(s->recv_generation);
+  s->recv_listed = parked;
+  s->recv_answered = false;
+  s->recv_held = false;
+  s->recv_unmade = false;
+  s->recv_generation = generation;
   s->recv_in_flight = true;
   s->recv_parked = parked;
+  parked_count_ += parked ? 1 : 0;
   ++stats_.recvs;
   if (!parked) {
     prep_recv(sqe, fd, *s, false);
@@ -647,21 +656,40 @@ result<void> io_uring_backend::submit_recv(int fd) noexcept {
 
 // The entry of a parked receive. Without room in the ring (a submission the
 // kernel refused), the receive ends as interrupted, having taken nothing
-// (held for the next poll), and its owner queues another.
+// (held for the next poll), and its owner queues another. Its completion
+// goes into the room held_ kept for it since it parked (make_held_room),
+// so this never allocates: a receive that ended without a completion
+// would leave its socket unread for good (its owner waits for one).
 void io_uring_backend::queue_recv(int fd, slot& s, bool poll_first) noexcept {
-  s.recv_parked = false;
+  unpark(s);
   s.recv_answered = false;
   s.recv_held = false;
   io_uring_sqe* sqe = next_sqe();
   if (sqe == nullptr) {
-    try {
-      held_.push_back(completion{recv_data(fd, s.recv_generation), -EINTR, 0});
-    } catch (const std::bad_alloc&) {
-      s.recv_in_flight = false;  // lost: the owner's next read finds none in flight, as after any failure
-    }
+    held_.push_back(completion{recv_data(fd, s.recv_generation), -EINTR, 0});  // (room kept: no allocation)
+    s.recv_unmade = true;
     return;
   }
   prep_recv(sqe, fd, s, poll_first);
+}
+
+// held_ keeps room for the completion of every parked receive: a parked
+// receive ends with one pushed there when its entry cannot be made
+// (queue_recv) or when it is cancelled (cancel_recv), neither of which may
+// fail. Grows geometrically, so that parking many receives one by one
+// costs amortised constant time.
+void io_uring_backend::make_held_room(std::size_t extra) {
+  std::size_t need = held_.size() + parked_count_ + extra;
+  if (need > held_.capacity()) {
+    held_.reserve(std::max(need, 2 * held_.capacity()));
+  }
+}
+
+void io_uring_backend::unpark(slot& s) noexcept {
+  if (s.recv_parked) {
+    s.recv_parked = false;
+    --parked_count_;
+  }
 }
 
 void io_uring_backend::prep_recv(io_uring_sqe* sqe, int fd, slot& s, bool poll_first) noexcept {
@@ -682,12 +710,16 @@ void io_uring_backend::prep_recv(io_uring_sqe* sqe, int fd, slot& s, bool poll_f
 // by after_send) and those answered by a completed send when the poll will
 // not wait (`soon`), which are kept for one more poll, once. One parked with no send
 // waits for bytes first (IORING_RECVSEND_POLL_FIRST): its socket was empty.
+// An entry of another generation is stale (its receive ended, or its
+// descriptor was removed, and the number may be watched again, with a
+// receive listed anew): dropped, so that each receive is acted on once, and
+// only its own.
 void io_uring_backend::release_parked(bool soon) noexcept {
   std::size_t kept = 0;
   for (std::size_t i = 0; i < parked_.size(); ++i) {
-    int fd = parked_[i];
+    int fd = parked_[i].fd;
     slot* s = find(fd);
-    if (s == nullptr || !s->recv_parked || !s->recv_listed) {
+    if (s == nullptr || !s->recv_parked || !s->recv_listed || s->recv_generation != parked_[i].generation) {
       continue;
     }
     s->recv_listed = false;
@@ -697,7 +729,7 @@ void io_uring_backend::release_parked(bool soon) noexcept {
     if (s->recv_answered && soon && !s->recv_held) {
       s->recv_held = true;
       s->recv_listed = true;
-      parked_[kept++] = fd;
+      parked_[kept++] = parked_[i];
       continue;
     }
     queue_recv(fd, *s, !s->recv_answered);
@@ -711,7 +743,7 @@ void io_uring_backend::list_parked(int fd, slot& s) noexcept {
     return;
   }
   try {
-    parked_.push_back(fd);
+    parked_.push_back(parked_recv{fd, s.recv_generation});
     s.recv_listed = true;
   } catch (const std::bad_alloc&) {
     queue_recv(fd, s, false);
@@ -843,15 +875,17 @@ result<void> io_uring_backend::cancel_recv(int fd) noexcept {
   if (s == nullptr || !s->recv_in_flight) {
     return fail(errc::enoent);
   }
+  if (s->recv_unmade) {
+    return ok();  // ending already, without an entry: nothing to cancel
+  }
   if (s->recv_parked) {
-    // Ends as a cancelled receive would, at the next poll.
-    try {
-      held_.push_back(completion{recv_data(fd, s->recv_generation), -ECANCELED, 0});
-      s->recv_parked = false;
-      return ok();
-    } catch (const std::bad_alloc&) {
-      queue_recv(fd, *s, true);  // and cancelled below
-    }
+    // Ends as a cancelled receive would, at the next poll (in the room
+    // kept for it: no allocation), with no request for the kernel: it has
+    // no entry, and neither remove nor a second cancel_recv queues one.
+    unpark(*s);
+    held_.push_back(completion{recv_data(fd, s->recv_generation), -ECANCELED, 0});
+    s->recv_unmade = true;
+    return ok();
   }
   cancel_or_defer(recv_data(fd, s->recv_generation));
   return ok();
@@ -1030,6 +1064,7 @@ bool io_uring_backend::take(const completion& c, std::span<io_event> out, std::s
 // poll.
 io_event io_uring_backend::finish_recv(slot& s, const completion& c) noexcept {
   s.recv_in_flight = false;
+  s.recv_unmade = false;
   s.recv_drained = c.res > 0 && static_cast<unsigned>(c.res) < buffers_->size;
   stats_.enobufs += c.res == -ENOBUFS ? 1 : 0;
   const std::byte* bytes = nullptr;
@@ -1053,7 +1088,7 @@ result<io_event> io_uring_backend::cancel_recv_now(int fd) noexcept {
   }
   std::uint64_t target = recv_data(fd, s->recv_generation);
   if (s->recv_parked) {
-    s->recv_parked = false;  // never made: it took nothing
+    unpark(*s);  // never made: it took nothing
     return finish_recv(*s, completion{target, -ECANCELED, 0});
   }
   // Set aside already by an earlier call (for another descriptor)?
@@ -1130,6 +1165,7 @@ std::optional<io_uring_backend::completion> io_uring_backend::take_now(std::uint
         continue;
       }
       try {
+        make_held_room(1);  // (and the room kept for parked receives)
         held_.push_back(c);
       } catch (const std::bad_alloc&) {
         io_uring_cq_advance(ring, seen - 1);

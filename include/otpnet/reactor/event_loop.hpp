@@ -160,8 +160,9 @@ class event_loop {
   /// next poll. `h` must outlive the registration. A watch the kernel kept
   /// for the same open file under the same number (after
   /// `remove_before_close`, when a dup kept the file open) is taken over.
-  /// Errors: `ebadf` (negative or not open), `eexist` (already added), and
-  /// the backend's.
+  /// Errors: `ebadf` (negative or not open), `eexist` (already added),
+  /// `enomem` (the registration table could not grow to `fd`), and the
+  /// backend's.
   result<void> add(int fd, interest what, io_handler& h, std::uint64_t token);
 
   /// Changes the interest of an added `fd`. Errors: `enoent` (not added),

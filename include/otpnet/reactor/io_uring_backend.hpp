@@ -217,6 +217,7 @@ class io_uring_backend final : public backend {
     bool recv_listed : 1 = false;    // in parked_
     bool recv_answered : 1 = false;  // parked behind a send that has completed since
     bool recv_held : 1 = false;      // and kept parked for one poll that would not wait
+    bool recv_unmade : 1 = false;    // ended without an entry: its completion waits in held_
     std::uint32_t send_entry = 0;    // the send's entry in the submission ring
   };
   static_assert(sizeof(void*) != 8 || sizeof(slot) == 40, "a slot per descriptor: keep it small");
@@ -227,6 +228,14 @@ class io_uring_backend final : public backend {
 
   // The msghdr and iovec arrays of queued sends.
   struct send_area;
+
+  // A receive listed for the next poll: its descriptor and its generation
+  // (an entry left by an earlier receive, or by an earlier registration of
+  // the same descriptor number, names another generation: it is dropped).
+  struct parked_recv {
+    int fd;
+    std::uint32_t generation;
+  };
 
   // What reap needs of a completion queue entry.
   struct completion {
@@ -256,6 +265,10 @@ class io_uring_backend final : public backend {
   result<std::pair<slot*, io_uring_sqe*>> start_op(int fd, bool supported) noexcept;
   // Queues the entry of the receive in flight of `s`, parked until now.
   void queue_recv(int fd, slot& s, bool poll_first) noexcept;
+  // Room in held_ for the completion of every parked receive and `extra`
+  // more (throws std::bad_alloc).
+  void make_held_room(std::size_t extra);
+  void unpark(slot& s) noexcept;
   void prep_recv(io_uring_sqe* sqe, int fd, slot& s, bool poll_first) noexcept;
   // Parked receives get their entries, now or after their socket's send
   // (`soon`: this poll will not wait).
@@ -285,10 +298,16 @@ class io_uring_backend final : public backend {
   std::vector<std::uint16_t> lent_;          // buffers reported by the last poll
   std::vector<std::uint64_t> late_cancels_;  // removals the ring had no room for
   std::vector<completion> held_;             // set aside by cancel_recv_now, reaped first
-  std::vector<int> parked_;                  // descriptors whose receive waits for the next poll
+  std::vector<parked_recv> parked_;          // receives that wait for the next poll
+  std::size_t parked_count_ = 0;             // receives parked (each has room kept in held_)
   std::size_t queued_sends_ = 0;             // send entries not yet submitted (voided ones excepted)
   // What the queued sends point to, read by the kernel at submission.
   std::unique_ptr<send_area> sends_;
+  // Tests: the ring takes no entry, as when it is full and the kernel
+  // refuses the submission that would make room (set through
+  // io_uring_backend_testing, defined by the tests).
+  bool refuse_entries_ = false;
+  friend struct io_uring_backend_testing;
 };
 
 /// Whether io_uring can back a reactor on this kernel: sets up and tears
