@@ -344,6 +344,48 @@ TEST_P(hand_over, whose_send_in_flight_fails_keeps_the_socket_and_its_messages_w
   EXPECT_EQ(b_first, "probe");
 }
 
+// A port its loop does not watch would wait for readiness that never
+// comes: adopting a socket the scheduler's loop already watches (for
+// another port) fails with eexist and a report line, and the port that
+// has it carries on.
+proc adopt_twice_then_echo(so::socket raw, pid to) {
+  effective_options o;
+  o.active = once;
+  o.packet = packet_type::u2;
+  auto first = adopt(raw, o);
+  if (!first) {
+    send(to, std::string("first: ") + std::string(err_name(first.error())));
+    co_return;
+  }
+  auto second = adopt(raw, o);
+  send(to, second ? std::string("second adopted") : std::string(err_name(second.error())));
+  auto m = co_await receive_any(after(must));
+  if (auto* d = m ? m->get_if<tcp>() : nullptr) {
+    (void)d->sock.send(d->data);
+    send(to, d->data.str());
+  } else {
+    send(to, std::string("no frame"));
+  }
+}
+
+TEST_F(ownership, adopting_a_socket_its_loop_already_watches_fails_with_a_reason) {
+  auto ls = listen_lo();
+  client c = client::connect(ls.port);
+  auto raw = so::accept(ls.sock, must);
+  ASSERT_TRUE(raw);
+  spawn([raw = *raw, to = me()]() -> proc { return adopt_twice_then_echo(raw, to); });
+  auto second = mb().receive<std::string>(must);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(*second, "eexist");
+  EXPECT_TRUE(reports().saw("the reactor cannot watch the socket")) << "no report line";
+  std::string f = frame2("still served");
+  ASSERT_TRUE(c.write(f));
+  auto echoed = mb().receive<std::string>(must);
+  ASSERT_TRUE(echoed);
+  EXPECT_EQ(*echoed, "still served");
+  EXPECT_EQ(c.read_exact(f.size()), f);
+}
+
 TEST_F(ownership, only_the_owner_may_hand_over_set_options_or_receive) {
   auto k = open_conn({.active = passive}, 0);
   // Another process on the owner's scheduler (and one on the other).

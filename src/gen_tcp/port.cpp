@@ -74,7 +74,15 @@ result<std::shared_ptr<port>> port::create(so::socket raw, const effective_optio
   }
   (void)so::set_owner(p->sock_, me.value());
   p->self_ = p;
-  p->register_io();
+  if (errc e = p->register_io(); e != errc::ok) {
+    // Unwatched, it would wait for readiness that never comes: the
+    // adoption fails with the loop's reason (eexist: this scheduler's loop
+    // watches the descriptor already, for another port; enomem). The
+    // socket is the caller's again: it closes with its last handle.
+    p->report(e, "the reactor cannot watch the socket");
+    p->self_.reset();
+    return fail(e);
+  }
   otpnet::detail::attach_resource(me, p);
   if (p->wants_frames()) {
     // Completions: queues the first receive. By readiness the add reports
@@ -88,12 +96,13 @@ bool port::on_my_thread() const noexcept {
   return otpnet::detail::current_scheduler() == sched_.load(std::memory_order_acquire);
 }
 
-void port::register_io() noexcept {
+errc port::register_io() noexcept {
   read_maybe_ready_ = true;  // bytes may have come while unwatched
   if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
     completions_ = !transport_ && !readiness_only_ && loop->supports_recv();
     auto what = completions_ ? reactor::interest::write : reactor::interest::read_write;
-    registered_ = loop->add(fd_, what, *this, 0).has_value();
+    auto added = loop->add(fd_, what, *this, 0);
+    registered_ = added.has_value();
     completions_ = completions_ && registered_;
     ring_sends_ = completions_ && loop->supports_send();
     // Watched by readiness: the add reports bytes already there as an edge
@@ -101,7 +110,11 @@ void port::register_io() noexcept {
     // fresh connection it would mostly find nothing).
     read_maybe_ready_ = !registered_ || completions_;
     first_event_pending_ = !read_maybe_ready_;
+    if (!registered_) {
+      return added.error();  // (enomem: the loop's table could not grow; or the kernel's refusal)
+    }
   }
+  return errc::ok;
 }
 
 // Removal cancels a receive in flight; its bytes are dropped (the port is
@@ -337,7 +350,12 @@ void port::finish_hand_over() {
                                             if (self->is_closed()) {
                                               return;
                                             }
-                                            self->register_io();
+                                            if (errc e = self->register_io(); e != errc::ok) {
+                                              // The new owner learns it as from a failed read:
+                                              // tcp_error, then tcp_closed, and the port closes.
+                                              self->fail_receive(e);
+                                              return;
+                                            }
                                             if (!self->outq_.empty()) {
                                               self->arm_send_timer();  // on this loop now
                                             }

@@ -248,7 +248,7 @@ class port final : public std::enable_shared_from_this<port>,
   /// The socket that messages carry: this port.
   socket handle() noexcept;
   void deliver(otpnet::detail::envelope* e) noexcept;
-  void register_io() noexcept;
+  errc register_io() noexcept;  // errc::ok, or why the loop would not watch the socket
   void unregister_io() noexcept;
   void report(errc reason, const char* what) noexcept;
 
