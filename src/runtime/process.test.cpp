@@ -10,7 +10,10 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
+#include <cstdio>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -563,6 +566,39 @@ TEST_F(runtime_test, process_info_tells_status_links_and_queue) {
   EXPECT_GT(i->memory, 0u);
   auto all = processes();
   EXPECT_NE(std::find(all.begin(), all.end(), p), all.end());
+}
+
+TEST_F(runtime_test, process_info_follows_the_behaviour_name_beyond_the_table_of_names) {
+  // More distinct names than the table keeps (255): those beyond it are
+  // kept by the process itself; every one is reported, and a known name
+  // again, or none, replaces it.
+  static std::array<std::array<char, 8>, 300> names{};
+  for (std::size_t k = 0; k < names.size(); ++k) {
+    std::snprintf(names[k].data(), names[k].size(), "b%zu", k);
+  }
+  mailbox mb;
+  pid p = spawn([me = mb.self()]() -> proc {
+    for (auto& n : names) {
+      set_process_label_static(n.data(), "s");
+    }
+    send(me, 1);
+    co_await receive<int>();
+    set_process_label("gen_server", "idle");
+    send(me, 2);
+    co_await receive<int>();
+    set_process_label_static(nullptr, "none");
+    send(me, 3);
+    co_await receive<int>();
+  });
+  std::vector<std::string> seen;
+  for (int step = 1; step <= 3; ++step) {
+    ASSERT_TRUE(mb.receive<int>(5000ms));
+    std::optional<process_info_t> i = process_info(p);
+    ASSERT_TRUE(i);
+    seen.push_back(i->behaviour + "/" + i->state_name);
+    send(p, step);
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"b299/s", "gen_server/idle", "/none"}));
 }
 
 TEST(runtime, stop_ends_live_processes) {

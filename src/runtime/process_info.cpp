@@ -1,5 +1,6 @@
 #include <otpnet/runtime/process_info.hpp>
 
+#include "runtime/behaviour_names.hpp"
 #include "runtime/names.hpp"
 #include "runtime/process_table.hpp"
 #include "runtime/runtime_state.hpp"
@@ -44,7 +45,11 @@ process_info_t snapshot(internal::process& p) {
   i.reductions = p.reductions;
   i.memory = sizeof(internal::process) + p.frame_bytes + p.rel.heap_bytes() + p.queue_len * sizeof(detail::envelope);
   i.scheduler = p.sched != nullptr ? p.sched->index() : 0;
-  i.behaviour = p.behaviour != nullptr ? p.behaviour : "";
+  const char* behaviour = internal::behaviour_name_at(p.behaviour_index);
+  if (behaviour == nullptr && p.extras) {
+    behaviour = p.extras->behaviour;
+  }
+  i.behaviour = behaviour != nullptr ? behaviour : "";
   i.state_name = p.state_name();
   return i;
 }

@@ -144,6 +144,9 @@ struct process_extras {
   std::vector<std::weak_ptr<socket::detail::socket_state>> sockets;
   std::vector<std::weak_ptr<port_resource>> resources;
   std::string state_copy;
+  /// The behaviour's name, when the table of names was full (see
+  /// behaviour_index).
+  const char* behaviour = nullptr;
 };
 
 /// A process is also the sink that turns readiness of the sockets it waits
@@ -178,6 +181,10 @@ struct process : run_node, socket::select_sink {
   // (Receive fields that fill what was padding here.)
   bool timed_out = false;
   bool recv_timer_armed = false;
+  /// The behaviour's name (introspection), as its place among the names
+  /// given so far (behaviour_names.hpp): one byte in padding where the
+  /// pointer took 8 of the record.
+  std::uint8_t behaviour_index = 0;
   std::uint32_t recv_timeout_ms = 0;       // a receive timeout's length, see timer_wait_index
   lazy_vector<detail::envelope*> signals;  // system signals to handle (rare: allocated by the first)
 
@@ -215,7 +222,6 @@ struct process : run_node, socket::select_sink {
   }
 
   // -- introspection -------------------------------------------------------------
-  const char* behaviour = nullptr;
   /// The state's name: one with static storage by pointer (a gen_statem's
   /// state function names), any other copied into the extras' state_copy
   /// (state_label nullptr).
@@ -223,9 +229,6 @@ struct process : run_node, socket::select_sink {
   std::string_view state_name() const noexcept {
     return state_label != nullptr ? std::string_view(state_label) : std::string_view(extras->state_copy);
   }
-
-  // -- a plain thread's mailbox ----------------------------------------------------
-  external_wait* ext = nullptr;
 
   /// Appends to the local list.
   void append(detail::envelope* e) noexcept {
@@ -345,5 +348,16 @@ struct process : run_node, socket::select_sink {
     --queue_len;
   }
 };
+
+/// A plain thread's mailbox: a record with no scheduler (sched nullptr)
+/// and what its thread waits on, kept here rather than by a pointer in
+/// every process's record.
+struct thread_process final : process {
+  thread_process() noexcept : process(nullptr) {}
+  external_wait wait;
+};
+
+/// What the plain thread of `p` (a record with no scheduler) waits on.
+inline external_wait& external_of(process* p) noexcept { return static_cast<thread_process*>(p)->wait; }
 
 }  // namespace otpnet::internal

@@ -5,6 +5,7 @@
 #include <otpnet/runtime/runtime.hpp>
 #include <otpnet/runtime/timer.hpp>
 
+#include "runtime/behaviour_names.hpp"
 #include "runtime/names.hpp"
 #include "runtime/process_table.hpp"
 #include "runtime/runtime_state.hpp"
@@ -12,6 +13,7 @@
 
 #include <future>
 #include <mutex>
+#include <new>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
@@ -60,8 +62,9 @@ scheduler& pick_scheduler(int index) {
 }
 
 void wake_external(process* p) noexcept {
-  std::lock_guard lk(p->ext->mu);
-  p->ext->cv.notify_all();
+  external_wait& w = external_of(p);
+  std::lock_guard lk(w.mu);
+  w.cv.notify_all();
 }
 
 bool send_to(pid to, detail::envelope* e) noexcept {
@@ -347,9 +350,31 @@ pid whereis(std::string_view name) { return internal::lookup_name(name); }
 std::vector<std::string> registered() { return internal::all_names(); }
 std::vector<pid> processes() { return internal::process_table::instance().live(); }
 
+namespace {
+
+/// Keeps `behaviour` as its index in the table of names (the same name
+/// again, as at each state change of a gen_statem, costs one comparison),
+/// or in the extras when the table is full.
+void set_behaviour(internal::process& me, const char* behaviour) noexcept {
+  if (behaviour == nullptr) {
+    me.behaviour_index = 0;
+  } else if (internal::behaviour_name_at(me.behaviour_index) != behaviour) {
+    me.behaviour_index = internal::behaviour_index_of(behaviour);
+  }
+  if (me.behaviour_index == 0 && (behaviour != nullptr || me.extras)) {
+    try {
+      me.extras_now().behaviour = behaviour;
+    } catch (const std::bad_alloc&) {
+      // No memory for the extras: the process reports no behaviour.
+    }
+  }
+}
+
+}  // namespace
+
 void set_process_label(const char* behaviour, std::string_view state_name) {
   if (internal::process* me = calling_process()) {
-    me->behaviour = behaviour;
+    set_behaviour(*me, behaviour);
     if (state_name.empty()) {
       me->state_label = "";
       return;
@@ -361,7 +386,7 @@ void set_process_label(const char* behaviour, std::string_view state_name) {
 
 void set_process_label_static(const char* behaviour, const char* state_name) noexcept {
   if (internal::process* me = calling_process()) {
-    me->behaviour = behaviour;
+    set_behaviour(*me, behaviour);
     me->state_label = state_name != nullptr ? state_name : "";
   }
 }
