@@ -83,7 +83,7 @@ class scheduler final : private reactor::io_handler, private reactor::timer_hand
   int reductions() const noexcept { return reductions_; }
 
   /// Queues `h` to run after this run phase.
-  void at_end_of_turn(std::shared_ptr<end_of_turn_hook> h) noexcept { end_hooks_.push_back(std::move(h)); }
+  void at_end_of_turn(std::shared_ptr<port_resource> h) noexcept { end_hooks_.push_back(std::move(h)); }
 
  private:
   void run();
@@ -127,8 +127,8 @@ class scheduler final : private reactor::io_handler, private reactor::timer_hand
   std::vector<send_timer> send_timers_;
   std::vector<process*> timer_waits_;  // deferred receive timeouts
   std::vector<std::uint32_t> free_send_timers_;
-  std::vector<std::shared_ptr<end_of_turn_hook>> end_hooks_;  // held until they have run
-  std::vector<std::shared_ptr<end_of_turn_hook>> end_hooks_running_;
+  std::vector<std::shared_ptr<port_resource>> end_hooks_;  // held until they have run
+  std::vector<std::shared_ptr<port_resource>> end_hooks_running_;
 };
 
 }  // namespace otpnet::internal
