@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstring>
 #include <limits>
+#include <new>
 
 namespace otpnet::gen_tcp::detail {
 
@@ -29,9 +30,9 @@ constexpr std::size_t max_iov = 64;  // iovecs per sendmsg
 
 }  // namespace
 
-// A port lives as long as its connection: 264 bytes, so that with
-// make_shared's counts (16) it takes a 288-byte malloc chunk.
-static_assert(sizeof(void*) != 8 || sizeof(port) <= 264, "a port outgrew its malloc chunk");
+// A port lives as long as its connection: 248 bytes, so that with
+// make_shared's counts (16) it takes a 272-byte malloc chunk.
+static_assert(sizeof(void*) != 8 || sizeof(port) <= 248, "a port outgrew its malloc chunk");
 
 // -- life cycle ---------------------------------------------------------------------
 
@@ -232,12 +233,7 @@ result<void> port::close_now() noexcept {
     (void)otpnet::send(waits_->io_pid, io_ready{std::exchange(waits_->io_ticket, 0), errc::closed});
   }
   unregister_io();
-  if (send_timer_armed_) {
-    if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
-      (void)loop->cancel_timer(send_timer_);
-    }
-    send_timer_armed_ = false;
-  }
+  cancel_send_timer();
   gen_tcp::detail::chunk_release_if(chunk_);
   chunk_ = nullptr;
   rstart_ = rend_ = 0;
@@ -303,12 +299,7 @@ result<void> port::hand_over(pid new_owner) {
     return ok();
   }
   // The send timer of this loop goes.
-  if (send_timer_armed_) {
-    if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
-      (void)loop->cancel_timer(send_timer_);
-    }
-    send_timer_armed_ = false;
-  }
+  cancel_send_timer();
   // A receive in flight ends here, its bytes kept: the other loop must not
   // read before them.
   if (recv_in_flight_) {
@@ -1009,11 +1000,8 @@ void port::after_progress() noexcept {
   if (outq_.empty() && outq_.capacity() > 16) {
     outq_ = {};  // a burst is over: an idle connection keeps no queue
   }
-  if (outq_.empty() && send_timer_armed_) {
-    if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
-      (void)loop->cancel_timer(send_timer_);
-    }
-    send_timer_armed_ = false;
+  if (outq_.empty()) {
+    cancel_send_timer();
   }
   if (busy_ && queued_bytes_ <= opts_->low_watermark) {
     busy_ = false;
@@ -1052,13 +1040,31 @@ void port::arm_send_timer() noexcept {
   if (send_timer_armed_ || opts_->send_timeout.count() <= 0) {
     return;
   }
-  if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
-    send_timer_ = loop->start_timer(opts_->send_timeout, *this, progress_mark_);
-    send_timer_armed_ = true;
+  reactor::event_loop* loop = otpnet::detail::current_loop();
+  if (loop == nullptr) {
+    return;
   }
+  waits* w = nullptr;
+  try {
+    w = &waits_now();  // once per port: the block stays
+  } catch (const std::bad_alloc&) {
+    return;  // no memory for the timer's place: the send is not timed
+  }
+  w->send_timer = loop->start_timer(opts_->send_timeout, w->send_timer_to, progress_mark_);
+  send_timer_armed_ = true;
 }
 
-void port::on_timer(std::uint64_t mark) noexcept {
+void port::cancel_send_timer() noexcept {
+  if (!send_timer_armed_) {
+    return;
+  }
+  if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
+    (void)loop->cancel_timer(waits_->send_timer);
+  }
+  send_timer_armed_ = false;
+}
+
+void port::on_send_timer(std::uint64_t mark) noexcept {
   send_timer_armed_ = false;
   if (is_closed() || outq_.empty()) {
     return;
@@ -1266,6 +1272,7 @@ void port::cancel_wait_io(std::uint64_t ticket) noexcept {
 port::waits& port::waits_now() {
   if (!waits_) {
     waits_ = std::make_unique<waits>();
+    waits_->send_timer_to.target = this;
   }
   return *waits_;
 }
