@@ -21,6 +21,7 @@
 
 #include "runtime/lazy_vector.hpp"
 #include "runtime/relations.hpp"
+#include "runtime/state_names.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -153,12 +154,14 @@ struct process_extras {
 /// on into socket_select messages (a base, not a member holding a
 /// reference back: 8 bytes less).
 struct process : run_node, socket::select_sink {
-  explicit process(scheduler* s) noexcept : sched(s) {}
+  process() noexcept = default;
   process(const process&) = delete;
   process& operator=(const process&) = delete;
 
+  // Its scheduler is not kept here (8 bytes): the process table's slot
+  // names it (process_table::owner_of; nullptr for a plain thread's
+  // mailbox), and a process's own code runs on it (scheduler::current()).
   pid id;
-  scheduler* sched;                         // nullptr for a plain thread's mailbox
   std::unique_ptr<detail::body_base> body;  // keeps a lambda's captures alive
   std::coroutine_handle<proc::promise_type> root;
   std::coroutine_handle<> resume_point;  // the innermost suspended frame
@@ -195,11 +198,13 @@ struct process : run_node, socket::select_sink {
   /// A receive timeout not yet on the wheel: the scheduler arms it at the
   /// end of its run phase, unless the receive ends first (see
   /// scheduler::arm_receive_timer). Its place in the scheduler's list, or
-  /// no_timer_wait (its length: recv_timeout_ms). (32 bits: with budget, no
-  /// padding.)
+  /// no_timer_wait (its length: recv_timeout_ms). (32 bits: with
+  /// state_index, one word.)
   std::uint32_t timer_wait_index = no_timer_wait;
-  int budget = 0;
   static constexpr std::uint32_t no_timer_wait = ~std::uint32_t{0};
+  std::uint16_t state_index = 0;  // (introspection, see state_name(): here it fills padding)
+  // (The reductions left in the current run are the scheduler's: only the
+  // running process has any.)
   std::uint64_t reductions = 0;
 
   // -- relations ------------------------------------------------------------
@@ -222,12 +227,18 @@ struct process : run_node, socket::select_sink {
   }
 
   // -- introspection -------------------------------------------------------------
-  /// The state's name: one with static storage by pointer (a gen_statem's
-  /// state function names), any other copied into the extras' state_copy
-  /// (state_label nullptr).
-  const char* state_label = "";
+  /// The state's name: one with static storage as its place in the table
+  /// of such names (state_names.hpp: two bytes, where a pointer took
+  /// eight), any other (or one the table has no room for) copied into the
+  /// extras' state_copy; none: empty.
+  static constexpr std::uint16_t no_state_name = 0;
+  static constexpr std::uint16_t copied_state_name = 0xffff;
   std::string_view state_name() const noexcept {
-    return state_label != nullptr ? std::string_view(state_label) : std::string_view(extras->state_copy);
+    if (state_index == no_state_name) {
+      return {};
+    }
+    return state_index == copied_state_name ? std::string_view(extras->state_copy)
+                                            : std::string_view(state_name_at(state_index));
   }
 
   /// Appends to the local list.
@@ -349,11 +360,10 @@ struct process : run_node, socket::select_sink {
   }
 };
 
-/// A plain thread's mailbox: a record with no scheduler (sched nullptr)
-/// and what its thread waits on, kept here rather than by a pointer in
-/// every process's record.
+/// A plain thread's mailbox: a record with no scheduler (its table slot's
+/// owner is nullptr) and what its thread waits on, kept here rather than by
+/// a pointer in every process's record.
 struct thread_process final : process {
-  thread_process() noexcept : process(nullptr) {}
   external_wait wait;
 };
 

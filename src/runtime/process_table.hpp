@@ -48,6 +48,9 @@ class process_table {
   process* peek_owned(pid id, const void* owner) const noexcept;
   /// The scheduler a live pid belongs to (racy: check again after pinning).
   const void* owner_of(pid id) const noexcept;
+  /// The scheduler of a pid the caller has pinned (nullptr: a plain
+  /// thread's mailbox). The slot cannot change owner while it is pinned.
+  const void* pinned_owner(pid id) const noexcept { return find(id.slot())->owner.load(std::memory_order_relaxed); }
 
   /// Live pids (a racy snapshot). @threadsafe
   std::vector<pid> live() const;

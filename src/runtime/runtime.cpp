@@ -82,10 +82,12 @@ bool send_to(pid to, detail::envelope* e) noexcept {
     return false;
   }
   p->inbox.push(e);
-  if (p->sched == nullptr) {
+  // Pinned: the slot's owner is p's scheduler (nullptr: a plain thread's).
+  auto* owner = static_cast<scheduler*>(const_cast<void*>(table.pinned_owner(to)));
+  if (owner == nullptr) {
     wake_external(p);
   } else if (!p->remote_pending.exchange(true, std::memory_order_seq_cst)) {
-    p->sched->wake_remote(p);
+    owner->wake_remote(p);
   }
   table.unpin(to);
   return true;
@@ -157,7 +159,7 @@ namespace detail {
 spawned spawn_impl(const spawn_options& o, std::unique_ptr<body_base> body,
                    std::coroutine_handle<proc::promise_type> h) {
   scheduler& s = internal::pick_scheduler(o.scheduler);
-  auto* p = new internal::process(&s);
+  auto* p = new internal::process();
   p->body = std::move(body);
   p->root = h;
   p->resume_point = h;
@@ -249,7 +251,7 @@ namespace {
 /// have had when handled, before the target's next message.
 internal::process* local_peer(const internal::process* me, pid target) noexcept {
   scheduler* here = scheduler::current();
-  if (here == nullptr || me->sched != here) {
+  if (here == nullptr || me != scheduler::running()) {
     return nullptr;
   }
   return internal::process_table::instance().peek_owned(target, here);
@@ -376,18 +378,30 @@ void set_process_label(const char* behaviour, std::string_view state_name) {
   if (internal::process* me = calling_process()) {
     set_behaviour(*me, behaviour);
     if (state_name.empty()) {
-      me->state_label = "";
+      me->state_index = internal::process::no_state_name;
       return;
     }
     me->extras_now().state_copy.assign(state_name);
-    me->state_label = nullptr;
+    me->state_index = internal::process::copied_state_name;
   }
 }
 
 void set_process_label_static(const char* behaviour, const char* state_name) noexcept {
   if (internal::process* me = calling_process()) {
     set_behaviour(*me, behaviour);
-    me->state_label = state_name != nullptr ? state_name : "";
+    if (state_name == nullptr || *state_name == '\0') {
+      me->state_index = internal::process::no_state_name;
+    } else if (std::uint16_t i = internal::state_index_of(state_name)) {
+      me->state_index = i;
+    } else {
+      // No room in the table of names: copied, as a dynamic name is.
+      try {
+        me->extras_now().state_copy.assign(state_name);
+        me->state_index = internal::process::copied_state_name;
+      } catch (const std::bad_alloc&) {
+        me->state_index = internal::process::no_state_name;  // no memory: reported empty
+      }
+    }
   }
 }
 
@@ -398,12 +412,12 @@ namespace detail {
 envelope* receive_now(const receive_matcher& m, bool may_yield) noexcept {
   internal::process* p = scheduler::running();
   internal::drain_own_inbox(p);
-  if (may_yield && (p->budget <= 0 || !p->signals.empty())) {
+  if (may_yield && (scheduler::budget() <= 0 || !p->signals.empty())) {
     return nullptr;
   }
   envelope* e = p->take_match(m, &p->head);
   if (e != nullptr) {
-    --p->budget;
+    --scheduler::budget();
     ++p->reductions;
   }
   return e;
@@ -416,12 +430,12 @@ void receive_suspend(std::coroutine_handle<> h, const receive_matcher& m, long l
   p->matched = nullptr;
   p->timed_out = false;
   if (timeout_ms > 0) {
-    p->sched->arm_receive_timer(p, timeout_ms);
+    scheduler::current()->arm_receive_timer(p, timeout_ms);
   }
-  if (p->budget <= 0 || !p->signals.empty()) {
+  if (scheduler::budget() <= 0 || !p->signals.empty()) {
     // Yield: scanned again from the start when next serviced.
     p->state = internal::pstate::runnable;
-    p->sched->make_runnable(p);
+    scheduler::current()->make_runnable(p);
   } else {
     p->state = internal::pstate::waiting;
   }
@@ -429,7 +443,7 @@ void receive_suspend(std::coroutine_handle<> h, const receive_matcher& m, long l
 
 envelope* receive_result() noexcept {
   internal::process* p = scheduler::running();
-  p->sched->disarm_receive_timer(p);
+  scheduler::current()->disarm_receive_timer(p);
   p->timed_out = false;
   envelope* e = std::exchange(p->matched, nullptr);
   if (e != nullptr) {
@@ -443,7 +457,7 @@ void yield_suspend(std::coroutine_handle<> h) noexcept {
   p->resume_point = h;
   p->waiting_for = {};
   p->state = internal::pstate::runnable;
-  p->sched->make_runnable(p);
+  scheduler::current()->make_runnable(p);
 }
 
 }  // namespace detail

@@ -17,9 +17,6 @@ namespace otpnet::internal {
 
 namespace {
 
-thread_local scheduler* this_scheduler = nullptr;
-thread_local process* running_process = nullptr;
-
 constexpr std::uint64_t poll_token = 1;
 constexpr std::uint64_t recv_timer_tag = std::uint64_t{1} << 63;
 constexpr int max_runs = 256;
@@ -33,9 +30,6 @@ scheduler::scheduler(unsigned index, std::unique_ptr<reactor::event_loop> loop, 
     : index_(index), loop_(std::move(loop)), reductions_(reductions) {}
 
 scheduler::~scheduler() { join(); }
-
-scheduler* scheduler::current() noexcept { return this_scheduler; }
-process* scheduler::running() noexcept { return running_process; }
 
 void scheduler::start() {
   thread_ = std::thread([this] {
@@ -198,7 +192,7 @@ void scheduler::service(process* p) noexcept {
 void scheduler::resume(process* p) noexcept {
   p->waiting_for = {};
   p->state = pstate::running;
-  p->budget = reductions_;
+  running_budget = reductions_;
   running_process = p;
   {
     socket::sink_scope scope(*p);
@@ -392,7 +386,7 @@ void scheduler::arm_deferred_timers() noexcept {
 void scheduler::on_timer(std::uint64_t token) noexcept {
   if ((token & recv_timer_tag) != 0) {
     process* p = process_table::instance().peek_owned(pid::from_value(token & ~recv_timer_tag), this);
-    if (p != nullptr && p->sched == this && p->recv_timer_armed) {
+    if (p != nullptr && p->recv_timer_armed) {
       p->recv_timer_armed = false;
       p->timed_out = true;
       make_runnable(p);
