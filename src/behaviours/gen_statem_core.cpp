@@ -102,7 +102,7 @@ statem_core::pick statem_core::select() {
   return pick::wait;
 }
 
-statem_core::pick statem_core::accept(envelope* e) {
+statem_core::pick statem_core::accept(envelope* e) noexcept {
   // The system messages first: a stop request (the same as gen_server's,
   // so gen_server::stop and statem::stop both work), the parent's exit.
   if (auto* s = payload_if<gen_server::detail::stop_request>(e)) {

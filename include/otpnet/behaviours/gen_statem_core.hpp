@@ -50,7 +50,7 @@ class statem_core {
   /// process only: it reads the mailbox without waiting.
   pick select();
   /// Classifies a message received after a wait.
-  pick accept(envelope* e);
+  pick accept(envelope* e) noexcept;
   long long wait_ms() const noexcept { return wait_ms_; }
   const exit_reason& reason() const noexcept { return reason_; }
   /// The stop reason, also set by the engine for the stops it finds.
@@ -133,6 +133,13 @@ class statem_core {
   // the flags below share one word, where an item and the flags took 32
   // bytes of the machine's frame.
   envelope* cur_e_ = nullptr;
+  timer state_timer_;
+  std::unique_ptr<rare_parts> rare_;
+  std::uint64_t seq_ = 0;
+  long long wait_ms_ = -1;
+  exit_reason reason_;
+  // (Last: the 4 bytes of padding after them are the machine's, which
+  // keeps its flags there: see statem_machine.)
   event_kind cur_kind_ = event_kind::info;
   bool have_cur_ = false;
   // A timer was set since select last looked, and wait_ms_ holds its time.
@@ -140,11 +147,6 @@ class statem_core {
   // A timer is relative (its time only, set since the clock was last
   // read). At most one is, and only when no other timer is armed.
   bool unsettled_ = false;
-  timer state_timer_;
-  std::unique_ptr<rare_parts> rare_;
-  std::uint64_t seq_ = 0;
-  long long wait_ms_ = -1;
-  exit_reason reason_;
 };
 
 }  // namespace otpnet::detail
