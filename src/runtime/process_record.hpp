@@ -170,9 +170,18 @@ struct process : run_node, socket::select_sink {
   bool adopted = false;
   bool trap_exit = false;
   std::uint32_t frame_bytes = 0;  // (32 bits: it fills what was padding)
-  std::uint32_t all_index = 0;    // position in its scheduler's list of processes
-  std::uint32_t queue_len = 0;    // messages in the local list (32 bits: with all_index, one word)
+  std::uint32_t queue_len = 0;    // messages in the local list
+  /// A receive timeout not yet on the wheel: the scheduler arms it at the
+  /// end of its run phase, unless the receive ends first (see
+  /// scheduler::arm_receive_timer). Its place in the scheduler's list, or
+  /// no_timer_wait (its length: recv_timeout_ms). (32 bits: with
+  /// queue_len, one word.)
+  std::uint32_t timer_wait_index = no_timer_wait;
+  static constexpr std::uint32_t no_timer_wait = ~std::uint32_t{0};
+  std::uint16_t state_index = 0;  // (introspection, see state_name(): here it fills padding)
   process* next_run = nullptr;    // the scheduler's local run queue
+  // (No place in a list of its scheduler's processes: the scheduler finds
+  // them in the process table when it stops.)
 
   // -- mailbox ---------------------------------------------------------------
   std::atomic<detail::envelope*> head{nullptr};  // local list, arrival order
@@ -195,14 +204,6 @@ struct process : run_node, socket::select_sink {
   matcher waiting_for;
   detail::envelope* matched = nullptr;
   reactor::timer_handle recv_timer{};
-  /// A receive timeout not yet on the wheel: the scheduler arms it at the
-  /// end of its run phase, unless the receive ends first (see
-  /// scheduler::arm_receive_timer). Its place in the scheduler's list, or
-  /// no_timer_wait (its length: recv_timeout_ms). (32 bits: with
-  /// state_index, one word.)
-  std::uint32_t timer_wait_index = no_timer_wait;
-  static constexpr std::uint32_t no_timer_wait = ~std::uint32_t{0};
-  std::uint16_t state_index = 0;  // (introspection, see state_name(): here it fills padding)
   // (The reductions left in the current run are the scheduler's: only the
   // running process has any.)
   std::uint64_t reductions = 0;

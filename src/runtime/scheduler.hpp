@@ -131,7 +131,6 @@ class scheduler final : private reactor::io_handler, private reactor::timer_hand
   // Processes that other threads woke.
   mpsc_queue<run_node, &run_node::next> remote_;
   std::atomic<bool> remote_signalled_{false};
-  std::vector<process*> all_;  // for stop and introspection
   std::vector<send_timer> send_timers_;
   std::vector<process*> timer_waits_;  // deferred receive timeouts
   std::vector<std::uint32_t> free_send_timers_;
