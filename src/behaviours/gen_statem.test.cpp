@@ -585,6 +585,45 @@ TEST_F(gen_statem_test, a_long_chain_of_inserted_events_yields_and_keeps_its_ord
   EXPECT_EQ(next(mb), "message after 1000");
 }
 
+/// Stops after an inserted event (which gives the core its rare parts),
+/// normally for 0, with a reason otherwise.
+struct rare_stopper : gen_statem<rare_stopper> {
+  transition init() { return next_state<&rare_stopper::run>(); }
+  transition run(event& e) {
+    if (auto* n = e.info<int>()) {
+      return keep_state(next_event(*n));
+    }
+    if (auto* n = e.internal<int>()) {
+      return *n == 0 ? stop(exit_reason::normal()) : stop(exit_reason::other("after an inserted event"));
+    }
+    return keep_state();
+  }
+};
+
+TEST_F(gen_statem_test, the_stop_reason_is_kept_with_or_without_the_rare_parts) {
+  mailbox mb;
+  std::vector<std::string> reasons;
+  for (int n : {0, 1}) {
+    auto r = sync_wait(statem::start<rare_stopper>());
+    ASSERT_TRUE(r);
+    (void)monitor(r.id());
+    send(r.id(), n);
+    auto down = mb.receive<down_msg>(5000ms);
+    ASSERT_TRUE(down);
+    reasons.push_back(down->reason.to_string());
+  }
+  // And without them: a stop request's reason, and a normal stop.
+  auto r = sync_wait(statem::start<stopper>(mb.self()));
+  ASSERT_TRUE(r);
+  (void)monitor(r.id());
+  ASSERT_TRUE(sync_wait(statem::stop(r.id())));
+  EXPECT_EQ(next(mb), "terminate normal");
+  auto down = mb.receive<down_msg>(5000ms);
+  ASSERT_TRUE(down);
+  reasons.push_back(down->reason.to_string());
+  EXPECT_EQ(reasons, (std::vector<std::string>{"normal", "after an inserted event", "normal"}));
+}
+
 // -- the tutorial's tcp_echo_fsm ------------------------------------------------------------------
 
 // Plain messages stand in for the socket: socket_ready is the listener's

@@ -102,16 +102,16 @@ statem_core::pick statem_core::select() {
   return pick::wait;
 }
 
-statem_core::pick statem_core::accept(envelope* e) noexcept {
+statem_core::pick statem_core::accept(envelope* e) {
   // The system messages first: a stop request (the same as gen_server's,
   // so gen_server::stop and statem::stop both work), the parent's exit.
   if (auto* s = payload_if<gen_server::detail::stop_request>(e)) {
-    reason_ = s->reason;
+    set_reason(s->reason);
     destroy_envelope(e);
     return pick::stop_request;
   }
   if (auto* x = payload_if<exit_msg>(e); x != nullptr && parent_ && x->from == parent_) {
-    reason_ = x->reason;
+    set_reason(x->reason);
     destroy_envelope(e);
     return pick::parent_exit;
   }

@@ -49,12 +49,20 @@ class statem_core {
   /// timeout only if the mailbox is empty); a mailbox message. Calling
   /// process only: it reads the mailbox without waiting.
   pick select();
-  /// Classifies a message received after a wait.
-  pick accept(envelope* e) noexcept;
+  /// Classifies a message received after a wait. std::bad_alloc if a stop
+  /// request's or the parent's exit reason (not normal) finds no memory.
+  pick accept(envelope* e);
   long long wait_ms() const noexcept { return wait_ms_; }
-  const exit_reason& reason() const noexcept { return reason_; }
-  /// The stop reason, also set by the engine for the stops it finds.
-  exit_reason& reason() noexcept { return reason_; }
+  /// The stop reason (normal until one is set).
+  const exit_reason& reason() const noexcept { return rare_ ? rare_->reason : normal_reason; }
+  /// Sets the stop reason; the engine sets it for the stops it finds. A
+  /// reason other than normal is kept in the rare parts (made by the first
+  /// use: a machine stops once): std::bad_alloc if there is no memory.
+  void set_reason(exit_reason r) {
+    if (rare_ || !r.is_normal()) {
+      rare().reason = std::move(r);
+    }
+  }
   /// Starts the time of the timeouts set since the clock was last read: a
   /// timeout's time runs from here at the latest, so it never fires early.
   /// The loop calls it before the process waits (for the mailbox, a
@@ -114,7 +122,11 @@ class statem_core {
     // The current event's timeout name (a generic timeout's): only a
     // machine with generic timeouts, which has these parts, has one.
     std::unique_ptr<std::string> cur_name;
+    // The stop reason, when it is not normal (set once, as it stops): 24
+    // bytes less in every machine's frame.
+    exit_reason reason;
   };
+  static inline const exit_reason normal_reason{};
 
   void arm(timer& t, action& a);
   static void disarm(timer& t) noexcept;
@@ -137,7 +149,6 @@ class statem_core {
   std::unique_ptr<rare_parts> rare_;
   std::uint64_t seq_ = 0;
   long long wait_ms_ = -1;
-  exit_reason reason_;
   // (Last: the 4 bytes of padding after them are the machine's, which
   // keeps its flags there: see statem_machine.)
   event_kind cur_kind_ = event_kind::info;
