@@ -104,18 +104,22 @@ class statem_core {
     // With `relative` set in seq, deadline holds only the time, counted
     // from the next settle.
     std::uint64_t seq = 0;  // when it was set; 0: not armed
-    envelope* content = nullptr;
     bool armed() const noexcept { return seq != 0; }
     std::uint64_t order() const noexcept { return seq & ~relative; }
   };
   static constexpr std::uint64_t relative = std::uint64_t{1} << 63;
-  struct named_timer : timer {
+  /// The event and generic timers, with their content beside them (the
+  /// state timer's, rare, is in the rare parts: see content_of).
+  struct content_timer : timer {
+    envelope* content = nullptr;
+  };
+  struct named_timer : content_timer {
     std::unique_ptr<std::string> name;
   };
   struct rare_parts {
     // Events to handle before the mailbox; the back is handled next.
     std::vector<item> queue;
-    timer event_timer;
+    content_timer event_timer;
     // Postponed events, oldest first.
     std::vector<item> postponed;
     std::vector<named_timer> generic;
@@ -125,11 +129,22 @@ class statem_core {
     // The stop reason, when it is not normal (set once, as it stops): 24
     // bytes less in every machine's frame.
     exit_reason reason;
+    // The state timeout's content, when it has one: 8 bytes less in every
+    // machine's frame (the echo server's idle timeout has none).
+    envelope* state_content = nullptr;
   };
   static inline const exit_reason normal_reason{};
 
   void arm(timer& t, action& a);
-  static void disarm(timer& t) noexcept;
+  void disarm(timer& t) noexcept;
+  /// Where `t`'s content is kept; nullptr for the state timer of a core
+  /// without rare parts (it has none).
+  envelope** content_of(timer& t) noexcept {
+    if (&t == &state_timer_) {
+      return rare_ ? &rare_->state_content : nullptr;
+    }
+    return &static_cast<content_timer&>(t).content;
+  }
   bool others_armed(const timer& t) const noexcept;
   void settle_at(clock::time_point now) noexcept;
   void settle_relative() noexcept;

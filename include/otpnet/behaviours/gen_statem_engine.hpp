@@ -207,7 +207,7 @@ struct statem_start_pack {
 /// await_resume carries out (a local there), leaving the engine's step in
 /// `next`. The event being handled is kept here: a coroutine callback
 /// holds it by reference until its task ends. The flags fill the core's
-/// padding: 152 bytes for otpnet-echo's machine.
+/// padding: 144 bytes for otpnet-echo's machine.
 template <class Fsm>
 struct statem_machine {
   using engine_t = statem_engine<Fsm>;
@@ -489,9 +489,9 @@ task<typename statem_engine<Fsm>::step> statem_init(std::unique_ptr<statem_start
 /// (which holds the event being handled) and its start pack's pointer: one
 /// co_await, no transition, no engine, one exit reason (the core's), and
 /// no exception kept (a crash's becomes the core's reason at once), no
-/// exit reason (the core keeps one other than normal in its rare parts).
-/// For otpnet-echo's machine that is 208 bytes, in a pool class of 216 (a
-/// 224-byte malloc chunk).
+/// exit reason (the core keeps one other than normal in its rare parts,
+/// with a state timeout's content). For otpnet-echo's machine that is 200
+/// bytes, a pool class (a 208-byte malloc chunk).
 template <class Fsm, class Args>
 proc statem_main(std::unique_ptr<statem_start_pack<Args>> pack) {
   using what = typename statem_machine<Fsm>::what;
