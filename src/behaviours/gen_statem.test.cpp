@@ -503,6 +503,127 @@ TEST_F(gen_statem_test, callbacks_may_be_coroutines) {
   EXPECT_EQ(n.value_or(0), 20);
 }
 
+/// A coroutine init and a coroutine state function that fail on demand.
+struct failing_relay : gen_statem<failing_relay> {
+  pid log;
+  bool fail_init;
+  failing_relay(pid l, bool f) : log(l), fail_init(f) {}
+  task<transition> init() {
+    (void)co_await statem::call<int>(log, get_count{}, 10ms);  // no answer: it waits, then goes on
+    if (fail_init) {
+      throw std::runtime_error("init failed after a wait");
+    }
+    co_return next_state<&failing_relay::ready>();
+  }
+  task<transition> ready(event& e) {
+    auto* s = e.info<std::string>();
+    (void)co_await statem::call<int>(log, get_count{}, 10ms);
+    if (s != nullptr && *s == "boom") {
+      throw std::runtime_error("boom after a wait");
+    }
+    co_return keep_state();
+  }
+  void terminate(const exit_reason& why) { send(log, "terminate " + why.to_string()); }
+};
+
+TEST_F(gen_statem_test, a_coroutine_callback_that_throws_calls_terminate_and_is_the_exit_reason) {
+  mailbox mb;
+  auto r = sync_wait(statem::start<failing_relay>(mb.self(), false));
+  ASSERT_TRUE(r);
+  (void)monitor(r.id());
+  send(r.id(), std::string("fine"));
+  send(r.id(), std::string("boom"));
+  EXPECT_EQ(next(mb), "terminate std::runtime_error: boom after a wait");
+  auto down = mb.receive<down_msg>(5000ms);
+  ASSERT_TRUE(down);
+  EXPECT_EQ(down->reason.text(), "std::runtime_error: boom after a wait");
+}
+
+TEST_F(gen_statem_test, a_coroutine_init_that_throws_fails_the_start_without_terminate) {
+  mailbox mb;
+  auto r = sync_wait(statem::start<failing_relay>(mb.self(), true));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.reason().text(), "std::runtime_error: init failed after a wait");
+  EXPECT_FALSE(mb.receive<std::string>(100ms)) << "terminate ran for a failed init";
+}
+
+/// Each event inserts the next, up to `last`: a chain far longer than the
+/// 64 events a machine handles before it yields.
+struct chain : gen_statem<chain> {
+  pid log;
+  int last;
+  int seen = 0;
+  chain(pid l, int n) : log(l), last(n) {}
+  transition init() { return next_state<&chain::run>(); }
+  transition run(event& e) {
+    if (auto* n = e.internal<int>()) {
+      if (*n != seen + 1) {
+        send(log, "out of order at " + std::to_string(*n));
+      }
+      seen = *n;
+      return *n < last ? keep_state(next_event(*n + 1)) : keep_state();
+    }
+    if (e.info<std::string>() != nullptr) {
+      send(log, "message after " + std::to_string(seen));
+      return keep_state();
+    }
+    if (e.info<int>() != nullptr) {
+      return keep_state(next_event(1));
+    }
+    return keep_state();
+  }
+};
+
+TEST_F(gen_statem_test, a_long_chain_of_inserted_events_yields_and_keeps_its_order) {
+  mailbox mb;
+  auto r = sync_wait(statem::start<chain>(mb.self(), 1000));
+  ASSERT_TRUE(r);
+  send(r.id(), 0);
+  send(r.id(), std::string("after"));
+  // Inserted events come before the mailbox, so the message is seen once
+  // the chain has ended, whatever the yields in between.
+  EXPECT_EQ(next(mb), "message after 1000");
+}
+
+/// Stops after an inserted event (which gives the core its rare parts),
+/// normally for 0, with a reason otherwise.
+struct rare_stopper : gen_statem<rare_stopper> {
+  transition init() { return next_state<&rare_stopper::run>(); }
+  transition run(event& e) {
+    if (auto* n = e.info<int>()) {
+      return keep_state(next_event(*n));
+    }
+    if (auto* n = e.internal<int>()) {
+      return *n == 0 ? stop(exit_reason::normal()) : stop(exit_reason::other("after an inserted event"));
+    }
+    return keep_state();
+  }
+};
+
+TEST_F(gen_statem_test, the_stop_reason_is_kept_with_or_without_the_rare_parts) {
+  mailbox mb;
+  std::vector<std::string> reasons;
+  for (int n : {0, 1}) {
+    auto r = sync_wait(statem::start<rare_stopper>());
+    ASSERT_TRUE(r);
+    (void)monitor(r.id());
+    send(r.id(), n);
+    auto down = mb.receive<down_msg>(5000ms);
+    ASSERT_TRUE(down);
+    reasons.push_back(down->reason.to_string());
+  }
+  // And without them: a stop request's reason, and a normal stop.
+  auto r = sync_wait(statem::start<stopper>(mb.self()));
+  ASSERT_TRUE(r);
+  (void)monitor(r.id());
+  ASSERT_TRUE(sync_wait(statem::stop(r.id())));
+  EXPECT_EQ(next(mb), "terminate normal");
+  auto down = mb.receive<down_msg>(5000ms);
+  ASSERT_TRUE(down);
+  reasons.push_back(down->reason.to_string());
+  EXPECT_EQ(reasons, (std::vector<std::string>{"normal", "after an inserted event", "normal"}));
+}
+
 // -- the tutorial's tcp_echo_fsm ------------------------------------------------------------------
 
 // Plain messages stand in for the socket: socket_ready is the listener's

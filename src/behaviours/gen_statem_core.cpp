@@ -106,12 +106,12 @@ statem_core::pick statem_core::accept(envelope* e) {
   // The system messages first: a stop request (the same as gen_server's,
   // so gen_server::stop and statem::stop both work), the parent's exit.
   if (auto* s = payload_if<gen_server::detail::stop_request>(e)) {
-    reason_ = s->reason;
+    set_reason(s->reason);
     destroy_envelope(e);
     return pick::stop_request;
   }
   if (auto* x = payload_if<exit_msg>(e); x != nullptr && parent_ && x->from == parent_) {
-    reason_ = x->reason;
+    set_reason(x->reason);
     destroy_envelope(e);
     return pick::parent_exit;
   }
@@ -145,6 +145,15 @@ void statem_core::drop_current() noexcept {
 // -- timeouts -----------------------------------------------------------------------
 
 void statem_core::arm(timer& t, action& a) {
+  envelope* content = a.release_content();
+  if (content != nullptr && &t == &state_timer_) {
+    try {
+      (void)rare();  // where the state timeout's content is kept
+    } catch (...) {
+      destroy_envelope(content);
+      throw;
+    }
+  }
   disarm(t);
   std::chrono::milliseconds time = a.time();
   t.seq = ++seq_;
@@ -163,7 +172,9 @@ void statem_core::arm(timer& t, action& a) {
     }
     t.deadline = now + time;
   }
-  t.content = a.release_content();
+  if (envelope** slot = content_of(t)) {
+    *slot = content;
+  }
   // For select, if this is the earliest timer when it next looks.
   fresh_ = time.count() > 0;
   wait_ms_ = time.count();
@@ -171,7 +182,9 @@ void statem_core::arm(timer& t, action& a) {
 
 void statem_core::disarm(timer& t) noexcept {
   t.seq = 0;
-  destroy_envelope(std::exchange(t.content, nullptr));
+  if (envelope** slot = content_of(t)) {
+    destroy_envelope(std::exchange(*slot, nullptr));
+  }
 }
 
 bool statem_core::others_armed(const timer& t) const noexcept {
@@ -234,7 +247,8 @@ void statem_core::fire(timer& t) {
   it.kind = &t == &state_timer_                             ? event_kind::state_timeout
             : rare_ != nullptr && &t == &rare_->event_timer ? event_kind::event_timeout
                                                             : event_kind::generic_timeout;
-  it.e = std::exchange(t.content, nullptr);
+  envelope** slot = content_of(t);
+  it.e = slot != nullptr ? std::exchange(*slot, nullptr) : nullptr;
   t.seq = 0;
   if (it.kind == event_kind::generic_timeout) {
     auto& g = rare_->generic;

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstring>
 #include <limits>
+#include <new>
 
 namespace otpnet::gen_tcp::detail {
 
@@ -29,9 +30,9 @@ constexpr std::size_t max_iov = 64;  // iovecs per sendmsg
 
 }  // namespace
 
-// A port lives as long as its connection: 280 bytes, so that with
-// make_shared's counts (16) it takes a 304-byte malloc chunk.
-static_assert(sizeof(port) <= 280, "a port outgrew its malloc chunk");
+// A port lives as long as its connection: 248 bytes, so that with
+// make_shared's counts (16) it takes a 272-byte malloc chunk.
+static_assert(sizeof(void*) != 8 || sizeof(port) <= 248, "a port outgrew its malloc chunk");
 
 // -- life cycle ---------------------------------------------------------------------
 
@@ -99,7 +100,7 @@ bool port::on_my_thread() const noexcept {
 errc port::register_io() noexcept {
   read_maybe_ready_ = true;  // bytes may have come while unwatched
   if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
-    completions_ = !transport_ && !readiness_only_ && loop->supports_recv();
+    completions_ = current_transport() == nullptr && !readiness_only_ && loop->supports_recv();
     auto what = completions_ ? reactor::interest::write : reactor::interest::read_write;
     auto added = loop->add(fd_, what, *this, 0);
     registered_ = added.has_value();
@@ -238,19 +239,14 @@ result<void> port::close_now() noexcept {
   if (closed_.exchange(true, std::memory_order_acq_rel)) {
     return fail(errc::closed);
   }
-  if (transport_) {
-    transport_->shutdown();
+  if (transport* t = current_transport()) {
+    t->shutdown();
   }
   if (waits_ && waits_->io_ticket != 0) {
     (void)otpnet::send(waits_->io_pid, io_ready{std::exchange(waits_->io_ticket, 0), errc::closed});
   }
   unregister_io();
-  if (send_timer_armed_) {
-    if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
-      (void)loop->cancel_timer(send_timer_);
-    }
-    send_timer_armed_ = false;
-  }
+  cancel_send_timer();
   gen_tcp::detail::chunk_release_if(chunk_);
   chunk_ = nullptr;
   rstart_ = rend_ = 0;
@@ -280,8 +276,9 @@ result<void> port::shutdown(so::shutdown_how how) {
 }
 
 result<void> port::shutdown_now(so::shutdown_how how) noexcept {
-  if (transport_ && how != so::shutdown_how::read) {
-    transport_->shutdown();  // TLS: close_notify before the FIN
+  transport* t = current_transport();
+  if (t != nullptr && how != so::shutdown_how::read) {
+    t->shutdown();  // TLS: close_notify before the FIN
   }
   return so::shutdown(sock_, how);
 }
@@ -315,12 +312,7 @@ result<void> port::hand_over(pid new_owner) {
     return ok();
   }
   // The send timer of this loop goes.
-  if (send_timer_armed_) {
-    if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
-      (void)loop->cancel_timer(send_timer_);
-    }
-    send_timer_armed_ = false;
-  }
+  cancel_send_timer();
   // A receive in flight ends here, its bytes kept: the other loop must not
   // read before them.
   if (recv_in_flight_) {
@@ -433,7 +425,8 @@ void port::consume(std::size_t n) noexcept {
 }
 
 port::read_outcome port::read_some(std::size_t need) noexcept {
-  if (!transport_) {
+  transport* tp = current_transport();
+  if (tp == nullptr) {
     if (recv_error_ != errc::ok) {
       fail_receive(recv_error_);
       return read_outcome::error;
@@ -446,7 +439,7 @@ port::read_outcome port::read_some(std::size_t need) noexcept {
       read_maybe_ready_ = true;
     }
   }
-  if (!read_maybe_ready_ && !transport_) {
+  if (!read_maybe_ready_ && tp == nullptr) {
     return read_outcome::would_block;  // drained since the last edge
   }
   std::size_t have = rend_ - rstart_;
@@ -458,8 +451,8 @@ port::read_outcome port::read_some(std::size_t need) noexcept {
   make_room(want);
   std::byte* at = chunk_->data() + rend_;
   std::size_t room = chunk_->capacity - rend_;
-  if (transport_) {
-    transport::io_result t = transport_->read(at, room);
+  if (tp != nullptr) {
+    transport::io_result t = tp->read(at, room);
     switch (t.st) {
       case transport::status::ok:
         stats_.recv_oct += t.n;
@@ -740,8 +733,8 @@ void port::stop_wanting() noexcept {
 // -- send -----------------------------------------------------------------------------------
 
 result<std::size_t> port::write_iov(const ::iovec* iov, std::size_t n) noexcept {
-  if (transport_) {
-    transport::io_result t = transport_->writev(iov, n);
+  if (transport* tp = current_transport()) {
+    transport::io_result t = tp->writev(iov, n);
     switch (t.st) {
       case transport::status::ok:
         return t.n;
@@ -794,8 +787,7 @@ result<queued> port::send(buffer data, bool copied) {
       flush_scheduled_ = true;
       // The scheduler holds the port until the hook has run, even if it
       // closes meanwhile.
-      otpnet::detail::at_end_of_turn(
-          std::shared_ptr<end_of_turn_hook>(shared_from_this(), static_cast<end_of_turn_hook*>(this)));
+      otpnet::detail::at_end_of_turn(shared_from_this());
     }
   } else if (outq_.size() == 1 || resend) {
     flush();
@@ -900,7 +892,7 @@ bool port::write_out(bool direct) noexcept {
       progressed = true;
       continue;
     }
-    if (ring_sends_ && !direct && !transport_) {
+    if (ring_sends_ && !direct && current_transport() == nullptr) {
       reactor::event_loop* loop = otpnet::detail::current_loop();
       if (loop != nullptr && loop->submit_send(fd_, iov, n_iov)) {
         send_in_flight_ = true;
@@ -1026,11 +1018,8 @@ void port::after_progress() noexcept {
   if (outq_.empty() && outq_.capacity() > 16) {
     outq_ = {};  // a burst is over: an idle connection keeps no queue
   }
-  if (outq_.empty() && send_timer_armed_) {
-    if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
-      (void)loop->cancel_timer(send_timer_);
-    }
-    send_timer_armed_ = false;
+  if (outq_.empty()) {
+    cancel_send_timer();
   }
   if (busy_ && queued_bytes_ <= opts_->low_watermark) {
     busy_ = false;
@@ -1069,13 +1058,31 @@ void port::arm_send_timer() noexcept {
   if (send_timer_armed_ || opts_->send_timeout.count() <= 0) {
     return;
   }
-  if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
-    send_timer_ = loop->start_timer(opts_->send_timeout, *this, progress_mark_);
-    send_timer_armed_ = true;
+  reactor::event_loop* loop = otpnet::detail::current_loop();
+  if (loop == nullptr) {
+    return;
   }
+  waits* w = nullptr;
+  try {
+    w = &waits_now();  // once per port: the block stays
+  } catch (const std::bad_alloc&) {
+    return;  // no memory for the timer's place: the send is not timed
+  }
+  w->send_timer = loop->start_timer(opts_->send_timeout, w->send_timer_to, progress_mark_);
+  send_timer_armed_ = true;
 }
 
-void port::on_timer(std::uint64_t mark) noexcept {
+void port::cancel_send_timer() noexcept {
+  if (!send_timer_armed_) {
+    return;
+  }
+  if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
+    (void)loop->cancel_timer(waits_->send_timer);
+  }
+  send_timer_armed_ = false;
+}
+
+void port::on_send_timer(std::uint64_t mark) noexcept {
   send_timer_armed_ = false;
   if (is_closed() || outq_.empty()) {
     return;
@@ -1258,8 +1265,8 @@ void port::on_io(std::uint64_t, reactor::readiness r) noexcept {
 }
 
 void port::set_transport(std::unique_ptr<transport> t, bool tls) noexcept {
-  (void)stop_completion_reads();  // the transport reads the descriptor itself (the handshake checked)
-  transport_ = std::move(t);
+  (void)stop_completion_reads();             // the transport reads the descriptor itself (the handshake checked)
+  waits_now().tls_transport = std::move(t);  // (the handshake's wait_io made the block already)
   tls_ = tls;
   if (wants_frames()) {
     pump();
@@ -1283,6 +1290,7 @@ void port::cancel_wait_io(std::uint64_t ticket) noexcept {
 port::waits& port::waits_now() {
   if (!waits_) {
     waits_ = std::make_unique<waits>();
+    waits_->send_timer_to.target = this;
   }
   return *waits_;
 }

@@ -83,11 +83,7 @@ struct drained_note {
   errc reason;
 };
 
-class port final : public std::enable_shared_from_this<port>,
-                   public port_resource,
-                   private reactor::io_handler,
-                   private reactor::timer_handler,
-                   private end_of_turn_hook {
+class port final : public std::enable_shared_from_this<port>, public port_resource, private reactor::io_handler {
   /// Only create() makes ports; the constructor is public for make_shared
   /// (the port and its reference counts in one allocation).
   struct create_key {
@@ -151,7 +147,7 @@ class port final : public std::enable_shared_from_this<port>,
   void take_unread(std::size_t n) noexcept { consume(n); }
   /// From now on bytes go through `t`, and messages are ssl, ssl_closed...
   void set_transport(std::unique_ptr<transport> t, bool tls) noexcept;
-  transport* current_transport() const noexcept { return transport_.get(); }
+  transport* current_transport() const noexcept { return waits_ ? waits_->tls_transport.get() : nullptr; }
   bool is_tls() const noexcept { return tls_; }
   /// Asks for an io_ready{ticket} when the descriptor is readable (or
   /// writable, with `write`); for a handshake run by the owner.
@@ -178,7 +174,9 @@ class port final : public std::enable_shared_from_this<port>,
  private:
   void on_io(std::uint64_t token, reactor::readiness r) noexcept override;
   void on_recv(std::uint64_t token, std::int32_t result, const std::byte* data) noexcept override;
-  void on_timer(std::uint64_t token) noexcept override;
+  /// The send timer (send_timeout) fired; `mark` is progress_mark_ when
+  /// it was armed.
+  void on_send_timer(std::uint64_t mark) noexcept;
   void end_of_turn() noexcept override;
 
   // -- receive ---------------------------------------------------------------------------
@@ -233,6 +231,7 @@ class port final : public std::enable_shared_from_this<port>,
   void after_progress() noexcept;
   void fail_send(errc reason) noexcept;
   void arm_send_timer() noexcept;
+  void cancel_send_timer() noexcept;
   void notify_drained(errc reason) noexcept;
 
   // -- options ---------------------------------------------------------------------------
@@ -322,12 +321,11 @@ class port final : public std::enable_shared_from_this<port>,
   // Bumped by every send that made progress; the send timer's token. 32
   // bits: it would have to wrap exactly within one send_timeout to fool it.
   std::uint32_t progress_mark_ = 0;
-  reactor::timer_handle send_timer_{};
 
   // getstat's counters; its send_pend is queued_bytes_. The largest frames
   // in 32 bits (a frame's length is a buffer's; a larger raw send_span
-  // counts as 4 GiB - 1): with the rest, the port is 280 bytes, and with
-  // make_shared's counts it fits a 304-byte malloc chunk instead of 320.
+  // counts as 4 GiB - 1), where 64 bits each made the port 16 bytes
+  // larger (see the static_assert in port.cpp).
   struct counters {
     std::uint64_t recv_oct = 0, recv_cnt = 0;
     std::uint64_t send_oct = 0, send_cnt = 0;
@@ -340,11 +338,20 @@ class port final : public std::enable_shared_from_this<port>,
   };
   counters stats_;
 
-  // transport
-  std::unique_ptr<transport> transport_;
+  /// Takes the send timer's firing to the port: the wheel's handler,
+  /// kept in the rare parts (a base of the port took a virtual table
+  /// pointer in every port).
+  struct send_timer_relay final : reactor::timer_handler {
+    port* target = nullptr;
+    void on_timer(std::uint64_t mark) noexcept override { target->on_send_timer(mark); }
+  };
 
   // What few ports use, allocated on first use: a passive recv waiting, a
-  // transport waiting for readiness, callers of drained().
+  // transport waiting for readiness, callers of drained(), the transport
+  // itself (TLS), and the send timer (send_timeout: armed only while the
+  // kernel takes no more). A plain port's reads and writes test waits_
+  // where they tested the transport's pointer: one load and a comparison
+  // either way.
   struct waits {
     std::uint64_t recv_ticket = 0;  // a passive recv waiting (0: none)
     std::size_t recv_length = 0;
@@ -353,6 +360,9 @@ class port final : public std::enable_shared_from_this<port>,
     pid io_pid;
     bool io_write = false;
     std::vector<std::pair<pid, std::uint64_t>> drain_waiters;
+    std::unique_ptr<transport> tls_transport;
+    send_timer_relay send_timer_to;
+    reactor::timer_handle send_timer;
   };
   std::unique_ptr<waits> waits_;
   waits& waits_now();

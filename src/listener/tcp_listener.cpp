@@ -99,12 +99,15 @@ class server : public gen_nb_server<server> {
     // The handler owns the connection before a byte is read; it takes it
     // (gen_tcp::adopt in its own process) when socket_ready arrives.
     (void)otpnet::socket::set_owner(c.raw, handler.value());
-    handlers_.emplace(monitor(handler), handler);
+    (void)monitor(handler);
+    handlers_.insert(handler);
     send(handler, socket_ready{std::move(c)});
   }
 
+  /// A handler's end (its monitor's DOWN). One that remove_connection
+  /// dropped is no longer in the set: its DOWN changes nothing.
   gen_server::cast_return handle_info(down_msg&& d) {
-    if (handlers_.erase(d.monitor) != 0) {
+    if (handlers_.erase(d.who) != 0) {
       internal::shrink_if_sparse(handlers_);
       connection_ended();
       if (draining_) {
@@ -117,7 +120,7 @@ class server : public gen_nb_server<server> {
 
   gen_server::cast_return handle_info(drain_deadline&& t) {
     if (draining_ && t.round == drain_round_) {
-      for (auto& [r, h] : handlers_) {
+      for (pid h : handlers_) {
         exit(h, exit_reason::shutdown());
         ++drained_.forced;
       }
@@ -133,19 +136,16 @@ class server : public gen_nb_server<server> {
   }
   call_return<bool> handle_call(remove_port_req r) { return reply(remove_listen_port(r.port)); }
   call_return<bool> handle_call(remove_address_req r) { return reply(remove_listen_address(r.addr)); }
+  /// The handler's monitor stays (no ref is kept to demonitor it): its
+  /// DOWN, when the handler ends, finds no entry and counts nothing.
   call_return<bool> handle_call(remove_connection_req r) {
-    for (const auto& [m, h] : handlers_) {
-      if (h == r.handler) {
-        ref found = m;
-        demonitor(found);
-        handlers_.erase(found);
-        internal::shrink_if_sparse(handlers_);
-        connection_ended();
-        maybe_finish_drain();
-        return reply(true);
-      }
+    if (handlers_.erase(r.handler) == 0) {
+      return reply(false);
     }
-    return reply(false);
+    internal::shrink_if_sparse(handlers_);
+    connection_ended();
+    maybe_finish_drain();
+    return reply(true);
   }
   call_return<bool> handle_call(set_max_req r) {
     if (r.exact) {
@@ -165,9 +165,7 @@ class server : public gen_nb_server<server> {
   }
   call_return<std::vector<pid>> handle_call(connections_req) {
     std::vector<pid> out;
-    for (auto& [r, h] : handlers_) {
-      out.push_back(h);
-    }
+    out.assign(handlers_.begin(), handlers_.end());
     return reply(std::move(out));
   }
   call_return<drain_result> handle_call(drain_req r, gen_server::from& f) {
@@ -179,7 +177,7 @@ class server : public gen_nb_server<server> {
     draining_ = true;
     drained_ = {};
     ++drain_round_;
-    for (auto& [m, h] : handlers_) {
+    for (pid h : handlers_) {
       send(h, drain_notice{});
     }
     if (handlers_.empty()) {
@@ -213,10 +211,11 @@ class server : public gen_nb_server<server> {
 
   listener_options o_;
   bool share_ = false;
-  // By monitor. A flat table: a 16-byte slot per connection, where an
-  // unordered_map's node took a 32-byte malloc chunk and a bucket; and
+  // The live handlers, each monitored. A flat set of pids: an 8-byte slot
+  // per connection (16 with the monitor's ref as the key; an
+  // unordered_map's node took a 32-byte malloc chunk and a bucket); and
   // connections() promises no order.
-  internal::id_map<ref, pid> handlers_;
+  internal::id_set<pid> handlers_;
   bool draining_ = false;
   drain_result drained_;
   std::vector<gen_server::from> drain_callers_;

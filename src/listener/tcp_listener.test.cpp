@@ -441,6 +441,20 @@ TEST_F(tcp_listener_test, remove_connection_uncounts_a_live_handler) {
   auto unknown = sync_wait(listener::remove_connection("lst", handlers->front()));
   ASSERT_TRUE(unknown);
   EXPECT_FALSE(*unknown);
+
+  // a's handler ends later: its end is not counted a second time (b stays
+  // counted, and the limit of one still holds c back).
+  a.close();
+  EXPECT_TRUE(wait_until([&] {
+    auto kids = sync_wait(supervisor::count_children("clients"));
+    return kids && kids->active == 1;
+  }));
+  EXPECT_EQ(info().active_connections, 1u);
+  peer c = peer::connect_port(port);
+  ASSERT_TRUE(c.write("c-waits"));
+  EXPECT_EQ(c.read_exact(7, quiet), "") << "a's end was counted again: served past max_connections";
+  EXPECT_EQ(b.echo("b still echoes"), "b still echoes");
+  EXPECT_EQ(info().active_connections, 1u);
 }
 
 TEST_F(tcp_listener_test, a_second_drain_joins_the_first_and_gets_its_result) {

@@ -46,9 +46,7 @@ mailbox::mailbox() {
   if (internal::current_state() == nullptr) {
     throw std::system_error(make_error_code(errc::invalid), "otpnet runtime not running");
   }
-  auto ext = std::make_unique<internal::external_wait>();
-  p_ = new internal::process(nullptr);
-  p_->ext = ext.release();
+  p_ = new internal::thread_process();
   p_->trap_exit = true;
   p_->state = internal::pstate::waiting;
   p_->id = internal::process_table::instance().add(p_, nullptr);
@@ -68,8 +66,7 @@ mailbox::~mailbox() {
     p_->head.store(e->next.load(std::memory_order_relaxed), std::memory_order_relaxed);
     detail::destroy_envelope(e);
   }
-  std::unique_ptr<internal::external_wait> ext(p_->ext);
-  delete p_;
+  delete static_cast<internal::thread_process*>(p_);
 }
 
 pid mailbox::self() const noexcept { return p_->id; }
@@ -91,14 +88,14 @@ message mailbox::receive_if(const std::function<bool(message&)>& match, std::chr
                       },
                       &ctx};
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::unique_lock lk(p_->ext->mu);
+  std::unique_lock lk(internal::external_of(p_).mu);
   for (;;) {
     p_->drain_inbox();
     apply_signals(p_);
     if (detail::envelope* e = p_->take_match(m, &p_->head)) {
       return message(e);
     }
-    if (p_->ext->cv.wait_until(lk, deadline) == std::cv_status::timeout) {
+    if (internal::external_of(p_).cv.wait_until(lk, deadline) == std::cv_status::timeout) {
       p_->drain_inbox();
       apply_signals(p_);
       return message(p_->take_match(m, &p_->head));
@@ -107,7 +104,7 @@ message mailbox::receive_if(const std::function<bool(message&)>& match, std::chr
 }
 
 std::size_t mailbox::size() const {
-  std::lock_guard lk(p_->ext->mu);
+  std::lock_guard lk(internal::external_of(p_).mu);
   p_->drain_inbox();
   apply_signals(p_);
   return p_->queue_len;

@@ -48,7 +48,7 @@ void attach_resource(pid owner, std::weak_ptr<port_resource> r) {
   }
 }
 
-void at_end_of_turn(std::shared_ptr<end_of_turn_hook> h) noexcept {
+void at_end_of_turn(std::shared_ptr<port_resource> h) noexcept {
   if (internal::scheduler* s = internal::scheduler::current()) {
     s->at_end_of_turn(std::move(h));
   }

@@ -10,7 +10,10 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
+#include <cstdio>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -563,6 +566,70 @@ TEST_F(runtime_test, process_info_tells_status_links_and_queue) {
   EXPECT_GT(i->memory, 0u);
   auto all = processes();
   EXPECT_NE(std::find(all.begin(), all.end(), p), all.end());
+}
+
+TEST_F(runtime_test, process_info_follows_the_behaviour_name_beyond_the_table_of_names) {
+  // More distinct names than the table keeps (255): those beyond it are
+  // kept by the process itself; every one is reported, and a known name
+  // again, or none, replaces it.
+  static std::array<std::array<char, 8>, 300> names{};
+  for (std::size_t k = 0; k < names.size(); ++k) {
+    std::snprintf(names[k].data(), names[k].size(), "b%zu", k);
+  }
+  mailbox mb;
+  pid p = spawn([me = mb.self()]() -> proc {
+    for (auto& n : names) {
+      set_process_label_static(n.data(), "s");
+    }
+    send(me, 1);
+    co_await receive<int>();
+    set_process_label("gen_server", "idle");
+    send(me, 2);
+    co_await receive<int>();
+    set_process_label_static(nullptr, "none");
+    send(me, 3);
+    co_await receive<int>();
+  });
+  std::vector<std::string> seen;
+  for (int step = 1; step <= 3; ++step) {
+    ASSERT_TRUE(mb.receive<int>(5000ms));
+    std::optional<process_info_t> i = process_info(p);
+    ASSERT_TRUE(i);
+    seen.push_back(i->behaviour + "/" + i->state_name);
+    send(p, step);
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"b299/s", "gen_server/idle", "/none"}));
+}
+
+TEST_F(runtime_test, process_info_follows_static_state_names_beyond_the_table_of_names) {
+  // More distinct static state names than the table keeps (4096): those
+  // beyond it are copied by the process; every one is reported.
+  static std::array<std::array<char, 8>, 5000> names{};
+  for (std::size_t k = 0; k < names.size(); ++k) {
+    std::snprintf(names[k].data(), names[k].size(), "s%zu", k);
+  }
+  mailbox mb;
+  pid p = spawn([me = mb.self()]() -> proc {
+    for (std::size_t k = 0; k < names.size(); ++k) {
+      set_process_label_static("gen_statem", names[k].data());
+      if (k % 1000 == 999) {
+        send(me, static_cast<int>(k));
+        co_await receive<int>();
+      }
+    }
+    set_process_label_static("gen_statem", names[0].data());
+    send(me, 0);
+    co_await receive<int>();
+  });
+  std::vector<std::string> seen;
+  for (int step = 0; step < 6; ++step) {
+    ASSERT_TRUE(mb.receive<int>(5000ms));
+    std::optional<process_info_t> i = process_info(p);
+    ASSERT_TRUE(i);
+    seen.push_back(i->state_name);
+    send(p, step);
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"s999", "s1999", "s2999", "s3999", "s4999", "s0"}));
 }
 
 TEST(runtime, stop_ends_live_processes) {

@@ -1,5 +1,6 @@
 #include <otpnet/runtime/process_info.hpp>
 
+#include "runtime/behaviour_names.hpp"
 #include "runtime/names.hpp"
 #include "runtime/process_table.hpp"
 #include "runtime/runtime_state.hpp"
@@ -25,7 +26,7 @@ const char* status_name(internal::pstate s) noexcept {
   return "unknown";
 }
 
-process_info_t snapshot(internal::process& p) {
+process_info_t snapshot(internal::process& p, unsigned scheduler_index) {
   p.drain_inbox();
   process_info_t i;
   i.id = p.id;
@@ -43,8 +44,12 @@ process_info_t snapshot(internal::process& p) {
   i.trap_exit = p.trap_exit;
   i.reductions = p.reductions;
   i.memory = sizeof(internal::process) + p.frame_bytes + p.rel.heap_bytes() + p.queue_len * sizeof(detail::envelope);
-  i.scheduler = p.sched != nullptr ? p.sched->index() : 0;
-  i.behaviour = p.behaviour != nullptr ? p.behaviour : "";
+  i.scheduler = scheduler_index;
+  const char* behaviour = internal::behaviour_name_at(p.behaviour_index);
+  if (behaviour == nullptr && p.extras) {
+    behaviour = p.extras->behaviour;
+  }
+  i.behaviour = behaviour != nullptr ? behaviour : "";
   i.state_name = p.state_name();
   return i;
 }
@@ -60,13 +65,13 @@ std::optional<process_info_t> process_info(pid id) {
   auto* s = static_cast<internal::scheduler*>(const_cast<void*>(owner));
   if (s->on_this_thread()) {
     internal::process* p = table.peek_owned(id, s);
-    return p != nullptr ? std::optional(snapshot(*p)) : std::nullopt;
+    return p != nullptr ? std::optional(snapshot(*p, s->index())) : std::nullopt;
   }
   auto done = std::make_shared<std::promise<std::optional<process_info_t>>>();
   auto answer = done->get_future();
   s->post([s, id, done] {
     internal::process* p = internal::process_table::instance().peek_owned(id, s);
-    done->set_value(p != nullptr ? std::optional(snapshot(*p)) : std::nullopt);
+    done->set_value(p != nullptr ? std::optional(snapshot(*p, s->index())) : std::nullopt);
   });
   if (answer.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
     return std::nullopt;

@@ -21,6 +21,7 @@
 
 #include "runtime/lazy_vector.hpp"
 #include "runtime/relations.hpp"
+#include "runtime/state_names.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -144,18 +145,23 @@ struct process_extras {
   std::vector<std::weak_ptr<socket::detail::socket_state>> sockets;
   std::vector<std::weak_ptr<port_resource>> resources;
   std::string state_copy;
+  /// The behaviour's name, when the table of names was full (see
+  /// behaviour_index).
+  const char* behaviour = nullptr;
 };
 
 /// A process is also the sink that turns readiness of the sockets it waits
 /// on into socket_select messages (a base, not a member holding a
 /// reference back: 8 bytes less).
 struct process : run_node, socket::select_sink {
-  explicit process(scheduler* s) noexcept : sched(s) {}
+  process() noexcept = default;
   process(const process&) = delete;
   process& operator=(const process&) = delete;
 
+  // Its scheduler is not kept here (8 bytes): the process table's slot
+  // names it (process_table::owner_of; nullptr for a plain thread's
+  // mailbox), and a process's own code runs on it (scheduler::current()).
   pid id;
-  scheduler* sched;                         // nullptr for a plain thread's mailbox
   std::unique_ptr<detail::body_base> body;  // keeps a lambda's captures alive
   std::coroutine_handle<proc::promise_type> root;
   std::coroutine_handle<> resume_point;  // the innermost suspended frame
@@ -164,9 +170,18 @@ struct process : run_node, socket::select_sink {
   bool adopted = false;
   bool trap_exit = false;
   std::uint32_t frame_bytes = 0;  // (32 bits: it fills what was padding)
-  std::uint32_t all_index = 0;    // position in its scheduler's list of processes
-  std::uint32_t queue_len = 0;    // messages in the local list (32 bits: with all_index, one word)
+  std::uint32_t queue_len = 0;    // messages in the local list
+  /// A receive timeout not yet on the wheel: the scheduler arms it at the
+  /// end of its run phase, unless the receive ends first (see
+  /// scheduler::arm_receive_timer). Its place in the scheduler's list, or
+  /// no_timer_wait (its length: recv_timeout_ms). (32 bits: with
+  /// queue_len, one word.)
+  std::uint32_t timer_wait_index = no_timer_wait;
+  static constexpr std::uint32_t no_timer_wait = ~std::uint32_t{0};
+  std::uint16_t state_index = 0;  // (introspection, see state_name(): here it fills padding)
   process* next_run = nullptr;    // the scheduler's local run queue
+  // (No place in a list of its scheduler's processes: the scheduler finds
+  // them in the process table when it stops.)
 
   // -- mailbox ---------------------------------------------------------------
   std::atomic<detail::envelope*> head{nullptr};  // local list, arrival order
@@ -178,6 +193,10 @@ struct process : run_node, socket::select_sink {
   // (Receive fields that fill what was padding here.)
   bool timed_out = false;
   bool recv_timer_armed = false;
+  /// The behaviour's name (introspection), as its place among the names
+  /// given so far (behaviour_names.hpp): one byte in padding where the
+  /// pointer took 8 of the record.
+  std::uint8_t behaviour_index = 0;
   std::uint32_t recv_timeout_ms = 0;       // a receive timeout's length, see timer_wait_index
   lazy_vector<detail::envelope*> signals;  // system signals to handle (rare: allocated by the first)
 
@@ -185,14 +204,8 @@ struct process : run_node, socket::select_sink {
   matcher waiting_for;
   detail::envelope* matched = nullptr;
   reactor::timer_handle recv_timer{};
-  /// A receive timeout not yet on the wheel: the scheduler arms it at the
-  /// end of its run phase, unless the receive ends first (see
-  /// scheduler::arm_receive_timer). Its place in the scheduler's list, or
-  /// no_timer_wait (its length: recv_timeout_ms). (32 bits: with budget, no
-  /// padding.)
-  std::uint32_t timer_wait_index = no_timer_wait;
-  int budget = 0;
-  static constexpr std::uint32_t no_timer_wait = ~std::uint32_t{0};
+  // (The reductions left in the current run are the scheduler's: only the
+  // running process has any.)
   std::uint64_t reductions = 0;
 
   // -- relations ------------------------------------------------------------
@@ -215,17 +228,19 @@ struct process : run_node, socket::select_sink {
   }
 
   // -- introspection -------------------------------------------------------------
-  const char* behaviour = nullptr;
-  /// The state's name: one with static storage by pointer (a gen_statem's
-  /// state function names), any other copied into the extras' state_copy
-  /// (state_label nullptr).
-  const char* state_label = "";
+  /// The state's name: one with static storage as its place in the table
+  /// of such names (state_names.hpp: two bytes, where a pointer took
+  /// eight), any other (or one the table has no room for) copied into the
+  /// extras' state_copy; none: empty.
+  static constexpr std::uint16_t no_state_name = 0;
+  static constexpr std::uint16_t copied_state_name = 0xffff;
   std::string_view state_name() const noexcept {
-    return state_label != nullptr ? std::string_view(state_label) : std::string_view(extras->state_copy);
+    if (state_index == no_state_name) {
+      return {};
+    }
+    return state_index == copied_state_name ? std::string_view(extras->state_copy)
+                                            : std::string_view(state_name_at(state_index));
   }
-
-  // -- a plain thread's mailbox ----------------------------------------------------
-  external_wait* ext = nullptr;
 
   /// Appends to the local list.
   void append(detail::envelope* e) noexcept {
@@ -345,5 +360,15 @@ struct process : run_node, socket::select_sink {
     --queue_len;
   }
 };
+
+/// A plain thread's mailbox: a record with no scheduler (its table slot's
+/// owner is nullptr) and what its thread waits on, kept here rather than by
+/// a pointer in every process's record.
+struct thread_process final : process {
+  external_wait wait;
+};
+
+/// What the plain thread of `p` (a record with no scheduler) waits on.
+inline external_wait& external_of(process* p) noexcept { return static_cast<thread_process*>(p)->wait; }
 
 }  // namespace otpnet::internal

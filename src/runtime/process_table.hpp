@@ -48,9 +48,33 @@ class process_table {
   process* peek_owned(pid id, const void* owner) const noexcept;
   /// The scheduler a live pid belongs to (racy: check again after pinning).
   const void* owner_of(pid id) const noexcept;
+  /// The scheduler of a pid the caller has pinned (nullptr: a plain
+  /// thread's mailbox). The slot cannot change owner while it is pinned.
+  const void* pinned_owner(pid id) const noexcept { return find(id.slot())->owner.load(std::memory_order_relaxed); }
 
   /// Live pids (a racy snapshot). @threadsafe
   std::vector<pid> live() const;
+  /// Calls `f(process*)` for each live process of `owner` (a scheduler),
+  /// in slot order; `f` may end it. From the owner's thread, which alone
+  /// ends its processes; one added meanwhile by another thread may or may
+  /// not be seen.
+  template <class F>
+  void each_owned(const void* owner, F&& f) const {
+    std::uint32_t n = 0;
+    {
+      std::lock_guard lk(mu_);
+      n = next_;
+    }
+    for (std::uint32_t i = 1; i < n; ++i) {
+      slot* s = find(i);
+      // The process first: its owner was stored before it (add), so the
+      // owner read after it is that process's.
+      process* p = s != nullptr ? s->proc.load(std::memory_order_acquire) : nullptr;
+      if (p != nullptr && s->owner.load(std::memory_order_relaxed) == owner) {
+        f(p);
+      }
+    }
+  }
   std::size_t size() const noexcept { return live_.load(std::memory_order_relaxed); }
 
  private:

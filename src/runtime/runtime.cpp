@@ -5,6 +5,7 @@
 #include <otpnet/runtime/runtime.hpp>
 #include <otpnet/runtime/timer.hpp>
 
+#include "runtime/behaviour_names.hpp"
 #include "runtime/names.hpp"
 #include "runtime/process_table.hpp"
 #include "runtime/runtime_state.hpp"
@@ -12,6 +13,7 @@
 
 #include <future>
 #include <mutex>
+#include <new>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
@@ -60,8 +62,9 @@ scheduler& pick_scheduler(int index) {
 }
 
 void wake_external(process* p) noexcept {
-  std::lock_guard lk(p->ext->mu);
-  p->ext->cv.notify_all();
+  external_wait& w = external_of(p);
+  std::lock_guard lk(w.mu);
+  w.cv.notify_all();
 }
 
 bool send_to(pid to, detail::envelope* e) noexcept {
@@ -79,10 +82,12 @@ bool send_to(pid to, detail::envelope* e) noexcept {
     return false;
   }
   p->inbox.push(e);
-  if (p->sched == nullptr) {
+  // Pinned: the slot's owner is p's scheduler (nullptr: a plain thread's).
+  auto* owner = static_cast<scheduler*>(const_cast<void*>(table.pinned_owner(to)));
+  if (owner == nullptr) {
     wake_external(p);
   } else if (!p->remote_pending.exchange(true, std::memory_order_seq_cst)) {
-    p->sched->wake_remote(p);
+    owner->wake_remote(p);
   }
   table.unpin(to);
   return true;
@@ -154,7 +159,7 @@ namespace detail {
 spawned spawn_impl(const spawn_options& o, std::unique_ptr<body_base> body,
                    std::coroutine_handle<proc::promise_type> h) {
   scheduler& s = internal::pick_scheduler(o.scheduler);
-  auto* p = new internal::process(&s);
+  auto* p = new internal::process();
   p->body = std::move(body);
   p->root = h;
   p->resume_point = h;
@@ -246,7 +251,7 @@ namespace {
 /// have had when handled, before the target's next message.
 internal::process* local_peer(const internal::process* me, pid target) noexcept {
   scheduler* here = scheduler::current();
-  if (here == nullptr || me->sched != here) {
+  if (here == nullptr || me != scheduler::running()) {
     return nullptr;
   }
   return internal::process_table::instance().peek_owned(target, here);
@@ -347,22 +352,56 @@ pid whereis(std::string_view name) { return internal::lookup_name(name); }
 std::vector<std::string> registered() { return internal::all_names(); }
 std::vector<pid> processes() { return internal::process_table::instance().live(); }
 
+namespace {
+
+/// Keeps `behaviour` as its index in the table of names (the same name
+/// again, as at each state change of a gen_statem, costs one comparison),
+/// or in the extras when the table is full.
+void set_behaviour(internal::process& me, const char* behaviour) noexcept {
+  if (behaviour == nullptr) {
+    me.behaviour_index = 0;
+  } else if (internal::behaviour_name_at(me.behaviour_index) != behaviour) {
+    me.behaviour_index = internal::behaviour_index_of(behaviour);
+  }
+  if (me.behaviour_index == 0 && (behaviour != nullptr || me.extras)) {
+    try {
+      me.extras_now().behaviour = behaviour;
+    } catch (const std::bad_alloc&) {
+      // No memory for the extras: the process reports no behaviour.
+    }
+  }
+}
+
+}  // namespace
+
 void set_process_label(const char* behaviour, std::string_view state_name) {
   if (internal::process* me = calling_process()) {
-    me->behaviour = behaviour;
+    set_behaviour(*me, behaviour);
     if (state_name.empty()) {
-      me->state_label = "";
+      me->state_index = internal::process::no_state_name;
       return;
     }
     me->extras_now().state_copy.assign(state_name);
-    me->state_label = nullptr;
+    me->state_index = internal::process::copied_state_name;
   }
 }
 
 void set_process_label_static(const char* behaviour, const char* state_name) noexcept {
   if (internal::process* me = calling_process()) {
-    me->behaviour = behaviour;
-    me->state_label = state_name != nullptr ? state_name : "";
+    set_behaviour(*me, behaviour);
+    if (state_name == nullptr || *state_name == '\0') {
+      me->state_index = internal::process::no_state_name;
+    } else if (std::uint16_t i = internal::state_index_of(state_name)) {
+      me->state_index = i;
+    } else {
+      // No room in the table of names: copied, as a dynamic name is.
+      try {
+        me->extras_now().state_copy.assign(state_name);
+        me->state_index = internal::process::copied_state_name;
+      } catch (const std::bad_alloc&) {
+        me->state_index = internal::process::no_state_name;  // no memory: reported empty
+      }
+    }
   }
 }
 
@@ -373,12 +412,12 @@ namespace detail {
 envelope* receive_now(const receive_matcher& m, bool may_yield) noexcept {
   internal::process* p = scheduler::running();
   internal::drain_own_inbox(p);
-  if (may_yield && (p->budget <= 0 || !p->signals.empty())) {
+  if (may_yield && (scheduler::budget() <= 0 || !p->signals.empty())) {
     return nullptr;
   }
   envelope* e = p->take_match(m, &p->head);
   if (e != nullptr) {
-    --p->budget;
+    --scheduler::budget();
     ++p->reductions;
   }
   return e;
@@ -391,12 +430,12 @@ void receive_suspend(std::coroutine_handle<> h, const receive_matcher& m, long l
   p->matched = nullptr;
   p->timed_out = false;
   if (timeout_ms > 0) {
-    p->sched->arm_receive_timer(p, timeout_ms);
+    scheduler::current()->arm_receive_timer(p, timeout_ms);
   }
-  if (p->budget <= 0 || !p->signals.empty()) {
+  if (scheduler::budget() <= 0 || !p->signals.empty()) {
     // Yield: scanned again from the start when next serviced.
     p->state = internal::pstate::runnable;
-    p->sched->make_runnable(p);
+    scheduler::current()->make_runnable(p);
   } else {
     p->state = internal::pstate::waiting;
   }
@@ -404,7 +443,7 @@ void receive_suspend(std::coroutine_handle<> h, const receive_matcher& m, long l
 
 envelope* receive_result() noexcept {
   internal::process* p = scheduler::running();
-  p->sched->disarm_receive_timer(p);
+  scheduler::current()->disarm_receive_timer(p);
   p->timed_out = false;
   envelope* e = std::exchange(p->matched, nullptr);
   if (e != nullptr) {
@@ -418,7 +457,7 @@ void yield_suspend(std::coroutine_handle<> h) noexcept {
   p->resume_point = h;
   p->waiting_for = {};
   p->state = internal::pstate::runnable;
-  p->sched->make_runnable(p);
+  scheduler::current()->make_runnable(p);
 }
 
 }  // namespace detail

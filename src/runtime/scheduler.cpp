@@ -17,9 +17,6 @@ namespace otpnet::internal {
 
 namespace {
 
-thread_local scheduler* this_scheduler = nullptr;
-thread_local process* running_process = nullptr;
-
 constexpr std::uint64_t poll_token = 1;
 constexpr std::uint64_t recv_timer_tag = std::uint64_t{1} << 63;
 constexpr int max_runs = 256;
@@ -33,9 +30,6 @@ scheduler::scheduler(unsigned index, std::unique_ptr<reactor::event_loop> loop, 
     : index_(index), loop_(std::move(loop)), reductions_(reductions) {}
 
 scheduler::~scheduler() { join(); }
-
-scheduler* scheduler::current() noexcept { return this_scheduler; }
-process* scheduler::running() noexcept { return running_process; }
 
 void scheduler::start() {
   thread_ = std::thread([this] {
@@ -120,15 +114,11 @@ void scheduler::adopt(process* p) noexcept {
   if (shutting_down_) {
     // Spawned while the runtime stops: it never runs.
     p->adopted = true;
-    p->all_index = static_cast<std::uint32_t>(all_.size());
-    all_.push_back(p);
     live_.fetch_add(1, std::memory_order_relaxed);
     finalize(p, exit_reason::shutdown());
     return;
   }
   p->adopted = true;
-  p->all_index = static_cast<std::uint32_t>(all_.size());
-  all_.push_back(p);
   live_.fetch_add(1, std::memory_order_relaxed);
   p->state = pstate::runnable;
   make_runnable(p);
@@ -198,7 +188,7 @@ void scheduler::service(process* p) noexcept {
 void scheduler::resume(process* p) noexcept {
   p->waiting_for = {};
   p->state = pstate::running;
-  p->budget = reductions_;
+  running_budget = reductions_;
   running_process = p;
   {
     socket::sink_scope scope(*p);
@@ -304,12 +294,6 @@ void scheduler::finalize(process* p, const exit_reason& why) noexcept {
   }
   detail::destroy_envelope(p->matched);
   p->matched = nullptr;
-  // Swap-and-pop: an exit costs the same however many processes live.
-  if (p->all_index < all_.size() && all_[p->all_index] == p) {
-    all_[p->all_index] = all_.back();
-    all_[p->all_index]->all_index = p->all_index;
-    all_.pop_back();
-  }
   live_.fetch_sub(1, std::memory_order_acq_rel);
   if (p->in_runq) {
     // Unlink from the local run queue.
@@ -335,13 +319,14 @@ void scheduler::finalize(process* p, const exit_reason& why) noexcept {
 
 void scheduler::kill_all() noexcept {
   shutting_down_ = true;
-  while (!all_.empty()) {
-    process* p = all_.back();
-    if (p->state == pstate::running) {
-      break;  // cannot happen: posted tasks run between processes
+  // Its processes are found in the process table (no list of them is kept
+  // here: 8 bytes a process, and a place in each record). One spawned here
+  // but not yet adopted is finalised when it is (shutting_down_).
+  process_table::instance().each_owned(this, [this](process* p) {
+    if (p->adopted && p->state != pstate::running) {  // (running: cannot happen, tasks run between processes)
+      finalize(p, exit_reason::shutdown());
     }
-    finalize(p, exit_reason::shutdown());
-  }
+  });
   loop_->wake();
 }
 
@@ -392,7 +377,7 @@ void scheduler::arm_deferred_timers() noexcept {
 void scheduler::on_timer(std::uint64_t token) noexcept {
   if ((token & recv_timer_tag) != 0) {
     process* p = process_table::instance().peek_owned(pid::from_value(token & ~recv_timer_tag), this);
-    if (p != nullptr && p->sched == this && p->recv_timer_armed) {
+    if (p != nullptr && p->recv_timer_armed) {
       p->recv_timer_armed = false;
       p->timed_out = true;
       make_runnable(p);

@@ -38,10 +38,15 @@ class scheduler final : private reactor::io_handler, private reactor::timer_hand
 
   unsigned index() const noexcept { return index_; }
   bool on_this_thread() const noexcept { return current() == this; }
-  /// The scheduler whose thread is calling, or nullptr.
-  static scheduler* current() noexcept;
+  /// The scheduler whose thread is calling, or nullptr. (Inline: the
+  /// receive path asks it for the running process's scheduler.)
+  static scheduler* current() noexcept { return this_scheduler; }
   /// The process running on this thread now, or nullptr.
-  static process* running() noexcept;
+  static process* running() noexcept { return running_process; }
+  /// The reductions the running process has left in this run (set when it
+  /// is resumed: only the running process has any, so they are kept here
+  /// rather than in every process's record).
+  static int& budget() noexcept { return running_budget; }
 
   /// Live processes here. @threadsafe (approximate)
   std::size_t load() const noexcept { return live_.load(std::memory_order_relaxed); }
@@ -83,9 +88,12 @@ class scheduler final : private reactor::io_handler, private reactor::timer_hand
   int reductions() const noexcept { return reductions_; }
 
   /// Queues `h` to run after this run phase.
-  void at_end_of_turn(std::shared_ptr<end_of_turn_hook> h) noexcept { end_hooks_.push_back(std::move(h)); }
+  void at_end_of_turn(std::shared_ptr<port_resource> h) noexcept { end_hooks_.push_back(std::move(h)); }
 
  private:
+  static constinit inline thread_local scheduler* this_scheduler = nullptr;
+  static constinit inline thread_local process* running_process = nullptr;
+  static constinit inline thread_local int running_budget = 0;
   void run();
   /// Handles inbox and signals, then resumes `p` if it can go on.
   void service(process* p) noexcept;
@@ -123,12 +131,11 @@ class scheduler final : private reactor::io_handler, private reactor::timer_hand
   // Processes that other threads woke.
   mpsc_queue<run_node, &run_node::next> remote_;
   std::atomic<bool> remote_signalled_{false};
-  std::vector<process*> all_;  // for stop and introspection
   std::vector<send_timer> send_timers_;
   std::vector<process*> timer_waits_;  // deferred receive timeouts
   std::vector<std::uint32_t> free_send_timers_;
-  std::vector<std::shared_ptr<end_of_turn_hook>> end_hooks_;  // held until they have run
-  std::vector<std::shared_ptr<end_of_turn_hook>> end_hooks_running_;
+  std::vector<std::shared_ptr<port_resource>> end_hooks_;  // held until they have run
+  std::vector<std::shared_ptr<port_resource>> end_hooks_running_;
 };
 
 }  // namespace otpnet::internal

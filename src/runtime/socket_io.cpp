@@ -20,7 +20,7 @@ void prepare(const socket& s) noexcept {
   if (p == nullptr || s.state() == nullptr) {
     return;
   }
-  (void)detail::prefer_poller(*s.state(), p->sched->polls());
+  (void)detail::prefer_poller(*s.state(), internal::scheduler::current()->polls());
   p->track(*s.state());
 }
 

@@ -49,12 +49,20 @@ class statem_core {
   /// timeout only if the mailbox is empty); a mailbox message. Calling
   /// process only: it reads the mailbox without waiting.
   pick select();
-  /// Classifies a message received after a wait.
+  /// Classifies a message received after a wait. std::bad_alloc if a stop
+  /// request's or the parent's exit reason (not normal) finds no memory.
   pick accept(envelope* e);
   long long wait_ms() const noexcept { return wait_ms_; }
-  const exit_reason& reason() const noexcept { return reason_; }
-  /// The stop reason, also set by the engine for the stops it finds.
-  exit_reason& reason() noexcept { return reason_; }
+  /// The stop reason (normal until one is set).
+  const exit_reason& reason() const noexcept { return rare_ ? rare_->reason : normal_reason; }
+  /// Sets the stop reason; the engine sets it for the stops it finds. A
+  /// reason other than normal is kept in the rare parts (made by the first
+  /// use: a machine stops once): std::bad_alloc if there is no memory.
+  void set_reason(exit_reason r) {
+    if (rare_ || !r.is_normal()) {
+      rare().reason = std::move(r);
+    }
+  }
   /// Starts the time of the timeouts set since the clock was last read: a
   /// timeout's time runs from here at the latest, so it never fires early.
   /// The loop calls it before the process waits (for the mailbox, a
@@ -96,28 +104,47 @@ class statem_core {
     // With `relative` set in seq, deadline holds only the time, counted
     // from the next settle.
     std::uint64_t seq = 0;  // when it was set; 0: not armed
-    envelope* content = nullptr;
     bool armed() const noexcept { return seq != 0; }
     std::uint64_t order() const noexcept { return seq & ~relative; }
   };
   static constexpr std::uint64_t relative = std::uint64_t{1} << 63;
-  struct named_timer : timer {
+  /// The event and generic timers, with their content beside them (the
+  /// state timer's, rare, is in the rare parts: see content_of).
+  struct content_timer : timer {
+    envelope* content = nullptr;
+  };
+  struct named_timer : content_timer {
     std::unique_ptr<std::string> name;
   };
   struct rare_parts {
     // Events to handle before the mailbox; the back is handled next.
     std::vector<item> queue;
-    timer event_timer;
+    content_timer event_timer;
     // Postponed events, oldest first.
     std::vector<item> postponed;
     std::vector<named_timer> generic;
     // The current event's timeout name (a generic timeout's): only a
     // machine with generic timeouts, which has these parts, has one.
     std::unique_ptr<std::string> cur_name;
+    // The stop reason, when it is not normal (set once, as it stops): 24
+    // bytes less in every machine's frame.
+    exit_reason reason;
+    // The state timeout's content, when it has one: 8 bytes less in every
+    // machine's frame (the echo server's idle timeout has none).
+    envelope* state_content = nullptr;
   };
+  static inline const exit_reason normal_reason{};
 
   void arm(timer& t, action& a);
-  static void disarm(timer& t) noexcept;
+  void disarm(timer& t) noexcept;
+  /// Where `t`'s content is kept; nullptr for the state timer of a core
+  /// without rare parts (it has none).
+  envelope** content_of(timer& t) noexcept {
+    if (&t == &state_timer_) {
+      return rare_ ? &rare_->state_content : nullptr;
+    }
+    return &static_cast<content_timer&>(t).content;
+  }
   bool others_armed(const timer& t) const noexcept;
   void settle_at(clock::time_point now) noexcept;
   void settle_relative() noexcept;
@@ -133,6 +160,12 @@ class statem_core {
   // the flags below share one word, where an item and the flags took 32
   // bytes of the machine's frame.
   envelope* cur_e_ = nullptr;
+  timer state_timer_;
+  std::unique_ptr<rare_parts> rare_;
+  std::uint64_t seq_ = 0;
+  long long wait_ms_ = -1;
+  // (Last: the 4 bytes of padding after them are the machine's, which
+  // keeps its flags there: see statem_machine.)
   event_kind cur_kind_ = event_kind::info;
   bool have_cur_ = false;
   // A timer was set since select last looked, and wait_ms_ holds its time.
@@ -140,11 +173,6 @@ class statem_core {
   // A timer is relative (its time only, set since the clock was last
   // read). At most one is, and only when no other timer is armed.
   bool unsettled_ = false;
-  timer state_timer_;
-  std::unique_ptr<rare_parts> rare_;
-  std::uint64_t seq_ = 0;
-  long long wait_ms_ = -1;
-  exit_reason reason_;
 };
 
 }  // namespace otpnet::detail

@@ -121,7 +121,7 @@ class statem_engine {
     statem_access::state(f_) = std::move(*t.state());
     label();
     if (const char* err = core_.apply(t.actions(), false, false)) {
-      core_.reason() = exit_reason::other(err);
+      core_.set_reason(exit_reason::other(err));
       return step::stop;
     }
     return has_state_enter() ? step::enter : step::go_on;
@@ -132,17 +132,17 @@ class statem_engine {
   step apply(transition& t, bool in_enter) {
     if (t.what() == verb::stop) {
       core_.send_replies(t.actions());
-      core_.reason() = t.reason();
+      core_.set_reason(t.reason());
       return step::stop;
     }
     if (t.what() == verb::ignore) {
-      core_.reason() = exit_reason::other("bad_return_from_state_function");
+      core_.set_reason(exit_reason::other("bad_return_from_state_function"));
       return step::stop;
     }
     auto& cur = statem_access::state(f_);
     bool changed = t.what() == verb::next_state && !(*t.state() == *cur);
     if (changed && in_enter) {
-      core_.reason() = exit_reason::other("bad_state_enter_return");
+      core_.set_reason(exit_reason::other("bad_state_enter_return"));
       return step::stop;
     }
     bool repeat = t.what() == verb::repeat_state;
@@ -154,15 +154,15 @@ class statem_engine {
       label();
     }
     if (const char* err = core_.apply(t.actions(), changed, in_enter)) {
-      core_.reason() = exit_reason::other(err);
+      core_.set_reason(exit_reason::other(err));
       return step::stop;
     }
     return has_state_enter() && (changed || repeat) ? step::enter : step::go_on;
   }
 
-  /// Why the machine stops: held by the core, which sets it itself for a
-  /// stop request or the parent's exit (one reason in the frame, not two).
-  exit_reason& why() noexcept { return core_.reason(); }
+  /// Why the machine stops: held by the core (in its rare parts unless
+  /// normal), which sets it itself for a stop request or the parent's exit.
+  const exit_reason& why() const noexcept { return core_.reason(); }
 
  private:
   void label() {
@@ -196,44 +196,54 @@ struct statem_start_pack {
 };
 
 /// The machine and what the loop keeps beside it, and the loop's one
-/// awaiter: GCC gives every co_await's awaiter a place of its own in the
-/// frame, for the process's whole life, so the loop awaits this object
-/// itself at each of its three waits (no awaiter of its own, no pointer
-/// back to the machine). `wait` says which: the mailbox (with the core's
-/// timeouts, as statem_mailbox_wait; the message in `got`), a yield, or a
-/// coroutine callback's task, whose transition it carries out in
-/// await_resume (a local there, never a temporary of the loop's frame),
-/// leaving the engine's step in `next`.
+/// awaiter. GCC gives every co_await a place of its own in the frame, and
+/// keeps there every local that lives across one, for the process's whole
+/// life: so the loop has a single co_await, of this object, and what lies
+/// between two waits is done here, by plain calls (carry_on), whose locals
+/// live on the stack. `wait` says what the loop waits for: init's task,
+/// the mailbox (with the core's timeouts, as statem_mailbox_wait; a
+/// message is taken by the core as soon as it is there, its pick kept in
+/// `held`), a yield, or a coroutine callback's task, whose transition
+/// await_resume carries out (a local there), leaving the engine's step in
+/// `next`. The event being handled is kept here: a coroutine callback
+/// holds it by reference until its task ends. The flags fill the core's
+/// padding: 144 bytes for otpnet-echo's machine.
 template <class Fsm>
 struct statem_machine {
   using engine_t = statem_engine<Fsm>;
   using step = typename engine_t::step;
   using transition = typename Fsm::transition;
-  enum class what : std::uint8_t { mailbox, yield, pending };
+  using pick = statem_core::pick;
+  enum class what : std::uint8_t { init, mailbox, yield, pending };
 
   explicit statem_machine(pid parent) noexcept : core(parent) {}
   statem_machine(const statem_machine&) = delete;
   statem_machine& operator=(const statem_machine&) = delete;
   ~statem_machine() {
-    reset_pending();
+    reset_task();
     if (has_fsm) {
       fsm().~Fsm();
     }
   }
 
-  bool await_ready() noexcept {
+  bool await_ready() {
     if (wait != what::mailbox) {
       return false;
     }
     statem_mailbox_wait mw{&core};
     bool ready = mw.await_ready();
-    got = mw.got;
+    arrived = mw.got != nullptr;
+    if (arrived) {
+      set_held(core.accept(mw.got));
+    }
     return ready;
   }
   std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) noexcept {
     switch (wait) {
+      case what::init:
+        return init_task().await_suspend(h);
       case what::mailbox:
-        statem_mailbox_wait{&core, got}.await_suspend(h);
+        statem_mailbox_wait{&core}.await_suspend(h);
         return std::noop_coroutine();
       case what::yield:
         detail::yield_suspend(h);
@@ -245,8 +255,18 @@ struct statem_machine {
   }
   void await_resume() {
     switch (wait) {
+      case what::init: {
+        task<step> t = take_init();  // freed here, whatever init's end
+        next = t.await_resume();     // init's stop or exception is thrown on
+        return;
+      }
       case what::mailbox:
-        got = statem_mailbox_wait{&core, got}.await_resume();
+        if (!arrived) {
+          if (envelope* e = statem_mailbox_wait{&core}.await_resume()) {
+            set_held(core.accept(e));
+            arrived = true;
+          }
+        }
         return;
       case what::yield:
         return;
@@ -257,36 +277,156 @@ struct statem_machine {
     next = engine_t(fsm(), core).apply(t, in_enter);
   }
 
-  // -- the machine and a coroutine callback's task --------------------------------------
-  // Both made in place, their flags beside the awaiter's: optionals' flags
-  // and padding took 16 bytes of the frame.
+  // -- between two waits: plain calls, their locals on the stack -------------------------
+  /// Carries on from the wait that just ended to the next one: true to
+  /// wait again (for `wait`), false when the loop ends (a stop, a stop
+  /// request, the parent's exit: why() holds the reason; or init's quit,
+  /// with `next` quit).
+  bool carry_on() {
+    switch (wait) {
+      case what::init:
+        wait = what::mailbox;  // init is over (the loop's handler reads it)
+        if (next == step::quit) {
+          return false;
+        }
+        return loop();
+      case what::mailbox:
+        if (!arrived) {
+          return loop();  // a timeout is due: select finds it
+        }
+        return handle(held());
+      case what::yield:
+        return handle(held());
+      case what::pending:
+        reset_task();
+        return loop();
+    }
+    return false;
+  }
+
+  /// The loop, one event per turn, from the step in `next`.
+  bool loop() {
+    while (next != step::stop) {
+      if (next == step::enter) {
+        ev = event(event_kind::enter, nullptr);
+        if (!dispatch()) {
+          return true;
+        }
+        continue;
+      }
+      pick p = core.select();
+      if (p == pick::wait) {
+        streak = 0;
+        wait = what::mailbox;
+        return true;
+      }
+      if (++streak >= 64) {
+        // Bounded work per turn, for inserted events and timeouts too.
+        streak = 0;
+        core.settle();
+        set_held(p);
+        wait = what::yield;
+        return true;
+      }
+      if (!handle_now(p)) {
+        return p == pick::event;
+      }
+    }
+    return false;
+  }
+
+  /// Handles what a wait brought (`p`), then goes on with the loop.
+  bool handle(pick p) {
+    if (!handle_now(p)) {
+      return p == pick::event;  // a task to await, or the end
+    }
+    return loop();
+  }
+
+  /// Calls the callback for the event `p` names and carries out its
+  /// transition: true when done (`next` holds the step), false when the
+  /// loop must stop (p is not an event) or await a coroutine callback's
+  /// task (wait is pending).
+  bool handle_now(pick p) {
+    if (p != pick::event) {
+      return false;  // a stop request or the parent's exit: why() holds its reason
+    }
+    ev = core.current();
+    return dispatch();
+  }
+
+  /// Calls the callback for `ev`: true when its transition is carried out,
+  /// false when it left a task to await (wait is pending).
+  bool dispatch() {
+    // An engine is two references, made per event: none is kept in the frame.
+    if (auto n = engine_t(fsm(), core).run(ev, *this)) {
+      next = *n;
+      return true;
+    }
+    core.settle();  // a callback that waits: the timeouts run meanwhile
+    wait = what::pending;
+    in_enter = ev.is(event_kind::enter);
+    return false;
+  }
+
+  // -- the machine, and init's or a coroutine callback's task -----------------------------
+  // Made in place, their flags beside the awaiter's: optionals' flags and
+  // padding took 16 bytes of the frame. The two tasks share one place:
+  // init's ends before the first callback runs.
   Fsm& fsm() noexcept { return *std::launder(reinterpret_cast<Fsm*>(fsm_bytes)); }
   template <class... A>
   void make_fsm(A&&... a) {
     ::new (static_cast<void*>(fsm_bytes)) Fsm(std::forward<A>(a)...);
     has_fsm = true;
   }
-  task<transition>& pending() noexcept { return *std::launder(reinterpret_cast<task<transition>*>(pending_bytes)); }
-  void set_pending(task<transition>&& t) noexcept {
-    ::new (static_cast<void*>(pending_bytes)) task<transition>(std::move(t));
-    has_pending = true;
+  void set_init(task<step>&& t) noexcept {
+    ::new (static_cast<void*>(task_bytes)) task<step>(std::move(t));
+    task_kind = static_cast<std::uint8_t>(held_task::init);
   }
-  void reset_pending() noexcept {
-    if (has_pending) {
-      has_pending = false;
+  task<transition>& pending() noexcept { return *std::launder(reinterpret_cast<task<transition>*>(task_bytes)); }
+  void set_pending(task<transition>&& t) noexcept {
+    ::new (static_cast<void*>(task_bytes)) task<transition>(std::move(t));
+    task_kind = static_cast<std::uint8_t>(held_task::pending);
+  }
+  void reset_task() noexcept {
+    if (task_kind == static_cast<std::uint8_t>(held_task::init)) {
+      (void)take_init();
+    } else if (task_kind == static_cast<std::uint8_t>(held_task::pending)) {
+      task_kind = static_cast<std::uint8_t>(held_task::none);
       pending().~task<transition>();
     }
   }
 
-  statem_core core;
-  alignas(Fsm) unsigned char fsm_bytes[sizeof(Fsm)];  // NOLINT(modernize-avoid-c-arrays): storage
-  alignas(task<transition>) unsigned char pending_bytes[sizeof(task<transition>)];  // NOLINT(modernize-avoid-c-arrays)
-  envelope* got = nullptr;
-  what wait = what::mailbox;
-  bool in_enter = false;
+  /// What select found before a yield, or what a mailbox wait brought.
+  pick held() const noexcept { return static_cast<pick>(held_pick); }
+  void set_held(pick p) noexcept { held_pick = static_cast<std::uint8_t>(p); }
+
+  // The core's padding (it is potentially overlapping) holds the four
+  // bytes of flags after it.
+  [[no_unique_address]] statem_core core;
+  what wait = what::init;
   step next = step::go_on;
-  bool has_fsm = false;
-  bool has_pending = false;
+  std::uint8_t streak = 0;                            // events taken without reading the mailbox
+  bool in_enter : 1 = false;                          // the pending callback is a state enter call's
+  bool has_fsm : 1 = false;                           // the machine is made
+  bool arrived : 1 = false;                           // the mailbox wait brought a message (its pick held)
+  std::uint8_t held_pick : 2 = 0;                     // a pick (held())
+  std::uint8_t task_kind : 2 = 0;                     // a held_task
+  alignas(Fsm) unsigned char fsm_bytes[sizeof(Fsm)];  // NOLINT(modernize-avoid-c-arrays): storage
+  static_assert(sizeof(task<step>) == sizeof(task<transition>) && alignof(task<step>) == alignof(task<transition>));
+  alignas(task<transition>) unsigned char task_bytes[sizeof(task<transition>)];  // NOLINT(modernize-avoid-c-arrays)
+  event ev{event_kind::enter, nullptr};
+
+ private:
+  enum class held_task : std::uint8_t { none, init, pending };
+
+  task<step>& init_task() noexcept { return *std::launder(reinterpret_cast<task<step>*>(task_bytes)); }
+  task<step> take_init() noexcept {
+    task<step> t(std::move(init_task()));
+    init_task().~task<step>();
+    task_kind = static_cast<std::uint8_t>(held_task::none);
+    return t;
+  }
 };
 
 /// The init phase of a gen_statem process: construct the machine into
@@ -345,78 +485,46 @@ task<typename statem_engine<Fsm>::step> statem_init(std::unique_ptr<statem_start
 }
 
 /// The process body of a gen_statem: init (statem_init), loop, terminate.
-/// Its frame lives as long as the machine, so it holds only what the loop
-/// needs: no transition, no engine, one exit reason (the core's), no
-/// awaiter for the loop's three waits (the machine is its own) (GCC keeps every local of a
-/// coroutine, and every temporary of a co_await, in the frame). For
-/// otpnet-echo's machine that is 296 bytes, a pool class (a 304-byte
-/// malloc chunk).
+/// Its frame lives as long as the machine, so it holds only the machine
+/// (which holds the event being handled) and its start pack's pointer: one
+/// co_await, no transition, no engine, one exit reason (the core's), and
+/// no exception kept (a crash's becomes the core's reason at once), no
+/// exit reason (the core keeps one other than normal in its rare parts,
+/// with a state timeout's content). For otpnet-echo's machine that is 200
+/// bytes, a pool class (a 208-byte malloc chunk).
 template <class Fsm, class Args>
 proc statem_main(std::unique_ptr<statem_start_pack<Args>> pack) {
-  using engine_t = statem_engine<Fsm>;
-  using step = typename engine_t::step;
   using what = typename statem_machine<Fsm>::what;
   statem_machine<Fsm> m(pack->ctx.parent);
-  step s = co_await statem_init<Fsm, Args>(std::move(pack), m);
-  if (s == step::quit) {
-    co_return;
-  }
-  std::exception_ptr crash;
-  // -- the loop: one event per turn ---------------------------------------------------------
-  int streak = 0;  // events taken without reading the mailbox
-  while (s != step::stop) {
+  m.set_init(statem_init<Fsm, Args>(std::move(pack), m));
+  // -- init, then the loop: the one co_await -------------------------------------------------
+  for (;;) {
     try {
-      event e(event_kind::enter, nullptr);
-      if (s != step::enter) {
-        auto p = m.core.select();
-        if (p == statem_core::pick::wait) {
-          streak = 0;
-          m.wait = what::mailbox;
-          co_await m;
-          if (m.got == nullptr) {
-            continue;  // a timeout is due: select finds it
-          }
-          p = m.core.accept(m.got);
-        } else if (++streak >= 64) {
-          // Bounded work per turn, for inserted events and timeouts too.
-          streak = 0;
-          m.core.settle();
-          m.wait = what::yield;
-          co_await m;
-        }
-        if (p != statem_core::pick::event) {
-          break;  // a stop request or the parent's exit: why() holds its reason
-        }
-        e = m.core.current();
-      }
-      // An engine is two references, made per event: none is kept in the frame.
-      if (auto next = engine_t(m.fsm(), m.core).run(e, m)) {
-        s = *next;
-      } else {
-        m.core.settle();  // a callback that waits: the timeouts run meanwhile
-        m.wait = what::pending;
-        m.in_enter = e.is(event_kind::enter);
-        co_await m;
-        m.reset_pending();
-        s = m.next;
+      co_await m;
+      if (!m.carry_on()) {
+        break;
       }
     } catch (...) {
-      crash = std::current_exception();
-      m.core.reason() = reason_of(crash);
+      if (m.wait == what::init) {
+        throw;  // init's stop or exception: the starter was told; no terminate
+      }
+      m.core.set_reason(reason_of(std::current_exception()));
       break;
     }
   }
-  m.reset_pending();
+  if (m.next == statem_engine<Fsm>::step::quit) {
+    co_return;  // init's ignore, a name taken: the process ends without a word
+  }
+  m.reset_task();
   // -- terminate: for a stop, a crash, the parent's exit; never for a kill -------------------
+  // A crash's exception has become why(): exit with it (reason_of of the
+  // exit_exception thrown here gives the same reason as the exception did).
   if constexpr (requires { m.fsm().terminate(m.core.reason()); }) {
     if constexpr (std::is_void_v<decltype(m.fsm().terminate(m.core.reason()))>) {
       m.fsm().terminate(m.core.reason());
     } else {
       co_await m.fsm().terminate(m.core.reason());
     }
-  }
-  if (crash) {
-    std::rethrow_exception(crash);
   }
   if (!m.core.reason().is_normal()) {
     ::otpnet::exit(m.core.reason());

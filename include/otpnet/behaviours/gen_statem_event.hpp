@@ -43,10 +43,10 @@ std::string_view to_string(event_kind k) noexcept;
 class event {
  public:
   event(event_kind k, detail::envelope* e, const std::string* timeout_name = nullptr) noexcept
-      : kind_(k), e_(e), name_(timeout_name) {}
+      : e_(e), name_kind_(reinterpret_cast<std::uintptr_t>(timeout_name) | static_cast<std::uintptr_t>(k)) {}
 
-  event_kind type() const noexcept { return kind_; }
-  bool is(event_kind k) const noexcept { return kind_ == k; }
+  event_kind type() const noexcept { return stored_kind(); }
+  bool is(event_kind k) const noexcept { return stored_kind() == k; }
 
   /// The content if it is a T, whatever the kind; else nullptr. A timeout
   /// without content, and an enter call, have none.
@@ -65,22 +65,22 @@ class event {
   /// The request of a call of T, or nullptr.
   template <class T>
   T* call() const noexcept {
-    return kind_ == event_kind::call ? get<T>() : nullptr;
+    return stored_kind() == event_kind::call ? get<T>() : nullptr;
   }
   /// The message of a cast of T, or nullptr.
   template <class T>
   T* cast() const noexcept {
-    return kind_ == event_kind::cast ? get<T>() : nullptr;
+    return stored_kind() == event_kind::cast ? get<T>() : nullptr;
   }
   /// A plain message of type T, or nullptr.
   template <class T>
   T* info() const noexcept {
-    return kind_ == event_kind::info ? get<T>() : nullptr;
+    return stored_kind() == event_kind::info ? get<T>() : nullptr;
   }
   /// An event of type T inserted by next_event(T), or nullptr.
   template <class T>
   T* internal() const noexcept {
-    return kind_ == event_kind::internal ? get<T>() : nullptr;
+    return stored_kind() == event_kind::internal ? get<T>() : nullptr;
   }
 
   /// Whom to reply to (call events only). Move it into a reply action, or
@@ -90,17 +90,29 @@ class event {
 
   /// The name of a generic timeout; empty for other kinds.
   std::string_view timeout_name() const noexcept {
-    return name_ != nullptr ? std::string_view(*name_) : std::string_view();
+    const std::string* name = stored_name();
+    return name != nullptr ? std::string_view(*name) : std::string_view();
   }
   /// Whether this is the generic timeout `name`.
   bool is_timeout(std::string_view name) const noexcept {
-    return kind_ == event_kind::generic_timeout && timeout_name() == name;
+    return stored_kind() == event_kind::generic_timeout && timeout_name() == name;
   }
 
  private:
-  event_kind kind_;
+  // The kind rides in the low bits of the timeout name's address (a
+  // std::string is 8-aligned; eight kinds take 3 bits): 16 bytes where the
+  // kind's own byte and padding made 24. The event being handled lives in
+  // the machine's frame, for the process's whole life.
+  static constexpr std::uintptr_t kind_mask = 7;
+  static_assert(alignof(std::string) > kind_mask && static_cast<std::uintptr_t>(event_kind::enter) <= kind_mask,
+                "event_kind (enter is the last) must fit below a std::string's alignment");
+  event_kind stored_kind() const noexcept { return static_cast<event_kind>(name_kind_ & kind_mask); }
+  const std::string* stored_name() const noexcept {
+    return reinterpret_cast<const std::string*>(name_kind_ & ~kind_mask);  // NOLINT(performance-no-int-to-ptr)
+  }
+
   detail::envelope* e_;
-  const std::string* name_;
+  std::uintptr_t name_kind_;
 };
 
 }  // namespace otpnet

@@ -6,9 +6,9 @@
 // locally (no cross-thread hop), as the BEAM's port drivers do.
 //   - the calling process's scheduler loop, to register descriptors;
 //   - `post_to_scheduler_of`, to move work (a port) to another scheduler;
-//   - `port_resource`, closed by the runtime when its owner ends;
-//   - `end_of_turn`, a hook run once after the scheduler's run phase, so a
-//     port can gather the replies of one turn into one write.
+//   - `port_resource`, closed by the runtime when its owner ends, and
+//     whose `end_of_turn` hook can be run once after the scheduler's run
+//     phase, so a port can gather the replies of one turn into one write.
 #pragma once
 
 #include <otpnet/reactor/event_loop.hpp>
@@ -29,15 +29,10 @@ class port_resource {
   /// Whether `p` owns it now (it may have been handed to another process
   /// since it was attached to `p`). @threadsafe
   virtual bool owned_by(pid p) const noexcept = 0;
-};
-
-/// Something to run once at the end of the current run phase.
-class end_of_turn_hook {
- public:
-  virtual void end_of_turn() noexcept = 0;
-
- protected:
-  ~end_of_turn_hook() = default;
+  /// Runs once at the end of the run phase in which at_end_of_turn asked
+  /// for it, on that scheduler's thread. (A member of this interface rather
+  /// than one of its own: one virtual table pointer less in every port.)
+  virtual void end_of_turn() noexcept {}
 };
 
 namespace detail {
@@ -67,7 +62,7 @@ void attach_resource(pid owner, std::weak_ptr<port_resource> r);
 /// scheduler (once per call; call again next turn), holding `h` until then
 /// (so that the hook's owner need not keep a reference to itself for it).
 /// Scheduler threads only.
-void at_end_of_turn(std::shared_ptr<end_of_turn_hook> h) noexcept;
+void at_end_of_turn(std::shared_ptr<port_resource> h) noexcept;
 
 }  // namespace detail
 }  // namespace otpnet
