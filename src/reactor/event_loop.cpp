@@ -218,7 +218,7 @@ void event_loop::post(task t) {
 
 // -- descriptors ----------------------------------------------------------------
 
-result<void> event_loop::add(int fd, interest what, io_handler& h, std::uint64_t token) {
+result<void> event_loop::add(int fd, interest what, io_handler& h, std::uint32_t token) {
   assert_in_owner_thread();
   if (fd < 0) {
     return fail(errc::ebadf);

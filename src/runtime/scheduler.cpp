@@ -17,7 +17,7 @@ namespace otpnet::internal {
 
 namespace {
 
-constexpr std::uint64_t poll_token = 1;
+constexpr std::uint32_t poll_token = 1;
 constexpr std::uint64_t recv_timer_tag = std::uint64_t{1} << 63;
 constexpr int max_runs = 256;
 constexpr int poll_batch = 256;  // socket readiness events per dispatch

@@ -603,7 +603,8 @@ void worker::start(std::size_t slot, clock::time_point now) noexcept {
   c.fd = c.sock.native_handle();
   auto added = [&]() noexcept -> result<void> {
     try {
-      return loop_->add(c.fd, re::interest::read_write, *this, slot);
+      return loop_->add(c.fd, re::interest::read_write, *this,
+                        static_cast<std::uint32_t>(slot));  // (at most 1,000,000)
     } catch (...) {
       return fail(errc::enomem);
     }

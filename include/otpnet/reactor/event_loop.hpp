@@ -162,8 +162,9 @@ class event_loop {
   /// `remove_before_close`, when a dup kept the file open) is taken over.
   /// Errors: `ebadf` (negative or not open), `eexist` (already added),
   /// `enomem` (the registration table could not grow to `fd`), and the
-  /// backend's.
-  result<void> add(int fd, interest what, io_handler& h, std::uint64_t token);
+  /// backend's. The token is 32 bits (a slot, an index): the table holds
+  /// an entry per descriptor number, 16 bytes with it.
+  result<void> add(int fd, interest what, io_handler& h, std::uint32_t token);
 
   /// Changes the interest of an added `fd`. Errors: `enoent` (not added),
   /// and the backend's.
@@ -288,9 +289,10 @@ class event_loop {
  private:
   struct registration {
     io_handler* handler = nullptr;
-    std::uint64_t token = 0;
+    std::uint32_t token = 0;
     std::uint32_t generation = 0;
   };
+  static_assert(sizeof(registration) == 16, "a registration per descriptor number: keep it two words");
 
   event_loop(std::unique_ptr<backend> b, wakeup w, loop_options& opts) noexcept;
   [[noreturn]] static void abort_not_owner() noexcept;
