@@ -27,7 +27,9 @@ void apply_signals(internal::process* p) {
         p->append(detail::make_envelope<exit_msg>(exit_msg{x->from, x->reason}));
       }
     } else if (auto* l = detail::payload_if<internal::sig_link>(e)) {
-      p->rel.add_link(l->from);
+      if (!p->rel.linked(l->from)) {  // one link per pair, as scheduler::handle_signals keeps it
+        p->rel.add_link(l->from);
+      }
     } else if (auto* u = detail::payload_if<internal::sig_unlink>(e)) {
       p->rel.erase_link(u->from);
     } else if (auto* m = detail::payload_if<internal::sig_monitor>(e)) {

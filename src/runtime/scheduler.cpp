@@ -8,6 +8,8 @@
 #include "runtime/reports.hpp"
 #include "runtime/runtime_state.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <cstdlib>
 #include <limits>
 #include <memory>
@@ -36,7 +38,16 @@ void scheduler::start() {
     loop_->bind_to_current_thread();
     this_scheduler = this;
     if (polls_.fd() >= 0) {
-      (void)loop_->add(polls_.fd(), reactor::interest::read, *this, poll_token);
+      if (auto added = loop_->add(polls_.fd(), reactor::interest::read, *this, poll_token); !added) {
+        // (A small descriptor number: practically only the kernel's ENOMEM.)
+        try {
+          spdlog::critical(
+              "otpnet: scheduler {}: its poll set cannot be watched ({}): the sockets it polls for "
+              "the socket module will get no select messages",
+              index_, format_error(added.error()));
+        } catch (...) {
+        }
+      }
     }
     run();
     if (polls_.fd() >= 0) {
