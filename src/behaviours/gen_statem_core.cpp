@@ -105,14 +105,19 @@ statem_core::pick statem_core::select() {
 statem_core::pick statem_core::accept(envelope* e) {
   // The system messages first: a stop request (the same as gen_server's,
   // so gen_server::stop and statem::stop both work), the parent's exit.
+  // (The envelope goes even if keeping the reason finds no memory.)
+  struct destroy_after {
+    envelope* e;
+    ~destroy_after() { destroy_envelope(e); }
+  };
   if (auto* s = payload_if<gen_server::detail::stop_request>(e)) {
+    destroy_after d{e};
     set_reason(s->reason);
-    destroy_envelope(e);
     return pick::stop_request;
   }
   if (auto* x = payload_if<exit_msg>(e); x != nullptr && parent_ && x->from == parent_) {
+    destroy_after d{e};
     set_reason(x->reason);
-    destroy_envelope(e);
     return pick::parent_exit;
   }
   event_kind k = e->type == tag_of<gen::detail::call_tag>()   ? event_kind::call

@@ -59,7 +59,7 @@ class process_table {
   /// ends its processes; one added meanwhile by another thread may or may
   /// not be seen.
   template <class F>
-  void each_owned(const void* owner, F&& f) const {
+  void each_owned(const void* owner, F&& f) {
     std::uint32_t n = 0;
     {
       std::lock_guard lk(mu_);
@@ -67,10 +67,22 @@ class process_table {
     }
     for (std::uint32_t i = 1; i < n; ++i) {
       slot* s = find(i);
-      // The process first: its owner was stored before it (add), so the
-      // owner read after it is that process's.
-      process* p = s != nullptr ? s->proc.load(std::memory_order_acquire) : nullptr;
-      if (p != nullptr && s->owner.load(std::memory_order_relaxed) == owner) {
+      if (s == nullptr) {
+        continue;
+      }
+      // Pinned, the slot cannot be retired and reused under us: its owner
+      // is that process's. (Read unpinned, a slot another scheduler
+      // retired and this one reused could pair this scheduler with the
+      // other's freed process.) Once it is known to be ours, only this
+      // thread can end it, so it stays valid after the unpin.
+      pid id(i, static_cast<std::uint32_t>(s->word.load(std::memory_order_acquire) >> 32));
+      process* p = pin(id);
+      if (p == nullptr) {
+        continue;
+      }
+      bool mine = s->owner.load(std::memory_order_relaxed) == owner;
+      unpin(id);
+      if (mine) {
         f(p);
       }
     }

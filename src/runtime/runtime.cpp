@@ -360,7 +360,10 @@ namespace {
 void set_behaviour(internal::process& me, const char* behaviour) noexcept {
   if (behaviour == nullptr) {
     me.behaviour_index = 0;
-  } else if (internal::behaviour_name_at(me.behaviour_index) != behaviour) {
+  } else if (internal::behaviour_name_at(me.behaviour_index) != behaviour &&
+             !(me.behaviour_index == 0 && me.extras && me.extras->behaviour == behaviour)) {
+    // (Kept in the extras, the table being full: no lookup, which would
+    // take the table's lock, at each state change.)
     me.behaviour_index = internal::behaviour_index_of(behaviour);
   }
   if (me.behaviour_index == 0 && (behaviour != nullptr || me.extras)) {
