@@ -22,6 +22,7 @@
 #include <otpnet/socket/io.hpp>
 #include <otpnet/socket/option.hpp>
 
+#include "support/alloc_hooks.hpp"
 #include "support/loopback.hpp"
 
 #include <gtest/gtest.h>
@@ -277,10 +278,10 @@ bool wait_until(Pred pred, milliseconds bound = must) {
 // -- allocations (alloc_count.test.cpp replaces operator new) ---------------------------------
 
 /// Allocations larger than a pooled read chunk: how many so far, and the
-/// largest since reset_largest_allocation().
-std::size_t large_allocations() noexcept;
-std::size_t largest_allocation() noexcept;
-void reset_largest_allocation() noexcept;
+/// largest since reset_largest_allocation() (support/alloc_hooks.hpp).
+using otpnet::test::large_allocations;
+using otpnet::test::largest_allocation;
+using otpnet::test::reset_largest_allocation;
 
 // -- report lines ------------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 #include <otpnet/reactor/backend_selector.hpp>
 
 #include "internal/syscall.hpp"
-#include "reactor/alloc_fail.test.hpp"
+#include "support/alloc_hooks.hpp"
 
 #include <gtest/gtest.h>
 
@@ -504,7 +504,7 @@ TEST_P(event_loop_test, add_reports_enomem_when_its_table_cannot_grow) {
   result<void> added = ok();
   std::size_t refused = 0;
   {
-    test::failing_allocations no_memory;
+    otpnet::test::failing_allocations no_memory;
     added = loop_->add(*high, interest::read, h, 7);
     refused = no_memory.refused();
   }

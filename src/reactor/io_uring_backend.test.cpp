@@ -3,7 +3,7 @@
 #include <otpnet/reactor/backend_selector.hpp>
 
 #include "internal/syscall.hpp"
-#include "reactor/alloc_fail.test.hpp"
+#include "support/alloc_hooks.hpp"
 
 #include <gtest/gtest.h>
 #include <liburing.h>
@@ -1109,7 +1109,7 @@ TEST_F(io_uring_backend_test, a_parked_receive_the_ring_refuses_ends_as_interrup
   std::size_t refused = 0;
   seam::refuse_entries(*b, true);
   {
-    test::failing_allocations no_memory;
+    otpnet::test::failing_allocations no_memory;
     n = b->poll(out, 0ms);
     refused = no_memory.refused();
   }

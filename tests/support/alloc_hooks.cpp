@@ -1,26 +1,40 @@
-// File: reactor/alloc_fail.test.cpp
+// File: tests/support/alloc_hooks.cpp
 //
-// Replaces the global operator new and delete of the reactor test program
-// (malloc and free underneath, as the sanitizers expect): allocations fail
-// on a thread inside a `failing_allocations` scope, and only there.
-#include "reactor/alloc_fail.test.hpp"
+// The replacement of the global operator new and delete for the test
+// programs that link otpnet_alloc_hooks (alloc_hooks.hpp says what the hooks
+// are for). The object is linked in because those programs call its hooks.
+#include "support/alloc_hooks.hpp"
 
+#include <atomic>
 #include <cstdlib>
+#include <limits>
 #include <new>
 
-namespace otpnet::reactor::test {
+namespace otpnet::test {
 namespace {
 
 thread_local bool failing = false;
 thread_local std::size_t refused_count = 0;
+std::atomic<std::size_t> count_above{std::numeric_limits<std::size_t>::max()};
+std::atomic<std::size_t> large_count{0};
+std::atomic<std::size_t> largest{0};
 
-void* allocate(std::size_t n) noexcept {
+// Whether this allocation goes ahead; counts it when it is a large one.
+bool admit(std::size_t n) noexcept {
   if (failing) {
     ++refused_count;
-    return nullptr;
+    return false;
   }
-  return std::malloc(n == 0 ? 1 : n);
+  if (n > count_above.load(std::memory_order_relaxed)) {
+    large_count.fetch_add(1, std::memory_order_relaxed);
+    std::size_t seen = largest.load(std::memory_order_relaxed);
+    while (n > seen && !largest.compare_exchange_weak(seen, n, std::memory_order_relaxed)) {
+    }
+  }
+  return true;
 }
+
+void* allocate(std::size_t n) noexcept { return admit(n) ? std::malloc(n == 0 ? 1 : n) : nullptr; }
 
 void* allocate_or_throw(std::size_t n) {
   if (void* p = allocate(n)) {
@@ -30,8 +44,7 @@ void* allocate_or_throw(std::size_t n) {
 }
 
 void* allocate_aligned(std::size_t n, std::align_val_t a) noexcept {
-  if (failing) {
-    ++refused_count;
+  if (!admit(n)) {
     return nullptr;
   }
   auto align = static_cast<std::size_t>(a);
@@ -56,11 +69,16 @@ failing_allocations::~failing_allocations() { failing = false; }
 
 std::size_t failing_allocations::refused() const noexcept { return refused_count; }
 
-}  // namespace otpnet::reactor::test
+void count_allocations_above(std::size_t bytes) noexcept { count_above.store(bytes, std::memory_order_relaxed); }
+std::size_t large_allocations() noexcept { return large_count.load(std::memory_order_relaxed); }
+std::size_t largest_allocation() noexcept { return largest.load(std::memory_order_relaxed); }
+void reset_largest_allocation() noexcept { largest.store(0, std::memory_order_relaxed); }
+
+}  // namespace otpnet::test
 
 // NOLINTBEGIN(misc-new-delete-overloads): every replaceable global form, so
 // that all of them agree.
-namespace t = otpnet::reactor::test;
+namespace t = otpnet::test;
 void* operator new(std::size_t n) { return t::allocate_or_throw(n); }
 void* operator new[](std::size_t n) { return t::allocate_or_throw(n); }
 void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return t::allocate(n); }
