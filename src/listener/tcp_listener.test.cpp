@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <future>
 #include <optional>
 #include <string>
 #include <thread>
@@ -479,6 +480,42 @@ TEST_F(tcp_listener_test, a_second_drain_joins_the_first_and_gets_its_result) {
   EXPECT_EQ((*got[1])->forced, 1u);
   EXPECT_EQ((*got[0])->finished, (*got[1])->finished);
   EXPECT_EQ((*got[0])->forced, (*got[1])->forced);
+}
+
+// A connection removed while a drain waits for it no longer holds the
+// drain back: the drain answers then, long before its deadline, counting
+// it neither finished nor forced, and its handler runs on.
+TEST_F(tcp_listener_test, remove_connection_during_a_drain_lets_the_drain_answer) {
+  ASSERT_TRUE(start_tree(raw_options()));
+  std::uint16_t port = first_port();
+  peer willing = peer::connect_port(port);
+  EXPECT_EQ(willing.echo("x"), "x");
+  peer stubborn = peer::connect_port(port);
+  EXPECT_EQ(stubborn.echo("stubborn"), "stubborn");  // its handler ignores the drain notice
+  std::optional<outcome<drain_result>> got;
+  std::promise<void> answered;
+  std::future<void> answer = answered.get_future();
+  std::thread drainer([&] {
+    got = sync_wait(listener::drain("lst", 60000ms));
+    answered.set_value();
+  });
+  EXPECT_TRUE(willing.closed_by_server());
+  EXPECT_TRUE(wait_until([&] { return info().active_connections == 1; }));
+  auto handlers = sync_wait(listener::connections("lst"));
+  ASSERT_TRUE(handlers);
+  ASSERT_EQ(handlers->size(), 1u);
+  auto removed = sync_wait(listener::remove_connection("lst", handlers->front()));
+  ASSERT_TRUE(removed);
+  EXPECT_TRUE(*removed);
+  // At once, not at the drain's deadline (60 s; the wait below is only a
+  // bound on a test that fails).
+  EXPECT_EQ(answer.wait_for(20s), std::future_status::ready) << "the drain waited for the removed connection";
+  drainer.join();
+  ASSERT_TRUE(got && *got);
+  EXPECT_EQ((*got)->finished, 1u);
+  EXPECT_EQ((*got)->forced, 0u);
+  EXPECT_EQ(stubborn.echo("still here"), "still here");
+  EXPECT_EQ(info().active_connections, 0u);
 }
 
 // -- several acceptors (SO_REUSEPORT, one per scheduler) -------------------------------------------
