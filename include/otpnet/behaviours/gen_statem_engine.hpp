@@ -93,9 +93,9 @@ class statem_engine {
     if constexpr (Fsm::state_functions) {
       s.def()->run(f_, e, &out);
     } else if constexpr (std::is_same_v<decltype(f_.handle_event(e, s)), transition>) {
-      out.ready.emplace(result_of{[&] { return f_.handle_event(e, s); }});
+      out.emplace_ready([&] { return f_.handle_event(e, s); });
     } else {
-      out.pending.emplace(result_of{[&] { return f_.handle_event(e, s); }});
+      out.emplace_pending([&] { return f_.handle_event(e, s); });
     }
   }
 
@@ -107,11 +107,11 @@ class statem_engine {
   std::optional<step> run(event& e, Machine& m) {
     statem_outcome<transition> out;
     invoke(e, out);
-    if (out.pending) {
-      m.set_pending(std::move(*out.pending));
+    if (out.is_pending()) {
+      m.set_pending(std::move(out.pending()));
       return std::nullopt;
     }
-    return apply(*out.ready, e.is(event_kind::enter));
+    return apply(out.ready(), e.is(event_kind::enter));
   }
 
   /// Adopts the state init chose (its previous state is itself) and
