@@ -303,7 +303,7 @@ maybe_task<next> dispatch_call(D& d, message owner, gd::call_header* h, type_lis
 
 template <class D, class... Ts>
 maybe_task<next> dispatch_cast(D& d, message owner, gd::request_header* h, type_list<Ts...>) {
-  std::optional<maybe_task<next>> out;
+  lazy_slot<maybe_task<next>> out;
   (void)((h->req_type == rt::tag_of<Ts>()
               ? (out.emplace(invoke_cast<D, Ts>(d, owner, static_cast<gd::cast_envelope<Ts>*>(h))), true)
               : false) ||
@@ -328,7 +328,7 @@ constexpr bool handles_info() {
 
 template <class D, class... Ts>
 maybe_task<next> dispatch_info(D& d, message owner, rt::envelope* e, type_list<Ts...>) {
-  std::optional<maybe_task<next>> out;
+  lazy_slot<maybe_task<next>> out;
   auto try_one = [&]<class T>(std::type_identity<T>) {
     if constexpr (handles_info<D, T>()) {
       if (e->type == rt::tag_of<T>()) {
@@ -371,8 +371,8 @@ maybe_task<next> dispatch_timeout(D& d) {
 /// Offers `e` to d.behaviour_info(T&&) for the types a behaviour layered on
 /// gen_server lists in `behaviour_infos`; nothing if none matches.
 template <class D, class... Ts>
-std::optional<maybe_task<next>> dispatch_behaviour_info(D& d, message& owner, rt::envelope* e, type_list<Ts...>) {
-  std::optional<maybe_task<next>> out;
+lazy_slot<maybe_task<next>> dispatch_behaviour_info(D& d, message& owner, rt::envelope* e, type_list<Ts...>) {
+  lazy_slot<maybe_task<next>> out;
   auto try_one = [&]<class T>(std::type_identity<T>) {
     if (e->type == rt::tag_of<T>()) {
       if constexpr (is_task<decltype(d.behaviour_info(std::move(owner.get<T>())))>::value) {
@@ -464,9 +464,9 @@ proc run(start_ctx ctx, Args args) {
   exit_reason why;
   gen::from pending;
   for (;;) {
-    std::optional<next> n;
+    lazy_slot<next> n;
     try {
-      std::optional<maybe_task<next>> mt;
+      lazy_slot<maybe_task<next>> mt;
       if (then.cont) {
         mt.emplace(then.cont.run(&*d));
       } else {

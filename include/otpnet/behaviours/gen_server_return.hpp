@@ -22,7 +22,10 @@
 #include <otpnet/runtime/proc.hpp>
 
 #include <chrono>
+#include <memory>
+#include <new>
 #include <optional>
+#include <type_traits>
 #include <utility>
 
 namespace otpnet::gen_server {
@@ -35,20 +38,87 @@ namespace detail {
 
 struct next;
 
+/// An optional value whose storage stays uninitialised while empty. The
+/// loop makes several per message; GCC 12 zero-fills the whole storage of
+/// a default-constructed std::optional (a `rep stos` of about 100 bytes
+/// for a `next`), which this does not.
+template <class T>
+class lazy_slot {
+ public:
+  lazy_slot() noexcept {}  // NOLINT(modernize-use-equals-default): = default would initialise the union
+  lazy_slot(lazy_slot&& o) noexcept(std::is_nothrow_move_constructible_v<T>) {
+    if (o.has_) {
+      emplace(std::move(o.v_));
+    }
+  }
+  lazy_slot(const lazy_slot&) = delete;
+  lazy_slot& operator=(const lazy_slot&) = delete;
+  lazy_slot& operator=(lazy_slot&&) = delete;
+  ~lazy_slot() { reset(); }
+
+  template <class... A>
+  T& emplace(A&&... a) {
+    reset();
+    ::new (static_cast<void*>(std::addressof(v_))) T(std::forward<A>(a)...);
+    has_ = true;
+    return v_;
+  }
+  void reset() noexcept {
+    if (has_) {
+      v_.~T();
+      has_ = false;
+    }
+  }
+  explicit operator bool() const noexcept { return has_; }
+  T& operator*() noexcept { return v_; }
+  T* operator->() noexcept { return std::addressof(v_); }
+
+ private:
+  union {
+    T v_;
+  };
+  bool has_ = false;
+};
+
 /// A value that is either ready or still to be awaited: a callback that is
 /// a plain function gives it ready, a coroutine callback gives a task.
 template <class T>
 class maybe_task {
  public:
-  maybe_task(T v) : value_(std::move(v)) {}       // NOLINT(google-explicit-constructor)
-  maybe_task(task<T> t) : task_(std::move(t)) {}  // NOLINT(google-explicit-constructor)
-  bool ready() const noexcept { return value_.has_value(); }
-  T take_value() { return std::move(*value_); }
+  maybe_task(T v) : ready_(true) {  // NOLINT(google-explicit-constructor)
+    ::new (static_cast<void*>(std::addressof(value_))) T(std::move(v));
+  }
+  maybe_task(task<T> t) : ready_(false) {  // NOLINT(google-explicit-constructor)
+    ::new (static_cast<void*>(std::addressof(task_))) task<T>(std::move(t));
+  }
+  maybe_task(maybe_task&& o) noexcept(std::is_nothrow_move_constructible_v<T>) : ready_(o.ready_) {
+    if (ready_) {
+      ::new (static_cast<void*>(std::addressof(value_))) T(std::move(o.value_));
+    } else {
+      ::new (static_cast<void*>(std::addressof(task_))) task<T>(std::move(o.task_));
+    }
+  }
+  maybe_task(const maybe_task&) = delete;
+  maybe_task& operator=(const maybe_task&) = delete;
+  maybe_task& operator=(maybe_task&&) = delete;
+  ~maybe_task() {
+    if (ready_) {
+      value_.~T();
+    } else {
+      task_.~task<T>();
+    }
+  }
+  bool ready() const noexcept { return ready_; }
+  T take_value() { return std::move(value_); }
   task<T> take_task() { return std::move(task_); }
 
  private:
-  std::optional<T> value_;
-  task<T> task_;  // empty when value_ is set (not an optional: GCC 12 warns falsely on a moved optional<task>)
+  // One or the other, left uninitialised until then (see lazy_slot).
+  union {
+    T value_;
+    task<T> task_;
+  };
+  bool ready_;
 };
 
 /// handle_continue to run before the next message: its argument, in an
