@@ -345,7 +345,7 @@ void port::finish_hand_over() {
                                             if (errc e = self->register_io(); e != errc::ok) {
                                               // The new owner learns it as from a failed read:
                                               // tcp_error, then tcp_closed, and the port closes.
-                                              self->fail_receive(e);
+                                              self->fail_receive(e, "the reactor cannot watch the socket");
                                               return;
                                             }
                                             if (!self->outq_.empty()) {
@@ -428,7 +428,7 @@ port::read_outcome port::read_some(std::size_t need) noexcept {
   transport* tp = current_transport();
   if (tp == nullptr) {
     if (recv_error_ != errc::ok) {
-      fail_receive(recv_error_);
+      fail_receive(recv_error_, "receive failed");
       return read_outcome::error;
     }
     if (completions_) {
@@ -464,7 +464,7 @@ port::read_outcome port::read_some(std::size_t need) noexcept {
       case transport::status::eof:
         return read_outcome::eof;
       case transport::status::error:
-        fail_receive(t.reason);
+        fail_receive(t.reason, "receive failed");
         return read_outcome::error;
     }
   }
@@ -478,7 +478,7 @@ port::read_outcome port::read_some(std::size_t need) noexcept {
       consume(0);
       return completions_ ? queue_recv() : read_outcome::would_block;
     }
-    fail_receive(n.error());
+    fail_receive(n.error(), "receive failed");
     return read_outcome::error;
   }
   if (*n == 0) {
@@ -602,9 +602,9 @@ void port::deliver_end() noexcept {
   }
 }
 
-void port::fail_receive(errc reason) noexcept {
+void port::fail_receive(errc reason, const char* what) noexcept {
   receive_failed_ = true;
-  report(reason, reason == errc::emsgsize ? "frame larger than packet_size" : "receive failed");
+  report(reason, what);
   if (recv_ticket() != 0) {
     (void)otpnet::send(waits_->recv_pid, recv_reply{std::exchange(waits_->recv_ticket, 0), fail(reason)});
   } else {
@@ -640,7 +640,8 @@ void port::pump() noexcept {
     }
     if (d.st == decoded::status::too_big ||
         (d.st == decoded::status::need_more && d.need > std::numeric_limits<std::uint32_t>::max())) {
-      fail_receive(errc::emsgsize);  // (or larger than a buffer can hold: 32-bit sizes)
+      // (Or larger than a buffer can hold: 32-bit sizes.)
+      fail_receive(errc::emsgsize, "frame larger than packet_size");
       break;
     }
     if (peer_closed_) {

@@ -204,7 +204,10 @@ class port final : public std::enable_shared_from_this<port>, public port_resour
   void make_room(std::size_t want);
   void deliver_frame(buffer frame) noexcept;
   void deliver_end() noexcept;
-  void fail_receive(errc reason) noexcept;
+  /// Ends the port as a failed receive does: a report line `what: reason`,
+  /// then tcp_error and tcp_closed to the owner (or the error to a passive
+  /// recv waiting), and the port closes.
+  void fail_receive(errc reason, const char* what) noexcept;
   std::span<const std::byte> buffered() const noexcept;
   void consume(std::size_t n) noexcept;
 
