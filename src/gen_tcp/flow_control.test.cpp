@@ -369,6 +369,49 @@ TEST_P(send_timeout, peer_that_never_reads_gives_tcp_error_timeout) {
   EXPECT_EQ(next_in(other).data, "and you?");
 }
 
+// With send_timeout, a send that may wait needs the port's block for its
+// timer. Made when the send is queued, a failure is the send's answer
+// (enomem, nothing sent) and the port carries on; the next send is timed.
+// It used to be made when the timer was armed, after the bytes were
+// queued: without memory the send was accepted and waited untimed (and
+// the sends after it, queued behind it, with it).
+TEST_F(flow_control, a_send_without_memory_for_its_timer_is_refused_and_the_next_is_timed) {
+  auto k = open_conn({.active = always});
+  // Room in the send queue for what comes (sent without send_timeout, so
+  // no block yet), written out by the peer reading it all.
+  constexpr std::size_t piece = 16 * mib;  // more than the kernel buffers hold
+  EXPECT_EQ(call(k.owner,
+                 [](const socket& s) {
+                   std::string r;
+                   for (int i = 0; i < 3; ++i) {
+                     r += outcome(s.send(buffer::copy_of(pattern(piece)))) + " ";
+                   }
+                   return r;
+                 }),
+            "ok ok ok ");
+  EXPECT_EQ(k.c.read_exact(3 * piece).size(), 3 * piece);
+  ASSERT_TRUE(wait_until([&] {
+    return call(k.owner, [](const socket& s) { return std::to_string(s.getstat().value().send_pend); }) == "0";
+  }));
+  ASSERT_EQ(setopts(k.owner, {.send_timeout = 200ms}), "ok");
+  EXPECT_EQ(call(k.owner,
+                 [](const socket& s) {
+                   buffer b = buffer::copy_of(pattern(piece));
+                   result<queued> q = fail(errc::invalid);
+                   {
+                     otpnet::test::failing_allocations no_memory;
+                     q = s.send(std::move(b));
+                   }
+                   return outcome(q) + " " + outcome(s.send(buffer::copy_of(pattern(piece))));
+                 }),
+            "enomem ok");
+  // The peer never reads: the second send times out.
+  ev e = next();
+  EXPECT_EQ(e.kind, "error");
+  EXPECT_EQ(e.reason, errc::timeout);
+  EXPECT_TRUE(reports().saw("send timed out"));
+}
+
 // shutdown(write) goes out after the queue, as inet's (its pending
 // shutdown): the peer reads every byte, then the end.
 TEST_F(flow_control, shutdown_write_after_the_queue_is_written) {

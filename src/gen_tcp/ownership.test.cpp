@@ -386,6 +386,70 @@ TEST_F(ownership, adopting_a_socket_its_loop_already_watches_fails_with_a_reason
   EXPECT_EQ(c.read_exact(f.size()), f);
 }
 
+// A hand-over to a scheduler whose loop cannot watch the socket (here it
+// watches the descriptor already, for a port another process adopted)
+// ends the port as a failed read does: the new owner gets tcp_error with
+// the loop's reason, then tcp_closed; the report line names the failed
+// watch, not a receive.
+
+/// C, on the target scheduler: adopts `raw` (passive), says so, and holds
+/// the port until the test sends it anything.
+proc adopt_and_hold(so::socket raw, pid to) {
+  effective_options o;
+  o.active = passive;
+  auto s = adopt(raw, o);
+  send(to, ev{"c", s ? "adopted" : std::string(err_name(s.error()))});
+  (void)co_await receive_any(after(must));
+}
+
+/// B: reports the messages it gets about its socket until tcp_closed.
+proc socket_messages(pid to) {
+  std::string said;
+  while (auto m = co_await receive_any(after(must))) {
+    if (auto* e = m->get_if<tcp_error>()) {
+      said += "tcp_error:" + std::string(err_name(e->reason)) + " ";
+    } else if (m->is<tcp>()) {
+      said += "tcp ";
+    } else if (m->is<tcp_closed>()) {
+      said += "tcp_closed";
+      break;
+    }
+  }
+  send(to, ev{"b", said});
+}
+
+/// A: adopts `raw` and hands it to `b`; reports the answer.
+proc adopt_and_hand_over(so::socket raw, pid b, pid to) {
+  effective_options o;
+  o.active = once;
+  auto s = adopt(raw, o);
+  if (!s) {
+    send(to, ev{"a", std::string(err_name(s.error()))});
+    co_return;
+  }
+  auto r = co_await s->controlling_process(b);
+  send(to, ev{"a", outcome(r)});
+}
+
+TEST_F(ownership, a_hand_over_the_new_loop_cannot_watch_closes_the_port_with_a_report) {
+  auto ls = listen_lo();
+  client c = client::connect(ls.port);
+  auto raw = so::accept(ls.sock, must);
+  ASSERT_TRUE(raw);
+  pid holder = spawn_opt({.scheduler = 1}, [raw = *raw, to = me()]() -> proc { return adopt_and_hold(raw, to); }).first;
+  ev held = mb().receive<ev>(must, [](const ev& e) { return e.kind == "c"; }).value_or(ev{"none"});
+  ASSERT_EQ(held.data, "adopted");
+  pid b = spawn_opt({.scheduler = 1}, [to = me()]() -> proc { return socket_messages(to); }).first;
+  spawn_opt({.scheduler = 0}, [raw = *raw, b, to = me()]() -> proc { return adopt_and_hand_over(raw, b, to); });
+  ev a = mb().receive<ev>(must, [](const ev& e) { return e.kind == "a"; }).value_or(ev{"none"});
+  EXPECT_EQ(a.data, "ok");  // the watch is tried on the new scheduler, after the answer
+  ev got = mb().receive<ev>(must, [](const ev& e) { return e.kind == "b"; }).value_or(ev{"none"});
+  EXPECT_EQ(got.data, "tcp_error:eexist tcp_closed");
+  EXPECT_TRUE(reports().saw("the reactor cannot watch the socket: ")) << "no report line naming the watch";
+  EXPECT_FALSE(reports().saw("receive failed")) << "reported as a failed receive";
+  send(holder, ev{"stop"});
+}
+
 TEST_F(ownership, only_the_owner_may_hand_over_set_options_or_receive) {
   auto k = open_conn({.active = passive}, 0);
   // Another process on the owner's scheduler (and one on the other).

@@ -216,6 +216,9 @@ result<void> port::close() noexcept {
       return close_now();  // no memory for the limit: dropped rather than kept forever
     }
   }
+  if (make_waits() != errc::ok) {
+    return close_now();  // no memory for the timer: the same
+  }
   closing_ = true;
   if (waits_) {
     waits_->recv_ticket = 0;
@@ -345,11 +348,14 @@ void port::finish_hand_over() {
                                             if (errc e = self->register_io(); e != errc::ok) {
                                               // The new owner learns it as from a failed read:
                                               // tcp_error, then tcp_closed, and the port closes.
-                                              self->fail_receive(e);
+                                              self->fail_receive(e, "the reactor cannot watch the socket");
                                               return;
                                             }
                                             if (!self->outq_.empty()) {
                                               self->arm_send_timer();  // on this loop now
+                                              if (self->is_closed()) {
+                                                return;  // (the timer found no memory: fail_send)
+                                              }
                                             }
                                             otpnet::detail::attach_resource(new_owner, self);
                                             if (!is_alive(new_owner)) {
@@ -428,7 +434,7 @@ port::read_outcome port::read_some(std::size_t need) noexcept {
   transport* tp = current_transport();
   if (tp == nullptr) {
     if (recv_error_ != errc::ok) {
-      fail_receive(recv_error_);
+      fail_receive(recv_error_, "receive failed");
       return read_outcome::error;
     }
     if (completions_) {
@@ -464,7 +470,7 @@ port::read_outcome port::read_some(std::size_t need) noexcept {
       case transport::status::eof:
         return read_outcome::eof;
       case transport::status::error:
-        fail_receive(t.reason);
+        fail_receive(t.reason, "receive failed");
         return read_outcome::error;
     }
   }
@@ -478,7 +484,7 @@ port::read_outcome port::read_some(std::size_t need) noexcept {
       consume(0);
       return completions_ ? queue_recv() : read_outcome::would_block;
     }
-    fail_receive(n.error());
+    fail_receive(n.error(), "receive failed");
     return read_outcome::error;
   }
   if (*n == 0) {
@@ -602,9 +608,9 @@ void port::deliver_end() noexcept {
   }
 }
 
-void port::fail_receive(errc reason) noexcept {
+void port::fail_receive(errc reason, const char* what) noexcept {
   receive_failed_ = true;
-  report(reason, reason == errc::emsgsize ? "frame larger than packet_size" : "receive failed");
+  report(reason, what);
   if (recv_ticket() != 0) {
     (void)otpnet::send(waits_->recv_pid, recv_reply{std::exchange(waits_->recv_ticket, 0), fail(reason)});
   } else {
@@ -640,7 +646,8 @@ void port::pump() noexcept {
     }
     if (d.st == decoded::status::too_big ||
         (d.st == decoded::status::need_more && d.need > std::numeric_limits<std::uint32_t>::max())) {
-      fail_receive(errc::emsgsize);  // (or larger than a buffer can hold: 32-bit sizes)
+      // (Or larger than a buffer can hold: 32-bit sizes.)
+      fail_receive(errc::emsgsize, "frame larger than packet_size");
       break;
     }
     if (peer_closed_) {
@@ -685,10 +692,12 @@ result<buffer> port::recv(std::size_t length, std::uint64_t ticket, bool now) {
   if (end_delivered_ || receive_failed_) {
     return fail(errc::closed);
   }
-  waits& w = waits_now();
-  w.recv_ticket = ticket;
-  w.recv_length = length;
-  w.recv_pid = self();
+  if (errc e = make_waits(); e != errc::ok) {
+    return fail(e);
+  }
+  waits_->recv_ticket = ticket;
+  waits_->recv_length = length;
+  waits_->recv_pid = self();
   if (first_event_pending_) {
     read_maybe_ready_ = true;  // bytes may wait since before the registration
   }
@@ -767,6 +776,9 @@ result<queued> port::send(buffer data, bool copied) {
   if (h == SIZE_MAX) {
     return fail(errc::emsgsize);
   }
+  if (errc e = make_send_timer_room(); e != errc::ok) {
+    return fail(e);
+  }
   it.hlen = static_cast<std::uint8_t>(h);
   stats_.saw_send(data.size());
   it.data = std::move(data);
@@ -818,6 +830,10 @@ result<queued> port::send_span(std::span<const std::byte> data) {
   if (h == SIZE_MAX) {
     return fail(errc::emsgsize);
   }
+  // Before the write: what the kernel does not take waits, timed.
+  if (errc e = make_send_timer_room(); e != errc::ok) {
+    return fail(e);
+  }
   ::iovec iov[2] = {{header.data(), h}, {const_cast<std::byte*>(data.data()), data.size()}};
   auto n = h != 0 ? write_iov(iov, 2) : write_iov(iov + 1, 1);
   std::size_t total = h + data.size();
@@ -845,6 +861,9 @@ result<queued> port::send_span(std::span<const std::byte> data) {
   queued_bytes_ += total - sent;
   outq_.push_back(std::move(it));
   arm_send_timer();
+  if (send_error_ != errc::ok) {
+    return fail(send_error_);
+  }
   if (queued_bytes_ > opts_->high_watermark) {
     busy_ = true;
   }
@@ -1050,7 +1069,10 @@ result<bool> port::drained(std::uint64_t ticket) {
   if (!busy_) {
     return true;
   }
-  waits_now().drain_waiters.emplace_back(self(), ticket);
+  if (errc e = make_waits(); e != errc::ok) {
+    return fail(e);
+  }
+  waits_->drain_waiters.emplace_back(self(), ticket);
   return false;
 }
 
@@ -1062,13 +1084,21 @@ void port::arm_send_timer() noexcept {
   if (loop == nullptr) {
     return;
   }
-  waits* w = nullptr;
-  try {
-    w = &waits_now();  // once per port: the block stays
-  } catch (const std::bad_alloc&) {
-    return;  // no memory for the timer's place: the send is not timed
+  // The block is there already: a send that may wait made it (send,
+  // send_span: refused with enomem when it could not), as did setopts and
+  // close for a queue already waiting. The wheel may have to grow. Without
+  // memory the queue cannot be timed: the sending side fails (enomem, the
+  // send in progress answers it) rather than wait untimed.
+  if (make_waits() != errc::ok) {
+    fail_send(errc::enomem);
+    return;
   }
-  w->send_timer = loop->start_timer(opts_->send_timeout, w->send_timer_to, progress_mark_);
+  try {
+    waits_->send_timer = loop->start_timer(opts_->send_timeout, waits_->send_timer_to, progress_mark_);
+  } catch (const std::bad_alloc&) {
+    fail_send(errc::enomem);
+    return;
+  }
   send_timer_armed_ = true;
 }
 
@@ -1169,6 +1199,11 @@ result<void> port::setopts(const options& o) {
   if (!next.apply(req)) {
     return fail(errc::invalid);
   }
+  // A queue already waiting gets its timer's block now, where the caller
+  // can be told.
+  if (next.send_timeout.count() > 0 && !outq_.empty() && make_waits() != errc::ok) {
+    return fail(errc::enomem);
+  }
   bool nodelay_changes = o.nodelay && *o.nodelay != opts_->nodelay;
   bool keepalive_changes = o.keepalive && *o.keepalive != opts_->keepalive;
   // Shared with this port's siblings until now: a change is a block of its own.
@@ -1264,21 +1299,35 @@ void port::on_io(std::uint64_t, reactor::readiness r) noexcept {
   }
 }
 
-void port::set_transport(std::unique_ptr<transport> t, bool tls) noexcept {
-  (void)stop_completion_reads();             // the transport reads the descriptor itself (the handshake checked)
-  waits_now().tls_transport = std::move(t);  // (the handshake's wait_io made the block already)
+result<void> port::prepare_transport() noexcept {
+  if (errc e = make_waits(); e != errc::ok) {
+    return fail(e);
+  }
+  return ok();
+}
+
+result<void> port::set_transport(std::unique_ptr<transport> t, bool tls) noexcept {
+  if (errc e = make_waits(); e != errc::ok) {
+    return fail(e);  // (the handshake prepared the block before it began)
+  }
+  (void)stop_completion_reads();  // the transport reads the descriptor itself (the handshake checked)
+  waits_->tls_transport = std::move(t);
   tls_ = tls;
   if (wants_frames()) {
     pump();
   }
+  return ok();
 }
 
-void port::wait_io(bool write, std::uint64_t ticket) noexcept {
+result<void> port::wait_io(bool write, std::uint64_t ticket) noexcept {
+  if (errc e = make_waits(); e != errc::ok) {
+    return fail(e);
+  }
   (void)stop_completion_reads();  // readable events are what is waited for (the handshake checked)
-  waits& w = waits_now();
-  w.io_ticket = ticket;
-  w.io_write = write;
-  w.io_pid = self();
+  waits_->io_ticket = ticket;
+  waits_->io_write = write;
+  waits_->io_pid = self();
+  return ok();
 }
 
 void port::cancel_wait_io(std::uint64_t ticket) noexcept {
@@ -1287,12 +1336,26 @@ void port::cancel_wait_io(std::uint64_t ticket) noexcept {
   }
 }
 
-port::waits& port::waits_now() {
+errc port::make_waits() noexcept {
   if (!waits_) {
-    waits_ = std::make_unique<waits>();
+    waits_.reset(new (std::nothrow) waits());
+    if (!waits_) {
+      return errc::enomem;
+    }
     waits_->send_timer_to.target = this;
   }
-  return *waits_;
+  return errc::ok;
+}
+
+errc port::make_send_timer_room() noexcept {
+  if (opts_->send_timeout.count() <= 0) {
+    return errc::ok;
+  }
+  errc e = make_waits();
+  if (e != errc::ok) {
+    report(e, "no memory for the send timer: the send is refused");
+  }
+  return e;
 }
 
 }  // namespace otpnet::gen_tcp::detail

@@ -145,13 +145,20 @@ class port final : public std::enable_shared_from_this<port>, public port_resour
   std::span<const std::byte> unread() const noexcept { return buffered(); }
   /// Drops `n` bytes of unread() (consumed by a transport's handshake).
   void take_unread(std::size_t n) noexcept { consume(n); }
+  /// Makes the port's room for a transport now (its rare block), so that a
+  /// handshake can refuse before it changes anything: wait_io and
+  /// set_transport then cannot fail. Errors: enomem.
+  result<void> prepare_transport() noexcept;
   /// From now on bytes go through `t`, and messages are ssl, ssl_closed...
-  void set_transport(std::unique_ptr<transport> t, bool tls) noexcept;
+  /// Errors: enomem (no prepare_transport before, and no memory now; `t`
+  /// is dropped and nothing changes).
+  result<void> set_transport(std::unique_ptr<transport> t, bool tls) noexcept;
   transport* current_transport() const noexcept { return waits_ ? waits_->tls_transport.get() : nullptr; }
   bool is_tls() const noexcept { return tls_; }
   /// Asks for an io_ready{ticket} when the descriptor is readable (or
-  /// writable, with `write`); for a handshake run by the owner.
-  void wait_io(bool write, std::uint64_t ticket) noexcept;
+  /// writable, with `write`); for a handshake run by the owner. Errors:
+  /// enomem, as set_transport.
+  result<void> wait_io(bool write, std::uint64_t ticket) noexcept;
   void cancel_wait_io(std::uint64_t ticket) noexcept;
   int native_handle() const noexcept { return fd_; }
   /// Reads by readiness from now on, keeping the bytes of a receive in
@@ -204,7 +211,10 @@ class port final : public std::enable_shared_from_this<port>, public port_resour
   void make_room(std::size_t want);
   void deliver_frame(buffer frame) noexcept;
   void deliver_end() noexcept;
-  void fail_receive(errc reason) noexcept;
+  /// Ends the port as a failed receive does: a report line `what: reason`,
+  /// then tcp_error and tcp_closed to the owner (or the error to a passive
+  /// recv waiting), and the port closes.
+  void fail_receive(errc reason, const char* what) noexcept;
   std::span<const std::byte> buffered() const noexcept;
   void consume(std::size_t n) noexcept;
 
@@ -230,6 +240,9 @@ class port final : public std::enable_shared_from_this<port>, public port_resour
   result<std::size_t> write_iov(const ::iovec* iov, std::size_t n) noexcept;
   void after_progress() noexcept;
   void fail_send(errc reason) noexcept;
+  /// Starts the send timer (send_timeout) for the queue; its block was
+  /// made when the send was queued (make_send_timer_room). A timer the
+  /// wheel has no memory for fails the sending side with enomem.
   void arm_send_timer() noexcept;
   void cancel_send_timer() noexcept;
   void notify_drained(errc reason) noexcept;
@@ -349,9 +362,10 @@ class port final : public std::enable_shared_from_this<port>, public port_resour
   // What few ports use, allocated on first use: a passive recv waiting, a
   // transport waiting for readiness, callers of drained(), the transport
   // itself (TLS), and the send timer (send_timeout: armed only while the
-  // kernel takes no more). A plain port's reads and writes test waits_
-  // where they tested the transport's pointer: one load and a comparison
-  // either way.
+  // kernel takes no more; the block is made by the first send, where no
+  // memory can be the send's answer). A plain port's reads and writes
+  // test waits_ where they tested the transport's pointer: one load and a
+  // comparison either way.
   struct waits {
     std::uint64_t recv_ticket = 0;  // a passive recv waiting (0: none)
     std::size_t recv_length = 0;
@@ -365,7 +379,13 @@ class port final : public std::enable_shared_from_this<port>, public port_resour
     reactor::timer_handle send_timer;
   };
   std::unique_ptr<waits> waits_;
-  waits& waits_now();
+  /// Makes the rare block unless there is one (it stays for the port's
+  /// life). Errors: enomem.
+  errc make_waits() noexcept;
+  /// A send that may wait in the queue needs the block for its timer
+  /// (send_timeout): made before the send changes anything, so that no
+  /// queued send goes untimed. Errors: enomem, with a report line.
+  errc make_send_timer_room() noexcept;
   std::uint64_t recv_ticket() const noexcept { return waits_ ? waits_->recv_ticket : 0; }
 };
 

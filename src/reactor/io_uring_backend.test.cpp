@@ -75,6 +75,15 @@ class io_uring_backend_test : public ::testing::Test {
     return {sv[0], sv[1]};
   }
 
+  // A socket pair whose first end `b` watches under `token`: {that end,
+  // its peer}.
+  std::array<int, 2> watched_pair(backend& b, std::uint64_t token, interest i) {
+    auto pair = socket_pair();
+    auto r = b.add(pair[0], token, i);
+    EXPECT_TRUE(r) << err_name(r.error());
+    return pair;
+  }
+
   void close_fd(int fd) {
     (void)internal::sys_once([fd] { return ::close(fd); });
     std::erase(fds_, fd);
@@ -116,6 +125,24 @@ class io_uring_backend_test : public ::testing::Test {
     return tokens;
   }
 
+  // The event of kind `k` for `token` among the first `n` of `out`, or null.
+  template <std::size_t N>
+  static const io_event* find_event(const std::array<io_event, N>& out, std::size_t n, std::uint64_t token,
+                                    event_kind k) {
+    for (std::size_t i = 0; i < n && i < N; ++i) {
+      if (out[i].kind == k && out[i].token == token) {
+        return &out[i];
+      }
+    }
+    return nullptr;
+  }
+
+  // The bytes a receive's completion brought (none for a result <= 0).
+  static std::string bytes_of(const io_event& ev) {
+    return ev.result > 0 ? std::string(reinterpret_cast<const char*>(ev.data), static_cast<std::size_t>(ev.result))
+                         : std::string();
+  }
+
   // Polls (waiting up to a second each time, at most 20 times) until an
   // event of kind `k` for `token` comes; it (its bytes valid until the next
   // poll), or nothing.
@@ -127,10 +154,8 @@ class io_uring_backend_test : public ::testing::Test {
       if (!n) {
         break;
       }
-      for (std::size_t i = 0; i < *n; ++i) {
-        if (out[i].kind == k && out[i].token == token) {
-          return out[i];
-        }
+      if (const io_event* ev = find_event(out, *n, token, k)) {
+        return *ev;
       }
     }
     return std::nullopt;
@@ -156,11 +181,31 @@ class io_uring_backend_test : public ::testing::Test {
     if (!ev) {
       return {};
     }
-    recv_result r{true, ev->result, {}};
-    if (ev->result > 0) {
-      r.bytes.assign(reinterpret_cast<const char*>(ev->data), static_cast<std::size_t>(ev->result));
+    return {true, ev->result, bytes_of(*ev)};
+  }
+
+  // Polls without waiting, at most `max` times, calling `before()` ahead
+  // of each poll, until the receive of `token` completes: the poll that
+  // brought it (1 for the first; 0 when none did) and what it brought.
+  struct polled_recv {
+    int poll = 0;
+    recv_result r;
+  };
+  template <class Before>
+  static polled_recv poll_now_until_recv(backend& b, std::uint64_t token, int max, Before before) {
+    std::array<io_event, 16> out;
+    for (int poll = 1; poll <= max; ++poll) {
+      before();
+      auto n = b.poll(out, 0ms);
+      EXPECT_TRUE(n) << err_name(n.error());
+      if (!n) {
+        break;
+      }
+      if (const io_event* ev = find_event(out, *n, token, event_kind::recv)) {
+        return {poll, {true, ev->result, bytes_of(*ev)}};
+      }
     }
-    return r;
+    return {};
   }
 
   // The result of the send of `token` once it completes (see await_event).
@@ -193,10 +238,8 @@ class io_uring_backend_test : public ::testing::Test {
     if (!n) {
       return ::testing::AssertionFailure() << "poll failed: " << err_name(n.error());
     }
-    for (std::size_t i = 0; i < *n; ++i) {
-      if (out[i].kind == event_kind::recv && out[i].token == token) {
-        return ::testing::AssertionSuccess();
-      }
+    if (find_event(out, *n, token, event_kind::recv) != nullptr) {
+      return ::testing::AssertionSuccess();
     }
     return ::testing::AssertionFailure() << "poll waited " << ms << " ms with bytes pending behind a parked receive";
   }
@@ -292,9 +335,9 @@ TEST_F(io_uring_backend_test, multishot_ended_by_the_kernel_is_re_armed) {
   ASSERT_TRUE(b);
   constexpr int count = 16;
   std::vector<std::array<int, 2>> pairs;
+  pairs.reserve(count);
   for (int i = 0; i < count; ++i) {
-    pairs.push_back(socket_pair());
-    ASSERT_TRUE(b->add(pairs.back()[0], static_cast<std::uint64_t>(i), interest::read));
+    pairs.push_back(watched_pair(*b, static_cast<std::uint64_t>(i), interest::read));
   }
   EXPECT_TRUE(poll_all(*b).empty());
   for (int round = 0; round < 3; ++round) {
@@ -326,8 +369,7 @@ TEST_F(io_uring_backend_test, multishot_ended_by_the_kernel_is_re_armed) {
 TEST_F(io_uring_backend_test, remove_after_close_releases_the_file_at_the_next_poll) {
   auto b = make();
   ASSERT_TRUE(b);
-  auto [a, peer] = socket_pair();
-  ASSERT_TRUE(b->add(a, 1, interest::read));
+  auto [a, peer] = watched_pair(*b, 1, interest::read);
   EXPECT_TRUE(poll_all(*b).empty());
   close_fd(a);
   EXPECT_FALSE(peer_sees_close(peer, 0ms));  // still held by the poll request
@@ -341,8 +383,7 @@ TEST_F(io_uring_backend_test, remove_after_close_releases_the_file_at_the_next_p
 TEST_F(io_uring_backend_test, remove_with_a_completion_in_flight_drops_it) {
   auto b = make();
   ASSERT_TRUE(b);
-  auto [a, peer] = socket_pair();
-  ASSERT_TRUE(b->add(a, 1, interest::read));
+  auto [a, peer] = watched_pair(*b, 1, interest::read);
   EXPECT_TRUE(poll_all(*b).empty());
   put(peer);
   ASSERT_TRUE(b->remove(a));
@@ -358,11 +399,10 @@ TEST_F(io_uring_backend_test, remove_with_a_completion_in_flight_drops_it) {
 TEST_F(io_uring_backend_test, polling_from_another_thread_re_arms_there) {
   auto b = make();
   ASSERT_TRUE(b);
-  auto [a, peer] = socket_pair();
-  ASSERT_TRUE(b->add(a, 7, interest::read));
+  auto [a, peer] = watched_pair(*b, 7, interest::read);
   EXPECT_TRUE(poll_all(*b).empty());  // armed by this thread
   std::size_t got = 0;
-  std::thread other([&] {
+  std::thread other([&, peer = peer] {  // (a copy: clang 14 cannot capture a structured binding)
     put(peer);
     std::array<io_event, 4> out;
     auto n = b->poll(out, 5000ms);
@@ -381,10 +421,9 @@ TEST_F(io_uring_backend_test, requests_are_batched_until_the_poll) {
   auto b = make();
   ASSERT_TRUE(b);
   std::vector<int> ends;
+  ends.reserve(8);
   for (int i = 0; i < 8; ++i) {
-    auto [a, peer] = socket_pair();
-    ASSERT_TRUE(b->add(a, static_cast<std::uint64_t>(i), interest::read));
-    ends.push_back(a);
+    ends.push_back(watched_pair(*b, static_cast<std::uint64_t>(i), interest::read)[0]);
   }
   EXPECT_EQ(b->stats().submits, 0u);
   std::array<io_event, 8> out;
@@ -402,8 +441,7 @@ TEST_F(io_uring_backend_test, recv_waits_for_bytes_then_completes_with_them) {
   auto b = make();
   ASSERT_TRUE(b);
   ASSERT_TRUE(b->supports_recv());
-  auto [a, peer] = socket_pair();
-  ASSERT_TRUE(b->add(a, 7, interest::write));
+  auto [a, peer] = watched_pair(*b, 7, interest::write);
   ASSERT_TRUE(b->submit_recv(a));
   // Nothing to read yet: the receive stays in the kernel.
   for (std::uint64_t t : poll_all(*b)) {
@@ -421,8 +459,7 @@ TEST_F(io_uring_backend_test, recv_waits_for_bytes_then_completes_with_them) {
 TEST_F(io_uring_backend_test, recv_of_bytes_already_there_completes_at_the_next_poll) {
   auto b = make();
   ASSERT_TRUE(b);
-  auto [a, peer] = socket_pair();
-  ASSERT_TRUE(b->add(a, 3, interest::write));
+  auto [a, peer] = watched_pair(*b, 3, interest::write);
   put(peer, "queued before");
   ASSERT_TRUE(b->submit_recv(a));
   auto r = await_recv(*b, 3);
@@ -434,8 +471,7 @@ TEST_F(io_uring_backend_test, recv_of_bytes_already_there_completes_at_the_next_
 TEST_F(io_uring_backend_test, recv_reports_the_end_of_the_stream_as_zero) {
   auto b = make();
   ASSERT_TRUE(b);
-  auto [a, peer] = socket_pair();
-  ASSERT_TRUE(b->add(a, 4, interest::write));
+  auto [a, peer] = watched_pair(*b, 4, interest::write);
   ASSERT_TRUE(b->submit_recv(a));
   ASSERT_TRUE(internal::sys([p = peer] { return ::shutdown(p, SHUT_WR); }));
   auto r = await_recv(*b, 4);
@@ -460,8 +496,7 @@ TEST_F(io_uring_backend_test, one_recv_at_a_time_and_only_on_watched_descriptors
 TEST_F(io_uring_backend_test, cancelled_recv_completes_once_with_ecanceled_and_can_be_queued_again) {
   auto b = make();
   ASSERT_TRUE(b);
-  auto [a, peer] = socket_pair();
-  ASSERT_TRUE(b->add(a, 5, interest::write));
+  auto [a, peer] = watched_pair(*b, 5, interest::write);
   ASSERT_TRUE(b->submit_recv(a));
   (void)poll_all(*b);  // in the kernel now, waiting
   ASSERT_TRUE(b->cancel_recv(a));
@@ -481,8 +516,7 @@ TEST_F(io_uring_backend_test, cancelled_recv_completes_once_with_ecanceled_and_c
 TEST_F(io_uring_backend_test, modify_keeps_the_recv_in_flight) {
   auto b = make();
   ASSERT_TRUE(b);
-  auto [a, peer] = socket_pair();
-  ASSERT_TRUE(b->add(a, 6, interest::write));
+  auto [a, peer] = watched_pair(*b, 6, interest::write);
   ASSERT_TRUE(b->submit_recv(a));
   (void)poll_all(*b);
   ASSERT_TRUE(b->modify(a, 6, interest::read_write));
@@ -498,8 +532,7 @@ TEST_F(io_uring_backend_test, modify_keeps_the_recv_in_flight) {
 TEST_F(io_uring_backend_test, remove_cancels_the_recv_and_releases_the_file) {
   auto b = make();
   ASSERT_TRUE(b);
-  auto [a, peer] = socket_pair();
-  ASSERT_TRUE(b->add(a, 8, interest::write));
+  auto [a, peer] = watched_pair(*b, 8, interest::write);
   ASSERT_TRUE(b->submit_recv(a));
   (void)poll_all(*b);
   ASSERT_TRUE(b->remove(a));
@@ -516,8 +549,7 @@ TEST_F(io_uring_backend_test, remove_cancels_the_recv_and_releases_the_file) {
 TEST_F(io_uring_backend_test, a_receive_never_reads_the_socket_that_reuses_its_number) {
   auto b = make();
   ASSERT_TRUE(b);
-  auto [a, peer] = socket_pair();
-  ASSERT_TRUE(b->add(a, 4, interest::write));
+  auto [a, peer] = watched_pair(*b, 4, interest::write);
   ASSERT_TRUE(b->submit_recv(a));  // still in the submission ring
   ASSERT_TRUE(b->remove(a));
   close_fd(a);
@@ -547,8 +579,7 @@ TEST_F(io_uring_backend_test, recv_without_a_free_buffer_ends_with_enobufs_until
   ASSERT_TRUE(b->supports_recv());
   std::vector<std::array<int, 2>> pairs;
   for (std::uint64_t i = 0; i < 3; ++i) {
-    pairs.push_back(socket_pair());
-    ASSERT_TRUE(b->add(pairs.back()[0], i, interest::write));
+    pairs.push_back(watched_pair(*b, i, interest::write));
     put(pairs.back()[1], "bytes " + std::to_string(i));
     ASSERT_TRUE(b->submit_recv(pairs.back()[0]));
   }
@@ -562,9 +593,7 @@ TEST_F(io_uring_backend_test, recv_without_a_free_buffer_ends_with_enobufs_until
     for (std::size_t i = 0; i < *n; ++i) {
       if (out[i].kind == event_kind::recv) {
         results[out[i].token] = out[i].result;
-        if (out[i].result > 0) {
-          got[out[i].token].assign(reinterpret_cast<const char*>(out[i].data), static_cast<std::size_t>(out[i].result));
-        }
+        got[out[i].token] = bytes_of(out[i]);
         ++completed;
       }
     }
@@ -595,8 +624,7 @@ TEST_F(io_uring_backend_test, recv_without_a_free_buffer_ends_with_enobufs_until
 TEST_F(io_uring_backend_test, buffers_are_reused_and_bound_each_receive) {
   auto b = make({.recv_buffers = 2, .recv_buffer_size = 8});
   ASSERT_TRUE(b);
-  auto [a, peer] = socket_pair();
-  ASSERT_TRUE(b->add(a, 9, interest::write));
+  auto [a, peer] = watched_pair(*b, 9, interest::write);
   std::string sent;
   std::string received;
   for (int i = 0; i < 200; ++i) {
@@ -622,10 +650,8 @@ TEST_F(io_uring_backend_test, buffers_are_reused_and_bound_each_receive) {
 TEST_F(io_uring_backend_test, cancel_recv_now_returns_the_bytes_that_came_first) {
   auto b = make();
   ASSERT_TRUE(b);
-  auto [a, peer] = socket_pair();
-  auto [c, other] = socket_pair();
-  ASSERT_TRUE(b->add(a, 1, interest::write));
-  ASSERT_TRUE(b->add(c, 2, interest::write));
+  auto [a, peer] = watched_pair(*b, 1, interest::write);
+  auto [c, other] = watched_pair(*b, 2, interest::write);
   ASSERT_TRUE(b->submit_recv(a));
   ASSERT_TRUE(b->submit_recv(c));
   (void)poll_all(*b);  // both wait in the kernel
@@ -636,7 +662,7 @@ TEST_F(io_uring_backend_test, cancel_recv_now_returns_the_bytes_that_came_first)
   EXPECT_EQ(now->kind, event_kind::recv);
   EXPECT_EQ(now->token, 1u);
   ASSERT_EQ(now->result, 5);
-  EXPECT_EQ(std::string(reinterpret_cast<const char*>(now->data), 5), "first");
+  EXPECT_EQ(bytes_of(*now), "first");
   EXPECT_EQ(b->cancel_recv_now(a).error(), errc::enoent);  // answered: none in flight
   // c's completion was set aside: a poll that may wait 20 s returns it at
   // once (it used to wait the whole timeout, with the ring empty).
@@ -646,13 +672,8 @@ TEST_F(io_uring_backend_test, cancel_recv_now_returns_the_bytes_that_came_first)
   ASSERT_TRUE(n);
   EXPECT_LT(std::chrono::steady_clock::now() - before, 10000ms) << "the poll waited with completions at hand";
   ASSERT_GE(*n, 1u);
-  bool second = false;
-  for (std::size_t i = 0; i < *n; ++i) {
-    if (out[i].kind == event_kind::recv && out[i].token == 2u) {
-      second = out[i].result == 6 && std::string(reinterpret_cast<const char*>(out[i].data), 6) == "second";
-    }
-  }
-  EXPECT_TRUE(second);
+  const io_event* second = find_event(out, *n, 2, event_kind::recv);
+  EXPECT_TRUE(second != nullptr && second->result == 6 && bytes_of(*second) == "second");
   // Nothing came for a: ECANCELED, and no later poll reports it.
   ASSERT_TRUE(b->submit_recv(a));
   (void)poll_all(*b);
@@ -672,14 +693,13 @@ TEST_F(io_uring_backend_test, cancel_recv_now_returns_the_bytes_that_came_first)
 TEST_F(io_uring_backend_test, cancel_recv_now_of_a_receive_not_yet_submitted) {
   auto b = make();
   ASSERT_TRUE(b);
-  auto [a, peer] = socket_pair();
-  ASSERT_TRUE(b->add(a, 1, interest::write));
+  auto [a, peer] = watched_pair(*b, 1, interest::write);
   put(peer, "there");
   ASSERT_TRUE(b->submit_recv(a));
   auto now = b->cancel_recv_now(a);
   ASSERT_TRUE(now);
   ASSERT_EQ(now->result, 5);
-  EXPECT_EQ(std::string(reinterpret_cast<const char*>(now->data), 5), "there");
+  EXPECT_EQ(bytes_of(*now), "there");
   ASSERT_TRUE(b->remove(a));
 }
 
@@ -697,8 +717,7 @@ TEST_F(io_uring_backend_test, a_send_is_made_with_the_wait_and_reports_its_count
   auto b = make();
   ASSERT_TRUE(b);
   ASSERT_TRUE(b->supports_send());
-  auto [a, peer] = socket_pair();
-  ASSERT_TRUE(b->add(a, 4, interest::write));
+  auto [a, peer] = watched_pair(*b, 4, interest::write);
   (void)poll_all(*b);  // the initial writable edge
   std::string head = "he";
   std::string tail = "llo";
@@ -725,8 +744,7 @@ TEST_F(io_uring_backend_test, a_send_is_made_with_the_wait_and_reports_its_count
 TEST_F(io_uring_backend_test, a_send_to_a_full_socket_completes_at_once_with_eagain) {
   auto b = make();
   ASSERT_TRUE(b);
-  auto [a, peer] = socket_pair();
-  ASSERT_TRUE(b->add(a, 5, interest::write));
+  auto [a, peer] = watched_pair(*b, 5, interest::write);
   std::string block(65536, 'x');
   ::iovec iov{block.data(), block.size()};
   std::size_t total = 0;
@@ -765,8 +783,7 @@ TEST_F(io_uring_backend_test, large_sends_of_several_buffers_go_whole_and_in_ord
   std::vector<std::array<int, 2>> fds;
   std::vector<std::array<std::string, 3>> parts;
   for (int i = 0; i < pairs; ++i) {
-    fds.push_back(socket_pair());
-    ASSERT_TRUE(b->add(fds.back()[0], static_cast<std::uint64_t>(100 + i), interest::write));
+    fds.push_back(watched_pair(*b, 100 + static_cast<std::uint64_t>(i), interest::write));
     parts.push_back({std::string(1000, static_cast<char>('a' + i)), std::string(1500, static_cast<char>('A' + i)),
                      std::string(700, static_cast<char>('0' + i))});
   }
@@ -801,15 +818,13 @@ TEST_F(io_uring_backend_test, large_sends_of_several_buffers_go_whole_and_in_ord
 TEST_F(io_uring_backend_test, remove_makes_a_send_that_has_not_left_a_no_op) {
   auto b = make();
   ASSERT_TRUE(b);
-  auto [a, peer] = socket_pair();
-  ASSERT_TRUE(b->add(a, 6, interest::write));
+  auto [a, peer] = watched_pair(*b, 6, interest::write);
   (void)poll_all(*b);
   std::string small = "never";
   std::string large(4096, 'n');
   ::iovec iov{small.data(), small.size()};
   ASSERT_TRUE(b->submit_send(a, &iov, 1));
-  auto [c, other] = socket_pair();
-  ASSERT_TRUE(b->add(c, 7, interest::write));
+  auto [c, other] = watched_pair(*b, 7, interest::write);
   ::iovec big{large.data(), large.size()};
   ASSERT_TRUE(b->submit_send(c, &big, 1));
   ASSERT_TRUE(b->remove(a));
@@ -827,8 +842,7 @@ TEST_F(io_uring_backend_test, remove_makes_a_send_that_has_not_left_a_no_op) {
 TEST_F(io_uring_backend_test, cancel_send_now_of_a_send_not_yet_submitted_sends_nothing) {
   auto b = make();
   ASSERT_TRUE(b);
-  auto [a, peer] = socket_pair();
-  ASSERT_TRUE(b->add(a, 8, interest::write));
+  auto [a, peer] = watched_pair(*b, 8, interest::write);
   (void)poll_all(*b);
   std::string bytes = "not yet";
   ::iovec iov{bytes.data(), bytes.size()};
@@ -857,10 +871,8 @@ TEST_F(io_uring_backend_test, cancel_send_now_of_a_send_not_yet_submitted_sends_
 TEST_F(io_uring_backend_test, cancel_send_now_of_a_send_made_returns_its_count) {
   auto b = make(io_uring_options{.sq_entries = 2});
   ASSERT_TRUE(b);
-  auto [a, peer] = socket_pair();
-  auto [c, other] = socket_pair();
-  ASSERT_TRUE(b->add(a, 1, interest::write));
-  ASSERT_TRUE(b->add(c, 2, interest::write));
+  auto [a, peer] = watched_pair(*b, 1, interest::write);
+  auto [c, other] = watched_pair(*b, 2, interest::write);
   (void)poll_all(*b);
   std::string bytes = "made";
   ::iovec iov{bytes.data(), bytes.size()};
@@ -892,8 +904,7 @@ TEST_F(io_uring_backend_test, cancel_send_now_of_a_send_made_returns_its_count) 
 TEST_F(io_uring_backend_test, a_receive_queued_with_a_send_is_made_after_the_send) {
   auto b = make();
   ASSERT_TRUE(b);
-  auto [a, peer] = socket_pair();
-  ASSERT_TRUE(b->add(a, 9, interest::write));
+  auto [a, peer] = watched_pair(*b, 9, interest::write);
   (void)poll_all(*b);
   ASSERT_TRUE(b->submit_recv(a));
   put(peer, "ping");
@@ -934,8 +945,7 @@ TEST_F(io_uring_backend_test, a_receive_queued_with_a_send_is_made_after_the_sen
 TEST_F(io_uring_backend_test, a_parked_receive_is_made_within_two_polls_of_the_send_it_waits_for) {
   auto b = make();
   ASSERT_TRUE(b);
-  auto [a, peer] = socket_pair();
-  ASSERT_TRUE(b->add(a, 3, interest::write));
+  auto [a, peer] = watched_pair(*b, 3, interest::write);
   (void)poll_all(*b);
   ASSERT_TRUE(b->submit_recv(a));
   put(peer, "ping");
@@ -945,25 +955,14 @@ TEST_F(io_uring_backend_test, a_parked_receive_is_made_within_two_polls_of_the_s
   put(peer, "next");
   std::string bytes = "x";
   ::iovec iov{bytes.data(), bytes.size()};
-  std::array<io_event, 16> out;
-  bool got = false;
-  int polls = 0;
-  while (polls < 8 && !got) {
-    auto sent = b->submit_send(a, &iov, 1);  // a send in every poll
-    ASSERT_TRUE(sent || sent.error() == errc::ealready);
-    auto n = b->poll(out, 0ms);
-    ASSERT_TRUE(n);
-    ++polls;
-    for (std::size_t i = 0; i < *n; ++i) {
-      if (out[i].kind == event_kind::recv && out[i].token == 3u) {
-        ASSERT_EQ(out[i].result, 4);
-        EXPECT_EQ(std::string(reinterpret_cast<const char*>(out[i].data), 4), "next");
-        got = true;
-      }
-    }
-  }
-  EXPECT_TRUE(got);
-  EXPECT_LE(polls, 3) << "the send's poll, one poll held, the poll that makes it";
+  auto got = poll_now_until_recv(*b, 3, 8, [&b, fd = a, &iov] {
+    auto sent = b->submit_send(fd, &iov, 1);  // a send in every poll
+    EXPECT_TRUE(sent || sent.error() == errc::ealready);
+  });
+  ASSERT_NE(got.poll, 0) << "no receive in 8 polls";
+  EXPECT_EQ(got.r.result, 4);
+  EXPECT_EQ(got.r.bytes, "next");
+  EXPECT_LE(got.poll, 3) << "the send's poll, one poll held, the poll that makes it";
   EXPECT_EQ(b->stats().recvs_after_send, 1u);
   ASSERT_TRUE(b->remove(a));
 }
@@ -1049,10 +1048,8 @@ TEST_F(io_uring_backend_test, a_parked_receive_ends_without_reading) {
 TEST_F(io_uring_backend_test, a_held_receive_gets_its_entry_before_a_wait_when_the_expected_send_was_cancelled) {
   auto b = make();
   ASSERT_TRUE(b);
-  auto [a, peer] = socket_pair();
-  auto [y, ypeer] = socket_pair();
-  ASSERT_TRUE(b->add(a, 9, interest::none));
-  ASSERT_TRUE(b->add(y, 10, interest::none));
+  auto [a, peer] = watched_pair(*b, 9, interest::none);
+  auto [y, ypeer] = watched_pair(*b, 10, interest::none);
   (void)poll_all(*b);
   ASSERT_TRUE(park_a_receive(*b, a, peer, 9));
   std::string answer = "pong";
@@ -1077,8 +1074,7 @@ TEST_F(io_uring_backend_test, a_held_receive_gets_its_entry_before_a_wait_when_t
 TEST_F(io_uring_backend_test, a_receive_parked_behind_a_cancelled_send_is_made_at_the_next_poll) {
   auto b = make();
   ASSERT_TRUE(b);
-  auto [a, peer] = socket_pair();
-  ASSERT_TRUE(b->add(a, 9, interest::none));
+  auto [a, peer] = watched_pair(*b, 9, interest::none);
   (void)poll_all(*b);
   ASSERT_TRUE(park_a_receive(*b, a, peer, 9));
   std::string bytes = "never";
@@ -1099,8 +1095,7 @@ TEST_F(io_uring_backend_test, a_receive_parked_behind_a_cancelled_send_is_made_a
 TEST_F(io_uring_backend_test, a_parked_receive_the_ring_refuses_ends_as_interrupted_even_out_of_memory) {
   auto b = make();
   ASSERT_TRUE(b);
-  auto [a, peer] = socket_pair();
-  ASSERT_TRUE(b->add(a, 9, interest::none));
+  auto [a, peer] = watched_pair(*b, 9, interest::none);
   (void)poll_all(*b);
   ASSERT_TRUE(park_a_receive(*b, a, peer, 9));
   put(peer, "next");
@@ -1116,14 +1111,9 @@ TEST_F(io_uring_backend_test, a_parked_receive_the_ring_refuses_ends_as_interrup
   seam::refuse_entries(*b, false);
   ASSERT_TRUE(n) << err_name(n.error());
   EXPECT_EQ(refused, 0u) << "the poll allocated";
-  std::optional<std::int32_t> ended;
-  for (std::size_t i = 0; i < *n; ++i) {
-    if (out[i].kind == event_kind::recv && out[i].token == 9u) {
-      ended = out[i].result;
-    }
-  }
-  ASSERT_TRUE(ended) << "the receive ended without a completion";
-  EXPECT_EQ(*ended, -EINTR);
+  const io_event* ended = find_event(out, *n, 9, event_kind::recv);
+  ASSERT_TRUE(ended != nullptr) << "the receive ended without a completion";
+  EXPECT_EQ(ended->result, -EINTR);
   ASSERT_TRUE(b->submit_recv(a));
   auto r = await_recv(*b, 9);
   ASSERT_TRUE(r.seen);
@@ -1139,8 +1129,7 @@ TEST_F(io_uring_backend_test, a_parked_receive_the_ring_refuses_ends_as_interrup
 TEST_F(io_uring_backend_test, cancel_recv_then_remove_of_a_parked_receive_queue_nothing_for_the_kernel) {
   auto b = make();
   ASSERT_TRUE(b);
-  auto [a, peer] = socket_pair();
-  ASSERT_TRUE(b->add(a, 9, interest::none));
+  auto [a, peer] = watched_pair(*b, 9, interest::none);
   (void)poll_all(*b);
   ASSERT_TRUE(park_a_receive(*b, a, peer, 9));
   ASSERT_EQ(seam::queued_entries(*b), 0u);
@@ -1180,10 +1169,8 @@ TEST_F(io_uring_backend_test, cancel_recv_then_remove_of_a_parked_receive_queue_
 TEST_F(io_uring_backend_test, a_stale_parked_listing_of_a_reused_descriptor_number_is_dropped) {
   auto b = make();
   ASSERT_TRUE(b);
-  auto [a, peer] = socket_pair();
-  auto [o, opeer] = socket_pair();
-  ASSERT_TRUE(b->add(a, 9, interest::none));
-  ASSERT_TRUE(b->add(o, 12, interest::none));
+  auto [a, peer] = watched_pair(*b, 9, interest::none);
+  auto [o, opeer] = watched_pair(*b, 12, interest::none);
   (void)poll_all(*b);
   ASSERT_TRUE(park_a_receive(*b, a, peer, 9));  // listed
   ASSERT_TRUE(b->remove(a));
@@ -1211,19 +1198,11 @@ TEST_F(io_uring_backend_test, a_stale_parked_listing_of_a_reused_descriptor_numb
   ASSERT_TRUE(sent) << err_name(sent.error());
   ASSERT_EQ(sent->result, 4);
   EXPECT_EQ(read_now(cpeer), "pong");
-  std::array<io_event, 16> out;
-  int made_at = 0;
-  for (int poll = 1; poll <= 4 && made_at == 0; ++poll) {
-    auto n = b->poll(out, 0ms);
-    ASSERT_TRUE(n) << err_name(n.error());
-    for (std::size_t i = 0; i < *n; ++i) {
-      if (out[i].kind == event_kind::recv && out[i].token == 11u) {
-        EXPECT_EQ(out[i].result, 3);
-        made_at = poll;
-      }
-    }
+  auto made = poll_now_until_recv(*b, 11, 4, [] {});
+  EXPECT_EQ(made.poll, 2) << "held through one poll that does not wait, made by the next";
+  if (made.poll != 0) {
+    EXPECT_EQ(made.r.result, 3);
   }
-  EXPECT_EQ(made_at, 2) << "held through one poll that does not wait, made by the next";
   ASSERT_TRUE(b->remove(a));
   ASSERT_TRUE(b->remove(o));
 }
@@ -1237,10 +1216,8 @@ TEST_F(io_uring_backend_test, a_stale_parked_listing_of_a_reused_descriptor_numb
 TEST_F(io_uring_backend_test, an_answered_receive_is_held_through_one_poll_that_will_not_wait) {
   auto b = make();
   ASSERT_TRUE(b);
-  auto [a, peer] = socket_pair();
-  auto [o, opeer] = socket_pair();
-  ASSERT_TRUE(b->add(a, 9, interest::none));
-  ASSERT_TRUE(b->add(o, 12, interest::none));
+  auto [a, peer] = watched_pair(*b, 9, interest::none);
+  auto [o, opeer] = watched_pair(*b, 12, interest::none);
   (void)poll_all(*b);
   std::array<io_event, 16> out;
   auto kinds_of_9 = [&](std::size_t n) {
@@ -1303,6 +1280,7 @@ TEST_F(io_uring_backend_test, multishot_accept_reports_every_connection_with_its
   EXPECT_EQ(b->submit_accept(ls).error(), errc::ealready);
   EXPECT_EQ(b->submit_recv(ls).error(), errc::ealready);
   std::vector<int> clients;
+  clients.reserve(3);
   for (int i = 0; i < 3; ++i) {
     clients.push_back(connect_to(port));
   }
@@ -1384,8 +1362,7 @@ TEST_F(io_uring_backend_test, no_recv_buffers_means_readiness_only) {
   auto b = make({.recv_buffers = 0});
   ASSERT_TRUE(b);
   EXPECT_FALSE(b->supports_recv());
-  auto [a, peer] = socket_pair();
-  ASSERT_TRUE(b->add(a, 1, interest::read));
+  auto [a, peer] = watched_pair(*b, 1, interest::read);
   EXPECT_EQ(b->submit_recv(a).error(), errc::unsupported);
   ASSERT_TRUE(b->remove(a));
 }

@@ -10,7 +10,7 @@
 #include <absl/container/flat_hash_set.h>
 #include <absl/hash/hash.h>
 
-#include <functional>
+#include <cstdint>
 #include <utility>
 
 namespace otpnet::internal {
@@ -47,17 +47,18 @@ struct key_eq {
 
 }  // namespace
 
-// Links by pid alone (an 8-byte slot: a supervisor's children cost less
-// than in the array), monitors as whole entries (their other pid rides
-// along), each table keyed by kind and id.
+// Links by pid alone, in the runtime's id_set (an 8-byte slot: a
+// supervisor's children cost less than in the array), monitors as whole
+// entries (their other pid rides along) keyed by kind and ref.
+static_assert(sizeof(pid) == sizeof(std::uint64_t), "a link's slot is one word");
 struct relations_table {
-  absl::flat_hash_set<std::uint64_t, absl::Hash<std::uint64_t>, std::equal_to<>, table_allocator<std::uint64_t>> links;
+  id_set<pid> links;
   absl::flat_hash_set<entry, key_hash, key_eq, table_allocator<entry>> monitors;
 
   std::size_t size() const noexcept { return links.size() + monitors.size(); }
   void insert(const entry& e) {
     if (e.k() == kind::link) {
-      links.insert(e.other.value());
+      links.insert(e.other);
     } else {
       monitors.insert(e);
     }
@@ -78,7 +79,7 @@ std::uint32_t relations::table_insert(relations_table& t, entry e) {
   return static_cast<std::uint32_t>(t.size());
 }
 
-bool relations::table_linked(const relations_table& t, pid p) noexcept { return t.links.contains(p.value()); }
+bool relations::table_linked(const relations_table& t, pid p) noexcept { return t.links.contains(p); }
 
 const entry* relations::table_find(const relations_table& t, kind k, std::uint64_t id) noexcept {
   auto it = t.monitors.find(key{k, id});
@@ -87,7 +88,7 @@ const entry* relations::table_find(const relations_table& t, kind k, std::uint64
 
 std::size_t relations::table_remove(relations_table& t, kind k, std::uint64_t id) noexcept {
   if (k == kind::link) {
-    std::size_t n = t.links.erase(id);
+    std::size_t n = t.links.erase(pid::from_value(id));
     if (n != 0) {
       shrink_if_sparse(t.links);
     }
@@ -101,8 +102,8 @@ std::size_t relations::table_remove(relations_table& t, kind k, std::uint64_t id
 }
 
 void relations::table_take(relations_table& t, entry* out) noexcept {
-  for (std::uint64_t l : t.links) {
-    *out++ = entry{ref{}, pid::from_value(l), kind::link};
+  for (pid l : t.links) {
+    *out++ = entry{ref{}, l, kind::link};
   }
   for (const entry& e : t.monitors) {
     *out++ = e;
@@ -111,8 +112,8 @@ void relations::table_take(relations_table& t, entry* out) noexcept {
 
 void relations::table_each(const relations_table& t, kind k, void (*f)(void*, const entry&), void* ctx) {
   if (k == kind::link) {
-    for (std::uint64_t l : t.links) {
-      f(ctx, entry{ref{}, pid::from_value(l), kind::link});
+    for (pid l : t.links) {
+      f(ctx, entry{ref{}, l, kind::link});
     }
     return;
   }
@@ -124,8 +125,7 @@ void relations::table_each(const relations_table& t, kind k, void (*f)(void*, co
 }
 
 std::size_t relations::table_bytes(const relations_table& t) noexcept {
-  return sizeof(relations_table) + t.links.capacity() * (sizeof(std::uint64_t) + 1) +
-         t.monitors.capacity() * (sizeof(entry) + 1);
+  return sizeof(relations_table) + t.links.capacity() * (sizeof(pid) + 1) + t.monitors.capacity() * (sizeof(entry) + 1);
 }
 
 std::uint32_t relations::table_size(const relations_table& t) noexcept { return static_cast<std::uint32_t>(t.size()); }

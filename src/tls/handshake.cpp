@@ -142,6 +142,11 @@ task<result<pending_ptr>> start(gen_tcp::socket sock, context ctx, bool server) 
   if (!p) {
     co_return fail(p.error());
   }
+  // The port's room for the transport, before anything changes: waiting
+  // for readiness and taking the transport (finish) cannot fail then.
+  if (auto r = (*p)->prepare_transport(); !r) {
+    co_return fail(refuse(r.error(), "no memory for the socket's transport"));
+  }
   auto h = std::make_shared<detail::pending_handshake>();
   h->sock = sock;
   h->server = server;
@@ -180,7 +185,7 @@ task<result<pending_ptr>> start(gen_tcp::socket sock, context ctx, bool server) 
 }
 
 /// Waits until the descriptor is readable (writable) or the deadline.
-/// Errors: timeout, closed (the port closed meanwhile).
+/// Errors: timeout, closed (the port closed meanwhile), enomem.
 task<result<void>> wait_io(detail::pending_handshake& h, bool write, clock::time_point deadline) {
   gen_tcp::detail::port* p = h.sock.port();
   auto left = std::chrono::ceil<milliseconds>(deadline - clock::now());
@@ -188,7 +193,9 @@ task<result<void>> wait_io(detail::pending_handshake& h, bool write, clock::time
     co_return fail(errc::timeout);
   }
   std::uint64_t ticket = make_ref().value();
-  p->wait_io(write, ticket);
+  if (auto r = p->wait_io(write, ticket); !r) {
+    co_return fail(r.error());  // (not after prepare_transport)
+  }
   auto ready = co_await receive<gen_tcp::detail::io_ready>(
       [ticket](const gen_tcp::detail::io_ready& r) { return r.ticket == ticket; }, after(left));
   if (!ready) {
@@ -225,7 +232,8 @@ task<result<step>> drive(pending_ptr h, clock::time_point deadline, milliseconds
           give_up(*h, w.error(),
                   w.error() == errc::timeout
                       ? fmt::format("no handshake within {} ms: the peer is silent or too slow", timeout.count())
-                      : std::string("the socket was closed during the handshake")));
+                  : w.error() == errc::enomem ? std::string("no memory for the socket's transport")
+                                              : std::string("the socket was closed during the handshake")));
     }
   }
 }
@@ -233,9 +241,11 @@ task<result<step>> drive(pending_ptr h, clock::time_point deadline, milliseconds
 /// Makes the endpoint the port's transport and restores the active mode.
 result<void> finish(detail::pending_handshake& h) {
   gen_tcp::detail::port* p = h.sock.port();
+  if (auto r = p->set_transport(std::move(h.t), true); !r) {
+    return fail(give_up(h, r.error(), "no memory for the socket's transport"));  // (not after prepare_transport)
+  }
   h.finished = true;
   h.slot.release();
-  p->set_transport(std::move(h.t), true);
   if (h.restore != gen_tcp::passive) {
     (void)h.sock.setopts({.active = h.restore});
   }

@@ -62,7 +62,9 @@ class socket {
   /// a span are copied). Never blocks. `busy` in the answer: the queue is
   /// above the high watermark (the data is queued all the same); reading
   /// from the peer pauses until it drains. Errors: closed, emsgsize (too
-  /// large for the length header), epipe/econnreset (already failed).
+  /// large for the length header), epipe/econnreset (already failed),
+  /// enomem (with send_timeout: no memory for the send's timer; nothing
+  /// was sent, and a report line says so).
   result<queued> send(const buffer& data) const;
   /// The same, taking the caller's reference to the bytes (e.g. a received
   /// frame echoed back) instead of adding one. `data` is left empty, also

@@ -29,6 +29,8 @@
 //   invalid    not a gen_tcp socket owned by the caller, already TLS, the
 //              wrong kind of context, or no server name to verify (then the
 //              socket is left as it was)
+//   enomem     no memory for the socket's transport (refused before the
+//              handshake begins: the socket is left as it was)
 // The client's name and session are separate arguments, not a struct: GCC
 // 12 miscompiles a braced aggregate temporary that holds a std::string when
 // it is passed to a coroutine inside co_await (its destructor frees a bad
