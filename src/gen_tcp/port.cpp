@@ -474,7 +474,7 @@ port::read_outcome port::read_some(std::size_t need) noexcept {
         return read_outcome::error;
     }
   }
-  auto n = ::otpnet::internal::sys([&] { return ::recv(fd_, at, room, 0); });
+  auto n = ::otpnet::internal::sys([&] { return ::otpnet::internal::recv_nocancel(fd_, at, room, 0); });
   if (!n) {
     if (n.error() == errc::eagain) {
       // Nothing buffered: give the chunk back (consume(0) does when empty),
@@ -756,7 +756,7 @@ result<std::size_t> port::write_iov(const ::iovec* iov, std::size_t n) noexcept 
   ::msghdr m{};
   m.msg_iov = const_cast<::iovec*>(iov);
   m.msg_iovlen = n;
-  auto r = ::otpnet::internal::sys([&] { return ::sendmsg(fd_, &m, MSG_NOSIGNAL); });
+  auto r = ::otpnet::internal::sys([&] { return ::otpnet::internal::sendmsg_nocancel(fd_, &m, MSG_NOSIGNAL); });
   if (!r) {
     return fail(r.error());
   }

@@ -114,7 +114,8 @@ result<std::size_t> epoll_backend::poll(std::span<io_event> out,
     return fail(errc::einval);
   }
   // sys_once: a retry after EINTR would restart the full timeout.
-  auto n = internal::sys_once([&] { return ::epoll_wait(epfd_, events_.get(), max, to_timeout(timeout)); });
+  auto n =
+      internal::sys_once([&] { return internal::epoll_wait_nocancel(epfd_, events_.get(), max, to_timeout(timeout)); });
   if (!n) {
     if (n.error() == errc::eintr) {
       return std::size_t{0};
