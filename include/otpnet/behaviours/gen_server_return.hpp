@@ -45,10 +45,10 @@ struct next;
 template <class T>
 class lazy_slot {
  public:
-  lazy_slot() noexcept {}  // NOLINT(modernize-use-equals-default): = default would initialise the union
+  lazy_slot() noexcept = default;
   lazy_slot(lazy_slot&& o) noexcept(std::is_nothrow_move_constructible_v<T>) {
     if (o.has_) {
-      emplace(std::move(o.v_));
+      emplace(std::move(o.s_.value));
     }
   }
   lazy_slot(const lazy_slot&) = delete;
@@ -59,24 +59,30 @@ class lazy_slot {
   template <class... A>
   T& emplace(A&&... a) {
     reset();
-    ::new (static_cast<void*>(std::addressof(v_))) T(std::forward<A>(a)...);
+    ::new (static_cast<void*>(std::addressof(s_.value))) T(std::forward<A>(a)...);
     has_ = true;
-    return v_;
+    return s_.value;
   }
   void reset() noexcept {
     if (has_) {
-      v_.~T();
+      s_.value.~T();
       has_ = false;
     }
   }
   explicit operator bool() const noexcept { return has_; }
-  T& operator*() noexcept { return v_; }
-  T* operator->() noexcept { return std::addressof(v_); }
+  T& operator*() noexcept { return s_.value; }
+  T* operator->() noexcept { return std::addressof(s_.value); }
 
  private:
-  union {
-    T v_;
+  // (A union: its member is made and destroyed by hand, never zero-filled.)
+  union storage {
+    storage() noexcept {}
+    ~storage() {}
+    storage(const storage&) = delete;
+    storage& operator=(const storage&) = delete;
+    T value;
   };
+  storage s_;
   bool has_ = false;
 };
 
@@ -86,16 +92,16 @@ template <class T>
 class maybe_task {
  public:
   maybe_task(T v) : ready_(true) {  // NOLINT(google-explicit-constructor)
-    ::new (static_cast<void*>(std::addressof(value_))) T(std::move(v));
+    ::new (static_cast<void*>(std::addressof(s_.value))) T(std::move(v));
   }
   maybe_task(task<T> t) : ready_(false) {  // NOLINT(google-explicit-constructor)
-    ::new (static_cast<void*>(std::addressof(task_))) task<T>(std::move(t));
+    ::new (static_cast<void*>(std::addressof(s_.pending))) task<T>(std::move(t));
   }
   maybe_task(maybe_task&& o) noexcept(std::is_nothrow_move_constructible_v<T>) : ready_(o.ready_) {
     if (ready_) {
-      ::new (static_cast<void*>(std::addressof(value_))) T(std::move(o.value_));
+      ::new (static_cast<void*>(std::addressof(s_.value))) T(std::move(o.s_.value));
     } else {
-      ::new (static_cast<void*>(std::addressof(task_))) task<T>(std::move(o.task_));
+      ::new (static_cast<void*>(std::addressof(s_.pending))) task<T>(std::move(o.s_.pending));
     }
   }
   maybe_task(const maybe_task&) = delete;
@@ -103,21 +109,26 @@ class maybe_task {
   maybe_task& operator=(maybe_task&&) = delete;
   ~maybe_task() {
     if (ready_) {
-      value_.~T();
+      s_.value.~T();
     } else {
-      task_.~task<T>();
+      s_.pending.~task<T>();
     }
   }
   bool ready() const noexcept { return ready_; }
-  T take_value() { return std::move(value_); }
-  task<T> take_task() { return std::move(task_); }
+  T take_value() { return std::move(s_.value); }
+  task<T> take_task() { return std::move(s_.pending); }
 
  private:
-  // One or the other, left uninitialised until then (see lazy_slot).
-  union {
-    T value_;
-    task<T> task_;
+  // One or the other, made and destroyed by hand (see lazy_slot).
+  union storage {
+    storage() noexcept {}
+    ~storage() {}
+    storage(const storage&) = delete;
+    storage& operator=(const storage&) = delete;
+    T value;
+    task<T> pending;
   };
+  storage s_;
   bool ready_;
 };
 

@@ -31,14 +31,14 @@ namespace detail {
 template <class T>
 class statem_outcome {
  public:
-  statem_outcome() noexcept {}  // NOLINT(modernize-use-equals-default): = default would initialise the union
+  statem_outcome() noexcept = default;
   statem_outcome(const statem_outcome&) = delete;
   statem_outcome& operator=(const statem_outcome&) = delete;
   ~statem_outcome() {
     if (has_ == held::ready) {
-      ready_.~T();
+      s_.ready.~T();
     } else if (has_ == held::pending) {
-      pending_.~task<T>();
+      s_.pending.~task<T>();
     }
   }
 
@@ -46,27 +46,33 @@ class statem_outcome {
   /// return value).
   template <class F>
   void emplace_ready(F&& f) {
-    ::new (static_cast<void*>(std::addressof(ready_))) T(std::forward<F>(f)());
+    ::new (static_cast<void*>(std::addressof(s_.ready))) T(std::forward<F>(f)());
     has_ = held::ready;
   }
   template <class F>
   void emplace_pending(F&& f) {
-    ::new (static_cast<void*>(std::addressof(pending_))) task<T>(std::forward<F>(f)());
+    ::new (static_cast<void*>(std::addressof(s_.pending))) task<T>(std::forward<F>(f)());
     has_ = held::pending;
   }
 
   bool is_pending() const noexcept { return has_ == held::pending; }
   /// The transition; only after emplace_ready.
-  T& ready() noexcept { return ready_; }
+  T& ready() noexcept { return s_.ready; }
   /// The task; only after emplace_pending.
-  task<T>& pending() noexcept { return pending_; }
+  task<T>& pending() noexcept { return s_.pending; }
 
  private:
   enum class held : unsigned char { none, ready, pending };
-  union {
-    T ready_;
-    task<T> pending_;
+  // (A union: its members are made and destroyed by hand, never zero-filled.)
+  union storage {
+    storage() noexcept {}
+    ~storage() {}
+    storage(const storage&) = delete;
+    storage& operator=(const storage&) = delete;
+    T ready;
+    task<T> pending;
   };
+  storage s_;
   held has_ = held::none;
 };
 
