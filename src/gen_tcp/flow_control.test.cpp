@@ -10,6 +10,7 @@
 #include <otpnet/runtime/process_info.hpp>
 
 #include "gen_tcp/harness.test.hpp"
+#include "gen_tcp/shared_options.hpp"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -397,19 +398,86 @@ TEST_F(flow_control, a_send_without_memory_for_its_timer_is_refused_and_the_next
   EXPECT_EQ(call(k.owner,
                  [](const socket& s) {
                    buffer b = buffer::copy_of(pattern(piece));
+                   std::uint64_t oct_before = s.getstat().value().send_oct;
                    result<queued> q = fail(errc::invalid);
                    {
                      otpnet::test::failing_allocations no_memory;
                      q = s.send(std::move(b));
                    }
-                   return outcome(q) + " " + outcome(s.send(buffer::copy_of(pattern(piece))));
+                   // Nothing left behind: nothing queued, nothing written.
+                   stats st = s.getstat().value();
+                   std::string left = "pend " + std::to_string(st.send_pend) + " oct " +
+                                      (st.send_oct == oct_before ? "unchanged" : "changed");
+                   return outcome(q) + " " + left + " " + outcome(s.send(buffer::copy_of(pattern(piece))));
                  }),
-            "enomem ok");
+            "enomem pend 0 oct unchanged ok");
   // The peer never reads: the second send times out.
   ev e = next();
   EXPECT_EQ(e.kind, "error");
   EXPECT_EQ(e.reason, errc::timeout);
   EXPECT_TRUE(reports().saw("send timed out"));
+}
+
+// A queue that stalled before send_timeout was set (no timer then): the
+// setopts that sets it starts the timer. Nothing else would: a peer that
+// never reads brings no writable event, and later sends join a queue that
+// is not empty.
+TEST_F(flow_control, send_timeout_set_on_a_stalled_queue_times_it_out) {
+  auto k = open_conn({.active = always});
+  constexpr std::size_t piece = 16 * mib;  // more than the kernel buffers hold
+  EXPECT_EQ(call(k.owner,
+                 [](const socket& s) {
+                   auto q = s.send(buffer::copy_of(pattern(piece)));
+                   return outcome(q) + (s.getstat().value().send_pend > 0 ? " waiting" : " written");
+                 }),
+            "ok waiting");
+  ASSERT_EQ(setopts(k.owner, {.send_timeout = 200ms, .send_timeout_close = true}), "ok");
+  ev e = next();
+  EXPECT_EQ(e.kind, "error");
+  EXPECT_EQ(e.reason, errc::timeout);
+  EXPECT_TRUE(reports().saw("send timed out"));
+  EXPECT_EQ(next().kind, "closed");
+}
+
+// setopts making send_timeout > 0 for a queue already waiting makes the
+// port's block for its timer first: without memory it answers enomem and
+// nothing changes (the options, the port). The port has no block before
+// (active mode, no send_timeout, no recv or drained wait), and the thread
+// already holds an options block equal to the new options, so that the
+// block for the timer is the one allocation setopts needs: without the
+// check the options would change and the timer's failure close the port.
+TEST_F(flow_control, setopts_without_memory_for_a_waiting_queues_timer_changes_nothing) {
+  auto k = open_conn({.active = always});
+  constexpr std::size_t piece = 16 * mib;  // more than the kernel buffers hold
+  EXPECT_EQ(call(k.owner,
+                 [](const socket& s) {
+                   auto q = s.send(buffer::copy_of(pattern(piece)));
+                   if (!q || s.getstat().value().send_pend == 0) {
+                     return "not waiting: " + outcome(q);
+                   }
+                   effective_options want = s.getopts().value();
+                   want.send_timeout = 200ms;
+                   want.send_timeout_close = true;
+                   detail::shared_options same(want);  // the thread's last block
+                   result<void> r = fail(errc::invalid);
+                   std::size_t refused = 0;
+                   {
+                     otpnet::test::failing_allocations no_memory;
+                     r = s.setopts({.send_timeout = 200ms, .send_timeout_close = true});
+                     refused = no_memory.refused();
+                   }
+                   effective_options now = s.getopts().value();
+                   return outcome(r) + " refused " + std::to_string(refused) + " timeout " +
+                          std::to_string(now.send_timeout.count()) + (now.send_timeout_close ? " close" : " stay");
+                 }),
+            "enomem refused 1 timeout 0 stay");
+  expect_quiet();
+  // Outside the scope the same setopts succeeds and times the queue out.
+  ASSERT_EQ(setopts(k.owner, {.send_timeout = 200ms, .send_timeout_close = true}), "ok");
+  ev e = next();
+  EXPECT_EQ(e.kind, "error");
+  EXPECT_EQ(e.reason, errc::timeout);
+  EXPECT_EQ(next().kind, "closed");
 }
 
 // shutdown(write) goes out after the queue, as inet's (its pending

@@ -447,7 +447,13 @@ TEST_F(ownership, a_hand_over_the_new_loop_cannot_watch_closes_the_port_with_a_r
   EXPECT_EQ(got.data, "tcp_error:eexist tcp_closed");
   EXPECT_TRUE(reports().saw("the reactor cannot watch the socket: ")) << "no report line naming the watch";
   EXPECT_FALSE(reports().saw("receive failed")) << "reported as a failed receive";
+  // The holder's port goes with it (its watch on scheduler 1's loop): wait
+  // for its end, so that no later test's descriptor of the same number
+  // meets a stale watch.
+  ref mon = monitor(holder);
   send(holder, ev{"stop"});
+  auto down = mb().receive<down_msg>(must, [&](const down_msg& d) { return d.monitor == mon; });
+  EXPECT_TRUE(down) << "the holder did not end";
 }
 
 TEST_F(ownership, only_the_owner_may_hand_over_set_options_or_receive) {

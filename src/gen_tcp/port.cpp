@@ -216,15 +216,15 @@ result<void> port::close() noexcept {
       return close_now();  // no memory for the limit: dropped rather than kept forever
     }
   }
-  if (make_waits() != errc::ok) {
-    return close_now();  // no memory for the timer: the same
+  // No memory for the timer: the same. Not fail_send, whose tcp_error and
+  // tcp_closed would reach the owner after close() (as after OTP's
+  // gen_tcp:close, no more messages come from a closed port).
+  if (make_waits() != errc::ok || !start_send_timer()) {
+    return close_now();  // (what the kernel takes now is written first)
   }
   closing_ = true;
-  if (waits_) {
-    waits_->recv_ticket = 0;
-  }
+  waits_->recv_ticket = 0;
   active_ = passive;
-  arm_send_timer();
   return ok();
 }
 
@@ -1072,34 +1072,45 @@ result<bool> port::drained(std::uint64_t ticket) {
   if (errc e = make_waits(); e != errc::ok) {
     return fail(e);
   }
-  waits_->drain_waiters.emplace_back(self(), ticket);
+  try {
+    waits_->drain_waiters.emplace_back(self(), ticket);
+  } catch (const std::bad_alloc&) {
+    return fail(errc::enomem);  // (the list could not grow: nothing changed)
+  }
   return false;
 }
 
 void port::arm_send_timer() noexcept {
+  if (!start_send_timer()) {
+    // Without memory the queue cannot be timed: the sending side fails
+    // (enomem, the send in progress answers it) rather than wait untimed.
+    fail_send(errc::enomem);
+  }
+}
+
+bool port::start_send_timer() noexcept {
   if (send_timer_armed_ || opts_->send_timeout.count() <= 0) {
-    return;
+    return true;
   }
   reactor::event_loop* loop = otpnet::detail::current_loop();
   if (loop == nullptr) {
-    return;
+    return true;
   }
   // The block is there already: a send that may wait made it (send,
   // send_span: refused with enomem when it could not), as did setopts and
-  // close for a queue already waiting. The wheel may have to grow. Without
-  // memory the queue cannot be timed: the sending side fails (enomem, the
-  // send in progress answers it) rather than wait untimed.
+  // close for a queue already waiting. The wheel may have to grow.
   if (make_waits() != errc::ok) {
-    fail_send(errc::enomem);
-    return;
+    return false;
   }
   try {
     waits_->send_timer = loop->start_timer(opts_->send_timeout, waits_->send_timer_to, progress_mark_);
-  } catch (const std::bad_alloc&) {
-    fail_send(errc::enomem);
-    return;
+  } catch (...) {
+    // Not only std::bad_alloc: whatever start_timer throws (a length_error,
+    // a throwing clock) would otherwise end the process here (noexcept).
+    return false;
   }
   send_timer_armed_ = true;
+  return true;
 }
 
 void port::cancel_send_timer() noexcept {
@@ -1234,6 +1245,16 @@ result<void> port::setopts(const options& o) {
     pump();
   } else {
     stop_wanting();
+  }
+  // A queue that stalled before send_timeout was set has no timer, and
+  // nothing else would arm one: a peer that never reads brings no writable
+  // event, and later sends join a queue that is not empty. Without memory
+  // for the timer the sending side fails (enomem, tcp_error, tcp_closed).
+  if (!outq_.empty() && opts_->send_timeout.count() > 0 && !send_timer_armed_ && !is_closed()) {
+    arm_send_timer();
+    if (send_error_ != errc::ok) {
+      return fail(send_error_);
+    }
   }
   return ok();
 }

@@ -110,8 +110,13 @@ class port final : public std::enable_shared_from_this<port>, public port_resour
   /// read at once, also where reads are otherwise left to the loop.
   result<buffer> recv(std::size_t length, std::uint64_t ticket, bool now = false);
   void cancel_recv(std::uint64_t ticket) noexcept;
-  /// True when drained; else the answer comes as a drained_note.
+  /// True when drained; else the answer comes as a drained_note. Errors:
+  /// closed, the send's error, enomem (no room to wait: nothing changed).
   result<bool> drained(std::uint64_t ticket);
+  /// Errors: closed, invalid, enomem (before any change: the options' own
+  /// block, or the rare block for a waiting queue's timer; after the
+  /// change, should the timer itself find no memory: the port is then
+  /// closed, its tcp_error and tcp_closed delivered).
   result<void> setopts(const options& o);
   /// setopts of the active mode alone (the per-frame re-arm of {active,
   /// once}): no copy of the option set. Errors: `invalid` (a count out of
@@ -126,7 +131,10 @@ class port final : public std::enable_shared_from_this<port>, public port_resour
     }
     return o;
   }
-  /// Closes once the send queue is written (at once if it is empty).
+  /// Closes once the send queue is written (at once if it is empty). No
+  /// memory for the lingering timer: closed at once as close_now (what the
+  /// kernel takes now is written, the rest dropped), answering ok, with no
+  /// tcp_error or tcp_closed for the owner.
   result<void> close() noexcept;
   /// Closes now; what the kernel does not take at once is dropped.
   result<void> close_now() noexcept;
@@ -241,9 +249,12 @@ class port final : public std::enable_shared_from_this<port>, public port_resour
   void after_progress() noexcept;
   void fail_send(errc reason) noexcept;
   /// Starts the send timer (send_timeout) for the queue; its block was
-  /// made when the send was queued (make_send_timer_room). A timer the
-  /// wheel has no memory for fails the sending side with enomem.
+  /// made when the send was queued (make_send_timer_room). A timer that
+  /// cannot be started (no memory) fails the sending side with enomem.
   void arm_send_timer() noexcept;
+  /// The same without failing: false when the timer cannot be started
+  /// (nothing changed); true when started, armed already, or not wanted.
+  bool start_send_timer() noexcept;
   void cancel_send_timer() noexcept;
   void notify_drained(errc reason) noexcept;
 

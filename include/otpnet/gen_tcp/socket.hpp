@@ -63,8 +63,12 @@ class socket {
   /// above the high watermark (the data is queued all the same); reading
   /// from the peer pauses until it drains. Errors: closed, emsgsize (too
   /// large for the length header), epipe/econnreset (already failed),
-  /// enomem (with send_timeout: no memory for the send's timer; nothing
-  /// was sent, and a report line says so).
+  /// enomem (with send_timeout, two cases: no memory for the port's block
+  /// that holds the send's timer, checked before anything is written:
+  /// nothing was sent, the socket carries on, and a report line says so;
+  /// or, rarely, the timer itself could not be started after bytes were
+  /// written or queued: the socket is then closed, its tcp_error enomem
+  /// and tcp_closed delivered, as for a failed send).
   result<queued> send(const buffer& data) const;
   /// The same, taking the caller's reference to the bytes (e.g. a received
   /// frame echoed back) instead of adding one. `data` is left empty, also
@@ -75,14 +79,18 @@ class socket {
 
   /// Awaitable: resumes once the send queue is below the low watermark
   /// (at once if it is), giving the socket's error if it failed meanwhile.
-  /// Only from a process.
+  /// Only from a process. Errors: closed, invalid (not the owner), the
+  /// send's error, enomem (no memory to register the wait: nothing
+  /// changed).
   task<result<void>> drained() const;
 
   // -- receiving (passive mode) ---------------------------------------------------
 
   /// Receives one frame (or, with packet raw and `length` > 0, exactly
   /// `length` bytes) in passive mode. Errors: closed, timeout, invalid
-  /// (active mode, or not the owner), emsgsize, econnreset.
+  /// (active mode, or not the owner), emsgsize, econnreset, enomem (no
+  /// memory for the port's block that holds a waiting recv: nothing was
+  /// consumed).
   task<result<buffer>> recv(std::size_t length = 0,
                             std::optional<std::chrono::milliseconds> timeout = std::nullopt) const;
 
@@ -90,7 +98,11 @@ class socket {
 
   /// Changes options; framing may change at any time without losing
   /// buffered bytes. Errors: invalid (bad value, not the owner), closed,
-  /// enomem (the changed options need memory of their own).
+  /// enomem (the changed options need memory of their own, or send_timeout
+  /// set for a queue already waiting needs the port's block for its timer:
+  /// refused before any change; or, rarely, that timer could not be
+  /// started after the change: the socket is then closed, its tcp_error
+  /// enomem and tcp_closed delivered).
   result<void> setopts(const options& o) const;
   /// setopts({.active = a}), the per-frame re-arm of an {active, once}
   /// handler, without building an option set. Errors: invalid (a count out
@@ -105,7 +117,10 @@ class socket {
   /// its tcp_error and tcp_closed after the messages the caller had).
   task<result<void>> controlling_process(pid new_owner) const;
 
-  /// Closes; further messages for it are not delivered. Errors: closed.
+  /// Closes; further messages for it are not delivered. What is queued to
+  /// send goes out first, for at most send_timeout (30 s without it);
+  /// without memory for that timer the socket closes at once, dropping
+  /// what the kernel does not take. Errors: closed.
   result<void> close() const;
   /// shutdown(write) etc. after the queue is written out.
   result<void> shutdown(otpnet::socket::shutdown_how how) const;
