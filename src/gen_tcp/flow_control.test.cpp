@@ -480,6 +480,46 @@ TEST_F(flow_control, setopts_without_memory_for_a_waiting_queues_timer_changes_n
   EXPECT_EQ(next().kind, "closed");
 }
 
+// send_timeout set back to 0 (infinity) while the queue's timer runs: the
+// timer finds the option gone and the queue waits untimed, then drains
+// when the peer reads.
+TEST_F(flow_control, send_timeout_cleared_while_its_timer_runs_leaves_the_queue_untimed) {
+  auto k = open_conn({.active = always, .send_timeout = 20ms});
+  constexpr std::size_t piece = 16 * mib;  // more than the kernel buffers hold
+  EXPECT_EQ(call(k.owner,
+                 [](const socket& s) {
+                   auto q = s.send(buffer::copy_of(pattern(piece)));
+                   std::string waiting = s.getstat().value().send_pend > 0 ? " waiting" : " written";
+                   return outcome(q) + waiting + " " + outcome(s.setopts({.send_timeout = 0ms}));
+                 }),
+            "ok waiting ok");
+  expect_quiet();  // five of the old timeouts: none fires
+  EXPECT_FALSE(reports().saw("send timed out"));
+  EXPECT_EQ(k.c.read_exact(piece), pattern(piece));
+}
+
+// A close() that lingers to write the queue out, and whose send_timeout
+// then passes: close answered ok, so the owner hears nothing more (no
+// tcp_error, no tcp_closed); the report line says what was dropped, and
+// the peer sees the connection end.
+TEST_F(flow_control, a_lingering_close_that_times_out_sends_its_owner_nothing) {
+  auto k = open_conn({.active = always});
+  constexpr std::size_t piece = 16 * mib;
+  EXPECT_EQ(call(k.owner,
+                 [](const socket& s) {
+                   auto q = s.send(buffer::copy_of(pattern(piece)));
+                   std::string waiting = s.getstat().value().send_pend > 0 ? " waiting" : " written";
+                   auto o = s.setopts({.send_timeout = 50ms});
+                   return outcome(q) + waiting + " " + outcome(o) + " " + outcome(s.close());
+                 }),
+            "ok waiting ok ok");
+  EXPECT_TRUE(wait_until([&] { return reports().saw("send timed out"); }));
+  expect_quiet();
+  auto [got, how] = k.c.read_to_end();
+  EXPECT_LT(got.size(), piece);
+  EXPECT_TRUE(how == errc::closed || how == errc::econnreset) << err_name(how);
+}
+
 // shutdown(write) goes out after the queue, as inet's (its pending
 // shutdown): the peer reads every byte, then the end.
 TEST_F(flow_control, shutdown_write_after_the_queue_is_written) {

@@ -1128,6 +1128,9 @@ void port::on_send_timer(std::uint64_t mark) noexcept {
   if (is_closed() || outq_.empty()) {
     return;
   }
+  if (opts_->send_timeout.count() <= 0) {
+    return;  // send_timeout was set to 0 (infinity) since the timer started: the queue waits untimed
+  }
   if (send_in_flight_) {
     arm_send_timer();  // it completes with the loop's next wait
     return;
@@ -1147,6 +1150,13 @@ void port::fail_send(errc reason) noexcept {
   queued_bytes_ = 0;
   busy_ = false;
   notify_drained(reason);
+  if (closing_) {
+    // Its owner closed it (close() answered ok) and the queue was being
+    // written out: as after inet's close, the owner hears nothing more. The
+    // report line says what was dropped.
+    (void)close_now();
+    return;
+  }
   deliver(flavoured<basic_error>(tls_, handle(), reason));
   if (reason != errc::timeout || opts_->send_timeout_close) {
     deliver(flavoured<basic_closed>(tls_, handle()));

@@ -120,7 +120,9 @@ class socket {
   /// Closes; further messages for it are not delivered. What is queued to
   /// send goes out first, for at most send_timeout (30 s without it);
   /// without memory for that timer the socket closes at once, dropping
-  /// what the kernel does not take. Errors: closed.
+  /// what the kernel does not take. A queue that then fails or times out
+  /// is dropped with a report line, and nothing is sent to the owner.
+  /// Errors: closed.
   result<void> close() const;
   /// shutdown(write) etc. after the queue is written out.
   result<void> shutdown(otpnet::socket::shutdown_how how) const;
