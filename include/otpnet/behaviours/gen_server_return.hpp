@@ -48,7 +48,7 @@ class lazy_slot {
   lazy_slot() noexcept = default;
   lazy_slot(lazy_slot&& o) noexcept(std::is_nothrow_move_constructible_v<T>) {
     if (o.has_) {
-      emplace(std::move(o.s_.value));
+      emplace(std::move(o.s_.first));
     }
   }
   lazy_slot(const lazy_slot&) = delete;
@@ -59,30 +59,22 @@ class lazy_slot {
   template <class... A>
   T& emplace(A&&... a) {
     reset();
-    ::new (static_cast<void*>(std::addressof(s_.value))) T(std::forward<A>(a)...);
+    ::new (static_cast<void*>(std::addressof(s_.first))) T(std::forward<A>(a)...);
     has_ = true;
-    return s_.value;
+    return s_.first;
   }
   void reset() noexcept {
     if (has_) {
-      s_.value.~T();
+      s_.first.~T();
       has_ = false;
     }
   }
   explicit operator bool() const noexcept { return has_; }
-  T& operator*() noexcept { return s_.value; }
-  T* operator->() noexcept { return std::addressof(s_.value); }
+  T& operator*() noexcept { return s_.first; }
+  T* operator->() noexcept { return std::addressof(s_.first); }
 
  private:
-  // (A union: its member is made and destroyed by hand, never zero-filled.)
-  union storage {
-    storage() noexcept {}
-    ~storage() {}
-    storage(const storage&) = delete;
-    storage& operator=(const storage&) = delete;
-    T value;
-  };
-  storage s_;
+  ::otpnet::detail::either_storage<T> s_;  // s_.first while has_
   bool has_ = false;
 };
 
@@ -92,16 +84,16 @@ template <class T>
 class maybe_task {
  public:
   maybe_task(T v) : ready_(true) {  // NOLINT(google-explicit-constructor)
-    ::new (static_cast<void*>(std::addressof(s_.value))) T(std::move(v));
+    ::new (static_cast<void*>(std::addressof(s_.first))) T(std::move(v));
   }
   maybe_task(task<T> t) : ready_(false) {  // NOLINT(google-explicit-constructor)
-    ::new (static_cast<void*>(std::addressof(s_.pending))) task<T>(std::move(t));
+    ::new (static_cast<void*>(std::addressof(s_.second))) task<T>(std::move(t));
   }
   maybe_task(maybe_task&& o) noexcept(std::is_nothrow_move_constructible_v<T>) : ready_(o.ready_) {
     if (ready_) {
-      ::new (static_cast<void*>(std::addressof(s_.value))) T(std::move(o.s_.value));
+      ::new (static_cast<void*>(std::addressof(s_.first))) T(std::move(o.s_.first));
     } else {
-      ::new (static_cast<void*>(std::addressof(s_.pending))) task<T>(std::move(o.s_.pending));
+      ::new (static_cast<void*>(std::addressof(s_.second))) task<T>(std::move(o.s_.second));
     }
   }
   maybe_task(const maybe_task&) = delete;
@@ -109,26 +101,17 @@ class maybe_task {
   maybe_task& operator=(maybe_task&&) = delete;
   ~maybe_task() {
     if (ready_) {
-      s_.value.~T();
+      s_.first.~T();
     } else {
-      s_.pending.~task<T>();
+      s_.second.~task<T>();
     }
   }
   bool ready() const noexcept { return ready_; }
-  T take_value() { return std::move(s_.value); }
-  task<T> take_task() { return std::move(s_.pending); }
+  T take_value() { return std::move(s_.first); }
+  task<T> take_task() { return std::move(s_.second); }
 
  private:
-  // One or the other, made and destroyed by hand (see lazy_slot).
-  union storage {
-    storage() noexcept {}
-    ~storage() {}
-    storage(const storage&) = delete;
-    storage& operator=(const storage&) = delete;
-    T value;
-    task<T> pending;
-  };
-  storage s_;
+  ::otpnet::detail::either_storage<T, task<T>> s_;  // s_.first while ready_, else s_.second
   bool ready_;
 };
 

@@ -36,9 +36,9 @@ class statem_outcome {
   statem_outcome& operator=(const statem_outcome&) = delete;
   ~statem_outcome() {
     if (has_ == held::ready) {
-      s_.ready.~T();
+      s_.first.~T();
     } else if (has_ == held::pending) {
-      s_.pending.~task<T>();
+      s_.second.~task<T>();
     }
   }
 
@@ -46,33 +46,24 @@ class statem_outcome {
   /// return value).
   template <class F>
   void emplace_ready(F&& f) {
-    ::new (static_cast<void*>(std::addressof(s_.ready))) T(std::forward<F>(f)());
+    ::new (static_cast<void*>(std::addressof(s_.first))) T(std::forward<F>(f)());
     has_ = held::ready;
   }
   template <class F>
   void emplace_pending(F&& f) {
-    ::new (static_cast<void*>(std::addressof(s_.pending))) task<T>(std::forward<F>(f)());
+    ::new (static_cast<void*>(std::addressof(s_.second))) task<T>(std::forward<F>(f)());
     has_ = held::pending;
   }
 
   bool is_pending() const noexcept { return has_ == held::pending; }
   /// The transition; only after emplace_ready.
-  T& ready() noexcept { return s_.ready; }
+  T& ready() noexcept { return s_.first; }
   /// The task; only after emplace_pending.
-  task<T>& pending() noexcept { return s_.pending; }
+  task<T>& pending() noexcept { return s_.second; }
 
  private:
   enum class held : unsigned char { none, ready, pending };
-  // (A union: its members are made and destroyed by hand, never zero-filled.)
-  union storage {
-    storage() noexcept {}
-    ~storage() {}
-    storage(const storage&) = delete;
-    storage& operator=(const storage&) = delete;
-    T ready;
-    task<T> pending;
-  };
-  storage s_;
+  either_storage<T, task<T>> s_;  // s_.first when ready, s_.second when pending
   held has_ = held::none;
 };
 

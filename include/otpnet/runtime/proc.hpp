@@ -27,6 +27,21 @@ struct pooled_frame {
   static void* operator new(std::size_t n) { return frame_alloc(n); }
   static void operator delete(void* p, std::size_t n) noexcept { frame_free(p, n); }
 };
+
+/// Room for one value of A or B, left uninitialised: its owner constructs
+/// and destroys the member it uses, and keeps the flag saying which. For
+/// what the behaviour loops make per message, where GCC 12 zero-fills the
+/// whole storage of a default-constructed std::optional.
+struct no_value {};
+template <class A, class B = no_value>
+union either_storage {
+  either_storage() noexcept {}
+  ~either_storage() {}
+  either_storage(const either_storage&) = delete;
+  either_storage& operator=(const either_storage&) = delete;
+  A first;
+  B second;
+};
 }  // namespace detail
 
 /// The return type of a process body.
