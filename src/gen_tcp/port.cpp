@@ -28,6 +28,14 @@ namespace {
 constexpr int pump_budget = 64;      // frames delivered per pump before yielding
 constexpr std::size_t max_iov = 64;  // iovecs per sendmsg
 
+/// A reply or note the port owes a waiting process, from a path that
+/// cannot fail: without memory for it the program ends with a report line
+/// (runtime/message.hpp, must_make_envelope).
+template <class T>
+void must_send(pid to, T&& m) noexcept {
+  (void)otpnet::detail::send_envelope(to, otpnet::detail::must_make_envelope<std::decay_t<T>>(std::forward<T>(m)));
+}
+
 }  // namespace
 
 // A port lives as long as its connection: 248 bytes, so that with
@@ -246,7 +254,7 @@ result<void> port::close_now() noexcept {
     t->shutdown();
   }
   if (waits_ && waits_->io_ticket != 0) {
-    (void)otpnet::send(waits_->io_pid, io_ready{std::exchange(waits_->io_ticket, 0), errc::closed});
+    must_send(waits_->io_pid, io_ready{std::exchange(waits_->io_ticket, 0), errc::closed});
   }
   unregister_io();
   cancel_send_timer();
@@ -256,7 +264,7 @@ result<void> port::close_now() noexcept {
   outq_.clear();
   queued_bytes_ = 0;
   if (recv_ticket() != 0) {
-    (void)otpnet::send(waits_->recv_pid, recv_reply{std::exchange(waits_->recv_ticket, 0), fail(errc::closed)});
+    must_send(waits_->recv_pid, recv_reply{std::exchange(waits_->recv_ticket, 0), fail(errc::closed)});
   }
   notify_drained(errc::closed);
   (void)so::close(sock_);
@@ -385,13 +393,15 @@ void port::deliver(otpnet::detail::envelope* e) noexcept { (void)otpnet::detail:
 
 namespace {
 
-/// The message M of the port's flavour: tcp... or ssl...
+/// The message M of the port's flavour: tcp... or ssl... Its owner must
+/// get it: without memory for it the program ends with a report line
+/// (runtime/message.hpp, must_make_envelope).
 template <template <class> class M, class... A>
-otpnet::detail::envelope* flavoured(bool tls, A&&... a) {
+otpnet::detail::envelope* flavoured(bool tls, A&&... a) noexcept {
   if (tls) {
-    return otpnet::detail::make_envelope<M<ssl_tag>>(M<ssl_tag>{std::forward<A>(a)...});
+    return otpnet::detail::must_make_envelope<M<ssl_tag>>(M<ssl_tag>{std::forward<A>(a)...});
   }
-  return otpnet::detail::make_envelope<M<tcp_tag>>(M<tcp_tag>{std::forward<A>(a)...});
+  return otpnet::detail::must_make_envelope<M<tcp_tag>>(M<tcp_tag>{std::forward<A>(a)...});
 }
 
 }  // namespace
@@ -576,7 +586,7 @@ void port::deliver_frame(buffer frame) noexcept {
   ++stats_.recv_cnt;
   stats_.saw_recv(frame.size());
   if (recv_ticket() != 0) {
-    (void)otpnet::send(waits_->recv_pid, recv_reply{std::exchange(waits_->recv_ticket, 0), std::move(frame)});
+    must_send(waits_->recv_pid, recv_reply{std::exchange(waits_->recv_ticket, 0), std::move(frame)});
     return;
   }
   deliver(flavoured<basic_data>(tls_, handle(), std::move(frame)));
@@ -598,7 +608,7 @@ void port::deliver_frame(buffer frame) noexcept {
 void port::deliver_end() noexcept {
   end_delivered_ = true;
   if (recv_ticket() != 0) {
-    (void)otpnet::send(waits_->recv_pid, recv_reply{std::exchange(waits_->recv_ticket, 0), fail(errc::closed)});
+    must_send(waits_->recv_pid, recv_reply{std::exchange(waits_->recv_ticket, 0), fail(errc::closed)});
   } else {
     deliver(flavoured<basic_closed>(tls_, handle()));
   }
@@ -612,7 +622,7 @@ void port::fail_receive(errc reason, const char* what) noexcept {
   receive_failed_ = true;
   report(reason, what);
   if (recv_ticket() != 0) {
-    (void)otpnet::send(waits_->recv_pid, recv_reply{std::exchange(waits_->recv_ticket, 0), fail(reason)});
+    must_send(waits_->recv_pid, recv_reply{std::exchange(waits_->recv_ticket, 0), fail(reason)});
   } else {
     socket me = handle();
     deliver(flavoured<basic_error>(tls_, me, reason));
@@ -1054,7 +1064,7 @@ void port::notify_drained(errc reason) noexcept {
     return;
   }
   for (auto& [who, ticket] : waits_->drain_waiters) {
-    (void)otpnet::send(who, drained_note{ticket, reason});
+    must_send(who, drained_note{ticket, reason});
   }
   waits_->drain_waiters.clear();
 }
@@ -1319,7 +1329,7 @@ void port::on_io(std::uint64_t, reactor::readiness r) noexcept {
     peer_hup_seen_ = true;
   }
   if (waits_ && waits_->io_ticket != 0 && (trouble || (waits_->io_write ? r.writable : r.readable))) {
-    (void)otpnet::send(waits_->io_pid, io_ready{std::exchange(waits_->io_ticket, 0), errc::ok});
+    must_send(waits_->io_pid, io_ready{std::exchange(waits_->io_ticket, 0), errc::ok});
   }
   if (r.writable && !outq_.empty()) {
     flush();

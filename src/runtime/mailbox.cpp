@@ -24,7 +24,7 @@ void apply_signals(internal::process* p) {
       bool linked = p->rel.linked(x->from);
       if (!x->from_link || linked) {
         p->rel.erase_link(x->from);
-        p->append(detail::make_envelope<exit_msg>(exit_msg{x->from, x->reason}));
+        p->append(detail::must_make_envelope<exit_msg>(exit_msg{x->from, x->reason}));
       }
     } else if (auto* l = detail::payload_if<internal::sig_link>(e)) {
       if (!p->rel.linked(l->from)) {  // one link per pair, as scheduler::handle_signals keeps it

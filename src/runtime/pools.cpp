@@ -9,6 +9,8 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <new>
 
 namespace otpnet::detail {
@@ -114,6 +116,13 @@ void give(void* p, std::size_t n) noexcept {
 }
 
 }  // namespace
+
+void message_out_of_memory(std::size_t bytes) noexcept {
+  std::fprintf(stderr,
+               "otpnet: out of memory: a message the runtime must deliver (%zu bytes) could not be made; ending\n",
+               bytes);
+  std::abort();
+}
 
 void* envelope_alloc(std::size_t size) { return take(size); }
 void envelope_free(void* p, std::size_t size) noexcept { give(p, size); }

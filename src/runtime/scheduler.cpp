@@ -237,7 +237,7 @@ bool scheduler::handle_signals(process* p) noexcept {
         return false;
       }
       if (p->trap_exit) {
-        deliver_local(p, detail::make_envelope<exit_msg>(exit_msg{x->from, x->reason}));
+        deliver_local(p, detail::must_make_envelope<exit_msg>(exit_msg{x->from, x->reason}));
       } else if (!x->reason.is_normal()) {
         exit_reason why = x->reason;
         guard.reset();
@@ -459,14 +459,14 @@ void process::on_wait(socket::detail::socket_state& s) noexcept { track(s); }
 
 void process::notify(socket::select_event ev) noexcept {
   (void)detail::send_envelope(
-      id, detail::make_envelope<socket_select>(socket_select{std::move(ev.sock), ev.tag, ev.handle, ev.reason}));
+      id, detail::must_make_envelope<socket_select>(socket_select{std::move(ev.sock), ev.tag, ev.handle, ev.reason}));
 }
 
 void settle_exit(process* p, const exit_reason& why) noexcept {
   for (detail::envelope* e : p->signals) {
     // Link and monitor requests that raced with the exit are answered now.
     if (auto* l = detail::payload_if<sig_link>(e)) {
-      send_signal(l->from, detail::make_envelope<sig_exit>(sig_exit{p->id, why, true}));
+      send_signal(l->from, detail::must_make_envelope<sig_exit>(sig_exit{p->id, why, true}));
     } else if (auto* m = detail::payload_if<sig_monitor>(e)) {
       // Answered with the others below, unless a demonitor later in this
       // list takes it back (a demonitor with flush promises no down after).
@@ -482,14 +482,14 @@ void settle_exit(process* p, const exit_reason& why) noexcept {
   }
   p->signals.clear();
   p->rel.each(relations::kind::link, [&](const relations::entry& l) {
-    send_signal(l.other, detail::make_envelope<sig_exit>(sig_exit{p->id, why, true}));
+    send_signal(l.other, detail::must_make_envelope<sig_exit>(sig_exit{p->id, why, true}));
   });
   p->rel.each(relations::kind::monitored_by, [&](const relations::entry& w) {
-    send_signal(w.other, detail::make_envelope<down_msg>(down_msg{w.r(), p->id, why}));
+    send_signal(w.other, detail::must_make_envelope<down_msg>(down_msg{w.r(), p->id, why}));
   });
   p->rel.each(relations::kind::monitoring, [&](const relations::entry& m) {
     if (m.other) {  // a null target was demonitored already
-      send_signal(m.other, detail::make_envelope<sig_demonitor>(sig_demonitor{m.r()}));
+      send_signal(m.other, detail::must_make_envelope<sig_demonitor>(sig_demonitor{m.r()}));
     }
   });
 }

@@ -71,6 +71,29 @@ envelope* make_envelope(A&&... a) {
   }
 }
 
+/// Ends the program with a report line on stderr ("otpnet: out of memory:
+/// ..."): a message the runtime must deliver could not be made.
+[[noreturn]] void message_out_of_memory(std::size_t bytes) noexcept;
+
+/// make_envelope for the messages the runtime itself owes a process and
+/// cannot fail to deliver: a link's exit signal, a monitor's DOWN, a
+/// trapped exit, a select message, a port's tcp/tcp_closed/tcp_error. A
+/// process that would silently miss one of them breaks the guarantees
+/// supervision rests on (a supervisor that never hears of its child's end,
+/// an owner that waits for a tcp_closed forever), and their senders have
+/// no caller to give an error to. So, as a runtime table's growth does
+/// (internal/id_tables.hpp) and as the BEAM does when its allocators fail,
+/// a failed allocation ends the program with a report line instead of
+/// std::terminate's. (A process's own send throws std::bad_alloc to it.)
+template <class T, class... A>
+envelope* must_make_envelope(A&&... a) noexcept {
+  try {
+    return make_envelope<T>(std::forward<A>(a)...);
+  } catch (const std::bad_alloc&) {
+    message_out_of_memory(sizeof(envelope_of<T>));
+  }
+}
+
 inline void destroy_envelope(envelope* e) noexcept {
   if (e != nullptr) {
     e->destroy(e);
