@@ -253,7 +253,7 @@ TEST_F(framing, line_longer_than_packet_size_is_emsgsize_even_without_delimiter)
 // (one allocation and one copy of the whole line per byte: quadratic).
 TEST_F(framing, a_long_line_costs_a_few_buffers_not_one_per_byte) {
   auto k = open_conn({.active = always, .packet = packet_type::line});
-  std::string line = pattern(48 * 1024);
+  std::string line = pattern(std::size_t{48} * 1024);
   std::size_t before = large_allocations();
   ASSERT_TRUE(k.c.write(line));
   ASSERT_TRUE(wait_until([&] { return fionread(k.fd) == 0; }));
@@ -264,6 +264,39 @@ TEST_F(framing, a_long_line_costs_a_few_buffers_not_one_per_byte) {
   EXPECT_EQ(e.data, line + "\n");
   EXPECT_GE(grown, 1U) << "a 48 KiB line fits no read chunk: the count of large allocations is not working";
   EXPECT_LT(grown, 16U) << "the buffer grew " << grown << " times for a 48 KiB line";
+}
+
+// A long frame that arrives in many reads (a peer writing 16 KiB at a
+// time) grows the port's buffer by doubling, as one long write does: each
+// read used to find the buffer too small for twice what it held and copy
+// the whole frame again (one allocation and one copy per read: a peer
+// sending a 1 MiB line cost the server as much as 64 copies of it, and an
+// endless line a whole core). Both ways of knowing where a frame ends: a
+// delimiter (line) and a length header ({packet, 4}).
+class long_frame : public tcp_test, public ::testing::WithParamInterface<packet_type> {};
+INSTANTIATE_TEST_SUITE_P(framings, long_frame, ::testing::Values(packet_type::line, packet_type::u4),
+                         [](const auto& info) { return info.param == packet_type::line ? "line" : "packet_4"; });
+
+TEST_P(long_frame, in_many_reads_is_copied_once_per_doubling_not_per_read) {
+  constexpr std::size_t total = std::size_t{1} << 20;
+  constexpr std::size_t piece = std::size_t{16} * 1024;
+  packet_type p = GetParam();
+  auto k = open_conn({.active = always, .packet = p});
+  std::string body = pattern(total);
+  std::string wire = p == packet_type::line ? body + "\n" : frame(p, body);
+  std::size_t before = large_allocations();
+  for (std::size_t at = 0; at + piece < wire.size(); at += piece) {
+    ASSERT_TRUE(k.c.write(std::string_view(wire).substr(at, piece)));
+    ASSERT_TRUE(wait_until([&] { return fionread(k.fd) == 0; }));  // read by the port: one read per piece
+  }
+  std::size_t grown = large_allocations() - before;
+  ASSERT_TRUE(k.c.write(std::string_view(wire).substr(wire.size() - wire.size() % piece)));
+  ev e = next();
+  ASSERT_EQ(e.kind, "tcp");
+  EXPECT_EQ(e.data, p == packet_type::line ? body + "\n" : body);
+  EXPECT_GE(grown, 1U) << "a 1 MiB frame fits no read chunk: the count of large allocations is not working";
+  EXPECT_LT(grown, 16U) << "the buffer was replaced " << grown << " times for a 1 MiB frame in " << total / piece
+                        << " reads";
 }
 
 // Without packet_size, a length header announcing a huge frame must not
@@ -278,7 +311,7 @@ TEST_P(huge_header, allocates_as_the_bytes_arrive_not_what_it_announces) {
   std::string h{static_cast<char>(len >> 24), static_cast<char>(len >> 16), static_cast<char>(len >> 8),
                 static_cast<char>(len)};
   reset_largest_allocation();
-  ASSERT_TRUE(k.c.write(h + pattern(64 * 1024)));
+  ASSERT_TRUE(k.c.write(h + pattern(std::size_t{64} * 1024)));
   // Read by the port (or the socket already closed: -1, for a frame no buffer can hold).
   ASSERT_TRUE(wait_until([&] { return fionread(k.fd) <= 0; }));
   // Nothing yet (the frame waits for its bytes), or emsgsize at once for

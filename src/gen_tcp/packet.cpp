@@ -2,6 +2,7 @@
 // I/O so the fuzzer (fuzz/packet.fuzz.cpp) can drive it directly.
 #include <otpnet/gen_tcp/packet.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -50,7 +51,7 @@ std::uint32_t read_be(const std::byte* p, std::size_t n) noexcept {
   return v;
 }
 
-decoded decode_line(const frame_spec& spec, std::span<const std::byte> buf) noexcept {
+decoded decode_line(const frame_spec& spec, std::span<const std::byte> buf, std::size_t scanned) noexcept {
   if (buf.empty()) {
     return {decoded::status::need_more, 0, 0, 0};  // (memchr on a null pointer is undefined)
   }
@@ -59,7 +60,8 @@ decoded decode_line(const frame_spec& spec, std::span<const std::byte> buf) noex
   if (spec.line_length != 0 && limit > spec.line_length) {
     limit = spec.line_length;
   }
-  if (const void* hit = std::memchr(begin, spec.line_delimiter, limit)) {
+  std::size_t from = std::min(scanned, limit);
+  if (const void* hit = from < limit ? std::memchr(begin + from, spec.line_delimiter, limit - from) : nullptr) {
     std::size_t len = static_cast<const char*>(hit) - begin + 1;
     if (spec.packet_size != 0 && len > spec.packet_size) {
       return {decoded::status::too_big};
@@ -83,7 +85,7 @@ decoded decode_line(const frame_spec& spec, std::span<const std::byte> buf) noex
 
 }  // namespace
 
-decoded decode(const frame_spec& spec, std::span<const std::byte> buf) noexcept {
+decoded decode(const frame_spec& spec, std::span<const std::byte> buf, std::size_t scanned) noexcept {
   switch (spec.type) {
     case packet_type::raw:
       if (buf.empty()) {
@@ -91,7 +93,7 @@ decoded decode(const frame_spec& spec, std::span<const std::byte> buf) noexcept 
       }
       return {decoded::status::frame, 0, buf.size(), 0};
     case packet_type::line:
-      return decode_line(spec, buf);
+      return decode_line(spec, buf, scanned);
     case packet_type::u1:
     case packet_type::u2:
     case packet_type::u4:

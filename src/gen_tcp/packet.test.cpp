@@ -16,8 +16,8 @@ namespace {
 
 using st = decoded::status;
 
-decoded dec(const frame_spec& spec, std::string_view s) {
-  return decode(spec, std::as_bytes(std::span(s.data(), s.size())));
+decoded dec(const frame_spec& spec, std::string_view s, std::size_t scanned = 0) {
+  return decode(spec, std::as_bytes(std::span(s.data(), s.size())), scanned);
 }
 
 std::string be(std::uint64_t v, std::size_t n) {
@@ -184,6 +184,36 @@ TEST(packet, line_verdict_does_not_depend_on_the_split) {
   EXPECT_EQ(dec(line, "123456789").st, st::too_big) << "a frame of line_length beyond packet_size";
   frame_spec tiny{.type = packet_type::line, .packet_size = 1, .line_length = 2};
   EXPECT_EQ(dec(tiny, "ab").st, st::too_big);
+}
+
+// `scanned` (bytes already searched at an earlier need_more) moves where
+// the search starts and nothing else: the verdicts and sizes are those of a
+// search from the front, since the first `scanned` bytes hold no delimiter.
+// Every other framing ignores it.
+TEST(packet, line_search_starts_after_what_was_scanned) {
+  frame_spec line{.type = packet_type::line};
+  for (std::size_t k = 0; k <= 6; ++k) {
+    auto d = dec(line, "abcdef\nxy\n", k);
+    EXPECT_EQ(d.st, st::frame) << k;
+    EXPECT_EQ(d.body, 7U) << k;  // the line's length counts from the front, not from `scanned`
+  }
+  // Past the delimiter (a caller breaking the contract): it is not seen.
+  EXPECT_EQ(dec(line, "ab\ncd", 3).st, st::need_more);
+  EXPECT_EQ(dec(line, "abc", 3).st, st::need_more);
+  EXPECT_EQ(dec(line, "abc", 100).st, st::need_more);  // more than buffered: nothing to search
+  // The limits still count every byte.
+  frame_spec cut{.type = packet_type::line, .line_length = 4};
+  auto d = dec(cut, "abcdef", 3);
+  EXPECT_EQ(d.st, st::frame);
+  EXPECT_EQ(d.body, 4U);
+  frame_spec small{.type = packet_type::line, .packet_size = 4};
+  EXPECT_EQ(dec(small, "abcd", 3).st, st::too_big);
+  // Other framings: ignored.
+  frame_spec u2{.type = packet_type::u2};
+  d = dec(u2, be(3, 2) + "abc", 5);
+  EXPECT_EQ(d.st, st::frame);
+  EXPECT_EQ(d.body, 3U);
+  EXPECT_EQ(dec(frame_spec{}, "raw", 3).body, 3U);
 }
 
 TEST(packet, encode_header_limits) {

@@ -430,7 +430,16 @@ std::span<const std::byte> port::buffered() const noexcept {
                            : std::span<const std::byte>();
 }
 
+void port::note_line_scanned(std::size_t n) noexcept {
+  if (n >= read_chunk_size && (waits_ || make_waits() == errc::ok)) {
+    waits_->line_scanned = static_cast<std::uint32_t>(std::min<std::size_t>(n, UINT32_MAX));
+  }
+}
+
 void port::consume(std::size_t n) noexcept {
+  if (n != 0 && waits_) {
+    waits_->line_scanned = 0;  // (the bytes it counted from are gone)
+  }
   rstart_ += static_cast<std::uint32_t>(n);
   if (rstart_ == rend_ && chunk_ != nullptr) {
     // Nothing buffered: an idle connection holds no chunk.
@@ -461,10 +470,16 @@ port::read_outcome port::read_some(std::size_t need) noexcept {
   std::size_t have = rend_ - rstart_;
   // Room for what the frame still needs, but grown as bytes arrive (at
   // most doubling), never what a header merely announces: a peer that
-  // claims 4 GiB gets memory only for what it actually sends.
+  // claims 4 GiB gets memory only for what it actually sends. The chunk
+  // changes only when less than a read chunk (or less than the frame
+  // still needs) is free: a frame that arrives in many reads is copied
+  // once per doubling, not once per read.
   std::size_t grown = std::max(read_chunk_size, 2 * have);
   std::size_t want = need != 0 ? std::max(have + 1, std::min(need, grown)) : grown;
-  make_room(want);
+  if (!make_room(want, std::min(want - have, read_chunk_size))) {
+    fail_receive(errc::enomem, "no memory for the frame being received");
+    return read_outcome::error;
+  }
   std::byte* at = chunk_->data() + rend_;
   std::size_t room = chunk_->capacity - rend_;
   if (tp != nullptr) {
@@ -510,25 +525,30 @@ port::read_outcome port::read_some(std::size_t need) noexcept {
   return read_outcome::got_bytes;
 }
 
-void port::make_room(std::size_t want) {
+bool port::make_room(std::size_t want, std::size_t min_free) noexcept {
   std::size_t have = rend_ - rstart_;
-  if (chunk_ == nullptr) {
-    chunk_ = chunk_alloc(want);
-    rstart_ = rend_ = 0;
-  } else if (chunk_->capacity - rstart_ < want || rend_ == chunk_->capacity) {
-    // The frame being assembled does not fit after rstart_: move it to the
-    // front (no view of this chunk is out) or to a new chunk.
-    if (chunk_->refs.load(std::memory_order_acquire) == 1 && chunk_->capacity >= want) {
-      std::memmove(chunk_->data(), chunk_->data() + rstart_, have);
-    } else {
-      gen_tcp::detail::chunk* c = chunk_alloc(want);
-      std::memcpy(c->data(), chunk_->data() + rstart_, have);
-      chunk_release(chunk_);
-      chunk_ = c;
+  try {
+    if (chunk_ == nullptr) {
+      chunk_ = chunk_alloc(want);
+      rstart_ = rend_ = 0;
+    } else if (chunk_->capacity - rend_ < min_free) {
+      // The frame being assembled has too little room after it: move it to
+      // the front (no view of this chunk is out) or to a new chunk.
+      if (chunk_->refs.load(std::memory_order_acquire) == 1 && chunk_->capacity >= want) {
+        std::memmove(chunk_->data(), chunk_->data() + rstart_, have);
+      } else {
+        gen_tcp::detail::chunk* c = chunk_alloc(want);
+        std::memcpy(c->data(), chunk_->data() + rstart_, have);
+        chunk_release(chunk_);
+        chunk_ = c;
+      }
+      rstart_ = 0;
+      rend_ = static_cast<std::uint32_t>(have);
     }
-    rstart_ = 0;
-    rend_ = static_cast<std::uint32_t>(have);
+  } catch (const std::bad_alloc&) {
+    return false;
   }
+  return true;
 }
 
 // Completion mode: the read is a receive queued with the loop, answered by
@@ -554,7 +574,13 @@ port::read_outcome port::queue_recv() noexcept {
 void port::absorb(std::int32_t result, const std::byte* data) noexcept {
   if (result > 0) {
     auto n = static_cast<std::size_t>(result);
-    make_room(rend_ - rstart_ + n);
+    std::size_t have = rend_ - rstart_;
+    // Grown by doubling, as read_some does: a frame that arrives in many
+    // completions is copied once per doubling.
+    if (!make_room(std::max({read_chunk_size, 2 * have, have + n}), n)) {
+      recv_error_ = errc::enomem;  // the next read fails the receive, with a report line
+      return;
+    }
     std::memcpy(chunk_->data() + rend_, data, n);
     rend_ += static_cast<std::uint32_t>(n);
     stats_.recv_oct += n;
@@ -645,7 +671,11 @@ void port::pump() noexcept {
       d = have >= passive_len ? decoded{decoded::status::frame, 0, passive_len, 0}
                               : decoded{decoded::status::need_more, 0, 0, passive_len};
     } else {
-      d = decode(opts_->spec(), buffered());
+      std::span<const std::byte> buf = buffered();
+      d = decode(opts_->spec(), buf, line_scanned());
+      if (d.st == decoded::status::need_more && opts_->packet == packet_type::line) {
+        note_line_scanned(buf.size());
+      }
     }
     if (d.st == decoded::status::frame) {
       buffer f(chunk_, rstart_ + static_cast<std::uint32_t>(d.header), static_cast<std::uint32_t>(d.body));
@@ -1240,6 +1270,9 @@ result<void> port::setopts(const options& o) {
   // Shared with this port's siblings until now: a change is a block of its own.
   if (!opts_.assign(next)) {
     return fail(errc::enomem);
+  }
+  if (waits_) {
+    waits_->line_scanned = 0;  // the framing or its delimiter may have changed
   }
   if (counted_down) {
     deliver(flavoured<basic_passive>(tls_, handle()));

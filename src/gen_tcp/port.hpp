@@ -214,9 +214,12 @@ class port final : public std::enable_shared_from_this<port>, public port_resour
   /// Takes in a receive's completion: bytes, the end, or an error kept for
   /// the next read.
   void absorb(std::int32_t result, const std::byte* data) noexcept;
-  /// Makes the chunk hold `want` bytes from rstart_ (what is buffered
-  /// included), moving or replacing it as needed.
-  void make_room(std::size_t want);
+  /// Makes sure at least `min_free` bytes are free after rend_: when they
+  /// are not, the buffered bytes move to the front of the chunk or to a new
+  /// one that holds `want` bytes from rstart_ (what is buffered included).
+  /// So a frame that grows by doubling `want` is copied once per doubling,
+  /// not once per read. False (nothing changed) if no memory was found.
+  bool make_room(std::size_t want, std::size_t min_free) noexcept;
   void deliver_frame(buffer frame) noexcept;
   void deliver_end() noexcept;
   /// Ends the port as a failed receive does: a report line `what: reason`,
@@ -388,6 +391,10 @@ class port final : public std::enable_shared_from_this<port>, public port_resour
     std::unique_ptr<transport> tls_transport;
     send_timer_relay send_timer_to;
     reactor::timer_handle send_timer;
+    // Line framing: the buffered bytes from rstart_ known to hold no
+    // delimiter, kept for a line longer than a read chunk only, so that
+    // each read searches what it added, not the whole line again.
+    std::uint32_t line_scanned = 0;
   };
   std::unique_ptr<waits> waits_;
   /// Makes the rare block unless there is one (it stays for the port's
@@ -398,6 +405,11 @@ class port final : public std::enable_shared_from_this<port>, public port_resour
   /// queued send goes untimed. Errors: enomem, with a report line.
   errc make_send_timer_room() noexcept;
   std::uint64_t recv_ticket() const noexcept { return waits_ ? waits_->recv_ticket : 0; }
+  std::size_t line_scanned() const noexcept { return waits_ ? waits_->line_scanned : 0; }
+  /// After a need_more over `n` buffered bytes of a line: remembers them
+  /// when the line is long (the block is made then; without memory the
+  /// next search starts from the front, which is only slower).
+  void note_line_scanned(std::size_t n) noexcept;
 };
 
 template <class F>

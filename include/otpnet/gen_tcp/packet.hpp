@@ -61,8 +61,12 @@ struct decoded {
   std::size_t need = 0;
 };
 
-/// Looks for the first frame in `buf`.
-decoded decode(const frame_spec& spec, std::span<const std::byte> buf) noexcept;
+/// Looks for the first frame in `buf`. `scanned`, for line framing only:
+/// the first `scanned` bytes of `buf` are known to hold no delimiter (an
+/// earlier call over them answered need_more), so the search starts after
+/// them: a long line that arrives in many reads is searched once, not once
+/// per read. Other framings ignore it.
+decoded decode(const frame_spec& spec, std::span<const std::byte> buf, std::size_t scanned = 0) noexcept;
 
 /// Writes the length header for a body of `len` bytes into `out` (at least
 /// 4 bytes) and returns its size; 0 for raw and line. False-y (returns
