@@ -40,7 +40,8 @@ std::optional<errc> error_of(const event& e) {
 
 task<echo_fsm::transition> echo_fsm::wait_for_socket(event& e) {
   if (e.is(event_kind::state_timeout)) {
-    co_return stop();  // no connection came: the listener gave up on this start
+    log("got no connection (the listener gave up on this start)");
+    co_return stop();
   }
   auto* ready = e.info<listener::socket_ready>();
   if (ready == nullptr) {
@@ -69,7 +70,7 @@ task<echo_fsm::transition> echo_fsm::wait_for_socket(event& e) {
   }
   log("connected");
   (void)sock_.setopts({.active = gen_tcp::once});
-  co_return next_state<&echo_fsm::wait_for_data>(state_timeout(settings_->idle_timeout));
+  co_return next_state<&echo_fsm::wait_for_data>(idle());
 }
 
 echo_fsm::transition echo_fsm::wait_for_data(event& e) {
@@ -79,7 +80,7 @@ echo_fsm::transition echo_fsm::wait_for_data(event& e) {
   if (e.info<listener::drain_notice>() != nullptr) {
     // Frames the client already sent may still be in the kernel's buffers
     // (or held back by flow control): keep echoing until it closes.
-    return next_state<&echo_fsm::draining>(state_timeout(settings_->idle_timeout));
+    return next_state<&echo_fsm::draining>(idle());
   }
   return other(e);
 }
@@ -96,7 +97,11 @@ echo_fsm::transition echo_fsm::echo(gen_tcp::buffer& frame) {
   // message's reference to the received bytes.
   (void)sock_.send(std::move(frame));
   (void)sock_.set_active(gen_tcp::once);
-  return keep_state(state_timeout(settings_->idle_timeout));
+  return keep_state(idle());
+}
+
+action echo_fsm::idle() const {
+  return settings_->idle_timeout.count() > 0 ? state_timeout(settings_->idle_timeout) : cancel_state_timeout();
 }
 
 echo_fsm::transition echo_fsm::other(event& e) {

@@ -31,7 +31,13 @@
 namespace otpnet::echo {
 
 struct echo_settings {
+  /// 0: none (a client may stay silent for ever).
   std::chrono::milliseconds idle_timeout{120000};
+  /// How long a started handler waits for its socket: a handler whose
+  /// start outlived the listener's patience (its handler_start_timeout)
+  /// never gets one. Not the idle timeout, which may be shorter than a
+  /// hand-off takes.
+  std::chrono::milliseconds handoff_timeout{5000};
   bool log_connections = false;
   /// TLS on the port: the server context (empty: plain TCP).
   tls::context tls;
@@ -42,9 +48,7 @@ struct echo_fsm : gen_statem<echo_fsm> {
   /// `s` is shared by every connection of the port.
   explicit echo_fsm(std::shared_ptr<const echo_settings> s) : settings_(std::move(s)) {}
 
-  /// The hand-off is awaited no longer than a client may stay silent: a
-  /// handler whose start outlived the listener's patience never gets one.
-  transition init() { return next_state<&echo_fsm::wait_for_socket>(state_timeout(settings_->idle_timeout)); }
+  transition init() { return next_state<&echo_fsm::wait_for_socket>(state_timeout(settings_->handoff_timeout)); }
 
   task<transition> wait_for_socket(event& e);
   transition wait_for_data(event& e);
@@ -58,6 +62,8 @@ struct echo_fsm : gen_statem<echo_fsm> {
   /// connection; other events are ignored.
   transition echo(gen_tcp::buffer& frame);
   transition other(event& e);
+  /// The idle timeout's action: a state timeout, or none when it is 0.
+  action idle() const;
   void log(const char* what) const;
 
   std::shared_ptr<const echo_settings> settings_;

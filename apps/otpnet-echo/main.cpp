@@ -45,7 +45,7 @@ config_schema schema() {
       .add_string("bind", "0.0.0.0", "address to listen on (IPv4 or IPv6 literal)")
       .add_enum("packet", "2", {"raw", "1", "2", "4", "line"}, "framing of client messages ({packet, N})")
       .add_int("packet_size", 0, "largest frame accepted, bytes (0: no limit)", 0, 1 << 30)
-      .add_duration("idle_timeout", 120s, "close a client silent for this long")
+      .add_duration("idle_timeout", 120s, "close a client silent for this long (0: never)")
       .add_int("max_connections", 0, "connections served at once (0: no limit)", 0, 1 << 30)
       .add_int("schedulers", 0, "scheduler threads (0: one per core)", 0, 1024)
       .add_string("backend", "", "reactor backend: epoll or io_uring (empty: the default, epoll)")
@@ -172,21 +172,22 @@ void reload_certificate(const program& p) {
 
 /// Serves until SIGTERM or SIGINT, then drains; a second one stops at once.
 int serve_until_stopped(const program& p, echo::signal_set& sigs) {
+  // Report lines, so that --log-format json keeps every line JSON.
   int sig = sigs.wait_stop([&] { reload_certificate(p); });
-  std::cerr << "otpnet-echo: signal " << sig << ": draining (up to " << p.drain_timeout.count()
-            << " ms; a second signal stops at once)" << std::endl;
+  spdlog::info("otpnet-echo: signal {}: draining (up to {} ms; a second signal stops at once)", sig,
+               p.drain_timeout.count());
   echo::drainer d(echo::listener_name, p.drain_timeout, sigs);
   if (!sigs.wait_drained(d, [&] { reload_certificate(p); })) {
-    std::cerr << "otpnet-echo: second signal: stopping now" << std::endl;
+    spdlog::warn("otpnet-echo: second signal: stopping now");
+    spdlog::default_logger()->flush();
     std::_Exit(1);
   }
   const auto& r = d.result();
   int rc = 0;
   if (r) {
-    std::cerr << "otpnet-echo: drained: " << r->finished << " finished, " << r->forced << " stopped at the deadline"
-              << std::endl;
+    spdlog::info("otpnet-echo: drained: {} finished, {} stopped at the deadline", r->finished, r->forced);
   } else {
-    std::cerr << "otpnet-echo: drain failed: " << r.error().to_string() << std::endl;
+    spdlog::error("otpnet-echo: drain failed: {}", r.error().to_string());
     rc = 1;
   }
   (void)sync_wait(application::stop("tcp_server"));

@@ -96,6 +96,12 @@ class server : public gen_nb_server<server> {
       co_return;
     }
     pid handler = started.id();
+    if (!is_alive(handler)) {
+      // It started and ended at once (its own timeout, a crash): nobody
+      // would take the socket, which would close without a word.
+      acceptor_.handoff_failed(c, "the handler ended before its socket was handed over");
+      co_return;
+    }
     // The handler owns the connection before a byte is read; it takes it
     // (gen_tcp::adopt in its own process) when socket_ready arrives.
     (void)otpnet::socket::set_owner(c.raw, handler.value());

@@ -52,6 +52,17 @@ TEST(echo_isolation, the_idle_timeout_closes_a_silent_client) {
   EXPECT_EQ(round_trip(fresh, "fresh"), "fresh");
 }
 
+// 0 is no idle timeout, as 0 is no limit for the other settings; it used
+// to be a timeout of 0 ms, which closed every client at once.
+TEST(echo_isolation, an_idle_timeout_of_0_is_none) {
+  echo_server s;
+  ASSERT_TRUE(s.start({.args = {"--idle-timeout", "0s"}}));
+  client c = client::connect(s.port());
+  EXPECT_EQ(round_trip(c, "served"), "served");
+  EXPECT_EQ(c.end_state(300ms), "open") << "closed while silent, with no idle timeout";
+  EXPECT_EQ(round_trip(c, "still served"), "still served");
+}
+
 TEST(echo_isolation, traffic_keeps_a_client_from_the_idle_timeout) {
   echo_server s;
   ASSERT_TRUE(s.start({.args = {"--idle-timeout", "2s"}}));

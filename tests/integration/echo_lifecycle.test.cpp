@@ -123,6 +123,35 @@ TEST(echo_lifecycle, sigterm_with_no_clients_exits_0) {
   EXPECT_TRUE(st->exited && st->code == 0) << st->to_string() << "\n" << s.stderr_text();
 }
 
+// --log-format json: the drain's own lines are JSON like every other line
+// (they were plain text written past the logger).
+TEST(echo_lifecycle, drain_lines_follow_the_log_format) {
+  echo_server s;
+  ASSERT_TRUE(s.start({.args = {"--log-format", "json", "--log-connections"}}));
+  client c = client::connect(s.port());
+  ASSERT_EQ(round_trip(c, "x"), "x");
+  c.close();
+  s.signal(SIGTERM);
+  auto st = s.wait_exit();
+  ASSERT_TRUE(st);
+  EXPECT_TRUE(st->exited && st->code == 0) << st->to_string();
+  std::string err = s.stderr_text();
+  EXPECT_NE(err.find("draining"), std::string::npos) << err;
+  EXPECT_NE(err.find("drained: "), std::string::npos) << err;
+  std::size_t lines = 0;
+  for (std::size_t at = 0; at < err.size();) {
+    std::size_t end = err.find('\n', at);
+    std::string_view line(err.data() + at, (end == std::string::npos ? err.size() : end) - at);
+    at = end == std::string::npos ? err.size() : end + 1;
+    if (line.empty()) {
+      continue;
+    }
+    ++lines;
+    EXPECT_TRUE(line.front() == '{' && line.back() == '}') << "not a JSON line: " << line;
+  }
+  EXPECT_GE(lines, 4u) << err;  // connected, disconnected, draining, drained
+}
+
 TEST(echo_lifecycle, a_drained_server_takes_no_new_clients) {
   echo_server s;
   ASSERT_TRUE(s.start({.args = {"--drain-timeout", "2s"}}));
