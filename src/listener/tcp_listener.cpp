@@ -179,7 +179,11 @@ class server : public gen_nb_server<server> {
     if (draining_) {
       return noreply();  // a drain under way: this caller gets its result too
     }
+    // Its listen sockets close: a client that comes now is refused at once
+    // (and can go elsewhere) rather than wait in the backlog for a server
+    // that is going away, as after ranch's suspend_listener.
     suspend();
+    acceptor_.close_all();
     draining_ = true;
     drained_ = {};
     ++drain_round_;
