@@ -27,6 +27,9 @@ namespace {
 
 constexpr int pump_budget = 64;      // frames delivered per pump before yielding
 constexpr std::size_t max_iov = 64;  // iovecs per sendmsg
+// The most a port buffers for one frame: its offsets and a chunk's
+// capacity are 32 bits.
+constexpr std::size_t max_buffered = std::numeric_limits<std::uint32_t>::max();
 
 /// A reply or note the port owes a waiting process, from a path that
 /// cannot fail: without memory for it the program ends with a report line
@@ -474,7 +477,13 @@ port::read_outcome port::read_some(std::size_t need) noexcept {
   // changes only when less than a read chunk (or less than the frame
   // still needs) is free: a frame that arrives in many reads is copied
   // once per doubling, not once per read.
-  std::size_t grown = std::max(read_chunk_size, 2 * have);
+  if (have >= max_buffered) {
+    // (A line with no delimiter yet, without packet_size: the offsets are
+    // 32 bits. Length-prefixed frames stop at their header.)
+    fail_receive(errc::emsgsize, "frame larger than a buffer can hold (4 GiB)");
+    return read_outcome::error;
+  }
+  std::size_t grown = std::min(std::max(read_chunk_size, 2 * have), max_buffered);
   std::size_t want = need != 0 ? std::max(have + 1, std::min(need, grown)) : grown;
   if (!make_room(want, std::min(want - have, read_chunk_size))) {
     fail_receive(errc::enomem, "no memory for the frame being received");
@@ -575,9 +584,15 @@ void port::absorb(std::int32_t result, const std::byte* data) noexcept {
   if (result > 0) {
     auto n = static_cast<std::size_t>(result);
     std::size_t have = rend_ - rstart_;
-    // Grown by doubling, as read_some does: a frame that arrives in many
-    // completions is copied once per doubling.
-    if (!make_room(std::max({read_chunk_size, 2 * have, have + n}), n)) {
+    // A pooled chunk while the frame fits one; past that grown by doubling,
+    // as read_some does: a frame that arrives in many completions is copied
+    // once per doubling.
+    std::size_t want = have + n <= read_chunk_size ? read_chunk_size : std::max(2 * have, have + n);
+    if (have + n > max_buffered) {
+      recv_error_ = errc::emsgsize;  // the next read fails the receive, with a report line
+      return;
+    }
+    if (!make_room(std::min(want, max_buffered), n)) {
       recv_error_ = errc::enomem;  // the next read fails the receive, with a report line
       return;
     }

@@ -121,7 +121,9 @@ class acceptor::kernel_accept final : public reactor::io_handler {
     // again by the process, if it is not parked by then).
     if (!told_) {
       told_ = true;
-      (void)send(owner_, accept_more{id_});
+      // Owed (nothing else wakes the listener for this port): without
+      // memory for it the program ends with a report line.
+      (void)otpnet::detail::send_envelope(owner_, otpnet::detail::must_make_envelope<accept_more>(accept_more{id_}));
     }
   }
 
