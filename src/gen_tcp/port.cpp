@@ -31,14 +31,6 @@ constexpr std::size_t max_iov = 64;  // iovecs per sendmsg
 // capacity are 32 bits.
 constexpr std::size_t max_buffered = std::numeric_limits<std::uint32_t>::max();
 
-/// A reply or note the port owes a waiting process, from a path that
-/// cannot fail: without memory for it the program ends with a report line
-/// (runtime/message.hpp, must_make_envelope).
-template <class T>
-void must_send(pid to, T&& m) noexcept {
-  (void)otpnet::detail::send_envelope(to, otpnet::detail::must_make_envelope<std::decay_t<T>>(std::forward<T>(m)));
-}
-
 }  // namespace
 
 // A port lives as long as its connection: 248 bytes, so that with
@@ -257,7 +249,7 @@ result<void> port::close_now() noexcept {
     t->shutdown();
   }
   if (waits_ && waits_->io_ticket != 0) {
-    must_send(waits_->io_pid, io_ready{std::exchange(waits_->io_ticket, 0), errc::closed});
+    (void)otpnet::detail::must_send(waits_->io_pid, io_ready{std::exchange(waits_->io_ticket, 0), errc::closed});
   }
   unregister_io();
   cancel_send_timer();
@@ -267,7 +259,8 @@ result<void> port::close_now() noexcept {
   outq_.clear();
   queued_bytes_ = 0;
   if (recv_ticket() != 0) {
-    must_send(waits_->recv_pid, recv_reply{std::exchange(waits_->recv_ticket, 0), fail(errc::closed)});
+    (void)otpnet::detail::must_send(waits_->recv_pid,
+                                    recv_reply{std::exchange(waits_->recv_ticket, 0), fail(errc::closed)});
   }
   notify_drained(errc::closed);
   (void)so::close(sock_);
@@ -435,7 +428,7 @@ std::span<const std::byte> port::buffered() const noexcept {
 
 void port::note_line_scanned(std::size_t n) noexcept {
   if (n >= read_chunk_size && (waits_ || make_waits() == errc::ok)) {
-    waits_->line_scanned = static_cast<std::uint32_t>(std::min<std::size_t>(n, UINT32_MAX));
+    waits_->line_scanned = static_cast<std::uint32_t>(n);  // (n < max_buffered: read_some stops there)
   }
 }
 
@@ -627,7 +620,8 @@ void port::deliver_frame(buffer frame) noexcept {
   ++stats_.recv_cnt;
   stats_.saw_recv(frame.size());
   if (recv_ticket() != 0) {
-    must_send(waits_->recv_pid, recv_reply{std::exchange(waits_->recv_ticket, 0), std::move(frame)});
+    (void)otpnet::detail::must_send(waits_->recv_pid,
+                                    recv_reply{std::exchange(waits_->recv_ticket, 0), std::move(frame)});
     return;
   }
   deliver(flavoured<basic_data>(tls_, handle(), std::move(frame)));
@@ -649,7 +643,8 @@ void port::deliver_frame(buffer frame) noexcept {
 void port::deliver_end() noexcept {
   end_delivered_ = true;
   if (recv_ticket() != 0) {
-    must_send(waits_->recv_pid, recv_reply{std::exchange(waits_->recv_ticket, 0), fail(errc::closed)});
+    (void)otpnet::detail::must_send(waits_->recv_pid,
+                                    recv_reply{std::exchange(waits_->recv_ticket, 0), fail(errc::closed)});
   } else {
     deliver(flavoured<basic_closed>(tls_, handle()));
   }
@@ -663,7 +658,7 @@ void port::fail_receive(errc reason, const char* what) noexcept {
   receive_failed_ = true;
   report(reason, what);
   if (recv_ticket() != 0) {
-    must_send(waits_->recv_pid, recv_reply{std::exchange(waits_->recv_ticket, 0), fail(reason)});
+    (void)otpnet::detail::must_send(waits_->recv_pid, recv_reply{std::exchange(waits_->recv_ticket, 0), fail(reason)});
   } else {
     socket me = handle();
     deliver(flavoured<basic_error>(tls_, me, reason));
@@ -1109,7 +1104,7 @@ void port::notify_drained(errc reason) noexcept {
     return;
   }
   for (auto& [who, ticket] : waits_->drain_waiters) {
-    must_send(who, drained_note{ticket, reason});
+    (void)otpnet::detail::must_send(who, drained_note{ticket, reason});
   }
   waits_->drain_waiters.clear();
 }
@@ -1377,7 +1372,7 @@ void port::on_io(std::uint64_t, reactor::readiness r) noexcept {
     peer_hup_seen_ = true;
   }
   if (waits_ && waits_->io_ticket != 0 && (trouble || (waits_->io_write ? r.writable : r.readable))) {
-    must_send(waits_->io_pid, io_ready{std::exchange(waits_->io_ticket, 0), errc::ok});
+    (void)otpnet::detail::must_send(waits_->io_pid, io_ready{std::exchange(waits_->io_ticket, 0), errc::ok});
   }
   if (r.writable && !outq_.empty()) {
     flush();

@@ -123,7 +123,7 @@ class acceptor::kernel_accept final : public reactor::io_handler {
       told_ = true;
       // Owed (nothing else wakes the listener for this port): without
       // memory for it the program ends with a report line.
-      (void)otpnet::detail::send_envelope(owner_, otpnet::detail::must_make_envelope<accept_more>(accept_more{id_}));
+      (void)otpnet::detail::must_send(owner_, accept_more{id_});
     }
   }
 

@@ -99,6 +99,17 @@ bool send(std::string_view name, T&& msg) {
   return detail::send_envelope(name, detail::make_envelope<std::decay_t<T>>(std::forward<T>(msg)));
 }
 
+namespace detail {
+/// send for a message the runtime owes a process from a path that cannot
+/// fail (a port's reply to a waiting recv, an acceptor's wake-up): without
+/// memory for it the program ends with a report line (message.hpp,
+/// must_make_envelope). @threadsafe
+template <class T>
+bool must_send(pid to, T&& msg) noexcept {
+  return send_envelope(to, must_make_envelope<std::decay_t<T>>(std::forward<T>(msg)));
+}
+}  // namespace detail
+
 /// The calling process (or plain thread's mailbox); no pid elsewhere.
 pid self() noexcept;
 
