@@ -60,6 +60,8 @@ function(otpnet_check_headers)
     # Only the include roots are needed: compile without waiting for the
     # layer's own library (and its failures) to be built.
     set_target_properties(${target} PROPERTIES OPTIMIZE_DEPENDENCIES ON)
+    # What is checked is the parse: no code to optimise, no debug information.
+    target_compile_options(${target} PRIVATE -O0 -g0)
     list(APPEND checked ${target})
   endforeach()
   if(checked)

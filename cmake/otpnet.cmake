@@ -5,6 +5,22 @@
 #   include of a layer further down the list fails the build.
 #   Unit tests src/NAME/*.test.cpp become one GoogleTest binary,
 #   otpnet_NAME_test, whose tests ctest runs one process each, with a timeout.
+# otpnet_test_program(TARGET)
+#   How a GoogleTest program's own sources are compiled, in every preset:
+#   line tables only (-g1: a backtrace, gdb's `bt` and a sanitizer's report
+#   still name file and line; no variable or type information) and, in the
+#   optimised configuration, -O1 instead of -O2; GoogleTest and the standard
+#   headers every test includes come precompiled. The libraries and programs
+#   under test keep the preset's flags (release: -O2 -g): only the tests' own
+#   code, and what it instantiates from the headers, is built this way. It
+#   halves the time a test source takes to compile (a 2-core CI machine spent
+#   most of a run compiling).
+function(otpnet_test_program target)
+  target_compile_options(${target} PRIVATE -g1 $<$<CONFIG:RelWithDebInfo>:-O1>)
+  target_precompile_headers(${target} PRIVATE <gtest/gtest.h> <algorithm> <atomic> <chrono> <memory>
+    <string> <thread> <vector>)
+endfunction()
+
 function(otpnet_layer name)
   cmake_parse_arguments(L "" "" "DEPS;LIBS;TEST_LIBS" ${ARGN})
   file(GLOB srcs CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/${name}/*.cpp)
@@ -33,6 +49,7 @@ function(otpnet_layer name)
     add_executable(${target}_test ${tests})
     target_include_directories(${target}_test PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/tests)
     target_link_libraries(${target}_test PRIVATE ${target} otpnet_test_support ${L_TEST_LIBS} GTest::gtest GTest::gmock GTest::gtest_main)
+    otpnet_test_program(${target}_test)
     gtest_discover_tests(${target}_test DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 120 LABELS ${name})
   endif()
 endfunction()

@@ -436,6 +436,10 @@ class client {
     return s == "eof" || s == "reset";
   }
 
+  /// Half-closes: the server reads an end after what was sent; a write
+  /// under way in another thread fails (EPIPE) instead of waiting.
+  void shutdown_write() const { (void)::shutdown(fd_, SHUT_WR); }
+
   /// Closes with SO_LINGER {on, 0}: the server sees a reset.
   void reset() {
     linger l{1, 0};
