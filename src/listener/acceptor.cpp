@@ -436,10 +436,14 @@ void acceptor::connection_ended() noexcept {
 
 void acceptor::handoff_failed(connection& c, const std::string& why) noexcept {
   (void)so::close(c.raw);
+  handoff_failed(c.peer, why);
+}
+
+void acceptor::handoff_failed(const so::address& peer, const std::string& why) noexcept {
   connection_ended();
   try {
     spdlog::error("listener {}: handing over the connection from {} failed: {}; it is closed, accepting goes on", name_,
-                  c.peer.to_string(), why);
+                  peer.to_string(), why);
   } catch (...) {
     // The report must not take the listener down.
   }

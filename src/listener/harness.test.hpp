@@ -26,6 +26,7 @@
 #include <otpnet/listener/connection.hpp>
 #include <otpnet/listener/tcp_listener.hpp>
 #include <otpnet/runtime/mailbox.hpp>
+#include <otpnet/runtime/receive.hpp>
 #include <otpnet/runtime/runtime.hpp>
 #include <otpnet/socket/address.hpp>
 
@@ -275,7 +276,18 @@ struct handler_knobs {
   std::atomic<int> refuse_starts{0};
   /// Handlers started so far.
   std::atomic<int> started{0};
+  /// Starts whose handler is ended (killed, and its end awaited) after its
+  /// start returned and before the listener hands it the socket, counted down.
+  std::atomic<int> end_before_handoff{0};
 };
+
+/// Takes one from a knob's count: whether it was above 0.
+inline bool take_one(std::atomic<int>& k) {
+  int left = k.load();
+  while (left > 0 && !k.compare_exchange_weak(left, left - 1)) {
+  }
+  return left > 0;
+}
 inline handler_knobs knobs;
 
 /// A connection handler: takes the connection on socket_ready, then echoes
@@ -286,10 +298,7 @@ struct echo_handler : gen_server::behaviour<echo_handler> {
   using infos = type_list<socket_ready, gen_tcp::tcp, gen_tcp::tcp_closed, gen_tcp::tcp_error, drain_notice>;
 
   init_return init() {
-    int left = knobs.refuse_starts.load();
-    while (left > 0 && !knobs.refuse_starts.compare_exchange_weak(left, left - 1)) {
-    }
-    if (left > 0) {
+    if (take_one(knobs.refuse_starts)) {
       return stop(exit_reason::other("refused by the test"));
     }
     ++knobs.started;
@@ -341,6 +350,7 @@ class listener_test : public ::testing::Test {
   void SetUp() override {
     knobs.refuse_starts = 0;
     knobs.started = 0;
+    knobs.end_before_handoff = 0;
     ASSERT_TRUE(logger::configure(
         {.level = log_level::info, .sink = logger::line_callback([l = &lines_](std::string_view s) { l->add(s); })}));
     ASSERT_TRUE(runtime::start({.schedulers = 2}));
@@ -364,7 +374,16 @@ class listener_test : public ::testing::Test {
   start_result start_tree(listener_options o) {
     child_spec handler;
     handler.id = "echo_handler";
-    handler.start = [] { return gen_server::start_link<echo_handler>(); };
+    handler.start = []() -> task<start_result> {
+      start_result r = co_await gen_server::start_link<echo_handler>();
+      if (r.is_ok() && take_one(knobs.end_before_handoff)) {
+        // In the client supervisor, before its start_child answers.
+        ref m = monitor(r.id());
+        exit(r.id(), exit_reason::kill());
+        (void)co_await receive<down_msg>([m](const down_msg& d) { return d.monitor == m; }, after(5000ms));
+      }
+      co_return r;
+    };
     handler.restart = restart_type::temporary;
     handler.shutdown = 2000ms;
 

@@ -96,18 +96,22 @@ class server : public gen_nb_server<server> {
       co_return;
     }
     pid handler = started.id();
-    if (!is_alive(handler)) {
-      // It started and ended at once (its own timeout, a crash): nobody
-      // would take the socket, which would close without a word.
-      acceptor_.handoff_failed(c, "the handler ended before its socket was handed over");
-      co_return;
-    }
     // The handler owns the connection before a byte is read; it takes it
     // (gen_tcp::adopt in its own process) when socket_ready arrives.
     (void)otpnet::socket::set_owner(c.raw, handler.value());
+    otpnet::socket::address peer = c.peer;
+    if (!send(handler, socket_ready{std::move(c)})) {
+      // It started and ended at once (its own timeout, a crash): the
+      // message was dropped, and with it the connection's last reference,
+      // which closed it. Said here, or nobody would.
+      acceptor_.handoff_failed(peer, "the handler ended before its socket was handed over");
+      co_return;
+    }
+    // Monitored once the message is in its mailbox: a handler that ends
+    // from here on (before or after taking the socket) is counted by its
+    // DOWN, at once if it is gone already.
     (void)monitor(handler);
     handlers_.insert(handler);
-    send(handler, socket_ready{std::move(c)});
   }
 
   /// A handler's end (its monitor's DOWN). One that remove_connection

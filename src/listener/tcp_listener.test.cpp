@@ -324,6 +324,32 @@ TEST_F(tcp_listener_test, a_handler_that_fails_to_start_costs_only_its_connectio
   EXPECT_EQ(i.total_connections, 3u);
 }
 
+// A handler that ends after its start returned, before the listener hands
+// it the socket (here killed by its start function): the connection closes,
+// the listener says so and no longer counts it, and accepting goes on.
+TEST_F(tcp_listener_test, a_handler_that_ends_before_the_hand_off_costs_only_its_connection) {
+  ASSERT_TRUE(start_tree(raw_options()));
+  std::uint16_t port = first_port();
+  peer before = peer::connect_port(port);
+  EXPECT_EQ(before.echo("before"), "before");
+
+  knobs.end_before_handoff = 1;
+  peer lost = peer::connect_port(port);
+  ASSERT_TRUE(lost);
+  EXPECT_TRUE(lost.closed_by_server()) << "the connection of a handler that ended is closed";
+  EXPECT_TRUE(wait_until([&] {
+    return lines().saw({"listener t", "the handler ended before its socket was handed over"});
+  })) << lines().dump();
+  EXPECT_TRUE(wait_until([&] { return info().active_connections == 1; })) << "the lost connection no longer counts";
+
+  peer after = peer::connect_port(port);
+  EXPECT_EQ(after.echo("accepting goes on"), "accepting goes on");
+  EXPECT_EQ(before.echo("and the others stay"), "and the others stay");
+  listener_info i = info();
+  EXPECT_EQ(i.active_connections, 2u);
+  EXPECT_EQ(i.total_connections, 3u);
+}
+
 TEST_F(tcp_listener_test, a_crashing_handler_costs_only_its_connection) {
   ASSERT_TRUE(start_tree(raw_options()));
   std::uint16_t port = first_port();
