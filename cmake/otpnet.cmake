@@ -6,7 +6,7 @@
 #   Unit tests src/NAME/*.test.cpp become one GoogleTest binary,
 #   otpnet_NAME_test, whose tests ctest runs one process each, with a timeout.
 # otpnet_test_program(TARGET)
-#   How a GoogleTest program's own sources are compiled, in every preset:
+#   How a test program's own sources are compiled, in every preset:
 #   line tables only (-g1: a backtrace, gdb's `bt` and a sanitizer's report
 #   still name file and line; no variable or type information) and, in the
 #   optimised configuration, -O1 instead of -O2. The libraries and programs

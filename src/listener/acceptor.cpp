@@ -434,12 +434,10 @@ void acceptor::connection_ended() noexcept {
   }
 }
 
-void acceptor::handoff_failed(connection& c, const std::string& why) noexcept {
-  (void)so::close(c.raw);
-  handoff_failed(c.peer, why);
-}
+void acceptor::handoff_failed(connection& c, const std::string& why) noexcept { handoff_failed(c.raw, c.peer, why); }
 
-void acceptor::handoff_failed(const so::address& peer, const std::string& why) noexcept {
+void acceptor::handoff_failed(const so::socket& raw, const so::address& peer, const std::string& why) noexcept {
+  (void)so::close(raw);
   connection_ended();
   try {
     spdlog::error("listener {}: handing over the connection from {} failed: {}; it is closed, accepting goes on", name_,

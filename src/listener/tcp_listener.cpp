@@ -99,12 +99,12 @@ class server : public gen_nb_server<server> {
     // The handler owns the connection before a byte is read; it takes it
     // (gen_tcp::adopt in its own process) when socket_ready arrives.
     (void)otpnet::socket::set_owner(c.raw, handler.value());
+    otpnet::socket::socket raw = c.raw;
     otpnet::socket::address peer = c.peer;
     if (!send(handler, socket_ready{std::move(c)})) {
       // It started and ended at once (its own timeout, a crash): the
-      // message was dropped, and with it the connection's last reference,
-      // which closed it. Said here, or nobody would.
-      acceptor_.handoff_failed(peer, "the handler ended before its socket was handed over");
+      // message was dropped. Closed and said here, or nobody would.
+      acceptor_.handoff_failed(raw, peer, "the handler ended before its socket was handed over");
       co_return;
     }
     // Monitored once the message is in its mailbox: a handler that ends

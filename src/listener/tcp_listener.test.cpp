@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <future>
 #include <optional>
 #include <string>
@@ -23,7 +24,32 @@
 namespace otpnet::listener::test {
 namespace {
 
-using tcp_listener_test = listener_test;
+class tcp_listener_test : public listener_test {
+ protected:
+  /// One connection whose hand-off fails (`knob` makes its handler's start
+  /// fail one way or another): it is closed, the listener says `why` and no
+  /// longer counts it, accepting goes on and the other connection stays.
+  void one_hand_off_fails(std::atomic<int>& knob, const char* why) {
+    ASSERT_TRUE(start_tree(raw_options()));
+    std::uint16_t port = first_port();
+    peer before = peer::connect_port(port);
+    EXPECT_EQ(before.echo("before"), "before");
+
+    knob = 1;
+    peer lost = peer::connect_port(port);
+    ASSERT_TRUE(lost);
+    EXPECT_TRUE(lost.closed_by_server()) << "the connection of a failed hand-off is closed";
+    EXPECT_TRUE(wait_until([&] { return lines().saw({"listener t", why}); })) << lines().dump();
+    EXPECT_TRUE(wait_until([&] { return info().active_connections == 1; })) << "the failed hand-off no longer counts";
+
+    peer after = peer::connect_port(port);
+    EXPECT_EQ(after.echo("accepting goes on"), "accepting goes on");
+    EXPECT_EQ(before.echo("and the others stay"), "and the others stay");
+    listener_info i = info();
+    EXPECT_EQ(i.active_connections, 2u);
+    EXPECT_EQ(i.total_connections, 3u);
+  }
+};
 
 TEST_F(tcp_listener_test, each_connection_gets_a_handler_that_echoes) {
   ASSERT_TRUE(start_tree(raw_options()));
@@ -305,49 +331,15 @@ TEST_F(tcp_listener_test, drain_with_no_connections_answers_at_once) {
 }
 
 TEST_F(tcp_listener_test, a_handler_that_fails_to_start_costs_only_its_connection) {
-  ASSERT_TRUE(start_tree(raw_options()));
-  std::uint16_t port = first_port();
-  peer before = peer::connect_port(port);
-  EXPECT_EQ(before.echo("before"), "before");
-
-  knobs.refuse_starts = 1;
-  peer refused = peer::connect_port(port);
-  ASSERT_TRUE(refused);
-  EXPECT_TRUE(refused.closed_by_server()) << "the connection of a failed start is closed";
-  EXPECT_TRUE(wait_until([&] { return lines().saw({"listener t", "handler start"}); })) << lines().dump();
-
-  peer after = peer::connect_port(port);
-  EXPECT_EQ(after.echo("accepting goes on"), "accepting goes on");
-  EXPECT_EQ(before.echo("and the others stay"), "and the others stay");
-  listener_info i = info();
-  EXPECT_EQ(i.active_connections, 2u) << "the failed hand-off no longer counts";
-  EXPECT_EQ(i.total_connections, 3u);
+  one_hand_off_fails(knobs.refuse_starts, "handler start");
 }
 
 // A handler that ends after its start returned, before the listener hands
-// it the socket (here killed by its start function): the connection closes,
-// the listener says so and no longer counts it, and accepting goes on.
+// it the socket (here killed by its start function, before start_child
+// answers): the message that carries the socket is dropped, and the
+// listener must say so.
 TEST_F(tcp_listener_test, a_handler_that_ends_before_the_hand_off_costs_only_its_connection) {
-  ASSERT_TRUE(start_tree(raw_options()));
-  std::uint16_t port = first_port();
-  peer before = peer::connect_port(port);
-  EXPECT_EQ(before.echo("before"), "before");
-
-  knobs.end_before_handoff = 1;
-  peer lost = peer::connect_port(port);
-  ASSERT_TRUE(lost);
-  EXPECT_TRUE(lost.closed_by_server()) << "the connection of a handler that ended is closed";
-  EXPECT_TRUE(wait_until([&] {
-    return lines().saw({"listener t", "the handler ended before its socket was handed over"});
-  })) << lines().dump();
-  EXPECT_TRUE(wait_until([&] { return info().active_connections == 1; })) << "the lost connection no longer counts";
-
-  peer after = peer::connect_port(port);
-  EXPECT_EQ(after.echo("accepting goes on"), "accepting goes on");
-  EXPECT_EQ(before.echo("and the others stay"), "and the others stay");
-  listener_info i = info();
-  EXPECT_EQ(i.active_connections, 2u);
-  EXPECT_EQ(i.total_connections, 3u);
+  one_hand_off_fails(knobs.end_before_handoff, "the handler ended before its socket was handed over");
 }
 
 TEST_F(tcp_listener_test, a_crashing_handler_costs_only_its_connection) {

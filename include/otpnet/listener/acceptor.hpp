@@ -125,9 +125,10 @@ class acceptor {
   /// A crash of the code a connection was handed to: closes it, reports it
   /// with the listener's name; accepting goes on.
   void handoff_failed(connection& c, const std::string& why) noexcept;
-  /// The same for a connection closed already (its last reference dropped
-  /// with a message its handler never got): counts it ended and reports it.
-  void handoff_failed(const otpnet::socket::address& peer, const std::string& why) noexcept;
+  /// The same for a connection whose other parts went with a message its
+  /// handler never got: closes `raw`, counts it ended and reports it.
+  void handoff_failed(const otpnet::socket::socket& raw, const otpnet::socket::address& peer,
+                      const std::string& why) noexcept;
 
   listener_info info() const;
   /// Closes every listen socket.
