@@ -31,6 +31,9 @@ constexpr std::size_t max_iov = 64;  // iovecs per sendmsg
 // capacity are 32 bits.
 constexpr std::size_t max_buffered = std::numeric_limits<std::uint32_t>::max();
 
+/// Replies and notes the port owes a waiting process (runtime/process.hpp).
+using otpnet::detail::must_send;
+
 }  // namespace
 
 // A port lives as long as its connection: 248 bytes, so that with
@@ -249,7 +252,7 @@ result<void> port::close_now() noexcept {
     t->shutdown();
   }
   if (waits_ && waits_->io_ticket != 0) {
-    (void)otpnet::detail::must_send(waits_->io_pid, io_ready{std::exchange(waits_->io_ticket, 0), errc::closed});
+    must_send(waits_->io_pid, io_ready{std::exchange(waits_->io_ticket, 0), errc::closed});
   }
   unregister_io();
   cancel_send_timer();
@@ -259,8 +262,7 @@ result<void> port::close_now() noexcept {
   outq_.clear();
   queued_bytes_ = 0;
   if (recv_ticket() != 0) {
-    (void)otpnet::detail::must_send(waits_->recv_pid,
-                                    recv_reply{std::exchange(waits_->recv_ticket, 0), fail(errc::closed)});
+    must_send(waits_->recv_pid, recv_reply{std::exchange(waits_->recv_ticket, 0), fail(errc::closed)});
   }
   notify_drained(errc::closed);
   (void)so::close(sock_);
@@ -620,8 +622,7 @@ void port::deliver_frame(buffer frame) noexcept {
   ++stats_.recv_cnt;
   stats_.saw_recv(frame.size());
   if (recv_ticket() != 0) {
-    (void)otpnet::detail::must_send(waits_->recv_pid,
-                                    recv_reply{std::exchange(waits_->recv_ticket, 0), std::move(frame)});
+    must_send(waits_->recv_pid, recv_reply{std::exchange(waits_->recv_ticket, 0), std::move(frame)});
     return;
   }
   deliver(flavoured<basic_data>(tls_, handle(), std::move(frame)));
@@ -643,8 +644,7 @@ void port::deliver_frame(buffer frame) noexcept {
 void port::deliver_end() noexcept {
   end_delivered_ = true;
   if (recv_ticket() != 0) {
-    (void)otpnet::detail::must_send(waits_->recv_pid,
-                                    recv_reply{std::exchange(waits_->recv_ticket, 0), fail(errc::closed)});
+    must_send(waits_->recv_pid, recv_reply{std::exchange(waits_->recv_ticket, 0), fail(errc::closed)});
   } else {
     deliver(flavoured<basic_closed>(tls_, handle()));
   }
@@ -658,7 +658,7 @@ void port::fail_receive(errc reason, const char* what) noexcept {
   receive_failed_ = true;
   report(reason, what);
   if (recv_ticket() != 0) {
-    (void)otpnet::detail::must_send(waits_->recv_pid, recv_reply{std::exchange(waits_->recv_ticket, 0), fail(reason)});
+    must_send(waits_->recv_pid, recv_reply{std::exchange(waits_->recv_ticket, 0), fail(reason)});
   } else {
     socket me = handle();
     deliver(flavoured<basic_error>(tls_, me, reason));
@@ -1104,7 +1104,7 @@ void port::notify_drained(errc reason) noexcept {
     return;
   }
   for (auto& [who, ticket] : waits_->drain_waiters) {
-    (void)otpnet::detail::must_send(who, drained_note{ticket, reason});
+    must_send(who, drained_note{ticket, reason});
   }
   waits_->drain_waiters.clear();
 }
@@ -1372,7 +1372,7 @@ void port::on_io(std::uint64_t, reactor::readiness r) noexcept {
     peer_hup_seen_ = true;
   }
   if (waits_ && waits_->io_ticket != 0 && (trouble || (waits_->io_write ? r.writable : r.readable))) {
-    (void)otpnet::detail::must_send(waits_->io_pid, io_ready{std::exchange(waits_->io_ticket, 0), errc::ok});
+    must_send(waits_->io_pid, io_ready{std::exchange(waits_->io_ticket, 0), errc::ok});
   }
   if (r.writable && !outq_.empty()) {
     flush();
