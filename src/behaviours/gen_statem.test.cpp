@@ -329,9 +329,9 @@ TEST_F(gen_statem_test, inserted_events_come_before_retried_postponed_ones) {
 
 // -- stop, terminate, crashes ----------------------------------------------------------------------
 
-struct quit {};
+struct quit_call {};
 
-/// Replies and stops on a `quit` call; throws on "boom"; logs terminate.
+/// Replies and stops on a `quit_call`; throws on "boom"; logs terminate.
 struct stopper : gen_statem<stopper> {
   pid log;
   explicit stopper(pid l) : log(l) {}
@@ -340,7 +340,7 @@ struct stopper : gen_statem<stopper> {
     return next_state<&stopper::run>();
   }
   transition run(event& e) {
-    if (e.call<quit>() != nullptr) {
+    if (e.call<quit_call>() != nullptr) {
       return stop(exit_reason::shutdown(), reply(e.caller(), std::string("bye")));
     }
     if (auto* s = e.info<std::string>(); s != nullptr && *s == "boom") {
@@ -356,7 +356,7 @@ TEST_F(gen_statem_test, stop_and_reply_then_terminate) {
   auto r = sync_wait(statem::start<stopper>(mb.self()));
   ASSERT_TRUE(r);
   ref m = monitor(r.id());
-  auto bye = sync_wait(statem::call<std::string>(r.id(), quit{}));
+  auto bye = sync_wait(statem::call<std::string>(r.id(), quit_call{}));
   ASSERT_TRUE(bye);
   EXPECT_EQ(*bye, "bye");
   EXPECT_EQ(next(mb), "terminate shutdown");
@@ -404,9 +404,9 @@ TEST_F(gen_statem_test, a_trapping_machine_terminates_when_its_parent_exits) {
 // -- init ------------------------------------------------------------------------------------------
 
 /// init's answer depends on `how`.
-struct starter : gen_statem<starter> {
+struct init_machine : gen_statem<init_machine> {
   int how;
-  explicit starter(int h) : how(h) {
+  explicit init_machine(int h) : how(h) {
     if (how == 4) {
       throw std::invalid_argument("bad arg");
     }
@@ -422,7 +422,7 @@ struct starter : gen_statem<starter> {
       case 5:
         return keep_state();
       default:
-        return next_state<&starter::idle>();
+        return next_state<&init_machine::idle>();
     }
   }
   transition idle(event&) { return keep_state(); }
@@ -430,26 +430,26 @@ struct starter : gen_statem<starter> {
 
 TEST_F(gen_statem_test, init_results_reach_the_starter) {
   mailbox mb;  // traps exits: the failed children's exit signals are messages
-  auto ok = sync_wait(statem::start_link<starter>(0));
+  auto ok = sync_wait(statem::start_link<init_machine>(0));
   EXPECT_EQ(ok.what(), start_result::kind::ok);
-  auto ig = sync_wait(statem::start_link<starter>(1));
+  auto ig = sync_wait(statem::start_link<init_machine>(1));
   EXPECT_EQ(ig.what(), start_result::kind::ignore);
-  auto st = sync_wait(statem::start_link<starter>(2));
+  auto st = sync_wait(statem::start_link<init_machine>(2));
   EXPECT_EQ(st.what(), start_result::kind::error);
   EXPECT_EQ(st.reason().text(), "no");
-  auto ex = sync_wait(statem::start_link<starter>(3));
+  auto ex = sync_wait(statem::start_link<init_machine>(3));
   EXPECT_EQ(ex.reason().text(), "std::runtime_error: init failed");
-  auto ctor = sync_wait(statem::start_link<starter>(4));
+  auto ctor = sync_wait(statem::start_link<init_machine>(4));
   EXPECT_EQ(ctor.reason().text(), "std::invalid_argument: bad arg");
-  auto bad = sync_wait(statem::start_link<starter>(5));
+  auto bad = sync_wait(statem::start_link<init_machine>(5));
   EXPECT_EQ(bad.reason().text(), "bad_return_from_init");
 }
 
 TEST_F(gen_statem_test, a_taken_name_gives_already_started) {
-  auto first = sync_wait(statem::start<starter>({.name = "the_one"}, 0));
+  auto first = sync_wait(statem::start<init_machine>({.name = "the_one"}, 0));
   ASSERT_TRUE(first);
   EXPECT_EQ(whereis("the_one"), first.id());
-  auto second = sync_wait(statem::start<starter>({.name = "the_one"}, 0));
+  auto second = sync_wait(statem::start<init_machine>({.name = "the_one"}, 0));
   EXPECT_FALSE(second);
   EXPECT_EQ(second.reason().text(), "already_started");
   EXPECT_EQ(second.id(), first.id());
@@ -462,7 +462,7 @@ TEST_F(gen_statem_test, start_and_call_from_a_process) {
     statem::cast(r.id(), flip{});
     statem::cast(r.id(), flip{});
     auto n = co_await statem::call<int>(r.id(), get_count{}, 1s);
-    auto ig = co_await statem::start<starter>(1);
+    auto ig = co_await statem::start<init_machine>(1);
     send(me, std::to_string(n.value_or(-1)) + (ig.what() == start_result::kind::ignore ? " ignore" : " ?"));
     co_await receive<int>();
   });
@@ -472,12 +472,12 @@ TEST_F(gen_statem_test, start_and_call_from_a_process) {
 // -- coroutine callbacks ------------------------------------------------------------------------------
 
 /// A state function that calls another machine (a light) before answering.
-struct relay : gen_statem<relay> {
+struct relay_machine : gen_statem<relay_machine> {
   pid target;
-  explicit relay(pid t) : target(t) {}
+  explicit relay_machine(pid t) : target(t) {}
   task<transition> init() {
     auto n = co_await statem::call<int>(target, get_count{}, 1s);
-    co_return n ? next_state<&relay::ready>() : stop(exit_reason::other("no target"));
+    co_return n ? next_state<&relay_machine::ready>() : stop(exit_reason::other("no target"));
   }
   task<transition> ready(event& e) {
     if (e.call<get_count>() != nullptr) {
@@ -494,7 +494,7 @@ TEST_F(gen_statem_test, callbacks_may_be_coroutines) {
   mailbox mb;
   auto l = sync_wait(statem::start<light>(mb.self()));
   ASSERT_TRUE(l);
-  auto r = sync_wait(statem::start<relay>(l.id()));
+  auto r = sync_wait(statem::start<relay_machine>(l.id()));
   ASSERT_TRUE(r);
   auto n = sync_wait(statem::call<int>(r.id(), get_count{}));
   ASSERT_TRUE(n);

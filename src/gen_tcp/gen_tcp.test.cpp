@@ -51,7 +51,7 @@ std::string read_exact(const so::socket& s, std::size_t n) {
 /// Writes all of `data` (from a thread of its own while the test reads).
 bool write_all(const so::socket& s, std::string_view data) {
   while (!data.empty()) {
-    auto n = so::send(s, test::bytes(data), 0, 5000ms);
+    auto n = so::send(s, otpnet::test::bytes(data), 0, 5000ms);
     if (!n) {
       return false;
     }
@@ -114,11 +114,11 @@ TEST_F(gen_tcp_test, active_once_packet_2_echo) {
   ASSERT_TRUE(so::connect(*c, so::address::inet_loopback(ls->port), 5000ms));
   // Three frames in one write, then one split byte by byte.
   std::string burst = frame2("one") + frame2("two") + frame2("three");
-  ASSERT_TRUE(so::send(*c, test::bytes(burst), 0, 5000ms));
+  ASSERT_TRUE(so::send(*c, otpnet::test::bytes(burst), 0, 5000ms));
   EXPECT_EQ(read_exact(*c, burst.size()), burst);
   std::string slow = frame2("byte by byte");
   for (char ch : slow) {
-    ASSERT_TRUE(so::send(*c, test::bytes(std::string_view(&ch, 1)), 0, 5000ms));
+    ASSERT_TRUE(so::send(*c, otpnet::test::bytes(std::string_view(&ch, 1)), 0, 5000ms));
   }
   EXPECT_EQ(read_exact(*c, slow.size()), slow);
   ASSERT_TRUE(so::close(*c));
@@ -136,7 +136,7 @@ TEST_F(gen_tcp_test, a_frame_sent_back_by_moving_its_buffer_goes_out_whole) {
   ASSERT_TRUE(so::connect(*c, so::address::inet_loopback(ls->port), 5000ms));
   // Frames that share one read chunk: each echo holds the chunk alone.
   std::string burst = uneven_frames(40);
-  ASSERT_TRUE(so::send(*c, test::bytes(burst), 0, 5000ms));
+  ASSERT_TRUE(so::send(*c, otpnet::test::bytes(burst), 0, 5000ms));
   EXPECT_EQ(read_exact(*c, burst.size()), burst);
   ASSERT_TRUE(so::close(*c));
   auto r = mb.receive<std::string>(5000ms);
@@ -219,9 +219,9 @@ TEST_F(gen_tcp_test, oversized_frame_is_an_error_for_that_connection_only) {
   auto c = so::open(so::domain::inet, so::type::stream);
   ASSERT_TRUE(so::connect(*c, so::address::inet_loopback(ls->port), 5000ms));
   std::string exact(16, 'x');
-  ASSERT_TRUE(so::send(*c, test::bytes(frame2(exact)), 0, 5000ms));
+  ASSERT_TRUE(so::send(*c, otpnet::test::bytes(frame2(exact)), 0, 5000ms));
   EXPECT_EQ(read_exact(*c, 18), frame2(exact));
-  ASSERT_TRUE(so::send(*c, test::bytes(frame2(std::string(17, 'y'))), 0, 5000ms));
+  ASSERT_TRUE(so::send(*c, otpnet::test::bytes(frame2(std::string(17, 'y'))), 0, 5000ms));
   auto e = mb.receive<std::string>(5000ms);
   ASSERT_TRUE(e);
   EXPECT_EQ(*e, "error: emsgsize");
@@ -247,7 +247,7 @@ TEST_F(gen_tcp_test, passive_recv_with_timeout_and_length) {
   auto first = mb.receive<std::string>(5000ms);
   ASSERT_TRUE(first);
   EXPECT_EQ(*first, "timeout");
-  ASSERT_TRUE(so::send(*c, test::bytes("helloworld"), 0, 5000ms));
+  ASSERT_TRUE(so::send(*c, otpnet::test::bytes("helloworld"), 0, 5000ms));
   auto second = mb.receive<std::string>(5000ms);
   ASSERT_TRUE(second);
   EXPECT_EQ(*second, "hello|world");
@@ -255,7 +255,7 @@ TEST_F(gen_tcp_test, passive_recv_with_timeout_and_length) {
 
 TEST_F(gen_tcp_test, connect_and_active_n_counts_down_to_passive) {
   mailbox mb;
-  auto l = test::listen_loopback();
+  auto l = otpnet::test::listen_loopback();
   spawn([port = l.port, me = mb.self()]() -> proc {
     auto s = co_await connect(so::address::inet_loopback(port), {.active = active_n(2), .packet = packet_type::line});
     if (!s) {
@@ -277,7 +277,7 @@ TEST_F(gen_tcp_test, connect_and_active_n_counts_down_to_passive) {
   });
   auto a = so::accept(l.sock, 5000ms);
   ASSERT_TRUE(a);
-  ASSERT_TRUE(so::send(*a, test::bytes("a\nb\nc\n"), 0, 5000ms));
+  ASSERT_TRUE(so::send(*a, otpnet::test::bytes("a\nb\nc\n"), 0, 5000ms));
   auto r = mb.receive<std::string>(5000ms);
   ASSERT_TRUE(r);
   EXPECT_EQ(*r, "a\nb\n[passive]");
@@ -320,9 +320,9 @@ proc adopt_and_report(so::socket raw, effective_options o, std::chrono::millisec
 TEST_F(gen_tcp_test, bytes_and_end_that_came_before_adoption_are_delivered) {
   for (auto [active, first_wait] : {std::pair{true, 5000ms}, std::pair{false, 5000ms}, std::pair{false, 0ms}}) {
     mailbox mb;
-    auto [client, server] = test::connected_pair();
+    auto [client, server] = otpnet::test::connected_pair();
     std::string f = frame2("early");
-    ASSERT_TRUE(so::send(client, test::bytes(f), 0, 5000ms));
+    ASSERT_TRUE(so::send(client, otpnet::test::bytes(f), 0, 5000ms));
     ASSERT_TRUE(so::close(client));  // loopback: bytes and FIN are queued at the server now
     effective_options o;
     o.active = active ? once : passive;
@@ -375,7 +375,7 @@ proc adopt_close_then_echo(pid report) {
 
 TEST_F(gen_tcp_test, a_closed_port_whose_descriptor_was_duplicated_disturbs_no_other_connection) {
   mailbox mb;
-  auto l = test::listen_loopback();
+  auto l = otpnet::test::listen_loopback();
   pid handler = spawn([me = mb.self()]() -> proc { return adopt_close_then_echo(me); });
   auto c1 = so::open(so::domain::inet, so::type::stream);
   ASSERT_TRUE(so::connect(*c1, l.addr(), 5000ms));
@@ -390,7 +390,7 @@ TEST_F(gen_tcp_test, a_closed_port_whose_descriptor_was_duplicated_disturbs_no_o
   ASSERT_EQ(*closed, "closed first");
   // The file lives on in the copy: these bytes raise edges on the old watch.
   std::string to_copy = frame2("to the copy");
-  ASSERT_TRUE(so::send(*c1, test::bytes(to_copy), 0, 5000ms));
+  ASSERT_TRUE(so::send(*c1, otpnet::test::bytes(to_copy), 0, 5000ms));
   auto c2 = so::open(so::domain::inet, so::type::stream);
   ASSERT_TRUE(so::connect(*c2, l.addr(), 5000ms));
   auto a2 = so::accept(l.sock, 5000ms);
@@ -402,9 +402,9 @@ TEST_F(gen_tcp_test, a_closed_port_whose_descriptor_was_duplicated_disturbs_no_o
   RecordProperty("same_number", *second_fd == first_fd ? "yes" : "no");
   std::string f = frame2("second connection");
   for (int i = 0; i < 2; ++i) {
-    ASSERT_TRUE(so::send(*c2, test::bytes(f), 0, 5000ms));
+    ASSERT_TRUE(so::send(*c2, otpnet::test::bytes(f), 0, 5000ms));
     EXPECT_EQ(read_exact(*c2, f.size()), f);
-    ASSERT_TRUE(so::send(*c1, test::bytes(to_copy), 0, 5000ms));  // more stale edges
+    ASSERT_TRUE(so::send(*c1, otpnet::test::bytes(to_copy), 0, 5000ms));  // more stale edges
   }
   ASSERT_TRUE(so::close(*c2));
   auto got = mb.receive<std::string>(5000ms);

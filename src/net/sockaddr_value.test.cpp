@@ -1,5 +1,7 @@
 #include "otpnet/net/sockaddr_value.hpp"
 
+#include "net/addresses.test.hpp"
+
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
@@ -14,13 +16,7 @@
 namespace otpnet::net {
 namespace {
 
-sockaddr_value v4(const char* ip, std::uint16_t port) {
-  ::sockaddr_in in{};
-  in.sin_family = AF_INET;
-  in.sin_port = htons(port);
-  EXPECT_EQ(::inet_pton(AF_INET, ip, &in.sin_addr), 1);
-  return *sockaddr_value::from_native(reinterpret_cast<const ::sockaddr*>(&in), sizeof in);
-}
+using test::v4;
 
 sockaddr_value v6(const char* ip, std::uint16_t port, std::uint32_t scope = 0) {
   ::sockaddr_in6 in6{};

@@ -4,11 +4,11 @@
 
 #include "internal/syscall.hpp"
 #include "support/alloc_hooks.hpp"
+#include "support/fds.hpp"
 
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -34,17 +34,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using std::chrono::milliseconds;
-
-std::size_t count_fds() {
-  std::size_t n = 0;
-  if (DIR* d = ::opendir("/proc/self/fd")) {
-    while (::readdir(d) != nullptr) {
-      ++n;
-    }
-    ::closedir(d);
-  }
-  return n;
-}
 
 // Records every readiness it gets; `hook` runs after recording.
 struct recorder final : io_handler {
@@ -84,7 +73,7 @@ struct timer_recorder final : timer_handler {
 class event_loop_test : public ::testing::TestWithParam<std::string_view> {
  protected:
   void SetUp() override {
-    fds_before_ = count_fds();
+    fds_before_ = otpnet::test::open_fds();
     loop_options opts;
     opts.backend = GetParam();
     opts.clock = [this] {
@@ -104,7 +93,7 @@ class event_loop_test : public ::testing::TestWithParam<std::string_view> {
       (void)internal::sys_once([fd] { return ::close(fd); });
     }
     loop_.reset();
-    EXPECT_EQ(count_fds(), fds_before_) << "descriptor leaked";
+    EXPECT_EQ(otpnet::test::open_fds(), fds_before_) << "descriptor leaked";
   }
 
   // -- stepping ---------------------------------------------------------------
@@ -206,7 +195,7 @@ class event_loop_test : public ::testing::TestWithParam<std::string_view> {
   event_loop::time_point clock_{std::chrono::hours(24)};
   int clock_reads_ = 0;
   std::vector<int> fds_;
-  std::size_t fds_before_ = 0;
+  int fds_before_ = 0;
 };
 
 // -- readiness --------------------------------------------------------------------

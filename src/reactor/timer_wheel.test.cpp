@@ -17,7 +17,7 @@ using time_point = timer_wheel::time_point;
 // Injected time: the tests never sleep, they move this.
 const time_point t0{std::chrono::hours(24)};
 
-struct recorder final : timer_handler {
+struct wheel_recorder final : timer_handler {
   std::vector<std::uint64_t> fired;
   std::function<void(std::uint64_t)> hook;
   void on_timer(std::uint64_t token) noexcept override {
@@ -30,7 +30,7 @@ struct recorder final : timer_handler {
 
 TEST(timer_wheel, fires_in_deadline_order_fifo_among_equals) {
   timer_wheel w(t0);
-  recorder r;
+  wheel_recorder r;
   w.insert(t0 + 30ms, r, 30);
   w.insert(t0 + 10ms, r, 10);
   w.insert(t0 + 5000ms, r, 5000);
@@ -44,7 +44,7 @@ TEST(timer_wheel, fires_in_deadline_order_fifo_among_equals) {
 
 TEST(timer_wheel, never_fires_before_its_deadline) {
   timer_wheel w(t0);
-  recorder r;
+  wheel_recorder r;
   w.insert(t0 + 50ms, r, 1);
   w.insert(t0 + 10ms + 300us, r, 2);  // rounded up to 11 ms
   EXPECT_EQ(w.advance(t0 + 10ms), 0u);
@@ -57,7 +57,7 @@ TEST(timer_wheel, never_fires_before_its_deadline) {
 
 TEST(timer_wheel, past_deadline_fires_at_next_advance) {
   timer_wheel w(t0 + 1s);
-  recorder r;
+  wheel_recorder r;
   w.insert(t0, r, 7);
   EXPECT_EQ(w.next_timeout(t0 + 1s), milliseconds(0));
   EXPECT_EQ(w.advance(t0 + 1s), 1u);
@@ -66,7 +66,7 @@ TEST(timer_wheel, past_deadline_fires_at_next_advance) {
 
 TEST(timer_wheel, cancel_before_firing_reports_time_left) {
   timer_wheel w(t0);
-  recorder r;
+  wheel_recorder r;
   auto h = w.insert(t0 + 100ms, r, 1);
   EXPECT_EQ(w.remaining(h, t0 + 40ms), milliseconds(60));
   EXPECT_EQ(w.cancel(h, t0 + 30ms), milliseconds(70));
@@ -79,7 +79,7 @@ TEST(timer_wheel, cancel_before_firing_reports_time_left) {
 
 TEST(timer_wheel, cancel_after_firing_reports_not_found) {
   timer_wheel w(t0);
-  recorder r;
+  wheel_recorder r;
   auto h = w.insert(t0 + 5ms, r, 1);
   EXPECT_EQ(w.advance(t0 + 5ms), 1u);
   EXPECT_EQ(w.cancel(h, t0 + 5ms), std::nullopt);
@@ -88,7 +88,7 @@ TEST(timer_wheel, cancel_after_firing_reports_not_found) {
 
 TEST(timer_wheel, due_but_unfired_timer_has_zero_left) {
   timer_wheel w(t0);
-  recorder r;
+  wheel_recorder r;
   auto h = w.insert(t0 + 5ms, r, 1);
   EXPECT_EQ(w.remaining(h, t0 + 9ms), milliseconds(0));
   EXPECT_EQ(w.cancel(h, t0 + 9ms), milliseconds(0));
@@ -96,7 +96,7 @@ TEST(timer_wheel, due_but_unfired_timer_has_zero_left) {
 
 TEST(timer_wheel, disarm_removes_like_cancel_and_leaves_others) {
   timer_wheel w(t0);
-  recorder r;
+  wheel_recorder r;
   auto a = w.insert(t0 + 10ms, r, 1);
   auto b = w.insert(t0 + 10ms, r, 2);
   EXPECT_TRUE(w.disarm(a));
@@ -110,7 +110,7 @@ TEST(timer_wheel, disarm_removes_like_cancel_and_leaves_others) {
 
 TEST(timer_wheel, stale_handle_cannot_touch_a_new_timer) {
   timer_wheel w(t0);
-  recorder r;
+  wheel_recorder r;
   auto old = w.insert(t0 + 10ms, r, 1);
   ASSERT_TRUE(w.cancel(old, t0));
   auto fresh = w.insert(t0 + 20ms, r, 2);
@@ -126,7 +126,7 @@ TEST(timer_wheel, stale_handle_cannot_touch_a_new_timer) {
 
 TEST(timer_wheel, insert_and_cancel_100k_reuses_the_pool) {
   timer_wheel w(t0);
-  recorder r;
+  wheel_recorder r;
   std::vector<timer_handle> hs;
   hs.reserve(100'000);
   for (int round = 0; round < 2; ++round) {
@@ -152,7 +152,7 @@ TEST(timer_wheel, insert_and_cancel_100k_reuses_the_pool) {
 
 TEST(timer_wheel, reserve_fills_the_pool_ahead) {
   timer_wheel w(t0);
-  recorder r;
+  wheel_recorder r;
   w.reserve(64);
   EXPECT_EQ(w.pool_size(), 64u);
   for (int i = 0; i < 64; ++i) {
@@ -170,7 +170,7 @@ TEST(timer_wheel, long_timeouts_across_levels_fire_exactly_on_time) {
       1h,  5h,   72h,  24h * 30, 24h * 49 + 17ms, 24h * 365, 24h * 365 * 3, 24h * 365 * 10};
   for (auto d : delays) {
     timer_wheel w(t0 + 123ms);  // an unaligned start
-    recorder r;
+    wheel_recorder r;
     auto start = t0 + 123ms;
     auto h = w.insert(start + d, r, 1);
     EXPECT_EQ(w.remaining(h, start), d);
@@ -195,7 +195,7 @@ TEST(timer_wheel, long_timeouts_across_levels_fire_exactly_on_time) {
 
 TEST(timer_wheel, a_late_advance_fires_everything_due_in_order) {
   timer_wheel w(t0);
-  recorder r;
+  wheel_recorder r;
   const std::vector<milliseconds> delays{24h * 365 * 3, 72h, 1ms, 5h, 4096ms, 65ms, 24h * 30};
   for (std::size_t i = 0; i < delays.size(); ++i) {
     w.insert(t0 + delays[i], r, static_cast<std::uint64_t>(delays[i].count()));
@@ -251,7 +251,7 @@ TEST(timer_wheel, random_deadlines_fire_on_time_and_in_order) {
 
 TEST(timer_wheel, budget_bounds_one_advance_and_keeps_order) {
   timer_wheel w(t0);
-  recorder r;
+  wheel_recorder r;
   for (std::uint64_t i = 0; i < 10; ++i) {
     w.insert(t0 + milliseconds(1 + i), r, i);
   }
@@ -265,7 +265,7 @@ TEST(timer_wheel, budget_bounds_one_advance_and_keeps_order) {
 
 TEST(timer_wheel, handler_rearming_a_past_deadline_does_not_loop) {
   timer_wheel w(t0);
-  recorder r;
+  wheel_recorder r;
   r.hook = [&](std::uint64_t t) { w.insert(t0, r, t + 1); };
   w.insert(t0 + 1ms, r, 0);
   EXPECT_EQ(w.advance(t0 + 1ms), 1u);
@@ -276,7 +276,7 @@ TEST(timer_wheel, handler_rearming_a_past_deadline_does_not_loop) {
 
 TEST(timer_wheel, handler_may_cancel_a_timer_due_in_the_same_advance) {
   timer_wheel w(t0);
-  recorder r;
+  wheel_recorder r;
   timer_handle second;
   std::optional<milliseconds> left;
   r.hook = [&](std::uint64_t t) {
@@ -294,7 +294,7 @@ TEST(timer_wheel, handler_may_cancel_a_timer_due_in_the_same_advance) {
 
 TEST(timer_wheel, next_timeout_is_exact_at_the_finest_level) {
   timer_wheel w(t0);
-  recorder r;
+  wheel_recorder r;
   EXPECT_EQ(w.next_timeout(t0), std::nullopt);
   w.insert(t0 + 10ms, r, 1);
   EXPECT_EQ(w.next_timeout(t0), milliseconds(10));
@@ -304,7 +304,7 @@ TEST(timer_wheel, next_timeout_is_exact_at_the_finest_level) {
 
 TEST(timer_wheel, time_going_backwards_fires_nothing) {
   timer_wheel w(t0 + 1s);
-  recorder r;
+  wheel_recorder r;
   w.insert(t0 + 2s, r, 1);
   EXPECT_EQ(w.advance(t0), 0u);
   EXPECT_EQ(w.advance(t0 + 2s), 1u);

@@ -1,10 +1,10 @@
 #include "otpnet/reactor/wakeup.hpp"
 
 #include "internal/syscall.hpp"
+#include "support/fds.hpp"
 
 #include <gtest/gtest.h>
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
@@ -16,17 +16,6 @@
 
 namespace otpnet::reactor {
 namespace {
-
-std::size_t count_fds() {
-  std::size_t n = 0;
-  if (DIR* d = ::opendir("/proc/self/fd")) {
-    while (::readdir(d) != nullptr) {
-      ++n;
-    }
-    ::closedir(d);
-  }
-  return n;
-}
 
 bool readable(int fd) {
   pollfd p{fd, POLLIN, 0};
@@ -68,16 +57,16 @@ TEST(wakeup, wakes_are_coalesced_until_drained) {
 }
 
 TEST(wakeup, move_transfers_the_descriptor_without_leak) {
-  auto before = count_fds();
+  auto before = otpnet::test::open_fds();
   {
     auto w = wakeup::create();
     ASSERT_TRUE(w);
     int fd = w->fd();
     wakeup moved(std::move(*w));
     EXPECT_EQ(moved.fd(), fd);
-    EXPECT_EQ(count_fds(), before + 1);
+    EXPECT_EQ(otpnet::test::open_fds(), before + 1);
   }
-  EXPECT_EQ(count_fds(), before);
+  EXPECT_EQ(otpnet::test::open_fds(), before);
 }
 
 // The event loop's protocol under contention: producers publish, then wake;

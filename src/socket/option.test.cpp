@@ -19,12 +19,7 @@ namespace {
 
 using otpnet::test::connected_pair;
 using otpnet::test::listen_loopback;
-
-socket open_ok(domain d, type t, protocol p = protocol::default_) {
-  auto s = open(d, t, p);
-  EXPECT_TRUE(s) << format_error(s.error());
-  return s.value_or(socket{});
-}
+using otpnet::test::open_ok;
 
 bool have_ipv6() {
   auto s = open(domain::inet6, type::dgram);

@@ -19,32 +19,13 @@
 namespace otpnet::socket {
 namespace {
 
-socket open_ok(domain d, type t) {
-  auto s = open(d, t);
-  EXPECT_TRUE(s) << format_error(s.error());
-  return s.value_or(socket{});
-}
+using otpnet::test::open_ok;
+using otpnet::test::socket_for;
 
 errc error_of(const result<void>& r) { return r ? errc::ok : r.error(); }
 template <class T>
 errc error_of(const result<T>& r) {
   return r ? errc::ok : r.error();
-}
-
-/// A socket to which option `d` applies.
-socket socket_for(const option_desc& d) {
-  if (d.level == option_level::socket && (d.name == "passcred" || d.name == "peek_off")) {
-    return open(domain::local, type::stream).value_or(socket{});
-  }
-  switch (d.level) {
-    case option_level::ip:
-    case option_level::udp:
-      return open_ok(domain::inet, type::dgram);
-    case option_level::ipv6:
-      return open(domain::inet6, type::dgram).value_or(socket{});
-    default:
-      return open_ok(domain::inet, type::stream);
-  }
 }
 
 // -- the table -------------------------------------------------------------------

@@ -2,6 +2,8 @@
 #include <otpnet/socket/socket.hpp>
 #include <otpnet/socket/supports.hpp>
 
+#include <support/loopback.hpp>
+
 #include <gtest/gtest.h>
 
 #include <sys/socket.h>
@@ -14,6 +16,8 @@
 namespace otpnet::socket {
 namespace {
 
+using otpnet::test::socket_for;
+
 bool opens(domain d, type t, protocol p = protocol::default_) {
   auto s = open(d, t, p);
   return s && close(*s);
@@ -21,22 +25,6 @@ bool opens(domain d, type t, protocol p = protocol::default_) {
 
 bool listed(const std::vector<feature>& list, std::string_view name) {
   return std::any_of(list.begin(), list.end(), [&](const feature& f) { return f.name == name; });
-}
-
-/// A socket to which option `d` applies (empty if none opens).
-socket socket_for(const option_desc& d) {
-  if (d.level == option_level::socket && (d.name == "passcred" || d.name == "peek_off")) {
-    return open(domain::local, type::stream).value_or(socket{});
-  }
-  switch (d.level) {
-    case option_level::ip:
-    case option_level::udp:
-      return open(domain::inet, type::dgram).value_or(socket{});
-    case option_level::ipv6:
-      return open(domain::inet6, type::dgram).value_or(socket{});
-    default:
-      return open(domain::inet, type::stream).value_or(socket{});
-  }
 }
 
 /// Some value of kind `k`, for set attempts whose outcome is all we look at.

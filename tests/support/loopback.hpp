@@ -1,18 +1,19 @@
 // File: support/loopback.hpp
 //
 // Helpers shared by the socket-level tests: a listening socket on
-// 127.0.0.1:0 (never a fixed port), a connected pair over it, byte views of
-// strings, and a count of this process's open descriptors for leak checks.
+// 127.0.0.1:0 (never a fixed port), a connected pair over it, a socket an
+// option applies to, byte views of
+// strings, and (support/fds.hpp) a count of this process's open descriptors.
 #pragma once
 
 #include <otpnet/socket/io.hpp>
+#include <otpnet/socket/option.hpp>
 #include <otpnet/socket/socket.hpp>
 
+#include "support/fds.hpp"
 #include "support/print.hpp"
 
 #include <gtest/gtest.h>
-
-#include <dirent.h>
 
 #include <cstddef>
 #include <span>
@@ -49,6 +50,32 @@ inline listener listen_loopback(int backlog = 128) {
   return l;
 }
 
+/// A socket of domain `d` and type `t`; failing to open one fails the test
+/// (the socket is then empty).
+inline so::socket open_ok(so::domain d, so::type t, so::protocol p = so::protocol::default_) {
+  auto s = so::open(d, t, p);
+  EXPECT_TRUE(s) << otpnet::format_error(s.error());
+  return s.value_or(so::socket{});
+}
+
+/// A socket to which option `d` applies. Empty where its level's domain
+/// is missing here (IPv6); an IPv4 or local socket that does not open
+/// fails the test.
+inline so::socket socket_for(const so::option_desc& d) {
+  if (d.level == so::option_level::socket && (d.name == "passcred" || d.name == "peek_off")) {
+    return open_ok(so::domain::local, so::type::stream);
+  }
+  switch (d.level) {
+    case so::option_level::ip:
+    case so::option_level::udp:
+      return open_ok(so::domain::inet, so::type::dgram);
+    case so::option_level::ipv6:
+      return so::open(so::domain::inet6, so::type::dgram).value_or(so::socket{});
+    default:
+      return open_ok(so::domain::inet, so::type::stream);
+  }
+}
+
 /// A connected TCP pair over loopback: {client, server side}.
 inline std::pair<so::socket, so::socket> connected_pair() {
   auto l = listen_loopback();
@@ -58,18 +85,6 @@ inline std::pair<so::socket, so::socket> connected_pair() {
   auto a = so::accept(l.sock, std::chrono::milliseconds(5000));
   EXPECT_TRUE(a) << otpnet::format_error(a.error());
   return {*c, a.value_or(so::socket{})};
-}
-
-/// Open descriptors of this process (entries of /proc/self/fd).
-inline int open_fds() {
-  int n = 0;
-  if (DIR* d = ::opendir("/proc/self/fd")) {
-    while (::readdir(d) != nullptr) {
-      ++n;
-    }
-    ::closedir(d);
-  }
-  return n - 3;  // ".", ".." and the directory's own descriptor
 }
 
 }  // namespace otpnet::test
