@@ -43,12 +43,18 @@ bool parse_packet_type(std::string_view s, packet_type& out) noexcept {
 
 namespace {
 
+// The length header of `n` (1, 2 or 4) bytes at `p`, big-endian. One case
+// per size: this runs once per frame received.
 std::uint32_t read_be(const std::byte* p, std::size_t n) noexcept {
-  std::uint32_t v = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    v = (v << 8) | std::to_integer<std::uint32_t>(p[i]);
+  switch (n) {
+    case 1:
+      return std::to_integer<std::uint32_t>(p[0]);
+    case 2:
+      return std::to_integer<std::uint32_t>(p[0]) << 8 | std::to_integer<std::uint32_t>(p[1]);
+    default:
+      return std::to_integer<std::uint32_t>(p[0]) << 24 | std::to_integer<std::uint32_t>(p[1]) << 16 |
+             std::to_integer<std::uint32_t>(p[2]) << 8 | std::to_integer<std::uint32_t>(p[3]);
   }
-  return v;
 }
 
 decoded decode_line(const frame_spec& spec, std::span<const std::byte> buf, std::size_t scanned) noexcept {
@@ -114,20 +120,34 @@ decoded decode(const frame_spec& spec, std::span<const std::byte> buf, std::size
 }
 
 std::size_t encode_header(packet_type p, std::size_t len, std::byte* out) noexcept {
-  std::size_t h = header_size(p);
-  if (h == 0) {
-    return 0;
+  // One case per size, as read_be: this runs once per frame sent.
+  constexpr std::size_t too_big = std::numeric_limits<std::size_t>::max();
+  switch (p) {
+    case packet_type::u1:
+      if (len > 0xff) {
+        return too_big;
+      }
+      out[0] = static_cast<std::byte>(len);
+      return 1;
+    case packet_type::u2:
+      if (len > 0xffff) {
+        return too_big;
+      }
+      out[0] = static_cast<std::byte>(len >> 8);
+      out[1] = static_cast<std::byte>(len & 0xff);
+      return 2;
+    case packet_type::u4:
+      if (len > std::numeric_limits<std::uint32_t>::max()) {
+        return too_big;
+      }
+      out[0] = static_cast<std::byte>(len >> 24);
+      out[1] = static_cast<std::byte>((len >> 16) & 0xff);
+      out[2] = static_cast<std::byte>((len >> 8) & 0xff);
+      out[3] = static_cast<std::byte>(len & 0xff);
+      return 4;
+    default:
+      return 0;
   }
-  if (h < 4 && len >= (std::size_t{1} << (8 * h))) {
-    return std::numeric_limits<std::size_t>::max();
-  }
-  if (len > std::numeric_limits<std::uint32_t>::max()) {
-    return std::numeric_limits<std::size_t>::max();
-  }
-  for (std::size_t i = 0; i < h; ++i) {
-    out[h - 1 - i] = static_cast<std::byte>((len >> (8 * i)) & 0xff);
-  }
-  return h;
 }
 
 }  // namespace otpnet::gen_tcp
