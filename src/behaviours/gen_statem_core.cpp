@@ -21,7 +21,7 @@ namespace otpnet::detail {
 
 namespace {
 
-const receive_matcher& any_message() noexcept {
+const receive_matcher& any_envelope() noexcept {
   static const receive_matcher m{[](void*, envelope*) noexcept { return true; }, nullptr};
   return m;
 }
@@ -91,7 +91,7 @@ statem_core::pick statem_core::select() {
   }
   if (t->deadline <= now) {
     if (rare_ && t == &rare_->event_timer) {
-      if (envelope* e = receive_now(any_message(), false)) {
+      if (envelope* e = receive_now(any_envelope(), false)) {
         return accept(e);
       }
     }

@@ -3,6 +3,8 @@
 // the names of formats and levels.
 #include <otpnet/behaviours/logger.hpp>
 
+#include "behaviours/report_text.hpp"
+
 #include <nlohmann/json.hpp>
 
 namespace otpnet {
@@ -11,7 +13,7 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-std::string who(pid p, const std::string& name) { return name.empty() ? p.to_string() : name + " " + p.to_string(); }
+using detail::who;
 
 /// OTP's offender list: [{pid,<0.9.0>},{id,client},...].
 std::string offender_text(const offender& o) {

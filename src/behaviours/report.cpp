@@ -2,6 +2,8 @@
 #include <otpnet/behaviours/report.hpp>
 #include <otpnet/runtime/report.hpp>
 
+#include "behaviours/report_text.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -26,7 +28,7 @@ std::string describe(const offender& o) {
          ", child_type=" + std::string(to_string(o.type)) + "]";
 }
 
-std::string who(pid p, const std::string& name) { return name.empty() ? p.to_string() : name + " " + p.to_string(); }
+using detail::who;
 
 struct line_of {
   std::string operator()(const supervisor_report& r) const {

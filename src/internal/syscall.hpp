@@ -8,6 +8,7 @@
 
 #include <otpnet/base/result.hpp>
 
+#include <netdb.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -92,5 +93,16 @@ inline int epoll_wait_nocancel(int epfd, ::epoll_event* events, int max, int tim
 /// The errno reason left by the last failed libc call that reports through
 /// errno without returning -1 (getaddrinfo's EAI_SYSTEM, getifaddrs).
 [[nodiscard]] inline errc last_errno() noexcept { return from_errno(errno); }
+
+/// The reason of a resolver call (getaddrinfo, getnameinfo) that returned
+/// `rc`. EAI_SYSTEM means "look at errno": that reason then, unless libc
+/// left errno at 0, when the resolver's own code is all there is.
+[[nodiscard]] inline errc resolver_error(int rc) noexcept {
+  if (rc == EAI_SYSTEM) {
+    errc e = last_errno();
+    return e == errc::ok ? errc::eai_system : e;
+  }
+  return from_eai(rc);
+}
 
 }  // namespace otpnet::internal

@@ -8,16 +8,6 @@ namespace otpnet::net {
 
 namespace {
 
-// EAI_SYSTEM means "look at errno": report that reason instead, unless libc
-// left errno at 0, when the resolver's own code is all there is.
-errc resolver_error(int rc) noexcept {
-  if (rc == EAI_SYSTEM) {
-    errc e = internal::last_errno();
-    return e == errc::ok ? errc::eai_system : e;
-  }
-  return from_eai(rc);
-}
-
 struct addrinfo_deleter {
   void operator()(::addrinfo* ai) const noexcept { ::freeaddrinfo(ai); }
 };
@@ -61,7 +51,7 @@ result<std::vector<addrinfo_entry>> getaddrinfo(std::optional<std::string_view> 
   int rc = ::getaddrinfo(host ? host_c.c_str() : nullptr, service ? service_c.c_str() : nullptr, &h, &raw);
   addrinfo_list list(raw);
   if (rc != 0) {
-    return fail(resolver_error(rc));
+    return fail(internal::resolver_error(rc));
   }
   std::vector<addrinfo_entry> out;
   for (const ::addrinfo* ai = list.get(); ai != nullptr; ai = ai->ai_next) {

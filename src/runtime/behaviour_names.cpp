@@ -14,18 +14,18 @@ namespace {
 
 constexpr unsigned max_names = 255;
 
-struct name_table {
+struct behaviour_name_table {
   std::array<std::atomic<const char*>, max_names + 1> names{};  // [0]: no name
   std::atomic<unsigned> count{0};                               // names[1..count] are set
   std::mutex grow;                                              // one writer at a time
 };
 
-name_table& table() noexcept {
-  static name_table t;  // (constant-initialised: no guard on the way in)
+behaviour_name_table& table() noexcept {
+  static behaviour_name_table t;  // (constant-initialised: no guard on the way in)
   return t;
 }
 
-std::uint8_t find(const name_table& t, const char* name, unsigned n) noexcept {
+std::uint8_t find(const behaviour_name_table& t, const char* name, unsigned n) noexcept {
   for (unsigned i = 1; i <= n; ++i) {
     if (t.names[i].load(std::memory_order_relaxed) == name) {
       return static_cast<std::uint8_t>(i);
@@ -37,7 +37,7 @@ std::uint8_t find(const name_table& t, const char* name, unsigned n) noexcept {
 }  // namespace
 
 std::uint8_t behaviour_index_of(const char* name) noexcept {
-  name_table& t = table();
+  behaviour_name_table& t = table();
   if (std::uint8_t i = find(t, name, t.count.load(std::memory_order_acquire))) {
     return i;
   }
