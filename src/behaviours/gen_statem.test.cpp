@@ -549,12 +549,12 @@ TEST_F(gen_statem_test, a_coroutine_init_that_throws_fails_the_start_without_ter
 
 /// Each event inserts the next, up to `last`: a chain far longer than the
 /// 64 events a machine handles before it yields.
-struct chain : gen_statem<chain> {
+struct chain_machine : gen_statem<chain_machine> {
   pid log;
   int last;
   int seen = 0;
-  chain(pid l, int n) : log(l), last(n) {}
-  transition init() { return next_state<&chain::run>(); }
+  chain_machine(pid l, int n) : log(l), last(n) {}
+  transition init() { return next_state<&chain_machine::run>(); }
   transition run(event& e) {
     if (auto* n = e.internal<int>()) {
       if (*n != seen + 1) {
@@ -576,7 +576,7 @@ struct chain : gen_statem<chain> {
 
 TEST_F(gen_statem_test, a_long_chain_of_inserted_events_yields_and_keeps_its_order) {
   mailbox mb;
-  auto r = sync_wait(statem::start<chain>(mb.self(), 1000));
+  auto r = sync_wait(statem::start<chain_machine>(mb.self(), 1000));
   ASSERT_TRUE(r);
   send(r.id(), 0);
   send(r.id(), std::string("after"));

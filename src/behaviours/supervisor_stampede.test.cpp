@@ -11,11 +11,11 @@
 #include <otpnet/runtime/runtime.hpp>
 
 #include "behaviours/test_worker.hpp"
+#include "support/fds.hpp"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <random>
 #include <set>
 #include <string>
@@ -56,15 +56,10 @@ std::vector<pid> pick(std::vector<pid> from, std::size_t n, std::mt19937& rng) {
   return from;
 }
 
-std::size_t open_fds() {
-  return static_cast<std::size_t>(
-      std::distance(std::filesystem::directory_iterator("/proc/self/fd"), std::filesystem::directory_iterator()));
-}
-
 TEST_F(stampede, within_its_intensity_the_tree_recovers) {
   mailbox mb;
   std::size_t baseline = runtime::process_count();
-  std::size_t fds = open_fds();
+  int fds = otpnet::test::open_fds();
   testing::report_capture cap(mb.self());
   start_result sup = sync_wait(supervisor::start_link({.intensity = 100000, .period = 60s}, many_workers()));
   ASSERT_TRUE(sup.is_ok()) << sup.to_string();
@@ -99,7 +94,7 @@ TEST_F(stampede, within_its_intensity_the_tree_recovers) {
     EXPECT_FALSE(is_alive(p));
   }
   EXPECT_TRUE(testing::process_count_settles_to(baseline));
-  EXPECT_EQ(open_fds(), fds);
+  EXPECT_EQ(otpnet::test::open_fds(), fds);
 }
 
 TEST_F(stampede, past_its_intensity_the_supervisor_stops_cleanly) {

@@ -13,7 +13,7 @@ struct name_table {
   std::unordered_map<pid, std::string> by_pid;
 };
 
-name_table& names() {
+name_table& registered_names() {
   static name_table t;
   return t;
 }
@@ -24,7 +24,7 @@ result<void> register_process(std::string name, pid p) {
   if (name.empty()) {
     return fail(errc::invalid);
   }
-  auto& t = names();
+  auto& t = registered_names();
   std::lock_guard lk(t.mu);
   if (t.by_pid.contains(p) || t.by_name.contains(name)) {
     return fail(errc::invalid);
@@ -35,7 +35,7 @@ result<void> register_process(std::string name, pid p) {
 }
 
 bool unregister_name(std::string_view name) {
-  auto& t = names();
+  auto& t = registered_names();
   std::lock_guard lk(t.mu);
   auto it = t.by_name.find(std::string(name));
   if (it == t.by_name.end()) {
@@ -47,21 +47,21 @@ bool unregister_name(std::string_view name) {
 }
 
 pid lookup_name(std::string_view name) {
-  auto& t = names();
+  auto& t = registered_names();
   std::lock_guard lk(t.mu);
   auto it = t.by_name.find(std::string(name));
   return it == t.by_name.end() ? pid{} : it->second;
 }
 
 std::string name_of(pid p) {
-  auto& t = names();
+  auto& t = registered_names();
   std::lock_guard lk(t.mu);
   auto it = t.by_pid.find(p);
   return it == t.by_pid.end() ? std::string() : it->second;
 }
 
 std::vector<std::string> all_names() {
-  auto& t = names();
+  auto& t = registered_names();
   std::lock_guard lk(t.mu);
   std::vector<std::string> out;
   out.reserve(t.by_name.size());
@@ -72,7 +72,7 @@ std::vector<std::string> all_names() {
 }
 
 void unregister_process(pid p) noexcept {
-  auto& t = names();
+  auto& t = registered_names();
   std::lock_guard lk(t.mu);
   auto it = t.by_pid.find(p);
   if (it != t.by_pid.end()) {
