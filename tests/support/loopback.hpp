@@ -2,8 +2,8 @@
 //
 // Helpers shared by the socket-level tests: a listening socket on
 // 127.0.0.1:0 (never a fixed port), a connected pair over it, a socket an
-// option applies to, byte views of
-// strings, and (support/fds.hpp) a count of this process's open descriptors.
+// option applies to, byte views of strings, and (support/fds.hpp) a count
+// of this process's open descriptors.
 #pragma once
 
 #include <otpnet/socket/io.hpp>
