@@ -6,7 +6,8 @@
 // left back to the kernel after a quiet period (checked with mincore), then
 // reuses those chunks before asking for new memory, and a pool that ends
 // with cold chunks frees them. A chunk released on another thread than the
-// one that took it goes to the releasing thread's pool.
+// one that took it goes to the releasing thread's pool. A view grows over
+// the bytes in front of it or after it only when they are the ones asked.
 #include <otpnet/gen_tcp/buffer.hpp>
 #include <otpnet/runtime/mailbox.hpp>
 #include <otpnet/runtime/process.hpp>
@@ -42,6 +43,40 @@ TEST(buffer, views_share_their_chunk) {
   EXPECT_EQ(chunk_of(a), w.data() - 6 - sizeof(d::chunk));
   a = buffer();
   EXPECT_EQ(w.view(), "world");  // the view keeps the chunk
+}
+
+// The port's send joins a frame to the header in front of it, and to the
+// frame before it, only where the bytes are those it would send anyway.
+TEST(buffer, a_view_absorbs_only_the_bytes_that_are_in_front_of_it) {
+  const std::string h2_hi("\x00\x02hi", 4);
+  const std::string h3_abc = std::string("\x00\x03", 2) + "abc";
+  buffer all = buffer::copy_of(h2_hi + h3_abc);
+  buffer hi = all.sub(2, 2);
+  buffer abc = all.sub(6, 3);
+  const std::array<std::byte, 2> h2{std::byte{0}, std::byte{2}};
+  const std::array<std::byte, 2> h3{std::byte{0}, std::byte{3}};
+
+  buffer other = abc;
+  EXPECT_FALSE(d::absorb_prefix(other, h2.data(), 2));  // 00 03 is there
+  EXPECT_EQ(other.view(), "abc");
+  EXPECT_FALSE(d::absorb_prefix(all, h2.data(), 2));  // nothing in front of it
+  EXPECT_EQ(all.size(), 9U);
+  EXPECT_FALSE(d::absorb_prefix(other, h2.data(), 3));  // not a header's size
+
+  ASSERT_TRUE(d::absorb_prefix(hi, h2.data(), 2));
+  EXPECT_EQ(hi.view(), h2_hi);
+  ASSERT_TRUE(d::absorb_prefix(abc, h3.data(), 2));
+  EXPECT_FALSE(d::absorb_next(abc, hi));  // behind it, not after it
+  ASSERT_TRUE(d::absorb_next(hi, abc));
+  EXPECT_EQ(hi.view(), all.view());
+  EXPECT_EQ(abc.view(), h3_abc);  // keeps its own view
+
+  buffer elsewhere = buffer::copy_of(std::string_view("abc"));
+  buffer first = all.sub(0, 4);
+  EXPECT_FALSE(d::absorb_next(first, elsewhere));  // another chunk
+  buffer none;
+  EXPECT_FALSE(d::absorb_next(none, none));
+  EXPECT_FALSE(d::absorb_prefix(none, h2.data(), 2));
 }
 
 TEST(buffer, a_released_chunk_comes_back_first) {

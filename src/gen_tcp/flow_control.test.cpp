@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace otpnet::gen_tcp::test {
 namespace {
@@ -627,6 +628,48 @@ TEST_F(flow_control, delay_send_gathers_a_turn_of_sends) {
   }
   EXPECT_EQ(k.c.read_exact(want.size()), want);
   EXPECT_EQ(call(k.owner, [](const socket& s) { return std::to_string(s.getstat()->send_cnt); }), "100");
+}
+
+// Frames sent back as they came go out with the headers in front of them,
+// as one piece of memory per read: the bytes and the counts are those of
+// the frames, and a view whose bytes in front only look like its header
+// (or do not) still gets its own.
+TEST_F(flow_control, frames_sent_back_as_they_came_are_written_and_counted_each) {
+  auto k = open_conn({.active = passive, .packet = packet_type::u2, .delay_send = true});
+  std::string in = frame2("one") + frame2("two") + frame2("") + frame2(std::string("\x00\x02hi", 4)) + frame2("four");
+  ASSERT_TRUE(k.c.write(in));
+  EXPECT_EQ(acall(k.owner,
+                  [](socket s) -> task<std::string> {
+                    std::vector<buffer> got;
+                    for (int i = 0; i < 5; ++i) {
+                      auto r = co_await s.recv(0, must);
+                      if (!r) {
+                        co_return "recv: " + std::string(err_name(r.error()));
+                      }
+                      got.push_back(std::move(*r));
+                    }
+                    for (buffer& b : got) {
+                      if (!s.send(b)) {
+                        co_return std::string("send failed");
+                      }
+                    }
+                    // 00 02 is in front of "hi", as its header would be;
+                    // "f" is in front of "our".
+                    if (!s.send(got[3].sub(2, 2)) || !s.send(got[4].sub(1, 3)) || !s.send(got[0])) {
+                      co_return std::string("send failed");
+                    }
+                    co_return std::string("ok");
+                  }),
+            "ok");
+  std::string want = in + frame2("hi") + frame2("our") + frame2("one");
+  EXPECT_EQ(k.c.read_exact(want.size()), want);
+  EXPECT_EQ(call(k.owner,
+                 [](const socket& s) {
+                   auto st = s.getstat();
+                   return std::to_string(st->send_cnt) + "/" + std::to_string(st->send_oct) + "/" +
+                          std::to_string(st->send_pend);
+                 }),
+            "8/" + std::to_string(want.size()) + "/0");
 }
 
 }  // namespace

@@ -27,6 +27,8 @@ namespace {
 
 constexpr int pump_budget = 64;      // frames delivered per pump before yielding
 constexpr std::size_t max_iov = 64;  // iovecs per sendmsg
+// (An item's frame count is 16 bits.)
+constexpr std::uint16_t max_frames_per_item = std::numeric_limits<std::uint16_t>::max();
 // The most a port buffers for one frame: its offsets and a chunk's
 // capacity are 32 bits.
 constexpr std::size_t max_buffered = std::numeric_limits<std::uint32_t>::max();
@@ -829,9 +831,13 @@ result<queued> port::send(buffer data, bool copied) {
   if (errc e = make_send_timer_room(); e != errc::ok) {
     return fail(e);
   }
-  it.hlen = static_cast<std::uint8_t>(h);
   stats_.saw_send(data.size());
-  it.data = std::move(data);
+  // A frame sent back as it came has its header in front of it, and the
+  // frame it followed in the read before that: one piece of memory.
+  if (h != 0 && absorb_prefix(data, it.header.data(), h)) {
+    h = 0;
+  }
+  it.hlen = static_cast<std::uint8_t>(h);
   // A send in flight points at the headers inside the queue: the queue may
   // not move while it does. Growing it is rare (its capacity doubles).
   bool resend = false;
@@ -842,8 +848,16 @@ result<queued> port::send(buffer data, bool copied) {
     }
     resend = !outq_.empty();
   }
-  queued_bytes_ += it.hlen + it.data.size();
-  outq_.push_back(std::move(it));
+  queued_bytes_ += h + data.size();
+  // Joined to the last item when it continues it (not while a send made
+  // from the queue is in flight: its completion counts the items it saw).
+  if (h != 0 || send_in_flight_ || outq_.empty() || outq_.back().frames == max_frames_per_item ||
+      !absorb_next(outq_.back().data, data)) {
+    it.data = std::move(data);
+    outq_.push_back(std::move(it));
+  } else {
+    ++outq_.back().frames;
+  }
   if (opts_->delay_send) {
     if (!flush_scheduled_) {
       flush_scheduled_ = true;
@@ -984,18 +998,32 @@ bool port::write_out(bool direct) noexcept {
   return progressed;
 }
 
+namespace {
+
+/// Appends `len` bytes at `p` to the vector, as part of the last piece when
+/// they continue it (frames echoed from one read are one piece of memory).
+void add_piece(::iovec* iov, std::size_t& n_iov, const std::byte* p, std::size_t len) noexcept {
+  if (n_iov != 0 && static_cast<const std::byte*>(iov[n_iov - 1].iov_base) + iov[n_iov - 1].iov_len == p) {
+    iov[n_iov - 1].iov_len += len;
+    return;
+  }
+  iov[n_iov++] = {const_cast<std::byte*>(p), len};
+}
+
+}  // namespace
+
 std::size_t port::gather(::iovec* iov, std::size_t room) const noexcept {
   std::size_t n_iov = 0;
   for (auto it = outq_.begin(); it != outq_.end() && n_iov + 2 <= room; ++it) {
     std::size_t skip = it->sent;
     if (skip < it->hlen) {
-      iov[n_iov++] = {const_cast<std::byte*>(it->header.data()) + skip, it->hlen - skip};
+      add_piece(iov, n_iov, it->header.data() + skip, it->hlen - skip);
       skip = 0;
     } else {
       skip -= it->hlen;
     }
     if (it->data.size() > skip) {
-      iov[n_iov++] = {const_cast<std::byte*>(it->data.data()) + skip, it->data.size() - skip};
+      add_piece(iov, n_iov, it->data.data() + skip, it->data.size() - skip);
     }
   }
   return n_iov;
@@ -1012,6 +1040,7 @@ void port::account_sent(std::size_t n) noexcept {
     std::size_t remaining = item.hlen + item.data.size() - item.sent;
     if (left >= remaining) {
       left -= remaining;
+      stats_.send_cnt += item.frames;
       ++done;
     } else {
       item.sent += static_cast<std::uint32_t>(left);
@@ -1020,9 +1049,9 @@ void port::account_sent(std::size_t n) noexcept {
   }
   // Empty items (a zero-length raw send) complete without bytes.
   while (done < outq_.size() && outq_[done].hlen + outq_[done].data.size() == outq_[done].sent) {
+    stats_.send_cnt += outq_[done].frames;
     ++done;
   }
-  stats_.send_cnt += done;
   outq_.erase(outq_.begin(), outq_.begin() + static_cast<std::ptrdiff_t>(done));
 }
 

@@ -282,6 +282,9 @@ class port final : public std::enable_shared_from_this<port>, public port_resour
     buffer data;
     std::array<std::byte, 4> header{};
     std::uint8_t hlen = 0;
+    // Frames in it: frames sent back as they came, one after another from
+    // one read, share one item (and go out as one piece of memory).
+    std::uint16_t frames = 1;
     std::uint32_t sent = 0;  // bytes of header+data already written
   };
 

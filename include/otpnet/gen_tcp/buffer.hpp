@@ -12,12 +12,15 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
 #include <string_view>
 #include <utility>
 
 namespace otpnet::gen_tcp {
+
+class buffer;
 
 namespace detail {
 
@@ -38,6 +41,17 @@ inline void chunk_release_if(chunk* c) noexcept {
     chunk_release(c);
   }
 }
+
+/// Whether the `n` bytes (1, 2 or 4) just before `b` in its chunk are
+/// `prefix`; if they are, `b` grows to start at them. A port's send uses it
+/// for a frame's header: a frame sent back as it came finds its own header
+/// in front of it, and goes out with it as one piece of memory. The bytes in
+/// front of a view never change while it lives: a port only appends to a
+/// chunk, and moves what it holds only when no view of the chunk is out.
+bool absorb_prefix(buffer& b, const std::byte* prefix, std::size_t n) noexcept;
+/// Whether `next` starts where `b` ends, in the same chunk; if it does, `b`
+/// grows to cover it too (`next` keeps its own reference).
+bool absorb_next(buffer& b, const buffer& next) noexcept;
 
 /// The calling thread's pool of read chunks: warm ones (their pages in
 /// memory) and cold ones (their pages given back to the kernel after a
@@ -104,9 +118,50 @@ class buffer {
   friend bool operator==(const buffer& a, const buffer& b) noexcept { return a.view() == b.view(); }
 
  private:
+  friend bool detail::absorb_prefix(buffer& b, const std::byte* prefix, std::size_t n) noexcept;
+  friend bool detail::absorb_next(buffer& b, const buffer& next) noexcept;
+
   detail::chunk* c_ = nullptr;
   std::uint32_t off_ = 0;
   std::uint32_t len_ = 0;
 };
+
+namespace detail {
+
+inline bool absorb_prefix(buffer& b, const std::byte* prefix, std::size_t n) noexcept {
+  if (b.c_ == nullptr || b.off_ < n) {
+    return false;
+  }
+  const std::byte* at = b.c_->data() + b.off_ - n;
+  bool same = false;
+  switch (n) {  // (fixed sizes: compared in a register, no call)
+    case 1:
+      same = at[0] == prefix[0];
+      break;
+    case 2:
+      same = std::memcmp(at, prefix, 2) == 0;
+      break;
+    case 4:
+      same = std::memcmp(at, prefix, 4) == 0;
+      break;
+    default:
+      return false;
+  }
+  if (same) {
+    b.off_ -= static_cast<std::uint32_t>(n);
+    b.len_ += static_cast<std::uint32_t>(n);
+  }
+  return same;
+}
+
+inline bool absorb_next(buffer& b, const buffer& next) noexcept {
+  if (b.c_ == nullptr || b.c_ != next.c_ || b.off_ + b.len_ != next.off_) {
+    return false;
+  }
+  b.len_ += next.len_;
+  return true;
+}
+
+}  // namespace detail
 
 }  // namespace otpnet::gen_tcp
