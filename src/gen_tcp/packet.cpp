@@ -43,18 +43,25 @@ bool parse_packet_type(std::string_view s, packet_type& out) noexcept {
 
 namespace {
 
-// The length header of `n` (1, 2 or 4) bytes at `p`, big-endian. One case
-// per size: this runs once per frame received.
-std::uint32_t read_be(const std::byte* p, std::size_t n) noexcept {
-  switch (n) {
-    case 1:
-      return std::to_integer<std::uint32_t>(p[0]);
-    case 2:
-      return std::to_integer<std::uint32_t>(p[0]) << 8 | std::to_integer<std::uint32_t>(p[1]);
-    default:
-      return std::to_integer<std::uint32_t>(p[0]) << 24 | std::to_integer<std::uint32_t>(p[1]) << 16 |
-             std::to_integer<std::uint32_t>(p[2]) << 8 | std::to_integer<std::uint32_t>(p[3]);
+// A frame behind a length header of H (1, 2 or 4) bytes, big-endian. H is
+// a constant, so the header is read without a loop or a second switch on
+// its size: this runs once per frame received.
+template <std::size_t H>
+decoded decode_prefixed(const frame_spec& spec, std::span<const std::byte> buf) noexcept {
+  if (buf.size() < H) {
+    return {decoded::status::need_more, 0, 0, H};
   }
+  std::uint32_t len = 0;
+  for (std::size_t i = 0; i < H; ++i) {
+    len = len << 8 | std::to_integer<std::uint32_t>(buf[i]);
+  }
+  if (spec.packet_size != 0 && len > spec.packet_size) {
+    return {decoded::status::too_big};
+  }
+  if (buf.size() - H < len) {
+    return {decoded::status::need_more, 0, 0, H + static_cast<std::size_t>(len)};
+  }
+  return {decoded::status::frame, H, len, 0};
 }
 
 decoded decode_line(const frame_spec& spec, std::span<const std::byte> buf, std::size_t scanned) noexcept {
@@ -101,26 +108,17 @@ decoded decode(const frame_spec& spec, std::span<const std::byte> buf, std::size
     case packet_type::line:
       return decode_line(spec, buf, scanned);
     case packet_type::u1:
+      return decode_prefixed<1>(spec, buf);
     case packet_type::u2:
+      return decode_prefixed<2>(spec, buf);
     case packet_type::u4:
-      break;
+      return decode_prefixed<4>(spec, buf);
   }
-  std::size_t h = header_size(spec.type);
-  if (buf.size() < h) {
-    return {decoded::status::need_more, 0, 0, h};
-  }
-  std::uint32_t len = read_be(buf.data(), h);
-  if (spec.packet_size != 0 && len > spec.packet_size) {
-    return {decoded::status::too_big};
-  }
-  if (buf.size() - h < len) {
-    return {decoded::status::need_more, 0, 0, h + static_cast<std::size_t>(len)};
-  }
-  return {decoded::status::frame, h, len, 0};
+  return {decoded::status::too_big};  // (not a packet_type)
 }
 
 std::size_t encode_header(packet_type p, std::size_t len, std::byte* out) noexcept {
-  // One case per size, as read_be: this runs once per frame sent.
+  // One case per size, as decode_prefixed: this runs once per frame sent.
   constexpr std::size_t too_big = std::numeric_limits<std::size_t>::max();
   switch (p) {
     case packet_type::u1:
