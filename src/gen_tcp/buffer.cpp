@@ -162,27 +162,24 @@ chunk_pool_counts pool_counts() noexcept {
   return pool_gone ? chunk_pool_counts{} : chunk_pool_counts{pool.warm, pool.cold.size()};
 }
 
-chunk* chunk_alloc(std::size_t capacity) {
-  if (capacity <= read_chunk_size && !pool_gone) {
-    if (pool.head != nullptr) {
-      chunk* c = pool.pop();
-      c->refs.store(1, std::memory_order_relaxed);
-      return c;
-    }
-    if (!pool.cold.empty()) {
-      chunk* c = pool.cold.back();
-      pool.cold.pop_back();
-      return make_chunk(c, read_chunk_size);  // its header page was dropped too
-    }
+chunk* chunk_alloc(std::size_t capacity, std::uint32_t refs) {
+  chunk* c = nullptr;
+  if (capacity <= read_chunk_size && !pool_gone && pool.head != nullptr) {
+    c = pool.pop();
+  } else if (capacity <= read_chunk_size && !pool_gone && !pool.cold.empty()) {
+    c = make_chunk(pool.cold.back(), read_chunk_size);  // its header page was dropped too
+    pool.cold.pop_back();
+  } else if (capacity <= read_chunk_size) {
+    c = make_chunk(::operator new (read_chunk_bytes, std::align_val_t{page_bytes}), read_chunk_size);
+  } else {
+    c = make_chunk(::operator new(sizeof(chunk) + capacity), capacity);
   }
-  if (capacity <= read_chunk_size) {
-    return make_chunk(::operator new (read_chunk_bytes, std::align_val_t{page_bytes}), read_chunk_size);
-  }
-  return make_chunk(::operator new(sizeof(chunk) + capacity), capacity);
+  c->refs.store(refs, std::memory_order_relaxed);  // (no other thread sees it yet)
+  return c;
 }
 
-void chunk_release(chunk* c) noexcept {
-  if (c->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) {
+void chunk_release(chunk* c, std::uint32_t n) noexcept {
+  if (c->refs.fetch_sub(n, std::memory_order_acq_rel) != n) {
     return;
   }
   if (c->capacity == read_chunk_size && !pool_gone && pool.warm + pool.cold.size() < max_pooled) {

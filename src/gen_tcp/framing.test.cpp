@@ -5,7 +5,8 @@
 // and one byte over (emsgsize, a report line, that connection closed and
 // no other), a reset in the middle of a frame, line framing with
 // line_delimiter and line_length, the headers gen_tcp writes, and framing
-// changed by setopts mid-stream without losing buffered bytes.
+// changed by setopts mid-stream without losing buffered bytes, and the
+// chunk of a read held while its frames are and pooled again after.
 #include "gen_tcp/harness.test.hpp"
 
 #include <random>
@@ -171,6 +172,47 @@ TEST_F(framing, reset_in_the_middle_of_a_frame_costs_that_connection_only) {
   expect_quiet();
   ASSERT_TRUE(bc.write(frame2("still here")));
   EXPECT_EQ(next_in(other).data, "still here");
+}
+
+// The frames of one read are views of one chunk. The port takes their
+// references ahead, 32 at a time (gen_tcp/port.cpp, view_credit): with 100
+// frames it takes more three times, and when the last view goes the chunk
+// is back in the pool, not held by references nobody gave back.
+TEST_F(framing, the_frames_of_one_read_keep_its_chunk_and_give_it_back) {
+  auto k = open_conn({.active = passive, .packet = packet_type::u2});
+  std::string in;
+  for (int i = 0; i < 100; ++i) {
+    in += frame2(pattern(4, static_cast<unsigned>(i)));
+  }
+  ASSERT_TRUE(k.c.write(in));
+  EXPECT_EQ(acall(k.owner,
+                  [](socket s) -> task<std::string> {
+                    namespace d = gen_tcp::detail;
+                    std::vector<buffer> got;
+                    for (int i = 0; i < 100; ++i) {
+                      auto r = co_await s.recv(0, must);
+                      if (!r) {
+                        co_return "recv: " + std::string(err_name(r.error()));
+                      }
+                      if (r->view() != pattern(4, static_cast<unsigned>(i))) {
+                        co_return "frame " + std::to_string(i) + " differs";
+                      }
+                      got.push_back(std::move(*r));
+                    }
+                    // The first frame's view starts after its 2-byte header,
+                    // at the start of the chunk's bytes.
+                    const std::byte* chunk = got.front().data() - 2 - sizeof(d::chunk);
+                    d::chunk* other = d::chunk_alloc(16);
+                    bool held = reinterpret_cast<const std::byte*>(other) != chunk;
+                    d::chunk_release(other);
+                    got.clear();
+                    d::chunk* again = d::chunk_alloc(16);
+                    bool back = reinterpret_cast<const std::byte*>(again) == chunk;
+                    d::chunk_release(again);
+                    co_return std::string(held ? "held" : "reused while its views were out") + "," +
+                        (back ? "back" : "not back in the pool");
+                  }),
+            "held,back");
 }
 
 TEST_F(framing, frames_across_read_chunks) {

@@ -27,6 +27,10 @@ namespace {
 
 constexpr int pump_budget = 64;      // frames delivered per pump before yielding
 constexpr std::size_t max_iov = 64;  // iovecs per sendmsg
+// References to a read chunk taken at a time for the views of its frames:
+// one atomic operation per this many frames (a read of 16 pipelined frames
+// takes them with the chunk, without any).
+constexpr std::uint8_t view_credit = 32;
 // (An item's frame count is 16 bits.)
 constexpr std::uint16_t max_frames_per_item = std::numeric_limits<std::uint16_t>::max();
 // The most a port buffers for one frame: its offsets and a chunk's
@@ -56,7 +60,14 @@ port::port(create_key, so::socket raw, const effective_options& opts, pid owner,
   }
 }
 
-port::~port() { gen_tcp::detail::chunk_release_if(chunk_); }
+port::~port() { drop_chunk(); }
+
+void port::drop_chunk() noexcept {
+  if (chunk_ != nullptr) {
+    chunk_release(chunk_, 1U + std::exchange(chunk_credit_, 0));
+    chunk_ = nullptr;
+  }
+}
 
 result<std::shared_ptr<port>> port::create(so::socket raw, const effective_options& opts,
                                            const socket_defaults& start) {
@@ -258,8 +269,7 @@ result<void> port::close_now() noexcept {
   }
   unregister_io();
   cancel_send_timer();
-  gen_tcp::detail::chunk_release_if(chunk_);
-  chunk_ = nullptr;
+  drop_chunk();
   rstart_ = rend_ = 0;
   outq_.clear();
   queued_bytes_ = 0;
@@ -443,8 +453,7 @@ void port::consume(std::size_t n) noexcept {
   rstart_ += static_cast<std::uint32_t>(n);
   if (rstart_ == rend_ && chunk_ != nullptr) {
     // Nothing buffered: an idle connection holds no chunk.
-    chunk_release(chunk_);
-    chunk_ = nullptr;
+    drop_chunk();
     rstart_ = rend_ = 0;
   }
 }
@@ -535,18 +544,20 @@ bool port::make_room(std::size_t want, std::size_t min_free) noexcept {
   std::size_t have = rend_ - rstart_;
   try {
     if (chunk_ == nullptr) {
-      chunk_ = chunk_alloc(want);
+      chunk_ = chunk_alloc(want, 1 + view_credit);
+      chunk_credit_ = view_credit;
       rstart_ = rend_ = 0;
     } else if (chunk_->capacity - rend_ < min_free) {
       // The frame being assembled has too little room after it: move it to
       // the front (no view of this chunk is out) or to a new chunk.
-      if (chunk_->refs.load(std::memory_order_acquire) == 1 && chunk_->capacity >= want) {
+      if (chunk_->refs.load(std::memory_order_acquire) == 1U + chunk_credit_ && chunk_->capacity >= want) {
         std::memmove(chunk_->data(), chunk_->data() + rstart_, have);
       } else {
-        gen_tcp::detail::chunk* c = chunk_alloc(want);
+        gen_tcp::detail::chunk* c = chunk_alloc(want, 1 + view_credit);
         std::memcpy(c->data(), chunk_->data() + rstart_, have);
-        chunk_release(chunk_);
+        drop_chunk();
         chunk_ = c;
+        chunk_credit_ = view_credit;
       }
       rstart_ = 0;
       rend_ = static_cast<std::uint32_t>(have);
@@ -690,7 +701,12 @@ void port::pump() noexcept {
       }
     }
     if (d.st == decoded::status::frame) {
-      buffer f(chunk_, rstart_ + static_cast<std::uint32_t>(d.header), static_cast<std::uint32_t>(d.body));
+      if (chunk_credit_ == 0) {
+        chunk_->refs.fetch_add(view_credit, std::memory_order_relaxed);
+        chunk_credit_ = view_credit;
+      }
+      --chunk_credit_;
+      buffer f = adopt_view(chunk_, rstart_ + static_cast<std::uint32_t>(d.header), static_cast<std::uint32_t>(d.body));
       consume(d.header + d.body);
       deliver_frame(std::move(f));
       --budget;
@@ -857,6 +873,7 @@ result<queued> port::send(buffer data, bool copied) {
     outq_.push_back(std::move(it));
   } else {
     ++outq_.back().frames;
+    forget_view(data);  // its reference is the item's now
   }
   if (opts_->delay_send) {
     if (!flush_scheduled_) {

@@ -60,6 +60,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 namespace otpnet::gen_tcp::detail {
@@ -228,6 +229,8 @@ class port final : public std::enable_shared_from_this<port>, public port_resour
   void fail_receive(errc reason, const char* what) noexcept;
   std::span<const std::byte> buffered() const noexcept;
   void consume(std::size_t n) noexcept;
+  /// Lets chunk_ go: the port's reference and the credit it took ahead.
+  void drop_chunk() noexcept;
 
   // -- send ---------------------------------------------------------------------------
   /// Shuts `how` down now; a TLS transport sends close_notify first.
@@ -283,9 +286,29 @@ class port final : public std::enable_shared_from_this<port>, public port_resour
     std::array<std::byte, 4> header{};
     std::uint8_t hlen = 0;
     // Frames in it: frames sent back as they came, one after another from
-    // one read, share one item (and go out as one piece of memory).
+    // one read, share one item (and go out as one piece of memory). The item
+    // keeps the reference of each frame joined to it (frames - 1 beyond its
+    // own) and drops them all at once.
     std::uint16_t frames = 1;
     std::uint32_t sent = 0;  // bytes of header+data already written
+
+    out_item() noexcept = default;
+    out_item(out_item&& o) noexcept
+        : data(std::move(o.data)), header(o.header), hlen(o.hlen), frames(std::exchange(o.frames, 1)), sent(o.sent) {}
+    out_item& operator=(out_item&& o) noexcept {
+      if (this != &o) {
+        gen_tcp::detail::release_view(data, frames - 1U);
+        data = std::move(o.data);
+        header = o.header;
+        hlen = o.hlen;
+        frames = std::exchange(o.frames, 1);
+        sent = o.sent;
+      }
+      return *this;
+    }
+    out_item(const out_item&) = delete;
+    out_item& operator=(const out_item&) = delete;
+    ~out_item() { gen_tcp::detail::release_view(data, frames - 1U); }
   };
 
   otpnet::socket::socket sock_;
@@ -331,6 +354,10 @@ class port final : public std::enable_shared_from_this<port>, public port_resour
   bool recv_in_flight_ = false;
   bool recv_plain_once_ = false;
   bool readiness_only_ = false;
+  // References to chunk_ taken ahead for the views pump hands out (each
+  // view takes one without an atomic operation); given back with the port's
+  // own when it lets the chunk go.
+  std::uint8_t chunk_credit_ = 0;
   errc recv_error_ = errc::ok;  // an error a receive completed with, for the next read
   bool receive_failed_ = false;
   bool end_delivered_ = false;

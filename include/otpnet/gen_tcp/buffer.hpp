@@ -31,10 +31,12 @@ struct chunk {
   std::byte* data() noexcept { return reinterpret_cast<std::byte*>(this + 1); }
 };
 
-/// A chunk of at least `capacity` bytes (from the pool when it fits).
-chunk* chunk_alloc(std::size_t capacity);
-/// Drops one reference; the last returns the chunk to the pool.
-void chunk_release(chunk* c) noexcept;
+/// A chunk of at least `capacity` bytes (from the pool when it fits),
+/// holding `refs` references: a port takes some ahead, to hand out views
+/// without an atomic operation per view.
+chunk* chunk_alloc(std::size_t capacity, std::uint32_t refs = 1);
+/// Drops `n` references; the last returns the chunk to the pool.
+void chunk_release(chunk* c, std::uint32_t n = 1) noexcept;
 inline void chunk_retain(chunk* c) noexcept { c->refs.fetch_add(1, std::memory_order_relaxed); }
 inline void chunk_release_if(chunk* c) noexcept {
   if (c != nullptr) {
@@ -52,6 +54,14 @@ bool absorb_prefix(buffer& b, const std::byte* prefix, std::size_t n) noexcept;
 /// Whether `next` starts where `b` ends, in the same chunk; if it does, `b`
 /// grows to cover it too (`next` keeps its own reference).
 bool absorb_next(buffer& b, const buffer& next) noexcept;
+/// A view of `len` bytes at `off` in `c` that takes over one reference the
+/// caller holds (no atomic operation).
+buffer adopt_view(chunk* c, std::uint32_t off, std::uint32_t len) noexcept;
+/// Empties `b` without dropping its reference, which the caller now holds.
+void forget_view(buffer& b) noexcept;
+/// Empties `b`, dropping its reference and `extra` more that its holder
+/// kept for the same chunk, in one atomic operation.
+void release_view(buffer& b, std::uint32_t extra) noexcept;
 
 /// The calling thread's pool of read chunks: warm ones (their pages in
 /// memory) and cold ones (their pages given back to the kernel after a
@@ -120,6 +130,11 @@ class buffer {
  private:
   friend bool detail::absorb_prefix(buffer& b, const std::byte* prefix, std::size_t n) noexcept;
   friend bool detail::absorb_next(buffer& b, const buffer& next) noexcept;
+  friend buffer detail::adopt_view(detail::chunk* c, std::uint32_t off, std::uint32_t len) noexcept;
+  friend void detail::forget_view(buffer& b) noexcept;
+  friend void detail::release_view(buffer& b, std::uint32_t extra) noexcept;
+  struct adopt_tag {};
+  buffer(adopt_tag, detail::chunk* c, std::uint32_t off, std::uint32_t len) noexcept : c_(c), off_(off), len_(len) {}
 
   detail::chunk* c_ = nullptr;
   std::uint32_t off_ = 0;
@@ -160,6 +175,22 @@ inline bool absorb_next(buffer& b, const buffer& next) noexcept {
   }
   b.len_ += next.len_;
   return true;
+}
+
+inline buffer adopt_view(chunk* c, std::uint32_t off, std::uint32_t len) noexcept {
+  return buffer(buffer::adopt_tag{}, c, off, len);
+}
+
+inline void forget_view(buffer& b) noexcept {
+  b.c_ = nullptr;
+  b.off_ = b.len_ = 0;
+}
+
+inline void release_view(buffer& b, std::uint32_t extra) noexcept {
+  if (b.c_ != nullptr) {
+    chunk_release(b.c_, 1 + extra);
+    forget_view(b);
+  }
 }
 
 }  // namespace detail
