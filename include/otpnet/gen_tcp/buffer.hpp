@@ -12,7 +12,6 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <span>
 #include <string>
 #include <string_view>
@@ -148,16 +147,18 @@ inline bool absorb_prefix(buffer& b, const std::byte* prefix, std::size_t n) noe
     return false;
   }
   const std::byte* at = b.c_->data() + b.off_ - n;
+  // Byte by byte: the header was just written byte by byte, and a wider
+  // load of it would wait for those stores to reach the cache.
   bool same = false;
-  switch (n) {  // (fixed sizes: compared in a register, no call)
+  switch (n) {
     case 1:
       same = at[0] == prefix[0];
       break;
     case 2:
-      same = std::memcmp(at, prefix, 2) == 0;
+      same = at[0] == prefix[0] && at[1] == prefix[1];
       break;
     case 4:
-      same = std::memcmp(at, prefix, 4) == 0;
+      same = at[0] == prefix[0] && at[1] == prefix[1] && at[2] == prefix[2] && at[3] == prefix[3];
       break;
     default:
       return false;
