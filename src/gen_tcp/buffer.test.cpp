@@ -14,6 +14,8 @@
 #include <otpnet/runtime/receive.hpp>
 #include <otpnet/runtime/runtime.hpp>
 
+#include "gen_tcp/buffer_access.hpp"
+
 #include <gtest/gtest.h>
 
 #include <sys/mman.h>

@@ -632,14 +632,16 @@ TEST_F(flow_control, delay_send_gathers_a_turn_of_sends) {
 
 // Frames sent back as they came go out with the headers in front of them,
 // as one piece of memory per read: the bytes and the counts are those of
-// the frames, and a view whose bytes in front only look like its header
-// (or do not) still gets its own.
+// the frames, a view whose bytes in front only look like its header (or do
+// not) still gets its own, and once written the read's chunk is back in the
+// pool (the queue dropped the references it kept for the frames it joined).
 TEST_F(flow_control, frames_sent_back_as_they_came_are_written_and_counted_each) {
   auto k = open_conn({.active = passive, .packet = packet_type::u2, .delay_send = true});
   std::string in = frame2("one") + frame2("two") + frame2("") + frame2(std::string("\x00\x02hi", 4)) + frame2("four");
   ASSERT_TRUE(k.c.write(in));
+  const std::byte* chunk = nullptr;  // (written by the owner; read after its reply)
   EXPECT_EQ(acall(k.owner,
-                  [](socket s) -> task<std::string> {
+                  [&chunk](socket s) -> task<std::string> {
                     std::vector<buffer> got;
                     for (int i = 0; i < 5; ++i) {
                       auto r = co_await s.recv(0, must);
@@ -648,6 +650,7 @@ TEST_F(flow_control, frames_sent_back_as_they_came_are_written_and_counted_each)
                       }
                       got.push_back(std::move(*r));
                     }
+                    chunk = got.front().data() - 2 - sizeof(gen_tcp::detail::chunk);
                     for (buffer& b : got) {
                       if (!s.send(b)) {
                         co_return std::string("send failed");
@@ -664,12 +667,73 @@ TEST_F(flow_control, frames_sent_back_as_they_came_are_written_and_counted_each)
   std::string want = in + frame2("hi") + frame2("our") + frame2("one");
   EXPECT_EQ(k.c.read_exact(want.size()), want);
   EXPECT_EQ(call(k.owner,
+                 [chunk](const socket& s) {
+                   auto st = s.getstat();
+                   gen_tcp::detail::chunk* next = gen_tcp::detail::chunk_alloc(16);
+                   bool back = reinterpret_cast<const std::byte*>(next) == chunk;
+                   gen_tcp::detail::chunk_release(next);
+                   return std::to_string(st->send_cnt) + "/" + std::to_string(st->send_oct) + "/" +
+                          std::to_string(st->send_pend) + (back ? " back" : " not back in the pool");
+                 }),
+            "8/" + std::to_string(want.size()) + "/0 back");
+}
+
+// Without delay_send, behind a queue that waits for a peer that does not
+// read: the frames sent back join one item behind the waiting one (not the
+// waiting one itself), and all of it arrives, in order, counted, when the
+// peer reads.
+TEST_F(flow_control, frames_sent_back_behind_a_waiting_queue_arrive_in_order) {
+  auto k = open_conn({.active = passive, .packet = packet_type::u2, .delay_send = false});
+  std::string in;
+  for (int i = 0; i < 10; ++i) {
+    in += frame2(pattern(7, static_cast<unsigned>(i)));
+  }
+  ASSERT_TRUE(k.c.write(in));
+  const std::string big(60000, 'x');
+  std::string answer = acall(k.owner, [&big](socket s) -> task<std::string> {
+    std::vector<buffer> got;
+    for (int i = 0; i < 10; ++i) {
+      auto r = co_await s.recv(0, must);
+      if (!r) {
+        co_return "recv: " + std::string(err_name(r.error()));
+      }
+      got.push_back(std::move(*r));
+    }
+    // Until the kernel's buffers are full and bytes wait in the queue
+    // (bounded: they hold a few MiB).
+    int bigs = 0;
+    for (std::size_t waiting = 0; waiting == 0; ++bigs) {
+      if (bigs == 1000) {
+        co_return std::string("nothing waited after 1000 frames");
+      }
+      auto q = s.send(big);
+      if (!q) {
+        co_return "send: " + std::string(err_name(q.error()));
+      }
+      waiting = q->bytes;
+    }
+    for (buffer& b : got) {
+      if (!s.send(std::move(b))) {
+        co_return std::string("send failed");
+      }
+    }
+    co_return std::to_string(bigs);
+  });
+  ASSERT_TRUE(!answer.empty() && std::all_of(answer.begin(), answer.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      << answer;
+  int bigs = std::stoi(answer);
+  std::string want;
+  for (int i = 0; i < bigs; ++i) {
+    want += frame2(big);
+  }
+  want += in;
+  EXPECT_EQ(k.c.read_exact(want.size()), want);
+  EXPECT_EQ(call(k.owner,
                  [](const socket& s) {
                    auto st = s.getstat();
-                   return std::to_string(st->send_cnt) + "/" + std::to_string(st->send_oct) + "/" +
-                          std::to_string(st->send_pend);
+                   return std::to_string(st->send_cnt) + "/" + std::to_string(st->send_pend);
                  }),
-            "8/" + std::to_string(want.size()) + "/0");
+            std::to_string(bigs + 10) + "/0");
 }
 
 }  // namespace

@@ -41,6 +41,16 @@ bool effective_options::apply(const options& o) noexcept {
   if (next.low_watermark > next.high_watermark || next.send_timeout.count() < 0 || next.recbuf < 0 || next.sndbuf < 0) {
     return false;
   }
+  switch (next.packet) {  // (a value cast from a number may name none)
+    case packet_type::raw:
+    case packet_type::u1:
+    case packet_type::u2:
+    case packet_type::u4:
+    case packet_type::line:
+      break;
+    default:
+      return false;
+  }
   *this = next;
   return true;
 }

@@ -228,6 +228,13 @@ TEST_F(options_test, listen_refuses_invalid_options) {
   EXPECT_EQ(outcome(listen(so::address::inet_loopback(0), {.active = active_n(40000)})), "invalid");
 }
 
+TEST_F(options_test, a_packet_type_that_names_none_is_refused) {
+  effective_options o;
+  EXPECT_FALSE(o.apply({.packet = static_cast<packet_type>(5)}));
+  EXPECT_EQ(o.packet, packet_type::raw);  // unchanged
+  EXPECT_TRUE(o.apply({.packet = packet_type::line}));
+}
+
 TEST_F(options_test, a_high_watermark_alone_brings_the_low_one_under_it) {
   effective_options o;
   ASSERT_TRUE(o.apply({.high_watermark = 8192}));

@@ -114,7 +114,7 @@ decoded decode(const frame_spec& spec, std::span<const std::byte> buf, std::size
     case packet_type::u4:
       return decode_prefixed<4>(spec, buf);
   }
-  return {decoded::status::too_big};  // (not a packet_type)
+  return {decoded::status::too_big};  // (not a packet_type: options never hold one)
 }
 
 std::size_t encode_header(packet_type p, std::size_t len, std::byte* out) noexcept {

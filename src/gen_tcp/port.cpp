@@ -865,9 +865,13 @@ result<queued> port::send(buffer data, bool copied) {
     resend = !outq_.empty();
   }
   queued_bytes_ += h + data.size();
-  // Joined to the last item when it continues it (not while a send made
-  // from the queue is in flight: its completion counts the items it saw).
-  if (h != 0 || send_in_flight_ || outq_.empty() || outq_.back().frames == max_frames_per_item ||
+  bool was_empty = outq_.empty();
+  // Joined to the last item when it continues it. Not to one partly
+  // written (getstat counts an item's frames once all of it is written, so
+  // frames joined to a waiting item would be counted late), nor while a send
+  // made from the queue is in flight (simpler: its completion finds the
+  // queue's items as they were).
+  if (h != 0 || was_empty || send_in_flight_ || outq_.back().sent != 0 || outq_.back().frames == max_frames_per_item ||
       !absorb_next(outq_.back().data, data)) {
     it.data = std::move(data);
     outq_.push_back(std::move(it));
@@ -882,8 +886,8 @@ result<queued> port::send(buffer data, bool copied) {
       // closes meanwhile.
       otpnet::detail::at_end_of_turn(shared_from_this());
     }
-  } else if (outq_.size() == 1 || resend) {
-    flush();
+  } else if (was_empty || resend) {
+    flush();  // (a queue that was not empty waits for writability)
   }
   if (send_error_ != errc::ok) {
     return fail(send_error_);

@@ -51,6 +51,7 @@
 #include <otpnet/runtime/port.hpp>
 #include <otpnet/socket/socket.hpp>
 
+#include "gen_tcp/buffer_access.hpp"
 #include "gen_tcp/send_queue.hpp"
 #include "gen_tcp/shared_options.hpp"
 

@@ -19,8 +19,6 @@
 
 namespace otpnet::gen_tcp {
 
-class buffer;
-
 namespace detail {
 
 /// A block of bytes shared by the buffers that view it.
@@ -43,24 +41,8 @@ inline void chunk_release_if(chunk* c) noexcept {
   }
 }
 
-/// Whether the `n` bytes (1, 2 or 4) just before `b` in its chunk are
-/// `prefix`; if they are, `b` grows to start at them. A port's send uses it
-/// for a frame's header: a frame sent back as it came finds its own header
-/// in front of it, and goes out with it as one piece of memory. The bytes in
-/// front of a view never change while it lives: a port only appends to a
-/// chunk, and moves what it holds only when no view of the chunk is out.
-bool absorb_prefix(buffer& b, const std::byte* prefix, std::size_t n) noexcept;
-/// Whether `next` starts where `b` ends, in the same chunk; if it does, `b`
-/// grows to cover it too (`next` keeps its own reference).
-bool absorb_next(buffer& b, const buffer& next) noexcept;
-/// A view of `len` bytes at `off` in `c` that takes over one reference the
-/// caller holds (no atomic operation).
-buffer adopt_view(chunk* c, std::uint32_t off, std::uint32_t len) noexcept;
-/// Empties `b` without dropping its reference, which the caller now holds.
-void forget_view(buffer& b) noexcept;
-/// Empties `b`, dropping its reference and `extra` more that its holder
-/// kept for the same chunk, in one atomic operation.
-void release_view(buffer& b, std::uint32_t extra) noexcept;
+/// Reaches into a buffer's view, for the port only (gen_tcp/buffer_access.hpp).
+struct buffer_access;
 
 /// The calling thread's pool of read chunks: warm ones (their pages in
 /// memory) and cold ones (their pages given back to the kernel after a
@@ -127,11 +109,7 @@ class buffer {
   friend bool operator==(const buffer& a, const buffer& b) noexcept { return a.view() == b.view(); }
 
  private:
-  friend bool detail::absorb_prefix(buffer& b, const std::byte* prefix, std::size_t n) noexcept;
-  friend bool detail::absorb_next(buffer& b, const buffer& next) noexcept;
-  friend buffer detail::adopt_view(detail::chunk* c, std::uint32_t off, std::uint32_t len) noexcept;
-  friend void detail::forget_view(buffer& b) noexcept;
-  friend void detail::release_view(buffer& b, std::uint32_t extra) noexcept;
+  friend struct detail::buffer_access;
   struct adopt_tag {};
   buffer(adopt_tag, detail::chunk* c, std::uint32_t off, std::uint32_t len) noexcept : c_(c), off_(off), len_(len) {}
 
@@ -139,61 +117,5 @@ class buffer {
   std::uint32_t off_ = 0;
   std::uint32_t len_ = 0;
 };
-
-namespace detail {
-
-inline bool absorb_prefix(buffer& b, const std::byte* prefix, std::size_t n) noexcept {
-  if (b.c_ == nullptr || b.off_ < n) {
-    return false;
-  }
-  const std::byte* at = b.c_->data() + b.off_ - n;
-  // Byte by byte: the header was just written byte by byte, and a wider
-  // load of it would wait for those stores to reach the cache.
-  bool same = false;
-  switch (n) {
-    case 1:
-      same = at[0] == prefix[0];
-      break;
-    case 2:
-      same = at[0] == prefix[0] && at[1] == prefix[1];
-      break;
-    case 4:
-      same = at[0] == prefix[0] && at[1] == prefix[1] && at[2] == prefix[2] && at[3] == prefix[3];
-      break;
-    default:
-      return false;
-  }
-  if (same) {
-    b.off_ -= static_cast<std::uint32_t>(n);
-    b.len_ += static_cast<std::uint32_t>(n);
-  }
-  return same;
-}
-
-inline bool absorb_next(buffer& b, const buffer& next) noexcept {
-  if (b.c_ == nullptr || b.c_ != next.c_ || b.off_ + b.len_ != next.off_) {
-    return false;
-  }
-  b.len_ += next.len_;
-  return true;
-}
-
-inline buffer adopt_view(chunk* c, std::uint32_t off, std::uint32_t len) noexcept {
-  return buffer(buffer::adopt_tag{}, c, off, len);
-}
-
-inline void forget_view(buffer& b) noexcept {
-  b.c_ = nullptr;
-  b.off_ = b.len_ = 0;
-}
-
-inline void release_view(buffer& b, std::uint32_t extra) noexcept {
-  if (b.c_ != nullptr) {
-    chunk_release(b.c_, 1 + extra);
-    forget_view(b);
-  }
-}
-
-}  // namespace detail
 
 }  // namespace otpnet::gen_tcp
