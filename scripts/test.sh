@@ -117,7 +117,10 @@ fi
 # Built as part of ALL above; named here so that its failure is reported as such.
 phase headers cmake --build --preset release --target otpnet_header_check
 if ((tidy)); then
-  phase tidy bash scripts/tidy.sh -p build/release
+  # Its own tree, configured only: one compile command per source (the
+  # release build compiles the layers as unity builds).
+  phase tidy:configure cmake --preset tidy
+  phase tidy bash scripts/tidy.sh -p build/tidy
 fi
 for preset in "${presets[@]:1}"; do
   build_and_test "$preset"

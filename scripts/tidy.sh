@@ -2,9 +2,11 @@
 # clang-tidy (.clang-tidy at the root) over the library sources, within a time budget.
 #   bash scripts/tidy.sh [-p BUILD_DIR] [FILE...]
 # Without FILEs: every .cpp under src, apps, tools and examples that is not a
-# test (*.test.cpp). BUILD_DIR (default build/release) must hold a
-# compile_commands.json: configure first, e.g. `cmake --preset release`. Runs
-# two files at a time.
+# test (*.test.cpp). BUILD_DIR (default build/tidy) must hold a
+# compile_commands.json with one entry per source, as the tidy preset's does
+# (the release build compiles the layers as unity builds): the default is
+# configured on first use (`cmake --preset tidy`, a few seconds, nothing is
+# built). Test sources have entries there too. Runs two files at a time.
 #
 # OTPNET_TIDY_BUDGET (seconds, default 900): once spent, no further file is
 # started and the ones left are listed as unchecked (a warning, not a failure),
@@ -17,12 +19,15 @@ set -euo pipefail
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-build=build/release
+build=build/tidy
 if [[ "${1:-}" == "-p" ]]; then
   build="$2"
   shift 2
 fi
-[[ -f "$build/compile_commands.json" ]] || die "tidy: no $build/compile_commands.json; run: cmake --preset release"
+if [[ "$build" == build/tidy && ! -f "$build/compile_commands.json" ]]; then
+  cmake --preset tidy > /dev/null || die "tidy: could not configure build/tidy (cmake --preset tidy)"
+fi
+[[ -f "$build/compile_commands.json" ]] || die "tidy: no $build/compile_commands.json; run: cmake --preset tidy"
 tidy=$(command -v clang-tidy-14 || command -v clang-tidy) || die "tidy: clang-tidy not installed (bash scripts/deps.sh)"
 
 if (($#)); then
