@@ -29,6 +29,21 @@ namespace {
 using flow_control = tcp_test;
 
 constexpr std::size_t mib = std::size_t{1} << 20;
+
+/// Receives `n` frames in passive mode, kept as the port handed them out;
+/// on an error, those before it and `failed` set to "recv: <error>".
+task<std::vector<buffer>> recv_frames(socket s, int n, std::string& failed) {
+  std::vector<buffer> got;
+  for (int i = 0; i < n; ++i) {
+    auto r = co_await s.recv(0, must);
+    if (!r) {
+      failed = "recv: " + std::string(err_name(r.error()));
+      break;
+    }
+    got.push_back(std::move(*r));
+  }
+  co_return got;
+}
 /// The bound on the server's RSS growth while a peer does not keep up.
 /// Under AddressSanitizer the process also holds the shadow of what the heap
 /// touched and the quarantine of freed blocks, which moved a run on a loaded
@@ -642,13 +657,10 @@ TEST_F(flow_control, frames_sent_back_as_they_came_are_written_and_counted_each)
   const std::byte* chunk = nullptr;  // (written by the owner; read after its reply)
   EXPECT_EQ(acall(k.owner,
                   [&chunk](socket s) -> task<std::string> {
-                    std::vector<buffer> got;
-                    for (int i = 0; i < 5; ++i) {
-                      auto r = co_await s.recv(0, must);
-                      if (!r) {
-                        co_return "recv: " + std::string(err_name(r.error()));
-                      }
-                      got.push_back(std::move(*r));
+                    std::string failed;
+                    std::vector<buffer> got = co_await recv_frames(s, 5, failed);
+                    if (!failed.empty()) {
+                      co_return failed;
                     }
                     chunk = got.front().data() - 2 - sizeof(gen_tcp::detail::chunk);
                     for (buffer& b : got) {
@@ -691,13 +703,10 @@ TEST_F(flow_control, frames_sent_back_behind_a_waiting_queue_arrive_in_order) {
   ASSERT_TRUE(k.c.write(in));
   const std::string big(60000, 'x');
   std::string answer = acall(k.owner, [&big](socket s) -> task<std::string> {
-    std::vector<buffer> got;
-    for (int i = 0; i < 10; ++i) {
-      auto r = co_await s.recv(0, must);
-      if (!r) {
-        co_return "recv: " + std::string(err_name(r.error()));
-      }
-      got.push_back(std::move(*r));
+    std::string failed;
+    std::vector<buffer> got = co_await recv_frames(s, 10, failed);
+    if (!failed.empty()) {
+      co_return failed;
     }
     // Until the kernel's buffers are full and bytes wait in the queue
     // (bounded: they hold a few MiB).
