@@ -163,13 +163,15 @@ chunk_pool_counts pool_counts() noexcept {
 }
 
 chunk* chunk_alloc(std::size_t capacity, std::uint32_t refs) {
+  bool read_sized = capacity <= read_chunk_size;
+  bool pooled = read_sized && !pool_gone;
   chunk* c = nullptr;
-  if (capacity <= read_chunk_size && !pool_gone && pool.head != nullptr) {
+  if (pooled && pool.head != nullptr) {
     c = pool.pop();
-  } else if (capacity <= read_chunk_size && !pool_gone && !pool.cold.empty()) {
+  } else if (pooled && !pool.cold.empty()) {
     c = make_chunk(pool.cold.back(), read_chunk_size);  // its header page was dropped too
     pool.cold.pop_back();
-  } else if (capacity <= read_chunk_size) {
+  } else if (read_sized) {
     c = make_chunk(::operator new (read_chunk_bytes, std::align_val_t{page_bytes}), read_chunk_size);
   } else {
     c = make_chunk(::operator new(sizeof(chunk) + capacity), capacity);

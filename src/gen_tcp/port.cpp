@@ -1019,32 +1019,18 @@ bool port::write_out(bool direct) noexcept {
   return progressed;
 }
 
-namespace {
-
-/// Appends `len` bytes at `p` to the vector, as part of the last piece when
-/// they continue it (frames echoed from one read are one piece of memory).
-void add_piece(::iovec* iov, std::size_t& n_iov, const std::byte* p, std::size_t len) noexcept {
-  if (n_iov != 0 && static_cast<const std::byte*>(iov[n_iov - 1].iov_base) + iov[n_iov - 1].iov_len == p) {
-    iov[n_iov - 1].iov_len += len;
-    return;
-  }
-  iov[n_iov++] = {const_cast<std::byte*>(p), len};
-}
-
-}  // namespace
-
 std::size_t port::gather(::iovec* iov, std::size_t room) const noexcept {
   std::size_t n_iov = 0;
   for (auto it = outq_.begin(); it != outq_.end() && n_iov + 2 <= room; ++it) {
     std::size_t skip = it->sent;
     if (skip < it->hlen) {
-      add_piece(iov, n_iov, it->header.data() + skip, it->hlen - skip);
+      iov[n_iov++] = {const_cast<std::byte*>(it->header.data()) + skip, it->hlen - skip};
       skip = 0;
     } else {
       skip -= it->hlen;
     }
     if (it->data.size() > skip) {
-      add_piece(iov, n_iov, it->data.data() + skip, it->data.size() - skip);
+      iov[n_iov++] = {const_cast<std::byte*>(it->data.data()) + skip, it->data.size() - skip};
     }
   }
   return n_iov;
