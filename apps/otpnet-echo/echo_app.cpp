@@ -4,6 +4,8 @@
 #include <otpnet/listener/tcp_listener.hpp>
 
 #include <chrono>
+#include <memory>
+#include <vector>
 
 namespace otpnet::echo {
 
@@ -14,53 +16,70 @@ application::spec make_app(const echo_config& c) {
   s.name = "tcp_server";
   s.description = "the tutorial's non-blocking echo server";
   s.start = [c]() -> task<start_result> {
-    child_spec listener_spec;
-    listener_spec.id = "tcp_listener";
-    listener_spec.start = [c]() -> task<start_result> {
-      listener::listener_options o;
-      o.name = "echo";
-      o.registered_name = listener_name;
-      o.addresses = {c.bind};
-      o.socket_options = {.active = gen_tcp::passive,
-                          .packet = c.packet,
-                          .packet_size = c.packet_size,
-                          .delay_send = c.delay_send,
-                          .nodelay = true,
-                          .backlog = c.backlog};
-      o.max_connections = c.max_connections;
-      o.acceptors = c.acceptors;
-      o.client_sup = server_ref("tcp_client_sup");
-      return listener::start_link(std::move(o));
-    };
-    listener_spec.restart = restart_type::permanent;
-    listener_spec.shutdown = 2000ms;
+    listener::listener_options o;
+    o.name = "echo";
+    o.registered_name = listener_name;
+    o.addresses = {c.bind};
+    o.socket_options = {.active = gen_tcp::passive,
+                        .packet = c.packet,
+                        .packet_size = c.packet_size,
+                        .delay_send = c.delay_send,
+                        .nodelay = true,
+                        .backlog = c.backlog};
+    o.max_connections = c.max_connections;
+    o.acceptors = c.acceptors;
+    // With several acceptors, each gets a client supervisor of its own on
+    // its scheduler, and handlers start there (ranch's num_conns_sups): a
+    // connection's whole life stays on the core that accepted it.
+    const std::size_t acceptors = listener::acceptors_of(o);
+    const bool per_acceptor = acceptors > 1;
 
     child_spec handler;
     handler.id = "tcp_echo_fsm";
-    handler.start = [h = std::make_shared<const echo_settings>(c.handler)]() -> task<start_result> {
-      return statem::start_link<echo_fsm>(h);
+    handler.start = [h = std::make_shared<const echo_settings>(c.handler), per_acceptor]() -> task<start_result> {
+      start_options so;
+      so.scheduler = per_acceptor ? caller_scheduler : least_loaded_scheduler;
+      return statem::start_link<echo_fsm>(std::move(so), h);
     };
     handler.restart = restart_type::temporary;
     handler.shutdown = 2000ms;
+    const supervisor::flags client_flags{
+        .strategy = supervisor::restart_strategy::simple_one_for_one, .intensity = 5, .period = 60s};
 
-    child_spec clients;
-    clients.id = "tcp_client_sup";
-    clients.start = [handler]() -> task<start_result> {
-      start_options so;
-      so.name = "tcp_client_sup";
-      return supervisor::start_link(
-          {.strategy = supervisor::restart_strategy::simple_one_for_one, .intensity = 5, .period = 60s}, {handler},
-          std::move(so));
-    };
-    clients.restart = restart_type::permanent;
-    clients.shutdown = shutdown_spec::infinity();
-    clients.type = child_type::supervisor;
+    std::vector<child_spec> clients;
+    if (per_acceptor) {
+      o.client_sups = listener::client_sup_refs(client_sup_name, acceptors);
+      clients = listener::client_sup_specs(client_sup_name, handler, client_flags, acceptors);
+    } else {
+      o.client_sup = server_ref(client_sup_name);
+      child_spec one;
+      one.id = client_sup_name;
+      one.start = [handler, client_flags]() -> task<start_result> {
+        start_options so;
+        so.name = client_sup_name;
+        return supervisor::start_link(client_flags, {handler}, std::move(so));
+      };
+      one.restart = restart_type::permanent;
+      one.shutdown = shutdown_spec::infinity();
+      one.type = child_type::supervisor;
+      clients.push_back(std::move(one));
+    }
 
+    child_spec listener_spec;
+    listener_spec.id = listener_name;
+    listener_spec.start = [o]() -> task<start_result> { return listener::start_link(o); };
+    listener_spec.restart = restart_type::permanent;
+    listener_spec.shutdown = 2000ms;
+
+    std::vector<child_spec> children{std::move(listener_spec)};
+    for (auto& k : clients) {
+      children.push_back(std::move(k));
+    }
     start_options top;
     top.name = "tcp_server_sup";
     return supervisor::start_link(
-        {.strategy = supervisor::restart_strategy::one_for_one, .intensity = 5, .period = 60s},
-        {listener_spec, clients}, std::move(top));
+        {.strategy = supervisor::restart_strategy::one_for_one, .intensity = 5, .period = 60s}, std::move(children),
+        std::move(top));
   };
   return s;
 }

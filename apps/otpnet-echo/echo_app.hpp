@@ -5,6 +5,10 @@
 //   tcp_server_sup (one_for_one, 5 restarts in 60 s)
 //     tcp_listener   the listener (gen_nb_server), permanent, shutdown 2000
 //     tcp_client_sup simple_one_for_one of echo_fsm, temporary, shutdown 2000
+//
+// With several acceptors, tcp_client_sup is one supervisor per acceptor,
+// tcp_client_sup_0 ... tcp_client_sup_{N-1}, each on its acceptor's
+// scheduler, whose handlers start on that scheduler too.
 #pragma once
 
 #include <otpnet/behaviours/application.hpp>
@@ -36,5 +40,8 @@ application::spec make_app(const echo_config& c);
 
 /// The listener's registered name.
 inline constexpr const char* listener_name = "tcp_listener";
+/// The client supervisor's registered name (with several acceptors, the
+/// prefix of theirs: tcp_client_sup_0, ...).
+inline constexpr const char* client_sup_name = "tcp_client_sup";
 
 }  // namespace otpnet::echo

@@ -369,13 +369,18 @@ class listener_test : public ::testing::Test {
   log_lines& lines() { return lines_; }
 
   /// The tree: top (one_for_one) -> [clients (simple_one_for_one of
-  /// echo_handler), listener]. The listener is registered as "lst".
+  /// echo_handler), listener]. The listener is registered as "lst". With
+  /// `client_sups` N > 0, clients is N supervisors, clients_0 ..., one
+  /// per acceptor on its scheduler (client_sup_specs), whose handlers
+  /// start on their supervisor's scheduler.
   /// Returns the bound port of the first address (0 if the start failed).
-  start_result start_tree(listener_options o) {
+  start_result start_tree(listener_options o, std::size_t client_sups = 0) {
     child_spec handler;
     handler.id = "echo_handler";
-    handler.start = []() -> task<start_result> {
-      start_result r = co_await gen_server::start_link<echo_handler>();
+    handler.start = [near = client_sups != 0]() -> task<start_result> {
+      start_options so;
+      so.scheduler = near ? caller_scheduler : least_loaded_scheduler;
+      start_result r = co_await gen_server::start_link<echo_handler>(std::move(so));
       if (r.is_ok() && take_one(knobs.end_before_handoff)) {
         // In the client supervisor, before its start_child answers.
         ref m = monitor(r.id());
@@ -400,16 +405,23 @@ class listener_test : public ::testing::Test {
     clients.shutdown = shutdown_spec::infinity();
 
     o.registered_name = "lst";
-    o.client_sup = server_ref("clients");
+    std::vector<child_spec> children{clients};
+    if (client_sups == 0) {
+      o.client_sup = server_ref("clients");
+    } else {
+      o.client_sups = client_sup_refs("clients", client_sups);
+      children = client_sup_specs("clients", handler, {.intensity = 5, .period = 60s}, client_sups);
+    }
     child_spec lst;
     lst.id = "listener";
     lst.start = [o]() { return listener::start_link(o); };
     lst.shutdown = 2000ms;
+    children.push_back(lst);
 
     start_options top;
     top.name = "top";
     return sync_wait(supervisor::start({.strategy = supervisor::restart_strategy::one_for_one, .intensity = 0},
-                                       {clients, lst}, std::move(top)));
+                                       std::move(children), std::move(top)));
   }
 
   /// The listener's info (an empty one if the call fails).

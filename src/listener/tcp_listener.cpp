@@ -282,6 +282,10 @@ class group : public gen_server::behaviour<group> {
       listener_options a = o_;
       a.registered_name.clear();
       a.acceptors = 1;
+      if (!o_.client_sups.empty()) {
+        a.client_sup = o_.client_sups[i % o_.client_sups.size()];
+        a.client_sups.clear();
+      }
       a.socket_options.reuseport = true;
       a.max_connections = shares[i];
       a.addresses.clear();
@@ -474,16 +478,53 @@ task<start_result> start_link(listener_options o) {
   if (!o.registered_name.empty()) {
     so.name = o.registered_name;
   }
-  if (o.acceptors == 0) {
-    o.acceptors = std::max(1u, runtime::schedulers());
-  }
-  if (o.max_connections != 0 && o.acceptors > o.max_connections) {
-    o.acceptors = o.max_connections;  // no acceptor without a share of the limit
-  }
+  o.acceptors = acceptors_of(o);
   if (o.acceptors == 1) {
+    if (!o.client_sups.empty()) {
+      o.client_sup = o.client_sups.front();
+    }
     return gen_server::start_link<server>(std::move(so), std::move(o));
   }
   return gen_server::start_link<group>(std::move(so), std::move(o));
+}
+
+std::size_t acceptors_of(const listener_options& o) {
+  std::size_t n = o.acceptors == 0 ? std::max(1u, runtime::schedulers()) : o.acceptors;
+  if (o.max_connections != 0 && n > o.max_connections) {
+    n = o.max_connections;  // no acceptor without a share of the limit
+  }
+  return n;
+}
+
+std::vector<child_spec> client_sup_specs(const std::string& name, const child_spec& handler, supervisor::flags f,
+                                         std::size_t n) {
+  f.strategy = supervisor::restart_strategy::simple_one_for_one;
+  std::vector<child_spec> out;
+  out.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    child_spec c;
+    c.id = name + "_" + std::to_string(i);
+    c.start = [handler, f, id = c.id, i]() -> task<start_result> {
+      start_options so;
+      so.name = id;
+      so.scheduler = static_cast<int>(i);
+      return supervisor::start_link(f, {handler}, std::move(so));
+    };
+    c.restart = restart_type::permanent;
+    c.shutdown = shutdown_spec::infinity();
+    c.type = child_type::supervisor;
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+std::vector<server_ref> client_sup_refs(const std::string& name, std::size_t n) {
+  std::vector<server_ref> out;
+  out.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    out.emplace_back(name + "_" + std::to_string(i));
+  }
+  return out;
 }
 
 task<outcome<listener_info>> info(server_ref l) { return gen_server::call(std::move(l), info_req{}); }

@@ -8,6 +8,7 @@
 // that must cost one connection only: a handler that fails to start, a
 // handler that crashes. Clients are plain sockets of the test thread.
 #include <otpnet/listener/tcp_listener.hpp>
+#include <otpnet/runtime/process_info.hpp>
 
 #include "listener/harness.test.hpp"
 
@@ -26,6 +27,12 @@ namespace {
 
 class tcp_listener_test : public listener_test {
  protected:
+  /// The scheduler `p` runs on (process_info), -1 if it is gone.
+  static int on_scheduler(pid p) {
+    auto i = process_info(p);
+    return i ? static_cast<int>(i->scheduler) : -1;
+  }
+
   /// One connection whose hand-off fails (`knob` makes its handler's start
   /// fail one way or another): it is closed, the listener says `why` and no
   /// longer counts it, accepting goes on and the other connection stays.
@@ -566,6 +573,46 @@ TEST_F(tcp_listener_test, two_acceptors_share_one_port_and_both_accept) {
   EXPECT_EQ(handlers->size(), 40u);
   clients[3].close();
   EXPECT_TRUE(wait_until([&] { return info().active_connections == 39; }));
+}
+
+TEST_F(tcp_listener_test, each_acceptor_starts_its_handlers_under_its_own_supervisor_on_its_core) {
+  listener_options o = raw_options();
+  o.acceptors = 2;
+  ASSERT_TRUE(start_tree(o, 2));
+  std::uint16_t port = first_port();
+  ASSERT_NE(port, 0);
+  EXPECT_EQ(on_scheduler(whereis("clients_0")), 0);
+  EXPECT_EQ(on_scheduler(whereis("clients_1")), 1);
+
+  std::vector<peer> clients;
+  for (int k = 0; k < 40; ++k) {
+    clients.push_back(peer::connect_port(port));
+    std::string m = "client " + std::to_string(k);
+    ASSERT_EQ(clients.back().echo(m), m);
+  }
+  // Each acceptor's connections are under its supervisor, their handlers on
+  // its scheduler: what acceptor i accepted is what clients_i holds.
+  listener_info i = info();
+  ASSERT_EQ(i.accepted_by_acceptor.size(), 2u);
+  std::size_t held = 0;
+  for (int a = 0; a < 2; ++a) {
+    auto children = sync_wait(supervisor::which_children("clients_" + std::to_string(a)));
+    ASSERT_TRUE(children);
+    EXPECT_EQ(children->size(), i.accepted_by_acceptor[a]) << "supervisor " << a;
+    for (const auto& c : *children) {
+      EXPECT_EQ(on_scheduler(c.child), a) << "a handler of supervisor " << a;
+    }
+    held += children->size();
+  }
+  EXPECT_EQ(held, 40u);
+  EXPECT_GT(i.accepted_by_acceptor[0], 0u);
+  EXPECT_GT(i.accepted_by_acceptor[1], 0u);
+
+  // One handler's crash is its supervisor's business only.
+  ASSERT_TRUE(clients[7].write("crash!"));
+  EXPECT_TRUE(clients[7].closed_by_server());
+  EXPECT_TRUE(wait_until([&] { return info().active_connections == 39; }));
+  EXPECT_EQ(clients[8].echo("still here"), "still here");
 }
 
 TEST_F(tcp_listener_test, two_acceptors_never_pass_the_global_limit) {

@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace otpnet {
@@ -263,6 +264,38 @@ TEST_F(runtime_test, demonitor_with_flush_removes_the_down) {
   auto r = mb.receive<std::string>(5000ms);
   ASSERT_TRUE(r);
   EXPECT_EQ(*r, "inactive");
+}
+
+TEST_F(runtime_test, caller_scheduler_spawns_beside_the_spawning_process) {
+  // Each parent, placed on scheduler 0 or 1, spawns children with
+  // caller_scheduler; they report where they run. Placement by load would
+  // put some of the 40 elsewhere, since the parents keep their own
+  // scheduler busier.
+  mailbox mb;
+  for (int s = 0; s < 2; ++s) {
+    spawn_opt({.scheduler = s}, [me = mb.self(), s]() -> proc {
+      for (int i = 0; i < 20; ++i) {
+        spawn_opt({.scheduler = caller_scheduler}, [me, s]() -> proc {
+          send(me, std::pair<int, int>{s, static_cast<int>(process_info(self())->scheduler)});
+          co_return;
+        });
+      }
+      co_return;
+    });
+  }
+  for (int i = 0; i < 40; ++i) {
+    auto r = mb.receive<std::pair<int, int>>(5000ms);
+    ASSERT_TRUE(r) << i;
+    EXPECT_EQ(r->second, r->first) << "a child of the parent on scheduler " << r->first;
+  }
+  // From a plain thread there is no caller's scheduler: the least loaded one.
+  spawn_opt({.scheduler = caller_scheduler}, [me = mb.self()]() -> proc {
+    send(me, static_cast<int>(process_info(self())->scheduler));
+    co_return;
+  });
+  auto where = mb.receive<int>(5000ms);
+  ASSERT_TRUE(where);
+  EXPECT_TRUE(*where == 0 || *where == 1) << *where;
 }
 
 TEST_F(runtime_test, no_down_after_a_demonitor_that_raced_with_the_exit) {

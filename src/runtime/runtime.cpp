@@ -52,6 +52,11 @@ scheduler& pick_scheduler(int index) {
   if (index >= 0) {
     return *st.schedulers[static_cast<std::size_t>(index) % st.schedulers.size()];
   }
+  if (index == caller_scheduler) {
+    if (scheduler* here = scheduler::current(); here != nullptr) {
+      return *here;
+    }
+  }
   scheduler* best = st.schedulers.front().get();
   for (auto& s : st.schedulers) {
     if (s->load() < best->load()) {

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
@@ -70,9 +71,10 @@ TEST(echo_traffic, two_hundred_concurrent_clients_each_exchange_frames) {
 
 TEST(echo_traffic, two_acceptors_on_two_schedulers_serve_every_client) {
   // --acceptors 2: two listen sockets on one port (SO_REUSEPORT), one per
-  // scheduler; the kernel spreads the clients, every one is served.
+  // scheduler; the kernel spreads the clients, every one is served, each
+  // under its acceptor's own client supervisor (tcp_client_sup_0 and _1).
   echo_server s;
-  ASSERT_TRUE(s.start({.args = {"--acceptors", "2", "--schedulers", "2"}}));
+  ASSERT_TRUE(s.start({.args = {"--acceptors", "2", "--schedulers", "2", "--packet-size", "1000"}}));
   std::vector<client> clients;
   for (int k = 0; k < 64; ++k) {
     clients.push_back(client::connect(s.port()));
@@ -82,6 +84,25 @@ TEST(echo_traffic, two_acceptors_on_two_schedulers_serve_every_client) {
     std::string body = pattern(1 + static_cast<std::size_t>(k * 13), k);
     EXPECT_EQ(round_trip(clients[k], body), body) << "client " << k;
   }
+  // Every handler ends on an oversized frame, and its supervisor reports
+  // it: both supervisors have some (all 64 on one: odds of 2 in 2^64).
+  for (auto& c : clients) {
+    ASSERT_TRUE(c.write(frame(pattern(4001))));
+  }
+  for (auto& c : clients) {
+    EXPECT_TRUE(c.closed_by_server());
+  }
+  auto reports_of = [&](const std::string& sup) { return count_lines(s.stderr_text(), "supervisor: " + sup + " "); };
+  auto end = std::chrono::steady_clock::now() + must;
+  while (reports_of("tcp_client_sup_0") + reports_of("tcp_client_sup_1") < 64 &&
+         std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(reports_of("tcp_client_sup_0") + reports_of("tcp_client_sup_1"), 64u) << s.stderr_text();
+  EXPECT_GT(reports_of("tcp_client_sup_0"), 0u);
+  EXPECT_GT(reports_of("tcp_client_sup_1"), 0u);
+  client fresh = client::connect(s.port());
+  EXPECT_EQ(round_trip(fresh, "after 64 crashes"), "after 64 crashes");
   EXPECT_TRUE(s.alive());
 }
 

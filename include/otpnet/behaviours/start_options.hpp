@@ -6,6 +6,7 @@
 #pragma once
 
 #include <otpnet/behaviours/wait_time.hpp>
+#include <otpnet/runtime/process.hpp>
 
 #include <string>
 
@@ -15,8 +16,9 @@ struct start_options {
   /// Registered before init runs; a taken name fails the start with
   /// "already_started" (and the holder's pid in start_result::id()).
   std::string name;
-  /// Scheduler index; -1: the least loaded one.
-  int scheduler = -1;
+  /// Scheduler index (modulo the schedulers), least_loaded_scheduler or
+  /// caller_scheduler (runtime/process.hpp).
+  int scheduler = least_loaded_scheduler;
   /// Trap exits from the start, so that no exit signal can come before
   /// init sets it.
   bool trap_exit = false;

@@ -19,6 +19,7 @@
 #include <otpnet/behaviours/outcome.hpp>
 #include <otpnet/behaviours/server_ref.hpp>
 #include <otpnet/behaviours/start_result.hpp>
+#include <otpnet/behaviours/supervisor.hpp>
 #include <otpnet/gen_tcp/options.hpp>
 #include <otpnet/listener/acceptor.hpp>
 #include <otpnet/socket/address.hpp>
@@ -48,6 +49,14 @@ struct listener_options {
   /// The simple_one_for_one supervisor handlers are started under; each
   /// handler is started with no extra argument and gets socket_ready.
   server_ref client_sup{pid{}};
+  /// Connection supervisors per acceptor (ranch's num_conns_sups); when
+  /// not empty, acceptor i starts its handlers under client_sups[i % size]
+  /// and client_sup is not used. With one supervisor per acceptor on the
+  /// acceptor's scheduler, and handlers started there too (their start
+  /// with `caller_scheduler`), a connection is accepted, started, handed
+  /// over, served and ended on one core: none of its messages crosses to
+  /// another scheduler.
+  std::vector<server_ref> client_sups;
   /// How long a handler's start (its init) may take before the connection
   /// is closed and reported (the listener waits for each start).
   std::chrono::milliseconds handler_start_timeout{5000};
@@ -62,6 +71,22 @@ struct drain_result {
 /// Starts the listener linked to the caller; error(reason) names the
 /// problem (e.g. "eaddrinuse: Address already in use (port 2222)").
 task<start_result> start_link(listener_options o);
+
+/// How many acceptors start_link(o) makes: o.acceptors, one per scheduler
+/// for 0, never more than a max_connections other than 0. Acceptor i runs
+/// on scheduler i (modulo the schedulers).
+std::size_t acceptors_of(const listener_options& o);
+
+/// One connection supervisor per acceptor, for the caller's tree: `n`
+/// simple_one_for_one supervisors of `handler` (flags `f`, whose strategy
+/// is made simple_one_for_one), registered as `name`_0 ... `name`_{n-1},
+/// supervisor i on scheduler i, as acceptor i. Their names, in order, are
+/// client_sup_refs(name, n), for listener_options::client_sups. Start
+/// the handler with start_options::scheduler = caller_scheduler so that
+/// it runs on its supervisor's scheduler.
+std::vector<child_spec> client_sup_specs(const std::string& name, const child_spec& handler, supervisor::flags f,
+                                         std::size_t n);
+std::vector<server_ref> client_sup_refs(const std::string& name, std::size_t n);
 
 task<outcome<listener_info>> info(server_ref l);
 /// Listens on one more address; the bound port.

@@ -28,13 +28,22 @@
 
 namespace otpnet {
 
+/// `spawn_options::scheduler`: the least loaded scheduler.
+inline constexpr int least_loaded_scheduler = -1;
+/// `spawn_options::scheduler`: the spawning process's own scheduler (the
+/// least loaded one when a plain thread spawns). A process that starts
+/// many short-lived ones near itself, as a connection supervisor per
+/// acceptor does, keeps their messages off other cores.
+inline constexpr int caller_scheduler = -2;
+
 /// Options of spawn_opt.
 struct spawn_options {
   bool link = false;
   bool monitor = false;
   bool trap_exit = false;
-  /// Scheduler index; -1: the least loaded one.
-  int scheduler = -1;
+  /// Scheduler index (modulo the schedulers), least_loaded_scheduler or
+  /// caller_scheduler.
+  int scheduler = least_loaded_scheduler;
 };
 
 namespace detail {
