@@ -71,9 +71,19 @@ application::spec make_app(const echo_config& c) {
     listener_spec.restart = restart_type::permanent;
     listener_spec.shutdown = 2000ms;
 
-    std::vector<child_spec> children{std::move(listener_spec)};
+    // The tutorial's order is the listener, then its supervisor. With a
+    // supervisor per acceptor they come first (ranch's order), so that no
+    // acceptor takes a connection before its supervisor is registered, and
+    // on shutdown (the reverse order) accepting stops before they do.
+    std::vector<child_spec> children;
+    if (!per_acceptor) {
+      children.push_back(std::move(listener_spec));
+    }
     for (auto& k : clients) {
       children.push_back(std::move(k));
+    }
+    if (per_acceptor) {
+      children.push_back(std::move(listener_spec));
     }
     start_options top;
     top.name = "tcp_server_sup";

@@ -8,7 +8,8 @@
 //
 // With several acceptors, tcp_client_sup is one supervisor per acceptor,
 // tcp_client_sup_0 ... tcp_client_sup_{N-1}, each on its acceptor's
-// scheduler, whose handlers start on that scheduler too.
+// scheduler, whose handlers start on that scheduler too; they are started
+// before the listener (and stopped after it).
 #pragma once
 
 #include <otpnet/behaviours/application.hpp>

@@ -296,7 +296,7 @@ class group : public gen_server::behaviour<group> {
         }
       }
       start_options so;
-      so.scheduler = scheds == 0 ? -1 : static_cast<int>(i % scheds);
+      so.scheduler = scheds == 0 ? least_loaded_scheduler : static_cast<int>(i % scheds);
       auto r = co_await gen_server::start_link<server>(std::move(so), std::move(a), o_.max_connections != 0);
       if (!r.is_ok()) {
         co_return stop(r.is_error() ? r.reason() : exit_reason::other("acceptor ignored its start"));
@@ -481,7 +481,9 @@ task<start_result> start_link(listener_options o) {
   o.acceptors = acceptors_of(o);
   if (o.acceptors == 1) {
     if (!o.client_sups.empty()) {
+      // Beside its supervisor, client_sup_specs' first, on scheduler 0.
       o.client_sup = o.client_sups.front();
+      so.scheduler = 0;
     }
     return gen_server::start_link<server>(std::move(so), std::move(o));
   }

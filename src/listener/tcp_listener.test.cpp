@@ -615,6 +615,29 @@ TEST_F(tcp_listener_test, each_acceptor_starts_its_handlers_under_its_own_superv
   EXPECT_EQ(clients[8].echo("still here"), "still here");
 }
 
+TEST_F(tcp_listener_test, acceptor_i_starts_its_handlers_under_client_sups_i) {
+  // Shares of 2 and 1 (max_connections 3) give the two acceptors different
+  // counts of live connections whatever the kernel's spread (unless at
+  // most one of 24 clients reaches acceptor 0, or none acceptor 1: odds
+  // of 26 in 2^24), so a supervisor holding the other acceptor's handlers
+  // shows.
+  listener_options o = raw_options(3);
+  o.acceptors = 2;
+  ASSERT_TRUE(start_tree(o, 2));
+  std::uint16_t port = first_port();
+  std::vector<peer> clients;
+  for (int k = 0; k < 24; ++k) {
+    clients.push_back(peer::connect_port(port));
+    ASSERT_TRUE(clients.back()) << "client " << k;
+  }
+  ASSERT_TRUE(wait_until([&] { return info().active_connections == 3; })) << info().active_connections;
+  for (int a = 0; a < 2; ++a) {
+    auto children = sync_wait(supervisor::which_children("clients_" + std::to_string(a)));
+    ASSERT_TRUE(children);
+    EXPECT_EQ(children->size(), a == 0 ? 2u : 1u) << "clients_" << a << " holds acceptor " << a << "'s share";
+  }
+}
+
 TEST_F(tcp_listener_test, two_acceptors_never_pass_the_global_limit) {
   listener_options o = raw_options(3);
   o.acceptors = 2;  // shares 2 + 1

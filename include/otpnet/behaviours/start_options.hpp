@@ -6,7 +6,7 @@
 #pragma once
 
 #include <otpnet/behaviours/wait_time.hpp>
-#include <otpnet/runtime/process.hpp>
+#include <otpnet/runtime/placement.hpp>
 
 #include <string>
 
@@ -17,7 +17,7 @@ struct start_options {
   /// "already_started" (and the holder's pid in start_result::id()).
   std::string name;
   /// Scheduler index (modulo the schedulers), least_loaded_scheduler or
-  /// caller_scheduler (runtime/process.hpp).
+  /// caller_scheduler (runtime/placement.hpp).
   int scheduler = least_loaded_scheduler;
   /// Trap exits from the start, so that no exit signal can come before
   /// init sets it.

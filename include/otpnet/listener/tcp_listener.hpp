@@ -54,8 +54,8 @@ struct listener_options {
   /// and client_sup is not used. With one supervisor per acceptor on the
   /// acceptor's scheduler, and handlers started there too (their start
   /// with `caller_scheduler`), a connection is accepted, started, handed
-  /// over, served and ended on one core: none of its messages crosses to
-  /// another scheduler.
+  /// over, served and ended on one core: no message between its processes
+  /// crosses to another scheduler. Start them before the listener.
   std::vector<server_ref> client_sups;
   /// How long a handler's start (its init) may take before the connection
   /// is closed and reported (the listener waits for each start).
@@ -74,7 +74,8 @@ task<start_result> start_link(listener_options o);
 
 /// How many acceptors start_link(o) makes: o.acceptors, one per scheduler
 /// for 0, never more than a max_connections other than 0. Acceptor i runs
-/// on scheduler i (modulo the schedulers).
+/// on scheduler i (modulo the schedulers); a single acceptor runs on the
+/// least loaded one, or on scheduler 0 when client_sups is set.
 std::size_t acceptors_of(const listener_options& o);
 
 /// One connection supervisor per acceptor, for the caller's tree: `n`
@@ -83,7 +84,8 @@ std::size_t acceptors_of(const listener_options& o);
 /// supervisor i on scheduler i, as acceptor i. Their names, in order, are
 /// client_sup_refs(name, n), for listener_options::client_sups. Start
 /// the handler with start_options::scheduler = caller_scheduler so that
-/// it runs on its supervisor's scheduler.
+/// it runs on its supervisor's scheduler, and put these children before
+/// the listener in the tree.
 std::vector<child_spec> client_sup_specs(const std::string& name, const child_spec& handler, supervisor::flags f,
                                          std::size_t n);
 std::vector<server_ref> client_sup_refs(const std::string& name, std::size_t n);

@@ -16,6 +16,7 @@
 #include <otpnet/runtime/exit_reason.hpp>
 #include <otpnet/runtime/message.hpp>
 #include <otpnet/runtime/pid.hpp>
+#include <otpnet/runtime/placement.hpp>
 #include <otpnet/runtime/proc.hpp>
 
 #include <memory>
@@ -27,14 +28,6 @@
 #include <vector>
 
 namespace otpnet {
-
-/// `spawn_options::scheduler`: the least loaded scheduler.
-inline constexpr int least_loaded_scheduler = -1;
-/// `spawn_options::scheduler`: the spawning process's own scheduler (the
-/// least loaded one when a plain thread spawns). A process that starts
-/// many short-lived ones near itself, as a connection supervisor per
-/// acceptor does, keeps their messages off other cores.
-inline constexpr int caller_scheduler = -2;
 
 /// Options of spawn_opt.
 struct spawn_options {
