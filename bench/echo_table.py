@@ -158,6 +158,19 @@ if "epoll" in present and others:
             L.append(f"| {title if i == 0 else ''} | {name} | " + " | ".join(cells) + " |")
     L.append("")
 
+def pair_rows(L, traffic, fa, fb, fmt):
+    """A table of one row per scenario: per server, the medians of fa and fb as fmt(a, b)."""
+    L.append("| scenario | " + " | ".join(present) + " |")
+    L.append("|---|" + "---:|" * len(present))
+    for scen in traffic:
+        cells = []
+        for s in present:
+            a, b = median(scen, s, fa), median(scen, s, fb)
+            cells.append("—" if a is None or b is None else fmt(a, b))
+        L.append(f"| {rows[scen][0]} | " + " | ".join(cells) + " |")
+    L.append("")
+
+
 traffic = [s for s in scenarios if s != "idle"]
 if traffic:
     L.append("## Which core saturated")
@@ -165,28 +178,12 @@ if traffic:
     L.append("CPU use over the measured window, in % of one core: server / load generator (medians). A load "
              "generator near 100 % means the row's throughput is the load generator's limit, not the server's.")
     L.append("")
-    L.append("| scenario | " + " | ".join(present) + " |")
-    L.append("|---|" + "---:|" * len(present))
-    for scen in traffic:
-        cells = []
-        for s in present:
-            a, b = median(scen, s, sutil), median(scen, s, cutil)
-            cells.append("—" if a is None or b is None else f"{100 * a:.0f} / {100 * b:.0f}")
-        L.append(f"| {rows[scen][0]} | " + " | ".join(cells) + " |")
-    L.append("")
+    pair_rows(L, traffic, sutil, cutil, lambda a, b: f"{100 * a:.0f} / {100 * b:.0f}")
     L.append("CPU time per message (connrate: per connection), server / load generator, in us (medians). Where "
              "the load generator's figure is the larger, its core saturates first on a 2-core machine, and the "
              "server's throughput there is bounded by the load generator.")
     L.append("")
-    L.append("| scenario | " + " | ".join(present) + " |")
-    L.append("|---|" + "---:|" * len(present))
-    for scen in traffic:
-        cells = []
-        for s in present:
-            a, b = median(scen, s, cpu), median(scen, s, ccpu)
-            cells.append("—" if a is None or b is None else f"{a:.2f} / {b:.2f}")
-        L.append(f"| {rows[scen][0]} | " + " | ".join(cells) + " |")
-    L.append("")
+    pair_rows(L, traffic, cpu, ccpu, lambda a, b: f"{a:.2f} / {b:.2f}")
     ref = "epoll" if "epoll" in present else present[0]
     busiest = max((max(median(sc, ref, sutil) or 0, median(sc, ref, cutil) or 0) for sc in traffic), default=0)
     if busiest and busiest < 0.7:

@@ -52,17 +52,7 @@ application::spec make_app(const echo_config& c) {
       clients = listener::client_sup_specs(client_sup_name, handler, client_flags, acceptors);
     } else {
       o.client_sup = server_ref(client_sup_name);
-      child_spec one;
-      one.id = client_sup_name;
-      one.start = [handler, client_flags]() -> task<start_result> {
-        start_options so;
-        so.name = client_sup_name;
-        return supervisor::start_link(client_flags, {handler}, std::move(so));
-      };
-      one.restart = restart_type::permanent;
-      one.shutdown = shutdown_spec::infinity();
-      one.type = child_type::supervisor;
-      clients.push_back(std::move(one));
+      clients.push_back(listener::client_sup_spec(client_sup_name, handler, client_flags));
     }
 
     child_spec listener_spec;
@@ -75,16 +65,8 @@ application::spec make_app(const echo_config& c) {
     // supervisor per acceptor they come first (ranch's order), so that no
     // acceptor takes a connection before its supervisor is registered, and
     // on shutdown (the reverse order) accepting stops before they do.
-    std::vector<child_spec> children;
-    if (!per_acceptor) {
-      children.push_back(std::move(listener_spec));
-    }
-    for (auto& k : clients) {
-      children.push_back(std::move(k));
-    }
-    if (per_acceptor) {
-      children.push_back(std::move(listener_spec));
-    }
+    std::vector<child_spec> children = std::move(clients);
+    children.insert(per_acceptor ? children.end() : children.begin(), std::move(listener_spec));
     start_options top;
     top.name = "tcp_server_sup";
     return supervisor::start_link(

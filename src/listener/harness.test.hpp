@@ -392,25 +392,15 @@ class listener_test : public ::testing::Test {
     handler.restart = restart_type::temporary;
     handler.shutdown = 2000ms;
 
-    child_spec clients;
-    clients.id = "clients";
-    clients.start = [handler]() -> task<start_result> {
-      start_options so;
-      so.name = "clients";
-      return supervisor::start_link(
-          {.strategy = supervisor::restart_strategy::simple_one_for_one, .intensity = 5, .period = 60s}, {handler},
-          std::move(so));
-    };
-    clients.type = child_type::supervisor;
-    clients.shutdown = shutdown_spec::infinity();
-
     o.registered_name = "lst";
-    std::vector<child_spec> children{clients};
+    const supervisor::flags client_flags{.intensity = 5, .period = 60s};  // made simple_one_for_one
+    std::vector<child_spec> children;
     if (client_sups == 0) {
       o.client_sup = server_ref("clients");
+      children.push_back(client_sup_spec("clients", handler, client_flags));
     } else {
       o.client_sups = client_sup_refs("clients", client_sups);
-      children = client_sup_specs("clients", handler, {.intensity = 5, .period = 60s}, client_sups);
+      children = client_sup_specs("clients", handler, client_flags, client_sups);
     }
     child_spec lst;
     lst.id = "listener";

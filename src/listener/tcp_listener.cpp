@@ -498,24 +498,28 @@ std::size_t acceptors_of(const listener_options& o) {
   return n;
 }
 
+child_spec client_sup_spec(const std::string& name, const child_spec& handler, supervisor::flags f, int scheduler) {
+  f.strategy = supervisor::restart_strategy::simple_one_for_one;
+  child_spec c;
+  c.id = name;
+  c.start = [handler, f, name, scheduler]() -> task<start_result> {
+    start_options so;
+    so.name = name;
+    so.scheduler = scheduler;
+    return supervisor::start_link(f, {handler}, std::move(so));
+  };
+  c.restart = restart_type::permanent;
+  c.shutdown = shutdown_spec::infinity();
+  c.type = child_type::supervisor;
+  return c;
+}
+
 std::vector<child_spec> client_sup_specs(const std::string& name, const child_spec& handler, supervisor::flags f,
                                          std::size_t n) {
-  f.strategy = supervisor::restart_strategy::simple_one_for_one;
   std::vector<child_spec> out;
   out.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
-    child_spec c;
-    c.id = name + "_" + std::to_string(i);
-    c.start = [handler, f, id = c.id, i]() -> task<start_result> {
-      start_options so;
-      so.name = id;
-      so.scheduler = static_cast<int>(i);
-      return supervisor::start_link(f, {handler}, std::move(so));
-    };
-    c.restart = restart_type::permanent;
-    c.shutdown = shutdown_spec::infinity();
-    c.type = child_type::supervisor;
-    out.push_back(std::move(c));
+    out.push_back(client_sup_spec(name + "_" + std::to_string(i), handler, f, static_cast<int>(i)));
   }
   return out;
 }

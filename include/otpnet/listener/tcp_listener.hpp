@@ -22,6 +22,7 @@
 #include <otpnet/behaviours/supervisor.hpp>
 #include <otpnet/gen_tcp/options.hpp>
 #include <otpnet/listener/acceptor.hpp>
+#include <otpnet/runtime/placement.hpp>
 #include <otpnet/socket/address.hpp>
 
 #include <chrono>
@@ -77,6 +78,13 @@ task<start_result> start_link(listener_options o);
 /// on scheduler i (modulo the schedulers); a single acceptor runs on the
 /// least loaded one, or on scheduler 0 when client_sups is set.
 std::size_t acceptors_of(const listener_options& o);
+
+/// A connection supervisor for the caller's tree: the child spec of a
+/// simple_one_for_one supervisor of `handler` (flags `f`, whose strategy is
+/// made simple_one_for_one), registered as `name` (also its id), on
+/// `scheduler`; permanent, shutdown infinity. The tutorial's tcp_client_sup.
+child_spec client_sup_spec(const std::string& name, const child_spec& handler, supervisor::flags f,
+                           int scheduler = least_loaded_scheduler);
 
 /// One connection supervisor per acceptor, for the caller's tree: `n`
 /// simple_one_for_one supervisors of `handler` (flags `f`, whose strategy
