@@ -461,6 +461,7 @@ listener_info acceptor::info() const {
   i.suspended = suspended_;
   i.at_limit = active_ >= max_;
   i.accepted_by_acceptor = {total_};
+  i.active_by_acceptor = {active_};
   return i;
 }
 

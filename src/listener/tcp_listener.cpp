@@ -139,7 +139,11 @@ class server : public gen_nb_server<server> {
     return noreply();
   }
 
-  call_return<listener_info> handle_call(info_req) { return reply(listener_info_now()); }
+  call_return<listener_info> handle_call(info_req) {
+    listener_info i = listener_info_now();
+    i.client_sup_by_acceptor = {o_.client_sup.to_string()};
+    return reply(std::move(i));
+  }
   call_return<std::int32_t> handle_call(add_port_req r) {
     auto p = add_listen_port(r.addr);
     return reply(p ? static_cast<std::int32_t>(*p) : -static_cast<std::int32_t>(p.error()));
@@ -343,6 +347,9 @@ class group : public gen_server::behaviour<group> {
       out.active_connections += i->active_connections;
       out.total_connections += i->total_connections;
       out.accepted_by_acceptor.push_back(i->total_connections);
+      out.active_by_acceptor.push_back(i->active_connections);
+      out.client_sup_by_acceptor.insert(out.client_sup_by_acceptor.end(), i->client_sup_by_acceptor.begin(),
+                                        i->client_sup_by_acceptor.end());
       out.accept_failures += i->accept_failures;
       for (auto& [why, count] : i->failures_by_reason) {
         out.failures_by_reason[why] += count;

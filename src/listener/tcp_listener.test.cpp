@@ -593,12 +593,13 @@ TEST_F(tcp_listener_test, each_acceptor_starts_its_handlers_under_its_own_superv
   // Each acceptor's connections are under its supervisor, their handlers on
   // its scheduler: what acceptor i accepted is what clients_i holds.
   listener_info i = info();
-  ASSERT_EQ(i.accepted_by_acceptor.size(), 2u);
+  ASSERT_EQ(i.active_by_acceptor.size(), 2u);
+  EXPECT_EQ(i.client_sup_by_acceptor, (std::vector<std::string>{"clients_0", "clients_1"}));
   std::size_t held = 0;
   for (int a = 0; a < 2; ++a) {
     auto children = sync_wait(supervisor::which_children("clients_" + std::to_string(a)));
     ASSERT_TRUE(children);
-    EXPECT_EQ(children->size(), i.accepted_by_acceptor[a]) << "supervisor " << a;
+    EXPECT_EQ(children->size(), i.active_by_acceptor[a]) << "supervisor " << a;
     for (const auto& c : *children) {
       EXPECT_EQ(on_scheduler(c.child), a) << "a handler of supervisor " << a;
     }
@@ -636,6 +637,8 @@ TEST_F(tcp_listener_test, acceptor_i_starts_its_handlers_under_client_sups_i) {
     ASSERT_TRUE(children);
     EXPECT_EQ(children->size(), a == 0 ? 2u : 1u) << "clients_" << a << " holds acceptor " << a << "'s share";
   }
+  listener_info i = info();
+  EXPECT_EQ(i.active_by_acceptor, (std::vector<std::size_t>{2, 1}));
 }
 
 TEST_F(tcp_listener_test, two_acceptors_never_pass_the_global_limit) {

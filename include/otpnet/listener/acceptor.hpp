@@ -68,9 +68,14 @@ struct listener_info {
   bool suspended = false;
   bool at_limit = false;
   /// Acceptor processes of the listener (tcp_listener's `acceptors`), and
-  /// the connections each has accepted so far (total_connections, split).
+  /// the connections each has accepted so far (total_connections, split)
+  /// and holds now (active_connections, split).
   std::size_t acceptors = 1;
   std::vector<std::uint64_t> accepted_by_acceptor;
+  std::vector<std::size_t> active_by_acceptor;
+  /// tcp_listener: the supervisor each acceptor starts its handlers under
+  /// (client_sup or its entry of client_sups: a name, or a pid as text).
+  std::vector<std::string> client_sup_by_acceptor;
 };
 
 class acceptor {
