@@ -7,6 +7,7 @@ one JSON document per run) without running anything.
     python3 bench/echo_table.py RUNDIR OUT.md
 """
 import json
+import os
 import statistics
 import sys
 
@@ -18,6 +19,8 @@ scenarios = m["scenarios"].split()
 runs = {}  # (scenario, server) -> [(round, doc or None, exit status)]
 for line in open(f"{rundir}/runs.tsv").read().splitlines():
     rnd, scen, srv, rc, path = line.split("\t")
+    if not os.path.exists(path):  # a run directory moved or copied since: its own file
+        path = os.path.join(rundir, os.path.basename(path))
     try:
         doc = json.load(open(path))
     except (OSError, ValueError):

@@ -641,6 +641,23 @@ TEST_F(tcp_listener_test, acceptor_i_starts_its_handlers_under_client_sups_i) {
   EXPECT_EQ(i.active_by_acceptor, (std::vector<std::size_t>{2, 1}));
 }
 
+TEST_F(tcp_listener_test, a_single_acceptor_with_client_sups_runs_beside_its_supervisor) {
+  listener_options o = raw_options();
+  o.acceptors = 1;
+  ASSERT_TRUE(start_tree(o, 1));
+  EXPECT_EQ(on_scheduler(whereis("lst")), 0) << "placed by load, it could be on scheduler 1";
+  EXPECT_EQ(on_scheduler(whereis("clients_0")), 0);
+  peer c = peer::connect_port(first_port());
+  EXPECT_EQ(c.echo("one"), "one");
+  listener_info i = info();
+  EXPECT_EQ(i.client_sup_by_acceptor, (std::vector<std::string>{"clients_0"}));
+  EXPECT_EQ(i.active_by_acceptor, (std::vector<std::size_t>{1}));
+  auto children = sync_wait(supervisor::which_children("clients_0"));
+  ASSERT_TRUE(children);
+  ASSERT_EQ(children->size(), 1u);
+  EXPECT_EQ(on_scheduler(children->front().child), 0);
+}
+
 TEST_F(tcp_listener_test, two_acceptors_never_pass_the_global_limit) {
   listener_options o = raw_options(3);
   o.acceptors = 2;  // shares 2 + 1

@@ -289,12 +289,15 @@ TEST_F(runtime_test, caller_scheduler_spawns_beside_the_spawning_process) {
     EXPECT_EQ(r->second, r->first) << "a child of the parent on scheduler " << r->first;
   }
   // From a plain thread there is no caller's scheduler: it is placed by
-  // load, and runs.
+  // load, on one of the runtime's.
   spawn_opt({.scheduler = caller_scheduler}, [me = mb.self()]() -> proc {
-    send(me, std::string("ran"));
+    send(me, static_cast<int>(process_info(self())->scheduler));
     co_return;
   });
-  EXPECT_TRUE(mb.receive<std::string>(5000ms));
+  auto where = mb.receive<int>(5000ms);
+  ASSERT_TRUE(where);
+  EXPECT_GE(*where, 0);
+  EXPECT_LT(*where, static_cast<int>(runtime::schedulers()));
 }
 
 TEST_F(runtime_test, no_down_after_a_demonitor_that_raced_with_the_exit) {

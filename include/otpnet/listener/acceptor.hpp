@@ -75,6 +75,7 @@ struct listener_info {
   std::vector<std::size_t> active_by_acceptor;
   /// tcp_listener: the supervisor each acceptor starts its handlers under
   /// (client_sup or its entry of client_sups: a name, or a pid as text).
+  /// Empty in a gen_nb_server's own listener_info_now(), which has none.
   std::vector<std::string> client_sup_by_acceptor;
 };
 
