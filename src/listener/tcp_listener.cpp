@@ -521,12 +521,17 @@ child_spec client_sup_spec(const std::string& name, const child_spec& handler, s
   return c;
 }
 
+namespace {
+/// The name of supervisor i of client_sup_specs and client_sup_refs.
+std::string numbered(const std::string& name, std::size_t i) { return name + "_" + std::to_string(i); }
+}  // namespace
+
 std::vector<child_spec> client_sup_specs(const std::string& name, const child_spec& handler, supervisor::flags f,
                                          std::size_t n) {
   std::vector<child_spec> out;
   out.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
-    out.push_back(client_sup_spec(name + "_" + std::to_string(i), handler, f, static_cast<int>(i)));
+    out.push_back(client_sup_spec(numbered(name, i), handler, f, static_cast<int>(i)));
   }
   return out;
 }
@@ -535,7 +540,7 @@ std::vector<server_ref> client_sup_refs(const std::string& name, std::size_t n) 
   std::vector<server_ref> out;
   out.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
-    out.emplace_back(name + "_" + std::to_string(i));
+    out.emplace_back(numbered(name, i));
   }
   return out;
 }
