@@ -5,6 +5,8 @@
 // (exactly N then tcp_passive; setopts adds to the count), true (all);
 // and passive recv: timeouts that consume nothing, recv(length).
 #include <otpnet/reactor/backend_selector.hpp>
+#include <otpnet/reactor/io_uring_backend.hpp>
+#include <otpnet/runtime/port.hpp>
 
 #include "gen_tcp/harness.test.hpp"
 
@@ -372,6 +374,239 @@ TEST_F(one_receive_buffer, a_receive_without_a_buffer_reads_with_a_plain_call) {
     reported = reported || line.find("receive buffers ran out") != std::string::npos;
   }
   EXPECT_EQ(reported, uring) << "backend " << backend;
+}
+
+// -- a stream as it comes: multishot receives (io_uring) ------------------------------------
+
+/// The body of frame `i` of a test stream: numbered, of varying length.
+std::string stream_body(std::size_t i) { return "frame-" + std::to_string(i) + "-" + pattern(i % 97, unsigned(i)); }
+
+/// Frames [from, to) of the test stream, framed with {packet, 2}, as one
+/// string.
+std::string stream_bytes(std::size_t from, std::size_t to) {
+  std::string out;
+  for (std::size_t i = from; i < to; ++i) {
+    out += frame2(stream_body(i));
+  }
+  return out;
+}
+
+/// Writes frames [0, n) from a thread of its own, in pieces that cut
+/// through frames, so that the server reads while the peer writes.
+std::thread write_stream(const client& c, std::size_t n) {
+  return std::thread([&c, n] {
+    std::string all = stream_bytes(0, n);
+    for (std::size_t at = 0; at < all.size(); at += 4093) {
+      if (!c.write(std::string_view(all).substr(at, 4093))) {
+        return;
+      }
+    }
+  });
+}
+
+/// The multishot receives made on the owner's loop so far, and the
+/// completions that went on: "<submitted> <went on>", or "readiness" when
+/// the loop's backend is not io_uring.
+std::string multishot_counts(const reactor::event_loop& loop) {
+  const auto* uring = dynamic_cast<const reactor::io_uring_backend*>(&loop.io_backend());
+  if (uring == nullptr) {
+    return "readiness";
+  }
+  return std::to_string(uring->stats().recv_multishots) + " " + std::to_string(uring->stats().recv_more);
+}
+
+/// On the calling process's loop: the completions of multishot receives
+/// that went on so far (0 off io_uring).
+std::uint64_t went_on() {
+  reactor::event_loop* loop = otpnet::detail::current_loop();
+  const auto* uring = loop != nullptr ? dynamic_cast<const reactor::io_uring_backend*>(&loop->io_backend()) : nullptr;
+  return uring != nullptr ? uring->stats().recv_more : 0;
+}
+
+class stream : public tcp_test {
+ protected:
+  /// The answer of a command that sent the pieces and then changed the
+  /// mode: on io_uring each of the 6 pieces was a completion that went on,
+  /// taken as the receive ended.
+  static void expect_ended_with_completions(const std::string& r) {
+    EXPECT_EQ(r, uring() ? "ok,ok,6" : "ok,ok,0") << "(sent, setopts, completions taken)";
+  }
+
+  /// Asks `owner`, on its loop, for multishot_counts.
+  std::string counts(pid owner) {
+    return call(owner, [](const socket&) {
+      reactor::event_loop* loop = otpnet::detail::current_loop();
+      return loop != nullptr ? multishot_counts(*loop) : std::string("no loop");
+    });
+  }
+  static bool uring() { return reactor::backend_selector::resolve().value_or("") == "io_uring"; }
+
+  /// Takes tcp events from `box` while they come within `quiet`: their
+  /// frames, appended to `got`.
+  static void take_frames(mailbox& box, std::vector<std::string>& got, milliseconds t = quiet) {
+    for (;;) {
+      auto e = box.receive<ev>(t, [](const ev& x) { return x.kind == "tcp"; });
+      if (!e) {
+        return;
+      }
+      got.push_back(e->data);
+    }
+  }
+
+  /// Checks `got` against the stream's first frames.
+  static void expect_stream(const std::vector<std::string>& got, std::size_t n) {
+    ASSERT_EQ(got.size(), n);
+    for (std::size_t i = 0; i < n; ++i) {
+      ASSERT_EQ(got[i], stream_body(i)) << "frame " << i;
+    }
+  }
+};
+
+// {active, true}: the stream arrives whole and in order, and on io_uring
+// it is read by multishot receives, each going on after its completions.
+TEST_F(stream, active_true_takes_a_stream_in_order_through_a_multishot_receive) {
+  constexpr std::size_t n = 3000;
+  auto k = open_conn({.active = always, .packet = packet_type::u2});
+  std::thread writer = write_stream(k.c, n);
+  std::vector<std::string> got;
+  while (got.size() < n) {
+    ev e = next();
+    ASSERT_EQ(e.kind, "tcp") << "after " << got.size() << " frames";
+    got.push_back(e.data);
+  }
+  writer.join();
+  expect_stream(got, n);
+  std::string c = counts(k.owner);
+  if (uring()) {
+    unsigned long made = 0;
+    unsigned long went_on = 0;
+    ASSERT_EQ(std::sscanf(c.c_str(), "%lu %lu", &made, &went_on), 2) << c;
+    EXPECT_GE(made, 1u) << "no multishot receive was made";
+    EXPECT_GT(went_on, made) << "the multishot receives did not go on after a completion: " << c;
+  } else {
+    EXPECT_EQ(c, "readiness");
+  }
+}
+
+/// Sends frames [from, to) of the test stream from the client's descriptor
+/// in `pieces` sends that cut through frames. Called by the owner process,
+/// on its scheduler's thread: the kernel's wake-up of a receive waiting in
+/// the loop's ring queues task work on that thread, which runs as each send
+/// returns, so a multishot receive takes each piece into a completion of
+/// its own, posted but not yet seen by the loop.
+std::string put_pieces(int client_fd, std::size_t from, std::size_t to, std::size_t pieces) {
+  std::string all = stream_bytes(from, to);
+  std::size_t step = (all.size() + pieces - 1) / pieces;
+  for (std::size_t at = 0; at < all.size(); at += step) {
+    std::size_t len = std::min(step, all.size() - at);
+    if (::send(client_fd, all.data() + at, len, MSG_NOSIGNAL) != static_cast<ssize_t>(len)) {
+      return "short send";
+    }
+  }
+  return "ok";
+}
+
+// Made passive while a multishot receive has completions posted and not yet
+// seen: the receive ends with every one of them kept, in order, for recv;
+// nothing is lost, doubled or reordered, and what comes afterwards stays in
+// the kernel. (The pieces are sent by the owner itself, so that the
+// completions are there when its setopts runs.)
+TEST_F(stream, made_passive_with_completions_waiting_loses_nothing_and_reads_nothing_more) {
+  constexpr std::size_t n = 400;
+  auto k = open_conn({.active = always, .packet = packet_type::u2});
+  ASSERT_TRUE(k.c.write(stream_bytes(0, 1)));
+  ev first = next();
+  ASSERT_EQ(first.kind, "tcp");
+  std::vector<std::string> got{first.data};
+  std::string r = call(k.owner, [fd = k.c.fd()](const socket& s) {
+    std::uint64_t before = went_on();
+    std::string sent = put_pieces(fd, 1, n, 6);
+    std::string set = outcome(s.setopts({.active = passive}));
+    return sent + "," + set + "," + std::to_string(went_on() - before);
+  });
+  expect_ended_with_completions(r);
+  take_frames(mb(), got);  // (none: nothing was delivered in between)
+  while (got.size() < n) {
+    std::string f = acall(k.owner, recv_cmd());
+    ASSERT_EQ(f.rfind("error:", 0), std::string::npos) << f << " after " << got.size() << " frames";
+    got.push_back(f);
+  }
+  expect_stream(got, n);
+  std::string tail = frame2("after the end");
+  ASSERT_TRUE(k.c.write(tail));
+  EXPECT_TRUE(wait_until([&] { return fionread(k.fd) == static_cast<int>(tail.size()); }))
+      << "read ahead after passive: " << fionread(k.fd);
+  expect_quiet();
+  EXPECT_EQ(acall(k.owner, recv_cmd()), "after the end");
+}
+
+// From {active, true} to {active, once} with completions waiting: one frame
+// per re-arm from then on (the multishot receive ends at its next
+// completion, its bytes kept), and every frame once, in order.
+TEST_F(stream, active_true_then_once_delivers_one_per_rearm_and_loses_nothing) {
+  constexpr std::size_t n = 300;
+  auto k = open_conn({.active = always, .packet = packet_type::u2});
+  ASSERT_TRUE(k.c.write(stream_bytes(0, 1)));
+  ev first = next();
+  ASSERT_EQ(first.kind, "tcp");
+  std::vector<std::string> got{first.data};
+  std::string r = call(k.owner, [fd = k.c.fd()](const socket& s) {
+    std::string sent = put_pieces(fd, 1, n, 6);
+    return sent + "," + outcome(s.setopts({.active = once}));
+  });
+  EXPECT_EQ(r, "ok,ok");
+  for (int rearms = 0; got.size() < n; ++rearms) {
+    ASSERT_LT(rearms, static_cast<int>(n)) << "stalled after " << got.size() << " frames";
+    ev e = next();
+    ASSERT_EQ(e.kind, "tcp") << "after " << got.size() << " frames";
+    got.push_back(e.data);
+    if (got.size() % 100 == 0) {
+      expect_quiet();  // exactly one per re-arm
+    }
+    if (got.size() < n) {
+      EXPECT_EQ(setopts(k.owner, {.active = once}), "ok");
+    }
+  }
+  expect_stream(got, n);
+  expect_quiet();
+}
+
+// Handed to a process on another scheduler while a multishot receive has
+// completions waiting: the receive ends on the old loop with every byte
+// kept, and the new owner gets the rest of the stream; every frame once, in
+// order.
+TEST_F(stream, handed_over_with_completions_waiting_loses_nothing) {
+  constexpr std::size_t n = 400;
+  auto k = open_conn({.active = always, .packet = packet_type::u2}, 0);
+  mailbox other;
+  pid b = spawn_server(1, other.self());
+  ASSERT_TRUE(k.c.write(stream_bytes(0, 1)));
+  ev first = next();
+  ASSERT_EQ(first.kind, "tcp");
+  std::vector<std::string> got{first.data};
+  EXPECT_EQ(acall(k.owner,
+                  [b, fd = k.c.fd()](socket s) -> task<std::string> {
+                    std::uint64_t before = went_on();
+                    std::string sent = put_pieces(fd, 1, n / 2, 6);
+                    auto r = co_await s.controlling_process(b);
+                    std::uint64_t taken = went_on() - before;
+                    if (r) {
+                      send(b, given{s});
+                    }
+                    co_return sent + "," + outcome(r) + "," + std::to_string(taken);
+                  }),
+            uring() ? "ok,ok,6" : "ok,ok,0");
+  // (Frames that moved may come before "given": it is sent after the move.)
+  EXPECT_TRUE(other.receive<ev>(must, [](const ev& x) { return x.kind == "given"; }));
+  ASSERT_TRUE(k.c.write(stream_bytes(n / 2, n)));
+  while (got.size() < n) {
+    auto e = other.receive<ev>(must, [](const ev& x) { return x.kind == "tcp"; });
+    ASSERT_TRUE(e) << "the new owner stalled after " << got.size() << " frames";
+    got.push_back(e->data);
+  }
+  expect_stream(got, n);
+  take_frames(mb(), got, 0ms);
+  EXPECT_EQ(got.size(), n) << "the old owner got frames after the move";
 }
 
 }  // namespace

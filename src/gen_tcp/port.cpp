@@ -153,6 +153,8 @@ void port::unregister_io() noexcept {
     registered_ = false;
   }
   recv_in_flight_ = false;
+  recv_multishot_ = false;
+  recv_ending_ = false;
   send_in_flight_ = false;  // (made a no-op by the removal if it had not left)
 }
 
@@ -191,22 +193,38 @@ result<void> port::stop_completion_reads() noexcept {
 }
 
 // Ends the receive in flight before anything else reads the socket, keeping
-// its bytes. Should the backend not vouch for them (it could not end it),
-// the connection fails with that reason at its next read (the backend
-// cancels the receive when the port unregisters).
+// its bytes (a multishot receive's, every completion, in order). Should the
+// backend not vouch for them (it could not end it), the connection fails
+// with that reason at its next read (the backend cancels the receive when
+// the port unregisters).
 void port::end_recv_now(reactor::event_loop& loop, bool must) noexcept {
-  auto ev = loop.cancel_recv_now(fd_);
-  if (ev) {
-    recv_in_flight_ = false;
+  for (;;) {
+    auto ev = loop.cancel_recv_now(fd_);
+    if (!ev) {
+      if (must) {
+        recv_in_flight_ = false;
+        recv_multishot_ = false;
+        recv_ending_ = false;
+        if (recv_error_ == errc::ok) {
+          recv_error_ = ev.error();
+        }
+      } else if (recv_multishot_ && !recv_ending_) {
+        // It would read on: asked to end, its last completions come to
+        // on_recv, their bytes kept.
+        recv_ending_ = loop.cancel_recv(fd_).has_value();
+      }
+      // (Not a must, as when the owner merely stops wanting frames: the
+      // receive stays in flight and its bytes are kept when it completes.)
+      return;
+    }
     absorb(ev->result, ev->data);
-  } else if (must) {
-    recv_in_flight_ = false;
-    if (recv_error_ == errc::ok) {
-      recv_error_ = ev.error();
+    if (!ev->more) {
+      recv_in_flight_ = false;
+      recv_multishot_ = false;
+      recv_ending_ = false;
+      return;
     }
   }
-  // (Not a must, as when the owner merely stops wanting frames: the
-  // receive stays in flight and its bytes are kept when it completes.)
 }
 
 void port::owner_exited(pid who) noexcept {
@@ -418,6 +436,13 @@ otpnet::detail::envelope* flavoured(bool tls, A&&... a) noexcept {
 
 // -- receive -----------------------------------------------------------------------------
 
+bool port::wants_stream() const noexcept {
+  if (busy_ || recv_ticket() != 0 || !wants_frames()) {
+    return false;
+  }
+  return active_.k == active_mode::kind::always || (active_.k == active_mode::kind::count && active_left_ > 1);
+}
+
 bool port::wants_frames() const noexcept {
   if (is_closed() || closing_ || receive_failed_ || end_delivered_) {
     return false;
@@ -577,9 +602,14 @@ port::read_outcome port::queue_recv() noexcept {
     return read_outcome::would_block;
   }
   reactor::event_loop* loop = otpnet::detail::current_loop();
-  auto queued = loop != nullptr ? loop->submit_recv(fd_) : result<void>(fail(errc::unsupported));
+  bool multishot = loop != nullptr && wants_stream() && loop->supports_recv_multishot();
+  auto queued = loop == nullptr ? result<void>(fail(errc::unsupported))
+                : multishot     ? loop->submit_recv_multishot(fd_)
+                                : loop->submit_recv(fd_);
   if (queued) {
     recv_in_flight_ = true;
+    recv_multishot_ = multishot;
+    recv_ending_ = false;
   } else if (queued.error() == errc::ebusy) {
     post_pump();  // the submission ring is full for now: again next turn
   } else {
@@ -619,8 +649,9 @@ void port::absorb(std::int32_t result, const std::byte* data) noexcept {
     if (now - last >= 60 && last_report.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
       try {
         spdlog::warn(
-            "gen_tcp: the reactor's receive buffers ran out (OTPNET_URING_RECV_BUFFERS); connections read with "
-            "plain calls until buffers come back (reported at most once a minute)");
+            "gen_tcp: the reactor's receive buffers ran out (OTPNET_URING_RECV_BUFFERS; for {active, true} "
+            "sockets OTPNET_URING_STREAM_BUFFERS); connections read with plain calls until buffers come back "
+            "(reported at most once a minute)");
       } catch (...) {
       }
     }
@@ -799,11 +830,21 @@ void port::cancel_recv(std::uint64_t ticket) noexcept {
 // next stays in the kernel, as inet's does; bytes it already took are
 // kept for the next read. Rare (not on the {active, once} path, where the
 // receive completes before the frame is delivered).
+// A multishot receive ends too when frames are still wanted, but no longer
+// as they come ({active, once}, the last of N) or the sender is busy:
+// asynchronously, its last bytes kept when they come (on_recv).
 void port::stop_wanting() noexcept {
-  if (recv_in_flight_ && !wants_frames()) {
-    if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
-      end_recv_now(*loop, false);
-    }
+  if (!recv_in_flight_ || is_closed()) {
+    return;
+  }
+  reactor::event_loop* loop = otpnet::detail::current_loop();
+  if (loop == nullptr) {
+    return;
+  }
+  if (!wants_frames()) {
+    end_recv_now(*loop, false);
+  } else if (recv_multishot_ && !recv_ending_ && !wants_stream()) {
+    recv_ending_ = loop->cancel_recv(fd_).has_value();
   }
 }
 
@@ -1342,9 +1383,8 @@ result<void> port::setopts(const options& o) {
   }
   if (wants_frames()) {
     pump();
-  } else {
-    stop_wanting();
   }
+  stop_wanting();
   // A queue that stalled before send_timeout was set has no timer, and
   // nothing else would arm one: a peer that never reads brings no writable
   // event, and later sends join a queue that is not empty. Without memory
@@ -1377,23 +1417,32 @@ result<void> port::set_active(active_mode a) {
   active_left_ = c.mode.k == active_mode::kind::count ? c.mode.n : 0;
   if (wants_frames()) {
     pump();
-  } else {
-    stop_wanting();
   }
+  stop_wanting();
   return ok();
 }
 
 // -- readiness ------------------------------------------------------------------------------
 
-void port::on_recv(std::uint64_t, std::int32_t result, const std::byte* data) noexcept {
+void port::on_recv(std::uint64_t, std::int32_t result, const std::byte* data, bool more) noexcept {
   auto keep = weak_from_this().lock();  // a delivery may close it
-  recv_in_flight_ = false;
+  recv_in_flight_ = more;
+  if (!more) {
+    recv_multishot_ = false;
+    recv_ending_ = false;
+  }
   if (!keep || is_closed()) {
     return;
   }
   absorb(result, data);
   if (wants_frames() && !busy_) {
     pump();
+  }
+  // A multishot receive reads on: once the stream is no longer wanted as
+  // it comes, it ends (its last bytes come here and are kept), so that the
+  // rest stays in the kernel.
+  if (recv_multishot_) {
+    stop_wanting();
   }
 }
 

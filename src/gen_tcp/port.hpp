@@ -23,7 +23,13 @@
 // comes later stays in the kernel. Before anything else reads
 // the descriptor (a TLS transport, a hand-over to another loop), the
 // receive in flight is ended at once and its bytes kept (cancel_recv_now),
-// so that none is lost or reordered.
+// so that none is lost or reordered. While the owner wants the stream as it
+// comes ({active, true}, {active, N} with more than one frame to go), the
+// receive is multishot where the backend has it: one request, one
+// completion per batch of bytes. It is ended (asynchronously, its bytes
+// kept) at the first completion that finds the owner no longer wanting a
+// stream ({active, once}, the last of N, passive) or the sender busy, so
+// that what comes after stays in the kernel.
 //
 // Send side: frames go out at once when the queue is empty (or, with
 // delay_send, at the end of the scheduler turn, gathered into one writev);
@@ -190,13 +196,16 @@ class port final : public std::enable_shared_from_this<port>, public port_resour
 
  private:
   void on_io(std::uint64_t token, reactor::readiness r) noexcept override;
-  void on_recv(std::uint64_t token, std::int32_t result, const std::byte* data) noexcept override;
+  void on_recv(std::uint64_t token, std::int32_t result, const std::byte* data, bool more) noexcept override;
   /// The send timer (send_timeout) fired; `mark` is progress_mark_ when
   /// it was armed.
   void on_send_timer(std::uint64_t mark) noexcept;
   void end_of_turn() noexcept override;
 
   // -- receive ---------------------------------------------------------------------------
+  /// Whether frames are wanted as they come, with nothing holding them back
+  /// (a multishot receive may read ahead).
+  bool wants_stream() const noexcept;
   /// Delivers what is wanted, reading as needed, within a budget.
   void pump() noexcept;
   bool wants_frames() const noexcept;
@@ -353,8 +362,12 @@ class port final : public std::enable_shared_from_this<port>, public port_resour
   // had no free buffer); the port left the mode for good (TLS).
   bool completions_ = false;
   bool recv_in_flight_ = false;
-  bool recv_plain_once_ = false;
-  bool readiness_only_ = false;
+  bool recv_plain_once_ : 1 = false;
+  bool readiness_only_ : 1 = false;
+  // The receive in flight is multishot (frames wanted as they come: active
+  // true or N); its end was asked for (the owner stopped wanting a stream).
+  bool recv_multishot_ : 1 = false;
+  bool recv_ending_ : 1 = false;
   // References to chunk_ taken ahead for the views pump hands out (each
   // view takes one without an atomic operation); given back with the port's
   // own when it lets the chunk go.

@@ -91,21 +91,22 @@ std::string_view env(std::string_view var) noexcept {
   return v != nullptr ? std::string_view(v) : std::string_view();
 }
 
-// OTPNET_URING_RECV_BUFFERS: a count up to 32768, 0 for readiness only.
-// Anything else is ignored with one line on stderr (this layer has no
-// logger), once per process.
-std::optional<unsigned> recv_buffers_from_environment() noexcept {
-  std::string_view v = env(backend_selector::recv_buffers_env_var);
+// OTPNET_URING_RECV_BUFFERS (0: readiness only) and
+// OTPNET_URING_STREAM_BUFFERS (0: no multishot receives): a count up to
+// 32768. Anything else is ignored with one line on stderr (this layer has
+// no logger), once per process and variable.
+std::optional<unsigned> buffers_from_environment(std::string_view var, unsigned fallback,
+                                                 std::atomic<bool>& said) noexcept {
+  std::string_view v = env(var);
   if (v.empty()) {
     return std::nullopt;
   }
   unsigned n = 0;
   auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
   if (ec != std::errc{} || end != v.data() + v.size() || n > 32768) {
-    static std::atomic<bool> said{false};
     if (!said.exchange(true)) {
-      std::fprintf(stderr, "otpnet: %s=%.*s is not a count from 0 to 32768; using the default (256)\n",
-                   backend_selector::recv_buffers_env_var.data(), static_cast<int>(v.size()), v.data());
+      std::fprintf(stderr, "otpnet: %s=%.*s is not a count from 0 to 32768; using the default (%u)\n", var.data(),
+                   static_cast<int>(v.size()), v.data(), fallback);
     }
     return std::nullopt;
   }
@@ -163,8 +164,13 @@ result<std::unique_ptr<backend>> backend_selector::create(std::string_view reque
   }
   if (*name == "io_uring") {
     io_uring_options ring;
-    if (auto n = recv_buffers_from_environment()) {
+    static std::atomic<bool> said_recv{false};
+    static std::atomic<bool> said_stream{false};
+    if (auto n = buffers_from_environment(recv_buffers_env_var, ring.recv_buffers, said_recv)) {
       ring.recv_buffers = *n;
+    }
+    if (auto n = buffers_from_environment(stream_buffers_env_var, ring.stream_buffers, said_stream)) {
+      ring.stream_buffers = *n;
     }
     auto b = io_uring_backend::create(opts, ring);
     if (!b) {

@@ -161,7 +161,7 @@ result<void> event_loop::io_phase(std::optional<std::chrono::milliseconds> max_w
     // r may dangle once the handler adds descriptors (regs_ grows): copy.
     io_handler* h = r.handler;
     if (ev.kind == event_kind::recv) {
-      h->on_recv(r.token, ev.result, ev.data);
+      h->on_recv(r.token, ev.result, ev.data, ev.more);
     } else if (ev.kind == event_kind::send) {
       h->on_send(r.token, ev.result);
     } else if (ev.kind == event_kind::accept) {
@@ -292,6 +292,22 @@ result<void> event_loop::submit_recv(int fd) {
     return fail(errc::enoent);
   }
   return backend_->submit_recv(fd);
+}
+
+result<void> event_loop::submit_recv_multishot(int fd) {
+  assert_in_owner_thread();
+  if (!watched(fd)) {
+    return fail(errc::enoent);
+  }
+  return backend_->submit_recv_multishot(fd);
+}
+
+result<void> event_loop::cancel_recv(int fd) {
+  assert_in_owner_thread();
+  if (!watched(fd)) {
+    return fail(errc::enoent);
+  }
+  return backend_->cancel_recv(fd);
 }
 
 void io_handler::on_accept(std::uint64_t, std::int32_t result, bool) noexcept {

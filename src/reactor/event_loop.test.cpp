@@ -54,14 +54,16 @@ struct recorder final : io_handler {
 // Records receive completions (result and bytes).
 struct recv_recorder final : io_handler {
   std::vector<std::pair<std::int32_t, std::string>> done;
+  std::vector<bool> more_flags;
   void on_io(std::uint64_t, readiness) noexcept override {}
-  void on_recv(std::uint64_t token, std::int32_t result, const std::byte* data) noexcept override {
+  void on_recv(std::uint64_t token, std::int32_t result, const std::byte* data, bool more) noexcept override {
     EXPECT_EQ(token, 42u);
     std::string bytes;
     if (result > 0) {
       bytes.assign(reinterpret_cast<const char*>(data), static_cast<std::size_t>(result));
     }
     done.emplace_back(result, std::move(bytes));
+    more_flags.push_back(more);
   }
 };
 
@@ -285,6 +287,53 @@ TEST_P(event_loop_test, submitted_recv_completes_to_the_handler) {
   ASSERT_TRUE(internal::sys([fd = b] { return ::send(fd, "late", 4, MSG_NOSIGNAL); }));
   run_until_idle();
   EXPECT_EQ(h.done.size(), 1u);
+}
+
+// A multishot receive hands each batch of bytes to on_recv with `more`
+// set, staying in flight; cancel_recv ends it with a last completion whose
+// `more` is false, after which bytes stay in the kernel.
+TEST_P(event_loop_test, multishot_recv_goes_on_until_cancelled) {
+  auto [a, b] = socket_pair();
+  recv_recorder h;
+  ASSERT_TRUE(loop_->add(a, interest::write, h, 42));
+  if (!loop_->supports_recv_multishot()) {
+    EXPECT_EQ(loop_->submit_recv_multishot(a).error(), errc::unsupported);
+    ASSERT_TRUE(loop_->remove(a));
+    return;  // a readiness backend: nothing more to check
+  }
+  EXPECT_EQ(loop_->submit_recv_multishot(a + 1000).error(), errc::enoent);
+  ASSERT_TRUE(loop_->submit_recv_multishot(a));
+  EXPECT_EQ(loop_->submit_recv(a).error(), errc::ealready);  // one receive at a time, of either kind
+  std::string want;
+  for (int i = 0; i < 3; ++i) {
+    std::string piece = "piece" + std::to_string(i);
+    want += piece;
+    ASSERT_TRUE(internal::sys([fd = b, &piece] { return ::send(fd, piece.data(), piece.size(), MSG_NOSIGNAL); }));
+    std::size_t before = h.done.size();
+    for (int j = 0; j < 50 && h.done.size() == before; ++j) {
+      ASSERT_TRUE(loop_->run_once(std::chrono::milliseconds(100)));
+    }
+    ASSERT_EQ(h.done.size(), before + 1) << "no completion for piece " << i;
+  }
+  std::string got;
+  for (std::size_t i = 0; i < h.done.size(); ++i) {
+    got += h.done[i].second;
+    EXPECT_TRUE(h.more_flags[i]) << "completion " << i << " ended the receive";
+  }
+  EXPECT_EQ(got, want);
+  ASSERT_TRUE(loop_->cancel_recv(a));
+  for (int j = 0; j < 50 && h.more_flags.back(); ++j) {
+    ASSERT_TRUE(loop_->run_once(std::chrono::milliseconds(100)));
+  }
+  ASSERT_FALSE(h.more_flags.back()) << "the cancelled receive never ended";
+  EXPECT_EQ(h.done.back().first, -ECANCELED);
+  std::size_t ended_at = h.done.size();
+  ASSERT_TRUE(internal::sys([fd = b] { return ::send(fd, "after", 5, MSG_NOSIGNAL); }));
+  run_until_idle();
+  EXPECT_EQ(h.done.size(), ended_at) << "a receive completed after its last completion";
+  char buf[16];
+  EXPECT_EQ(::recv(a, buf, sizeof buf, MSG_DONTWAIT), 5) << "the bytes after the end stay in the kernel";
+  ASSERT_TRUE(loop_->remove(a));
 }
 
 // Records send completions; `hook` runs after recording.

@@ -84,6 +84,10 @@ constexpr std::uint32_t next_generation(std::uint32_t g) noexcept { return g + 1
 
 // The buffer group of the receive buffers (one ring per io_uring).
 constexpr std::uint16_t recv_group = 0;
+// Multishot receives take theirs from a second group, whose buffer ids
+// follow every id the first can have (at most 32768 buffers each).
+constexpr std::uint16_t stream_group = 1;
+constexpr std::uint16_t stream_first_id = 32768;
 
 // POLLRDHUP shows a half close without a read; the kernel always adds
 // POLLERR and POLLHUP. EPOLLET is what the kernel assumes without
@@ -234,6 +238,8 @@ struct io_uring_backend::buffer_ring {
   std::size_t memory_bytes = 0;
   unsigned count = 0;
   unsigned size = 0;
+  std::uint16_t group = 0;
+  std::uint16_t first_id = 0;  // the id of the first buffer (ids run on from it)
 
   buffer_ring() = default;
   buffer_ring(const buffer_ring&) = delete;
@@ -248,14 +254,16 @@ struct io_uring_backend::buffer_ring {
   }
 
   int mask() const noexcept { return io_uring_buf_ring_mask(count); }
-  std::byte* at(unsigned id) const noexcept { return memory + std::size_t{id} * size; }
+  std::byte* at(unsigned id) const noexcept { return memory + std::size_t{id - first_id} * size; }
 
-  // Maps both areas, registers the ring with `ring` and hands the kernel
-  // every buffer. -errno when the kernel has no buffer rings (before 5.19:
-  // EINVAL) or memory is short.
-  int set_up(io_uring* ring, unsigned n, unsigned bytes) noexcept {
+  // Maps both areas, registers the ring with `ring` as buffer group `bgid`
+  // and hands the kernel every buffer, with ids from `first`. -errno when
+  // the kernel has no buffer rings (before 5.19: EINVAL) or memory is short.
+  int set_up(io_uring* ring, unsigned n, unsigned bytes, std::uint16_t bgid, std::uint16_t first) noexcept {
     count = n;
     size = bytes;
+    group = bgid;
+    first_id = first;
     entries_bytes = sizeof(io_uring_buf) * count;
     void* e = ::mmap(nullptr, entries_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
     if (e == MAP_FAILED) {
@@ -271,14 +279,15 @@ struct io_uring_backend::buffer_ring {
     io_uring_buf_reg reg{};
     reg.ring_addr = reinterpret_cast<std::uintptr_t>(entries);
     reg.ring_entries = count;
-    reg.bgid = recv_group;
+    reg.bgid = group;
     int ret = io_uring_register_buf_ring(ring, &reg, 0);
     if (ret < 0) {
       return ret;
     }
     io_uring_buf_ring_init(entries);
     for (unsigned i = 0; i < count; ++i) {
-      io_uring_buf_ring_add(entries, at(i), size, static_cast<std::uint16_t>(i), mask(), static_cast<int>(i));
+      io_uring_buf_ring_add(entries, at(first_id + i), size, static_cast<std::uint16_t>(first_id + i), mask(),
+                            static_cast<int>(i));
     }
     io_uring_buf_ring_advance(entries, static_cast<int>(count));
     return 0;
@@ -346,8 +355,23 @@ result<std::unique_ptr<io_uring_backend>> io_uring_backend::create(const backend
         b->ops_ = false;  // accepts and sends come together
       }
     }
-    if (can_cancel && buffers && buffers->set_up(b->ring_.get(), n, ring.recv_buffer_size) == 0) {
+    if (can_cancel && buffers && buffers->set_up(b->ring_.get(), n, ring.recv_buffer_size, recv_group, 0) == 0) {
       b->buffers_ = std::move(buffers);
+      // Multishot receives (6.0, as sync cancellation) from a ring of
+      // their own; without it, single-shot receives only.
+      if (ring.stream_buffers != 0) {
+        unsigned ns = std::bit_ceil(std::min(ring.stream_buffers, 32768U));
+        auto streams = std::unique_ptr<buffer_ring>(new (std::nothrow) buffer_ring);
+        try {
+          b->lent_.reserve(std::size_t{n} + ns);
+          if (streams &&
+              streams->set_up(b->ring_.get(), ns, ring.recv_buffer_size, stream_group, stream_first_id) == 0) {
+            b->streams_ = std::move(streams);
+          }
+        } catch (const std::bad_alloc&) {
+          // (none then)
+        }
+      }
     }
   }
   return b;
@@ -640,6 +664,7 @@ result<void> io_uring_backend::submit_recv(int fd) noexcept {
     return fail(errc::ebusy);
   }
   s->recv_listed = parked;
+  s->recv_multishot = false;
   s->recv_answered = false;
   s->recv_held = false;
   s->recv_unmade = false;
@@ -651,6 +676,41 @@ result<void> io_uring_backend::submit_recv(int fd) noexcept {
   if (!parked) {
     prep_recv(sqe, fd, *s, false);
   }
+  return ok();
+}
+
+// Never parked: a multishot receive is for a socket read as its bytes come,
+// not one that answers requests, so the entry is made now and the kernel
+// tries it at submission.
+result<void> io_uring_backend::submit_recv_multishot(int fd) noexcept {
+  slot* s = find(fd);
+  if (s == nullptr) {
+    return fail(errc::enoent);
+  }
+  if (!supports_recv_multishot()) {
+    return fail(errc::unsupported);
+  }
+  auto op = start_op(fd, true);
+  if (!op) {
+    return fail(op.error());
+  }
+  io_uring_sqe* sqe = op->second;
+  s->recv_listed = false;
+  s->recv_parked = false;
+  s->recv_answered = false;
+  s->recv_held = false;
+  s->recv_unmade = false;
+  s->recv_multishot = true;
+  s->recv_in_flight = true;
+  s->op_entry = ring_->sq.sqe_tail - 1;
+  // (Length 0: each completion fills at most one provided buffer; the
+  // kernel refuses a length with IORING_RECV_MULTISHOT before 6.10.)
+  io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);
+  io_uring_sqe_set_flags(sqe, IOSQE_BUFFER_SELECT);
+  sqe->buf_group = stream_group;
+  io_uring_sqe_set_data64(sqe, recv_data(fd, s->recv_generation));
+  ++stats_.recvs;
+  ++stats_.recv_multishots;
   return ok();
 }
 
@@ -1061,19 +1121,22 @@ bool io_uring_backend::take(const completion& c, std::span<io_event> out, std::s
 }
 
 // The event of a receive's completion; its buffer is lent until the next
-// poll.
+// poll. A multishot receive stays in flight while the kernel says it goes on.
 io_event io_uring_backend::finish_recv(slot& s, const completion& c) noexcept {
-  s.recv_in_flight = false;
+  bool more = s.recv_multishot && (c.flags & IORING_CQE_F_MORE) != 0;
+  stats_.recv_more += more ? 1 : 0;
+  s.recv_in_flight = more;
+  s.recv_multishot = more;
   s.recv_unmade = false;
   s.recv_drained = c.res > 0 && static_cast<unsigned>(c.res) < buffers_->size;
   stats_.enobufs += c.res == -ENOBUFS ? 1 : 0;
   const std::byte* bytes = nullptr;
   if ((c.flags & IORING_CQE_F_BUFFER) != 0) {
     auto id = static_cast<std::uint16_t>(c.flags >> IORING_CQE_BUFFER_SHIFT);
-    bytes = buffers_->at(id);
+    bytes = ring_of(id).at(id);
     lent_.push_back(id);
   }
-  return io_event{s.token, readiness{}, event_kind::recv, c.res, bytes};
+  return io_event{s.token, readiness{}, event_kind::recv, c.res, bytes, more};
 }
 
 // Submits what is queued (the receive may not have left yet), cancels it
@@ -1081,6 +1144,12 @@ io_event io_uring_backend::finish_recv(slot& s, const completion& c) noexcept {
 // when it had completed already), then lets the kernel post what it owes
 // and sets every completion aside, in order, for the next poll, except the
 // receive's, which is the answer. Its buffer is lent until the next poll.
+// A multishot receive's later completions are among those set aside (after
+// the answer, in order): the next calls take them from there, one each,
+// until the last (no IORING_CQE_F_MORE; the cancellation's ECANCELED if
+// nothing else ended it). One set aside before the first call (by another
+// descriptor's) is taken first, before any cancellation, as it comes first
+// in the stream; the cancellation follows once none is left.
 result<io_event> io_uring_backend::cancel_recv_now(int fd) noexcept {
   slot* s = find(fd);
   if (s == nullptr || !s->recv_in_flight) {
@@ -1190,13 +1259,23 @@ void io_uring_backend::give_back_buffers() noexcept {
   if (lent_.empty()) {
     return;
   }
-  int mask = buffers_->mask();
-  for (std::size_t i = 0; i < lent_.size(); ++i) {
-    std::uint16_t id = lent_[i];
-    io_uring_buf_ring_add(buffers_->entries, buffers_->at(id), buffers_->size, id, mask, static_cast<int>(i));
+  int added[2] = {0, 0};  // per ring: the entries added so far, past its tail
+  for (std::uint16_t id : lent_) {
+    buffer_ring& r = ring_of(id);
+    int& n = added[&r == buffers_.get() ? 0 : 1];
+    io_uring_buf_ring_add(r.entries, r.at(id), r.size, id, r.mask(), n++);
   }
-  io_uring_buf_ring_advance(buffers_->entries, static_cast<int>(lent_.size()));
+  if (added[0] != 0) {
+    io_uring_buf_ring_advance(buffers_->entries, added[0]);
+  }
+  if (added[1] != 0) {
+    io_uring_buf_ring_advance(streams_->entries, added[1]);
+  }
   lent_.clear();
+}
+
+io_uring_backend::buffer_ring& io_uring_backend::ring_of(std::uint16_t id) const noexcept {
+  return id >= stream_first_id && streams_ ? *streams_ : *buffers_;
 }
 
 // Waits (unless the timeout is zero or completions are at hand), reaps, and

@@ -703,7 +703,7 @@ TEST_F(io_uring_backend_test, cancel_recv_now_of_a_receive_not_yet_submitted) {
   ASSERT_TRUE(b->remove(a));
 }
 
-// -- sends -----------------------------------------------------------------------------------
+// -- multishot receives ----------------------------------------------------------------------
 
 // What `fd` has to read now (at most 64 KiB).
 std::string read_now(int fd) {
@@ -712,6 +712,201 @@ std::string read_now(int fd) {
   got.resize(r ? static_cast<std::size_t>(*r) : 0);
   return got;
 }
+
+// The receive events for `token` among `events`: their bytes (valid only
+// until the next poll: taken at once by the callers below) and flags.
+struct recv_seen {
+  std::string bytes;
+  std::vector<std::int32_t> results;
+  std::vector<bool> more;
+};
+
+// One request, many completions: each batch of bytes in a buffer of its own
+// (at most a buffer's size), in order, `more` set, with no new submission;
+// the end of the stream ends it.
+TEST_F(io_uring_backend_test, multishot_recv_reports_each_batch_in_order_until_the_end_of_the_stream) {
+  auto b = make({.recv_buffers = 16, .recv_buffer_size = 8, .stream_buffers = 16});
+  ASSERT_TRUE(b);
+  ASSERT_TRUE(b->supports_recv_multishot());
+  auto [a, peer] = watched_pair(*b, 6, interest::write);
+  ASSERT_TRUE(b->submit_recv_multishot(a));
+  EXPECT_EQ(b->submit_recv(a).error(), errc::ealready);
+  EXPECT_EQ(b->submit_recv_multishot(a).error(), errc::ealready);
+  std::string sent;
+  recv_seen seen;
+  std::array<io_event, 64> out;
+  for (int round = 0; round < 3; ++round) {
+    std::string chunk = "round " + std::to_string(round) + " of the stream;";  // more than 8 bytes
+    put(peer, chunk);
+    sent += chunk;
+    for (int turn = 0; turn < 40 && seen.bytes.size() < sent.size(); ++turn) {
+      auto n = b->poll(out, 1000ms);
+      ASSERT_TRUE(n);
+      for (std::size_t i = 0; i < *n; ++i) {
+        if (out[i].kind == event_kind::recv) {
+          ASSERT_EQ(out[i].token, 6u);
+          ASSERT_GT(out[i].result, 0);
+          EXPECT_LE(out[i].result, 8);
+          EXPECT_TRUE(out[i].more) << "a completion ended the multishot receive";
+          seen.bytes += bytes_of(out[i]);
+        }
+      }
+    }
+    ASSERT_EQ(seen.bytes, sent);
+  }
+  EXPECT_EQ(b->stats().recvs, 1u);
+  EXPECT_EQ(b->stats().recv_multishots, 1u);
+  EXPECT_GE(b->stats().recv_more, sent.size() / 8);
+  ASSERT_TRUE(internal::sys([p = peer] { return ::shutdown(p, SHUT_WR); }));
+  auto r = await_event(*b, 6, event_kind::recv);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result, 0);
+  EXPECT_FALSE(r->more);
+  ASSERT_TRUE(b->submit_recv(a)) << "the ended receive still counted as in flight";
+  ASSERT_TRUE(b->remove(a));
+}
+
+// With every stream buffer taken the kernel ends the multishot receive
+// (ENOBUFS, `more` false) having lost nothing: the rest is read by the next
+// receive once the buffers are back. The buffers of single-shot receives
+// are not the stream's: another socket's receive still finds one.
+TEST_F(io_uring_backend_test, multishot_recv_out_of_buffers_ends_with_enobufs_and_loses_nothing) {
+  auto b = make({.recv_buffers = 2, .recv_buffer_size = 8, .stream_buffers = 2});
+  ASSERT_TRUE(b);
+  auto [a, peer] = watched_pair(*b, 2, interest::write);
+  auto [c, other] = watched_pair(*b, 3, interest::write);
+  ASSERT_TRUE(b->submit_recv(c));
+  std::string sent;
+  for (int i = 0; i < 8; ++i) {
+    sent += "bytes" + std::to_string(i) + ";";
+  }
+  put(peer, sent);
+  ASSERT_TRUE(b->submit_recv_multishot(a));
+  std::string got;
+  bool ended = false;
+  std::array<io_event, 64> out;
+  for (int turn = 0; turn < 40 && !ended; ++turn) {
+    auto n = b->poll(out, 1000ms);
+    ASSERT_TRUE(n);
+    for (std::size_t i = 0; i < *n; ++i) {
+      if (out[i].kind == event_kind::recv) {
+        got += bytes_of(out[i]);
+        if (!out[i].more) {
+          ended = true;
+          EXPECT_EQ(out[i].result, -ENOBUFS);
+        }
+      }
+    }
+  }
+  ASSERT_TRUE(ended);
+  EXPECT_EQ(got.size(), 16u) << "two buffers of 8 bytes, then none";
+  EXPECT_EQ(b->stats().enobufs, 1u);
+  put(other, "request");
+  auto single = await_recv(*b, 3);
+  ASSERT_TRUE(single.seen);
+  EXPECT_EQ(single.bytes, "request") << "the stream took the single-shot receives' buffers";
+  while (got.size() < sent.size()) {
+    ASSERT_TRUE(b->submit_recv(a));
+    auto r = await_recv(*b, 2);
+    ASSERT_TRUE(r.seen);
+    ASSERT_GT(r.result, 0);
+    got += r.bytes;
+  }
+  EXPECT_EQ(got, sent);
+  ASSERT_TRUE(b->remove(a));
+  ASSERT_TRUE(b->remove(c));
+}
+
+// No stream buffers: no multishot receives; single-shot ones as before.
+TEST_F(io_uring_backend_test, no_stream_buffers_means_no_multishot_receives) {
+  auto b = make({.stream_buffers = 0});
+  ASSERT_TRUE(b);
+  EXPECT_TRUE(b->supports_recv());
+  EXPECT_FALSE(b->supports_recv_multishot());
+  auto [a, peer] = watched_pair(*b, 4, interest::write);
+  EXPECT_EQ(b->submit_recv_multishot(a).error(), errc::unsupported);
+  ASSERT_TRUE(b->remove(a));
+}
+
+// cancel_recv_now of a multishot receive: every completion, one per call, in
+// order, `more` set on all but the last; what the kernel had not taken stays
+// in the socket. Together they are the stream as sent. Also when another
+// descriptor's cancel_recv_now set some of them aside first.
+TEST_F(io_uring_backend_test, cancel_recv_now_of_a_multishot_recv_returns_every_completion_in_order) {
+  for (bool other_first : {false, true}) {
+    SCOPED_TRACE(other_first ? "another descriptor's cancel first" : "alone");
+    auto b = make({.recv_buffers = 64, .recv_buffer_size = 8, .stream_buffers = 64});
+    ASSERT_TRUE(b);
+    auto [a, peer] = watched_pair(*b, 1, interest::write);
+    auto [c, other] = watched_pair(*b, 2, interest::write);
+    ASSERT_TRUE(b->submit_recv_multishot(a));
+    ASSERT_TRUE(b->submit_recv(c));
+    (void)poll_all(*b);  // both wait in the kernel
+    std::string sent;
+    for (int i = 0; i < 6; ++i) {
+      sent += "part" + std::to_string(i) + "!";
+    }
+    put(peer, sent);
+    put(other, "other");
+    if (other_first) {
+      auto now = b->cancel_recv_now(c);
+      ASSERT_TRUE(now) << err_name(now.error());
+      EXPECT_EQ(bytes_of(*now), "other");
+    }
+    std::string got;
+    int calls = 0;
+    for (;; ++calls) {
+      ASSERT_LT(calls, 64) << "the multishot receive never ended";
+      auto now = b->cancel_recv_now(a);
+      ASSERT_TRUE(now) << err_name(now.error());
+      ASSERT_EQ(now->kind, event_kind::recv);
+      got += bytes_of(*now);
+      if (!now->more) {
+        EXPECT_TRUE(now->result == -ECANCELED || now->result > 0) << now->result;
+        break;
+      }
+      EXPECT_GT(now->result, 0);
+    }
+    EXPECT_EQ(b->cancel_recv_now(a).error(), errc::enoent);  // ended: none in flight
+    // The bytes were there before the cancellation: the kernel took them
+    // (in 8-byte buffers) as it let the cancellation through.
+    EXPECT_GE(got.size(), 8u) << "no completion brought bytes: nothing was checked for order";
+    got += read_now(a);
+    EXPECT_EQ(got, sent);
+    std::vector<io_event> later = poll_all_events(*b);
+    bool c_seen = other_first;
+    for (const io_event& ev : later) {
+      EXPECT_FALSE(ev.kind == event_kind::recv && ev.token == 1u) << "a completion of the ended receive came by poll";
+      c_seen = c_seen || (ev.kind == event_kind::recv && ev.token == 2u && ev.result == 5);
+    }
+    EXPECT_TRUE(c_seen) << "the other descriptor's completion was lost";
+    ASSERT_TRUE(b->remove(a));
+    ASSERT_TRUE(b->remove(c));
+  }
+}
+
+// remove ends a multishot receive: nothing more is reported for it, and
+// bytes sent afterwards stay in the socket.
+TEST_F(io_uring_backend_test, remove_ends_a_multishot_recv) {
+  auto b = make();
+  ASSERT_TRUE(b);
+  auto [a, peer] = watched_pair(*b, 3, interest::write);
+  ASSERT_TRUE(b->submit_recv_multishot(a));
+  put(peer, "first");
+  auto r = await_event(*b, 3, event_kind::recv);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(bytes_of(*r), "first");
+  EXPECT_TRUE(r->more);
+  ASSERT_TRUE(b->remove(a));
+  (void)poll_all(*b);  // the cancellation goes with this poll
+  put(peer, "after");
+  for (const io_event& ev : poll_all_events(*b)) {
+    EXPECT_NE(ev.token, 3u) << "an event for a removed descriptor";
+  }
+  EXPECT_EQ(read_now(a), "after");
+}
+
+// -- sends -----------------------------------------------------------------------------------
 
 TEST_F(io_uring_backend_test, a_send_is_made_with_the_wait_and_reports_its_count) {
   auto b = make();

@@ -114,8 +114,9 @@ struct io_event {
   /// recv with result > 0: the bytes, in a buffer of the backend's that
   /// stays valid until the next `poll` (copy what is kept).
   const std::byte* data = nullptr;
-  /// accept: the multishot accept goes on (false: it ended, with this
-  /// event; queue another to go on accepting).
+  /// accept, and recv of a multishot receive: the request goes on and
+  /// reports more events (false: it ended, with this event; queue another
+  /// to go on). Always false for a receive of `submit_recv`.
   bool more = false;
 };
 
@@ -199,8 +200,28 @@ class backend {
     return fail(errc::unsupported);
   }
 
+  /// Whether `submit_recv_multishot` is available.
+  virtual bool supports_recv_multishot() const noexcept { return false; }
+
+  /// Queues a receive on the watched stream descriptor `fd` that goes on
+  /// after each completion: every batch of bytes the kernel takes is an
+  /// `event_kind::recv` event with `more` true, each in a buffer of its
+  /// own, in the order of the stream, until one with `more` false ends it
+  /// (the end of the stream, an error, ENOBUFS when no buffer was free,
+  /// ECANCELED after `cancel_recv`; rarely bytes, when the kernel could not
+  /// go on). For a reader that wants the stream as it comes (OTP's
+  /// `{active, true}`): one request for many completions. It reads on
+  /// whether or not the caller keeps up, so a caller that needs flow control
+  /// ends it with `cancel_recv` or `cancel_recv_now`. At most one receive of
+  /// either kind per descriptor. Errors: as `submit_recv`.
+  virtual result<void> submit_recv_multishot(int fd) noexcept {
+    (void)fd;
+    return fail(errc::unsupported);
+  }
+
   /// Asks the kernel to end the receive in flight on `fd`. It still
-  /// completes, once: with the bytes if they came first, else ECANCELED.
+  /// completes, once: with the bytes if they came first, else ECANCELED (a
+  /// multishot receive: what it took before, then its last event).
   /// Errors: `enoent` (no receive in flight), `unsupported`.
   virtual result<void> cancel_recv(int fd) noexcept {
     (void)fd;
@@ -238,6 +259,9 @@ class backend {
   /// every byte taken from the socket before it goes on: one that hands the
   /// descriptor to another loop, or starts reading it itself. Costs system
   /// calls; other completions posted meanwhile are kept for the next `poll`.
+  /// A multishot receive gives its completions one call at a time, in
+  /// order, with `more` true while others follow: call again until `more`
+  /// is false (the receive has then ended).
   /// Errors: `enoent` (no receive in flight), `unsupported`, `enomem`.
   virtual result<io_event> cancel_recv_now(int fd) noexcept {
     (void)fd;

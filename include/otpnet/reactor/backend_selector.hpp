@@ -43,6 +43,9 @@ class backend_selector {
   static constexpr std::string_view env_alias = "OTPNET_REACTOR";
   /// The environment variable giving io_uring's receive buffer count.
   static constexpr std::string_view recv_buffers_env_var = "OTPNET_URING_RECV_BUFFERS";
+  /// The environment variable giving io_uring's count of buffers for
+  /// multishot receives (streams).
+  static constexpr std::string_view stream_buffers_env_var = "OTPNET_URING_STREAM_BUFFERS";
 
   /// Every backend the selector knows, available or not, best first.
   static std::span<const backend_status> known() noexcept;

@@ -38,14 +38,17 @@ class io_handler {
   /// contract in backend.hpp for what `r` promises.
   virtual void on_io(std::uint64_t token, readiness r) noexcept = 0;
 
-  /// The completion of a receive queued with `event_loop::submit_recv`:
-  /// `result` and `data` as in `io_event` (bytes received, 0 at the end of
-  /// the stream, or a negated errno). `data` is valid during the call only.
-  /// Only handlers that submit receives get this; the default ignores it.
-  virtual void on_recv(std::uint64_t token, std::int32_t result, const std::byte* data) noexcept {
+  /// The completion of a receive queued with `event_loop::submit_recv` or
+  /// `submit_recv_multishot`: `result`, `data` and `more` as in `io_event`
+  /// (bytes received, 0 at the end of the stream, or a negated errno;
+  /// `more`: a multishot receive goes on). `data` is valid during the call
+  /// only. Only handlers that submit receives get this; the default ignores
+  /// it.
+  virtual void on_recv(std::uint64_t token, std::int32_t result, const std::byte* data, bool more) noexcept {
     (void)token;
     (void)result;
     (void)data;
+    (void)more;
   }
 
   /// A connection taken by the multishot accept of
@@ -193,6 +196,19 @@ class event_loop {
   /// the backend's (`unsupported`, `ealready`, `ebusy`).
   result<void> submit_recv(int fd);
 
+  /// Whether the backend takes multishot receives (`submit_recv_multishot`).
+  bool supports_recv_multishot() const noexcept { return backend_->supports_recv_multishot(); }
+
+  /// Queues a receive that goes on after each completion (see
+  /// backend::submit_recv_multishot); each goes to the handler's `on_recv`,
+  /// with `more` true until the last. Errors: as `submit_recv`.
+  result<void> submit_recv_multishot(int fd);
+
+  /// Asks the kernel to end the receive in flight on `fd`; `on_recv` still
+  /// gets its last completion (bytes that came first, or ECANCELED) at a
+  /// later turn. Errors: `enoent`, the backend's.
+  result<void> cancel_recv(int fd);
+
   /// Whether the backend accepts connections itself (`submit_accept`).
   bool supports_accept() const noexcept { return backend_->supports_accept(); }
 
@@ -210,6 +226,9 @@ class event_loop {
   /// bytes (`data`) stay valid until the next turn. Errors: `enoent`, the
   /// backend's.
   result<io_event> cancel_recv_now(int fd);
+
+  /// The backend, for inspection (its name; a test's look at its counters).
+  const backend& io_backend() const noexcept { return *backend_; }
 
   /// Whether the backend makes sends with its wait (`submit_send`).
   bool supports_send() const noexcept { return backend_->supports_send(); }

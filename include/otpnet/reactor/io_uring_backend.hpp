@@ -61,6 +61,15 @@
 // the next `poll`. A receive has a generation of its own (so `modify` does not make its bytes stale); `remove` cancels
 // it. When the ring is empty the kernel ends the receive with ENOBUFS (counted in the stats). Without buffer ring
 // support `supports_recv` is false and the backend is readiness only.
+// A multishot receive (`submit_recv_multishot`) is the same request with
+// IORING_RECV_MULTISHOT: the kernel keeps it after each completion
+// (IORING_CQE_F_MORE), taking a new buffer for each, so the receive stays
+// in flight until a completion without that flag. It is never parked. Its
+// buffers come from a ring of their own (`stream_buffers`): the kernel
+// reads a stream's waiting bytes into as many buffers as they fill, which
+// would otherwise leave none for the sockets that answer requests.
+// `cancel_recv_now` ends it and gives its completions one per call, in
+// order, from those it set aside.
 //
 // Accepts (`submit_accept`, same kernels): one multishot IORING_OP_ACCEPT
 // per listening descriptor; each connection it takes comes as an event with
@@ -116,6 +125,12 @@ struct io_uring_options {
   unsigned recv_buffers = 256;
   /// Bytes per receive buffer: the most one receive returns.
   unsigned recv_buffer_size = 16384;
+  /// Provided buffers for multishot receives, in a ring of their own (of
+  /// `recv_buffer_size` bytes; rounded up to a power of two, at most
+  /// 32768): a stream takes as many as the bytes waiting fill, and must not
+  /// take those of the sockets that read one receive at a time. 0 turns
+  /// `submit_recv_multishot` off.
+  unsigned stream_buffers = 64;
 };
 
 /// Counters of one backend, for tests and inspection.
@@ -123,7 +138,9 @@ struct io_uring_stats {
   std::uint64_t submits = 0;           ///< io_uring_enter calls made by `poll` and by a full ring
   std::uint64_t rearms = 0;            ///< multishot polls the kernel ended and the backend re-armed
   std::uint64_t stale = 0;             ///< completions dropped for an old generation or a removed descriptor
-  std::uint64_t recvs = 0;             ///< receives submitted
+  std::uint64_t recvs = 0;             ///< receives submitted (multishot ones included)
+  std::uint64_t recv_multishots = 0;   ///< multishot receives submitted
+  std::uint64_t recv_more = 0;         ///< completions of multishot receives that went on
   std::uint64_t accepts = 0;           ///< multishot accepts submitted
   std::uint64_t enobufs = 0;           ///< receives the kernel ended for want of a free buffer
   std::uint64_t deferred_cancels = 0;  ///< removals queued late because the submission ring was full
@@ -170,6 +187,12 @@ class io_uring_backend final : public backend {
   /// poll, or once the socket's send in flight has completed and at most one
   /// poll more (see docs/reactor.md).
   result<void> submit_recv(int fd) noexcept override;
+  /// True with `supports_recv` on kernels with multishot receives (6.0+,
+  /// as `supports_accept`).
+  bool supports_recv_multishot() const noexcept override { return streams_ != nullptr; }
+  /// Queues an IORING_OP_RECV with IORING_RECV_MULTISHOT into provided
+  /// buffers, at once (never parked).
+  result<void> submit_recv_multishot(int fd) noexcept override;
   /// Queues an IORING_OP_ASYNC_CANCEL of the receive in flight.
   result<void> cancel_recv(int fd) noexcept override;
   /// True on kernels with synchronous cancellation (6.0+).
@@ -212,13 +235,14 @@ class io_uring_backend final : public backend {
     bool recv_in_flight : 1 = false;
     bool accept_armed : 1 = false;
     bool send_in_flight : 1 = false;
-    bool recv_drained : 1 = false;   // the last receive left the socket empty (it was short)
-    bool recv_parked : 1 = false;    // the receive in flight has no entry yet (see submit_recv)
-    bool recv_listed : 1 = false;    // in parked_
-    bool recv_answered : 1 = false;  // parked behind a send that has completed since
-    bool recv_held : 1 = false;      // and kept parked for one poll that would not wait
-    bool recv_unmade : 1 = false;    // ended without an entry: its completion waits in held_
-    std::uint32_t send_entry = 0;    // the send's entry in the submission ring
+    bool recv_drained : 1 = false;    // the last receive left the socket empty (it was short)
+    bool recv_parked : 1 = false;     // the receive in flight has no entry yet (see submit_recv)
+    bool recv_listed : 1 = false;     // in parked_
+    bool recv_answered : 1 = false;   // parked behind a send that has completed since
+    bool recv_held : 1 = false;       // and kept parked for one poll that would not wait
+    bool recv_unmade : 1 = false;     // ended without an entry: its completion waits in held_
+    bool recv_multishot : 1 = false;  // the receive in flight goes on after each completion
+    std::uint32_t send_entry = 0;     // the send's entry in the submission ring
   };
   static_assert(sizeof(void*) != 8 || sizeof(slot) == 40, "a slot per descriptor: keep it small");
 
@@ -279,6 +303,8 @@ class io_uring_backend final : public backend {
   result<void> queue_cancel(std::uint64_t target) noexcept;
   void cancel_or_defer(std::uint64_t target) noexcept;
   void give_back_buffers() noexcept;
+  // The ring a buffer id names (streams_' ids start at stream_first_id).
+  buffer_ring& ring_of(std::uint16_t id) const noexcept;
   result<void> enter(bool wait, std::optional<std::chrono::milliseconds> timeout) noexcept;
   std::size_t reap(std::span<io_event> out) noexcept;
   bool take(const completion& c, std::span<io_event> out, std::size_t& n) noexcept;
@@ -294,6 +320,7 @@ class io_uring_backend final : public backend {
   std::thread::id poller_;  // the thread that submitted the armed requests
   io_uring_stats stats_;
   std::unique_ptr<buffer_ring> buffers_;     // null: no submit_recv
+  std::unique_ptr<buffer_ring> streams_;     // those of multishot receives; null: none
   bool ops_ = false;                         // sync cancel (6.0+): accepts, and receives with buffers_
   std::vector<std::uint16_t> lent_;          // buffers reported by the last poll
   std::vector<std::uint64_t> late_cancels_;  // removals the ring had no room for
