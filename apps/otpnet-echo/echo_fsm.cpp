@@ -69,7 +69,7 @@ task<echo_fsm::transition> echo_fsm::wait_for_socket(event& e) {
     }
   }
   log("connected");
-  (void)sock_.setopts({.active = gen_tcp::once});
+  (void)sock_.setopts({.active = settings_->active_true ? gen_tcp::always : gen_tcp::once});
   co_return next_state<&echo_fsm::wait_for_data>(idle());
 }
 
@@ -96,7 +96,9 @@ echo_fsm::transition echo_fsm::echo(gen_tcp::buffer& frame) {
   // The frame goes back as it came, without a copy: the send takes the
   // message's reference to the received bytes.
   (void)sock_.send(std::move(frame));
-  (void)sock_.set_active(gen_tcp::once);
+  if (!settings_->active_true) {
+    (void)sock_.set_active(gen_tcp::once);
+  }
   return keep_state(idle());
 }
 

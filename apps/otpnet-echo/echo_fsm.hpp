@@ -39,6 +39,11 @@ struct echo_settings {
   /// hand-off takes.
   std::chrono::milliseconds handoff_timeout{5000};
   bool log_connections = false;
+  /// {active, true} instead of the tutorial's {active, once}: frames come
+  /// as they arrive, without a re-arm per frame (on io_uring through a
+  /// multishot receive while the handler keeps up); reading pauses while
+  /// the replies queue above the high watermark.
+  bool active_true = false;
   /// TLS on the port: the server context (empty: plain TCP).
   tls::context tls;
   std::chrono::milliseconds handshake_timeout{5000};

@@ -58,6 +58,9 @@ config_schema schema() {
       .add_bool("log_connections", false, "log each connect and disconnect (info level)")
       .add_duration("drain_timeout", 10s, "on SIGTERM/SIGINT, how long live connections may finish")
       .add_bool("delay_send", true, "gather the replies of one scheduler turn into one write")
+      .add_enum("active", "once", {"once", "true"},
+                "active mode of each connection: once (the tutorial's, one frame per re-arm) or true (frames as "
+                "they come)")
       .add_string("port_file", "", "write the bound port to this file once listening")
       .add_string("tls.cert", "", "PEM certificate (the chain may follow it): serve TLS on the port")
       .add_string("tls.key", "", "PEM private key of tls.cert (unencrypted)")
@@ -138,6 +141,7 @@ tl::expected<program, std::string> program_of(const config& cfg) {
   p.ec.delay_send = cfg.get_bool("delay_send");
   p.ec.handler.idle_timeout = cfg.get_duration("idle_timeout");
   p.ec.handler.log_connections = cfg.get_bool("log_connections");
+  p.ec.handler.active_true = cfg.get_string("active") == "true";
   p.ec.handler.tls = *ctx;
   p.ec.handler.handshake_timeout = cfg.get_duration("tls.handshake_timeout");
   tls::set_handshake_limit(static_cast<std::size_t>(cfg.get_int("tls.max_handshakes")));

@@ -202,6 +202,10 @@ void port::end_recv_now(reactor::event_loop& loop, bool must) noexcept {
     auto ev = loop.cancel_recv_now(fd_);
     if (!ev) {
       if (must) {
+        if (recv_multishot_ && !recv_ending_) {
+          (void)loop.cancel_recv(
+              fd_);  // (it would read on; its bytes are dropped: completions_ is off or the port moves)
+        }
         recv_in_flight_ = false;
         recv_multishot_ = false;
         recv_ending_ = false;
@@ -436,11 +440,15 @@ otpnet::detail::envelope* flavoured(bool tls, A&&... a) noexcept {
 
 // -- receive -----------------------------------------------------------------------------
 
+// {active, true} only ({active, N} is flow control: it reads no further ahead
+// than {active, once} does), and only while the owner keeps up: a multishot
+// receive reads on whether or not the frames it brings are delivered, so it
+// ends once a read chunk waits undelivered or the delivery of what is
+// buffered had to wait for the next turn (pump's budget), and is made again
+// when the port next needs bytes.
 bool port::wants_stream() const noexcept {
-  if (busy_ || recv_ticket() != 0 || !wants_frames()) {
-    return false;
-  }
-  return active_.k == active_mode::kind::always || (active_.k == active_mode::kind::count && active_left_ > 1);
+  return active_.k == active_mode::kind::always && !busy_ && !pump_posted_ && recv_ticket() == 0 &&
+         rend_ - rstart_ < read_chunk_size && wants_frames();
 }
 
 bool port::wants_frames() const noexcept {
@@ -765,6 +773,9 @@ void port::pump() noexcept {
   if (budget == 0 && wants_frames() && !busy_) {
     post_pump();  // bounded work per turn: the rest after the others had theirs
   }
+  if (recv_multishot_) {
+    stop_wanting();  // (a multishot receive the delivery no longer keeps up with ends)
+  }
 }
 
 void port::post_pump() noexcept {
@@ -831,8 +842,9 @@ void port::cancel_recv(std::uint64_t ticket) noexcept {
 // kept for the next read. Rare (not on the {active, once} path, where the
 // receive completes before the frame is delivered).
 // A multishot receive ends too when frames are still wanted, but no longer
-// as they come ({active, once}, the last of N) or the sender is busy:
-// asynchronously, its last bytes kept when they come (on_recv).
+// as a stream it may read ahead of (wants_stream: another mode, the sender
+// busy, the delivery behind): asynchronously, its last bytes kept when they
+// come (on_recv).
 void port::stop_wanting() noexcept {
   if (!recv_in_flight_ || is_closed()) {
     return;
@@ -1426,6 +1438,11 @@ result<void> port::set_active(active_mode a) {
 
 void port::on_recv(std::uint64_t, std::int32_t result, const std::byte* data, bool more) noexcept {
   auto keep = weak_from_this().lock();  // a delivery may close it
+  if (!completions_) {
+    // A receive end_recv_now could not end (the port then failed with the
+    // reason): nothing more of it is taken; another reader has the socket.
+    return;
+  }
   recv_in_flight_ = more;
   if (!more) {
     recv_multishot_ = false;

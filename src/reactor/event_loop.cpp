@@ -332,12 +332,31 @@ result<void> event_loop::cancel_accept(int fd) {
   return backend_->cancel_accept(fd);
 }
 
+// A multishot receive may have several completions in the batch being
+// dispatched; called by its handler while one of them is dispatched, the
+// next ones come first, in order, taken out of the batch (as in
+// cancel_send_now), and only then what the backend still has.
 result<io_event> event_loop::cancel_recv_now(int fd) {
   assert_in_owner_thread();
   if (!watched(fd)) {
     return fail(errc::enoent);
   }
-  return backend_->cancel_recv_now(fd);
+  const registration& r = regs_[static_cast<std::size_t>(fd)];
+  std::uint64_t token = make_token(fd, r.generation);
+  for (std::size_t i = batch_next_; i < batch_end_; ++i) {
+    io_event& ev = events_[i];
+    if (ev.kind == event_kind::recv && ev.token == token) {
+      io_event found = ev;
+      found.token = r.token;
+      ev.token = dead_token;
+      return found;
+    }
+  }
+  auto ev = backend_->cancel_recv_now(fd);
+  if (ev) {
+    ev->token = r.token;
+  }
+  return ev;
 }
 
 result<void> event_loop::submit_send(int fd, const ::iovec* iov, std::size_t n) {

@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cstring>
 #include <functional>
 #include <optional>
 #include <string>
@@ -333,6 +334,71 @@ TEST_P(event_loop_test, multishot_recv_goes_on_until_cancelled) {
   EXPECT_EQ(h.done.size(), ended_at) << "a receive completed after its last completion";
   char buf[16];
   EXPECT_EQ(::recv(a, buf, sizeof buf, MSG_DONTWAIT), 5) << "the bytes after the end stay in the kernel";
+  ASSERT_TRUE(loop_->remove(a));
+}
+
+// A multishot receive's handler that ends it while one of several of its
+// completions in one batch is dispatched: cancel_recv_now gives the rest of
+// the batch's first, in order, then the backend's, and on_recv gets none of
+// them afterwards. (A socket pair's bytes reach the receive as each send
+// returns, on this thread: three sends, three completions in one batch.)
+struct ending_recorder final : io_handler {
+  event_loop* loop = nullptr;
+  int fd = -1;
+  std::string bytes;  // in the order received
+  int after_end = 0;  // on_recv calls once the receive had ended
+  bool ended = false;
+  void on_io(std::uint64_t, readiness) noexcept override {}
+  void on_recv(std::uint64_t, std::int32_t result, const std::byte* data, bool more) noexcept override {
+    if (ended) {
+      ++after_end;
+      return;
+    }
+    if (result > 0) {
+      bytes.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(result));
+    }
+    for (bool going = more; going;) {
+      auto ev = loop->cancel_recv_now(fd);
+      if (!ev) {
+        ADD_FAILURE() << "cancel_recv_now: " << err_name(ev.error());
+        break;
+      }
+      if (ev->result > 0) {
+        bytes.append(reinterpret_cast<const char*>(ev->data), static_cast<std::size_t>(ev->result));
+      }
+      going = ev->more;
+    }
+    ended = true;
+  }
+};
+
+TEST_P(event_loop_test, cancel_recv_now_in_a_multishot_handler_takes_the_rest_of_the_batch_first) {
+  auto [a, b] = socket_pair();
+  ending_recorder h;
+  h.loop = loop_.get();
+  h.fd = a;
+  ASSERT_TRUE(loop_->add(a, interest::write, h, 42));
+  if (!loop_->supports_recv_multishot()) {
+    ASSERT_TRUE(loop_->remove(a));
+    return;  // a readiness backend: nothing more to check
+  }
+  ASSERT_TRUE(loop_->submit_recv_multishot(a));
+  run_until_idle();  // submitted, waiting for bytes
+  std::string sent;
+  for (const char* piece : {"one;", "two;", "three;"}) {
+    sent += piece;
+    ASSERT_TRUE(internal::sys([fd = b, piece] { return ::send(fd, piece, std::strlen(piece), MSG_NOSIGNAL); }));
+  }
+  for (int j = 0; j < 50 && !h.ended; ++j) {
+    ASSERT_TRUE(loop_->run_once(std::chrono::milliseconds(100)));
+  }
+  ASSERT_TRUE(h.ended);
+  run_until_idle();
+  EXPECT_EQ(h.after_end, 0) << "completions of the ended receive were dispatched after it ended";
+  char rest[64];
+  auto left = ::recv(a, rest, sizeof rest, MSG_DONTWAIT);
+  h.bytes.append(rest, left > 0 ? static_cast<std::size_t>(left) : 0);
+  EXPECT_EQ(h.bytes, sent);
   ASSERT_TRUE(loop_->remove(a));
 }
 

@@ -1122,7 +1122,16 @@ bool io_uring_backend::take(const completion& c, std::span<io_event> out, std::s
 
 // The event of a receive's completion; its buffer is lent until the next
 // poll. A multishot receive stays in flight while the kernel says it goes on.
-io_event io_uring_backend::finish_recv(slot& s, const completion& c) noexcept {
+io_event io_uring_backend::finish_recv(slot& s, const completion& c_in) noexcept {
+  completion c = c_in;
+  if (s.recv_multishot && c.res == -EINVAL) {
+    // A kernel that refuses the multishot flag (it is probed only through
+    // sync cancellation, of the same release): none from now on, and this
+    // one ends as interrupted, having taken nothing, so that its owner
+    // queues a single-shot one.
+    multishot_refused_ = true;
+    c.res = -EINTR;
+  }
   bool more = s.recv_multishot && (c.flags & IORING_CQE_F_MORE) != 0;
   stats_.recv_more += more ? 1 : 0;
   s.recv_in_flight = more;

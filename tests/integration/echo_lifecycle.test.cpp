@@ -259,6 +259,11 @@ TEST(echo_lifecycle, a_bad_packet_on_the_command_line) {
   expect_one_clear_line(r, {"packet", "--packet", "\"3\""});
 }
 
+TEST(echo_lifecycle, a_bad_active_mode_on_the_command_line) {
+  run_result r = run_to_exit({.args = {"--active", "sometimes"}});
+  expect_one_clear_line(r, {"active", "--active", "\"sometimes\""});
+}
+
 TEST(echo_lifecycle, a_bad_port_in_the_environment) {
   run_result r = run_to_exit({.env = {{"OTPNET_PORT", "abc"}}, .loopback_port0 = false});
   expect_one_clear_line(r, {"port", "OTPNET_PORT", "\"abc\""});

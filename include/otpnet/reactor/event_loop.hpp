@@ -223,8 +223,10 @@ class event_loop {
 
   /// Ends the receive in flight on `fd` now and returns its completion
   /// (see backend::cancel_recv_now); `on_recv` is not called for it. The
-  /// bytes (`data`) stay valid until the next turn. Errors: `enoent`, the
-  /// backend's.
+  /// bytes (`data`) stay valid until the next turn. A multishot receive's
+  /// completions come one per call, in order, until one with `more` false:
+  /// first those of the batch being dispatched (taken out of it), then the
+  /// backend's. Errors: `enoent`, the backend's.
   result<io_event> cancel_recv_now(int fd);
 
   /// The backend, for inspection (its name; a test's look at its counters).

@@ -44,7 +44,11 @@
 //    completions are posted by work run on that thread, cooperatively,
 //    i.e. when it enters the kernel). When `poll` is first called from
 //    another thread (a loop handed over with bind_to_current_thread), the
-//    backend replaces every request by one of the new thread.
+//    backend replaces every poll request by one of the new thread.
+//    Receives in flight (single-shot or multishot) stay the old thread's:
+//    their completions come when it next enters the kernel, or ECANCELED
+//    when it exits, and cancel_recv_now may answer `ebusy` meanwhile
+//    (loops change threads only when their scheduler starts).
 //  * An error completion of a poll request (not expected for sockets,
 //    pipes or eventfds) is reported once as an error with both directions
 //    ready; that registration then stays silent until modified or removed.
@@ -189,7 +193,7 @@ class io_uring_backend final : public backend {
   result<void> submit_recv(int fd) noexcept override;
   /// True with `supports_recv` on kernels with multishot receives (6.0+,
   /// as `supports_accept`).
-  bool supports_recv_multishot() const noexcept override { return streams_ != nullptr; }
+  bool supports_recv_multishot() const noexcept override { return streams_ != nullptr && !multishot_refused_; }
   /// Queues an IORING_OP_RECV with IORING_RECV_MULTISHOT into provided
   /// buffers, at once (never parked).
   result<void> submit_recv_multishot(int fd) noexcept override;
@@ -321,6 +325,7 @@ class io_uring_backend final : public backend {
   io_uring_stats stats_;
   std::unique_ptr<buffer_ring> buffers_;     // null: no submit_recv
   std::unique_ptr<buffer_ring> streams_;     // those of multishot receives; null: none
+  bool multishot_refused_ = false;           // the kernel answered one with EINVAL
   bool ops_ = false;                         // sync cancel (6.0+): accepts, and receives with buffers_
   std::vector<std::uint16_t> lent_;          // buffers reported by the last poll
   std::vector<std::uint64_t> late_cancels_;  // removals the ring had no room for
