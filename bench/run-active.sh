@@ -32,7 +32,7 @@ work=$(mktemp -d /tmp/otpnet-active.XXXXXX)
 configs=(once single multi epoll)
 
 if [[ ! -x $build/bin/otpnet-echo || ! -x $build/bin/otpnet-loadgen ]]; then
-  cmake --preset release >/dev/null
+  (cd "$root" && cmake --preset release >/dev/null)
   cmake --build "$build" --target otpnet-echo otpnet-loadgen
 fi
 if ! "$build/bin/otpnet-echo" --backend io_uring --help >/dev/null 2>&1; then
@@ -86,7 +86,8 @@ load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 for ((r = 1; r <= rounds; r++)); do
   for scenario in pingpong pipeline; do
     # Rotate which configuration goes first.
-    order=("${configs[@]:r%4}" "${configs[@]:0:r%4}")
+    k=$((r % ${#configs[@]}))
+    order=("${configs[@]:k}" "${configs[@]:0:k}")
     for config in "${order[@]}"; do
       echo "run-active: round $r/$rounds, $scenario, $config" >&2
       measure "$config" "$scenario" "$r"
@@ -108,7 +109,7 @@ def runs(config, scenario):
             d = json.load(open(f))
         except Exception:
             continue
-        if d.get("ok") and d["server"].get("cpu_us_per_msg") is not None:
+        if d.get("ok") and (d.get("server") or {}).get("cpu_us_per_msg") is not None:
             got[f.rsplit("-", 1)[1]] = (d["throughput"], d["server"]["cpu_us_per_msg"])
     return got
 def med(v):

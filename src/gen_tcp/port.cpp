@@ -441,14 +441,15 @@ otpnet::detail::envelope* flavoured(bool tls, A&&... a) noexcept {
 // -- receive -----------------------------------------------------------------------------
 
 // {active, true} only ({active, N} is flow control: it reads no further ahead
-// than {active, once} does), and only while the owner keeps up: a multishot
-// receive reads on whether or not the frames it brings are delivered, so it
-// ends once a read chunk waits undelivered or the delivery of what is
-// buffered had to wait for the next turn (pump's budget), and is made again
-// when the port next needs bytes.
+// than {active, once} does), and only while the delivery keeps up: a
+// multishot receive reads on whether or not the frames it brings are
+// delivered, so it ends once a stream buffer's worth (16 KiB) of bytes is
+// left undelivered past the pump's budget for the turn, and is made again
+// when the port next needs bytes. (Bytes of a frame still arriving are not
+// a backlog: they wait for the rest of it.)
 bool port::wants_stream() const noexcept {
-  return active_.k == active_mode::kind::always && !busy_ && !pump_posted_ && recv_ticket() == 0 &&
-         rend_ - rstart_ < read_chunk_size && wants_frames();
+  return active_.k == active_mode::kind::always && !busy_ && recv_ticket() == 0 &&
+         !(pump_posted_ && rend_ - rstart_ >= read_chunk_size) && wants_frames();
 }
 
 bool port::wants_frames() const noexcept {

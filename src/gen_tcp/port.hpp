@@ -24,12 +24,13 @@
 // the descriptor (a TLS transport, a hand-over to another loop), the
 // receive in flight is ended at once and its bytes kept (cancel_recv_now),
 // so that none is lost or reordered. While the owner wants the stream as it
-// comes ({active, true}) and keeps up with it, the receive is multishot
-// where the backend has it: one request, one completion per batch of bytes.
-// It is ended, its bytes kept, once that no longer holds: asynchronously
-// ({active, once} or N, the sender busy, frames waiting undelivered) or at
-// once (passive, the end of the stream, as above), so that what comes after
-// stays in the kernel.
+// comes ({active, true}) and the delivery keeps up, the receive is
+// multishot where the backend has it: one request, one completion per batch
+// of bytes. It is ended, its bytes kept, once that no longer holds:
+// asynchronously ({active, once} or N, the sender busy, a stream buffer's
+// worth of frames left for the next turn; see wants_stream) or at once
+// (passive, a hand-over, TLS, as above), so that what comes after stays in
+// the kernel.
 //
 // Send side: frames go out at once when the queue is empty (or, with
 // delay_send, at the end of the scheduler turn, gathered into one writev);

@@ -701,6 +701,7 @@ result<void> io_uring_backend::submit_recv_multishot(int fd) noexcept {
   s->recv_held = false;
   s->recv_unmade = false;
   s->recv_multishot = true;
+  s->recv_went_on = false;
   s->recv_in_flight = true;
   s->op_entry = ring_->sq.sqe_tail - 1;
   // (Length 0: each completion fills at most one provided buffer; the
@@ -954,8 +955,9 @@ result<void> io_uring_backend::cancel_recv(int fd) noexcept {
 // Poll requests belong to the thread that submitted them: their completions
 // are posted by task work run on that thread (cooperatively: only when it
 // enters the kernel), and they are cancelled when it exits. When the loop
-// moves to another thread, every request is replaced by one of the new
-// thread, under a new generation.
+// moves to another thread, every poll request is replaced by one of the new
+// thread, under a new generation. Receives in flight are not: they stay the
+// old thread's (see the header).
 void io_uring_backend::rearm_all() noexcept {
   for (std::size_t i = 0; i < slots_.size(); ++i) {
     slot& s = slots_[i];
@@ -1124,18 +1126,20 @@ bool io_uring_backend::take(const completion& c, std::span<io_event> out, std::s
 // poll. A multishot receive stays in flight while the kernel says it goes on.
 io_event io_uring_backend::finish_recv(slot& s, const completion& c_in) noexcept {
   completion c = c_in;
-  if (s.recv_multishot && c.res == -EINVAL) {
+  if (s.recv_multishot && !s.recv_went_on && c.res == -EINVAL) {
     // A kernel that refuses the multishot flag (it is probed only through
     // sync cancellation, of the same release): none from now on, and this
     // one ends as interrupted, having taken nothing, so that its owner
-    // queues a single-shot one.
+    // queues a single-shot one (which reports a real EINVAL).
     multishot_refused_ = true;
+    ++stats_.multishot_refused;
     c.res = -EINTR;
   }
   bool more = s.recv_multishot && (c.flags & IORING_CQE_F_MORE) != 0;
   stats_.recv_more += more ? 1 : 0;
   s.recv_in_flight = more;
   s.recv_multishot = more;
+  s.recv_went_on = more;
   s.recv_unmade = false;
   s.recv_drained = c.res > 0 && static_cast<unsigned>(c.res) < buffers_->size;
   stats_.enobufs += c.res == -ENOBUFS ? 1 : 0;

@@ -139,18 +139,19 @@ struct io_uring_options {
 
 /// Counters of one backend, for tests and inspection.
 struct io_uring_stats {
-  std::uint64_t submits = 0;           ///< io_uring_enter calls made by `poll` and by a full ring
-  std::uint64_t rearms = 0;            ///< multishot polls the kernel ended and the backend re-armed
-  std::uint64_t stale = 0;             ///< completions dropped for an old generation or a removed descriptor
-  std::uint64_t recvs = 0;             ///< receives submitted (multishot ones included)
-  std::uint64_t recv_multishots = 0;   ///< multishot receives submitted
-  std::uint64_t recv_more = 0;         ///< completions of multishot receives that went on
-  std::uint64_t accepts = 0;           ///< multishot accepts submitted
-  std::uint64_t enobufs = 0;           ///< receives the kernel ended for want of a free buffer
-  std::uint64_t deferred_cancels = 0;  ///< removals queued late because the submission ring was full
-  std::uint64_t voided = 0;            ///< receives, accepts and sends removed before the kernel saw them (no-ops)
-  std::uint64_t sends = 0;             ///< sends submitted
-  std::uint64_t recvs_after_send = 0;  ///< receives parked until their socket's send had completed
+  std::uint64_t submits = 0;            ///< io_uring_enter calls made by `poll` and by a full ring
+  std::uint64_t rearms = 0;             ///< multishot polls the kernel ended and the backend re-armed
+  std::uint64_t stale = 0;              ///< completions dropped for an old generation or a removed descriptor
+  std::uint64_t recvs = 0;              ///< receives submitted (multishot ones included)
+  std::uint64_t recv_multishots = 0;    ///< multishot receives submitted
+  std::uint64_t recv_more = 0;          ///< completions of multishot receives that went on
+  std::uint64_t multishot_refused = 0;  ///< multishot receives the kernel refused (EINVAL): none made since
+  std::uint64_t accepts = 0;            ///< multishot accepts submitted
+  std::uint64_t enobufs = 0;            ///< receives the kernel ended for want of a free buffer
+  std::uint64_t deferred_cancels = 0;   ///< removals queued late because the submission ring was full
+  std::uint64_t voided = 0;             ///< receives, accepts and sends removed before the kernel saw them (no-ops)
+  std::uint64_t sends = 0;              ///< sends submitted
+  std::uint64_t recvs_after_send = 0;   ///< receives parked until their socket's send had completed
 };
 
 /// A `backend` over one io_uring instance. Loop-affine, like every backend.
@@ -192,7 +193,8 @@ class io_uring_backend final : public backend {
   /// poll more (see docs/reactor.md).
   result<void> submit_recv(int fd) noexcept override;
   /// True with `supports_recv` on kernels with multishot receives (6.0+,
-  /// as `supports_accept`).
+  /// as `supports_accept`), and a ring of stream buffers; false from the
+  /// first multishot receive the kernel refuses (EINVAL at once).
   bool supports_recv_multishot() const noexcept override { return streams_ != nullptr && !multishot_refused_; }
   /// Queues an IORING_OP_RECV with IORING_RECV_MULTISHOT into provided
   /// buffers, at once (never parked).
@@ -246,6 +248,7 @@ class io_uring_backend final : public backend {
     bool recv_held : 1 = false;       // and kept parked for one poll that would not wait
     bool recv_unmade : 1 = false;     // ended without an entry: its completion waits in held_
     bool recv_multishot : 1 = false;  // the receive in flight goes on after each completion
+    bool recv_went_on : 1 = false;    // and one of its completions did
     std::uint32_t send_entry = 0;     // the send's entry in the submission ring
   };
   static_assert(sizeof(void*) != 8 || sizeof(slot) == 40, "a slot per descriptor: keep it small");
