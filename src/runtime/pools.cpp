@@ -2,11 +2,27 @@
 // few size classes. A block freed on another thread than the one that
 // allocated it joins the freeing thread's list; each list is capped, so
 // memory that drifts from producers to consumers returns to the heap.
+//
+// The lists decay, as the receive chunk pool does (gen_tcp/buffer.cpp):
+// past `steady_cached_bytes` a class keeps its blocks only while the
+// thread takes them again. Every decay period, the blocks a class held
+// through the whole period (the fewest it held since the last tick) beyond
+// that go back to the heap. So a burst of messages is still served from
+// the pool, up to `max_cached_bytes` a class, while the blocks that drift
+// to a thread that frees more of a class than it allocates (a supervisor's
+// thread answering start calls from another scheduler, envelopes sent
+// across) do not stay there: they used to keep about 1 MiB per class on
+// such a thread. The decay timer runs on the scheduler's loop only while a
+// class is over its steady size; a thread without a loop keeps the steady
+// size only.
+#include <otpnet/reactor/event_loop.hpp>
 #include <otpnet/runtime/message.hpp>
+#include <otpnet/runtime/port.hpp>
 #include <otpnet/runtime/proc.hpp>
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -30,16 +46,27 @@ namespace {
 constexpr std::array<std::size_t, 16> class_size{32,  64,  96,  128, 192, 200, 216, 232,
                                                  248, 264, 296, 312, 328, 384, 448, 512};
 // Cached per class: up to 1 MiB of blocks, so that a burst of messages
-// (a producer far ahead of its consumer) is served from the pool.
+// (a producer far ahead of its consumer) is served from the pool; past
+// 64 KiB only while the thread takes them again (the decay above).
 constexpr std::size_t max_cached_bytes = std::size_t{1} << 20;
+constexpr std::size_t steady_cached_bytes = std::size_t{64} << 10;
+constexpr std::chrono::milliseconds decay_period{100};
 
 struct free_block {
   free_block* next;
 };
 
-struct pool {
+struct pool final : reactor::timer_handler {
   std::array<free_block*, class_size.size()> lists{};
   std::array<std::size_t, class_size.size()> counts{};
+  std::array<std::size_t, class_size.size()> lows{};  // the fewest blocks since the last decay tick
+  reactor::event_loop* loop = nullptr;                // where the decay timer is armed, or null
+  reactor::timer_handle timer{};
+
+  /// False on a thread with no scheduler's loop (the caller then keeps no
+  /// more than the steady size).
+  bool arm_decay() noexcept;
+  void on_timer(std::uint64_t token) noexcept override;
   ~pool();
 };
 
@@ -47,7 +74,46 @@ thread_local bool pool_gone = false;  // trivially destructible: valid to the en
 thread_local pool tl_pool;
 thread_local std::size_t tl_last_frame = 0;
 
+std::size_t steady_blocks(std::size_t i) noexcept { return steady_cached_bytes / class_size[i]; }
+
+bool pool::arm_decay() noexcept {
+  reactor::event_loop* l = otpnet::detail::current_loop();
+  if (l == nullptr) {
+    return false;
+  }
+  try {
+    timer = l->start_timer(decay_period, *this, 0);
+    loop = l;
+    lows = counts;
+  } catch (...) {
+    // No memory for the timer: the lists stay as they are until the next try.
+  }
+  return true;
+}
+
+void pool::on_timer(std::uint64_t /*token*/) noexcept {
+  loop = nullptr;
+  bool over = false;
+  for (std::size_t i = 0; i < lists.size(); ++i) {
+    std::size_t steady = steady_blocks(i);
+    std::size_t idle = std::min(lows[i], counts[i] > steady ? counts[i] - steady : 0);
+    for (std::size_t k = 0; k < idle; ++k) {
+      free_block* b = lists[i];
+      lists[i] = b->next;
+      ::operator delete(b);
+    }
+    counts[i] -= idle;
+    over = over || counts[i] > steady;
+  }
+  if (over) {
+    arm_decay();
+  }
+}
+
 pool::~pool() {
+  if (loop != nullptr) {
+    (void)loop->disarm_timer(timer);
+  }
   for (auto* head : lists) {
     while (head != nullptr) {
       free_block* next = head->next;
@@ -92,7 +158,7 @@ void* take(std::size_t n) {
   auto i = static_cast<std::size_t>(c);
   if (free_block* b = tl_pool.lists[i]) {
     tl_pool.lists[i] = b->next;
-    --tl_pool.counts[i];
+    tl_pool.lows[i] = std::min(tl_pool.lows[i], --tl_pool.counts[i]);
     return b;
   }
   return ::operator new(class_size[i]);
@@ -105,8 +171,10 @@ void give(void* p, std::size_t n) noexcept {
     return;
   }
   auto i = static_cast<std::size_t>(c);
-  if (tl_pool.counts[i] * class_size[i] >= max_cached_bytes) {
-    ::operator delete(p);
+  std::size_t n_cached = tl_pool.counts[i];
+  if (n_cached * class_size[i] >= max_cached_bytes ||
+      (n_cached >= steady_blocks(i) && tl_pool.loop == nullptr && !tl_pool.arm_decay())) {
+    ::operator delete(p);  // (not a scheduler thread: nothing would give it back later)
     return;
   }
   auto* b = static_cast<free_block*>(p);
@@ -133,5 +201,15 @@ void* frame_alloc(std::size_t size) {
 }
 void frame_free(void* p, std::size_t size) noexcept { give(p, size); }
 std::size_t last_frame_size() noexcept { return tl_last_frame; }
+
+std::size_t pooled_bytes() noexcept {
+  std::size_t n = 0;
+  if (!pool_gone) {
+    for (std::size_t i = 0; i < class_size.size(); ++i) {
+      n += tl_pool.counts[i] * class_size[i];
+    }
+  }
+  return n;
+}
 
 }  // namespace otpnet::detail

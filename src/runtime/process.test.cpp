@@ -300,6 +300,39 @@ TEST_F(runtime_test, caller_scheduler_spawns_beside_the_spawning_process) {
   EXPECT_LT(*where, static_cast<int>(runtime::schedulers()));
 }
 
+// Envelopes made on one scheduler and freed on another drift into the
+// freeing thread's pool, which does not reuse them; past 64 KiB a size
+// class gives back, every decay period (100 ms), what it held through the
+// whole period, so the drift does not stay (it used to keep up to 1 MiB a
+// class). The consumer polls its pool (bounded) for the decay, which no
+// message announces.
+TEST_F(runtime_test, envelopes_that_drift_to_another_thread_go_back_to_the_heap) {
+  constexpr int n = 30000;
+  mailbox mb;
+  pid consumer =
+      spawn_opt({.scheduler = 1}, [me = mb.self()]() -> proc {
+        for (int i = 0; i < n; ++i) {
+          (void)co_await receive<int>();
+        }
+        std::size_t drifted = detail::pooled_bytes();
+        auto deadline = std::chrono::steady_clock::now() + 5000ms;
+        while (detail::pooled_bytes() > (std::size_t{128} << 10) && std::chrono::steady_clock::now() < deadline) {
+          (void)co_await receive<int>(after(20ms));
+        }
+        send(me, std::pair<std::size_t, std::size_t>{drifted, detail::pooled_bytes()});
+      }).first;
+  spawn_opt({.scheduler = 0}, [consumer]() -> proc {
+    for (int i = 0; i < n; ++i) {
+      send(consumer, i);
+    }
+    co_return;
+  });
+  auto r = mb.receive<std::pair<std::size_t, std::size_t>>(10000ms);
+  ASSERT_TRUE(r);
+  EXPECT_GE(r->first, std::size_t{512} << 10) << "the envelopes did not drift into the consumer's pool";
+  EXPECT_LE(r->second, std::size_t{128} << 10) << "the drifted envelopes stayed in the pool";
+}
+
 TEST_F(runtime_test, no_down_after_a_demonitor_that_raced_with_the_exit) {
   // The kill and the demonitor often reach the target together, from
   // another thread: the target must honour the demonitor as it ends.

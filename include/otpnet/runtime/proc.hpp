@@ -21,6 +21,9 @@ void frame_free(void* p, std::size_t size) noexcept;
 /// The size of the last frame allocated on this thread (spawn reads it to
 /// account a process's memory).
 std::size_t last_frame_size() noexcept;
+/// The bytes of envelopes and frames this thread's pools hold for reuse
+/// (tests and inspection).
+std::size_t pooled_bytes() noexcept;
 
 /// Frames come from the runtime's pools, not straight from the heap.
 struct pooled_frame {
