@@ -40,15 +40,9 @@ if ! "$build/bin/otpnet-echo" --backend io_uring --help >/dev/null 2>&1; then
   exit 2
 fi
 
-echo_pid=
-halt_echo() {
-  if [[ -n $echo_pid ]]; then
-    kill "$echo_pid" 2>/dev/null || true
-    wait "$echo_pid" 2>/dev/null || true
-    echo_pid=
-  fi
-}
-trap 'halt_echo; rm -rf "$work"' EXIT
+# shellcheck source=bench/echo_server.sh
+source "$root/bench/echo_server.sh"
+trap 'echo_halt; rm -rf "$work"' EXIT
 
 # measure CONFIG SCENARIO ROUND: one server, one pinned load generator run.
 measure() {
@@ -63,22 +57,11 @@ measure() {
     pingpong) load=(--mode pingpong -c 100) ;;
     pipeline) load=(--mode pipeline -c 100 -w 16) ;;
   esac
-  rm -f "$work/port"
-  env "${env[@]}" taskset -c 0 "$build/bin/otpnet-echo" --port 0 --bind 127.0.0.1 --schedulers 1 \
-    --port-file "$work/port" "${server[@]}" >"$work/echo.log" 2>&1 &
-  echo_pid=$!
-  for _ in $(seq 100); do
-    [[ -s $work/port ]] && break
-    sleep 0.05
-  done
-  if [[ ! -s $work/port ]]; then
-    echo "run-active: otpnet-echo ($config) did not start" >&2
-    cat "$work/echo.log" >&2
-    exit 2
-  fi
-  taskset -c 1 "$build/bin/otpnet-loadgen" --port "$(cat "$work/port")" "${load[@]}" --duration "${duration}s" \
+  echo_start "$work" env "${env[@]}" taskset -c 0 "$build/bin/otpnet-echo" --bind 127.0.0.1 --schedulers 1 \
+    "${server[@]}" || exit 2
+  taskset -c 1 "$build/bin/otpnet-loadgen" --port "$echo_port" "${load[@]}" --duration "${duration}s" \
     --warmup 1s --server-pid "$echo_pid" --json -q >"$work/$config-$scenario-$round.json" 2>/dev/null || true
-  halt_echo
+  echo_halt
 }
 
 start=$(date -u +%Y-%m-%dT%H:%MZ)

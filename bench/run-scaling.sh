@@ -29,15 +29,9 @@ if [[ ! -x $build/bin/otpnet-echo || ! -x $build/bin/otpnet-loadgen ]]; then
   cmake --build "$build" --target otpnet-echo otpnet-loadgen
 fi
 
-server_pid=
-stop_server() {
-  if [[ -n $server_pid ]]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-    server_pid=
-  fi
-}
-trap 'stop_server; rm -rf "$work"' EXIT
+# shellcheck source=bench/echo_server.sh
+source "$root/bench/echo_server.sh"
+trap 'echo_halt; rm -rf "$work"' EXIT
 
 # run_one CONFIG SCENARIO ROUND: one server start, one loadgen run, its JSON kept.
 run_one() {
@@ -51,17 +45,10 @@ run_one() {
     pipeline) lg=(--mode pipeline -c 100 -w 16) ;;
     connrate) lg=(--mode connrate -c 50) ;;
   esac
-  rm -f "$work/port"
-  "$build/bin/otpnet-echo" --port 0 --port-file "$work/port" "${args[@]}" >"$work/server.log" 2>&1 &
-  server_pid=$!
-  for _ in $(seq 100); do
-    [[ -s $work/port ]] && break
-    sleep 0.05
-  done
-  [[ -s $work/port ]] || { echo "run-scaling: otpnet-echo did not start" >&2; cat "$work/server.log" >&2; exit 2; }
-  "$build/bin/otpnet-loadgen" --port "$(cat "$work/port")" "${lg[@]}" --threads 2 --duration "${duration}s" \
-    --warmup 1s --server-pid "$server_pid" --json -q >"$work/$config-$scenario-$round.json" 2>/dev/null || true
-  stop_server
+  echo_start "$work" "$build/bin/otpnet-echo" "${args[@]}" || exit 2
+  "$build/bin/otpnet-loadgen" --port "$echo_port" "${lg[@]}" --threads 2 --duration "${duration}s" \
+    --warmup 1s --server-pid "$echo_pid" --json -q >"$work/$config-$scenario-$round.json" 2>/dev/null || true
+  echo_halt
 }
 
 start=$(date -u +%Y-%m-%dT%H:%MZ)

@@ -473,6 +473,35 @@ class stream : public tcp_test {
     }
   }
 
+  /// Writes frames [0, n) of the test stream from the client (a thread of
+  /// its own) and takes n tcp events: their frames.
+  std::vector<std::string> take_stream(const conn& k, std::size_t n) {
+    std::thread writer = write_stream(k.c, n);
+    std::vector<std::string> got;
+    while (got.size() < n) {
+      ev e = next();
+      if (e.kind != "tcp") {
+        ADD_FAILURE() << "after " << got.size() << " frames: " << e.kind;
+        break;
+      }
+      got.push_back(e.data);
+    }
+    writer.join();
+    return got;
+  }
+
+  /// Sends the stream's first frame and takes it (with {active, true} a
+  /// multishot receive, where there is one, is then waiting for more):
+  /// {its frame}, or nothing (a test failure).
+  std::vector<std::string> first_frame(const conn& k) {
+    if (!k.c.write(stream_bytes(0, 1))) {
+      return {};
+    }
+    ev e = next();
+    EXPECT_EQ(e.kind, "tcp");
+    return e.kind == "tcp" ? std::vector<std::string>{e.data} : std::vector<std::string>{};
+  }
+
   /// Checks `got` against the stream's first frames.
   static void expect_stream(const std::vector<std::string>& got, std::size_t n) {
     ASSERT_EQ(got.size(), n);
@@ -487,15 +516,7 @@ class stream : public tcp_test {
 TEST_F(stream, active_true_takes_a_stream_in_order_through_a_multishot_receive) {
   constexpr std::size_t n = 3000;
   auto k = open_conn({.active = always, .packet = packet_type::u2});
-  std::thread writer = write_stream(k.c, n);
-  std::vector<std::string> got;
-  while (got.size() < n) {
-    ev e = next();
-    ASSERT_EQ(e.kind, "tcp") << "after " << got.size() << " frames";
-    got.push_back(e.data);
-  }
-  writer.join();
-  expect_stream(got, n);
+  expect_stream(take_stream(k, n), n);
   std::string c = counts(k.owner);
   if (multishot(k.owner)) {
     unsigned long made = 0;
@@ -543,15 +564,7 @@ TEST_F(stream, active_n_makes_no_multishot_receive) {
   constexpr std::size_t n = 300;
   auto k = open_conn({.active = passive, .packet = packet_type::u2});
   EXPECT_EQ(setopts(k.owner, {.active = active_n(static_cast<int>(n))}), "ok");
-  std::thread writer = write_stream(k.c, n);
-  std::vector<std::string> got;
-  while (got.size() < n) {
-    ev e = next();
-    ASSERT_EQ(e.kind, "tcp") << "after " << got.size() << " frames";
-    got.push_back(e.data);
-  }
-  writer.join();
-  expect_stream(got, n);
+  expect_stream(take_stream(k, n), n);
   EXPECT_EQ(next().kind, "passive");
   std::string c = counts(k.owner);
   EXPECT_TRUE(c == "readiness" || c.rfind("0 ", 0) == 0) << "multishot receives made: " << c;
@@ -565,10 +578,8 @@ TEST_F(stream, active_n_makes_no_multishot_receive) {
 TEST_F(stream, made_passive_with_completions_waiting_loses_nothing_and_reads_nothing_more) {
   constexpr std::size_t n = 400;
   auto k = open_conn({.active = always, .packet = packet_type::u2});
-  ASSERT_TRUE(k.c.write(stream_bytes(0, 1)));
-  ev first = next();
-  ASSERT_EQ(first.kind, "tcp");
-  std::vector<std::string> got{first.data};
+  std::vector<std::string> got = first_frame(k);
+  ASSERT_EQ(got.size(), 1U);
   std::string r = call(k.owner, [fd = k.c.fd()](const socket& s) {
     std::uint64_t before = went_on();
     std::string sent = put_pieces(fd, s.raw().native_handle(), 1, n, 6);
@@ -597,10 +608,8 @@ TEST_F(stream, made_passive_with_completions_waiting_loses_nothing_and_reads_not
 TEST_F(stream, active_true_then_once_delivers_one_per_rearm_and_loses_nothing) {
   constexpr std::size_t n = 300;
   auto k = open_conn({.active = always, .packet = packet_type::u2});
-  ASSERT_TRUE(k.c.write(stream_bytes(0, 1)));
-  ev first = next();
-  ASSERT_EQ(first.kind, "tcp");
-  std::vector<std::string> got{first.data};
+  std::vector<std::string> got = first_frame(k);
+  ASSERT_EQ(got.size(), 1U);
   std::string r = call(k.owner, [fd = k.c.fd()](const socket& s) {
     std::string sent = put_pieces(fd, s.raw().native_handle(), 1, n, 6);
     return sent + "," + outcome(s.setopts({.active = once}));
@@ -631,10 +640,8 @@ TEST_F(stream, handed_over_with_completions_waiting_loses_nothing) {
   auto k = open_conn({.active = always, .packet = packet_type::u2}, 0);
   mailbox other;
   pid b = spawn_server(1, other.self());
-  ASSERT_TRUE(k.c.write(stream_bytes(0, 1)));
-  ev first = next();
-  ASSERT_EQ(first.kind, "tcp");
-  std::vector<std::string> got{first.data};
+  std::vector<std::string> got = first_frame(k);
+  ASSERT_EQ(got.size(), 1U);
   bool multishot_here = multishot(k.owner);  // (b's loop is of the same kind)
   std::string moved = acall(k.owner, [b, fd = k.c.fd()](socket s) -> task<std::string> {
     std::uint64_t before = went_on();

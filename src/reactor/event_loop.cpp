@@ -334,9 +334,14 @@ result<void> event_loop::cancel_accept(int fd) {
 
 // A multishot receive may have several completions in the batch being
 // dispatched; called by its handler while one of them is dispatched, the
-// next ones come first, in order, taken out of the batch (as in
-// cancel_send_now), and only then what the backend still has.
+// next ones come first, in order, taken out of the batch, and only then
+// what the backend still has.
 result<io_event> event_loop::cancel_recv_now(int fd) {
+  return take_completion(fd, event_kind::recv, [&] { return backend_->cancel_recv_now(fd); });
+}
+
+template <class F>
+result<io_event> event_loop::take_completion(int fd, event_kind k, F&& from_backend) {
   assert_in_owner_thread();
   if (!watched(fd)) {
     return fail(errc::enoent);
@@ -345,14 +350,14 @@ result<io_event> event_loop::cancel_recv_now(int fd) {
   std::uint64_t token = make_token(fd, r.generation);
   for (std::size_t i = batch_next_; i < batch_end_; ++i) {
     io_event& ev = events_[i];
-    if (ev.kind == event_kind::recv && ev.token == token) {
+    if (ev.kind == k && ev.token == token) {
       io_event found = ev;
       found.token = r.token;
       ev.token = dead_token;
       return found;
     }
   }
-  auto ev = backend_->cancel_recv_now(fd);
+  result<io_event> ev = std::forward<F>(from_backend)();
   if (ev) {
     ev->token = r.token;
   }
@@ -368,28 +373,9 @@ result<void> event_loop::submit_send(int fd, const ::iovec* iov, std::size_t n) 
 }
 
 // A completion already fetched, not yet dispatched, is taken out of the
-// batch (its entry then names no descriptor and is skipped).
+// batch, as for receives.
 result<io_event> event_loop::cancel_send_now(int fd) {
-  assert_in_owner_thread();
-  if (!watched(fd)) {
-    return fail(errc::enoent);
-  }
-  const registration& r = regs_[static_cast<std::size_t>(fd)];
-  std::uint64_t token = make_token(fd, r.generation);
-  for (std::size_t i = batch_next_; i < batch_end_; ++i) {
-    io_event& ev = events_[i];
-    if (ev.kind == event_kind::send && ev.token == token) {
-      io_event found = ev;
-      found.token = r.token;
-      ev.token = dead_token;
-      return found;
-    }
-  }
-  auto ev = backend_->cancel_send_now(fd);
-  if (ev) {
-    ev->token = r.token;
-  }
-  return ev;
+  return take_completion(fd, event_kind::send, [&] { return backend_->cancel_send_now(fd); });
 }
 
 // -- timers ---------------------------------------------------------------------

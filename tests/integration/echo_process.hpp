@@ -517,6 +517,21 @@ inline std::optional<std::string> round_trip(const client& c, std::string_view b
   return got;
 }
 
+/// `n` clients connected to `port`, in order; fewer (with a test failure
+/// for the first that could not connect) if one cannot.
+inline std::vector<client> connect_clients(std::uint16_t port, int n) {
+  std::vector<client> clients;
+  for (int k = 0; k < n; ++k) {
+    clients.push_back(client::connect(port));
+    if (!clients.back()) {
+      ADD_FAILURE() << "client " << k << " could not connect";
+      clients.pop_back();
+      break;
+    }
+  }
+  return clients;
+}
+
 /// Reads one {packet, 2} frame: its body, or nothing within `t`.
 inline std::optional<std::string> read_frame(const client& c, milliseconds t = must) {
   std::string h = c.read_exact(2, t);

@@ -35,11 +35,8 @@ TEST(echo_traffic, two_hundred_concurrent_clients_each_exchange_frames) {
   constexpr int n_threads = 8;
   constexpr int rounds = 10;
   // Every client is connected before any traffic: 200 live connections.
-  std::vector<client> clients;
-  for (int k = 0; k < n_clients; ++k) {
-    clients.push_back(client::connect(s.port()));
-    ASSERT_TRUE(clients.back()) << "client " << k;
-  }
+  std::vector<client> clients = connect_clients(s.port(), n_clients);
+  ASSERT_EQ(clients.size(), static_cast<std::size_t>(n_clients));
   std::atomic<int> good{0};
   std::atomic<int> bad{0};
   std::vector<std::thread> threads;
@@ -122,11 +119,8 @@ TEST(echo_traffic, io_uring_short_of_receive_buffers_reads_with_plain_calls_and_
   constexpr int n_clients = 40;
   constexpr int n_threads = 4;
   constexpr int frames = 12;
-  std::vector<client> clients;
-  for (int k = 0; k < n_clients; ++k) {
-    clients.push_back(client::connect(s.port()));
-    ASSERT_TRUE(clients.back()) << "client " << k;
-  }
+  std::vector<client> clients = connect_clients(s.port(), n_clients);
+  ASSERT_EQ(clients.size(), static_cast<std::size_t>(n_clients));
   auto body_of = [](int k, int f) {
     return pattern(1 + static_cast<std::size_t>((k * 7919 + f * 104729) % 40000), k * 100 + f);
   };
@@ -189,11 +183,8 @@ TEST(echo_traffic, active_true_echoes_pipelined_frames_in_order) {
     auto body_of = [](int k, int f) {
       return pattern(1 + static_cast<std::size_t>((k * 7919 + f * 104729) % 20000), k * 1000 + f);
     };
-    std::vector<client> clients;
-    for (int k = 0; k < n_clients; ++k) {
-      clients.push_back(client::connect(s.port()));
-      ASSERT_TRUE(clients.back()) << "client " << k;
-    }
+    std::vector<client> clients = connect_clients(s.port(), n_clients);
+    ASSERT_EQ(clients.size(), static_cast<std::size_t>(n_clients));
     std::atomic<int> good{0};
     std::atomic<int> bad{0};
     std::vector<std::thread> threads;

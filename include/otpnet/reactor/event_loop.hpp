@@ -324,6 +324,12 @@ class event_loop {
   std::size_t posted_phase();
   bool posted_pending() const noexcept;
   bool pending_work(time_point t) const noexcept;
+  /// The next completion of kind `k` for the watched `fd` in the batch
+  /// being dispatched, taken out of it (its entry then names no descriptor
+  /// and is skipped), else what `from_backend` returns; either with the
+  /// registration's token.
+  template <class F>
+  result<io_event> take_completion(int fd, event_kind k, F&& from_backend);
 
   std::unique_ptr<backend> backend_;
   wakeup wakeup_;
