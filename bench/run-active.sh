@@ -40,7 +40,7 @@ if ! "$build/bin/otpnet-echo" --backend io_uring --help >/dev/null 2>&1; then
   exit 2
 fi
 
-# shellcheck source=bench/echo_server.sh
+# shellcheck source-path=SCRIPTDIR source=echo_server.sh
 source "$root/bench/echo_server.sh"
 trap 'echo_halt; rm -rf "$work"' EXIT
 

@@ -25,11 +25,11 @@ out=$root/bench/RESULTS-scaling.md
 work=$(mktemp -d /tmp/otpnet-scaling.XXXXXX)
 
 if [[ ! -x $build/bin/otpnet-echo || ! -x $build/bin/otpnet-loadgen ]]; then
-  cmake --preset release >/dev/null
+  (cd "$root" && cmake --preset release >/dev/null)
   cmake --build "$build" --target otpnet-echo otpnet-loadgen
 fi
 
-# shellcheck source=bench/echo_server.sh
+# shellcheck source-path=SCRIPTDIR source=echo_server.sh
 source "$root/bench/echo_server.sh"
 trap 'echo_halt; rm -rf "$work"' EXIT
 

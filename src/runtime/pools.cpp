@@ -6,15 +6,15 @@
 // The lists decay, as the receive chunk pool does (gen_tcp/buffer.cpp):
 // past `steady_cached_bytes` a class keeps its blocks only while the
 // thread takes them again. Every decay period, the blocks a class held
-// through the whole period (the fewest it held since the last tick) beyond
-// that go back to the heap. So a burst of messages is still served from
+// through the whole period (the fewest it held since the last tick) go
+// back to the heap, as long as the steady size remains. So a burst of messages is still served from
 // the pool, up to `max_cached_bytes` a class, while the blocks that drift
 // to a thread that frees more of a class than it allocates (a supervisor's
 // thread answering start calls from another scheduler, envelopes sent
 // across) do not stay there: they used to keep about 1 MiB per class on
 // such a thread. The decay timer runs on the scheduler's loop only while a
 // class is over its steady size; a thread without a loop keeps the steady
-// size only.
+// size only (1 MiB a class is for scheduler threads).
 #include <otpnet/reactor/event_loop.hpp>
 #include <otpnet/runtime/message.hpp>
 #include <otpnet/runtime/port.hpp>
@@ -56,11 +56,30 @@ struct free_block {
   free_block* next;
 };
 
+// The most blocks a class caches, and what it keeps through quiet periods,
+// by class (no division per free).
+constexpr auto blocks_of = [](std::size_t bytes) {
+  std::array<std::size_t, class_size.size()> t{};
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    t[i] = bytes / class_size[i];
+  }
+  return t;
+};
+constexpr auto max_blocks = blocks_of(max_cached_bytes);
+constexpr auto steady_blocks = blocks_of(steady_cached_bytes);
+// Blocks a decay tick gives back per class at most (a tick is one phase of
+// the loop: bounded work); the rest go at the next ticks.
+constexpr std::size_t max_frees_per_tick = 4096;
+
 struct pool final : reactor::timer_handler {
-  std::array<free_block*, class_size.size()> lists{};
-  std::array<std::size_t, class_size.size()> counts{};
-  std::array<std::size_t, class_size.size()> lows{};  // the fewest blocks since the last decay tick
-  reactor::event_loop* loop = nullptr;                // where the decay timer is armed, or null
+  // One record per class: take and give touch one cache line of it.
+  struct size_class {
+    free_block* head = nullptr;
+    std::size_t count = 0;
+    std::size_t low = 0;  // the fewest blocks since the last decay tick
+  };
+  std::array<size_class, class_size.size()> classes{};
+  reactor::event_loop* loop = nullptr;  // where the decay timer is armed, or null
   reactor::timer_handle timer{};
 
   /// False on a thread with no scheduler's loop (the caller then keeps no
@@ -74,8 +93,6 @@ thread_local bool pool_gone = false;  // trivially destructible: valid to the en
 thread_local pool tl_pool;
 thread_local std::size_t tl_last_frame = 0;
 
-std::size_t steady_blocks(std::size_t i) noexcept { return steady_cached_bytes / class_size[i]; }
-
 bool pool::arm_decay() noexcept {
   reactor::event_loop* l = otpnet::detail::current_loop();
   if (l == nullptr) {
@@ -84,26 +101,31 @@ bool pool::arm_decay() noexcept {
   try {
     timer = l->start_timer(decay_period, *this, 0);
     loop = l;
-    lows = counts;
+    for (size_class& c : classes) {
+      c.low = c.count;
+    }
   } catch (...) {
     // No memory for the timer: the lists stay as they are until the next try.
   }
   return true;
 }
 
+// Every block a class did not take once through the period goes, as long
+// as the steady size remains (at most max_frees_per_tick a class).
 void pool::on_timer(std::uint64_t /*token*/) noexcept {
   loop = nullptr;
   bool over = false;
-  for (std::size_t i = 0; i < lists.size(); ++i) {
-    std::size_t steady = steady_blocks(i);
-    std::size_t idle = std::min(lows[i], counts[i] > steady ? counts[i] - steady : 0);
+  for (std::size_t i = 0; i < classes.size(); ++i) {
+    size_class& c = classes[i];
+    std::size_t steady = steady_blocks[i];
+    std::size_t idle = std::min({c.low, c.count > steady ? c.count - steady : 0, max_frees_per_tick});
     for (std::size_t k = 0; k < idle; ++k) {
-      free_block* b = lists[i];
-      lists[i] = b->next;
+      free_block* b = c.head;
+      c.head = b->next;
       ::operator delete(b);
     }
-    counts[i] -= idle;
-    over = over || counts[i] > steady;
+    c.count -= idle;
+    over = over || c.count > steady;
   }
   if (over) {
     arm_decay();
@@ -114,11 +136,11 @@ pool::~pool() {
   if (loop != nullptr) {
     (void)loop->disarm_timer(timer);
   }
-  for (auto* head : lists) {
-    while (head != nullptr) {
-      free_block* next = head->next;
-      ::operator delete(head);
-      head = next;
+  for (size_class& c : classes) {
+    while (c.head != nullptr) {
+      free_block* next = c.head->next;
+      ::operator delete(c.head);
+      c.head = next;
     }
   }
   pool_gone = true;
@@ -156,9 +178,10 @@ void* take(std::size_t n) {
     return ::operator new(n);
   }
   auto i = static_cast<std::size_t>(c);
-  if (free_block* b = tl_pool.lists[i]) {
-    tl_pool.lists[i] = b->next;
-    tl_pool.lows[i] = std::min(tl_pool.lows[i], --tl_pool.counts[i]);
+  pool::size_class& k = tl_pool.classes[i];
+  if (free_block* b = k.head) {
+    k.head = b->next;
+    k.low = std::min(k.low, --k.count);
     return b;
   }
   return ::operator new(class_size[i]);
@@ -171,16 +194,17 @@ void give(void* p, std::size_t n) noexcept {
     return;
   }
   auto i = static_cast<std::size_t>(c);
-  std::size_t n_cached = tl_pool.counts[i];
-  if (n_cached * class_size[i] >= max_cached_bytes ||
-      (n_cached >= steady_blocks(i) && tl_pool.loop == nullptr && !tl_pool.arm_decay())) {
-    ::operator delete(p);  // (not a scheduler thread: nothing would give it back later)
+  pool::size_class& k = tl_pool.classes[i];
+  // Full; or past the steady size on a thread with no loop to decay on
+  // (nothing would give the block back later).
+  if (k.count >= max_blocks[i] || (k.count >= steady_blocks[i] && tl_pool.loop == nullptr && !tl_pool.arm_decay())) {
+    ::operator delete(p);
     return;
   }
   auto* b = static_cast<free_block*>(p);
-  b->next = tl_pool.lists[i];
-  tl_pool.lists[i] = b;
-  ++tl_pool.counts[i];
+  b->next = k.head;
+  k.head = b;
+  ++k.count;
 }
 
 }  // namespace
@@ -206,7 +230,7 @@ std::size_t pooled_bytes() noexcept {
   std::size_t n = 0;
   if (!pool_gone) {
     for (std::size_t i = 0; i < class_size.size(); ++i) {
-      n += tl_pool.counts[i] * class_size[i];
+      n += tl_pool.classes[i].count * class_size[i];
     }
   }
   return n;

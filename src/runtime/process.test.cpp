@@ -308,9 +308,15 @@ TEST_F(runtime_test, caller_scheduler_spawns_beside_the_spawning_process) {
 // message announces.
 TEST_F(runtime_test, envelopes_that_drift_to_another_thread_go_back_to_the_heap) {
   constexpr int n = 30000;
+  struct go {};
+  struct sent {};
   mailbox mb;
+  // The consumer takes the messages only once all are in its mailbox: it
+  // frees them in a few milliseconds, within one decay period, so that
+  // its pool fills to the cap before any decay tick can act.
   pid consumer =
       spawn_opt({.scheduler = 1}, [me = mb.self()]() -> proc {
+        (void)co_await receive<go>();
         for (int i = 0; i < n; ++i) {
           (void)co_await receive<int>();
         }
@@ -321,12 +327,15 @@ TEST_F(runtime_test, envelopes_that_drift_to_another_thread_go_back_to_the_heap)
         }
         send(me, std::pair<std::size_t, std::size_t>{drifted, detail::pooled_bytes()});
       }).first;
-  spawn_opt({.scheduler = 0}, [consumer]() -> proc {
+  spawn_opt({.scheduler = 0}, [consumer, me = mb.self()]() -> proc {
     for (int i = 0; i < n; ++i) {
       send(consumer, i);
     }
+    send(me, sent{});
     co_return;
   });
+  ASSERT_TRUE(mb.receive<sent>(10000ms));
+  send(consumer, go{});
   auto r = mb.receive<std::pair<std::size_t, std::size_t>>(10000ms);
   ASSERT_TRUE(r);
   EXPECT_GE(r->first, std::size_t{512} << 10) << "the envelopes did not drift into the consumer's pool";
