@@ -53,6 +53,10 @@ summary() {
   printf '%d passed, %d failed\n' "$passed" "$failed"
 }
 trap summary EXIT
+# A run ended by a signal (a CI timeout, ^C) is a failure: without these the
+# EXIT trap saw the status of the last command and said "all phases passed".
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
 # phase NAME COMMAND...: runs COMMAND, records its time; a failure ends the run.
 phase() {
