@@ -202,9 +202,10 @@ void port::end_recv_now(reactor::event_loop& loop, bool must) noexcept {
     auto ev = loop.cancel_recv_now(fd_);
     if (!ev) {
       if (must) {
+        // A multishot receive would read on: asked to end all the same (its
+        // bytes are dropped: completions_ is off, or the port moves).
         if (recv_multishot_ && !recv_ending_) {
-          (void)loop.cancel_recv(
-              fd_);  // (it would read on; its bytes are dropped: completions_ is off or the port moves)
+          (void)loop.cancel_recv(fd_);
         }
         recv_in_flight_ = false;
         recv_multishot_ = false;
