@@ -1455,12 +1455,11 @@ void port::on_recv(std::uint64_t, std::int32_t result, const std::byte* data, bo
   }
   absorb(result, data);
   if (wants_frames() && !busy_) {
-    pump();
-  }
-  // A multishot receive reads on: once the stream is no longer wanted as
-  // it comes, it ends (its last bytes come here and are kept), so that the
-  // rest stays in the kernel.
-  if (recv_multishot_) {
+    pump();  // (which ends a multishot receive no longer wanted, as below)
+  } else if (recv_multishot_) {
+    // A multishot receive reads on: once the stream is no longer wanted as
+    // it comes, it ends (its last bytes come here and are kept), so that
+    // the rest stays in the kernel.
     stop_wanting();
   }
 }

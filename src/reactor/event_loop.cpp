@@ -287,27 +287,15 @@ result<void> event_loop::remove_before_close(int fd) {
 }
 
 result<void> event_loop::submit_recv(int fd) {
-  assert_in_owner_thread();
-  if (!watched(fd)) {
-    return fail(errc::enoent);
-  }
-  return backend_->submit_recv(fd);
+  return on_watched(fd, [&] { return backend_->submit_recv(fd); });
 }
 
 result<void> event_loop::submit_recv_multishot(int fd) {
-  assert_in_owner_thread();
-  if (!watched(fd)) {
-    return fail(errc::enoent);
-  }
-  return backend_->submit_recv_multishot(fd);
+  return on_watched(fd, [&] { return backend_->submit_recv_multishot(fd); });
 }
 
 result<void> event_loop::cancel_recv(int fd) {
-  assert_in_owner_thread();
-  if (!watched(fd)) {
-    return fail(errc::enoent);
-  }
-  return backend_->cancel_recv(fd);
+  return on_watched(fd, [&] { return backend_->cancel_recv(fd); });
 }
 
 void io_handler::on_accept(std::uint64_t, std::int32_t result, bool) noexcept {
@@ -317,19 +305,11 @@ void io_handler::on_accept(std::uint64_t, std::int32_t result, bool) noexcept {
 }
 
 result<void> event_loop::submit_accept(int fd) {
-  assert_in_owner_thread();
-  if (!watched(fd)) {
-    return fail(errc::enoent);
-  }
-  return backend_->submit_accept(fd);
+  return on_watched(fd, [&] { return backend_->submit_accept(fd); });
 }
 
 result<void> event_loop::cancel_accept(int fd) {
-  assert_in_owner_thread();
-  if (!watched(fd)) {
-    return fail(errc::enoent);
-  }
-  return backend_->cancel_accept(fd);
+  return on_watched(fd, [&] { return backend_->cancel_accept(fd); });
 }
 
 // A multishot receive may have several completions in the batch being
@@ -341,35 +321,38 @@ result<io_event> event_loop::cancel_recv_now(int fd) {
 }
 
 template <class F>
-result<io_event> event_loop::take_completion(int fd, event_kind k, F&& from_backend) {
+auto event_loop::on_watched(int fd, F&& op) -> decltype(op()) {
   assert_in_owner_thread();
   if (!watched(fd)) {
     return fail(errc::enoent);
   }
-  const registration& r = regs_[static_cast<std::size_t>(fd)];
-  std::uint64_t token = make_token(fd, r.generation);
-  for (std::size_t i = batch_next_; i < batch_end_; ++i) {
-    io_event& ev = events_[i];
-    if (ev.kind == k && ev.token == token) {
-      io_event found = ev;
-      found.token = r.token;
-      ev.token = dead_token;
-      return found;
+  return std::forward<F>(op)();
+}
+
+template <class F>
+result<io_event> event_loop::take_completion(int fd, event_kind k, F&& from_backend) {
+  return on_watched(fd, [&]() -> result<io_event> {
+    const registration& r = regs_[static_cast<std::size_t>(fd)];
+    std::uint64_t token = make_token(fd, r.generation);
+    for (std::size_t i = batch_next_; i < batch_end_; ++i) {
+      io_event& ev = events_[i];
+      if (ev.kind == k && ev.token == token) {
+        io_event found = ev;
+        found.token = r.token;
+        ev.token = dead_token;
+        return found;
+      }
     }
-  }
-  result<io_event> ev = std::forward<F>(from_backend)();
-  if (ev) {
-    ev->token = r.token;
-  }
-  return ev;
+    result<io_event> ev = std::forward<F>(from_backend)();
+    if (ev) {
+      ev->token = r.token;
+    }
+    return ev;
+  });
 }
 
 result<void> event_loop::submit_send(int fd, const ::iovec* iov, std::size_t n) {
-  assert_in_owner_thread();
-  if (!watched(fd)) {
-    return fail(errc::enoent);
-  }
-  return backend_->submit_send(fd, iov, n);
+  return on_watched(fd, [&] { return backend_->submit_send(fd, iov, n); });
 }
 
 // A completion already fetched, not yet dispatched, is taken out of the

@@ -88,6 +88,8 @@ constexpr std::uint16_t recv_group = 0;
 // follow every id the first can have (at most 32768 buffers each).
 constexpr std::uint16_t stream_group = 1;
 constexpr std::uint16_t stream_first_id = 32768;
+// Whether a buffer id is a stream buffer's (only streams_ hands them out).
+constexpr bool stream_id(std::uint16_t id) noexcept { return id >= stream_first_id; }
 
 // POLLRDHUP shows a half close without a read; the kernel always adds
 // POLLERR and POLLHUP. EPOLLET is what the kernel assumes without
@@ -238,7 +240,6 @@ struct io_uring_backend::buffer_ring {
   std::size_t memory_bytes = 0;
   unsigned count = 0;
   unsigned size = 0;
-  std::uint16_t group = 0;
   std::uint16_t first_id = 0;  // the id of the first buffer (ids run on from it)
 
   buffer_ring() = default;
@@ -262,7 +263,6 @@ struct io_uring_backend::buffer_ring {
   int set_up(io_uring* ring, unsigned n, unsigned bytes, std::uint16_t bgid, std::uint16_t first) noexcept {
     count = n;
     size = bytes;
-    group = bgid;
     first_id = first;
     entries_bytes = sizeof(io_uring_buf) * count;
     void* e = ::mmap(nullptr, entries_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
@@ -279,7 +279,7 @@ struct io_uring_backend::buffer_ring {
     io_uring_buf_reg reg{};
     reg.ring_addr = reinterpret_cast<std::uintptr_t>(entries);
     reg.ring_entries = count;
-    reg.bgid = group;
+    reg.bgid = bgid;
     int ret = io_uring_register_buf_ring(ring, &reg, 0);
     if (ret < 0) {
       return ret;
@@ -663,16 +663,8 @@ result<void> io_uring_backend::submit_recv(int fd) noexcept {
   if (!parked && sqe == nullptr) {
     return fail(errc::ebusy);
   }
-  s->recv_listed = parked;
-  s->recv_multishot = false;
-  s->recv_answered = false;
-  s->recv_held = false;
-  s->recv_unmade = false;
-  s->recv_generation = generation;
-  s->recv_in_flight = true;
-  s->recv_parked = parked;
+  begin_recv(*s, generation, parked, false);
   parked_count_ += parked ? 1 : 0;
-  ++stats_.recvs;
   if (!parked) {
     prep_recv(sqe, fd, *s, false);
   }
@@ -683,26 +675,12 @@ result<void> io_uring_backend::submit_recv(int fd) noexcept {
 // not one that answers requests, so the entry is made now and the kernel
 // tries it at submission.
 result<void> io_uring_backend::submit_recv_multishot(int fd) noexcept {
-  slot* s = find(fd);
-  if (s == nullptr) {
-    return fail(errc::enoent);
-  }
-  if (!supports_recv_multishot()) {
-    return fail(errc::unsupported);
-  }
-  auto op = start_op(fd, true);
+  auto op = start_op(fd, supports_recv_multishot());
   if (!op) {
     return fail(op.error());
   }
-  io_uring_sqe* sqe = op->second;
-  s->recv_listed = false;
-  s->recv_parked = false;
-  s->recv_answered = false;
-  s->recv_held = false;
-  s->recv_unmade = false;
-  s->recv_multishot = true;
-  s->recv_went_on = false;
-  s->recv_in_flight = true;
+  auto [s, sqe] = *op;
+  begin_recv(*s, s->recv_generation, false, true);
   s->op_entry = ring_->sq.sqe_tail - 1;
   // (Length 0: each completion fills at most one provided buffer; the
   // kernel refuses a length with IORING_RECV_MULTISHOT before 6.10.)
@@ -710,9 +688,22 @@ result<void> io_uring_backend::submit_recv_multishot(int fd) noexcept {
   io_uring_sqe_set_flags(sqe, IOSQE_BUFFER_SELECT);
   sqe->buf_group = stream_group;
   io_uring_sqe_set_data64(sqe, recv_data(fd, s->recv_generation));
-  ++stats_.recvs;
-  ++stats_.recv_multishots;
   return ok();
+}
+
+// A receive's state in its slot as it begins (counted in the stats).
+void io_uring_backend::begin_recv(slot& s, std::uint32_t generation, bool parked, bool multishot) noexcept {
+  s.recv_generation = generation;
+  s.recv_in_flight = true;
+  s.recv_parked = parked;
+  s.recv_listed = parked;
+  s.recv_multishot = multishot;
+  s.recv_went_on = false;
+  s.recv_answered = false;
+  s.recv_held = false;
+  s.recv_unmade = false;
+  ++stats_.recvs;
+  stats_.recv_multishots += multishot ? 1 : 0;
 }
 
 // The entry of a parked receive. Without room in the ring (a submission the
@@ -1272,11 +1263,10 @@ void io_uring_backend::give_back_buffers() noexcept {
   if (lent_.empty()) {
     return;
   }
-  int added[2] = {0, 0};  // per ring: the entries added so far, past its tail
+  int added[2] = {0, 0};  // per ring (by stream_id): the entries added so far, past its tail
   for (std::uint16_t id : lent_) {
     buffer_ring& r = ring_of(id);
-    int& n = added[&r == buffers_.get() ? 0 : 1];
-    io_uring_buf_ring_add(r.entries, r.at(id), r.size, id, r.mask(), n++);
+    io_uring_buf_ring_add(r.entries, r.at(id), r.size, id, r.mask(), added[stream_id(id) ? 1 : 0]++);
   }
   if (added[0] != 0) {
     io_uring_buf_ring_advance(buffers_->entries, added[0]);
@@ -1288,7 +1278,7 @@ void io_uring_backend::give_back_buffers() noexcept {
 }
 
 io_uring_backend::buffer_ring& io_uring_backend::ring_of(std::uint16_t id) const noexcept {
-  return id >= stream_first_id && streams_ ? *streams_ : *buffers_;
+  return stream_id(id) ? *streams_ : *buffers_;
 }
 
 // Waits (unless the timeout is zero or completions are at hand), reaps, and

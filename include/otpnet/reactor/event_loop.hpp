@@ -324,6 +324,10 @@ class event_loop {
   std::size_t posted_phase();
   bool posted_pending() const noexcept;
   bool pending_work(time_point t) const noexcept;
+  /// `op()` (a backend operation on `fd`), on the owner thread, if `fd` is
+  /// added; else `enoent`.
+  template <class F>
+  auto on_watched(int fd, F&& op) -> decltype(op());
   /// The next completion of kind `k` for the watched `fd` in the batch
   /// being dispatched, taken out of it (its entry then names no descriptor
   /// and is skipped), else what `from_backend` returns; either with the

@@ -294,6 +294,9 @@ class io_uring_backend final : public backend {
   // those it still owes.
   std::optional<completion> take_now(std::uint64_t target) noexcept;
   result<std::pair<slot*, io_uring_sqe*>> start_op(int fd, bool supported) noexcept;
+  // The slot's state as a receive begins: `generation`, parked or not,
+  // multishot or not, nothing answered, held or unmade.
+  void begin_recv(slot& s, std::uint32_t generation, bool parked, bool multishot) noexcept;
   // Queues the entry of the receive in flight of `s`, parked until now.
   void queue_recv(int fd, slot& s, bool poll_first) noexcept;
   // Room in held_ for the completion of every parked receive and `extra`
