@@ -1447,6 +1447,16 @@ void port::on_recv(std::uint64_t, std::int32_t result, const std::byte* data, bo
   }
   recv_in_flight_ = more;
   if (!more) {
+    if (recv_multishot_ && result == -EINTR) {
+      // Ended having taken nothing: a kernel that refuses multishot
+      // receives (the backend makes none from now on), or interrupted.
+      reactor::event_loop* loop = otpnet::detail::current_loop();
+      if (loop != nullptr && !loop->supports_recv_multishot()) {
+        report(errc::einval,
+               "the kernel refused a multishot receive; {active, true} sockets of this scheduler read with "
+               "single-shot receives from now on");
+      }
+    }
     recv_multishot_ = false;
     recv_ending_ = false;
   }

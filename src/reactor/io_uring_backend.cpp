@@ -684,7 +684,7 @@ result<void> io_uring_backend::submit_recv_multishot(int fd) noexcept {
   s->op_entry = ring_->sq.sqe_tail - 1;
   // (Length 0: each completion fills at most one provided buffer; the
   // kernel refuses a length with IORING_RECV_MULTISHOT before 6.10.)
-  io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);
+  io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, refuse_multishot_ ? MSG_WAITALL : 0);
   io_uring_sqe_set_flags(sqe, IOSQE_BUFFER_SELECT);
   sqe->buf_group = stream_group;
   io_uring_sqe_set_data64(sqe, recv_data(fd, s->recv_generation));
@@ -900,6 +900,9 @@ int io_uring_backend::sync_cancel(std::uint64_t target) noexcept {
   submitted();
   if ((ret < 0 && ret != -EBUSY && ret != -EAGAIN) || io_uring_sq_ready(ring) != 0) {
     return -EBUSY;
+  }
+  if (fail_sync_cancels_) [[unlikely]] {
+    return -EIO;
   }
   return register_sync_cancel(ring, target);
 }

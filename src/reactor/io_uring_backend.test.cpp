@@ -4,6 +4,7 @@
 
 #include "internal/syscall.hpp"
 #include "support/alloc_hooks.hpp"
+#include "support/io_uring_seam.hpp"
 
 #include <gtest/gtest.h>
 #include <liburing.h>
@@ -30,13 +31,6 @@
 // backend.test.cpp. Skipped where the selector's probe found no io_uring.
 
 namespace otpnet::reactor {
-
-// The backend's test seam (a friend): a ring that takes no entry, and the
-// entries queued for the next submission.
-struct io_uring_backend_testing {
-  static void refuse_entries(io_uring_backend& b, bool refuse) { b.refuse_entries_ = refuse; }
-  static unsigned queued_entries(const io_uring_backend& b) { return io_uring_sq_ready(b.ring_.get()); }
-};
 
 namespace {
 
@@ -826,6 +820,60 @@ TEST_F(io_uring_backend_test, no_stream_buffers_means_no_multishot_receives) {
   auto [a, peer] = watched_pair(*b, 4, interest::write);
   EXPECT_EQ(b->submit_recv_multishot(a).error(), errc::unsupported);
   ASSERT_TRUE(b->remove(a));
+}
+
+// A kernel that refuses multishot receives (EINVAL at the first completion,
+// as before 6.0): the receive ends as interrupted, having taken nothing;
+// the backend makes no more of them and says so; a single-shot receive then
+// takes the bytes that were waiting.
+TEST_F(io_uring_backend_test, multishot_recv_refused_by_the_kernel_turns_them_off_and_loses_nothing) {
+  auto b = make();
+  ASSERT_TRUE(b);
+  seam::refuse_multishot(*b, true);
+  auto [a, peer] = watched_pair(*b, 5, interest::write);
+  put(peer, "waiting");
+  ASSERT_TRUE(b->submit_recv_multishot(a));
+  auto r = await_event(*b, 5, event_kind::recv);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result, -EINTR);
+  EXPECT_FALSE(r->more);
+  EXPECT_EQ(r->data, nullptr);
+  EXPECT_EQ(b->stats().multishot_refused, 1u);
+  EXPECT_FALSE(b->supports_recv_multishot());
+  EXPECT_EQ(b->submit_recv_multishot(a).error(), errc::unsupported);
+  ASSERT_TRUE(b->submit_recv(a));
+  auto single = await_recv(*b, 5);
+  ASSERT_TRUE(single.seen);
+  EXPECT_EQ(single.bytes, "waiting");
+  ASSERT_TRUE(b->remove(a));
+}
+
+// A multishot receive that cancel_recv_now cannot end (the kernel does not
+// answer the cancellation) stays in flight and is reported as an error;
+// remove still ends it, and nothing more comes for it.
+TEST_F(io_uring_backend_test, cancel_recv_now_that_cannot_end_a_multishot_recv_fails_and_remove_ends_it) {
+  auto b = make();
+  ASSERT_TRUE(b);
+  auto [a, peer] = watched_pair(*b, 7, interest::write);
+  ASSERT_TRUE(b->submit_recv_multishot(a));
+  put(peer, "first");
+  auto r = await_event(*b, 7, event_kind::recv);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(bytes_of(*r), "first");
+  ASSERT_TRUE(r->more);
+  seam::fail_sync_cancels(*b, true);
+  auto now = b->cancel_recv_now(a);
+  ASSERT_FALSE(now);
+  EXPECT_EQ(now.error(), errc::eio);
+  EXPECT_EQ(b->submit_recv(a).error(), errc::ealready) << "the receive no longer counted as in flight";
+  seam::fail_sync_cancels(*b, false);
+  ASSERT_TRUE(b->remove(a));
+  (void)poll_all(*b);  // the cancellation goes with this poll
+  put(peer, "after");
+  for (const io_event& ev : poll_all_events(*b)) {
+    EXPECT_NE(ev.token, 7u) << "an event for a removed descriptor";
+  }
+  EXPECT_EQ(read_now(a), "after");
 }
 
 // cancel_recv_now of a multishot receive: every completion, one per call, in

@@ -341,10 +341,15 @@ class io_uring_backend final : public backend {
   std::size_t queued_sends_ = 0;             // send entries not yet submitted (voided ones excepted)
   // What the queued sends point to, read by the kernel at submission.
   std::unique_ptr<send_area> sends_;
-  // Tests: the ring takes no entry, as when it is full and the kernel
-  // refuses the submission that would make room (set through
-  // io_uring_backend_testing, defined by the tests).
+  // Faults for the tests, set through io_uring_backend_testing
+  // (tests/support/io_uring_seam.hpp). The ring takes no entry, as when it
+  // is full and the kernel refuses the submission that would make room.
+  // Multishot receives carry MSG_WAITALL, which the kernel refuses with
+  // EINVAL, as a kernel without them does. Synchronous cancellations fail
+  // (EIO), as one whose answer another thread owes does.
   bool refuse_entries_ = false;
+  bool refuse_multishot_ = false;
+  bool fail_sync_cancels_ = false;
   friend struct io_uring_backend_testing;
 };
 
