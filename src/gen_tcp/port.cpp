@@ -40,6 +40,10 @@ constexpr std::size_t max_buffered = std::numeric_limits<std::uint32_t>::max();
 /// Replies and notes the port owes a waiting process (runtime/process.hpp).
 using otpnet::detail::must_send;
 
+// Whether this scheduler's thread has said that its loop's kernel refuses
+// multishot receives (one loop per scheduler thread, one line per loop).
+thread_local bool multishot_refusal_reported = false;
+
 }  // namespace
 
 // A port lives as long as its connection: 248 bytes, so that with
@@ -224,11 +228,28 @@ void port::end_recv_now(reactor::event_loop& loop, bool must) noexcept {
     }
     absorb(ev->result, ev->data);
     if (!ev->more) {
+      note_multishot_end(ev->result);
       recv_in_flight_ = false;
       recv_multishot_ = false;
       recv_ending_ = false;
       return;
     }
+  }
+}
+
+// The last completion of a receive: if it was a multishot one that ended
+// having taken nothing (EINTR) because the kernel refuses them (the loop
+// makes none from now on), the scheduler says so, once.
+void port::note_multishot_end(std::int32_t result) noexcept {
+  if (!recv_multishot_ || result != -EINTR || multishot_refusal_reported) {
+    return;
+  }
+  reactor::event_loop* loop = otpnet::detail::current_loop();
+  if (loop != nullptr && !loop->supports_recv_multishot()) {
+    multishot_refusal_reported = true;
+    report(errc::einval,
+           "the kernel refused a multishot receive; {active, true} sockets of this scheduler read with single-shot "
+           "receives from now on");
   }
 }
 
@@ -1447,16 +1468,7 @@ void port::on_recv(std::uint64_t, std::int32_t result, const std::byte* data, bo
   }
   recv_in_flight_ = more;
   if (!more) {
-    if (recv_multishot_ && result == -EINTR) {
-      // Ended having taken nothing: a kernel that refuses multishot
-      // receives (the backend makes none from now on), or interrupted.
-      reactor::event_loop* loop = otpnet::detail::current_loop();
-      if (loop != nullptr && !loop->supports_recv_multishot()) {
-        report(errc::einval,
-               "the kernel refused a multishot receive; {active, true} sockets of this scheduler read with "
-               "single-shot receives from now on");
-      }
-    }
+    note_multishot_end(result);
     recv_multishot_ = false;
     recv_ending_ = false;
   }

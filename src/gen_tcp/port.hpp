@@ -226,6 +226,9 @@ class port final : public std::enable_shared_from_this<port>, public port_resour
   /// Takes in a receive's completion: bytes, the end, or an error kept for
   /// the next read.
   void absorb(std::int32_t result, const std::byte* data) noexcept;
+  /// At a receive's last completion: says once per scheduler that its
+  /// kernel refuses multishot receives, if that is how this one ended.
+  void note_multishot_end(std::int32_t result) noexcept;
   /// Makes sure at least `min_free` bytes are free after rend_: when they
   /// are not, the buffered bytes move to the front of the chunk or to a new
   /// one that holds `want` bytes from rstart_ (what is buffered included).

@@ -822,8 +822,9 @@ TEST_F(io_uring_backend_test, no_stream_buffers_means_no_multishot_receives) {
   ASSERT_TRUE(b->remove(a));
 }
 
-// A kernel that refuses multishot receives (EINVAL at the first completion,
-// as before 6.0): the receive ends as interrupted, having taken nothing;
+// A kernel that refuses multishot receives (EINVAL at the first completion;
+// the backend probes for them only through synchronous cancellation, of the
+// same release): the receive ends as interrupted, having taken nothing;
 // the backend makes no more of them and says so; a single-shot receive then
 // takes the bytes that were waiting.
 TEST_F(io_uring_backend_test, multishot_recv_refused_by_the_kernel_turns_them_off_and_loses_nothing) {
@@ -865,7 +866,7 @@ TEST_F(io_uring_backend_test, cancel_recv_now_that_cannot_end_a_multishot_recv_f
   auto now = b->cancel_recv_now(a);
   ASSERT_FALSE(now);
   EXPECT_EQ(now.error(), errc::eio);
-  EXPECT_EQ(b->submit_recv(a).error(), errc::ealready) << "the receive no longer counted as in flight";
+  EXPECT_EQ(b->submit_recv(a).error(), errc::ealready) << "the receive that could not be ended no longer counts";
   seam::fail_sync_cancels(*b, false);
   ASSERT_TRUE(b->remove(a));
   (void)poll_all(*b);  // the cancellation goes with this poll

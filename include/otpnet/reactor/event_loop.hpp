@@ -229,10 +229,8 @@ class event_loop {
   /// backend's. Errors: `enoent`, the backend's.
   result<io_event> cancel_recv_now(int fd);
 
-  /// The backend, for inspection (its name; a test's look at its counters)
-  /// and, on the loop's thread, a test's faults (tests/support/).
+  /// The backend, for inspection (its name; a test's look at its counters).
   const backend& io_backend() const noexcept { return *backend_; }
-  backend& io_backend() noexcept { return *backend_; }
 
   /// Whether the backend makes sends with its wait (`submit_send`).
   bool supports_send() const noexcept { return backend_->supports_send(); }

@@ -345,8 +345,9 @@ class io_uring_backend final : public backend {
   // (tests/support/io_uring_seam.hpp). The ring takes no entry, as when it
   // is full and the kernel refuses the submission that would make room.
   // Multishot receives carry MSG_WAITALL, which the kernel refuses with
-  // EINVAL, as a kernel without them does. Synchronous cancellations fail
-  // (EIO), as one whose answer another thread owes does.
+  // EINVAL, as a kernel without them would. Synchronous cancellations fail
+  // (EIO), as when the kernel refuses one: cancel_recv_now cannot end a
+  // receive, and cancel_accept falls back to an asynchronous cancel.
   bool refuse_entries_ = false;
   bool refuse_multishot_ = false;
   bool fail_sync_cancels_ = false;
