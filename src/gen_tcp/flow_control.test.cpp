@@ -575,6 +575,36 @@ TEST_F(flow_control, close_writes_out_the_queue_first) {
   EXPECT_EQ(got.size(), size);
 }
 
+// close() from another process while the owner waits in a passive recv
+// and the queue keeps the port lingering: the recv ends with closed at
+// once, as when the port closes with nothing queued (inet answers a
+// pending recv with {error, closed}); the queue is still written out.
+TEST_F(flow_control, a_lingering_close_answers_a_waiting_recv_with_closed) {
+  auto k = open_conn({.active = passive});
+  constexpr std::size_t size = 32 * mib;  // far more than the kernel buffers hold
+  EXPECT_EQ(call(k.owner,
+                 [](const socket& s) {
+                   auto q = s.send(buffer::copy_of(pattern(size)));
+                   return outcome(q) + (s.getstat().value().send_pend > 0 ? " waiting" : " written");
+                 }),
+            "ok waiting");
+  // The owner says it is about to wait, then waits in the same run: the
+  // close below, made from this thread, runs on the port's thread after it.
+  send(k.owner, acmd{[to = me()](socket s) -> task<std::string> {
+         send(to, ev{"recv waiting"});
+         auto r = co_await s.recv(0, must);
+         co_return r ? r->str() : "error:" + std::string(err_name(r.error()));
+       }});
+  ASSERT_EQ(next().kind, "recv waiting");
+  ASSERT_TRUE(k.sock.close());
+  auto r = mb().receive<ev>(must, [](const ev& x) { return x.kind == "reply"; });
+  ASSERT_TRUE(r) << "the waiting recv was never answered";
+  EXPECT_EQ(r->data, "error:closed");
+  auto [got, how] = k.c.read_to_end();
+  EXPECT_EQ(how, errc::closed);
+  EXPECT_EQ(got.size(), size);
+}
+
 TEST_F(flow_control, half_close_with_exit_on_close_false_keeps_the_sending_side) {
   auto k = open_conn({.active = always, .exit_on_close = false});
   ASSERT_TRUE(k.c.write("ping"));

@@ -286,7 +286,14 @@ result<void> port::close() noexcept {
     return close_now();  // (what the kernel takes now is written first)
   }
   closing_ = true;
-  waits_->recv_ticket = 0;
+  // Nothing more is read: a process waiting in recv (or for readiness)
+  // learns now that the socket is closed, as it would at once.
+  if (waits_->io_ticket != 0) {
+    must_send(waits_->io_pid, io_ready{std::exchange(waits_->io_ticket, 0), errc::closed});
+  }
+  if (recv_ticket() != 0) {
+    must_send(waits_->recv_pid, recv_reply{std::exchange(waits_->recv_ticket, 0), fail(errc::closed)});
+  }
   active_ = passive;
   return ok();
 }
@@ -650,6 +657,12 @@ port::read_outcome port::queue_recv() noexcept {
 }
 
 void port::absorb(std::int32_t result, const std::byte* data) noexcept {
+  if (recv_error_ != errc::ok) {
+    // A completion before this one was dropped (no memory, too large): the
+    // stream has a hole from there, so nothing after it is taken, not even
+    // its end; the next read fails the receive with the error.
+    return;
+  }
   if (result > 0) {
     auto n = static_cast<std::size_t>(result);
     std::size_t have = rend_ - rstart_;
