@@ -398,6 +398,7 @@ result<void> port::hand_over(pid new_owner) {
   // first). Readiness is edge-triggered and adding reports what is ready,
   // so nothing that arrives in between is missed.
   unregister_io();
+  joining_ = true;  // (published to the new scheduler by the store below)
   sched_.store(target, std::memory_order_release);
   moving_ = true;
   return ok();
@@ -426,6 +427,7 @@ void port::finish_hand_over() {
                                                 return;  // (the timer found no memory: fail_send)
                                               }
                                             }
+                                            self->joining_ = false;
                                             otpnet::detail::attach_resource(new_owner, self);
                                             if (!is_alive(new_owner)) {
                                               (void)self->close_now();
@@ -650,10 +652,16 @@ port::read_outcome port::queue_recv() noexcept {
     recv_ending_ = false;
   } else if (queued.error() == errc::ebusy) {
     post_pump();  // the submission ring is full for now: again next turn
-  } else {
-    (void)stop_completion_reads();  // by readiness then; an error shows at the next read
+  } else if (auto r = stop_completion_reads(); !r) {
+    // Nor by readiness (the loop refused that too, or an earlier receive
+    // failed): the receive fails now, rather than wait for an event that
+    // cannot come.
+    if (!is_closed()) {
+      fail_receive(r.error(), "receive failed");
+    }
+    return read_outcome::error;
   }
-  return read_outcome::would_block;
+  return read_outcome::would_block;  // by readiness from now on
 }
 
 void port::absorb(std::int32_t result, const std::byte* data) noexcept {
@@ -756,8 +764,8 @@ void port::fail_receive(errc reason, const char* what) noexcept {
 }
 
 void port::pump() noexcept {
-  if (pumping_) {
-    return;
+  if (pumping_ || joining_) {
+    return;  // (joining: finish_hand_over's task pumps once the loop watches the socket)
   }
   pumping_ = true;
   int budget = pump_budget;

@@ -372,6 +372,11 @@ class port final : public std::enable_shared_from_this<port>, public port_resour
   // true or N); its end was asked for (the owner stopped wanting a stream).
   bool recv_multishot_ : 1 = false;
   bool recv_ending_ : 1 = false;
+  // Handed to another scheduler and not yet watched by its loop: the new
+  // owner's calls deliver and read nothing until then (finish_hand_over's
+  // task pumps), so that nothing overtakes the messages the old owner is
+  // still forwarding. Set before sched_ names the new scheduler.
+  bool joining_ : 1 = false;
   // References to chunk_ taken ahead for the views pump hands out (each
   // view takes one without an atomic operation); given back with the port's
   // own when it lets the chunk go.
