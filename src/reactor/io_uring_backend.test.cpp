@@ -163,6 +163,32 @@ class io_uring_backend_test : public ::testing::Test {
     return r && *r == 1 && (p.revents & (POLLHUP | POLLRDHUP)) != 0;
   }
 
+  // Starts a multishot receive on `fd` and has its first completion bring
+  // the peer's "first", the receive going on.
+  static void start_stream(backend& b, int fd, int peer, std::uint64_t token) {
+    ASSERT_TRUE(b.submit_recv_multishot(fd));
+    put(peer, "first");
+    auto r = await_event(b, token, event_kind::recv);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(bytes_of(*r), "first");
+    ASSERT_TRUE(r->more);
+  }
+
+  // Removes `fd`, then checks that nothing more is reported for `token`
+  // and that bytes sent afterwards stay in the socket.
+  static void expect_removed_and_quiet(backend& b, int fd, int peer, std::uint64_t token) {
+    ASSERT_TRUE(b.remove(fd));
+    (void)poll_all(b);  // the cancellation goes with this poll
+    put(peer, "after");
+    for (const io_event& ev : poll_all_events(b)) {
+      EXPECT_NE(ev.token, token) << "an event for a removed descriptor";
+    }
+    std::string got(16, '\0');
+    auto n = internal::sys([&] { return ::recv(fd, got.data(), got.size(), MSG_DONTWAIT); });
+    got.resize(n ? static_cast<std::size_t>(*n) : 0);
+    EXPECT_EQ(got, "after");
+  }
+
   // Receive completions: polls (waiting up to a second each time, at most
   // 20 times) until one for `token` comes; its result and bytes.
   struct recv_result {
@@ -897,25 +923,14 @@ TEST_F(io_uring_backend_test, cancel_recv_now_that_cannot_end_a_multishot_recv_f
   auto b = make();
   ASSERT_TRUE(b);
   auto [a, peer] = watched_pair(*b, 7, interest::write);
-  ASSERT_TRUE(b->submit_recv_multishot(a));
-  put(peer, "first");
-  auto r = await_event(*b, 7, event_kind::recv);
-  ASSERT_TRUE(r);
-  EXPECT_EQ(bytes_of(*r), "first");
-  ASSERT_TRUE(r->more);
+  ASSERT_NO_FATAL_FAILURE(start_stream(*b, a, peer, 7));
   seam::fail_sync_cancels(*b, true);
   auto now = b->cancel_recv_now(a);
   ASSERT_FALSE(now);
   EXPECT_EQ(now.error(), errc::eio);
   EXPECT_EQ(b->submit_recv(a).error(), errc::ealready) << "the receive that could not be ended no longer counts";
   seam::fail_sync_cancels(*b, false);
-  ASSERT_TRUE(b->remove(a));
-  (void)poll_all(*b);  // the cancellation goes with this poll
-  put(peer, "after");
-  for (const io_event& ev : poll_all_events(*b)) {
-    EXPECT_NE(ev.token, 7u) << "an event for a removed descriptor";
-  }
-  EXPECT_EQ(read_now(a), "after");
+  expect_removed_and_quiet(*b, a, peer, 7);
 }
 
 // cancel_recv_now of a multishot receive: every completion, one per call, in
@@ -981,19 +996,8 @@ TEST_F(io_uring_backend_test, remove_ends_a_multishot_recv) {
   auto b = make();
   ASSERT_TRUE(b);
   auto [a, peer] = watched_pair(*b, 3, interest::write);
-  ASSERT_TRUE(b->submit_recv_multishot(a));
-  put(peer, "first");
-  auto r = await_event(*b, 3, event_kind::recv);
-  ASSERT_TRUE(r);
-  EXPECT_EQ(bytes_of(*r), "first");
-  EXPECT_TRUE(r->more);
-  ASSERT_TRUE(b->remove(a));
-  (void)poll_all(*b);  // the cancellation goes with this poll
-  put(peer, "after");
-  for (const io_event& ev : poll_all_events(*b)) {
-    EXPECT_NE(ev.token, 3u) << "an event for a removed descriptor";
-  }
-  EXPECT_EQ(read_now(a), "after");
+  ASSERT_NO_FATAL_FAILURE(start_stream(*b, a, peer, 3));
+  expect_removed_and_quiet(*b, a, peer, 3);
 }
 
 // -- sends -----------------------------------------------------------------------------------
