@@ -253,6 +253,20 @@ void port::note_multishot_end(std::int32_t result) noexcept {
   }
 }
 
+// A process waiting for readiness or in a passive recv is told the socket
+// is closed (close and close_now).
+void port::answer_waiters_closed() noexcept {
+  if (!waits_) {
+    return;
+  }
+  if (waits_->io_ticket != 0) {
+    must_send(waits_->io_pid, io_ready{std::exchange(waits_->io_ticket, 0), errc::closed});
+  }
+  if (waits_->recv_ticket != 0) {
+    must_send(waits_->recv_pid, recv_reply{std::exchange(waits_->recv_ticket, 0), fail(errc::closed)});
+  }
+}
+
 void port::owner_exited(pid who) noexcept {
   if (who == owner() && !is_closed()) {
     (void)close_now();
@@ -288,12 +302,7 @@ result<void> port::close() noexcept {
   closing_ = true;
   // Nothing more is read: a process waiting in recv (or for readiness)
   // learns now that the socket is closed, as it would at once.
-  if (waits_->io_ticket != 0) {
-    must_send(waits_->io_pid, io_ready{std::exchange(waits_->io_ticket, 0), errc::closed});
-  }
-  if (recv_ticket() != 0) {
-    must_send(waits_->recv_pid, recv_reply{std::exchange(waits_->recv_ticket, 0), fail(errc::closed)});
-  }
+  answer_waiters_closed();
   active_ = passive;
   return ok();
 }
@@ -315,18 +324,13 @@ result<void> port::close_now() noexcept {
   if (transport* t = current_transport()) {
     t->shutdown();
   }
-  if (waits_ && waits_->io_ticket != 0) {
-    must_send(waits_->io_pid, io_ready{std::exchange(waits_->io_ticket, 0), errc::closed});
-  }
+  answer_waiters_closed();
   unregister_io();
   cancel_send_timer();
   drop_chunk();
   rstart_ = rend_ = 0;
   outq_.clear();
   queued_bytes_ = 0;
-  if (recv_ticket() != 0) {
-    must_send(waits_->recv_pid, recv_reply{std::exchange(waits_->recv_ticket, 0), fail(errc::closed)});
-  }
   notify_drained(errc::closed);
   (void)so::close(sock_);
   // Last: this may be the last reference.

@@ -241,6 +241,9 @@ class port final : public std::enable_shared_from_this<port>, public port_resour
   /// then tcp_error and tcp_closed to the owner (or the error to a passive
   /// recv waiting), and the port closes.
   void fail_receive(errc reason, const char* what) noexcept;
+  /// Tells a process waiting for readiness or in a passive recv that the
+  /// socket is closed.
+  void answer_waiters_closed() noexcept;
   std::span<const std::byte> buffered() const noexcept;
   void consume(std::size_t n) noexcept;
   /// Lets chunk_ go: the port's reference and the credit it took ahead.
