@@ -456,6 +456,112 @@ TEST_F(ownership, a_hand_over_the_new_loop_cannot_watch_closes_the_port_with_a_r
   EXPECT_TRUE(down) << "the holder did not end";
 }
 
+/// Two moments the processes of the test below wait for on their threads.
+struct hand_on_steps {
+  std::atomic<bool> b_holds_its_thread{false};
+  std::atomic<bool> a_has_handed_over{false};
+  std::atomic<std::size_t> b_loop_watched{0};  // descriptors B's loop watched before
+};
+
+/// How many descriptors the calling process's loop watches.
+std::size_t watched_here() {
+  reactor::event_loop* loop = otpnet::detail::current_loop();
+  return loop != nullptr ? loop->watched_count() : 0;
+}
+
+/// B: given the socket, holds its scheduler's thread until A's hand-over to
+/// it is done (so that the task A's hand-over posted to this scheduler has
+/// not run yet), then hands the socket on to `to` and says so.
+proc hand_on_before_the_join(std::shared_ptr<hand_on_steps> steps, pid to, pid report) {
+  given g = co_await receive<given>();
+  steps->b_loop_watched = watched_here();
+  steps->b_holds_its_thread = true;
+  const bool a_done = wait_until([&] { return steps->a_has_handed_over.load(); });
+  auto r = co_await g.sock.controlling_process(to);
+  if (r) {
+    send(to, given{g.sock});
+  }
+  send(report, ev{"handed on", std::string(a_done ? "" : "before A, ") + outcome(r)});
+  (void)co_await receive<stop_cmd>();
+}
+
+/// C, the last owner: given the socket, arms it once; answers each frame
+/// "marker" with "back" and re-arms; reports a receive that fails.
+proc last_owner(pid report) {
+  for (;;) {
+    message m = co_await receive_any();
+    if (auto* g = m.get_if<given>()) {
+      send(report, ev{"c given", outcome(g->sock.setopts({.active = once}))});
+    } else if (auto* d = m.get_if<tcp>()) {
+      if (d->data.str() == "marker") {
+        std::string sent = outcome(d->sock.send(std::string_view("back")));
+        std::string rearmed = outcome(d->sock.setopts({.active = once}));
+        send(report, ev{"c marker", sent == rearmed ? sent : sent + "," + rearmed});
+      }
+    } else if (auto* e = m.get_if<tcp_error>()) {
+      send(report, ev{"c error", {}, e->reason});
+    } else if (m.is<stop_cmd>()) {
+      co_return;
+    }
+  }
+}
+
+/// The last owner's round trip: "marker" in, "back" out.
+void round_trip_through(const client& c, mailbox& box) {
+  ASSERT_TRUE(c.write(frame2("marker")));
+  auto answered = box.receive<ev>(must, [](const ev& e) { return e.kind == "c marker" || e.kind == "c error"; });
+  ASSERT_TRUE(answered) << "the last owner got no frame";
+  EXPECT_EQ(answered->kind + " " + answered->data, "c marker ok") << err_name(answered->reason);
+  EXPECT_EQ(c.read_exact(6), std::string("\0\4back", 6));
+}
+
+// A hands the socket to B on another scheduler; B hands it on to C, on A's
+// scheduler, before the task A's hand-over posted to B's scheduler (to
+// join its loop) has run. That task must leave the port alone: the port
+// joins C's loop only, once, and belongs to C alone, so B's end does not
+// close it. C receives and sends before B ends and after, and nothing is
+// reported. (B holds its scheduler's thread from before A's hand-over until
+// A's is done, so that the order is the same every time.)
+TEST_F(ownership, a_socket_handed_on_before_its_move_is_done_joins_only_the_last_owners_loop) {
+  auto k = open_conn({.active = passive, .packet = packet_type::u2}, 0);
+  auto steps = std::make_shared<hand_on_steps>();
+  pid c = spawn_opt({.scheduler = 0}, [to = me()]() -> proc { return last_owner(to); }).first;
+  pid b = spawn_opt({.scheduler = 1}, [steps, c, to = me()]() -> proc {
+            return hand_on_before_the_join(steps, c, to);
+          }).first;
+  std::string moved = acall(k.owner, [b, steps](socket s) -> task<std::string> {
+    send(b, given{s});
+    const bool b_holds = wait_until([&] { return steps->b_holds_its_thread.load(); });
+    auto r = co_await s.controlling_process(b);
+    steps->a_has_handed_over = true;
+    co_return std::string(b_holds ? "" : "B did not hold its thread, ") + outcome(r);
+  });
+  ASSERT_EQ(moved, "ok");
+  auto on = mb().receive<ev>(must, [](const ev& e) { return e.kind == "handed on"; });
+  ASSERT_TRUE(on);
+  ASSERT_EQ(on->data, "ok");
+  auto given_c = mb().receive<ev>(must, [](const ev& e) { return e.kind == "c given"; });
+  ASSERT_TRUE(given_c);
+  EXPECT_EQ(given_c->data, "ok");
+  round_trip_through(k.c, mb());
+  // B's loop (its posted tasks run in order: A's join task before this
+  // probe) watches no more than it did before the socket came to B.
+  spawn_opt({.scheduler = 1}, [to = me()]() -> proc {
+    send(to, ev{"watched", std::to_string(watched_here())});
+    co_return;
+  });
+  auto watched = mb().receive<ev>(must, [](const ev& e) { return e.kind == "watched"; });
+  ASSERT_TRUE(watched);
+  EXPECT_EQ(watched->data, std::to_string(steps->b_loop_watched.load())) << "B's loop watches the socket too";
+  ref mon = monitor(b);
+  send(b, stop_cmd{});
+  ASSERT_TRUE(mb().receive<down_msg>(must, [&](const down_msg& d) { return d.monitor == mon; }));
+  round_trip_through(k.c, mb());
+  EXPECT_FALSE(reports().saw("cannot watch")) << "the port was watched twice";
+  EXPECT_FALSE(reports().saw("receive failed"));
+  send(c, stop_cmd{});
+}
+
 TEST_F(ownership, only_the_owner_may_hand_over_set_options_or_receive) {
   auto k = open_conn({.active = passive}, 0);
   // Another process on the owner's scheduler (and one on the other).

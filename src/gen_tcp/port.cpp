@@ -359,7 +359,7 @@ result<void> port::shutdown_now(so::shutdown_how how) noexcept {
   return so::shutdown(sock_, how);
 }
 
-result<void> port::hand_over(pid new_owner) {
+result<port::move> port::hand_over(pid new_owner) {
   if (is_closed()) {
     return fail(errc::closed);
   }
@@ -384,8 +384,10 @@ result<void> port::hand_over(pid new_owner) {
   (void)so::set_owner(sock_, new_owner.value());
   owner_.store(new_owner.value(), std::memory_order_release);
   if (same_thread) {
-    otpnet::detail::attach_resource(new_owner, weak_from_this());
-    return ok();
+    if (!joining_) {  // (joining: the join task attaches the owner of then)
+      otpnet::detail::attach_resource(new_owner, weak_from_this());
+    }
+    return move{};
   }
   // The send timer of this loop goes.
   cancel_send_timer();
@@ -402,44 +404,46 @@ result<void> port::hand_over(pid new_owner) {
   // first). Readiness is edge-triggered and adding reports what is ready,
   // so nothing that arrives in between is missed.
   unregister_io();
-  joining_ = true;  // (published to the new scheduler by the store below)
+  // (Both published to the new scheduler by the store below; from the store
+  // on, this thread touches none of the port's fields.)
+  joining_ = true;
+  const move m{target, ++moves_};
   sched_.store(target, std::memory_order_release);
-  moving_ = true;
-  return ok();
+  return m;
 }
 
-void port::finish_hand_over() {
-  if (!moving_) {
+void port::finish_hand_over(move m) {
+  if (m.to < 0) {
     return;
   }
-  moving_ = false;
-  pid new_owner = owner();
-  (void)otpnet::detail::post_to_scheduler(sched_.load(std::memory_order_acquire),
-                                          [self = shared_from_this(), new_owner] {
-                                            if (self->is_closed()) {
-                                              return;
-                                            }
-                                            if (errc e = self->register_io(); e != errc::ok) {
-                                              // The new owner learns it as from a failed read:
-                                              // tcp_error, then tcp_closed, and the port closes.
-                                              self->fail_receive(e, "the reactor cannot watch the socket");
-                                              return;
-                                            }
-                                            if (!self->outq_.empty()) {
-                                              self->arm_send_timer();  // on this loop now
-                                              if (self->is_closed()) {
-                                                return;  // (the timer found no memory: fail_send)
-                                              }
-                                            }
-                                            self->joining_ = false;
-                                            otpnet::detail::attach_resource(new_owner, self);
-                                            if (!is_alive(new_owner)) {
-                                              (void)self->close_now();
-                                              return;
-                                            }
-                                            self->pump();
-                                            self->flush();
-                                          });
+  (void)otpnet::detail::post_to_scheduler(m.to, [self = shared_from_this(), m] {
+    // The port is this scheduler's, and this is its last move: otherwise a
+    // later move's task joins (the new owner handed it on before this ran).
+    if (self->sched_.load(std::memory_order_acquire) != m.to || self->moves_ != m.nth || self->is_closed()) {
+      return;
+    }
+    if (errc e = self->register_io(); e != errc::ok) {
+      // The new owner learns it as from a failed read: tcp_error, then
+      // tcp_closed, and the port closes.
+      self->fail_receive(e, "the reactor cannot watch the socket");
+      return;
+    }
+    if (!self->outq_.empty()) {
+      self->arm_send_timer();  // on this loop now
+      if (self->is_closed()) {
+        return;  // (the timer found no memory: fail_send)
+      }
+    }
+    self->joining_ = false;
+    const pid owner = self->owner();
+    otpnet::detail::attach_resource(owner, self);
+    if (!is_alive(owner)) {
+      (void)self->close_now();
+      return;
+    }
+    self->pump();
+    self->flush();
+  });
 }
 
 void port::report(errc reason, const char* what) noexcept {

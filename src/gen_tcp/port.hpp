@@ -152,10 +152,20 @@ class port final : public std::enable_shared_from_this<port>, public port_resour
     return {stats_.recv_oct, stats_.recv_cnt, stats_.recv_max, stats_.send_oct,
             stats_.send_cnt, stats_.send_max, queued_bytes_};
   }
+  /// A hand-over to another scheduler, between hand_over and
+  /// finish_hand_over: the scheduler the port joins and which of the
+  /// port's moves this is. The old owner keeps it: once hand_over returns,
+  /// the port's fields are the new scheduler's.
+  struct move {
+    int to = -1;  // -1: the port stayed on this scheduler
+    std::uint8_t nth = 0;
+  };
   /// Makes `new_owner` the owner; a port moving to another scheduler
   /// leaves this one now and joins the other in finish_hand_over.
-  result<void> hand_over(pid new_owner);
-  void finish_hand_over();
+  result<move> hand_over(pid new_owner);
+  /// Joins the new scheduler's reactor (a task posted to it), unless the
+  /// port moved on again before the task ran: only the last move joins.
+  void finish_hand_over(move m);
 
   // -- transports (TLS) --------------------------------------------------------------
   /// Bytes read but not yet handed out (a TLS handshake starts with them).
@@ -339,7 +349,7 @@ class port final : public std::enable_shared_from_this<port>, public port_resour
   std::shared_ptr<port> self_;  // keeps the port alive while open
   std::atomic<bool> closed_{false};
   bool registered_ = false;
-  bool moving_ = false;                // between hand_over and finish_hand_over
+  std::uint8_t moves_ = 0;             // hand-overs to another scheduler (mod 256)
   bool closing_ = false;               // closed by its owner; writing out the queue
   std::int8_t pending_shutdown_ = -1;  // a shutdown waiting for the queue (a shutdown_how)
   bool busy_ = false;                  // (send side, kept here: no padding)

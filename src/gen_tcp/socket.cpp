@@ -165,8 +165,9 @@ task<result<void>> socket::controlling_process(pid new_owner) const {
   // ownership moves first, then the messages for this socket already in
   // the caller's mailbox follow, in their order (inet's controlling_process
   // does the same), and only then does the port deliver again.
-  if (auto r = p->hand_over(new_owner); !r) {
-    co_return r;
+  auto moved = p->hand_over(new_owner);
+  if (!moved) {
+    co_return fail(moved.error());
   }
   auto for_me = [raw = p.get()](const otpnet::detail::envelope* e) {
     auto* env = const_cast<otpnet::detail::envelope*>(e);
@@ -179,7 +180,7 @@ task<result<void>> socket::controlling_process(pid new_owner) const {
     }
     (void)otpnet::detail::send_envelope(new_owner, m->release());
   }
-  p->finish_hand_over();
+  p->finish_hand_over(*moved);
   co_return ok();
 }
 
