@@ -542,6 +542,76 @@ TEST_F(gen_server_test, a_coroutine_handle_call_may_call_another_server) {
   EXPECT_EQ(sync_wait(gen_server::call<int>(front.id(), get{})), 42);
 }
 
+struct waits_so_far {
+  using reply_type = int;
+};
+
+/// Callbacks that wait only sometimes, returning maybe_task: a plain value
+/// when done at once, the task of a coroutine when they must ask another
+/// server. `add{0}` adds the backend's value; `get` asks the backend while
+/// nothing is counted yet.
+struct sometimes_waits : gen_server::behaviour<sometimes_waits> {
+  using calls = type_list<get, waits_so_far>;
+  using casts = type_list<add>;
+  using infos = type_list<tick>;
+  pid backend;
+  int n = 0;
+  int waits = 0;
+  explicit sometimes_waits(pid b) : backend(b) {}
+
+  maybe_task<call_return<int>> handle_call(get) {
+    if (n > 0) {
+      return reply(n);
+    }
+    return count_from_backend();
+  }
+  call_return<int> handle_call(waits_so_far) { return reply(waits); }
+  maybe_task<cast_return> handle_cast(add a) {
+    if (a.k != 0) {
+      n += a.k;
+      return noreply();
+    }
+    return add_from_backend();
+  }
+  maybe_task<cast_return> handle_info(tick) {
+    ++n;
+    return noreply();
+  }
+
+ private:
+  task<int> backend_value() {
+    ++waits;
+    outcome<int> v = co_await gen_server::call<int>(backend, get{});
+    co_return v ? *v : -1000;
+  }
+  task<call_return<int>> count_from_backend() {
+    n = co_await backend_value();
+    co_return reply(n);
+  }
+  task<cast_return> add_from_backend() {
+    n += co_await backend_value();
+    co_return noreply();
+  }
+};
+
+// Each callback kind returning maybe_task: ready values answer at once,
+// tasks are awaited, and the messages behind a waiting callback are handled
+// after it, in order.
+TEST_F(gen_server_test, callbacks_returning_maybe_task_answer_now_or_after_their_wait) {
+  start_result backend = sync_wait(gen_server::start<counter>(pid{}, 21));
+  ASSERT_TRUE(backend.is_ok());
+  start_result s = sync_wait(gen_server::start<sometimes_waits>(backend.id()));
+  ASSERT_TRUE(s.is_ok());
+  EXPECT_EQ(sync_wait(gen_server::call<int>(s.id(), get{})), 21);  // waited
+  EXPECT_EQ(sync_wait(gen_server::call<int>(s.id(), get{})), 21);  // ready
+  EXPECT_EQ(sync_wait(gen_server::call<int>(s.id(), waits_so_far{})), 1);
+  EXPECT_TRUE(gen_server::cast(s.id(), add{5}));  // ready: 26
+  EXPECT_TRUE(gen_server::cast(s.id(), add{0}));  // waits: 47
+  send(s.id(), tick{});                           // ready, after the wait: 48
+  EXPECT_EQ(sync_wait(gen_server::call<int>(s.id(), get{})), 48);
+  EXPECT_EQ(sync_wait(gen_server::call<int>(s.id(), waits_so_far{})), 2);
+}
+
 TEST_F(gen_server_test, many_calls_across_schedulers_leave_nothing_behind) {
   mailbox mb;
   start_result srv = sync_wait(gen_server::start<counter>(start_options{.scheduler = 1}));

@@ -154,20 +154,20 @@ std::optional<std::any> supervisor_server::take_dynamic(pid child) noexcept {
   return extra;
 }
 
-task<supervisor_server::cast_return> supervisor_server::handle_info(exit_msg m) {
+supervisor_server::maybe_task<supervisor_server::cast_return> supervisor_server::handle_info(exit_msg m) {
   if (simple()) {
     std::optional<std::any> extra = take_dynamic(m.from);
     if (!extra) {
-      co_return noreply();
+      return noreply();
     }
-    co_return co_await dynamic_exited(m.from, m.reason, std::move(*extra));
+    return dynamic_exited(m.from, m.reason, std::move(*extra));
   }
   std::optional<std::size_t> i = find(m.from);
   if (!i) {
-    co_return noreply();  // not a child (any more)
+    return noreply();  // not a child (any more)
   }
   children_[*i].id = pid{};
-  co_return co_await child_exited(*i, m.from, m.reason);
+  return child_exited(*i, m.from, std::move(m.reason));
 }
 
 task<supervisor_server::cast_return> supervisor_server::handle_info(try_again_restart m) {
@@ -238,16 +238,18 @@ task<bool> supervisor_server::start_range(std::size_t from, std::size_t to) {
   co_return true;
 }
 
-task<supervisor_server::cast_return> supervisor_server::dynamic_exited(pid dead, exit_reason why, std::any extra) {
+supervisor_server::maybe_task<supervisor_server::cast_return> supervisor_server::dynamic_exited(pid dead,
+                                                                                                const exit_reason& why,
+                                                                                                std::any extra) {
   const child& t = children_.front();
   bool abnormal = !normal_end(why);
   if (t.spec.restart == restart_type::permanent || abnormal) {
     report(supervisor_context::child_terminated, why, t, dead);
   }
   if (t.spec.restart == restart_type::permanent || (t.spec.restart == restart_type::transient && abnormal)) {
-    co_return co_await restart_dynamic(std::move(extra));
+    return restart_dynamic(std::move(extra));
   }
-  co_return noreply();
+  return noreply();
 }
 
 task<supervisor_server::cast_return> supervisor_server::restart_dynamic(std::any extra) {

@@ -85,7 +85,10 @@ class supervisor_server : public gen_server::behaviour<supervisor_server> {
   supervisor_server(supervisor::flags f, std::vector<child_spec> specs, std::string name);
 
   task<init_return> init();
-  task<cast_return> handle_info(exit_msg m);
+  /// A child's exit. A simple_one_for_one child that is not restarted
+  /// (temporary, or transient ending normally) is settled at once, with no
+  /// coroutine: the common end of a connection's handler.
+  maybe_task<cast_return> handle_info(exit_msg m);
   task<cast_return> handle_info(try_again_restart m);
   call_return<std::vector<supervisor::child_info>> handle_call(which_children_req);
   call_return<supervisor::child_counts> handle_call(count_children_req);
@@ -115,7 +118,7 @@ class supervisor_server : public gen_server::behaviour<supervisor_server> {
   /// After the exit of child `i` (its pid cleared; it was `dead`): report,
   /// then restart or remove by its restart type.
   task<cast_return> child_exited(std::size_t i, pid dead, exit_reason why);
-  task<cast_return> dynamic_exited(pid dead, exit_reason why, std::any extra);
+  maybe_task<cast_return> dynamic_exited(pid dead, const exit_reason& why, std::any extra);
   /// A restart by the strategy; stop(shutdown) past the intensity.
   task<cast_return> restart(std::size_t i);
   task<cast_return> restart_dynamic(std::any extra);

@@ -5,7 +5,9 @@
 // gen_server::behaviour<Self> with the callbacks below; each returns a
 // typed "what next" value. Any callback may be a coroutine returning
 // task<...> when it must wait (a call to another server); a plain function
-// is the fast path.
+// is the fast path. A callback that waits only sometimes may return
+// maybe_task<...>: a plain value when it is done at once (no coroutine is
+// made), or the task of a coroutine it calls when it must wait.
 //
 //   callback                               returns (built with)
 //   --------------------------------------  ---------------------------------------------------
@@ -84,6 +86,9 @@ class behaviour {
   template <class R>
   using call_return = gen_server::call_return<R>;
   using continuation = detail::continuation;
+  /// A return that is ready or still to be awaited (see the file comment).
+  template <class T>
+  using maybe_task = gen_server::maybe_task<T>;
 
   // -- init --------------------------------------------------------------------
   /// init succeeded; wait for messages (at most `t`, then handle_info(timeout)).

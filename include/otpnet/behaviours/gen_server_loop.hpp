@@ -79,6 +79,10 @@ template <class T>
 struct is_task : std::false_type {};
 template <class T>
 struct is_task<task<T>> : std::true_type {};
+template <class T>
+struct is_maybe_task : std::false_type {};
+template <class T>
+struct is_maybe_task<maybe_task<T>> : std::true_type {};
 
 template <class T>
 struct call_reply_of;
@@ -88,6 +92,10 @@ struct call_reply_of<call_return<R>> {
 };
 template <class R>
 struct call_reply_of<task<call_return<R>>> {
+  using type = R;
+};
+template <class R>
+struct call_reply_of<maybe_task<call_return<R>>> {
   using type = R;
 };
 
@@ -166,6 +174,26 @@ task<next> await_cast(Awaited t) {
   co_return to_next(co_await std::move(t));
 }
 
+/// The same, keeping the message its argument came from until it is done
+/// (a callback that takes its argument by reference may read it on).
+template <class R>
+task<next> await_cast_owning([[maybe_unused]] message owner, task<R> t) {
+  co_return to_next(co_await std::move(t));
+}
+
+/// A callback's maybe_task: its value now, or its task awaited (holding
+/// `owner`, when there is one).
+template <class R>
+maybe_task<next> settle_cast(maybe_task<R> r, message* owner = nullptr) {
+  if (r.ready()) {
+    return to_next(r.take_value());
+  }
+  if (owner != nullptr) {
+    return await_cast_owning(std::move(*owner), r.take_task());
+  }
+  return await_cast(r.take_task());
+}
+
 // -- invoking callbacks ------------------------------------------------------------
 
 /// Calls handle_call(Req&&, from&), or handle_call(Req&&) when the server
@@ -187,12 +215,25 @@ task<next> call_coroutine(D& d, [[maybe_unused]] message owner, Req* req, gen::f
   co_return to_next(std::move(r), f);
 }
 
+/// A call handler's task, awaited while the request's envelope lives.
+template <class R>
+task<next> await_call([[maybe_unused]] message owner, task<call_return<R>> t, gen::from f) {
+  auto r = co_await std::move(t);
+  co_return to_next(std::move(r), f);
+}
+
 template <class D, class Req>
 maybe_task<next> invoke_call(D& d, message& owner, gd::call_envelope<Req>* env) {
   gen::from f = std::move(env->reply_to);
   using ret = decltype(call_handler(d, env->value, f));
   if constexpr (is_task<ret>::value) {
     return call_coroutine<D, Req>(d, std::move(owner), &env->value, std::move(f));
+  } else if constexpr (is_maybe_task<ret>::value) {
+    ret r = call_handler(d, env->value, f);
+    if (r.ready()) {
+      return to_next(r.take_value(), f);
+    }
+    return await_call(std::move(owner), r.take_task(), std::move(f));
   } else {
     return to_next(call_handler(d, env->value, f), f);
   }
@@ -205,8 +246,11 @@ task<next> cast_coroutine(D& d, [[maybe_unused]] message owner, Req* m) {
 
 template <class D, class Msg>
 maybe_task<next> invoke_cast(D& d, message& owner, gd::cast_envelope<Msg>* env) {
-  if constexpr (is_task<decltype(d.handle_cast(std::move(env->value)))>::value) {
+  using ret = decltype(d.handle_cast(std::move(env->value)));
+  if constexpr (is_task<ret>::value) {
     return cast_coroutine<D, Msg>(d, std::move(owner), &env->value);
+  } else if constexpr (is_maybe_task<ret>::value) {
+    return settle_cast(d.handle_cast(std::move(env->value)), &owner);
   } else {
     return to_next(d.handle_cast(std::move(env->value)));
   }
@@ -219,8 +263,11 @@ task<next> info_coroutine(D& d, message owner) {
 
 template <class D, class T>
 maybe_task<next> invoke_info(D& d, message& owner) {
-  if constexpr (is_task<decltype(d.handle_info(std::move(owner.get<T>())))>::value) {
+  using ret = decltype(d.handle_info(std::move(owner.get<T>())));
+  if constexpr (is_task<ret>::value) {
     return info_coroutine<D, T>(d, std::move(owner));
+  } else if constexpr (is_maybe_task<ret>::value) {
+    return settle_cast(d.handle_info(std::move(owner.get<T>())), &owner);
   } else {
     return to_next(d.handle_info(std::move(owner.get<T>())));
   }
@@ -237,8 +284,11 @@ struct continue_runner {
   static maybe_task<next> run(void* server, rt::envelope* arg) {
     D& d = *static_cast<D*>(server);
     message owner(arg);
-    if constexpr (is_task<decltype(d.handle_continue(std::move(owner.get<T>())))>::value) {
+    using ret = decltype(d.handle_continue(std::move(owner.get<T>())));
+    if constexpr (is_task<ret>::value) {
       return continue_coroutine<D, T>(d, std::move(owner));
+    } else if constexpr (is_maybe_task<ret>::value) {
+      return settle_cast(d.handle_continue(std::move(owner.get<T>())), &owner);
     } else {
       return to_next(d.handle_continue(std::move(owner.get<T>())));
     }
@@ -358,8 +408,11 @@ maybe_task<next> dispatch_info(D& d, message owner, rt::envelope* e, type_list<T
 template <class D>
 maybe_task<next> dispatch_timeout(D& d) {
   if constexpr (handles_info<D, timeout>()) {
-    if constexpr (is_task<decltype(d.handle_info(timeout{}))>::value) {
+    using ret = decltype(d.handle_info(timeout{}));
+    if constexpr (is_task<ret>::value) {
       return await_cast(d.handle_info(timeout{}));
+    } else if constexpr (is_maybe_task<ret>::value) {
+      return settle_cast(d.handle_info(timeout{}));
     } else {
       return to_next(d.handle_info(timeout{}));
     }
@@ -375,8 +428,11 @@ lazy_slot<maybe_task<next>> dispatch_behaviour_info(D& d, message& owner, rt::en
   lazy_slot<maybe_task<next>> out;
   auto try_one = [&]<class T>(std::type_identity<T>) {
     if (e->type == rt::tag_of<T>()) {
-      if constexpr (is_task<decltype(d.behaviour_info(std::move(owner.get<T>())))>::value) {
+      using ret = decltype(d.behaviour_info(std::move(owner.get<T>())));
+      if constexpr (is_task<ret>::value) {
         out.emplace(await_cast(d.behaviour_info(std::move(owner.get<T>()))));
+      } else if constexpr (is_maybe_task<ret>::value) {
+        out.emplace(settle_cast(d.behaviour_info(std::move(owner.get<T>()))));
       } else {
         out.emplace(to_next(d.behaviour_info(std::move(owner.get<T>()))));
       }

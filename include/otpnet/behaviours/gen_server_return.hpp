@@ -89,6 +89,11 @@ class maybe_task {
   maybe_task(task<T> t) : ready_(false) {  // NOLINT(google-explicit-constructor)
     ::new (static_cast<void*>(std::addressof(s_.second))) task<T>(std::move(t));
   }
+  /// Ready, from what converts to T (`return noreply();`).
+  template <class U>
+  requires(!std::is_same_v<std::remove_cvref_t<U>, T> && !std::is_same_v<std::remove_cvref_t<U>, maybe_task> &&
+           std::is_convertible_v<U&&, T>) maybe_task(U&& v)
+      : maybe_task(T(std::forward<U>(v))) {}  // NOLINT(google-explicit-constructor)
   maybe_task(maybe_task&& o) noexcept(std::is_nothrow_move_constructible_v<T>) : ready_(o.ready_) {
     if (ready_) {
       ::new (static_cast<void*>(std::addressof(s_.first))) T(std::move(o.s_.first));
@@ -240,5 +245,8 @@ inline maybe_task<next> continuation::run(void* server) {
 }
 
 }  // namespace detail
+
+/// A callback's return, ready now or a task to await (see gen_server.hpp).
+using detail::maybe_task;
 
 }  // namespace otpnet::gen_server
