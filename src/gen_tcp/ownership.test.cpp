@@ -456,7 +456,8 @@ TEST_F(ownership, a_hand_over_the_new_loop_cannot_watch_closes_the_port_with_a_r
   EXPECT_TRUE(down) << "the holder did not end";
 }
 
-/// Two moments the processes of the test below wait for on their threads.
+/// Two moments the processes of the tests below wait for on their threads,
+/// and what B's loop watched before.
 struct hand_on_steps {
   std::atomic<bool> b_holds_its_thread{false};
   std::atomic<bool> a_has_handed_over{false};
@@ -515,17 +516,22 @@ void round_trip_through(const client& c, mailbox& box) {
   EXPECT_EQ(c.read_exact(6), std::string("\0\4back", 6));
 }
 
-// A hands the socket to B on another scheduler; B hands it on to C, on A's
-// scheduler, before the task A's hand-over posted to B's scheduler (to
-// join its loop) has run. That task must leave the port alone: the port
-// joins C's loop only, once, and belongs to C alone, so B's end does not
-// close it. C receives and sends before B ends and after, and nothing is
-// reported. (B holds its scheduler's thread from before A's hand-over until
-// A's is done, so that the order is the same every time.)
-TEST_F(ownership, a_socket_handed_on_before_its_move_is_done_joins_only_the_last_owners_loop) {
+class hand_on : public tcp_test {
+ protected:
+  void before_the_join_to(int c_scheduler);
+};
+
+// A (scheduler 0) hands the socket to B (scheduler 1); B hands it on to C
+// before the task A's hand-over posted to B's scheduler (to join its loop)
+// has run. B holds its scheduler's thread from before A's hand-over until
+// A's is done, so that the order is the same every time. Then: the socket
+// is watched by C's loop only, once; it belongs to C alone (B's end does
+// not close it, C's does); C receives and sends before B ends and after;
+// nothing is reported.
+void hand_on::before_the_join_to(int c_scheduler) {
   auto k = open_conn({.active = passive, .packet = packet_type::u2}, 0);
   auto steps = std::make_shared<hand_on_steps>();
-  pid c = spawn_opt({.scheduler = 0}, [to = me()]() -> proc { return last_owner(to); }).first;
+  pid c = spawn_opt({.scheduler = c_scheduler}, [to = me()]() -> proc { return last_owner(to); }).first;
   pid b = spawn_opt({.scheduler = 1}, [steps, c, to = me()]() -> proc {
             return hand_on_before_the_join(steps, c, to);
           }).first;
@@ -545,21 +551,34 @@ TEST_F(ownership, a_socket_handed_on_before_its_move_is_done_joins_only_the_last
   EXPECT_EQ(given_c->data, "ok");
   round_trip_through(k.c, mb());
   // B's loop (its posted tasks run in order: A's join task before this
-  // probe) watches no more than it did before the socket came to B.
+  // probe) watches the socket only if C is on it, and then once.
   spawn_opt({.scheduler = 1}, [to = me()]() -> proc {
     send(to, ev{"watched", std::to_string(watched_here())});
     co_return;
   });
   auto watched = mb().receive<ev>(must, [](const ev& e) { return e.kind == "watched"; });
   ASSERT_TRUE(watched);
-  EXPECT_EQ(watched->data, std::to_string(steps->b_loop_watched.load())) << "B's loop watches the socket too";
-  ref mon = monitor(b);
+  EXPECT_EQ(watched->data, std::to_string(steps->b_loop_watched.load() + (c_scheduler == 1 ? 1 : 0)))
+      << "descriptors B's loop watches, against before the socket came to B";
+  ref b_mon = monitor(b);
   send(b, stop_cmd{});
-  ASSERT_TRUE(mb().receive<down_msg>(must, [&](const down_msg& d) { return d.monitor == mon; }));
+  ASSERT_TRUE(mb().receive<down_msg>(must, [&](const down_msg& d) { return d.monitor == b_mon; }));
   round_trip_through(k.c, mb());
   EXPECT_FALSE(reports().saw("cannot watch")) << "the port was watched twice";
   EXPECT_FALSE(reports().saw("receive failed"));
   send(c, stop_cmd{});
+  auto [rest, how] = k.c.read_to_end();
+  EXPECT_EQ(rest, "");
+  EXPECT_EQ(err_name(how), "closed") << "C's end did not close the socket";
+}
+
+// C on A's scheduler: the task posted to B's finds the socket gone on.
+TEST_F(hand_on, before_the_move_is_done_to_another_scheduler_joins_only_the_last_owners_loop) { before_the_join_to(0); }
+
+// C on B's scheduler (a hand-over on the same thread while the socket is
+// still joining it): the join task binds the socket to C, not to B.
+TEST_F(hand_on, before_the_move_is_done_on_the_same_scheduler_binds_the_socket_to_the_last_owner) {
+  before_the_join_to(1);
 }
 
 TEST_F(ownership, only_the_owner_may_hand_over_set_options_or_receive) {

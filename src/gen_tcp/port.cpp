@@ -268,7 +268,10 @@ void port::answer_waiters_closed() noexcept {
 }
 
 void port::owner_exited(pid who) noexcept {
-  if (who == owner() && !is_closed()) {
+  // (Not on this thread: the port is moving to its owner's scheduler, the
+  // owner_ store made and the sched_ one not yet; the join task there
+  // finds the owner dead and closes it.)
+  if (who == owner() && on_my_thread() && !is_closed()) {
     (void)close_now();
   }
 }
@@ -417,9 +420,11 @@ void port::finish_hand_over(move m) {
     return;
   }
   (void)otpnet::detail::post_to_scheduler(m.to, [self = shared_from_this(), m] {
-    // The port is this scheduler's, and this is its last move: otherwise a
-    // later move's task joins (the new owner handed it on before this ran).
-    if (self->sched_.load(std::memory_order_acquire) != m.to || self->moves_ != m.nth || self->is_closed()) {
+    // The port is this scheduler's, this is its last move, and it has not
+    // joined yet: otherwise a later move's task joins (the new owner handed
+    // it on before this ran; joining_ also covers moves_ wrapping).
+    if (self->sched_.load(std::memory_order_acquire) != m.to || self->moves_ != m.nth || !self->joining_ ||
+        self->is_closed()) {
       return;
     }
     if (errc e = self->register_io(); e != errc::ok) {
