@@ -38,39 +38,48 @@ std::optional<errc> error_of(const event& e) {
 
 }  // namespace
 
-task<echo_fsm::transition> echo_fsm::wait_for_socket(event& e) {
+echo_fsm::maybe_task<echo_fsm::transition> echo_fsm::wait_for_socket(event& e) {
   if (e.is(event_kind::state_timeout)) {
     log("got no connection (the listener gave up on this start)");
-    co_return stop();
+    return stop();
   }
   auto* ready = e.info<listener::socket_ready>();
   if (ready == nullptr) {
     // A drain before the hand-off: nothing to finish.
-    co_return e.info<listener::drain_notice>() != nullptr ? stop() : keep_state();
+    return e.info<listener::drain_notice>() != nullptr ? stop() : keep_state();
   }
   auto s = ready->conn.take();
   if (!s) {
-    co_return stop(exit_reason::other("socket hand-off: " + format_error(s.error())));
+    return stop(exit_reason::other("socket hand-off: " + format_error(s.error())));
   }
   sock_ = *s;
   if (settings_->log_connections) {
     peer_ = std::make_unique<const std::string>(ready->conn.peer.to_string());  // only log() reads it
   }
   if (settings_->tls) {
-    // In this process, so that a slow or silent peer holds only its own
-    // connection. A failure is reported by the tls layer and closes the
-    // socket: this connection ends, normally, and nothing else notices.
-    // A drain notice that arrives meanwhile waits in the mailbox.
-    auto hs = co_await tls::handshake(sock_, settings_->tls, settings_->handshake_timeout);
-    if (!hs) {
-      log("TLS handshake failed");
-      sock_ = {};
-      co_return stop();
-    }
+    return shake_hands();
   }
+  return connected();
+}
+
+// In this process, so that a slow or silent peer holds only its own
+// connection. A failure is reported by the tls layer and closes the
+// socket: this connection ends, normally, and nothing else notices. A drain
+// notice that arrives meanwhile waits in the mailbox.
+task<echo_fsm::transition> echo_fsm::shake_hands() {
+  auto hs = co_await tls::handshake(sock_, settings_->tls, settings_->handshake_timeout);
+  if (!hs) {
+    log("TLS handshake failed");
+    sock_ = {};
+    co_return stop();
+  }
+  co_return connected();
+}
+
+echo_fsm::transition echo_fsm::connected() {
   log("connected");
   (void)sock_.setopts({.active = settings_->active_true ? gen_tcp::always : gen_tcp::once});
-  co_return next_state<&echo_fsm::wait_for_data>(idle());
+  return next_state<&echo_fsm::wait_for_data>(idle());
 }
 
 echo_fsm::transition echo_fsm::wait_for_data(event& e) {

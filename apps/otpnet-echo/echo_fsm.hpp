@@ -55,13 +55,18 @@ struct echo_fsm : gen_statem<echo_fsm> {
 
   transition init() { return next_state<&echo_fsm::wait_for_socket>(state_timeout(settings_->handoff_timeout)); }
 
-  task<transition> wait_for_socket(event& e);
+  /// A plain transition, but for the TLS handshake, which it awaits.
+  maybe_task<transition> wait_for_socket(event& e);
   transition wait_for_data(event& e);
   transition draining(event& e);
 
   void terminate(const exit_reason& why);
 
  private:
+  /// The TLS handshake in this process, then the first wait for data.
+  task<transition> shake_hands();
+  /// Reading from now on; the first wait for data.
+  transition connected();
   /// Both serving states: a frame is sent back and the next one asked for
   /// ({active, once}); the idle timeout, a close or a socket error ends the
   /// connection; other events are ignored.

@@ -503,6 +503,86 @@ TEST_F(gen_statem_test, callbacks_may_be_coroutines) {
   EXPECT_EQ(n.value_or(0), 20);
 }
 
+/// A state function and a handle_event that wait only sometimes
+/// (maybe_task): the light's count is asked for once, then answered from
+/// the copy until a flip (passed on to the light) makes it stale. Each
+/// wait is counted.
+struct caching_relay : gen_statem<caching_relay> {
+  pid target;
+  int copy = -1;
+  int waits = 0;
+  explicit caching_relay(pid t) : target(t) {}
+  transition init() { return next_state<&caching_relay::ready>(); }
+  maybe_task<transition> ready(event& e) {
+    if (e.call<get_count>() != nullptr) {
+      if (copy >= 0) {
+        return keep_state(reply(e.caller(), copy * 10 + waits));
+      }
+      return ask_target(std::move(e.caller()));
+    }
+    if (e.cast<flip>() != nullptr) {
+      statem::cast(target, flip{});
+      copy = -1;
+    }
+    return keep_state();
+  }
+  task<transition> ask_target(gen::from f) {
+    ++waits;
+    auto n = co_await statem::call<int>(target, get_count{}, 1s);
+    copy = n.value_or(-100);
+    co_return keep_state(reply(f, copy * 10 + waits));
+  }
+};
+
+/// The same in handle_event mode.
+struct caching_relay_events : gen_statem<caching_relay_events, int> {
+  pid target;
+  int copy = -1;
+  int waits = 0;
+  explicit caching_relay_events(pid t) : target(t) {}
+  transition init() { return next_state(0); }
+  maybe_task<transition> handle_event(event& e, int /*state*/) {
+    if (e.call<get_count>() != nullptr) {
+      if (copy >= 0) {
+        return keep_state(reply(e.caller(), copy * 10 + waits));
+      }
+      return ask_target(std::move(e.caller()));
+    }
+    if (e.cast<flip>() != nullptr) {
+      statem::cast(target, flip{});
+      copy = -1;
+    }
+    return keep_state();
+  }
+  task<transition> ask_target(gen::from f) {
+    ++waits;
+    auto n = co_await statem::call<int>(target, get_count{}, 1s);
+    copy = n.value_or(-100);
+    co_return keep_state(reply(f, copy * 10 + waits));
+  }
+};
+
+/// Replies as count * 10 + waits so far: asked, answered from the copy,
+/// asked again after a flip.
+template <class Relay>
+void expect_waits_only_when_stale() {
+  mailbox mb;
+  auto l = sync_wait(statem::start<light>(mb.self()));
+  ASSERT_TRUE(l);
+  auto r = sync_wait(statem::start<Relay>(l.id()));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(sync_wait(statem::call<int>(r.id(), get_count{})).value_or(-1), 1);  // 0 flips, 1 wait
+  EXPECT_EQ(sync_wait(statem::call<int>(r.id(), get_count{})).value_or(-1), 1);  // from the copy
+  statem::cast(r.id(), flip{});
+  EXPECT_EQ(sync_wait(statem::call<int>(r.id(), get_count{})).value_or(-1), 12);  // 1 flip, 2 waits
+  EXPECT_EQ(sync_wait(statem::call<int>(r.id(), get_count{})).value_or(-1), 12);
+}
+
+TEST_F(gen_statem_test, callbacks_returning_maybe_task_wait_only_when_they_must) {
+  expect_waits_only_when_stale<caching_relay>();
+  expect_waits_only_when_stale<caching_relay_events>();
+}
+
 /// A coroutine init and a coroutine state function that fail on demand.
 struct failing_relay : gen_statem<failing_relay> {
   pid log;

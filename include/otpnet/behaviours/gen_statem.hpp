@@ -17,6 +17,9 @@
 //   std::string_view state_name(const State&) const        optional label
 // Any of init, the state functions, handle_event and terminate may be
 // coroutines (task<transition>, task<void>) and co_await (calls, sockets).
+// A state function or handle_event that waits only sometimes may return
+// maybe_task<transition>: a transition when done at once (no coroutine is
+// made), or the task of a coroutine it calls when it must wait.
 //
 // Returns (built by the base's static helpers):
 //   next_state<&Fsm::f>(actions...)   go to state f (state functions mode)
@@ -70,6 +73,9 @@ class gen_statem {
   using state_type = std::conditional_t<state_functions, state_fn<Fsm>, State>;
   using transition = basic_transition<state_type>;
   using verb = typename transition::verb;
+  /// A return that is ready or still to be awaited (see the top of this file).
+  template <class T>
+  using maybe_task = gen_server::maybe_task<T>;
 
   // -- transitions ---------------------------------------------------------------------
 

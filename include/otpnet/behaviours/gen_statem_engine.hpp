@@ -92,10 +92,8 @@ class statem_engine {
     auto& s = *statem_access::state(f_);
     if constexpr (Fsm::state_functions) {
       s.def()->run(f_, e, &out);
-    } else if constexpr (std::is_same_v<decltype(f_.handle_event(e, s)), transition>) {
-      out.emplace_ready([&] { return f_.handle_event(e, s); });
     } else {
-      out.emplace_pending([&] { return f_.handle_event(e, s); });
+      out.emplace_from([&] { return f_.handle_event(e, s); });
     }
   }
 

@@ -5,10 +5,12 @@
 // member function, holding a thunk that calls it and the function's name
 // (taken from the compiler's signature text at compile time), so that a
 // state is one pointer, comparing states is one compare, and process_info
-// shows "wait_for_data" at no cost. A state function returns either a
-// transition (called inline) or task<transition> (awaited by the loop).
+// shows "wait_for_data" at no cost. A state function returns a transition
+// (called inline), task<transition> (awaited by the loop), or
+// maybe_task<transition> (either, chosen at each call).
 #pragma once
 
+#include <otpnet/behaviours/gen_server_return.hpp>
 #include <otpnet/behaviours/gen_statem_event.hpp>
 #include <otpnet/runtime/proc.hpp>
 
@@ -53,6 +55,31 @@ class statem_outcome {
   void emplace_pending(F&& f) {
     ::new (static_cast<void*>(std::addressof(s_.second))) task<T>(std::forward<F>(f)());
     has_ = held::pending;
+  }
+  /// From a callback that returns maybe_task<T>: ready or pending, as it says.
+  template <class F>
+  void emplace_either(F&& f) {
+    gen_server::maybe_task<T> r = std::forward<F>(f)();
+    if (r.ready()) {
+      ::new (static_cast<void*>(std::addressof(s_.first))) T(r.take_value());
+      has_ = held::ready;
+    } else {
+      ::new (static_cast<void*>(std::addressof(s_.second))) task<T>(r.take_task());
+      has_ = held::pending;
+    }
+  }
+
+  /// Fills `out` from `f()`, whichever of the three a callback returns.
+  template <class F>
+  void emplace_from(F&& f) {
+    using returned = decltype(std::forward<F>(f)());
+    if constexpr (std::is_same_v<returned, T>) {
+      emplace_ready(std::forward<F>(f));
+    } else if constexpr (std::is_same_v<returned, gen_server::maybe_task<T>>) {
+      emplace_either(std::forward<F>(f));
+    } else {
+      emplace_pending(std::forward<F>(f));
+    }
   }
 
   bool is_pending() const noexcept { return has_ == held::pending; }
@@ -101,11 +128,7 @@ template <class Fsm, auto F>
 void run_state(Fsm& f, event& e, void* out) {
   using transition = typename Fsm::transition;
   auto& o = *static_cast<statem_outcome<transition>*>(out);
-  if constexpr (std::is_same_v<decltype((f.*F)(e)), transition>) {
-    o.emplace_ready([&] { return (f.*F)(e); });
-  } else {
-    o.emplace_pending([&] { return (f.*F)(e); });
-  }
+  o.emplace_from([&] { return (f.*F)(e); });
 }
 
 template <class Fsm, auto F>
