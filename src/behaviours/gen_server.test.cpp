@@ -545,33 +545,56 @@ TEST_F(gen_server_test, a_coroutine_handle_call_may_call_another_server) {
 struct waits_so_far {
   using reply_type = int;
 };
+struct note {
+  std::string text;
+};
+struct noted {
+  using reply_type = std::string;
+};
 
 /// Callbacks that wait only sometimes, returning maybe_task: a plain value
 /// when done at once, the task of a coroutine when they must ask another
 /// server. `add{0}` adds the backend's value; `get` asks the backend while
-/// nothing is counted yet.
+/// nothing is counted yet (its task answers through the caller it holds by
+/// reference); a `note` with text asks the backend first and reads its text,
+/// held by reference, after the wait; init's continuation asks at once.
 struct sometimes_waits : gen_server::behaviour<sometimes_waits> {
-  using calls = type_list<get, waits_so_far>;
-  using casts = type_list<add>;
+  using calls = type_list<get, waits_so_far, noted>;
+  using casts = type_list<add, note>;
   using infos = type_list<tick>;
   pid backend;
   int n = 0;
   int waits = 0;
+  std::string notes;
   explicit sometimes_waits(pid b) : backend(b) {}
 
-  maybe_task<call_return<int>> handle_call(get) {
+  init_return init() { return ok(continue_with(load{0})); }
+  maybe_task<cast_return> handle_continue(load) {
+    if (waits > 0) {
+      return noreply();
+    }
+    return note_backend_at_start();
+  }
+  maybe_task<call_return<int>> handle_call(get, from& f) {
     if (n > 0) {
       return reply(n);
     }
-    return count_from_backend();
+    return count_from_backend(f);
   }
   call_return<int> handle_call(waits_so_far) { return reply(waits); }
+  call_return<std::string> handle_call(noted) { return reply(notes); }
   maybe_task<cast_return> handle_cast(add a) {
     if (a.k != 0) {
       n += a.k;
       return noreply();
     }
     return add_from_backend();
+  }
+  maybe_task<cast_return> handle_cast(note&& m) {
+    if (m.text.empty()) {
+      return noreply();
+    }
+    return note_after_backend(m);
   }
   maybe_task<cast_return> handle_info(tick) {
     ++n;
@@ -584,32 +607,48 @@ struct sometimes_waits : gen_server::behaviour<sometimes_waits> {
     outcome<int> v = co_await gen_server::call<int>(backend, get{});
     co_return v ? *v : -1000;
   }
-  task<call_return<int>> count_from_backend() {
+  task<cast_return> note_backend_at_start() {
+    notes += "start:" + std::to_string(co_await backend_value()) + ";";
+    co_return noreply();
+  }
+  task<call_return<int>> count_from_backend(from& f) {
     n = co_await backend_value();
-    co_return reply(n);
+    (void)f.reply(n);
+    co_return noreply();
   }
   task<cast_return> add_from_backend() {
     n += co_await backend_value();
+    co_return noreply();
+  }
+  task<cast_return> note_after_backend(const note& m) {
+    int v = co_await backend_value();
+    notes += m.text + ":" + std::to_string(v) + ";";
     co_return noreply();
   }
 };
 
 // Each callback kind returning maybe_task: ready values answer at once,
 // tasks are awaited, and the messages behind a waiting callback are handled
-// after it, in order.
+// after it, in order. A task may hold the caller (from&) and its message by
+// reference until it ends.
 TEST_F(gen_server_test, callbacks_returning_maybe_task_answer_now_or_after_their_wait) {
   start_result backend = sync_wait(gen_server::start<counter>(pid{}, 21));
   ASSERT_TRUE(backend.is_ok());
   start_result s = sync_wait(gen_server::start<sometimes_waits>(backend.id()));
   ASSERT_TRUE(s.is_ok());
-  EXPECT_EQ(sync_wait(gen_server::call<int>(s.id(), get{})), 21);  // waited
-  EXPECT_EQ(sync_wait(gen_server::call<int>(s.id(), get{})), 21);  // ready
-  EXPECT_EQ(sync_wait(gen_server::call<int>(s.id(), waits_so_far{})), 1);
-  EXPECT_TRUE(gen_server::cast(s.id(), add{5}));  // ready: 26
-  EXPECT_TRUE(gen_server::cast(s.id(), add{0}));  // waits: 47
-  send(s.id(), tick{});                           // ready, after the wait: 48
+  EXPECT_EQ(sync_wait(gen_server::call<int>(s.id(), get{})), 21);          // waited, replied through from&
+  EXPECT_EQ(sync_wait(gen_server::call<int>(s.id(), get{})), 21);          // ready
+  EXPECT_EQ(sync_wait(gen_server::call<int>(s.id(), waits_so_far{})), 2);  // the continuation's, get's
+  EXPECT_TRUE(gen_server::cast(s.id(), add{5}));                           // ready: 26
+  EXPECT_TRUE(gen_server::cast(s.id(), add{0}));                           // waits: 47
+  EXPECT_TRUE(send(s.id(), tick{}));                                       // ready, after the wait: 48
   EXPECT_EQ(sync_wait(gen_server::call<int>(s.id(), get{})), 48);
-  EXPECT_EQ(sync_wait(gen_server::call<int>(s.id(), waits_so_far{})), 2);
+  EXPECT_EQ(sync_wait(gen_server::call<int>(s.id(), waits_so_far{})), 3);
+  // (Longer than a string's inline buffer: the text is in the message's
+  // heap block, read after the wait.)
+  EXPECT_TRUE(gen_server::cast(s.id(), note{std::string(40, 'x')}));
+  EXPECT_TRUE(gen_server::cast(s.id(), note{}));  // ready
+  EXPECT_EQ(sync_wait(gen_server::call<std::string>(s.id(), noted{})), "start:21;" + std::string(40, 'x') + ":21;");
 }
 
 TEST_F(gen_server_test, many_calls_across_schedulers_leave_nothing_behind) {

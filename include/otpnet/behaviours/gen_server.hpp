@@ -7,7 +7,10 @@
 // task<...> when it must wait (a call to another server); a plain function
 // is the fast path. A callback that waits only sometimes may return
 // maybe_task<...>: a plain value when it is done at once (no coroutine is
-// made), or the task of a coroutine it calls when it must wait.
+// made), or the task of a coroutine it calls when it must wait. That task
+// runs after the callback returned: it may hold members, the caller
+// (from&) and an argument taken by reference (kept until it ends), but
+// must copy what it needs of by-value parameters.
 //
 //   callback                               returns (built with)
 //   --------------------------------------  ---------------------------------------------------

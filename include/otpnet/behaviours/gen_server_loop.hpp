@@ -215,26 +215,31 @@ task<next> call_coroutine(D& d, [[maybe_unused]] message owner, Req* req, gen::f
   co_return to_next(std::move(r), f);
 }
 
-/// A call handler's task, awaited while the request's envelope lives.
+/// A call handler's task, awaited while the request's envelope (and so the
+/// caller, left in it for the handler's `from&`) lives.
 template <class R>
-task<next> await_call([[maybe_unused]] message owner, task<call_return<R>> t, gen::from f) {
+task<next> await_call([[maybe_unused]] message owner, task<call_return<R>> t, gen::from* f) {
   auto r = co_await std::move(t);
-  co_return to_next(std::move(r), f);
+  co_return to_next(std::move(r), *f);
 }
 
 template <class D, class Req>
 maybe_task<next> invoke_call(D& d, message& owner, gd::call_envelope<Req>* env) {
-  gen::from f = std::move(env->reply_to);
-  using ret = decltype(call_handler(d, env->value, f));
+  using ret = decltype(call_handler(d, env->value, env->reply_to));
   if constexpr (is_task<ret>::value) {
+    gen::from f = std::move(env->reply_to);
     return call_coroutine<D, Req>(d, std::move(owner), &env->value, std::move(f));
   } else if constexpr (is_maybe_task<ret>::value) {
+    // The caller stays in the envelope: a task the handler returns may hold
+    // its from& (and the request) until it ends, and `owner` keeps both.
+    gen::from& f = env->reply_to;
     ret r = call_handler(d, env->value, f);
     if (r.ready()) {
       return to_next(r.take_value(), f);
     }
-    return await_call(std::move(owner), r.take_task(), std::move(f));
+    return await_call(std::move(owner), r.take_task(), &f);
   } else {
+    gen::from f = std::move(env->reply_to);
     return to_next(call_handler(d, env->value, f), f);
   }
 }
@@ -321,7 +326,8 @@ maybe_task<next> unlisted_call(D& d, gd::call_header* h) {
   if constexpr (requires(gen::request & r) { d.handle_call(r, f); }) {
     gen::request r(h);
     using ret = decltype(d.handle_call(r, f));
-    static_assert(!is_task<ret>::value, "the catch-all handle_call(request&, from&) must be a plain function");
+    static_assert(!is_task<ret>::value && !is_maybe_task<ret>::value,
+                  "the catch-all handle_call(request&, from&) must be a plain function");
     return to_next(d.handle_call(r, f), f);
   } else {
     return stop_with(unknown_request("unknown_call", h->req_name));
@@ -363,7 +369,7 @@ maybe_task<next> dispatch_cast(D& d, message owner, gd::request_header* h, type_
   }
   if constexpr (requires(gen::request & r) { d.handle_cast(r); }) {
     gen::request r(h);
-    static_assert(!is_task<decltype(d.handle_cast(r))>::value,
+    static_assert(!is_task<decltype(d.handle_cast(r))>::value && !is_maybe_task<decltype(d.handle_cast(r))>::value,
                   "the catch-all handle_cast(request&) must be a plain function");
     return to_next(d.handle_cast(r));
   } else {
@@ -396,8 +402,9 @@ maybe_task<next> dispatch_info(D& d, message owner, rt::envelope* e, type_list<T
     return std::move(*out);
   }
   if constexpr (requires(message & m) { d.handle_info(m); }) {
-    static_assert(!is_task<decltype(d.handle_info(owner))>::value,
-                  "the catch-all handle_info(message&) must be a plain function");
+    static_assert(
+        !is_task<decltype(d.handle_info(owner))>::value && !is_maybe_task<decltype(d.handle_info(owner))>::value,
+        "the catch-all handle_info(message&) must be a plain function");
     return to_next(d.handle_info(owner));
   } else {
     unexpected_info(behaviour_name<D>(), e);
@@ -430,9 +437,12 @@ lazy_slot<maybe_task<next>> dispatch_behaviour_info(D& d, message& owner, rt::en
     if (e->type == rt::tag_of<T>()) {
       using ret = decltype(d.behaviour_info(std::move(owner.get<T>())));
       if constexpr (is_task<ret>::value) {
-        out.emplace(await_cast(d.behaviour_info(std::move(owner.get<T>()))));
+        // (The task may hold its argument by reference: the message lives
+        // until it ends.)
+        ret t = d.behaviour_info(std::move(owner.get<T>()));
+        out.emplace(await_cast_owning(std::move(owner), std::move(t)));
       } else if constexpr (is_maybe_task<ret>::value) {
-        out.emplace(settle_cast(d.behaviour_info(std::move(owner.get<T>()))));
+        out.emplace(settle_cast(d.behaviour_info(std::move(owner.get<T>())), &owner));
       } else {
         out.emplace(to_next(d.behaviour_info(std::move(owner.get<T>()))));
       }

@@ -19,7 +19,8 @@
 // coroutines (task<transition>, task<void>) and co_await (calls, sockets).
 // A state function or handle_event that waits only sometimes may return
 // maybe_task<transition>: a transition when done at once (no coroutine is
-// made), or the task of a coroutine it calls when it must wait.
+// made), or the task of a coroutine it calls when it must wait (it may
+// hold the event and members; the event lives until it ends).
 //
 // Returns (built by the base's static helpers):
 //   next_state<&Fsm::f>(actions...)   go to state f (state functions mode)

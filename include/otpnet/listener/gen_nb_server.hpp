@@ -145,6 +145,11 @@ class gen_nb_server : public gen_server::behaviour<Self> {
   static task<gen_server::cast_return> as_task(R r) {
     if constexpr (std::is_same_v<R, task<gen_server::cast_return>>) {
       co_return co_await std::move(r);
+    } else if constexpr (std::is_same_v<R, gen_server::maybe_task<gen_server::cast_return>>) {
+      if (r.ready()) {
+        co_return r.take_value();
+      }
+      co_return co_await r.take_task();
     } else {
       co_return gen_server::cast_return(std::move(r));
     }
