@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <any>
+#include <functional>
+#include <memory>
 #include <vector>
 
 namespace otpnet {
@@ -83,6 +85,32 @@ TEST(child_spec, start_functions_take_any_of_their_shapes) {
   EXPECT_TRUE(with_extra);
   EXPECT_TRUE(coroutine);
   EXPECT_FALSE(start_fn());
+}
+
+// A copy of a start function has its own closure (specs copied to other
+// supervisors share nothing), and the handle a supervisor takes for a start
+// keeps the closure alive where it was, even once the function is gone.
+TEST(child_spec, a_start_function_copies_its_closure_and_a_running_start_keeps_it) {
+  auto last = std::make_shared<int>(0);
+  start_fn a("counting", [n = 0, last]() mutable {
+    *last = ++n;
+    return start_result::ignore();
+  });
+  start_fn b = a;
+  (void)a(std::any());
+  (void)a(std::any());
+  EXPECT_EQ(*last, 2);
+  (void)b(std::any());
+  EXPECT_EQ(*last, 1) << "the copy shares the original's closure";
+  EXPECT_EQ(b.name(), "counting");
+  start_fn::running r = b.run();
+  b = start_fn();
+  (void)r(std::any());
+  EXPECT_EQ(*last, 2) << "the running handle lost the closure";
+  EXPECT_FALSE(b);
+  EXPECT_EQ(b.name(), "");
+  EXPECT_THROW((void)b(std::any()), std::bad_function_call);
+  EXPECT_THROW((void)b.run()(std::any()), std::bad_function_call);
 }
 
 }  // namespace

@@ -66,7 +66,7 @@ supervisor_server::call_return<start_result> supervisor_server::start_failed(con
 }
 
 task<start_result> supervisor_server::start_one(const child& c, std::any extra) {
-  start_fn fn = c.spec.start;  // a copy: the function's closure lives while it runs
+  start_fn::running fn = c.spec.start.run();  // the closure stays where it is while it runs
   start_result r;
   try {
     r = co_await fn(extra);

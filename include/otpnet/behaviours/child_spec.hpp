@@ -21,6 +21,7 @@
 #include <any>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -69,6 +70,8 @@ class shutdown_spec {
 /// simple_one_for_one's start_child (a std::any, empty otherwise), and may
 /// return task<start_result> (it waits for the child's init, as start_link
 /// does) or start_result. `name` stands for OTP's {M, F, A} in reports.
+/// The supervisor calls the spec's own function, with no copy per start:
+/// a mutable closure keeps its state from one start to the next.
 class start_fn {
  public:
   using function = std::function<task<start_result>(const std::any& extra)>;
@@ -76,17 +79,58 @@ class start_fn {
   start_fn() = default;
   template <class F>
   requires std::is_invocable_v<F&> || std::is_invocable_v<F&, const std::any&> start_fn(F f)
-      : fn_(wrap(std::move(f))) {}  // NOLINT(google-explicit-constructor)
+      : p_(std::make_shared<held>(held{wrap(std::move(f)), {}})) {}  // NOLINT(google-explicit-constructor)
   template <class F>
   requires std::is_invocable_v<F&> || std::is_invocable_v<F&, const std::any&> start_fn(std::string name, F f)
-      : fn_(wrap(std::move(f))), name_(std::move(name)) {}
+      : p_(std::make_shared<held>(held{wrap(std::move(f)), std::move(name)})) {}
+  /// A copy is a copy of the function (its closure too): specs copied to
+  /// other supervisors share nothing.
+  start_fn(const start_fn& o) : p_(o.p_ ? std::make_shared<held>(*o.p_) : nullptr) {}
+  start_fn& operator=(const start_fn& o) {
+    if (this != &o) {
+      p_ = o.p_ ? std::make_shared<held>(*o.p_) : nullptr;
+    }
+    return *this;
+  }
+  start_fn(start_fn&&) noexcept = default;
+  start_fn& operator=(start_fn&&) noexcept = default;
+  ~start_fn() = default;
 
-  explicit operator bool() const noexcept { return static_cast<bool>(fn_); }
+  explicit operator bool() const noexcept { return p_ && p_->fn; }
   /// Starts the child. Call from the supervisor process only.
-  task<start_result> operator()(const std::any& extra) const { return fn_(extra); }
-  const std::string& name() const noexcept { return name_; }
+  task<start_result> operator()(const std::any& extra) const { return run()(extra); }
+  const std::string& name() const noexcept { return p_ ? p_->name : no_name(); }
+
+  /// Keeps the function's closure where it is, alive, while a start it
+  /// made runs, whatever becomes of this start_fn meanwhile (a reference,
+  /// not a copy: the supervisor takes one per start).
+  class running {
+   public:
+    /// Errors: std::bad_function_call (no function).
+    task<start_result> operator()(const std::any& extra) const {
+      if (p_ == nullptr) {
+        throw std::bad_function_call();
+      }
+      return (*p_)(extra);
+    }
+
+   private:
+    friend class start_fn;
+    explicit running(std::shared_ptr<const void> keep, const function* fn) noexcept : keep_(std::move(keep)), p_(fn) {}
+    std::shared_ptr<const void> keep_;
+    const function* p_;
+  };
+  running run() const { return p_ ? running(p_, &p_->fn) : running(nullptr, nullptr); }
 
  private:
+  struct held {
+    function fn;
+    std::string name;
+  };
+  static const std::string& no_name() noexcept {
+    static const std::string empty;
+    return empty;
+  }
   static task<start_result> ready(start_result r) { co_return r; }
   template <class F>
   static function wrap(F f) {
@@ -108,8 +152,7 @@ class start_fn {
     };
   }
 
-  function fn_;
-  std::string name_;
+  std::shared_ptr<held> p_;
 };
 
 /// One child of a supervisor.
