@@ -190,6 +190,27 @@ TEST_F(sup_test, simple_one_for_one_children_get_their_extra_argument_and_keep_i
   EXPECT_EQ(by_id.error().text(), "simple_one_for_one");
 }
 
+// A mutable start function runs on a fresh copy of its closure at every
+// start, as a copy of the spec would: one that moves a capture out (here a
+// string past the inline buffer) gives every start the whole of it.
+TEST_F(sup_test, a_mutable_start_function_starts_each_child_from_its_own_copy) {
+  mailbox mb;
+  child_spec s;
+  s.id = "moving";
+  s.restart = restart_type::temporary;
+  s.start = start_fn("moving:start_link", [name = std::string(40, 'n'), probe = mb.self()]() mutable {
+    return gen_server::start_link<testing::worker>(std::move(name), probe);
+  });
+  start_result sup =
+      sync_wait(supervisor::start_link({.strategy = restart_strategy::simple_one_for_one}, {std::move(s)}));
+  ASSERT_TRUE(sup.is_ok());
+  for (int i = 0; i < 3; ++i) {
+    start_result c = sync_wait(supervisor::start_child(sup.id(), std::any()));
+    ASSERT_TRUE(c.is_ok()) << "start " << i;
+    EXPECT_EQ(sync_wait(gen_server::call(c.id(), whoami{})), std::string(40, 'n')) << "start " << i;
+  }
+}
+
 TEST_F(sup_test, simple_one_for_one_stops_all_children_at_once_on_shutdown) {
   mailbox mb;
   start_result sup = sync_wait(supervisor::start_link({.strategy = restart_strategy::simple_one_for_one},

@@ -70,8 +70,9 @@ class shutdown_spec {
 /// simple_one_for_one's start_child (a std::any, empty otherwise), and may
 /// return task<start_result> (it waits for the child's init, as start_link
 /// does) or start_result. `name` stands for OTP's {M, F, A} in reports.
-/// The supervisor calls the spec's own function, with no copy per start:
-/// a mutable closure keeps its state from one start to the next.
+/// The supervisor calls the spec's own function, with no copy per start;
+/// a mutable closure (one not callable as const) runs on a fresh copy each
+/// time, so that a start that moves a capture out spoils no later start.
 class start_fn {
  public:
   using function = std::function<task<start_result>(const std::any& extra)>;
@@ -98,29 +99,34 @@ class start_fn {
 
   explicit operator bool() const noexcept { return p_ && p_->fn; }
   /// Starts the child. Call from the supervisor process only.
-  task<start_result> operator()(const std::any& extra) const { return run()(extra); }
+  /// Errors: std::bad_function_call (no function).
+  task<start_result> operator()(const std::any& extra) const {
+    if (!p_) {
+      throw std::bad_function_call();
+    }
+    return p_->fn(extra);
+  }
   const std::string& name() const noexcept { return p_ ? p_->name : no_name(); }
 
-  /// Keeps the function's closure where it is, alive, while a start it
-  /// made runs, whatever becomes of this start_fn meanwhile (a reference,
-  /// not a copy: the supervisor takes one per start).
+  /// The function, kept alive where it is while a start it made runs,
+  /// whatever becomes of this start_fn meanwhile (a reference, not a copy).
+  /// For the supervisor, which takes one per start.
   class running {
    public:
     /// Errors: std::bad_function_call (no function).
     task<start_result> operator()(const std::any& extra) const {
-      if (p_ == nullptr) {
+      if (!fn_) {
         throw std::bad_function_call();
       }
-      return (*p_)(extra);
+      return (*fn_)(extra);
     }
 
    private:
     friend class start_fn;
-    explicit running(std::shared_ptr<const void> keep, const function* fn) noexcept : keep_(std::move(keep)), p_(fn) {}
-    std::shared_ptr<const void> keep_;
-    const function* p_;
+    explicit running(std::shared_ptr<const function> fn) noexcept : fn_(std::move(fn)) {}
+    std::shared_ptr<const function> fn_;
   };
-  running run() const { return p_ ? running(p_, &p_->fn) : running(nullptr, nullptr); }
+  running run() const { return running(p_ ? std::shared_ptr<const function>(p_, &p_->fn) : nullptr); }
 
  private:
   struct held {
@@ -132,24 +138,38 @@ class start_fn {
     return empty;
   }
   static task<start_result> ready(start_result r) { co_return r; }
+  /// Calls f with or without the extra argument; a plain result as a task.
+  template <class F>
+  static task<start_result> call(F& f, const std::any& extra) {
+    if constexpr (std::is_invocable_v<F&, const std::any&>) {
+      if constexpr (std::is_same_v<std::invoke_result_t<F&, const std::any&>, start_result>) {
+        return ready(f(extra));
+      } else {
+        return f(extra);
+      }
+    } else {
+      (void)extra;
+      if constexpr (std::is_same_v<std::invoke_result_t<F&>, start_result>) {
+        return ready(f());
+      } else {
+        return f();
+      }
+    }
+  }
+  /// A mutable closure's start: on a fresh copy, kept while the start runs.
+  template <class F>
+  static task<start_result> call_copy(F f, std::any extra) {
+    co_return co_await call(f, extra);
+  }
   template <class F>
   static function wrap(F f) {
-    return [f = std::move(f)](const std::any& extra) mutable -> task<start_result> {
-      if constexpr (std::is_invocable_v<F&, const std::any&>) {
-        if constexpr (std::is_same_v<std::invoke_result_t<F&, const std::any&>, start_result>) {
-          return ready(f(extra));
-        } else {
-          return f(extra);
-        }
-      } else {
-        (void)extra;
-        if constexpr (std::is_same_v<std::invoke_result_t<F&>, start_result>) {
-          return ready(f());
-        } else {
-          return f();
-        }
-      }
-    };
+    if constexpr (std::is_invocable_v<const F&> || std::is_invocable_v<const F&, const std::any&>) {
+      return [f = std::move(f)](const std::any& extra) -> task<start_result> { return call(f, extra); };
+    } else {
+      // Each start runs a copy of the spec's closure, as before: what one
+      // start does to its captures (moving one out) no later start sees.
+      return [f = std::move(f)](const std::any& extra) -> task<start_result> { return call_copy(f, extra); };
+    }
   }
 
   std::shared_ptr<held> p_;
