@@ -507,16 +507,18 @@ TEST_F(gen_statem_test, callbacks_may_be_coroutines) {
 /// (maybe_task): the light's count is asked for once, then answered from
 /// the copy until a flip (passed on to the light) makes it stale. Each
 /// wait is counted.
-struct caching_relay : gen_statem<caching_relay> {
+template <class Self, class State = void>
+struct caching_relay_base : gen_statem<Self, State> {
+  using base = gen_statem<Self, State>;
+  using transition = typename base::transition;
   pid target;
   int copy = -1;
   int waits = 0;
-  explicit caching_relay(pid t) : target(t) {}
-  transition init() { return next_state<&caching_relay::ready>(); }
-  maybe_task<transition> ready(event& e) {
+  explicit caching_relay_base(pid t) : target(t) {}
+  typename base::template maybe_task<transition> answer(event& e) {
     if (e.call<get_count>() != nullptr) {
       if (copy >= 0) {
-        return keep_state(reply(e.caller(), copy * 10 + waits));
+        return base::keep_state(this->reply(e.caller(), copy * 10 + waits));
       }
       return ask_target(std::move(e.caller()));
     }
@@ -524,42 +526,27 @@ struct caching_relay : gen_statem<caching_relay> {
       statem::cast(target, flip{});
       copy = -1;
     }
-    return keep_state();
+    return base::keep_state();
   }
   task<transition> ask_target(gen::from f) {
     ++waits;
     auto n = co_await statem::call<int>(target, get_count{}, 1s);
     copy = n.value_or(-100);
-    co_return keep_state(reply(f, copy * 10 + waits));
+    co_return base::keep_state(this->reply(f, copy * 10 + waits));
   }
 };
 
+struct caching_relay : caching_relay_base<caching_relay> {
+  using caching_relay_base::caching_relay_base;
+  transition init() { return next_state<&caching_relay::ready>(); }
+  maybe_task<transition> ready(event& e) { return answer(e); }
+};
+
 /// The same in handle_event mode.
-struct caching_relay_events : gen_statem<caching_relay_events, int> {
-  pid target;
-  int copy = -1;
-  int waits = 0;
-  explicit caching_relay_events(pid t) : target(t) {}
+struct caching_relay_events : caching_relay_base<caching_relay_events, int> {
+  using caching_relay_base::caching_relay_base;
   transition init() { return next_state(0); }
-  maybe_task<transition> handle_event(event& e, int /*state*/) {
-    if (e.call<get_count>() != nullptr) {
-      if (copy >= 0) {
-        return keep_state(reply(e.caller(), copy * 10 + waits));
-      }
-      return ask_target(std::move(e.caller()));
-    }
-    if (e.cast<flip>() != nullptr) {
-      statem::cast(target, flip{});
-      copy = -1;
-    }
-    return keep_state();
-  }
-  task<transition> ask_target(gen::from f) {
-    ++waits;
-    auto n = co_await statem::call<int>(target, get_count{}, 1s);
-    copy = n.value_or(-100);
-    co_return keep_state(reply(f, copy * 10 + waits));
-  }
+  maybe_task<transition> handle_event(event& e, int /*state*/) { return answer(e); }
 };
 
 /// Replies as count * 10 + waits so far: asked, answered from the copy,
