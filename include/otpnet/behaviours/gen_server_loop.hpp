@@ -412,16 +412,20 @@ maybe_task<next> dispatch_info(D& d, message owner, rt::envelope* e, type_list<T
   }
 }
 
+/// The timeout handle_info gets: an object that outlives any task the
+/// callback returns (a handle_info(timeout&&) coroutine holds a reference).
+inline constinit timeout the_timeout{};
+
 template <class D>
 maybe_task<next> dispatch_timeout(D& d) {
   if constexpr (handles_info<D, timeout>()) {
-    using ret = decltype(d.handle_info(timeout{}));
+    using ret = decltype(d.handle_info(std::move(the_timeout)));
     if constexpr (is_task<ret>::value) {
-      return await_cast(d.handle_info(timeout{}));
+      return await_cast(d.handle_info(std::move(the_timeout)));
     } else if constexpr (is_maybe_task<ret>::value) {
-      return settle_cast(d.handle_info(timeout{}));
+      return settle_cast(d.handle_info(std::move(the_timeout)));
     } else {
-      return to_next(d.handle_info(timeout{}));
+      return to_next(d.handle_info(std::move(the_timeout)));
     }
   } else {
     return next{};  // a timeout nobody handles: wait on
