@@ -581,6 +581,27 @@ TEST_F(hand_on, before_the_move_is_done_on_the_same_scheduler_binds_the_socket_t
   before_the_join_to(1);
 }
 
+// recv, drained and controlling_process return lazy tasks: each acts on
+// the socket it was called on even if the socket value it came from is
+// reassigned before the task is awaited.
+TEST_F(ownership, a_call_awaited_after_its_socket_value_changed_acts_on_the_socket_it_was_made_on) {
+  auto k = open_conn({.active = passive, .packet = packet_type::u2});
+  ASSERT_TRUE(k.c.write(frame2("still mine")));
+  std::string r = acall(k.owner, [](socket s) -> task<std::string> {
+    socket held = s;
+    auto drained = held.drained();
+    auto received = held.recv(0, must);
+    auto kept = held.controlling_process(self());
+    held = socket{};
+    std::string out = outcome(co_await std::move(drained));
+    auto data = co_await std::move(received);
+    out += "," + (data ? data->str() : std::string(err_name(data.error())));
+    out += "," + outcome(co_await std::move(kept));
+    co_return out;
+  });
+  EXPECT_EQ(r, "ok,still mine,ok");
+}
+
 TEST_F(ownership, only_the_owner_may_hand_over_set_options_or_receive) {
   auto k = open_conn({.active = passive}, 0);
   // Another process on the owner's scheduler (and one on the other).

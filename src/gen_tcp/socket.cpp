@@ -61,8 +61,12 @@ result<queued> socket::send(std::span<const std::byte> data) const {
   return send(buffer::copy_of(data));
 }
 
-task<result<void>> socket::drained() const {
-  auto p = p_;
+// The coroutines behind drained, recv and controlling_process take the
+// port by value: a task is lazy, and the socket it came from may be gone
+// (reassigned, or moved by a container) before it is awaited.
+namespace {
+
+task<result<void>> drained_on(std::shared_ptr<detail::port> p) {
   if (!p || !is_owner_call(p)) {
     co_return fail(p ? errc::invalid : errc::closed);
   }
@@ -82,8 +86,8 @@ task<result<void>> socket::drained() const {
   co_return ok();
 }
 
-task<result<buffer>> socket::recv(std::size_t length, std::optional<std::chrono::milliseconds> timeout) const {
-  auto p = p_;
+task<result<buffer>> recv_on(std::shared_ptr<detail::port> p, std::size_t length,
+                             std::optional<std::chrono::milliseconds> timeout) {
   if (!p) {
     co_return fail(errc::closed);
   }
@@ -109,6 +113,14 @@ task<result<buffer>> socket::recv(std::size_t length, std::optional<std::chrono:
     co_return fail(errc::timeout);
   }
   co_return std::move(reply->data);
+}
+
+}  // namespace
+
+task<result<void>> socket::drained() const { return drained_on(p_); }
+
+task<result<buffer>> socket::recv(std::size_t length, std::optional<std::chrono::milliseconds> timeout) const {
+  return recv_on(p_, length, timeout);
 }
 
 result<void> socket::setopts(const options& o) const {
@@ -144,8 +156,9 @@ result<effective_options> socket::getopts() const {
   return p_->opts();
 }
 
-task<result<void>> socket::controlling_process(pid new_owner) const {
-  auto p = p_;
+namespace {
+
+task<result<void>> controlling_process_on(std::shared_ptr<detail::port> p, pid new_owner) {
   if (!p) {
     co_return fail(errc::closed);
   }
@@ -183,6 +196,10 @@ task<result<void>> socket::controlling_process(pid new_owner) const {
   p->finish_hand_over(*moved);
   co_return ok();
 }
+
+}  // namespace
+
+task<result<void>> socket::controlling_process(pid new_owner) const { return controlling_process_on(p_, new_owner); }
 
 result<void> socket::close() const {
   if (!p_) {
