@@ -419,13 +419,13 @@ inline constinit timeout the_timeout{};
 template <class D>
 maybe_task<next> dispatch_timeout(D& d) {
   if constexpr (handles_info<D, timeout>()) {
-    using ret = decltype(d.handle_info(std::move(the_timeout)));
+    using ret = decltype(d.handle_info(static_cast<timeout&&>(the_timeout)));
     if constexpr (is_task<ret>::value) {
-      return await_cast(d.handle_info(std::move(the_timeout)));
+      return await_cast(d.handle_info(static_cast<timeout&&>(the_timeout)));
     } else if constexpr (is_maybe_task<ret>::value) {
-      return settle_cast(d.handle_info(std::move(the_timeout)));
+      return settle_cast(d.handle_info(static_cast<timeout&&>(the_timeout)));
     } else {
-      return to_next(d.handle_info(std::move(the_timeout)));
+      return to_next(d.handle_info(static_cast<timeout&&>(the_timeout)));
     }
   } else {
     return next{};  // a timeout nobody handles: wait on
