@@ -651,6 +651,51 @@ TEST_F(gen_server_test, callbacks_returning_maybe_task_answer_now_or_after_their
   EXPECT_EQ(sync_wait(gen_server::call<std::string>(s.id(), noted{})), "start:21;" + std::string(40, 'x') + ":21;");
 }
 
+/// The idle timeout through a maybe_task handle_info: ready the first time
+/// (arming the next), a task that asks the backend the second, ready and
+/// unarmed after. (A call cancels the timeout, as in OTP: get re-arms it
+/// until the count is done.)
+struct timed_sometimes : gen_server::behaviour<timed_sometimes> {
+  using calls = type_list<get>;
+  pid backend;
+  int n = 0;
+  explicit timed_sometimes(pid b) : backend(b) {}
+  init_return init() { return ok(1ms); }
+  maybe_task<cast_return> handle_info(timeout) {
+    if (n == 0) {
+      n = 1;
+      return noreply(1ms);
+    }
+    if (n == 1) {
+      return add_backend();
+    }
+    return noreply();
+  }
+  call_return<int> handle_call(get) { return n < 22 ? reply(n, 1ms) : reply(n); }
+
+ private:
+  task<cast_return> add_backend() {
+    outcome<int> v = co_await gen_server::call<int>(backend, get{});
+    n += v ? *v : -1000;
+    co_return noreply();
+  }
+};
+
+TEST_F(gen_server_test, an_idle_timeout_handler_returning_maybe_task_answers_now_or_after_its_wait) {
+  start_result backend = sync_wait(gen_server::start<counter>(pid{}, 21));
+  ASSERT_TRUE(backend.is_ok());
+  start_result s = sync_wait(gen_server::start<timed_sometimes>(backend.id()));
+  ASSERT_TRUE(s.is_ok());
+  int n = 0;
+  for (int polls = 0; polls < 1000 && n != 22; ++polls) {
+    n = sync_wait(gen_server::call<int>(s.id(), get{})).value_or(-1);
+    if (n != 22) {
+      std::this_thread::sleep_for(5ms);  // (a bounded poll: the timeouts come by themselves)
+    }
+  }
+  EXPECT_EQ(n, 22) << "1 from the ready timeout, 21 from the waiting one";
+}
+
 TEST_F(gen_server_test, many_calls_across_schedulers_leave_nothing_behind) {
   mailbox mb;
   start_result srv = sync_wait(gen_server::start<counter>(start_options{.scheduler = 1}));

@@ -362,7 +362,7 @@ result<void> port::shutdown_now(so::shutdown_how how) noexcept {
   return so::shutdown(sock_, how);
 }
 
-result<port::move> port::hand_over(pid new_owner) {
+result<port::hand_over_ticket> port::hand_over(pid new_owner) {
   if (is_closed()) {
     return fail(errc::closed);
   }
@@ -390,7 +390,7 @@ result<port::move> port::hand_over(pid new_owner) {
     if (!joining_) {  // (joining: the join task attaches the owner of then)
       otpnet::detail::attach_resource(new_owner, weak_from_this());
     }
-    return move{};
+    return hand_over_ticket{};
   }
   // The send timer of this loop goes.
   cancel_send_timer();
@@ -410,12 +410,12 @@ result<port::move> port::hand_over(pid new_owner) {
   // (Both published to the new scheduler by the store below; from the store
   // on, this thread touches none of the port's fields.)
   joining_ = true;
-  const move m{target, ++moves_};
+  const hand_over_ticket m{target, ++moves_};
   sched_.store(target, std::memory_order_release);
   return m;
 }
 
-void port::finish_hand_over(move m) {
+void port::finish_hand_over(hand_over_ticket m) {
   if (m.to < 0) {
     return;
   }

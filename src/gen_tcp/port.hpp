@@ -156,16 +156,16 @@ class port final : public std::enable_shared_from_this<port>, public port_resour
   /// finish_hand_over: the scheduler the port joins and which of the
   /// port's moves this is. The old owner keeps it: once hand_over returns,
   /// the port's fields are the new scheduler's.
-  struct move {
+  struct hand_over_ticket {
     int to = -1;  // -1: the port stayed on this scheduler
     std::uint8_t nth = 0;
   };
   /// Makes `new_owner` the owner; a port moving to another scheduler
   /// leaves this one now and joins the other in finish_hand_over.
-  result<move> hand_over(pid new_owner);
+  result<hand_over_ticket> hand_over(pid new_owner);
   /// Joins the new scheduler's reactor (a task posted to it), unless the
   /// port moved on again before the task ran: only the last move joins.
-  void finish_hand_over(move m);
+  void finish_hand_over(hand_over_ticket m);
 
   // -- transports (TLS) --------------------------------------------------------------
   /// Bytes read but not yet handed out (a TLS handshake starts with them).

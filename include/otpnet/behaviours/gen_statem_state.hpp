@@ -61,11 +61,9 @@ class statem_outcome {
   void emplace_either(F&& f) {
     gen_server::maybe_task<T> r = std::forward<F>(f)();
     if (r.ready()) {
-      ::new (static_cast<void*>(std::addressof(s_.first))) T(r.take_value());
-      has_ = held::ready;
+      emplace_ready([&] { return r.take_value(); });
     } else {
-      ::new (static_cast<void*>(std::addressof(s_.second))) task<T>(r.take_task());
-      has_ = held::pending;
+      emplace_pending([&] { return r.take_task(); });
     }
   }
 
