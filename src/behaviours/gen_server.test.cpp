@@ -696,6 +696,45 @@ TEST_F(gen_server_test, an_idle_timeout_handler_returning_maybe_task_answers_now
   EXPECT_EQ(n, 22) << "1 from the ready timeout, 21 from the waiting one";
 }
 
+/// A behaviour layered on gen_server (as gen_nb_server is) takes `note`
+/// messages itself, before any handle_info: a plain value for an empty
+/// note, the task of a coroutine that asks the backend first for one with
+/// text, which it reads by reference after the wait (the message lives
+/// until the task ends).
+struct layered_notes : gen_server::behaviour<layered_notes> {
+  using behaviour_infos = type_list<note>;
+  using calls = type_list<noted>;
+  pid backend;
+  std::string notes;
+  explicit layered_notes(pid b) : backend(b) {}
+
+  maybe_task<cast_return> behaviour_info(note&& m) {
+    if (m.text.empty()) {
+      notes += "empty;";
+      return noreply();
+    }
+    return note_after_backend(m);
+  }
+  call_return<std::string> handle_call(noted) { return reply(notes); }
+
+ private:
+  task<cast_return> note_after_backend(const note& m) {
+    outcome<int> v = co_await gen_server::call<int>(backend, get{});
+    notes += m.text + ":" + std::to_string(v ? *v : -1000) + ";";
+    co_return noreply();
+  }
+};
+
+TEST_F(gen_server_test, a_layered_behaviours_info_returning_maybe_task_answers_now_or_after_its_wait) {
+  start_result backend = sync_wait(gen_server::start<counter>(pid{}, 21));
+  ASSERT_TRUE(backend.is_ok());
+  start_result s = sync_wait(gen_server::start<layered_notes>(backend.id()));
+  ASSERT_TRUE(s.is_ok());
+  EXPECT_TRUE(send(s.id(), note{std::string(40, 'y')}));  // waits, then reads its text
+  EXPECT_TRUE(send(s.id(), note{}));                      // ready, after the wait
+  EXPECT_EQ(sync_wait(gen_server::call<std::string>(s.id(), noted{})), std::string(40, 'y') + ":21;empty;");
+}
+
 TEST_F(gen_server_test, many_calls_across_schedulers_leave_nothing_behind) {
   mailbox mb;
   start_result srv = sync_wait(gen_server::start<counter>(start_options{.scheduler = 1}));

@@ -13,6 +13,7 @@
 #include <otpnet/runtime/receive.hpp>
 
 #include "listener/harness.test.hpp"
+#include "support/loopback.hpp"
 
 #include <gtest/gtest.h>
 
@@ -42,6 +43,10 @@ struct crash_next_req {
 };
 struct info_req {
   using reply_type = listener_info;
+};
+/// watcher's listen port.
+struct port_req {
+  using reply_type = std::uint16_t;
 };
 struct set_max_req {
   using reply_type = bool;
@@ -185,6 +190,101 @@ struct slow_soup : gen_nb_server<slow_soup> {
     connection_ended();
   }
   call_return<listener_info> handle_call(info_req) { return reply(listener_info_now()); }
+};
+
+/// How watcher answers a socket_select of its own socket.
+enum class answer { plain, task, maybe };
+
+/// Arms a nowait receive on a socket the server is given.
+struct watch_req {
+  using reply_type = bool;  // armed: the receive answered select
+  so::socket sock;
+  pid to;
+};
+/// What watcher read from its socket, and how it answered.
+struct seen {
+  std::string text;
+};
+
+/// A gen_nb_server that also waits on a socket of its own with nowait
+/// receives. Those select events are not the acceptor's: gen_nb_server
+/// passes them on to handle_info(socket_select), which answers with a
+/// plain value, a task, or (`maybe`) a plain value unless the text starts
+/// with "slow", when it returns the task of a coroutine that waits first.
+/// Its listen port greets and closes, as soup's does.
+template <answer A>
+struct watcher : gen_nb_server<watcher<A>> {
+  using base = gen_nb_server<watcher<A>>;
+  using calls = type_list<watch_req, port_req>;
+
+  gen_tcp::options sock_opts() { return {.active = gen_tcp::passive}; }
+  gen_server::init_return init() {
+    this->set_listener_name("watcher");
+    if (!this->add_listen_port(so::address::inet_loopback(0))) {
+      return base::stop(exit_reason::other("listen"));
+    }
+    return base::ok();
+  }
+  void new_connection(const connection& c) {
+    if (auto s = c.take()) {
+      (void)s->send(soup_line);
+      (void)s->close();
+    }
+    this->connection_ended();
+  }
+  gen_server::call_return<bool> handle_call(watch_req r) {
+    sock_ = std::move(r.sock);
+    to_ = r.to;
+    std::string got = arm();
+    return base::reply(got.empty() && armed_);
+  }
+  gen_server::call_return<std::uint16_t> handle_call(port_req) {
+    auto i = this->listener_info_now();
+    return base::reply(i.ports.empty() ? std::uint16_t{0} : i.ports.front().port);
+  }
+
+  auto handle_info(const socket_select& ev) {
+    std::string got = ev.reason == errc::ok && ev.sock == sock_ ? arm() : "?";
+    if constexpr (A == answer::plain) {
+      (void)send(to_, seen{"plain:" + got});
+      return base::noreply();
+    } else if constexpr (A == answer::task) {
+      return after_a_wait("task:" + got);
+    } else {
+      if (!got.starts_with("slow")) {
+        (void)send(to_, seen{"now:" + got});
+        return gen_server::maybe_task<gen_server::cast_return>(base::noreply());
+      }
+      return gen_server::maybe_task<gen_server::cast_return>(after_a_wait("after:" + got));
+    }
+  }
+
+ private:
+  /// Reads what the socket holds and waits for more (the receive answers
+  /// select once it is empty): the bytes read.
+  std::string arm() {
+    std::string got;
+    armed_ = false;
+    for (int i = 0; i < 16; ++i) {
+      std::byte buf[64];
+      auto r = so::recv(sock_, buf, 0, so::nowait);
+      if (!r.is_ok() || r.value() == 0) {
+        armed_ = r.is_select();  // else an error or the peer's close: not armed
+        break;
+      }
+      got += otpnet::test::text({buf, r.value()});
+    }
+    return got;
+  }
+  task<gen_server::cast_return> after_a_wait(std::string what) {
+    co_await sleep(2ms);
+    (void)send(to_, seen{std::move(what)});
+    co_return base::noreply();
+  }
+
+  so::socket sock_;
+  pid to_;
+  bool armed_ = false;
 };
 
 class gen_nb_server_test : public listener_test {
@@ -511,6 +611,45 @@ TEST_F(gen_nb_server_test, the_listen_sockets_close_with_the_server) {
   std::uint16_t port = soup_port();
   ASSERT_TRUE(sync_wait(gen_server::stop(s)));
   EXPECT_FALSE(peer::connect_port(port, 2000ms));
+}
+
+// -- the server's own nowait calls -------------------------------------------------------------
+
+/// Starts watcher<A>, gives it the server side of a loopback pair and
+/// checks, with the listen port still greeting between them, that each
+/// text the client sends comes back through handle_info as `want` says.
+template <answer A>
+void watch_and_check(const std::vector<std::pair<std::string, std::string>>& sends_and_wants) {
+  mailbox mb;
+  start_result r = sync_wait(gen_server::start<watcher<A>>());
+  ASSERT_TRUE(r) << r.to_string();
+  auto [client, server_side] = otpnet::test::connected_pair();
+  ASSERT_EQ(sync_wait(gen_server::call(r.id(), watch_req{server_side, mb.self()})), true);
+  auto port = sync_wait(gen_server::call(r.id(), port_req{}));
+  ASSERT_TRUE(port && *port != 0);
+  for (const auto& [text, want] : sends_and_wants) {
+    ASSERT_TRUE(so::send(client, otpnet::test::bytes(text), 0, must));
+    auto got = mb.receive<seen>(must);
+    ASSERT_TRUE(got) << text;
+    EXPECT_EQ(got->text, want);
+    // The listen socket's events are still the acceptor's.
+    peer p = peer::connect(so::address::inet_loopback(*port));
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p.read_exact(soup_line.size()), soup_line);
+  }
+  EXPECT_TRUE(sync_wait(gen_server::stop(r.id())));
+}
+
+TEST_F(gen_nb_server_test, a_select_of_the_servers_own_socket_reaches_a_plain_handle_info) {
+  watch_and_check<answer::plain>({{"one", "plain:one"}, {"two", "plain:two"}});
+}
+
+TEST_F(gen_nb_server_test, a_select_of_the_servers_own_socket_reaches_a_coroutine_handle_info) {
+  watch_and_check<answer::task>({{"one", "task:one"}, {"two", "task:two"}});
+}
+
+TEST_F(gen_nb_server_test, a_select_of_the_servers_own_socket_reaches_a_maybe_task_handle_info) {
+  watch_and_check<answer::maybe>({{"one", "now:one"}, {"slow two", "after:slow two"}, {"three", "now:three"}});
 }
 
 }  // namespace
