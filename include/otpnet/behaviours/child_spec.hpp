@@ -98,19 +98,23 @@ class start_fn {
   ~start_fn() = default;
 
   explicit operator bool() const noexcept { return p_ && p_->fn; }
-  /// Starts the child. Call from the supervisor process only.
+  /// Starts the child. Call from the supervisor process only. The task
+  /// keeps the function and a copy of `extra` alive until it ends, whatever
+  /// becomes of this start_fn and of `extra` meanwhile.
   /// Errors: std::bad_function_call (no function).
   task<start_result> operator()(const std::any& extra) const {
     if (!p_) {
       throw std::bad_function_call();
     }
-    return p_->fn(extra);
+    return run_kept(run(), extra);
   }
   const std::string& name() const noexcept { return p_ ? p_->name : no_name(); }
 
   /// The function, kept alive where it is while a start it made runs,
   /// whatever becomes of this start_fn meanwhile (a reference, not a copy).
-  /// For the supervisor, which takes one per start.
+  /// For the supervisor, which takes one per start and keeps it, and the
+  /// `extra` it passes, until the start's task ends (no coroutine frame of
+  /// its own, as operator() has).
   class running {
    public:
     /// Errors: std::bad_function_call (no function).
@@ -138,6 +142,7 @@ class start_fn {
     return empty;
   }
   static task<start_result> ready(start_result r) { co_return r; }
+  static task<start_result> run_kept(running fn, std::any extra) { co_return co_await fn(extra); }
   /// Calls f with or without the extra argument; a plain result as a task.
   template <class F>
   static task<start_result> call(F& f, const std::any& extra) {
