@@ -6,6 +6,7 @@
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 
 #include <algorithm>
@@ -23,8 +24,14 @@ constexpr const char* tls12_suites =
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 constexpr const char* groups = "X25519:P-256:P-384";
-// The session id context: resumption with client certificates needs one.
-constexpr unsigned char sid_context[] = "otpnet";
+// The session id context: resumption with client certificates needs one,
+// and each context has its own (16 random bytes). A session resumes only
+// in the context that made it: a connection whose handshake moves to
+// another context (by SNI, or handshake_continue with another one) cannot
+// resume a session of the first, which may have asked for no client
+// certificate where the other requires one. (Tickets are encrypted with
+// keys of the first context, which resumption would otherwise reach.)
+constexpr int sid_context_bytes = 16;
 
 struct x509_free {
   void operator()(X509* x) const noexcept { X509_free(x); }
@@ -188,9 +195,13 @@ result<ctx_ptr> new_ctx(bool server, version min, version max, bool tickets) {
   }
   SSL_CTX_set_options(raw, opts);
   if (SSL_CTX_set_min_proto_version(raw, proto(min)) != 1 || SSL_CTX_set_max_proto_version(raw, proto(max)) != 1 ||
-      SSL_CTX_set_cipher_list(raw, tls12_suites) != 1 || SSL_CTX_set1_groups_list(raw, groups) != 1 ||
-      SSL_CTX_set_session_id_context(raw, sid_context, sizeof sid_context - 1) != 1) {
+      SSL_CTX_set_cipher_list(raw, tls12_suites) != 1 || SSL_CTX_set1_groups_list(raw, groups) != 1) {
     return fail(failure(errc::tls_error, "the context's defaults were refused"));
+  }
+  unsigned char sid[sid_context_bytes];
+  if (RAND_bytes(sid, sid_context_bytes) != 1 ||
+      SSL_CTX_set_session_id_context(raw, sid, static_cast<unsigned>(sid_context_bytes)) != 1) {
+    return fail(failure(errc::tls_error, "no session id context (random bytes)"));
   }
   SSL_CTX_set_mode(raw, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   if (!tickets) {

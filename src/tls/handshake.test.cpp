@@ -382,5 +382,93 @@ TEST_F(handshake_test, hello_then_cancel_refuses_the_client) {
   EXPECT_EQ(handshakes_in_progress(), 0u);
 }
 
+// -- continuing with another context ---------------------------------------------------------------
+
+/// Accepts one connection, stops at its hello with `first` and continues
+/// with `then`, reporting server_ok (with the info) or server_failed.
+proc continue_with(gen_tcp::listen_socket ls, context first, context then, pid to) {
+  auto s = co_await gen_tcp::accept(ls, must);
+  if (!s) {
+    co_return;
+  }
+  auto h = co_await handshake_hello(*s, first, must);
+  if (!h) {
+    send(to, ev{"server_failed", self(), {}, h.error(), last_error()});
+    co_return;
+  }
+  auto r = co_await handshake_continue(*h, must, then);
+  if (!r) {
+    send(to, ev{"server_failed", self(), {}, r.error(), last_error()});
+    co_return;
+  }
+  auto i = info(*s);
+  send(to, ev{"server_ok", self(), {}, errc::ok, {}, i ? *i : connection_info{}, *s});
+  co_await serve(*s, to, true, true, 0);
+}
+
+// A session made under a context that asks for no client certificate does
+// not resume under one that requires it: each context has its own session
+// id context, so a handshake continued with the other one makes the client
+// show a certificate (and this one, having none, is refused). With one
+// shared by every context, the ticket resumed the session and the client
+// was in without a certificate.
+TEST_F(handshake_test, a_session_of_one_context_does_not_resume_under_another_that_requires_a_certificate) {
+  context open = server_ctx();
+  context strict = server_ctx({.verify = verify_mode::required, .ca_file = certs().ca_file()});
+  for (version v : {version::tls1_3, version::tls1_2}) {
+    context cctx = client_ctx({.max_version = v});
+    std::uint16_t port = start_server({.ctx = open});
+    auto [s1, first] = connect_pair(port, {.ctx = cctx});
+    EXPECT_EQ(echo(first, "hello"), "hello");  // (TLS 1.3: the ticket comes after the handshake)
+    auto saved = std::make_shared<session>();
+    ASSERT_EQ(call(first,
+                   [saved](const gen_tcp::socket& s) {
+                     auto got = get_session(s);
+                     if (got) {
+                       *saved = *got;
+                     }
+                     return outcome(got);
+                   }),
+              "ok");
+    ASSERT_TRUE(*saved);
+    // The same session resumes under its own context...
+    auto [s2, again] = connect_pair(port, {.ctx = cctx, .resume = *saved});
+    EXPECT_TRUE(info_of(again).session_reused);
+    // ...but not once the handshake moves to the strict one.
+    auto ls =
+        gen_tcp::listen(so::address::inet_loopback(0), {.active = gen_tcp::once, .packet = gen_tcp::packet_type::u2});
+    ASSERT_TRUE(ls);
+    spawn([ls = *ls, open, strict, to = me()]() -> proc { return continue_with(ls, open, strict, to); });
+    pid c = start_client(ls->port, {.ctx = cctx, .resume = *saved});
+    ev srv = next({"server_ok", "server_failed"});
+    EXPECT_EQ(srv.kind, "server_failed") << "TLS " << (v == version::tls1_3 ? "1.3" : "1.2")
+                                         << ": resumed without a client certificate: " << srv.info.session_reused;
+    EXPECT_EQ(srv.reason, errc::tls_error);
+    ev cl = next_from(c);
+    if (cl.kind == "client_ok") {
+      cl = next_from(c);  // TLS 1.3: the server's verdict comes after the client's side ended
+    }
+    EXPECT_TRUE(cl.kind == "client_failed" || cl.kind == "error") << cl.kind;
+    (void)s1;
+    (void)s2;
+  }
+}
+
+// The context a handshake continues with brings its protocol versions: a
+// client limited to TLS 1.2 is refused by one that takes only TLS 1.3,
+// though the first context took TLS 1.2.
+TEST_F(handshake_test, continuing_with_another_context_takes_its_protocol_versions) {
+  context both = server_ctx();
+  context only13 = server_ctx({.min_version = version::tls1_3});
+  auto ls =
+      gen_tcp::listen(so::address::inet_loopback(0), {.active = gen_tcp::once, .packet = gen_tcp::packet_type::u2});
+  ASSERT_TRUE(ls);
+  spawn([ls = *ls, both, only13, to = me()]() -> proc { return continue_with(ls, both, only13, to); });
+  pid c = start_client(ls->port, {.ctx = client_ctx({.max_version = version::tls1_2})});
+  ev srv = next({"server_ok", "server_failed"});
+  EXPECT_EQ(srv.kind, "server_failed") << "TLS 1.2 taken by a TLS 1.3-only context";
+  EXPECT_EQ(next_from(c).kind, "client_failed");
+}
+
 }  // namespace
 }  // namespace otpnet::tls::test

@@ -253,12 +253,20 @@ void tls_transport::select_context() noexcept {
   if (c == SSL_get_SSL_CTX(ssl_)) {
     return;
   }
-  // SSL_set_SSL_CTX takes the certificate and key; verification and the
-  // CA names to request are the SSL's own, so they are taken over too.
+  // SSL_set_SSL_CTX takes the certificate, the key and the session id
+  // context; what SSL_new copied from the first context into the SSL
+  // (verification, the CA names to request, the protocol versions, the
+  // options, tickets) is taken over from the new one too.
   SSL_set_SSL_CTX(ssl_, c);
   SSL_set_verify(ssl_, SSL_CTX_get_verify_mode(c), nullptr);
   STACK_OF(X509_NAME)* cas = SSL_CTX_get_client_CA_list(c);
   SSL_set_client_CA_list(ssl_, cas != nullptr ? SSL_dup_CA_list(cas) : nullptr);
+  (void)SSL_set_min_proto_version(ssl_, SSL_CTX_get_min_proto_version(c));
+  (void)SSL_set_max_proto_version(ssl_, SSL_CTX_get_max_proto_version(c));
+  std::uint64_t want = SSL_CTX_get_options(c);
+  (void)SSL_clear_options(ssl_, SSL_get_options(ssl_) & ~want);
+  (void)SSL_set_options(ssl_, want);
+  (void)SSL_set_num_tickets(ssl_, SSL_CTX_get_num_tickets(c));
 }
 
 int tls_transport::select_alpn(const unsigned char** out, unsigned char* outlen, const unsigned char* in,
