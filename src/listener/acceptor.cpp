@@ -20,6 +20,9 @@ namespace so = otpnet::socket;
 
 namespace {
 constexpr int batch_size = 32;  // accepts per turn before yielding to other messages
+// A back-off burst ends this long after its last failure (the longest
+// back-off is 1 s: a port still short of descriptors fails more often).
+constexpr std::chrono::seconds burst_gap{2};
 // Connections the kernel's accept may queue for the process before it is
 // stopped until the process has taken them: the rest wait in the backlog
 // (DESIGN invariant 4: no unbounded queue), as with accept calls.
@@ -326,6 +329,9 @@ std::optional<connection> acceptor::accept_step(listen_id id) {
     so::address peer;
     auto r = so::accept(p->sock, p->handle, peer);
     if (r.is_select()) {
+      // The kernel gave a descriptor and found nobody waiting (it takes the
+      // descriptor first): whatever ran short is back.
+      resumed(*p, " (nobody waiting)");
       return std::nullopt;
     }
     if (r.is_ok()) {
@@ -380,12 +386,19 @@ std::optional<connection> acceptor::kernel_step(port_state& p) {
   }
 }
 
-std::optional<connection> acceptor::accepted(port_state& p, so::socket s, const so::address* peer) {
-  if (!p.delay.first()) {
-    spdlog::info("listener {}: accepting again on {} after {} back-off(s)", name_, p.addr.to_string(),
-                 p.delay.attempts());
-    p.delay.reset();
+void acceptor::resumed(port_state& p, const char* how) {
+  if (p.in_burst && !p.resumed_said) {
+    spdlog::info("listener {}: accepting again on {} after {} back-off(s){}", name_, p.addr.to_string(),
+                 p.burst_backoffs, how);
+    p.resumed_said = true;
   }
+}
+
+std::optional<connection> acceptor::accepted(port_state& p, so::socket s, const so::address* peer) {
+  // The next exhaustion waits the shortest time again; it is reported only
+  // if it starts a new burst.
+  resumed(p, "");
+  p.delay.reset();
   connection c;
   c.raw = std::move(s);
   c.opts = p.opts;
@@ -413,10 +426,21 @@ bool acceptor::accept_failed(port_state& p, errc e) {
       return false;
     case accept_action::backoff:
     case accept_action::report_backoff: {
-      bool first = p.delay.first();
+      // Once per burst, not once per failure, nor once per descriptor
+      // freed in a burst (each lets one accept through before the next
+      // failure): a burst ends burst_gap after its last failure.
+      auto now = std::chrono::steady_clock::now();
+      bool new_burst = !p.in_burst || now - p.last_backoff > burst_gap;
+      if (new_burst) {
+        p.in_burst = true;
+        p.resumed_said = false;
+        p.burst_backoffs = 0;
+        p.delay.reset();
+      }
+      ++p.burst_backoffs;
+      p.last_backoff = now;
       auto d = p.delay.next();
-      if (first) {
-        // Once per burst: the resumption is reported when it comes.
+      if (new_burst) {
         spdlog::warn("listener {}: accept on {}: {}; backing off (from {} ms, growing to 1 s)", name_, where,
                      format_error(e), d.count());
       }

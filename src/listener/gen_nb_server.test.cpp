@@ -606,6 +606,71 @@ TEST_F(gen_nb_server_test, emfile_backs_off_reports_once_and_resumes_by_itself) 
   EXPECT_EQ(lines().count({"backing off"}), 1u);
 }
 
+// Descriptors freed one at a time while the process is short of them: each
+// lets one connection in before the next accept fails again. That is one
+// burst, reported once when it starts and once when accepting resumes (a
+// success used to end the burst, so each freed descriptor wrote both lines
+// again).
+TEST_F(gen_nb_server_test, descriptors_freed_one_at_a_time_are_one_burst_reported_once) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "starving an ASan+UBSan process of descriptors breaks the sanitizer, not the listener";
+#endif
+  start_soup(/*keep=*/true);
+  std::uint16_t port = soup_port();
+  ASSERT_TRUE(sync_wait(gen_server::call("soup", suspend_req{true})).value_or(false));
+  std::vector<peer> waiting;
+  for (int k = 0; k < 4; ++k) {
+    waiting.push_back(peer::connect_port(port));
+    ASSERT_TRUE(waiting.back());
+  }
+  rlimit old{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+  rlimit low = old;
+  low.rlim_cur = static_cast<rlim_t>(highest_fd()) + 1;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::vector<int> fillers;
+  for (int fd; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) {
+    fillers.push_back(fd);
+  }
+  auto restore = [&] {
+    for (int fd : fillers) {
+      ::close(fd);
+    }
+    fillers.clear();
+    (void)::setrlimit(RLIMIT_NOFILE, &old);
+  };
+  auto emfiles = [] {
+    auto i = soup_info();
+    auto it = i.failures_by_reason.find("emfile");
+    return it == i.failures_by_reason.end() ? std::uint64_t{0} : it->second;
+  };
+
+  ASSERT_TRUE(sync_wait(gen_server::call("soup", suspend_req{false})).value_or(false));
+  bool starved = wait_until([&] { return emfiles() >= 2; });
+  // Three descriptors freed one by one: a connection each (kept open, so
+  // it holds the descriptor), then the next accept fails again.
+  std::uint64_t let_in = 0;
+  for (int k = 0; k < 3 && starved && !fillers.empty(); ++k) {
+    std::uint64_t before = emfiles();
+    ::close(fillers.back());
+    fillers.pop_back();
+    bool in = wait_until([&] { return soup_info().total_connections == let_in + 1; });
+    bool failed_again = wait_until([&] { return emfiles() > before; });
+    if (!in || !failed_again) {
+      break;
+    }
+    ++let_in;
+  }
+  restore();
+  ASSERT_TRUE(starved) << lines().dump();
+  EXPECT_EQ(let_in, 3u) << lines().dump();
+  for (auto& w : waiting) {
+    EXPECT_EQ(w.read_exact(soup_line.size()), soup_line);
+  }
+  EXPECT_EQ(lines().count({"backing off"}), 1u) << "one report per burst:\n" << lines().dump();
+  EXPECT_EQ(lines().count({"accepting again"}), 1u) << lines().dump();
+}
+
 TEST_F(gen_nb_server_test, the_listen_sockets_close_with_the_server) {
   pid s = start_soup();
   std::uint16_t port = soup_port();

@@ -279,7 +279,16 @@ struct handler_knobs {
   /// Starts whose handler is ended (killed, and its end awaited) after its
   /// start returned and before the listener hands it the socket, counted down.
   std::atomic<int> end_before_handoff{0};
+  /// Starts held in the client supervisor until it is sent release_start
+  /// (or `must` passes), counted down: the acceptor waits for its
+  /// start_child meanwhile. `holding`: the supervisor holding one (a pid's
+  /// value; 0: none).
+  std::atomic<int> hold_starts{0};
+  std::atomic<std::uint64_t> holding{0};
 };
+
+/// Ends a start held by knobs.hold_starts.
+struct release_start {};
 
 /// Takes one from a knob's count: whether it was above 0.
 inline bool take_one(std::atomic<int>& k) {
@@ -351,6 +360,8 @@ class listener_test : public ::testing::Test {
     knobs.refuse_starts = 0;
     knobs.started = 0;
     knobs.end_before_handoff = 0;
+    knobs.hold_starts = 0;
+    knobs.holding = 0;
     ASSERT_TRUE(logger::configure(
         {.level = log_level::info, .sink = logger::line_callback([l = &lines_](std::string_view s) { l->add(s); })}));
     ASSERT_TRUE(runtime::start({.schedulers = 2}));
@@ -378,6 +389,11 @@ class listener_test : public ::testing::Test {
     child_spec handler;
     handler.id = "echo_handler";
     handler.start = [near = client_sups != 0]() -> task<start_result> {
+      if (take_one(knobs.hold_starts)) {
+        knobs.holding = self().value();
+        (void)co_await receive<release_start>(after(must));
+        knobs.holding = 0;
+      }
       start_options so;
       so.scheduler = near ? caller_scheduler : least_loaded_scheduler;
       start_result r = co_await gen_server::start_link<echo_handler>(std::move(so));

@@ -257,6 +257,20 @@ struct drain_part {
   bool ok;
 };
 
+/// One acceptor's answer to the info request of `round`; none if it did not
+/// answer within info_wait.
+struct info_part {
+  std::uint64_t round;
+  std::size_t index;
+  std::optional<listener_info> info;
+};
+
+// How long info waits for the acceptors (asked all at once). An acceptor
+// answers no call while it waits for a handler's start (up to
+// handler_start_timeout): such a one is counted as unanswered rather than
+// holding up the answer, or, past the caller's timeout, failing it.
+constexpr std::chrono::milliseconds info_wait{1000};
+
 /// Splits `total` (0: no limit) into `n` shares that sum to it.
 std::vector<std::size_t> shares_of(std::size_t total, std::size_t n) {
   std::vector<std::size_t> out(n, 0);
@@ -273,7 +287,7 @@ class group : public gen_server::behaviour<group> {
  public:
   using calls = type_list<info_req, add_port_req, remove_port_req, remove_address_req, remove_connection_req,
                           set_max_req, suspend_req, connections_req, drain_req>;
-  using infos = type_list<drain_part>;
+  using infos = type_list<drain_part, info_part>;
 
   explicit group(listener_options o) : o_(std::move(o)), max_(o_.max_connections) {}
 
@@ -323,43 +337,41 @@ class group : public gen_server::behaviour<group> {
     co_return ok();
   }
 
-  task<call_return<listener_info>> handle_call(info_req) {
-    listener_info out;
-    out.name = o_.name;
-    out.suspended = true;
-    for (pid a : acceptors_) {
-      auto i = co_await gen_server::call(a, info_req{});
-      if (!i) {
-        co_return stop(i.error());
-      }
-      for (auto& p : i->ports) {
-        bool seen = false;
-        for (auto& q : out.ports) {
-          if (q.address == p.address) {
-            q.backing_off = q.backing_off || p.backing_off;
-            seen = true;
-          }
-        }
-        if (!seen) {
-          out.ports.push_back(p);
-        }
-      }
-      out.active_connections += i->active_connections;
-      out.total_connections += i->total_connections;
-      out.accepted_by_acceptor.push_back(i->total_connections);
-      out.active_by_acceptor.push_back(i->active_connections);
-      out.client_sup_by_acceptor.insert(out.client_sup_by_acceptor.end(), i->client_sup_by_acceptor.begin(),
-                                        i->client_sup_by_acceptor.end());
-      out.accept_failures += i->accept_failures;
-      for (auto& [why, count] : i->failures_by_reason) {
-        out.failures_by_reason[why] += count;
-      }
-      out.suspended = out.suspended && i->suspended;
+  // Every acceptor is asked at once, by a helper process each, and the
+  // answer waits info_wait at most: callers that come meanwhile get the
+  // same answer.
+  call_return<listener_info> handle_call(info_req, gen_server::from& f) {
+    info_callers_.push_back(std::move(f));
+    if (info_left_ != 0) {
+      return noreply();
     }
-    out.max_connections = max_;
-    out.at_limit = max_ != 0 && out.active_connections >= max_;
-    out.acceptors = acceptors_.size();
-    co_return reply(std::move(out));
+    ++info_round_;
+    info_parts_.assign(acceptors_.size(), std::nullopt);
+    info_left_ = acceptors_.size();
+    pid me = self();
+    for (std::size_t i = 0; i < acceptors_.size(); ++i) {
+      spawn([a = acceptors_[i], me, round = info_round_, i]() -> proc {
+        auto got = co_await gen_server::call(a, info_req{}, info_wait);
+        send(me, info_part{round, i, got ? std::optional<listener_info>(std::move(*got)) : std::nullopt});
+      });
+    }
+    return noreply();
+  }
+
+  gen_server::cast_return handle_info(info_part&& p) {
+    if (p.round != info_round_ || info_left_ == 0 || p.index >= info_parts_.size()) {
+      return noreply();
+    }
+    info_parts_[p.index] = std::move(p.info);
+    if (--info_left_ == 0) {
+      listener_info out = merged_info();
+      for (auto& c : info_callers_) {
+        (void)c.reply(out);
+      }
+      info_callers_.clear();
+      info_parts_.clear();
+    }
+    return noreply();
   }
 
   task<call_return<std::int32_t>> handle_call(add_port_req r) {
@@ -469,6 +481,52 @@ class group : public gen_server::behaviour<group> {
     co_return any;
   }
 
+  /// The acceptors' answers added up; an unanswered one counts in
+  /// unanswered_acceptors, with 0 (and no client supervisor) in its entries.
+  listener_info merged_info() const {
+    listener_info out;
+    out.name = o_.name;
+    out.suspended = true;
+    for (const std::optional<listener_info>& i : info_parts_) {
+      if (!i) {
+        ++out.unanswered_acceptors;
+        out.accepted_by_acceptor.push_back(0);
+        out.active_by_acceptor.push_back(0);
+        out.client_sup_by_acceptor.emplace_back();
+        continue;
+      }
+      for (auto& p : i->ports) {
+        bool seen = false;
+        for (auto& q : out.ports) {
+          if (q.address == p.address) {
+            q.backing_off = q.backing_off || p.backing_off;
+            seen = true;
+          }
+        }
+        if (!seen) {
+          out.ports.push_back(p);
+        }
+      }
+      out.active_connections += i->active_connections;
+      out.total_connections += i->total_connections;
+      out.accepted_by_acceptor.push_back(i->total_connections);
+      out.active_by_acceptor.push_back(i->active_connections);
+      out.client_sup_by_acceptor.insert(out.client_sup_by_acceptor.end(), i->client_sup_by_acceptor.begin(),
+                                        i->client_sup_by_acceptor.end());
+      out.accept_failures += i->accept_failures;
+      for (auto& [why, count] : i->failures_by_reason) {
+        out.failures_by_reason[why] += count;
+      }
+      out.suspended = out.suspended && i->suspended;
+    }
+    // (Suspended only if some acceptor said so and none said otherwise.)
+    out.suspended = out.suspended && out.unanswered_acceptors < info_parts_.size();
+    out.max_connections = max_;
+    out.at_limit = max_ != 0 && out.active_connections >= max_;
+    out.acceptors = acceptors_.size();
+    return out;
+  }
+
   listener_options o_;
   std::vector<pid> acceptors_;
   std::size_t max_ = 0;
@@ -476,6 +534,10 @@ class group : public gen_server::behaviour<group> {
   drain_result drained_;
   std::size_t parts_left_ = 0;
   std::uint64_t round_ = 0;
+  std::vector<gen_server::from> info_callers_;
+  std::vector<std::optional<listener_info>> info_parts_;
+  std::size_t info_left_ = 0;
+  std::uint64_t info_round_ = 0;
 };
 
 }  // namespace

@@ -575,6 +575,36 @@ TEST_F(tcp_listener_test, two_acceptors_share_one_port_and_both_accept) {
   EXPECT_TRUE(wait_until([&] { return info().active_connections == 39; }));
 }
 
+// An acceptor waiting for a handler's start answers no call. The
+// listener's info asks every acceptor at once and waits a second at most:
+// the busy one is counted as unanswered, and the listener carries on. (The
+// coordinator asked them in turn, with the 5 s default, and stopped, taking
+// the acceptors and their listen sockets with it, when one did not answer.)
+TEST_F(tcp_listener_test, info_counts_an_acceptor_busy_with_a_handler_start_as_unanswered) {
+  knobs.hold_starts = 1;
+  listener_options o = raw_options();
+  o.acceptors = 2;
+  ASSERT_TRUE(start_tree(o).is_ok());
+  pid lst = whereis("lst");
+  std::uint16_t port = first_port();
+  ASSERT_NE(port, 0);
+  peer held = peer::connect_port(port);
+  ASSERT_TRUE(held);
+  ASSERT_TRUE(wait_until([] { return knobs.holding != 0; }));
+  pid holder = pid::from_value(knobs.holding);
+  listener_info during = info();
+  EXPECT_EQ(during.acceptors, 2u);
+  EXPECT_EQ(during.unanswered_acceptors, 1u);
+  EXPECT_EQ(during.accepted_by_acceptor.size(), 2u);
+  EXPECT_EQ(during.ports.size(), 1u) << "the other acceptor's port";
+  EXPECT_EQ(whereis("lst"), lst) << "the listener stopped";
+  EXPECT_TRUE(send(holder, release_start{}));
+  EXPECT_EQ(held.echo("after the hold"), "after the hold");
+  listener_info after = info();
+  EXPECT_EQ(after.unanswered_acceptors, 0u);
+  EXPECT_EQ(after.total_connections, 1u);
+  EXPECT_EQ(whereis("lst"), lst);
+}
 TEST_F(tcp_listener_test, each_acceptor_starts_its_handlers_under_its_own_supervisor_on_its_core) {
   listener_options o = raw_options();
   o.acceptors = 2;

@@ -25,6 +25,7 @@
 #include <otpnet/socket/address.hpp>
 #include <otpnet/socket/socket.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -77,6 +78,12 @@ struct listener_info {
   /// (client_sup or its entry of client_sups: a name, or a pid as text).
   /// Empty in a gen_nb_server's own listener_info_now(), which has none.
   std::vector<std::string> client_sup_by_acceptor;
+  /// tcp_listener with several acceptors: those that did not answer within
+  /// the info's wait (one second), each busy waiting for a handler's start
+  /// (up to handler_start_timeout). Their figures are missing from the
+  /// totals and the ports, and their entries in the vectors above are 0
+  /// and "".
+  std::size_t unanswered_acceptors = 0;
 };
 
 class acceptor {
@@ -152,6 +159,13 @@ class acceptor {
     otpnet::socket::select_handle handle;
     backoff delay;
     bool backing_off = false;
+    /// The back-off burst the port is in: exhaustion errors (EMFILE, ...)
+    /// less than burst_gap apart, successful accepts between them or not.
+    /// Reported when it starts, and when it first accepts again.
+    bool in_burst = false;
+    bool resumed_said = false;
+    unsigned burst_backoffs = 0;
+    std::chrono::steady_clock::time_point last_backoff{};
     int batch = 0;
     /// The kernel's multishot accept for this socket, where the reactor has
     /// one (null: accept calls).
@@ -168,6 +182,8 @@ class acceptor {
                                      const otpnet::socket::address* peer = nullptr);
   /// What a failed accept does: skip it (true), or stop/back off (false).
   bool accept_failed(port_state& p, errc e);
+  /// Reports the end of the port's back-off burst, once (`how`: appended).
+  void resumed(port_state& p, const char* how);
   void count_failure(errc e);
 
   std::string name_;
