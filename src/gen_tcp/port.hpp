@@ -170,6 +170,9 @@ class port final : public std::enable_shared_from_this<port>, public port_resour
   // -- transports (TLS) --------------------------------------------------------------
   /// Bytes read but not yet handed out (a TLS handshake starts with them).
   std::span<const std::byte> unread() const noexcept { return buffered(); }
+  /// Whether bytes sent are still waiting for the kernel (queued, or a
+  /// send in flight): a transport must not write before them.
+  bool sends_pending() const noexcept { return !outq_.empty() || send_in_flight_; }
   /// Drops `n` bytes of unread() (consumed by a transport's handshake).
   void take_unread(std::size_t n) noexcept { consume(n); }
   /// Makes the port's room for a transport now (its rare block), so that a

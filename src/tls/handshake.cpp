@@ -137,7 +137,10 @@ gen_tcp::active_mode mode_before(gen_tcp::active_mode now, const reclaimed& r) {
 
 /// Starts a handshake: the slot, the socket made passive, the bytes it has
 /// read already, a TLS endpoint with the context's current set.
-task<result<pending_ptr>> start(gen_tcp::socket sock, context ctx, bool server) {
+task<result<void>> wait_io(detail::pending_handshake& h, bool write, clock::time_point deadline);
+
+task<result<pending_ptr>> start(gen_tcp::socket sock, context ctx, bool server, clock::time_point deadline,
+                                milliseconds timeout) {
   auto p = check(sock, ctx, server);
   if (!p) {
     co_return fail(p.error());
@@ -176,6 +179,24 @@ task<result<pending_ptr>> start(gen_tcp::socket sock, context ctx, bool server) 
   std::span<const std::byte> unread = (*p)->unread();
   prefix.insert(prefix.end(), unread.begin(), unread.end());
   (*p)->take_unread(unread.size());
+  // What was sent before the upgrade leaves first, in the clear: the
+  // handshake writes the descriptor itself, so it begins once the kernel
+  // has taken every byte queued (the port writes them as the socket
+  // becomes writable), within the handshake's time.
+  while ((*p)->sends_pending()) {
+    if (auto w = co_await wait_io(*h, true, deadline); !w) {
+      co_return fail(give_up(*h, w.error(),
+                             w.error() == errc::timeout
+                                 ? fmt::format("the bytes sent before the handshake did not leave within {} ms: the "
+                                               "peer does not read",
+                                               timeout.count())
+                                 : std::string("the socket was closed before the handshake")));
+    }
+    // (on_io wrote what the kernel would take before this resumed.)
+    if ((*p)->is_closed()) {
+      co_return fail(give_up(*h, errc::closed, "the send before the handshake failed"));
+    }
+  }
   auto t = tls_transport::create((*p)->raw(), ctx.state()->snapshot(), std::move(prefix));
   if (!t) {
     co_return fail(give_up(*h, t.error(), last_error()));
@@ -256,7 +277,7 @@ result<void> finish(detail::pending_handshake& h) {
 
 task<result<void>> handshake(gen_tcp::socket sock, context ctx, milliseconds timeout) {
   auto deadline = clock::now() + timeout;
-  auto h = co_await start(std::move(sock), std::move(ctx), true);
+  auto h = co_await start(std::move(sock), std::move(ctx), true, deadline, timeout);
   if (!h) {
     co_return fail(h.error());
   }
@@ -269,7 +290,7 @@ task<result<void>> handshake(gen_tcp::socket sock, context ctx, milliseconds tim
 
 task<result<client_hello>> handshake_hello(gen_tcp::socket sock, context ctx, milliseconds timeout) {
   auto deadline = clock::now() + timeout;
-  auto h = co_await start(std::move(sock), std::move(ctx), true);
+  auto h = co_await start(std::move(sock), std::move(ctx), true, deadline, timeout);
   if (!h) {
     co_return fail(h.error());
   }
@@ -294,7 +315,7 @@ task<result<void>> connect_handshake(gen_tcp::socket sock, context ctx, millisec
       co_return fail(refuse(errc::invalid, "no server name to verify the server's certificate against"));
     }
   }
-  auto h = co_await start(std::move(sock), std::move(ctx), false);
+  auto h = co_await start(std::move(sock), std::move(ctx), false, deadline, timeout);
   if (!h) {
     co_return fail(h.error());
   }

@@ -167,6 +167,78 @@ TEST_F(handshake_test, bytes_sent_just_before_the_upgrade_go_out_before_the_hand
   EXPECT_EQ(client->kind, "client_ok") << client->detail;
 }
 
+/// Tells the server of the next test that the client has queued its
+/// plaintext and is starting its handshake.
+struct upgrade_begins {};
+
+/// More plaintext than the kernel takes at once, queued just before the
+/// client's handshake, to a server that reads it only after that: the
+/// handshake waits until it has all left, so the server reads it whole and
+/// in order, then the handshake. (The handshake wrote its hello past the
+/// queue, into the plaintext, as soon as the server read some.)
+TEST_F(handshake_test, plaintext_queued_beyond_the_socket_buffer_leaves_before_the_handshake) {
+  constexpr std::size_t total = std::size_t{4} << 20;
+  auto byte_at = [](std::size_t i) { return static_cast<char>('a' + i % 23); };
+  context sctx = server_ctx();
+  context cctx = client_ctx();
+  auto ls = gen_tcp::listen(so::address::inet_loopback(0), {.active = gen_tcp::passive});
+  ASSERT_TRUE(ls);
+  pid server = spawn([ls = *ls, sctx, byte_at, to = me()]() -> proc {
+    auto s = co_await gen_tcp::accept(ls, must);
+    if (!s) {
+      co_return;
+    }
+    (void)co_await receive<upgrade_begins>(after(must));
+    std::size_t got = 0;
+    std::string first_wrong;
+    while (got < total) {
+      auto b = co_await s->recv(std::min<std::size_t>(1024, total - got), must);
+      if (!b) {
+        first_wrong = "recv: " + std::string(err_name(b.error()));
+        break;
+      }
+      std::string_view v = b->view();
+      for (std::size_t i = 0; i < v.size() && first_wrong.empty(); ++i) {
+        if (v[i] != byte_at(got + i)) {
+          first_wrong = "byte " + std::to_string(got + i) + " (" +
+                        std::to_string(static_cast<int>(static_cast<unsigned char>(v[i]))) + ")";
+        }
+      }
+      got += v.size();
+      if (!first_wrong.empty()) {
+        break;
+      }
+    }
+    send(to, ev{"reply", self(), first_wrong.empty() ? "plaintext whole" : first_wrong});
+    auto r = co_await handshake(*s, sctx, must);
+    send(to, ev{r ? "server_ok" : "server_failed", self(), {}, r ? errc::ok : r.error(), last_error()});
+  });
+  spawn([port = ls->port, cctx, server, byte_at, to = me()]() -> proc {
+    auto s =
+        co_await gen_tcp::connect(so::address::inet_loopback(port), {.active = gen_tcp::passive, .sndbuf = 4096}, must);
+    if (!s) {
+      co_return;
+    }
+    std::string plain(total, ' ');
+    for (std::size_t i = 0; i < total; ++i) {
+      plain[i] = byte_at(i);
+    }
+    auto q = s->send(plain);
+    send(to, ev{"queued", self(), q ? std::to_string(q->bytes) : "error:" + std::string(err_name(q.error()))});
+    send(server, upgrade_begins{});
+    auto r = co_await connect_handshake(*s, cctx, must, {});
+    send(to, ev{r ? "client_ok" : "client_failed", self(), {}, r ? errc::ok : r.error(), last_error()});
+  });
+  ev queued = next({"queued"});
+  ASSERT_NE(queued.data.rfind("error", 0), 0u) << queued.data;
+  EXPECT_GT(std::stoull(queued.data), 0u) << "the kernel took it all: nothing was queued at the handshake";
+  EXPECT_EQ(next({"reply"}).data, "plaintext whole");
+  ev srv = next({"server_ok", "server_failed"});
+  EXPECT_EQ(srv.kind, "server_ok") << srv.detail;
+  ev cl = next({"client_ok", "client_failed"});
+  EXPECT_EQ(cl.kind, "client_ok") << cl.detail;
+}
+
 TEST_F(handshake_test, wrong_context_or_caller_is_invalid_and_leaves_the_socket_open) {
   auto l = otpnet::test::listen_loopback();
   context cctx = client_ctx();
