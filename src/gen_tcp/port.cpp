@@ -1346,6 +1346,11 @@ void port::fail_send(errc reason) noexcept {
   queued_bytes_ = 0;
   busy_ = false;
   notify_drained(reason);
+  if (waits_ && waits_->io_ticket != 0) {
+    // A transport waiting for the queue to leave (a handshake about to
+    // begin) waits no more.
+    must_send(waits_->io_pid, io_ready{std::exchange(waits_->io_ticket, 0), reason});
+  }
   if (closing_) {
     // Its owner closed it (close() answered ok) and the queue was being
     // written out: as after inet's close, the owner hears nothing more. The

@@ -173,6 +173,8 @@ class port final : public std::enable_shared_from_this<port>, public port_resour
   /// Whether bytes sent are still waiting for the kernel (queued, or a
   /// send in flight): a transport must not write before them.
   bool sends_pending() const noexcept { return !outq_.empty() || send_in_flight_; }
+  /// Why sending failed (ok: it has not): the queue was dropped then.
+  errc send_failure() const noexcept { return send_error_; }
   /// Drops `n` bytes of unread() (consumed by a transport's handshake).
   void take_unread(std::size_t n) noexcept { consume(n); }
   /// Makes the port's room for a transport now (its rare block), so that a

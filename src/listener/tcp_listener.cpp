@@ -264,6 +264,11 @@ struct info_part {
   std::size_t index;
   std::optional<listener_info> info;
 };
+/// The end of an info round, whatever its helpers sent (one killed sends
+/// nothing: its acceptor counts as unanswered).
+struct info_deadline {
+  std::uint64_t round;
+};
 
 // How long info waits for the acceptors (asked all at once). An acceptor
 // answers no call while it waits for a handler's start (up to
@@ -287,7 +292,7 @@ class group : public gen_server::behaviour<group> {
  public:
   using calls = type_list<info_req, add_port_req, remove_port_req, remove_address_req, remove_connection_req,
                           set_max_req, suspend_req, connections_req, drain_req>;
-  using infos = type_list<drain_part, info_part>;
+  using infos = type_list<drain_part, info_part, info_deadline>;
 
   explicit group(listener_options o) : o_(std::move(o)), max_(o_.max_connections) {}
 
@@ -338,23 +343,16 @@ class group : public gen_server::behaviour<group> {
   }
 
   // Every acceptor is asked at once, by a helper process each, and the
-  // answer waits info_wait at most: callers that come meanwhile get the
-  // same answer.
+  // answer waits info_wait at most. Callers that come during a round get
+  // the next one, which starts when it ends: an answer never predates the
+  // call (a change made just before it shows).
   call_return<listener_info> handle_call(info_req, gen_server::from& f) {
-    info_callers_.push_back(std::move(f));
     if (info_left_ != 0) {
+      info_next_.push_back(std::move(f));
       return noreply();
     }
-    ++info_round_;
-    info_parts_.assign(acceptors_.size(), std::nullopt);
-    info_left_ = acceptors_.size();
-    pid me = self();
-    for (std::size_t i = 0; i < acceptors_.size(); ++i) {
-      spawn([a = acceptors_[i], me, round = info_round_, i]() -> proc {
-        auto got = co_await gen_server::call(a, info_req{}, info_wait);
-        send(me, info_part{round, i, got ? std::optional<listener_info>(std::move(*got)) : std::nullopt});
-      });
-    }
+    info_callers_.push_back(std::move(f));
+    start_info_round();
     return noreply();
   }
 
@@ -364,12 +362,15 @@ class group : public gen_server::behaviour<group> {
     }
     info_parts_[p.index] = std::move(p.info);
     if (--info_left_ == 0) {
-      listener_info out = merged_info();
-      for (auto& c : info_callers_) {
-        (void)c.reply(out);
-      }
-      info_callers_.clear();
-      info_parts_.clear();
+      end_info_round();
+    }
+    return noreply();
+  }
+
+  gen_server::cast_return handle_info(info_deadline&& d) {
+    if (d.round == info_round_ && info_left_ != 0) {
+      info_left_ = 0;  // the parts still missing count as unanswered
+      end_info_round();
     }
     return noreply();
   }
@@ -481,6 +482,37 @@ class group : public gen_server::behaviour<group> {
     co_return any;
   }
 
+  void start_info_round() {
+    ++info_round_;
+    info_parts_.assign(acceptors_.size(), std::nullopt);
+    info_left_ = acceptors_.size();
+    if (info_left_ == 0) {
+      end_info_round();
+      return;
+    }
+    pid me = self();
+    for (std::size_t i = 0; i < acceptors_.size(); ++i) {
+      spawn([a = acceptors_[i], me, round = info_round_, i]() -> proc {
+        auto got = co_await gen_server::call(a, info_req{}, info_wait);
+        send(me, info_part{round, i, got ? std::optional<listener_info>(std::move(*got)) : std::nullopt});
+      });
+    }
+    (void)send_after(info_wait + info_wait / 2, me, info_deadline{info_round_});
+  }
+
+  void end_info_round() {
+    listener_info out = merged_info();
+    for (auto& c : info_callers_) {
+      (void)c.reply(out);
+    }
+    info_callers_.clear();
+    info_parts_.clear();
+    if (!info_next_.empty()) {
+      info_callers_.swap(info_next_);
+      start_info_round();
+    }
+  }
+
   /// The acceptors' answers added up; an unanswered one counts in
   /// unanswered_acceptors, with 0 (and no client supervisor) in its entries.
   listener_info merged_info() const {
@@ -535,6 +567,7 @@ class group : public gen_server::behaviour<group> {
   std::size_t parts_left_ = 0;
   std::uint64_t round_ = 0;
   std::vector<gen_server::from> info_callers_;
+  std::vector<gen_server::from> info_next_;  // callers that came during the round
   std::vector<std::optional<listener_info>> info_parts_;
   std::size_t info_left_ = 0;
   std::uint64_t info_round_ = 0;

@@ -184,7 +184,11 @@ task<result<pending_ptr>> start(gen_tcp::socket sock, context ctx, bool server, 
   // has taken every byte queued (the port writes them as the socket
   // becomes writable), within the handshake's time.
   while ((*p)->sends_pending()) {
-    if (auto w = co_await wait_io(*h, true, deadline); !w) {
+    auto w = co_await wait_io(*h, true, deadline);
+    if (errc e = (*p)->send_failure(); e != errc::ok) {
+      co_return fail(give_up(*h, e, "the bytes sent before the handshake could not be sent"));
+    }
+    if (!w) {
       co_return fail(give_up(*h, w.error(),
                              w.error() == errc::timeout
                                  ? fmt::format("the bytes sent before the handshake did not leave within {} ms: the "
