@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -204,6 +205,41 @@ TEST_F(gen_statem_test, state_enter_calls_follow_changes_and_repeats) {
   EXPECT_EQ(next(mb), "enter b from a");
   send(r.id(), std::string("x"));
   EXPECT_EQ(next(mb), "b got x");  // no enter call came between
+}
+
+/// An enter call that repeats its state until a process on the same
+/// scheduler has run, or a bound passes.
+inline std::atomic<bool> neighbour_ran{false};
+struct spinner : gen_statem<spinner> {
+  static constexpr bool state_enter = true;
+  pid log;
+  std::uint64_t repeats = 0;
+  explicit spinner(pid l) : log(l) {}
+  transition init() { return next_state<&spinner::spin>(); }
+  transition spin(event& e) {
+    if (e.is(event_kind::enter)) {
+      if (!neighbour_ran.load() && ++repeats < 20'000'000) {
+        return repeat_state();
+      }
+      send(log, std::string(neighbour_ran.load() ? "yielded" : "starved"));
+    }
+    return keep_state();
+  }
+};
+
+// Enter calls that repeat the state yield the scheduler every 64, as a run
+// of events does: a process beside it runs meanwhile. (They never yielded:
+// the neighbour ran only once the bound ended the repeats.)
+TEST_F(gen_statem_test, repeated_enter_calls_let_the_schedulers_other_processes_run) {
+  neighbour_ran = false;
+  mailbox mb;
+  auto r = sync_wait(statem::start_link<spinner>(start_options{.scheduler = 0}, mb.self()));
+  ASSERT_TRUE(r);
+  spawn_opt({.scheduler = 0}, []() -> proc {
+    neighbour_ran = true;
+    co_return;
+  });
+  EXPECT_EQ(next(mb), "yielded");
 }
 
 /// An enter call that tries to change state, or to postpone.

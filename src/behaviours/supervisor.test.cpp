@@ -465,6 +465,72 @@ TEST_F(sup_test, bad_flags_and_specs_fail_the_start_with_named_reasons) {
 
 // -- the dynamic API on a static supervisor ------------------------------------------------------
 
+/// A gen_server that does nothing (a child that registers a name).
+struct name_holder : gen_server::behaviour<name_holder> {};
+
+// A restart_child whose start fails as already_started (another process
+// took the child's registered name meanwhile) leaves the child not running:
+// the error's pid is that other process's, not a child. (It was recorded
+// as the child: shown running, never linked, and sent shutdown by
+// terminate_child.)
+TEST_F(sup_test, a_restart_child_that_finds_its_name_taken_records_no_child) {
+  child_spec named;
+  named.id = "named";
+  named.start = [] { return gen_server::start_link<name_holder>(start_options{.name = "held_name"}); };
+  start_result sup = sync_wait(supervisor::start_link({}, {named}));
+  ASSERT_TRUE(sup.is_ok()) << sup.to_string();
+  ASSERT_TRUE(sync_wait(supervisor::terminate_child(sup.id(), std::string("named"))));
+  start_result stranger = sync_wait(gen_server::start<name_holder>(start_options{.name = "held_name"}));
+  ASSERT_TRUE(stranger.is_ok()) << stranger.to_string();
+  start_result again = sync_wait(supervisor::restart_child(sup.id(), "named"));
+  ASSERT_TRUE(again.is_error());
+  EXPECT_EQ(again.reason().text(), "already_started");
+  EXPECT_EQ(again.id(), stranger.id());
+  auto kids = sync_wait(supervisor::which_children(sup.id()));
+  ASSERT_TRUE(kids);
+  ASSERT_EQ(kids->size(), 1u);
+  EXPECT_FALSE((*kids)[0].child) << "the stranger is recorded as the child";
+  EXPECT_TRUE(sync_wait(supervisor::delete_child(sup.id(), "named")));
+  EXPECT_EQ(whereis("held_name"), stranger.id()) << "the stranger was stopped";
+}
+
+// As in OTP, a temporary child whose start answers ignore is not kept:
+// neither from the initial specs nor from start_child, so the same id can
+// be started again. (A permanent one is kept, not running.)
+TEST_F(sup_test, an_ignored_temporary_child_is_not_kept) {
+  auto starts = std::make_shared<std::atomic<int>>(0);
+  auto ignoring = [starts](std::string id, restart_type r) {
+    child_spec c;
+    c.id = std::move(id);
+    c.restart = r;
+    c.start = [starts] {
+      ++*starts;
+      return start_result::ignore();
+    };
+    return c;
+  };
+  start_result sup = sync_wait(
+      supervisor::start_link({}, {ignoring("t0", restart_type::temporary), ignoring("p0", restart_type::permanent)}));
+  ASSERT_TRUE(sup.is_ok()) << sup.to_string();
+  auto counts = sync_wait(supervisor::count_children(sup.id()));
+  ASSERT_TRUE(counts);
+  EXPECT_EQ(counts->specs, 1u) << "the ignored temporary child's spec was kept";
+  EXPECT_EQ(counts->active, 0u);
+  start_result t1 = sync_wait(supervisor::start_child(sup.id(), ignoring("t1", restart_type::temporary)));
+  EXPECT_TRUE(t1.is_ignore());
+  start_result t1_again = sync_wait(supervisor::start_child(sup.id(), ignoring("t1", restart_type::temporary)));
+  EXPECT_TRUE(t1_again.is_ignore()) << t1_again.to_string();
+  start_result p1 = sync_wait(supervisor::start_child(sup.id(), ignoring("p1", restart_type::permanent)));
+  EXPECT_TRUE(p1.is_ignore());
+  start_result p1_again = sync_wait(supervisor::start_child(sup.id(), ignoring("p1", restart_type::permanent)));
+  ASSERT_TRUE(p1_again.is_error());
+  EXPECT_EQ(p1_again.reason().text(), "already_present");
+  EXPECT_EQ(starts->load(), 5);
+  auto after = sync_wait(supervisor::count_children(sup.id()));
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->specs, 2u);
+}
+
 TEST_F(sup_test, start_terminate_restart_and_delete_child) {
   mailbox mb;
   start_result sup = sync_wait(supervisor::start_link({}, {worker_spec("a", mb.self())}));

@@ -112,7 +112,7 @@ task<supervisor_server::init_return> supervisor_server::init() {
   if (simple()) {
     co_return ok();
   }
-  for (std::size_t i = 0; i < children_.size(); ++i) {
+  for (std::size_t i = 0; i < children_.size();) {
     start_result r = co_await start_one(children_[i], std::any());
     if (r.is_error()) {
       report(supervisor_context::start_error, r.reason(), children_[i], pid{});
@@ -121,7 +121,13 @@ task<supervisor_server::init_return> supervisor_server::init() {
       co_return stop(
           exit_reason(exit_reason::kind::shutdown, "failed_to_start_child " + id + ": " + r.reason().to_string()));
     }
+    if (r.is_ignore() && children_[i].spec.restart == restart_type::temporary) {
+      // As OTP: an ignored temporary child is not kept.
+      children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(i));
+      continue;
+    }
     children_[i].id = r.id();
+    ++i;
   }
   co_return ok();
 }
@@ -318,7 +324,9 @@ task<supervisor_server::call_return<start_result>> supervisor_server::handle_cal
   c.shutdown = effective_shutdown(r.spec);
   c.spec = std::move(r.spec);
   start_result res = co_await start_one(c, std::any());
-  if (!res.is_error()) {
+  // Kept when started, or ignored unless temporary (as OTP: an ignored
+  // temporary child is forgotten).
+  if (res.is_ok() || (res.is_ignore() && c.spec.restart != restart_type::temporary)) {
     c.id = res.id();
     children_.push_back(std::move(c));
   }
@@ -378,7 +386,11 @@ task<supervisor_server::call_return<start_result>> supervisor_server::handle_cal
     co_return start_failed("restarting");
   }
   start_result res = co_await start_one(children_[*i], std::any());
-  children_[*i].id = res.id();
+  if (res.is_ok()) {
+    // (An error's id is another process's: already_started names whoever
+    // holds the child's registered name.)
+    children_[*i].id = res.id();
+  }
   co_return reply(std::move(res));
 }
 

@@ -294,7 +294,8 @@ struct statem_machine {
         }
         return handle(held());
       case what::yield:
-        return handle(held());
+        // (A yield between repeated enter calls holds no event.)
+        return next == step::enter ? loop() : handle(held());
       case what::pending:
         reset_task();
         return loop();
@@ -306,6 +307,14 @@ struct statem_machine {
   bool loop() {
     while (next != step::stop) {
       if (next == step::enter) {
+        if (++streak >= 64) {
+          // An enter call that keeps repeating its state (repeat_state)
+          // yields like a run of events does.
+          streak = 0;
+          core.settle();
+          wait = what::yield;
+          return true;
+        }
         ev = event(event_kind::enter, nullptr);
         if (!dispatch()) {
           return true;
