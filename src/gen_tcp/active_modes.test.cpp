@@ -102,6 +102,22 @@ TEST_F(active_modes, n_delivers_exactly_n_then_tcp_passive) {
   expect_quiet();
 }
 
+// A setopts that does not name the active mode leaves an {active, N}
+// count where it is (it went back to N: more frames than asked for came
+// before tcp_passive).
+TEST_F(active_modes, a_setopts_of_other_options_keeps_the_active_count) {
+  auto k = open_conn({.active = passive, .packet = packet_type::line});
+  ASSERT_TRUE(k.c.write("1\n"));
+  EXPECT_EQ(setopts(k.owner, {.active = active_n(3)}), "ok");
+  EXPECT_EQ(next().data, "1\n");
+  EXPECT_EQ(setopts(k.owner, {.nodelay = true}), "ok");
+  ASSERT_TRUE(k.c.write("2\n3\n4\n5\n"));
+  EXPECT_EQ(next().data, "2\n");
+  EXPECT_EQ(next().data, "3\n");
+  EXPECT_EQ(next().kind, "passive");
+  expect_quiet();
+}
+
 TEST_F(active_modes, n_adds_to_the_current_count) {
   auto k = open_conn({.active = passive, .packet = packet_type::line});
   // 2 + 3 = 5, set before any data arrives.

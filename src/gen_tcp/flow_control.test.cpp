@@ -575,6 +575,56 @@ TEST_F(flow_control, close_writes_out_the_queue_first) {
   EXPECT_EQ(got.size(), size);
 }
 
+// The usual end of a handler: send, close, return. The owner's end does
+// not cut the lingering close short: the queue still goes out whole before
+// the FIN (it was dropped at once, the peer getting a truncated stream).
+TEST_F(flow_control, a_lingering_close_outlives_its_owner) {
+  auto k = open_conn({.active = passive});
+  constexpr std::size_t size = 32 * mib;  // far more than the kernel buffers hold
+  EXPECT_EQ(call(k.owner,
+                 [](const socket& s) {
+                   auto q = s.send(buffer::copy_of(pattern(size)));
+                   std::string waiting = s.getstat().value().send_pend > 0 ? " waiting" : " written";
+                   return outcome(q) + waiting + "," + outcome(s.close());
+                 }),
+            "ok waiting,ok");
+  send(k.owner, stop_cmd{});  // the owner ends right after its close
+  auto [got, how] = k.c.read_to_end();
+  EXPECT_EQ(how, errc::closed);
+  EXPECT_EQ(got.size(), size);
+  EXPECT_TRUE(got == pattern(size)) << "the stream differs";
+}
+
+// A send that fails in close()'s own flush (the peer reset) closes the
+// socket quietly: close() answers ok and no tcp_error or tcp_closed
+// reaches the owner after it (they did, and close() answered closed).
+TEST_F(flow_control, a_send_failing_in_close_sends_the_owner_nothing_after_it) {
+  auto k = open_conn({.active = passive});
+  constexpr std::size_t size = 32 * mib;
+  EXPECT_EQ(call(k.owner,
+                 [](const socket& s) {
+                   auto q = s.send(buffer::copy_of(pattern(size)));
+                   return outcome(q) + (s.getstat().value().send_pend > 0 ? " waiting" : " written");
+                 }),
+            "ok waiting");
+  // The client resets (SO_LINGER 0, its last descriptor closed) without
+  // reading, in the owner's run, just before the owner's close: no event
+  // of the reset reaches the port first.
+  ::linger l{1, 0};
+  ASSERT_EQ(::setsockopt(k.c.fd(), SOL_SOCKET, SO_LINGER, &l, sizeof l), 0);
+  int last = ::dup(k.c.fd());
+  ASSERT_GE(last, 0);
+  k.c.close();  // (the duplicate keeps the connection)
+  EXPECT_EQ(call(k.owner,
+                 [last](const socket& s) {
+                   ::close(last);
+                   return outcome(s.close());
+                 }),
+            "ok");
+  EXPECT_FALSE(mb().receive<ev>(quiet, [](const ev& x) { return x.kind == "error" || x.kind == "closed"; }))
+      << "a message for the socket after close()";
+}
+
 // close() from another process while the owner waits in a passive recv
 // and the queue keeps the port lingering: the recv ends with closed at
 // once, as when the port closes with nothing queued (inet answers a

@@ -271,7 +271,11 @@ void port::owner_exited(pid who) noexcept {
   // (Not on this thread: the port is moving to its owner's scheduler, the
   // owner_ store made and the sched_ one not yet; the join task there
   // finds the owner dead and closes it.)
-  if (who == owner() && on_my_thread() && !is_closed()) {
+  // A lingering close (close() with data queued) goes on: the owner's end
+  // does not cut its queue short, as inet's close blocks its caller until
+  // the queue is written (the port keeps itself; the send timeout bounds
+  // the linger).
+  if (who == owner() && on_my_thread() && !is_closed() && !closing_) {
     (void)close_now();
   }
 }
@@ -280,11 +284,19 @@ result<void> port::close() noexcept {
   if (closed_.load(std::memory_order_acquire) || closing_) {
     return fail(errc::closed);
   }
+  // From here no message for the socket reaches the owner: a send that
+  // fails in the flush below closes the port quietly (fail_send), its
+  // report line saying what was dropped.
+  closing_ = true;
   if (!outq_.empty() && send_error_ == errc::ok) {
     flush(true);
   }
+  if (is_closed()) {
+    return ok();  // (written out and closed by after_progress, or the send failed)
+  }
   if (outq_.empty() || send_error_ != errc::ok) {
-    return close_now();
+    (void)close_now();
+    return ok();
   }
   // Queued data goes out first (as inet's close does): the port stays
   // until the queue is written, fails, or the send timeout passes; nothing
@@ -293,20 +305,24 @@ result<void> port::close() noexcept {
     effective_options lingering = *opts_;
     lingering.send_timeout = std::chrono::milliseconds(30000);  // never linger forever
     if (!opts_.assign(lingering)) {
-      return close_now();  // no memory for the limit: dropped rather than kept forever
+      (void)close_now();  // no memory for the limit: dropped rather than kept forever
+      return ok();
     }
   }
   // No memory for the timer: the same. Not fail_send, whose tcp_error and
   // tcp_closed would reach the owner after close() (as after OTP's
   // gen_tcp:close, no more messages come from a closed port).
   if (make_waits() != errc::ok || !start_send_timer()) {
-    return close_now();  // (what the kernel takes now is written first)
+    (void)close_now();  // (what the kernel takes now is written first)
+    return ok();
   }
-  closing_ = true;
   // Nothing more is read: a process waiting in recv (or for readiness)
   // learns now that the socket is closed, as it would at once.
   answer_waiters_closed();
   active_ = passive;
+  // The descriptor is the port's alone now: the owner's end, which closes
+  // the sockets it owns, leaves it to finish the linger.
+  (void)so::set_owner(sock_, 0);
   return ok();
 }
 
@@ -1451,7 +1467,11 @@ result<void> port::setopts(const options& o) {
     (void)so::setopt(sock_, so::opt::socket::sndbuf, *o.sndbuf);
   }
   active_ = next.active;
-  active_left_ = active_.k == active_mode::kind::count ? active_.n : 0;
+  if (o.active) {
+    active_left_ = active_.k == active_mode::kind::count ? active_.n : 0;
+  }
+  // (Else the count goes on where it was: active_.n is the N last set, not
+  // what is left of it.)
   if (busy_ && queued_bytes_ <= opts_->low_watermark) {
     after_progress();
   }
