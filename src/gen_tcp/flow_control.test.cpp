@@ -559,6 +559,59 @@ TEST_F(flow_control, shutdown_write_after_the_queue_is_written) {
   EXPECT_EQ(next().data, "after");
 }
 
+// After shutdown(write) a send answers closed, whether the FIN waits for
+// the queue or went at once, and the read side stays open. (With a queue
+// the send was written before the FIN; without one it failed with EPIPE
+// and closed the whole port.)
+TEST_F(flow_control, a_send_after_a_pending_shutdown_write_answers_closed_and_reading_goes_on) {
+  auto k = open_conn({.active = always});
+  constexpr std::size_t size = 32 * mib;  // the FIN waits for the queue
+  EXPECT_EQ(call(k.owner,
+                 [](const socket& s) {
+                   std::string r = outcome(s.send(buffer::copy_of(pattern(size))));
+                   r += "," + outcome(s.shutdown(so::shutdown_how::write));
+                   return r + "," + outcome(s.send("x"));
+                 }),
+            "ok,ok,closed");
+  auto [got, how] = k.c.read_to_end();
+  EXPECT_EQ(how, errc::closed);
+  EXPECT_EQ(got.size(), size);
+  ASSERT_TRUE(k.c.write("after"));
+  EXPECT_EQ(next().data, "after");
+}
+
+TEST_F(flow_control, a_send_after_shutdown_write_answers_closed_and_reading_goes_on) {
+  auto k = open_conn({.active = always});
+  EXPECT_EQ(call(k.owner,
+                 [](const socket& s) {
+                   std::string r = outcome(s.shutdown(so::shutdown_how::write));
+                   return r + "," + outcome(s.send("x"));
+                 }),
+            "ok,closed");
+  auto [got, how] = k.c.read_to_end();
+  EXPECT_EQ(how, errc::closed);
+  EXPECT_EQ(got, "");
+  ASSERT_TRUE(k.c.write("after"));
+  EXPECT_EQ(next().data, "after");
+}
+
+// A recv made after a lingering close() answers closed at once (it waited
+// for the linger to end).
+TEST_F(flow_control, a_recv_after_a_lingering_close_answers_closed_at_once) {
+  auto k = open_conn({.active = passive});
+  constexpr std::size_t size = 32 * mib;
+  EXPECT_EQ(acall(k.owner,
+                  [](socket s) -> task<std::string> {
+                    auto q = s.send(buffer::copy_of(pattern(size)));
+                    std::string r = outcome(q) + "," + outcome(s.close());
+                    auto got = co_await s.recv(0, must);
+                    co_return r + "," + (got ? std::string("data") : std::string(err_name(got.error())));
+                  }),
+            "ok,ok,closed");
+  auto [got, how] = k.c.read_to_end();
+  EXPECT_EQ(got.size(), size);
+}
+
 // close() with data still queued: inet keeps the port until its queue is
 // written (or send_timeout fires); the peer gets every byte, then the end.
 TEST_F(flow_control, close_writes_out_the_queue_first) {

@@ -361,6 +361,12 @@ result<void> port::shutdown(so::shutdown_how how) {
   if (is_closed() || closing_) {
     return fail(errc::closed);
   }
+  if (how != so::shutdown_how::read) {
+    // Sends answer closed from now on, whether the FIN waits for the queue
+    // or goes now (a send would otherwise be written before a pending FIN,
+    // or fail with EPIPE and take the read side down with the port).
+    write_shut_ = true;
+  }
   flush();
   if (!outq_.empty() && how != so::shutdown_how::read) {
     // The write side closes once what is queued is written.
@@ -865,8 +871,8 @@ void port::post_pump() noexcept {
 }
 
 result<buffer> port::recv(std::size_t length, std::uint64_t ticket, bool now) {
-  if (is_closed()) {
-    return fail(errc::closed);
+  if (is_closed() || closing_) {
+    return fail(errc::closed);  // (closing: nothing more is read)
   }
   if (active_.k != active_mode::kind::passive || recv_ticket() != 0 ||
       (length != 0 && opts_->packet != packet_type::raw)) {
@@ -959,7 +965,7 @@ result<std::size_t> port::write_iov(const ::iovec* iov, std::size_t n) noexcept 
 
 result<queued> port::send(buffer data, bool copied) {
   (void)copied;
-  if (is_closed() || closing_) {
+  if (is_closed() || closing_ || write_shut_) {
     return fail(errc::closed);
   }
   if (send_error_ != errc::ok) {
@@ -1025,7 +1031,7 @@ result<queued> port::send(buffer data, bool copied) {
 }
 
 result<queued> port::send_span(std::span<const std::byte> data) {
-  if (is_closed() || closing_) {
+  if (is_closed() || closing_ || write_shut_) {
     return fail(errc::closed);
   }
   if (send_error_ != errc::ok) {

@@ -390,6 +390,7 @@ class port final : public std::enable_shared_from_this<port>, public port_resour
   // true or N); its end was asked for (the owner stopped wanting a stream).
   bool recv_multishot_ : 1 = false;
   bool recv_ending_ : 1 = false;
+  bool write_shut_ : 1 = false;  // shutdown(write) asked: sends answer closed
   // Handed to another scheduler and not yet watched by its loop: the new
   // owner's calls deliver and read nothing until then (finish_hand_over's
   // task pumps), so that nothing overtakes the messages the old owner is
