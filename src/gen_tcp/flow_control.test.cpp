@@ -612,6 +612,30 @@ TEST_F(flow_control, a_recv_after_a_lingering_close_answers_closed_at_once) {
   EXPECT_EQ(got.size(), size);
 }
 
+// A shutdown(write) waiting for a queue that then times out (the socket
+// staying open) goes out when the queue is dropped: the peer gets its end
+// after what had been written. (It was lost: the peer never saw a FIN.)
+TEST_F(flow_control, a_shutdown_write_waiting_for_a_queue_that_times_out_goes_then) {
+  auto k = open_conn({.active = always});
+  ASSERT_EQ(setopts(k.owner, {.send_timeout = 200ms}), "ok");
+  constexpr std::size_t size = 32 * mib;  // far more than the kernel buffers hold
+  EXPECT_EQ(call(k.owner,
+                 [](const socket& s) {
+                   std::string r = outcome(s.send(buffer::copy_of(pattern(size))));
+                   return r + "," + outcome(s.shutdown(so::shutdown_how::write));
+                 }),
+            "ok,ok");
+  ev e = next();  // the peer reads nothing until the queue has timed out
+  EXPECT_EQ(e.kind, "error");
+  EXPECT_EQ(e.reason, errc::timeout);
+  auto [got, how] = k.c.read_to_end();
+  EXPECT_EQ(how, errc::closed) << "no end after the dropped queue";
+  EXPECT_LT(got.size(), size);
+  EXPECT_TRUE(got == pattern(size).substr(0, got.size()));
+  ASSERT_TRUE(k.c.write("after"));
+  EXPECT_EQ(next().data, "after");
+}
+
 // close() with data still queued: inet keeps the port until its queue is
 // written (or send_timeout fires); the peer gets every byte, then the end.
 TEST_F(flow_control, close_writes_out_the_queue_first) {

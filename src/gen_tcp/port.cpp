@@ -996,7 +996,7 @@ result<queued> port::send(buffer data, bool copied) {
     }
     resend = !outq_.empty();
   }
-  queued_bytes_ += h + data.size();
+  std::size_t adding = h + data.size();
   bool was_empty = outq_.empty();
   // Joined to the last item when it continues it. Not to one partly
   // written (getstat counts an item's frames once all of it is written, so
@@ -1006,11 +1006,12 @@ result<queued> port::send(buffer data, bool copied) {
   if (h != 0 || was_empty || send_in_flight_ || outq_.back().sent != 0 || outq_.back().frames == max_frames_per_item ||
       !absorb_next(outq_.back().data, data)) {
     it.data = std::move(data);
-    outq_.push_back(std::move(it));
+    outq_.push_back(std::move(it));  // (may throw bad_alloc: nothing counted yet)
   } else {
     ++outq_.back().frames;
     forget_view(data);  // its reference is the item's now
   }
+  queued_bytes_ += adding;
   if (opts_->delay_send) {
     if (!flush_scheduled_) {
       flush_scheduled_ = true;
@@ -1342,6 +1343,7 @@ void port::cancel_send_timer() noexcept {
 }
 
 void port::on_send_timer(std::uint64_t mark) noexcept {
+  auto keep = weak_from_this().lock();  // fail_send may close it (and free the timer's relay)
   send_timer_armed_ = false;
   if (is_closed() || outq_.empty()) {
     return;
@@ -1385,6 +1387,10 @@ void port::fail_send(errc reason) noexcept {
     deliver(flavoured<basic_closed>(tls_, handle()));
     (void)close_now();
     return;
+  }
+  if (pending_shutdown_ >= 0) {
+    // The FIN asked for after the queue goes now that the queue is gone.
+    (void)shutdown_now(static_cast<so::shutdown_how>(std::exchange(pending_shutdown_, std::int8_t{-1})));
   }
   if (wants_frames()) {
     pump();  // reading paused while busy; on io_uring nothing else resumes it
