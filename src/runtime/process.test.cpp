@@ -502,6 +502,20 @@ TEST_F(runtime_test, send_after_from_a_plain_thread) {
   EXPECT_FALSE(cancel_timer(t));
 }
 
+// A send_after timer still armed when the runtime stops: its message is
+// freed with it (it leaked: the scheduler's thread ended with the timer's
+// message unreleased).
+TEST_F(runtime_test, a_timer_still_armed_when_the_runtime_stops_frees_its_message) {
+  auto token = std::make_shared<int>(7);
+  std::weak_ptr<int> watch = token;
+  {
+    mailbox mb;
+    EXPECT_TRUE(send_after(60000ms, mb.self(), std::move(token)));
+  }
+  runtime::stop();
+  EXPECT_TRUE(watch.expired()) << "the armed timer's message was not freed";
+}
+
 // -- scale and isolation -------------------------------------------------------------
 
 TEST_F(runtime_test, hundred_thousand_processes_spawn_and_exit_without_leak) {

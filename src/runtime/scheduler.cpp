@@ -53,6 +53,7 @@ void scheduler::start() {
     if (polls_.fd() >= 0) {
       (void)loop_->remove(polls_.fd());
     }
+    drop_send_timers();
     this_scheduler = nullptr;
   });
 }
@@ -401,6 +402,20 @@ void scheduler::on_timer(std::uint64_t token) noexcept {
   pid to = t.to;
   free_send_timers_.push_back(idx);
   (void)detail::send_envelope(to, e);
+}
+
+// The runtime stops with timers still to fire (send_after to a process
+// that is gone now): their messages are freed here, on the scheduler's
+// thread, with the timers.
+void scheduler::drop_send_timers() noexcept {
+  for (std::uint32_t idx = 0; idx < send_timers_.size(); ++idx) {
+    send_timer& st = send_timers_[idx];
+    if (st.msg != nullptr) {
+      (void)loop_->cancel_timer(st.handle);
+      detail::destroy_envelope(std::exchange(st.msg, nullptr));
+      free_send_timers_.push_back(idx);
+    }
+  }
 }
 
 std::uint64_t scheduler::start_send_timer(std::chrono::milliseconds t, pid to, detail::envelope* e) {

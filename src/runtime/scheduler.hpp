@@ -75,6 +75,8 @@ class scheduler final : private reactor::io_handler, private reactor::timer_hand
 
   /// send_after timers.
   std::uint64_t start_send_timer(std::chrono::milliseconds t, pid to, detail::envelope* e);
+  /// Frees the messages of the send timers still armed (the runtime stops).
+  void drop_send_timers() noexcept;
   std::optional<std::chrono::milliseconds> cancel_send_timer(std::uint64_t id) noexcept;
   std::optional<std::chrono::milliseconds> read_send_timer(std::uint64_t id) const noexcept;
 
