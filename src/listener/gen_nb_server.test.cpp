@@ -543,6 +543,54 @@ int highest_fd() {
   return top;
 }
 
+/// Starves this process of descriptors while it lives: the limit lowered to
+/// what is open, the holes below it filled. free_one() gives one back.
+class starved_of_descriptors {
+ public:
+  starved_of_descriptors() {
+    if (::getrlimit(RLIMIT_NOFILE, &old_) != 0) {
+      return;
+    }
+    rlimit low = old_;
+    low.rlim_cur = static_cast<rlim_t>(highest_fd()) + 1;
+    if (::setrlimit(RLIMIT_NOFILE, &low) != 0) {
+      return;
+    }
+    lowered_ = true;
+    for (int fd; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) {
+      fillers_.push_back(fd);
+    }
+  }
+  starved_of_descriptors(const starved_of_descriptors&) = delete;
+  starved_of_descriptors& operator=(const starved_of_descriptors&) = delete;
+  ~starved_of_descriptors() { restore(); }
+
+  bool ok() const { return lowered_; }
+  bool free_one() {
+    if (fillers_.empty()) {
+      return false;
+    }
+    ::close(fillers_.back());
+    fillers_.pop_back();
+    return true;
+  }
+  void restore() {
+    for (int fd : fillers_) {
+      ::close(fd);
+    }
+    fillers_.clear();
+    if (lowered_) {
+      (void)::setrlimit(RLIMIT_NOFILE, &old_);
+      lowered_ = false;
+    }
+  }
+
+ private:
+  rlimit old_{};
+  bool lowered_ = false;
+  std::vector<int> fillers_;
+};
+
 TEST_F(gen_nb_server_test, emfile_backs_off_reports_once_and_resumes_by_itself) {
 #if defined(__SANITIZE_ADDRESS__)
   // UBSan (built with ASan here) checks a vptr by probing memory through a
@@ -562,22 +610,8 @@ TEST_F(gen_nb_server_test, emfile_backs_off_reports_once_and_resumes_by_itself) 
 
   // Starve the process: lower the descriptor limit to what is open, and
   // fill the holes below it.
-  rlimit old{};
-  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
-  rlimit low = old;
-  low.rlim_cur = static_cast<rlim_t>(highest_fd() + 1);
-  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
-  std::vector<int> fillers;
-  for (int fd; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) {
-    fillers.push_back(fd);
-  }
-  auto restore = [&] {
-    for (int fd : fillers) {
-      ::close(fd);
-    }
-    fillers.clear();
-    (void)::setrlimit(RLIMIT_NOFILE, &old);
-  };
+  starved_of_descriptors starving;
+  ASSERT_TRUE(starving.ok());
 
   ASSERT_TRUE(sync_wait(gen_server::call("soup", suspend_req{false})).value_or(false));
   // Back-offs of 10, 20, 40, 80, 160 ms: several failed attempts, one report.
@@ -587,7 +621,7 @@ TEST_F(gen_nb_server_test, emfile_backs_off_reports_once_and_resumes_by_itself) 
     return it != i.failures_by_reason.end() && it->second >= 4;
   });
   listener_info starved = soup_info();
-  restore();
+  starving.restore();
   ASSERT_TRUE(failed_again) << lines().dump();
   ASSERT_EQ(starved.ports.size(), 1u);
   EXPECT_TRUE(starved.ports[0].backing_off);
@@ -623,22 +657,8 @@ TEST_F(gen_nb_server_test, descriptors_freed_one_at_a_time_are_one_burst_reporte
     waiting.push_back(peer::connect_port(port));
     ASSERT_TRUE(waiting.back());
   }
-  rlimit old{};
-  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
-  rlimit low = old;
-  low.rlim_cur = static_cast<rlim_t>(highest_fd()) + 1;
-  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
-  std::vector<int> fillers;
-  for (int fd; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) {
-    fillers.push_back(fd);
-  }
-  auto restore = [&] {
-    for (int fd : fillers) {
-      ::close(fd);
-    }
-    fillers.clear();
-    (void)::setrlimit(RLIMIT_NOFILE, &old);
-  };
+  starved_of_descriptors starved;
+  ASSERT_TRUE(starved.ok());
   auto emfiles = [] {
     auto i = soup_info();
     auto it = i.failures_by_reason.find("emfile");
@@ -646,14 +666,15 @@ TEST_F(gen_nb_server_test, descriptors_freed_one_at_a_time_are_one_burst_reporte
   };
 
   ASSERT_TRUE(sync_wait(gen_server::call("soup", suspend_req{false})).value_or(false));
-  bool starved = wait_until([&] { return emfiles() >= 2; });
+  bool failing = wait_until([&] { return emfiles() >= 2; });
   // Three descriptors freed one by one: a connection each (kept open, so
   // it holds the descriptor), then the next accept fails again.
   std::uint64_t let_in = 0;
-  for (int k = 0; k < 3 && starved && !fillers.empty(); ++k) {
+  for (int k = 0; k < 3 && failing; ++k) {
     std::uint64_t before = emfiles();
-    ::close(fillers.back());
-    fillers.pop_back();
+    if (!starved.free_one()) {
+      break;
+    }
     bool in = wait_until([&] { return soup_info().total_connections == let_in + 1; });
     bool failed_again = wait_until([&] { return emfiles() > before; });
     if (!in || !failed_again) {
@@ -661,8 +682,8 @@ TEST_F(gen_nb_server_test, descriptors_freed_one_at_a_time_are_one_burst_reporte
     }
     ++let_in;
   }
-  restore();
-  ASSERT_TRUE(starved) << lines().dump();
+  starved.restore();
+  ASSERT_TRUE(failing) << lines().dump();
   EXPECT_EQ(let_in, 3u) << lines().dump();
   for (auto& w : waiting) {
     EXPECT_EQ(w.read_exact(soup_line.size()), soup_line);

@@ -380,6 +380,19 @@ TEST_F(handshake_test, an_optional_client_certificate_may_be_absent) {
 
 // -- the two-step handshake -------------------------------------------------------------------------
 
+/// Continues a handshake stopped at its hello (with `ctx`, or the first
+/// context), reports server_ok or server_failed, and serves the socket.
+task<void> continue_and_serve(client_hello h, gen_tcp::socket s, std::optional<context> ctx, pid to) {
+  auto r = co_await handshake_continue(std::move(h), must, std::move(ctx));
+  if (!r) {
+    send(to, ev{"server_failed", self(), {}, r.error(), last_error()});
+    co_return;
+  }
+  auto i = info(s);
+  send(to, ev{"server_ok", self(), {}, errc::ok, {}, i ? *i : connection_info{}, s});
+  co_await serve(s, to, true, true, 0);
+}
+
 /// A handler that stops at the hello, reports it, and continues (with
 /// `other` for the name "other.test") or cancels (for "refused.test").
 proc hello_handler(gen_tcp::listen_socket ls, context ctx, context other, pid to) {
@@ -407,14 +420,7 @@ proc hello_handler(gen_tcp::listen_socket ls, context ctx, context other, pid to
   if (h->server_name == "other.test") {
     choice = other;
   }
-  auto r = co_await handshake_continue(*h, must, choice);
-  if (!r) {
-    send(to, ev{"server_failed", self(), {}, r.error(), last_error()});
-    co_return;
-  }
-  auto i = info(*s);
-  send(to, ev{"server_ok", self(), {}, errc::ok, {}, i ? *i : connection_info{}, *s});
-  co_await serve(*s, to, true, true, 0);
+  co_await continue_and_serve(std::move(*h), *s, choice, to);
 }
 
 TEST_F(handshake_test, hello_then_continue_shows_sni_and_alpn_before_the_certificate_is_chosen) {
@@ -468,14 +474,7 @@ proc continue_with(gen_tcp::listen_socket ls, context first, context then, pid t
     send(to, ev{"server_failed", self(), {}, h.error(), last_error()});
     co_return;
   }
-  auto r = co_await handshake_continue(*h, must, then);
-  if (!r) {
-    send(to, ev{"server_failed", self(), {}, r.error(), last_error()});
-    co_return;
-  }
-  auto i = info(*s);
-  send(to, ev{"server_ok", self(), {}, errc::ok, {}, i ? *i : connection_info{}, *s});
-  co_await serve(*s, to, true, true, 0);
+  co_await continue_and_serve(std::move(*h), *s, then, to);
 }
 
 // A session made under a context that asks for no client certificate does
