@@ -509,6 +509,27 @@ TEST_F(gen_server_test, stop_with_a_reply_answers_after_terminate) {
   EXPECT_EQ(*t, "terminated");
 }
 
+/// Stops from handle_call with a reply, and its terminate throws.
+struct clumsy_quitter : gen_server::behaviour<clumsy_quitter> {
+  using calls = type_list<get>;
+  call_return<int> handle_call(get) { return stop(exit_reason::normal(), 99); }
+  void terminate(const exit_reason&) { throw std::runtime_error("terminate blew up"); }
+};
+
+// As OTP's (a reply in terminate's `after`): the caller gets its reply even
+// when terminate throws, and the server ends with terminate's exception.
+// (The reply was skipped: the caller saw the server's end instead.)
+TEST_F(gen_server_test, stop_with_a_reply_answers_even_when_terminate_throws) {
+  mailbox mb;
+  start_result srv = sync_wait(gen_server::start<clumsy_quitter>());
+  ASSERT_TRUE(srv.is_ok());
+  ref mon = monitor(srv.id());
+  EXPECT_EQ(sync_wait(gen_server::call<int>(srv.id(), get{})), 99);
+  auto down = mb.receive<down_msg>(5000ms, [&](const down_msg& d) { return d.monitor == mon; });
+  ASSERT_TRUE(down);
+  EXPECT_EQ(down->reason.to_string(), "std::runtime_error: terminate blew up");
+}
+
 TEST_F(gen_server_test, a_crash_in_handle_cast_runs_terminate_and_ends_with_the_reason) {
   mailbox mb;
   start_result srv = sync_wait(gen_server::start<counter>(mb.self()));

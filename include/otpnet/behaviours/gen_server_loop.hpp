@@ -563,12 +563,18 @@ proc run(start_ctx ctx, Args args) {
     then = std::move(n->then);
   }
   // terminate runs for a stop, a crash of a callback, and the parent's
-  // exit; not for a kill, which ends the process where it stands.
+  // exit; not for a kill, which ends the process where it stands. A stop's
+  // reply goes after it even if it throws (OTP sends it in terminate's
+  // `after`); the server then ends with terminate's exception.
   if constexpr (requires { d->terminate(why); }) {
-    if constexpr (is_task<decltype(d->terminate(why))>::value) {
-      co_await d->terminate(why);
-    } else {
-      d->terminate(why);
+    try {
+      if constexpr (is_task<decltype(d->terminate(why))>::value) {
+        co_await d->terminate(why);
+      } else {
+        d->terminate(why);
+      }
+    } catch (...) {
+      crash = std::current_exception();
     }
   }
   (void)pending.commit();
