@@ -5,6 +5,9 @@
 #include "socket/socket_state.hpp"
 
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <new>
 
 namespace otpnet::socket {
 
@@ -48,7 +51,16 @@ auto accept_attempt(const socket& ls, address* peer = nullptr) {
     if (peer != nullptr) {
       peer->resize(len);
     }
-    return accepted_from(st, *fd);
+    try {
+      return accepted_from(st, *fd);
+    } catch (const std::bad_alloc&) {
+      // No memory for the new socket's state: its descriptor goes back
+      // (nobody else knows it), and the accept answers enomem.
+      int lost = *fd;
+      (void)::otpnet::internal::sys_once([lost] { return ::close(lost); });
+      st.counters().acc_fails.add(1);
+      return fail(errc::enomem);
+    }
   };
 }
 

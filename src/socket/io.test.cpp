@@ -112,6 +112,31 @@ TEST(io_nowait, recv_selects_then_event_then_repeat) {
   EXPECT_THROW((void)r.value(), std::bad_variant_access);  // a select outcome has no value
 }
 
+// A plain thread that ends with a nowait receive waiting: its wait is
+// withdrawn with it, so the socket's readiness goes to nobody (it was
+// delivered to the thread's destroyed sink) and the next caller gets the
+// socket's turn.
+TEST(io_nowait, a_thread_that_ends_with_a_wait_withdraws_it) {
+  auto [c, a] = test::connected_pair();
+  std::thread([s = a] {
+    std::byte buf[16];
+    EXPECT_TRUE(recv(s, buf, 0, nowait).is_select());
+  }).join();
+  auto i = info(a);
+  ASSERT_TRUE(i);
+  EXPECT_EQ(i->read_waiters, 0u) << "the ended thread's wait is still queued";
+  std::byte buf[16];
+  auto r = recv(a, buf, 0, nowait);
+  ASSERT_TRUE(r.is_select());
+  ASSERT_TRUE(send(c, bytes("ready"), 0, 5000ms));
+  auto ev = wait_select(5000ms);
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->handle, r.select_info()->handle);
+  auto got = recv(a, buf, 0, nowait);
+  ASSERT_TRUE(got.is_ok());
+  EXPECT_EQ(text({buf, got.value()}), "ready");
+}
+
 TEST(io_nowait, caller_supplied_handle_comes_back) {
   auto l = test::listen_loopback();
   const select_handle mine{0xfeed};

@@ -1,3 +1,4 @@
+#include <otpnet/socket/poller.hpp>
 #include <otpnet/socket/select.hpp>
 
 #include "socket/wait.hpp"
@@ -5,7 +6,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <memory>
 #include <mutex>
+#include <vector>
 
 namespace otpnet::socket {
 
@@ -14,8 +17,38 @@ namespace {
 std::atomic<std::uint64_t> next_handle{1};
 
 /// A plain thread's own sink: a queue of events that wait_select reads.
+/// It records the sockets it waits on, so that the thread's end withdraws
+/// the waits it leaves (a select of a thread that is gone would be
+/// delivered to a destroyed sink, and hold its socket's turn).
 class thread_sink final : public select_sink {
  public:
+  thread_sink() = default;
+  thread_sink(const thread_sink&) = delete;
+  thread_sink& operator=(const thread_sink&) = delete;
+  ~thread_sink() override {
+    for (auto& w : sockets_) {
+      if (auto st = w.lock()) {
+        detail::withdraw_sink(*st, *this);
+      }
+    }
+  }
+
+  void on_wait(detail::socket_state& s) noexcept override {
+    // (On this thread, with the socket's waiter lock held.)
+    std::weak_ptr<detail::socket_state> w = detail::weak_of(s);
+    std::erase_if(sockets_, [](const auto& x) { return x.expired(); });
+    for (const auto& x : sockets_) {
+      if (!x.owner_before(w) && !w.owner_before(x)) {
+        return;
+      }
+    }
+    try {
+      sockets_.push_back(std::move(w));
+    } catch (...) {
+      // No memory to record it: the wait is not withdrawn at the thread's end.
+    }
+  }
+
   void notify(select_event ev) noexcept override {
     std::lock_guard lk(mu_);
     events_.push_back(std::move(ev));
@@ -36,6 +69,7 @@ class thread_sink final : public select_sink {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<select_event> events_;
+  std::vector<std::weak_ptr<detail::socket_state>> sockets_;  // this thread's only
 };
 
 thread_sink& own_sink() noexcept {
