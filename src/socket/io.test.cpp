@@ -2,6 +2,8 @@
 #include <otpnet/socket/poller.hpp>
 #include <otpnet/socket/registry.hpp>
 
+#include "support/alloc_hooks.hpp"
+#include "support/fds.hpp"
 #include "support/loopback.hpp"
 
 #include <gtest/gtest.h>
@@ -12,6 +14,7 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -402,6 +405,35 @@ TEST(io_leaks, a_thousand_connections_leave_no_descriptor) {
 
 namespace otpnet::socket {
 namespace {
+
+// An accept whose new socket finds no memory for its state closes the
+// descriptor the kernel gave it and answers enomem (the descriptor leaked
+// and the exception escaped); the client sees its connection end, and the
+// next accept works.
+TEST(io_exhaustion, an_accept_without_memory_for_its_socket_answers_enomem_and_keeps_no_descriptor) {
+  auto l = test::listen_loopback();
+  auto c = open(domain::inet, type::stream);
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(connect(*c, l.addr(), 5000ms));
+  int before = test::open_fds();
+  (void)wait_select(0ms);  // (the thread's sink is made now: its deque allocates)
+  std::optional<async_result<socket>> r;
+  {
+    test::failing_allocations no_memory;
+    r.emplace(accept(l.sock, nowait));
+  }
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->is_ok());
+  EXPECT_EQ(r->error(), errc::enomem);
+  EXPECT_EQ(test::open_fds(), before) << "the accepted descriptor was kept";
+  std::byte buf[4];
+  auto end = recv(*c, buf, 0, 5000ms);
+  EXPECT_TRUE(end.error() == errc::closed || end.error() == errc::econnreset) << format_error(end.error());
+  auto c2 = open(domain::inet, type::stream);
+  ASSERT_TRUE(c2);
+  ASSERT_TRUE(connect(*c2, l.addr(), 5000ms));
+  EXPECT_TRUE(accept(l.sock, 5000ms));
+}
 
 TEST(io_exhaustion, select_service_recovers_after_emfile) {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
