@@ -409,14 +409,14 @@ namespace {
 // An accept whose new socket finds no memory for its state closes the
 // descriptor the kernel gave it and answers enomem (the descriptor leaked
 // and the exception escaped); the client sees its connection end, and the
-// next accept works.
+// next accept works. (It is this thread's first nowait call: making its
+// sink allocates nothing, where a deque's allocation terminated.)
 TEST(io_exhaustion, an_accept_without_memory_for_its_socket_answers_enomem_and_keeps_no_descriptor) {
   auto l = test::listen_loopback();
   auto c = open(domain::inet, type::stream);
   ASSERT_TRUE(c);
   ASSERT_TRUE(connect(*c, l.addr(), 5000ms));
   int before = test::open_fds();
-  (void)wait_select(0ms);  // (the thread's sink is made now: its deque allocates)
   std::optional<async_result<socket>> r;
   {
     test::failing_allocations no_memory;

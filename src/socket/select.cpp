@@ -5,7 +5,6 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -61,14 +60,16 @@ class thread_sink final : public select_sink {
       return fail(errc::timeout);
     }
     select_event ev = std::move(events_.front());
-    events_.pop_front();
+    events_.erase(events_.begin());
     return ev;
   }
 
  private:
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<select_event> events_;
+  // (A vector: made with the thread's first nowait call, in a noexcept
+  // function, it must not allocate before its first event, as a deque does.)
+  std::vector<select_event> events_;
   std::vector<std::weak_ptr<detail::socket_state>> sockets_;  // this thread's only
 };
 
