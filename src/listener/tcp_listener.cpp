@@ -497,10 +497,13 @@ class group : public gen_server::behaviour<group> {
         send(me, info_part{round, i, got ? std::optional<listener_info>(std::move(*got)) : std::nullopt});
       });
     }
-    (void)send_after(info_wait + info_wait / 2, me, info_deadline{info_round_});
+    info_deadline_ = send_after(info_wait + info_wait / 2, me, info_deadline{info_round_});
   }
 
   void end_info_round() {
+    if (info_deadline_) {
+      (void)cancel_timer(*std::exchange(info_deadline_, std::nullopt));
+    }
     listener_info out = merged_info();
     for (auto& c : info_callers_) {
       (void)c.reply(out);
@@ -571,6 +574,7 @@ class group : public gen_server::behaviour<group> {
   std::vector<std::optional<listener_info>> info_parts_;
   std::size_t info_left_ = 0;
   std::uint64_t info_round_ = 0;
+  std::optional<timer_ref> info_deadline_;
 };
 
 }  // namespace

@@ -285,17 +285,7 @@ struct process : run_node, socket::select_sink {
   /// Tracks `s` (once) as a socket this process uses. Compares by
   /// identity without taking strong references: releasing one here could
   /// destroy a socket in the middle of another socket's wait.
-  void track(socket::detail::socket_state& s) noexcept {
-    std::weak_ptr<socket::detail::socket_state> w = socket::detail::weak_of(s);
-    auto& sockets = extras_now().sockets;
-    std::erase_if(sockets, [](const auto& x) { return x.expired(); });
-    for (const auto& x : sockets) {
-      if (!x.owner_before(w) && !w.owner_before(x)) {
-        return;
-      }
-    }
-    sockets.push_back(std::move(w));
-  }
+  void track(socket::detail::socket_state& s) noexcept { socket::detail::remember(extras_now().sockets, s); }
 
   /// Adds `r` to the ports it owns, first dropping the ones gone or handed
   /// to another process since (an acceptor hands over every port it makes:

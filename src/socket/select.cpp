@@ -34,15 +34,8 @@ class thread_sink final : public select_sink {
 
   void on_wait(detail::socket_state& s) noexcept override {
     // (On this thread, with the socket's waiter lock held.)
-    std::weak_ptr<detail::socket_state> w = detail::weak_of(s);
-    std::erase_if(sockets_, [](const auto& x) { return x.expired(); });
-    for (const auto& x : sockets_) {
-      if (!x.owner_before(w) && !w.owner_before(x)) {
-        return;
-      }
-    }
     try {
-      sockets_.push_back(std::move(w));
+      detail::remember(sockets_, s);
     } catch (...) {
       // No memory to record it: the wait is not withdrawn at the thread's end.
     }

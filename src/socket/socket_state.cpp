@@ -362,4 +362,15 @@ void drop_preference(socket_state& s, poller& p) noexcept { s.drop_preference(p)
 std::uint64_t owner_of(const socket_state& s) noexcept { return s.owner.load(std::memory_order_relaxed); }
 std::weak_ptr<socket_state> weak_of(socket_state& s) noexcept { return s.weak_from_this(); }
 
+void remember(std::vector<std::weak_ptr<socket_state>>& seen, socket_state& s) {
+  std::weak_ptr<socket_state> w = s.weak_from_this();
+  std::erase_if(seen, [](const auto& x) { return x.expired(); });
+  for (const auto& x : seen) {
+    if (!x.owner_before(w) && !w.owner_before(x)) {
+      return;
+    }
+  }
+  seen.push_back(std::move(w));
+}
+
 }  // namespace otpnet::socket::detail

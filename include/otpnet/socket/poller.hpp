@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 namespace otpnet::socket {
 
@@ -95,6 +96,10 @@ bool prefer_poller(socket_state& s, poller& p) noexcept;
 std::uint64_t owner_of(const socket_state& s) noexcept;
 /// A weak reference to `s` (for sinks that track the sockets they wait on).
 std::weak_ptr<socket_state> weak_of(socket_state& s) noexcept;
+/// Adds `s` to `seen` unless it is there (compared by identity, without a
+/// strong reference: releasing one could destroy a socket in the middle of
+/// another's wait), first dropping the sockets gone. Errors: bad_alloc.
+void remember(std::vector<std::weak_ptr<socket_state>>& seen, socket_state& s);
 /// A poller going away while `s` is still attached to it (a scheduler's,
 /// at runtime stop, with the socket still held elsewhere): `s` forgets it,
 /// and is watched by the select service if someone waits on it (and by
