@@ -544,12 +544,22 @@ int highest_fd() {
 }
 
 /// Starves this process of descriptors while it lives: the limit lowered to
-/// what is open, the holes below it filled. free_one() gives one back.
+/// what is open, the holes below it filled. free_one() gives one back, at
+/// least `spare` times: that many fillers are opened before the limit is
+/// lowered, so the count does not depend on how many holes the process had.
 class starved_of_descriptors {
  public:
-  starved_of_descriptors() {
+  explicit starved_of_descriptors(int spare = 8) {
     if (::getrlimit(RLIMIT_NOFILE, &old_) != 0) {
       return;
+    }
+    for (int k = 0; k < spare; ++k) {
+      int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (fd < 0) {
+        restore();
+        return;
+      }
+      fillers_.push_back(fd);
     }
     rlimit low = old_;
     low.rlim_cur = static_cast<rlim_t>(highest_fd()) + 1;
