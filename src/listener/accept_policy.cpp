@@ -10,6 +10,16 @@ accept_action classify_accept_error(errc e) noexcept {
     case errc::eproto:
     case errc::eperm:
     case errc::eintr:
+    // Linux hands a pending error of the new connection to accept itself
+    // (accept(2), "Error handling"): that connection is gone, the listen
+    // socket is fine, and the man page says to retry as for EAGAIN.
+    case errc::enetdown:
+    case errc::enoprotoopt:
+    case errc::ehostdown:
+    case errc::enonet:
+    case errc::ehostunreach:
+    case errc::eopnotsupp:
+    case errc::enetunreach:
       return accept_action::skip;
     case errc::emfile:
     case errc::enfile:

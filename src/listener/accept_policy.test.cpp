@@ -50,6 +50,15 @@ TEST(accept_policy, the_table_of_the_header) {
       {errc::eproto, accept_action::skip},
       {errc::eperm, accept_action::skip},
       {errc::eintr, accept_action::skip},
+      // A network error of the new connection, which Linux returns from
+      // accept: that connection only; accept the next one.
+      {errc::enetdown, accept_action::skip},
+      {errc::enetunreach, accept_action::skip},
+      {errc::ehostdown, accept_action::skip},
+      {errc::ehostunreach, accept_action::skip},
+      {errc::enonet, accept_action::skip},
+      {errc::enoprotoopt, accept_action::skip},
+      {errc::eopnotsupp, accept_action::skip},
       // Exhaustion: report once per burst, back off, resume by itself.
       {errc::emfile, accept_action::backoff},
       {errc::enfile, accept_action::backoff},
@@ -76,9 +85,10 @@ TEST(accept_policy, every_other_reason_is_reported_and_backed_off) {
   // Every reason of the one list (base/errc.hpp): only the rows above have
   // their own action; everything else waits on the timer, so that no error,
   // known or not, makes the listener accept again at once.
-  const std::vector<errc> special = {errc::econnaborted, errc::eproto, errc::eperm,   errc::eintr,
-                                     errc::emfile,       errc::enfile, errc::enobufs, errc::enomem,
-                                     errc::closed,       errc::ebadf,  errc::einval};
+  const std::vector<errc> special = {
+      errc::econnaborted, errc::eproto,       errc::eperm,  errc::eintr,       errc::enetdown,   errc::enetunreach,
+      errc::ehostdown,    errc::ehostunreach, errc::enonet, errc::enoprotoopt, errc::eopnotsupp, errc::emfile,
+      errc::enfile,       errc::enobufs,      errc::enomem, errc::closed,      errc::ebadf,      errc::einval};
   std::vector<errc> all;
 #define OTPNET_X(name, value) all.push_back(errc::name);
   OTPNET_BASE_POSIX_ERRORS(OTPNET_X)

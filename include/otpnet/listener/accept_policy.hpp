@@ -8,6 +8,9 @@
 //   ok                                       hand the connection over
 //   eagain (select)                          wait for the next select event
 //   econnaborted, eproto, eperm, eintr       skip: that client went away; accept again
+//   enetdown, enetunreach, ehostdown,        skip: a network error of the new connection,
+//   ehostunreach, enonet, enoprotoopt,       which Linux reports through accept (accept(2):
+//   eopnotsupp                               retry as for EAGAIN)
 //   emfile, enfile, enobufs, enomem          back off: report once per burst, stop
 //                                            accepting on a timer (growing, capped), resume
 //                                            by itself; never spin, never stop for good
