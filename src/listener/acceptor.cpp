@@ -471,6 +471,19 @@ void acceptor::handoff_failed(const so::socket& raw, const so::address& peer, co
   }
 }
 
+void acceptor::handoff_declined(connection& c) noexcept {
+  (void)so::close(c.raw);
+  connection_ended();
+  try {
+    spdlog::info(
+        "listener {}: the handler for the connection from {} declined it (its init returned ignore); it is "
+        "closed",
+        name_, c.peer.to_string());
+  } catch (...) {
+    // The report must not take the listener down.
+  }
+}
+
 listener_info acceptor::info() const {
   listener_info i;
   i.name = name_;

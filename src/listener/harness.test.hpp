@@ -274,6 +274,8 @@ class log_lines {
 struct handler_knobs {
   /// Starts to refuse (init stops with "refused by the test"), counted down.
   std::atomic<int> refuse_starts{0};
+  /// Starts that decline (init returns ignore), counted down.
+  std::atomic<int> ignore_starts{0};
   /// Handlers started so far.
   std::atomic<int> started{0};
   /// Starts whose handler is ended (killed, and its end awaited) after its
@@ -309,6 +311,9 @@ struct echo_handler : gen_server::behaviour<echo_handler> {
   init_return init() {
     if (take_one(knobs.refuse_starts)) {
       return stop(exit_reason::other("refused by the test"));
+    }
+    if (take_one(knobs.ignore_starts)) {
+      return ignore();
     }
     ++knobs.started;
     return ok();
@@ -358,6 +363,7 @@ class listener_test : public ::testing::Test {
  protected:
   void SetUp() override {
     knobs.refuse_starts = 0;
+    knobs.ignore_starts = 0;
     knobs.started = 0;
     knobs.end_before_handoff = 0;
     knobs.hold_starts = 0;

@@ -91,6 +91,10 @@ class server : public gen_nb_server<server> {
     // comes up later never gets socket_ready, so handlers give
     // WAIT_FOR_SOCKET a timeout of their own (echo_fsm does).
     auto started = co_await supervisor::start_child(o_.client_sup, std::any(), o_.handler_start_timeout);
+    if (started.is_ignore()) {
+      acceptor_.handoff_declined(c);
+      co_return;
+    }
     if (!started.is_ok()) {
       acceptor_.handoff_failed(c, "handler start: " + started.reason().to_string());
       co_return;

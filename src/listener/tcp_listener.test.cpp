@@ -341,6 +341,13 @@ TEST_F(tcp_listener_test, a_handler_that_fails_to_start_costs_only_its_connectio
   one_hand_off_fails(knobs.refuse_starts, "handler start");
 }
 
+// A handler whose init answers ignore declines its connection: closed,
+// uncounted, said as a decline rather than as a failed start.
+TEST_F(tcp_listener_test, a_handler_that_declines_its_connection_costs_only_that_connection) {
+  one_hand_off_fails(knobs.ignore_starts, "declined it (its init returned ignore)");
+  EXPECT_FALSE(lines().saw({"handler start"})) << lines().dump();
+}
+
 // A handler that ends after its start returned, before the listener hands
 // it the socket (here killed by its start function, before start_child
 // answers): the message that carries the socket is dropped, and the

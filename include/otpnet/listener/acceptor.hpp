@@ -142,6 +142,10 @@ class acceptor {
   /// handler never got: closes `raw`, counts it ended and reports it.
   void handoff_failed(const otpnet::socket::socket& raw, const otpnet::socket::address& peer,
                       const std::string& why) noexcept;
+  /// A handler whose init answered ignore: it chose not to serve the
+  /// connection (OTP's supervisor takes ignore as no error). Closes it,
+  /// counts it ended and says so at info level, not as a failure.
+  void handoff_declined(connection& c) noexcept;
 
   listener_info info() const;
   /// Closes every listen socket.
