@@ -35,12 +35,32 @@ accept_action classify_accept_error(errc e) noexcept {
   }
 }
 
-std::chrono::milliseconds backoff::next() noexcept {
+std::chrono::milliseconds backoff::next_delay() const noexcept {
   constexpr std::chrono::milliseconds first_delay{10};
   constexpr std::chrono::milliseconds cap{1000};
-  auto d = first_delay * (1u << std::min(attempt_, 7u));
+  return std::min(first_delay * (1u << std::min(attempt_, 7u)), cap);
+}
+
+backoff::step backoff::failed(clock::time_point now) noexcept {
+  bool new_burst = burst_backoffs_ == 0 || now - last_failure_ > burst_gap;
+  if (new_burst) {
+    burst_backoffs_ = 0;
+    resumed_said_ = false;
+    attempt_ = 0;
+  }
+  ++burst_backoffs_;
+  last_failure_ = now;
+  auto d = next_delay();
   ++attempt_;
-  return std::min(d, cap);
+  return {d, new_burst};
+}
+
+unsigned backoff::resumed() noexcept {
+  if (burst_backoffs_ == 0 || resumed_said_) {
+    return 0;
+  }
+  resumed_said_ = true;
+  return burst_backoffs_;
 }
 
 }  // namespace otpnet::listener

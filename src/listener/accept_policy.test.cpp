@@ -2,8 +2,9 @@
 //
 // The accept policy as a table (STYLE rule 14, DESIGN invariant 7): every
 // accept error the socket layer documents maps to the action the header's
-// table writes down, and the back-off of one exhaustion burst grows from
-// 10 ms, doubling, capped at 1 s, and starts over after a success.
+// table writes down; the back-off grows from 10 ms, doubling, capped at
+// 1 s, and starts over after a success; a burst (failures less than
+// burst_gap apart) is reported once when it starts and once when it ends.
 #include <otpnet/listener/accept_policy.hpp>
 
 #include "support/print.hpp"
@@ -107,37 +108,74 @@ TEST(accept_policy, every_other_reason_is_reported_and_backed_off) {
   EXPECT_EQ(others + special.size(), all.size());
 }
 
+// Failures 1 ms apart: one burst, reported at its first failure only.
 TEST(accept_policy, backoff_grows_from_10ms_doubling_to_a_1s_cap) {
   backoff b;
-  EXPECT_TRUE(b.first());
-  EXPECT_EQ(b.attempts(), 0u);
+  auto t = backoff::clock::time_point{} + 1h;
+  EXPECT_EQ(b.next_delay(), 10ms);
   std::vector<std::chrono::milliseconds> got;
   for (int k = 0; k < 12; ++k) {
-    got.push_back(b.next());
-    EXPECT_FALSE(b.first()) << "only the first delay of a burst is reported";
+    auto s = b.failed(t + k * 1ms);
+    got.push_back(s.delay);
+    EXPECT_EQ(s.new_burst, k == 0) << "only the first failure of a burst is reported; failure " << k;
   }
   const std::vector<std::chrono::milliseconds> want = {10ms,  20ms,   40ms,   80ms,   160ms,  320ms,
                                                        640ms, 1000ms, 1000ms, 1000ms, 1000ms, 1000ms};
   EXPECT_EQ(got, want);
-  EXPECT_EQ(b.attempts(), 12u);
 }
 
 TEST(accept_policy, backoff_never_overflows_in_a_long_burst) {
   backoff b;
+  auto t = backoff::clock::time_point{} + 1h;
   for (int k = 0; k < 100000; ++k) {
-    auto d = b.next();
-    ASSERT_GE(d, 10ms);
-    ASSERT_LE(d, 1000ms);
+    auto s = b.failed(t + k * 1s);
+    ASSERT_GE(s.delay, 10ms);
+    ASSERT_LE(s.delay, 1000ms);
+    ASSERT_EQ(s.new_burst, k == 0);
   }
+  EXPECT_EQ(b.resumed(), 100000u);
 }
 
-TEST(accept_policy, a_success_starts_a_new_burst) {
+// An accept that gets through starts the delays over, but the burst goes on
+// while failures come less than burst_gap apart: descriptors freed one at a
+// time give one report when the burst starts and one when it first
+// resumes, not a pair per descriptor.
+TEST(accept_policy, accepts_between_failures_less_than_the_gap_apart_keep_one_burst) {
   backoff b;
-  (void)b.next();
-  (void)b.next();
-  b.reset();
-  EXPECT_TRUE(b.first());
-  EXPECT_EQ(b.next(), 10ms);
+  auto t = backoff::clock::time_point{} + 1h;
+  EXPECT_EQ(b.resumed(), 0u) << "no burst, nothing to say";
+  EXPECT_TRUE(b.failed(t).new_burst);
+  EXPECT_EQ(b.failed(t + 10ms).delay, 20ms);
+  EXPECT_EQ(b.resumed(), 2u) << "the first resume of a burst says how many back-offs it took";
+  b.accepted();
+  EXPECT_EQ(b.next_delay(), 10ms);
+  auto again = b.failed(t + 1s);
+  EXPECT_FALSE(again.new_burst);
+  EXPECT_EQ(again.delay, 10ms) << "an accept started the delays over";
+  EXPECT_EQ(b.resumed(), 0u) << "said once per burst";
+  b.accepted();
+  // Just within the gap of the last failure: the same burst.
+  EXPECT_FALSE(b.failed(t + 1s + backoff::burst_gap).new_burst);
+  // Past it: a new burst, reported, with its own resume.
+  auto fresh = b.failed(t + 1s + 2 * backoff::burst_gap + 1ms);
+  EXPECT_TRUE(fresh.new_burst);
+  EXPECT_EQ(fresh.delay, 10ms);
+  EXPECT_EQ(b.resumed(), 1u);
+  EXPECT_EQ(b.resumed(), 0u);
+}
+
+// A new burst starts its delays from the shortest even with no accept
+// between (nobody waiting also resumes without an accept).
+TEST(accept_policy, a_new_burst_starts_from_the_shortest_delay) {
+  backoff b;
+  auto t = backoff::clock::time_point{} + 1h;
+  for (int k = 0; k < 5; ++k) {
+    (void)b.failed(t + k * 1ms);
+  }
+  EXPECT_EQ(b.resumed(), 5u);
+  auto s = b.failed(t + 1h);
+  EXPECT_TRUE(s.new_burst);
+  EXPECT_EQ(s.delay, 10ms);
 }
 
 }  // namespace

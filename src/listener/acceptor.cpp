@@ -20,9 +20,6 @@ namespace so = otpnet::socket;
 
 namespace {
 constexpr int batch_size = 32;  // accepts per turn before yielding to other messages
-// A back-off burst ends this long after its last failure (the longest
-// back-off is 1 s: a port still short of descriptors fails more often).
-constexpr std::chrono::seconds burst_gap{2};
 // Connections the kernel's accept may queue for the process before it is
 // stopped until the process has taken them: the rest wait in the backlog
 // (DESIGN invariant 4: no unbounded queue), as with accept calls.
@@ -387,10 +384,8 @@ std::optional<connection> acceptor::kernel_step(port_state& p) {
 }
 
 void acceptor::resumed(port_state& p, const char* how) {
-  if (p.in_burst && !p.resumed_said) {
-    spdlog::info("listener {}: accepting again on {} after {} back-off(s){}", name_, p.addr.to_string(),
-                 p.burst_backoffs, how);
-    p.resumed_said = true;
+  if (unsigned n = p.delay.resumed(); n != 0) {
+    spdlog::info("listener {}: accepting again on {} after {} back-off(s){}", name_, p.addr.to_string(), n, how);
   }
 }
 
@@ -398,7 +393,7 @@ std::optional<connection> acceptor::accepted(port_state& p, so::socket s, const 
   // The next exhaustion waits the shortest time again; it is reported only
   // if it starts a new burst.
   resumed(p, "");
-  p.delay.reset();
+  p.delay.accepted();
   connection c;
   c.raw = std::move(s);
   c.opts = p.opts;
@@ -427,25 +422,14 @@ bool acceptor::accept_failed(port_state& p, errc e) {
     case accept_action::backoff:
     case accept_action::report_backoff: {
       // Once per burst, not once per failure, nor once per descriptor
-      // freed in a burst (each lets one accept through before the next
-      // failure): a burst ends burst_gap after its last failure.
-      auto now = std::chrono::steady_clock::now();
-      bool new_burst = !p.in_burst || now - p.last_backoff > burst_gap;
-      if (new_burst) {
-        p.in_burst = true;
-        p.resumed_said = false;
-        p.burst_backoffs = 0;
-        p.delay.reset();
-      }
-      ++p.burst_backoffs;
-      p.last_backoff = now;
-      auto d = p.delay.next();
-      if (new_burst) {
+      // freed in a burst (backoff's rule).
+      auto step = p.delay.failed(backoff::clock::now());
+      if (step.new_burst) {
         spdlog::warn("listener {}: accept on {}: {}; backing off (from {} ms, growing to 1 s)", name_, where,
-                     format_error(e), d.count());
+                     format_error(e), step.delay.count());
       }
       p.backing_off = true;
-      (void)send_after(d, self(), backoff_tick{p.id});
+      (void)send_after(step.delay, self(), backoff_tick{p.id});
       return false;
     }
   }

@@ -161,15 +161,8 @@ class acceptor {
     std::uint16_t port = 0;
     listen_id id = 0;
     otpnet::socket::select_handle handle;
-    backoff delay;
+    backoff delay;  // and the burst it reports (accept_policy.hpp)
     bool backing_off = false;
-    /// The back-off burst the port is in: exhaustion errors (EMFILE, ...)
-    /// less than burst_gap apart, successful accepts between them or not.
-    /// Reported when it starts, and when it first accepts again.
-    bool in_burst = false;
-    bool resumed_said = false;
-    unsigned burst_backoffs = 0;
-    std::chrono::steady_clock::time_point last_backoff{};
     int batch = 0;
     /// The kernel's multishot accept for this socket, where the reactor has
     /// one (null: accept calls).
