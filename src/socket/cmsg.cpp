@@ -344,31 +344,60 @@ result<std::size_t> encode_cmsgs(std::span<const cmsg> ctrl, std::span<std::byte
   return at;
 }
 
-std::vector<cmsg> decode_cmsgs(std::span<const std::byte> ctrl) {
-  std::vector<cmsg> out;
-  std::size_t at = 0;
-  while (ctrl.size() - at >= sizeof(::cmsghdr)) {
+namespace {
+
+/// Calls `f(level, type, payload, len)` for each well-formed message of a
+/// received control buffer from offset `at` on, with the offset of the
+/// next message in `at` during the call.
+template <class F>
+void for_each_cmsg(std::span<const std::byte> ctrl, std::size_t& at, F&& f) {
+  while (at < ctrl.size() && ctrl.size() - at >= sizeof(::cmsghdr)) {
     const auto ch = load<::cmsghdr>(ctrl.data() + at);
     if (ch.cmsg_len < hdr_len || ch.cmsg_len > ctrl.size() - at) {
       break;
     }
     const std::byte* p = ctrl.data() + at + hdr_len;
-    const std::size_t len = ch.cmsg_len - hdr_len;
-    if (ch.cmsg_level == SOL_SOCKET && ch.cmsg_type == SCM_RIGHTS) {
-      // Own every descriptor first, so that none leaks whatever follows.
-      socket_rights r;
-      r.fds.reserve(len / sizeof(int));
-      for (std::size_t i = 0; i + sizeof(int) <= len; i += sizeof(int)) {
-        r.fds.emplace_back(load<int>(p + i));
-      }
-      out.emplace_back(std::move(r));
-    } else {
-      out.push_back(decode_one(ch.cmsg_level, ch.cmsg_type, p, len));
-    }
     at += CMSG_ALIGN(ch.cmsg_len);
-    if (at >= ctrl.size()) {
-      break;
+    f(ch.cmsg_level, ch.cmsg_type, p, ch.cmsg_len - hdr_len);
+  }
+}
+
+/// Closes the SCM_RIGHTS descriptors of the messages from offset `at` on.
+void close_rights(std::span<const std::byte> ctrl, std::size_t at) noexcept {
+  for_each_cmsg(ctrl, at, [](int level, int type, const std::byte* p, std::size_t len) noexcept {
+    if (level == SOL_SOCKET && type == SCM_RIGHTS) {
+      for (std::size_t i = 0; i + sizeof(int) <= len; i += sizeof(int)) {
+        (void)::close(load<int>(p + i));
+      }
     }
+  });
+}
+
+}  // namespace
+
+std::vector<cmsg> decode_cmsgs(std::span<const std::byte> ctrl) {
+  std::vector<cmsg> out;
+  std::size_t at = 0;
+  // The descriptors of the messages from here on belong to nobody yet;
+  // those before are in `out` (or in the socket_rights being added).
+  std::size_t unowned = 0;
+  try {
+    for_each_cmsg(ctrl, at, [&](int level, int type, const std::byte* p, std::size_t len) {
+      if (level == SOL_SOCKET && type == SCM_RIGHTS) {
+        socket_rights r;
+        r.fds.reserve(len / sizeof(int));
+        for (std::size_t i = 0; i + sizeof(int) <= len; i += sizeof(int)) {
+          r.fds.emplace_back(load<int>(p + i));
+        }
+        unowned = at;  // r owns them now, and closes them if out cannot take it
+        out.emplace_back(std::move(r));
+      } else {
+        out.push_back(decode_one(level, type, p, len));
+      }
+    });
+  } catch (...) {
+    close_rights(ctrl, unowned);
+    throw;
   }
   return out;
 }

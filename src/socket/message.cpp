@@ -14,6 +14,7 @@
 
 #include <array>
 #include <cstring>
+#include <new>
 
 namespace otpnet::socket {
 
@@ -122,7 +123,13 @@ auto recvmsg_attempt(const socket& s, std::span<const std::span<std::byte>> iov,
       return fail(n.error());
     }
     msg_recv out;
-    out.ctrl = decode_cmsgs({cb.data(), mh.msg_controllen});
+    try {
+      out.ctrl = decode_cmsgs({cb.data(), mh.msg_controllen});
+    } catch (const std::bad_alloc&) {
+      // The bytes are the caller's; the descriptors are closed.
+      st.counters().read_fails.add(1);
+      return fail(errc::enomem);
+    }
     if (*n == 0 && (flags & MSG_ERRQUEUE) == 0 && total_size(iov) > 0 && ::otpnet::internal::eof_means_closed(st)) {
       return fail(errc::closed);
     }

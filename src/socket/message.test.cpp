@@ -3,6 +3,7 @@
 #include <otpnet/socket/io.hpp>
 #include <otpnet/socket/registry.hpp>
 
+#include "support/alloc_hooks.hpp"
 #include "support/loopback.hpp"
 
 #include <gtest/gtest.h>
@@ -605,6 +606,79 @@ TEST(message, unsendable_control_message_is_invalid) {
   bad_fd.iov = out;
   bad_fd.ctrl.emplace_back(socket_rights_ref{{-1}});
   EXPECT_EQ(sendmsg(a, bad_fd, 100ms).error(), errc::ebadf);
+}
+
+// -- out of memory -----------------------------------------------------------
+
+/// Whether `fd` is an open descriptor.
+bool is_open(int fd) { return ::fcntl(fd, F_GETFD) != -1; }
+
+// Descriptors received while memory is short: recvmsg answers enomem and
+// closes every one it was given; none stays open with no owner.
+TEST(message, received_descriptors_without_memory_to_hold_them_are_closed_and_the_call_answers_enomem) {
+  auto [a, b] = unix_pair(SOCK_STREAM);
+  // A first message makes the sockets' counters (allocated at first use).
+  std::string first(1, '\0');
+  ASSERT_TRUE(send(a, bytes("w"), 0, 5000ms));
+  ASSERT_TRUE(recv_one(b, first, 0));
+  const int before = test::open_fds();
+  {
+    std::vector<unique_fd> passed;
+    std::vector<int> raw;
+    for (int k = 0; k < 3; ++k) {
+      passed.emplace_back(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+      ASSERT_TRUE(passed.back());
+      raw.push_back(passed.back().get());
+    }
+    std::array<const_iov, 1> iov{bytes("x")};
+    msg_send m;
+    m.iov = iov;
+    m.ctrl.emplace_back(socket_rights_ref{raw});
+    ASSERT_TRUE(sendmsg(a, m, 5000ms));
+  }
+  ASSERT_EQ(test::open_fds(), before) << "the kernel holds the passed descriptors in flight";
+  std::array<std::byte, 8> buf{};
+  std::array<std::span<std::byte>, 1> into{std::span<std::byte>(buf)};
+  std::optional<result<msg_recv>> r;
+  {
+    test::failing_allocations no_memory;
+    r.emplace(recvmsg(b, into, cmsg_space_for_fds(3), 0, 5000ms));
+  }
+  ASSERT_FALSE(*r);
+  EXPECT_EQ(r->error(), errc::enomem);
+  EXPECT_EQ(test::open_fds(), before) << "a received descriptor was left open with no owner";
+}
+
+// The decoder alone, over a buffer with two SCM_RIGHTS messages: when it
+// cannot allocate it throws, and every descriptor of both is closed.
+TEST(cmsg, a_decode_that_runs_out_of_memory_closes_every_descriptor_of_the_buffer) {
+  std::vector<int> fds;
+  for (int k = 0; k < 4; ++k) {
+    int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    fds.push_back(fd);
+  }
+  std::vector<cmsg> in;
+  in.emplace_back(socket_rights_ref{{fds[0], fds[1]}});
+  in.emplace_back(ip_ttl{64});
+  in.emplace_back(socket_rights_ref{{fds[2], fds[3]}});
+  auto space = cmsg_space(in);
+  ASSERT_TRUE(space);
+  std::vector<std::byte> buf(*space);
+  ASSERT_TRUE(encode_cmsgs(in, buf));
+  bool threw = false;
+  {
+    test::failing_allocations no_memory;
+    try {
+      (void)decode_cmsgs(buf);
+    } catch (const std::bad_alloc&) {
+      threw = true;
+    }
+  }
+  EXPECT_TRUE(threw);
+  for (int fd : fds) {
+    EXPECT_FALSE(is_open(fd)) << "descriptor " << fd << " left open";
+  }
 }
 
 // -- cmsg encoding -----------------------------------------------------------

@@ -166,6 +166,8 @@ std::size_t cmsg_space_for_fds(std::size_t n_fds) noexcept;
 /// Ownership: every SCM_RIGHTS descriptor in it now belongs to the result,
 /// so call this exactly once per received buffer. Messages it does not
 /// know, or whose length does not fit their type, come back as cmsg_raw.
+/// Throws std::bad_alloc when memory runs out, after closing every
+/// descriptor of the buffer (none is left open with no owner).
 std::vector<cmsg> decode_cmsgs(std::span<const std::byte> ctrl);
 
 // -- messages (OTP's msg_send() and msg_recv()) ------------------------------
