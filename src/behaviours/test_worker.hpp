@@ -70,7 +70,7 @@ struct worker : gen_server::behaviour<worker> {
 };
 
 inline child_spec worker_spec(std::string id, pid probe, restart_type r = restart_type::permanent,
-                              shutdown_spec sd = std::chrono::milliseconds(2000)) {
+                              shutdown_spec sd = std::chrono::milliseconds(5000)) {
   child_spec s;
   s.id = id;
   s.start = start_fn("worker:start_link", [id, probe] { return gen_server::start_link<worker>(id, probe); });

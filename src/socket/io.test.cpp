@@ -272,7 +272,8 @@ TEST(io_concurrency, accepters_are_served_first_come_first_served) {
       std::lock_guard lk(mu);
       order.push_back(i);
     });
-    for (int spins = 0; spins < 1000000 && info(l.sock)->read_waiters < static_cast<std::size_t>(i + 1); ++spins) {
+    auto until = std::chrono::steady_clock::now() + 10s;
+    while (info(l.sock)->read_waiters < static_cast<std::size_t>(i + 1) && std::chrono::steady_clock::now() < until) {
       std::this_thread::yield();
     }
     ASSERT_EQ(info(l.sock)->read_waiters, static_cast<std::size_t>(i + 1));
@@ -283,10 +284,13 @@ TEST(io_concurrency, accepters_are_served_first_come_first_served) {
     ASSERT_TRUE(connect(*c, l.addr(), 5000ms));
     clients.push_back(*c);
     // Let this accept finish before the next client arrives.
-    for (int spins = 0; spins < 1000000; ++spins) {
-      std::lock_guard lk(mu);
-      if (order.size() == static_cast<std::size_t>(i + 1)) {
-        break;
+    auto until = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < until) {
+      {
+        std::lock_guard lk(mu);
+        if (order.size() == static_cast<std::size_t>(i + 1)) {
+          break;
+        }
       }
       std::this_thread::yield();
     }

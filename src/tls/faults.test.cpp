@@ -32,7 +32,8 @@ std::string client_hello_bytes() {
 
 class faults_test : public tls_test {
  protected:
-  static constexpr milliseconds handshake_timeout = 1000ms;
+  // Long enough for the fixture's own handshake on a loaded machine.
+  static constexpr milliseconds handshake_timeout = 2000ms;
 
   void SetUp() override {
     tls_test::SetUp();
@@ -102,7 +103,9 @@ TEST_F(faults_test, a_silent_peer_times_out) {
   EXPECT_EQ(e.kind, "server_failed");
   EXPECT_EQ(e.reason, errc::timeout);
   EXPECT_NE(e.detail.find("silent or too slow"), std::string::npos) << e.detail;
-  EXPECT_GE(waited, handshake_timeout - 50ms);
+  // (The server's clock starts at its accept, which may come before t0
+  // when this thread is descheduled after connect: a loose lower bound.)
+  EXPECT_GE(waited, handshake_timeout / 2);
   EXPECT_EQ(p.read_to_end().second, errc::closed);
   EXPECT_EQ(reports().count({"server handshake failed", "timeout"}), 1u) << reports().all();
   expect_undisturbed();

@@ -37,11 +37,9 @@ TEST_F(limits_test, above_the_cap_a_handshake_fails_at_once_with_busy) {
   raw_peer a = raw_peer::connect(port);
   raw_peer b = raw_peer::connect(port);
   ASSERT_TRUE(eventually([] { return handshakes_in_progress() == 2; }));
-  auto t0 = std::chrono::steady_clock::now();
   raw_peer c = raw_peer::connect(port);
   ev e = next({"server_failed"});
-  EXPECT_EQ(e.reason, errc::busy);
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1000ms) << "refused at once, not after a timeout";
+  EXPECT_EQ(e.reason, errc::busy) << "refused by the limit, not after a timeout";
   EXPECT_EQ(c.read_to_end().second, errc::closed);
   EXPECT_EQ(reports().count({"server handshake failed", "busy", "(the limit)"}), 1u) << reports().all();
   // The silent ones time out and give their slots back.
@@ -59,7 +57,9 @@ TEST_F(limits_test, a_flood_of_silent_peers_leaves_established_connections_alone
   constexpr int flood = 40;
   constexpr std::size_t cap = 16;
   set_handshake_limit(cap);
-  std::uint16_t port = start_server({.ctx = server_ctx(), .timeout = 1000ms});
+  // The timeout outlasts the flood's arrival even on a loaded machine, so
+  // the first `cap` hold their slots while the rest are refused.
+  std::uint16_t port = start_server({.ctx = server_ctx(), .timeout = 3000ms});
   auto [server, client] = connect_pair(port, {.ctx = client_ctx()});
   std::vector<raw_peer> silent;
   for (int i = 0; i < flood; ++i) {

@@ -367,8 +367,9 @@ TEST_F(echo_tls, a_plaintext_client_on_the_tls_port_costs_only_its_own_connectio
 
 TEST_F(echo_tls, the_server_ends_a_tls_connection_with_close_notify) {
   echo_server s;
-  // The idle timeout is the server's reason to close.
-  ASSERT_TRUE(s.start({.args = with_tls({"--idle-timeout", "300ms"})}));
+  // The idle timeout is the server's reason to close (long enough for the
+  // echo below on a loaded machine).
+  ASSERT_TRUE(s.start({.args = with_tls({"--idle-timeout", "2s"})}));
   tls_client c = connect(s);
   ASSERT_EQ(c.hello().rfind("connected", 0), 0u) << c.stderr_text();
   EXPECT_EQ(c.echo(10), "echo ok 10");
@@ -377,7 +378,7 @@ TEST_F(echo_tls, the_server_ends_a_tls_connection_with_close_notify) {
 
 TEST_F(echo_tls, sigterm_drains_tls_clients_and_exits_0) {
   echo_server s;
-  ASSERT_TRUE(s.start({.args = with_tls({"--drain-timeout", "1s"})}));
+  ASSERT_TRUE(s.start({.args = with_tls({"--drain-timeout", "3s"})}));
   tls_client c = connect(s);
   ASSERT_EQ(c.hello().rfind("connected", 0), 0u) << c.stderr_text();
   EXPECT_EQ(c.echo(10), "echo ok 10");

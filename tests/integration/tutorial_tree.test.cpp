@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include <any>
+#include <chrono>
 #include <string>
 #include <thread>
 #include <variant>
@@ -208,8 +209,11 @@ TEST_F(tutorial, a_killed_client_handler_is_reported_and_the_tree_goes_on) {
     EXPECT_FALSE(is_alive(h));
   }
   EXPECT_TRUE(application::which_applications().empty());
-  for (int i = 0; i < 5000 && runtime::process_count() > baseline; ++i) {
-    std::this_thread::yield();  // the sync_wait helpers finish on their schedulers
+  // The sync_wait helpers finish on their schedulers: wait for that, bounded
+  // in time (a count of yields is a few milliseconds on an idle core).
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (runtime::process_count() > baseline && std::chrono::steady_clock::now() < until) {
+    std::this_thread::yield();
   }
   EXPECT_EQ(runtime::process_count(), baseline);
 }
