@@ -195,6 +195,11 @@ int serve_until_stopped(const program& p, echo::signal_set& sigs) {
     rc = 1;
   }
   (void)sync_wait(application::stop("tcp_server"));
+  // What each scheduler did over the server's life: its backend, turns,
+  // events, and with io_uring its submissions and multishot receives.
+  for (const scheduler_statistics& s : runtime::statistics()) {
+    spdlog::info("otpnet-echo: {}", s.to_string());
+  }
   return rc;
 }
 

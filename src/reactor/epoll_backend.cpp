@@ -77,6 +77,7 @@ result<void> epoll_backend::add(int fd, std::uint64_t token, interest what) noex
   epoll_event ev{};
   ev.events = to_epoll(what);
   ev.data.u64 = token;
+  ++ctls_;
   auto r = internal::sys([&] { return ::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev); });
   return r ? ok() : fail(r.error());
 }
@@ -85,6 +86,7 @@ result<void> epoll_backend::modify(int fd, std::uint64_t token, interest what) n
   epoll_event ev{};
   ev.events = to_epoll(what);
   ev.data.u64 = token;
+  ++ctls_;
   auto r = internal::sys([&] { return ::epoll_ctl(epfd_, EPOLL_CTL_MOD, fd, &ev); });
   return r ? ok() : fail(r.error());
 }
@@ -92,6 +94,7 @@ result<void> epoll_backend::modify(int fd, std::uint64_t token, interest what) n
 result<void> epoll_backend::remove(int fd) noexcept {
   // A non-null event pointer keeps kernels before 2.6.9 happy.
   epoll_event ev{};
+  ++ctls_;
   auto r = internal::sys([&] { return ::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, &ev); });
   return r ? ok() : fail(r.error());
 }
@@ -122,10 +125,18 @@ result<std::size_t> epoll_backend::poll(std::span<io_event> out,
     }
     return fail(n.error());
   }
+  ++waits_;
+  events_returned_ += static_cast<std::uint64_t>(*n);
   for (int i = 0; i < *n; ++i) {
     out[static_cast<std::size_t>(i)] = io_event{events_[i].data.u64, from_epoll(events_[i].events)};
   }
   return static_cast<std::size_t>(*n);
+}
+
+void epoll_backend::read_counters(std::vector<counter_reading>& out) const {
+  out.push_back({"waits", waits_.get()});
+  out.push_back({"events", events_returned_.get()});
+  out.push_back({"ctls", ctls_.get()});
 }
 
 }  // namespace otpnet::reactor

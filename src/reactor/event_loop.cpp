@@ -90,11 +90,23 @@ result<turn_stats> event_loop::run_once(std::optional<std::chrono::milliseconds>
     stats.posted = posted_phase();
   }
   in_turn_ = false;
+  ++turns_;
+  io_calls_ += stats.io;
+  timers_fired_ += stats.timers;
+  tasks_run_ += stats.posted;
   if (!io) {
     return fail(io.error());
   }
   stats.stopped = stop_.exchange(false, std::memory_order_acq_rel);
   return stats;
+}
+
+void event_loop::read_counters(std::vector<counter_reading>& out) const {
+  out.push_back({"turns", turns_.get()});
+  out.push_back({"io_calls", io_calls_.get()});
+  out.push_back({"timers_fired", timers_fired_.get()});
+  out.push_back({"tasks_run", tasks_run_.get()});
+  backend_->read_counters(out);
 }
 
 result<void> event_loop::run() {

@@ -715,6 +715,66 @@ TEST_P(event_loop_test, timers_fire_in_order_on_the_injected_clock) {
   EXPECT_EQ(loop_->timer_count(), 0u);
 }
 
+/// The counter `name` of `loop`, read as another thread would.
+std::uint64_t counter_of(const event_loop& loop, std::string_view name) {
+  std::vector<counter_reading> all;
+  loop.read_counters(all);
+  for (const auto& c : all) {
+    if (c.name == name) {
+      return c.value;
+    }
+  }
+  ADD_FAILURE() << "no counter " << name;
+  return 0;
+}
+
+// The loop counts its turns and what they did, as turn_stats reports them,
+// and its backend counts its own work after the loop's counters.
+TEST_P(event_loop_test, counters_add_up_what_the_turns_did) {
+  std::vector<counter_reading> first;
+  loop_->read_counters(first);
+  ASSERT_GE(first.size(), 4u);
+  EXPECT_EQ(first[0].name, "turns");
+  EXPECT_EQ(first[1].name, "io_calls");
+  EXPECT_EQ(first[2].name, "timers_fired");
+  EXPECT_EQ(first[3].name, "tasks_run");
+  EXPECT_GT(first.size(), 4u) << "the backend's counters follow";
+  std::uint64_t turns = counter_of(*loop_, "turns");
+
+  auto [a, b] = socket_pair();
+  recorder h;
+  ASSERT_TRUE(loop_->add(a, interest::read, h, 9));
+  timer_recorder t;
+  loop_->start_timer(10ms, t, 1);
+  loop_->post([] {});
+  loop_->post([] {});
+  put(b, "x");
+  std::size_t io = 0;
+  std::size_t tasks = 0;
+  int turns_made = 0;
+  clock_ += 1h;
+  for (int k = 0; k < 20 && (t.fired.empty() || h.events.empty() || tasks < 2); ++k) {
+    turn_stats s = poll_once();
+    io += s.io;
+    tasks += s.posted;
+    ++turns_made;
+  }
+  EXPECT_EQ(counter_of(*loop_, "turns"), turns + static_cast<std::uint64_t>(turns_made));
+  EXPECT_GE(counter_of(*loop_, "io_calls"), io);
+  EXPECT_GE(io, 1u);
+  EXPECT_EQ(counter_of(*loop_, "timers_fired"), 1u);
+  EXPECT_EQ(counter_of(*loop_, "tasks_run"), 2u);
+  if (GetParam() == "epoll") {
+    EXPECT_GE(counter_of(*loop_, "waits"), static_cast<std::uint64_t>(turns_made));
+    EXPECT_GE(counter_of(*loop_, "events"), 1u);
+    EXPECT_GE(counter_of(*loop_, "ctls"), 1u) << "the add";
+  } else {
+    EXPECT_GE(counter_of(*loop_, "submits"), 1u);
+  }
+  EXPECT_EQ(drain(a), 1u);
+  ASSERT_TRUE(loop_->remove(a));
+}
+
 TEST_P(event_loop_test, cancel_and_read_timer) {
   timer_recorder t;
   auto h = loop_->start_timer(100ms, t, 1);

@@ -1349,4 +1349,17 @@ result<std::size_t> io_uring_backend::poll(std::span<io_event> out,
   }
 }
 
+void io_uring_backend::read_counters(std::vector<counter_reading>& out) const {
+  const io_uring_stats& s = stats_;
+  for (const counter_reading& c :
+       {counter_reading{"submits", s.submits}, counter_reading{"rearms", s.rearms}, counter_reading{"stale", s.stale},
+        counter_reading{"recvs", s.recvs}, counter_reading{"recv_multishots", s.recv_multishots},
+        counter_reading{"recv_more", s.recv_more}, counter_reading{"multishot_refused", s.multishot_refused},
+        counter_reading{"accepts", s.accepts}, counter_reading{"enobufs", s.enobufs},
+        counter_reading{"deferred_cancels", s.deferred_cancels}, counter_reading{"voided", s.voided},
+        counter_reading{"sends", s.sends}, counter_reading{"recvs_after_send", s.recvs_after_send}}) {
+    out.push_back(c);
+  }
+}
+
 }  // namespace otpnet::reactor

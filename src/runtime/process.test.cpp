@@ -363,6 +363,44 @@ TEST_F(runtime_test, envelopes_that_drift_to_another_thread_go_back_to_the_heap)
   EXPECT_LE(r->second, std::size_t{128} << 10) << "the drifted envelopes stayed in the pool";
 }
 
+// Each scheduler's statistics, read from a plain thread while processes
+// run on it: its backend, its live processes, and counters that grow with
+// the work done (TSan checks that the reads race with nothing).
+TEST_F(runtime_test, statistics_count_each_schedulers_work) {
+  auto before = runtime::statistics();
+  ASSERT_EQ(before.size(), 2u);
+  for (unsigned i = 0; i < 2; ++i) {
+    EXPECT_EQ(before[i].index, i);
+    EXPECT_TRUE(before[i].backend == "epoll" || before[i].backend == "io_uring") << before[i].backend;
+    EXPECT_EQ(before[i].counters.at(0).first, "turns");
+    EXPECT_EQ(before[i].counter("no such counter"), 0u);
+  }
+  mailbox mb;
+  struct stop_now {};
+  // A process that stays on scheduler 1 while the counters are read, and a
+  // stream of messages and timers through it.
+  pid p = spawn_opt({.scheduler = 1}, [me = mb.self()]() -> proc {
+            for (int k = 0; k < 100; ++k) {
+              co_await sleep(0ms);
+            }
+            send(me, 1);
+            (void)co_await receive<stop_now>();
+          }).first;
+  ASSERT_TRUE(mb.receive<int>(5000ms));
+  auto during = runtime::statistics();
+  ASSERT_EQ(during.size(), 2u);
+  EXPECT_GE(during[1].processes, 1u) << during[1].to_string();
+  EXPECT_GT(during[1].counter("turns"), before[1].counter("turns"));
+  EXPECT_GE(during[1].counter("timers_fired"), before[1].counter("timers_fired") + 100) << during[1].to_string();
+  std::string line = during[1].to_string();
+  EXPECT_EQ(line.rfind("scheduler 1 (" + during[1].backend + "): processes=", 0), 0u) << line;
+  EXPECT_NE(line.find(" turns="), std::string::npos) << line;
+  send(p, stop_now{});
+  runtime::stop();
+  EXPECT_TRUE(runtime::statistics().empty()) << "not running";
+  ASSERT_TRUE(runtime::start({.schedulers = 2}));
+}
+
 TEST_F(runtime_test, no_down_after_a_demonitor_that_raced_with_the_exit) {
   // The kill and the demonitor often reach the target together, from
   // another thread: the target must honour the demonitor as it ends.

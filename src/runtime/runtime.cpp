@@ -157,6 +157,49 @@ unsigned runtime::schedulers() noexcept {
 
 std::size_t runtime::process_count() noexcept { return internal::process_table::instance().size(); }
 
+std::vector<scheduler_statistics> runtime::statistics() {
+  std::vector<scheduler_statistics> all;
+  auto* s = internal::current_state();
+  if (s == nullptr) {
+    return all;
+  }
+  std::vector<reactor::counter_reading> readings;
+  for (const auto& sched : s->schedulers) {
+    scheduler_statistics st;
+    st.index = sched->index();
+    st.backend = std::string(sched->loop().io_backend().name());
+    st.processes = sched->load();
+    readings.clear();
+    sched->loop().read_counters(readings);
+    st.counters.reserve(readings.size());
+    for (const auto& r : readings) {
+      st.counters.emplace_back(std::string(r.name), r.value);
+    }
+    all.push_back(std::move(st));
+  }
+  return all;
+}
+
+std::uint64_t scheduler_statistics::counter(std::string_view name) const noexcept {
+  for (const auto& [n, v] : counters) {
+    if (n == name) {
+      return v;
+    }
+  }
+  return 0;
+}
+
+std::string scheduler_statistics::to_string() const {
+  std::string out = "scheduler " + std::to_string(index) + " (" + backend + "): processes=" + std::to_string(processes);
+  for (const auto& [n, v] : counters) {
+    out += ' ';
+    out += n;
+    out += '=';
+    out += std::to_string(v);
+  }
+  return out;
+}
+
 // -- spawn and send -------------------------------------------------------------
 
 namespace detail {

@@ -11,13 +11,34 @@
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 namespace otpnet::echo_test {
 namespace {
+
+/// The sum over the schedulers' statistics lines of a server's log (one per
+/// scheduler at its end: "scheduler 0 (io_uring): ... name=N ...") of the
+/// counter `name`; none if no line has it.
+std::optional<std::uint64_t> counter_in(const std::string& log, const std::string& name) {
+  std::optional<std::uint64_t> sum;
+  const std::string key = " " + name + "=";
+  for (std::size_t at = log.find("otpnet-echo: scheduler "); at != std::string::npos;
+       at = log.find("otpnet-echo: scheduler ", at + 1)) {
+    std::size_t end = log.find('\n', at);
+    std::string line = log.substr(at, end == std::string::npos ? std::string::npos : end - at);
+    std::size_t k = line.find(key);
+    if (k != std::string::npos) {
+      sum = sum.value_or(0) + std::stoull(line.substr(k + key.size()));
+    }
+  }
+  return sum;
+}
 
 TEST(echo_traffic, prints_where_it_listens) {
   echo_server s;
@@ -215,6 +236,26 @@ TEST(echo_traffic, active_true_echoes_pipelined_frames_in_order) {
     EXPECT_EQ(bad.load(), 0);
     EXPECT_EQ(good.load(), n_clients * frames);
     EXPECT_TRUE(s.alive());
+    // The server's statistics at its end say which receives it made: on
+    // io_uring, multishot ones, unless this kernel refused them.
+    for (auto& c : clients) {
+      c.close();
+    }
+    s.signal(SIGTERM);
+    auto st = s.wait_exit();
+    ASSERT_TRUE(st && st->exited && st->code == 0) << s.stderr_text();
+    std::string log = s.stderr_text();
+    if (!r.env.empty()) {
+      auto refused = counter_in(log, "multishot_refused");
+      auto made = counter_in(log, "recv_multishots");
+      ASSERT_TRUE(refused && made) << "no io_uring statistics at the end:\n" << log;
+      if (*refused == 0) {
+        EXPECT_GT(*made, 0u) << "no multishot receive was made:\n" << log;
+        EXPECT_GT(counter_in(log, "recv_more").value_or(0), 0u) << "no multishot receive went on:\n" << log;
+      }
+    } else {
+      EXPECT_TRUE(counter_in(log, "turns")) << "no statistics at the end:\n" << log;
+    }
   }
 }
 

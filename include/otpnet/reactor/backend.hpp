@@ -39,16 +39,46 @@
 
 #include <otpnet/base/result.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
 #include <string_view>
+#include <vector>
 
 struct iovec;
 
 namespace otpnet::reactor {
+
+/// A counter written by one thread (a loop's) and read by any: a relaxed
+/// atomic updated with a load and a store, so that the writer pays no
+/// locked instruction and a reader never sees a torn value.
+class loop_counter {
+ public:
+  loop_counter() = default;
+  loop_counter(const loop_counter&) = delete;
+  loop_counter& operator=(const loop_counter&) = delete;
+
+  loop_counter& operator++() noexcept { return *this += 1; }
+  loop_counter& operator+=(std::uint64_t n) noexcept {
+    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    return *this;
+  }
+  std::uint64_t get() const noexcept { return v_.load(std::memory_order_relaxed); }
+  operator std::uint64_t() const noexcept { return get(); }  // NOLINT(google-explicit-constructor): reads as a number
+
+ private:
+  std::atomic<std::uint64_t> v_{0};
+};
+
+/// One counter of a backend or a loop, read for inspection
+/// (runtime::statistics). `name` is a static string.
+struct counter_reading {
+  std::string_view name;
+  std::uint64_t value = 0;
+};
 
 /// The directions a descriptor is watched for: a bit set of `read` and
 /// `write`. Registration is always edge-triggered (see the contract above).
@@ -144,6 +174,11 @@ class backend {
 
   /// The backend's name as the selector knows it ("epoll").
   virtual std::string_view name() const noexcept = 0;
+
+  /// Appends the backend's counters since it was made (system calls,
+  /// events, receives...). Unlike the rest, callable from any thread: each
+  /// is a loop_counter.
+  virtual void read_counters(std::vector<counter_reading>& out) const = 0;
 
   /// Starts watching `fd` for `what`, edge-triggered, reporting `token` in
   /// its events. `interest::none` watches for nothing (errors and hang-ups

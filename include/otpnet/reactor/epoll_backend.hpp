@@ -43,6 +43,9 @@ class epoll_backend final : public backend {
   result<void> remove_before_close(int fd) noexcept override;
   /// epoll_wait into the array allocated at creation.
   result<std::size_t> poll(std::span<io_event> out, std::optional<std::chrono::milliseconds> timeout) noexcept override;
+  /// waits (epoll_wait calls), events (what they returned), ctls
+  /// (epoll_ctl calls).
+  void read_counters(std::vector<counter_reading>& out) const override;
 
   /// The epoll descriptor, for inspection (tests, /proc). Do not close it.
   int native_handle() const noexcept { return epfd_; }
@@ -56,6 +59,9 @@ class epoll_backend final : public backend {
   int epfd_;
   std::unique_ptr<epoll_event[]> events_;
   std::size_t capacity_;
+  loop_counter waits_;
+  loop_counter events_returned_;
+  loop_counter ctls_;
 };
 
 }  // namespace otpnet::reactor

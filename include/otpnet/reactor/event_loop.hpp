@@ -232,6 +232,11 @@ class event_loop {
   /// The backend, for inspection (its name; a test's look at its counters).
   const backend& io_backend() const noexcept { return *backend_; }
 
+  /// Appends the loop's counters since it was made (turns; handler calls,
+  /// timers fired and tasks run, as turn_stats counts them), then its
+  /// backend's. Callable from any thread (runtime::statistics).
+  void read_counters(std::vector<counter_reading>& out) const;
+
   /// Whether the backend makes sends with its wait (`submit_send`).
   bool supports_send() const noexcept { return backend_->supports_send(); }
 
@@ -349,6 +354,10 @@ class event_loop {
   std::atomic<std::thread::id> owner_;
   std::atomic<bool> stop_{false};
   bool in_turn_ = false;
+  loop_counter turns_;
+  loop_counter io_calls_;
+  loop_counter timers_fired_;
+  loop_counter tasks_run_;
 
   // Posted tasks: producers append to incoming_ under the mutex; the loop
   // swaps it with the drained running_ and runs running_ from run_next_.

@@ -137,21 +137,22 @@ struct io_uring_options {
   unsigned stream_buffers = 64;
 };
 
-/// Counters of one backend, for tests and inspection.
+/// Counters of one backend, for tests and inspection (loop_counter: read
+/// from any thread).
 struct io_uring_stats {
-  std::uint64_t submits = 0;            ///< io_uring_enter calls made by `poll` and by a full ring
-  std::uint64_t rearms = 0;             ///< multishot polls the kernel ended and the backend re-armed
-  std::uint64_t stale = 0;              ///< completions dropped for an old generation or a removed descriptor
-  std::uint64_t recvs = 0;              ///< receives submitted (multishot ones included)
-  std::uint64_t recv_multishots = 0;    ///< multishot receives submitted
-  std::uint64_t recv_more = 0;          ///< completions of multishot receives that went on
-  std::uint64_t multishot_refused = 0;  ///< multishot receives the kernel refused (EINVAL): none made since
-  std::uint64_t accepts = 0;            ///< multishot accepts submitted
-  std::uint64_t enobufs = 0;            ///< receives the kernel ended for want of a free buffer
-  std::uint64_t deferred_cancels = 0;   ///< removals queued late because the submission ring was full
-  std::uint64_t voided = 0;             ///< receives, accepts and sends removed before the kernel saw them (no-ops)
-  std::uint64_t sends = 0;              ///< sends submitted
-  std::uint64_t recvs_after_send = 0;   ///< receives parked until their socket's send had completed
+  loop_counter submits;            ///< io_uring_enter calls made by `poll` and by a full ring
+  loop_counter rearms;             ///< multishot polls the kernel ended and the backend re-armed
+  loop_counter stale;              ///< completions dropped for an old generation or a removed descriptor
+  loop_counter recvs;              ///< receives submitted (multishot ones included)
+  loop_counter recv_multishots;    ///< multishot receives submitted
+  loop_counter recv_more;          ///< completions of multishot receives that went on
+  loop_counter multishot_refused;  ///< multishot receives the kernel refused (EINVAL): none made since
+  loop_counter accepts;            ///< multishot accepts submitted
+  loop_counter enobufs;            ///< receives the kernel ended for want of a free buffer
+  loop_counter deferred_cancels;   ///< removals queued late because the submission ring was full
+  loop_counter voided;             ///< receives, accepts and sends removed before the kernel saw them (no-ops)
+  loop_counter sends;              ///< sends submitted
+  loop_counter recvs_after_send;   ///< receives parked until their socket's send had completed
 };
 
 /// A `backend` over one io_uring instance. Loop-affine, like every backend.
@@ -175,6 +176,8 @@ class io_uring_backend final : public backend {
 
   /// "io_uring".
   std::string_view name() const noexcept override { return "io_uring"; }
+  /// The fields of io_uring_stats, by their names.
+  void read_counters(std::vector<counter_reading>& out) const override;
   /// fstat, then queues a multishot poll.
   result<void> add(int fd, std::uint64_t token, interest what) noexcept override;
   /// Queues the removal of the current poll and a new one under a new

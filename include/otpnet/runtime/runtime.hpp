@@ -11,7 +11,11 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 namespace otpnet {
 
@@ -24,6 +28,27 @@ struct runtime_options {
   /// Reactor backend name ("epoll", "io_uring"); empty: OTPNET_BACKEND (or its
   /// old name OTPNET_REACTOR), else the default (epoll).
   std::string backend;
+};
+
+/// What one scheduler has done since the runtime started, for inspection
+/// (in the spirit of erlang:statistics): logs, a status page, tests.
+struct scheduler_statistics {
+  unsigned index = 0;
+  /// Its reactor backend: "epoll" or "io_uring".
+  std::string backend;
+  /// Live processes placed on it.
+  std::size_t processes = 0;
+  /// Counters since the start, by name: the loop's (turns; io_calls, the
+  /// handler calls of its events; timers_fired; tasks_run), then the
+  /// backend's (epoll: waits, events, ctls; io_uring: submits, recvs,
+  /// recv_multishots, recv_more, multishot_refused, accepts, enobufs, sends
+  /// and the rest of io_uring_stats).
+  std::vector<std::pair<std::string, std::uint64_t>> counters;
+
+  /// The counter `name`; 0 if this backend has none of that name.
+  std::uint64_t counter(std::string_view name) const noexcept;
+  /// "scheduler 0 (epoll): processes=3 turns=120 io_calls=45 ...".
+  std::string to_string() const;
 };
 
 class runtime {
@@ -44,6 +69,11 @@ class runtime {
   static unsigned schedulers() noexcept;
   /// Live processes, over all schedulers (mailboxes of plain threads too).
   static std::size_t process_count() noexcept;
+  /// Each scheduler's statistics, in index order; empty when not running.
+  /// Callable from any thread or process while the runtime runs (not
+  /// during stop); the counters are read as they are, without stopping
+  /// the schedulers.
+  static std::vector<scheduler_statistics> statistics();
 };
 
 }  // namespace otpnet
