@@ -211,6 +211,10 @@ class select_service final : public poller {
       ev.data.u64 = ~std::uint64_t{0};  // a slot index no socket ever has
       int ep = set_->fd();
       if (auto r = ::otpnet::internal::sys([&] { return ::epoll_ctl(ep, EPOLL_CTL_ADD, wakefd_, &ev); }); !r) {
+        // Not kept: a wake descriptor the set does not watch would let the
+        // next start run a thread that the destructor cannot wake.
+        (void)::otpnet::internal::sys_once([this] { return ::close(wakefd_); });
+        wakefd_ = -1;
         return fail(r.error());
       }
     }
