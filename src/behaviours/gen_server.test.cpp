@@ -6,6 +6,9 @@
 #include <otpnet/runtime/process_info.hpp>
 #include <otpnet/runtime/receive.hpp>
 #include <otpnet/runtime/runtime.hpp>
+#include <otpnet/runtime/socket_select.hpp>
+
+#include "support/loopback.hpp"
 
 #include <gtest/gtest.h>
 
@@ -793,6 +796,123 @@ TEST_F(gen_server_test, many_calls_across_schedulers_leave_nothing_behind) {
   ASSERT_TRUE(info);
   EXPECT_TRUE(info->monitored_by.empty());
   send(caller, check{});
+}
+
+// -- hibernate ------------------------------------------------------------------------------
+
+struct cache_state {
+  using reply_type = std::pair<std::size_t, int>;  // the cache's capacity, hibernations so far
+};
+struct fill {
+  std::size_t n;
+  bool then_hibernate;
+};
+struct nap {
+  using reply_type = int;
+};
+struct trip_hibernate {};
+/// Waits (nowait receives) on `n` sockets, then closes them: the process
+/// record keeps an entry per socket until it is compacted.
+struct wait_on_sockets {
+  int n;
+};
+
+/// A server with a cache it rebuilds on demand: handle_hibernate drops it.
+struct cache_server : gen_server::behaviour<cache_server> {
+  using calls = type_list<cache_state, nap>;
+  using casts = type_list<fill, trip_hibernate, wait_on_sockets>;
+  using infos = type_list<socket_select>;  // the aborts of the closed sockets' waits
+
+  init_return init() { return ok(hibernate); }
+  call_return<std::pair<std::size_t, int>> handle_call(cache_state) { return reply(std::pair{cache.capacity(), naps}); }
+  call_return<int> handle_call(nap) { return reply(7, hibernate); }
+  cast_return handle_cast(fill f) {
+    cache.assign(f.n, 'x');
+    return f.then_hibernate ? noreply(hibernate) : noreply();
+  }
+  cast_return handle_cast(trip_hibernate) {
+    trip = true;
+    return noreply(hibernate);
+  }
+  cast_return handle_cast(wait_on_sockets w) {
+    for (int k = 0; k < w.n; ++k) {
+      auto [a, b] = otpnet::test::connected_pair();
+      std::byte buf[1];
+      (void)socket::recv(b, buf, 0, socket::nowait);  // waits: the record tracks b
+      (void)socket::close(a);
+      (void)socket::close(b);
+    }
+    return noreply();
+  }
+  cast_return handle_info(socket_select&&) { return noreply(); }
+  void handle_hibernate() {
+    if (trip) {
+      throw std::runtime_error("hibernate tripped");
+    }
+    ++naps;
+    cache.clear();
+    cache.shrink_to_fit();
+  }
+
+  std::string cache;
+  int naps = 0;
+  bool trip = false;
+};
+
+// ok(hibernate), noreply(hibernate) and reply(v, hibernate): handle_hibernate
+// runs before the next message is handled, once per hibernating return.
+TEST_F(gen_server_test, hibernate_runs_handle_hibernate_before_the_next_message) {
+  start_result r = sync_wait(gen_server::start<cache_server>());
+  ASSERT_TRUE(r);
+  auto state = [&] {
+    return sync_wait(gen_server::call(r.id(), cache_state{})).value_or(std::pair{~std::size_t{0}, -1});
+  };
+  EXPECT_EQ(state().second, 1) << "init's ok(hibernate)";
+  gen_server::cast(r.id(), fill{100000, false});
+  auto s = state();
+  EXPECT_GE(s.first, 100000u);
+  EXPECT_EQ(s.second, 1) << "no hibernate after a plain noreply";
+  gen_server::cast(r.id(), fill{100000, true});
+  s = state();
+  EXPECT_EQ(s.second, 2);
+  EXPECT_LT(s.first, 100000u) << "handle_hibernate dropped the cache before the call was handled";
+  EXPECT_EQ(sync_wait(gen_server::call(r.id(), nap{})).value_or(0), 7) << "reply(v, hibernate) replies first";
+  EXPECT_EQ(state().second, 3);
+  EXPECT_TRUE(sync_wait(gen_server::stop(r.id())));
+}
+
+// The runtime's part: a record that tracked many sockets since closed gives
+// back its lists when the server hibernates.
+TEST_F(gen_server_test, hibernate_gives_back_the_process_records_spare_memory) {
+  start_result r = sync_wait(gen_server::start<cache_server>());
+  ASSERT_TRUE(r);
+  auto memory = [&] {
+    auto i = process_info(r.id());
+    return i ? i->memory : 0;
+  };
+  std::size_t at_start = memory();
+  gen_server::cast(r.id(), wait_on_sockets{200});
+  (void)sync_wait(gen_server::call(r.id(), cache_state{}));  // the cast is done
+  std::size_t after_sockets = memory();
+  EXPECT_GE(after_sockets, at_start + 200 * 16) << "an entry per socket waited on";
+  (void)sync_wait(gen_server::call(r.id(), nap{}));
+  (void)sync_wait(gen_server::call(r.id(), cache_state{}));  // after the hibernation
+  EXPECT_LE(memory(), at_start) << "the entries of closed sockets are gone with their lists";
+  EXPECT_TRUE(sync_wait(gen_server::stop(r.id())));
+}
+
+// handle_hibernate is a callback like the others: what it throws ends the
+// server with that reason.
+TEST_F(gen_server_test, an_exception_from_handle_hibernate_ends_the_server) {
+  mailbox mb;
+  start_result r = sync_wait(gen_server::start<cache_server>());
+  ASSERT_TRUE(r);
+  ref m = monitor(r.id());
+  (void)m;
+  gen_server::cast(r.id(), trip_hibernate{});
+  auto d = mb.receive<down_msg>(5000ms);
+  ASSERT_TRUE(d);
+  EXPECT_NE(d->reason.to_string().find("hibernate tripped"), std::string::npos) << d->reason.to_string();
 }
 
 }  // namespace

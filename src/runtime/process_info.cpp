@@ -44,6 +44,11 @@ process_info_t snapshot(internal::process& p, unsigned scheduler_index) {
   i.trap_exit = p.trap_exit;
   i.reductions = p.reductions;
   i.memory = sizeof(internal::process) + p.frame_bytes + p.rel.heap_bytes() + p.queue_len * sizeof(detail::envelope);
+  if (p.extras) {
+    const internal::process_extras& x = *p.extras;
+    i.memory += sizeof(internal::process_extras) + x.sockets.capacity() * sizeof(x.sockets[0]) +
+                x.resources.capacity() * sizeof(x.resources[0]) + x.state_copy.capacity();
+  }
   i.scheduler = scheduler_index;
   const char* behaviour = internal::behaviour_name_at(p.behaviour_index);
   if (behaviour == nullptr && p.extras) {

@@ -308,6 +308,37 @@ struct process : run_node, socket::select_sink {
     }
   }
 
+  /// Gives back what the record holds beyond what it uses (a hibernating
+  /// server): the entries of sockets and ports gone or handed on, the
+  /// spare capacity of its lists, and the extras block when it holds
+  /// nothing. Allocation failures leave things as they are.
+  void compact() noexcept {
+    auto stale = [me = id](const std::weak_ptr<port_resource>& w) {
+      std::shared_ptr<port_resource> x = w.lock();
+      return x == nullptr || !x->owned_by(me);
+    };
+    if (!first_resource.expired() && stale(first_resource)) {
+      first_resource.reset();
+    }
+    signals.release_if_empty();
+    if (!extras) {
+      return;
+    }
+    process_extras& x = *extras;
+    std::erase_if(x.resources, stale);
+    std::erase_if(x.sockets, [](const auto& w) { return w.expired(); });
+    try {
+      x.resources.shrink_to_fit();
+      x.sockets.shrink_to_fit();
+      x.state_copy.shrink_to_fit();
+    } catch (...) {
+      // (shrink_to_fit copies into a smaller block: without memory, kept.)
+    }
+    if (x.resources.empty() && x.sockets.empty() && x.state_copy.empty() && x.behaviour == nullptr) {
+      extras.reset();
+    }
+  }
+
   /// Calls `f(port_resource&)` for each port still alive, and forgets them.
   template <class F>
   void release_resources(F&& f) {

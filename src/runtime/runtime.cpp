@@ -157,6 +157,14 @@ unsigned runtime::schedulers() noexcept {
 
 std::size_t runtime::process_count() noexcept { return internal::process_table::instance().size(); }
 
+namespace detail {
+void compact_self() noexcept {
+  if (internal::process* p = internal::calling_process()) {
+    p->compact();
+  }
+}
+}  // namespace detail
+
 std::vector<scheduler_statistics> runtime::statistics() {
   std::vector<scheduler_statistics> all;
   auto* s = internal::current_state();

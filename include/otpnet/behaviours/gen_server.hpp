@@ -15,15 +15,18 @@
 //   callback                               returns (built with)
 //   --------------------------------------  ---------------------------------------------------
 //   Self(args...)       constructor          (runs in the new process, before init)
-//   init()                                  ok() | ok(500ms) | ok(continue_with(x)) | stop(r) | ignore()
+//   init()                                  ok() | ok(500ms) | ok(continue_with(x)) | ok(hibernate)
+//                                           | stop(r) | ignore()
 //   handle_call(Req&&, from&)  (from opt.)  reply(v) | reply(v, 500ms) | reply(v, continue_with(x))
-//                                           | noreply() | noreply(500ms) | noreply(continue_with(x))
+//                                           | reply(v, hibernate) | noreply() | noreply(500ms)
+//                                           | noreply(continue_with(x)) | noreply(hibernate)
 //                                           | stop(r) | stop(r, v)        -> call_return<V>
 //   handle_cast(Msg&&)                      noreply(...) | stop(r)        -> cast_return
 //   handle_info(T&&)                        noreply(...) | stop(r)        -> cast_return
 //   handle_info(timeout)                    the idle timeout of ok/reply/noreply(500ms) passed
 //   handle_continue(T&&)                    noreply(...) | stop(r)        -> cast_return
 //   terminate(const exit_reason&)           void (or task<void>)
+//   handle_hibernate()         (optional)   void: give back caches before a hibernated wait
 //
 // Which types reach which callback: `using calls = type_list<A, B>;`,
 // `using casts = ...;`, `using infos = ...;` in the class (exit_msg and
@@ -89,6 +92,9 @@ class behaviour {
   template <class R>
   using call_return = gen_server::call_return<R>;
   using continuation = detail::continuation;
+  using hibernate_t = gen_server::hibernate_t;
+  /// `noreply(hibernate)`, `reply(v, hibernate)`, `ok(hibernate)`.
+  static constexpr hibernate_t hibernate{};
   /// A return that is ready or still to be awaited (see the file comment).
   template <class T>
   using maybe_task = gen_server::maybe_task<T>;
@@ -99,6 +105,8 @@ class behaviour {
   static ok_t ok(std::chrono::milliseconds t) { return {detail::step{t, {}}}; }
   /// init succeeded; run handle_continue(x) before any message.
   static ok_t ok(continuation c) { return {detail::step{std::nullopt, std::move(c)}}; }
+  /// init succeeded; hibernate before the first message (see hibernate_t).
+  static ok_t ok(hibernate_t) { return {detail::step{std::nullopt, {}, true}}; }
   /// init chose not to start: the start returns ignore.
   static ignore_t ignore() { return {}; }
 
@@ -116,6 +124,10 @@ class behaviour {
   static call_return<std::remove_cvref_t<R>> reply(R&& v, continuation c) {
     return {std::forward<R>(v), detail::step{std::nullopt, std::move(c)}};
   }
+  template <class R>
+  static call_return<std::remove_cvref_t<R>> reply(R&& v, hibernate_t) {
+    return {std::forward<R>(v), detail::step{std::nullopt, {}, true}};
+  }
   /// Reply to a deferred caller (gen_server:reply/2). @threadsafe
   template <class V>
   static bool reply(from& f, V&& v) {
@@ -125,6 +137,7 @@ class behaviour {
   static noreply_t noreply() { return {}; }
   static noreply_t noreply(std::chrono::milliseconds t) { return {detail::step{t, {}}}; }
   static noreply_t noreply(continuation c) { return {detail::step{std::nullopt, std::move(c)}}; }
+  static noreply_t noreply(hibernate_t) { return {detail::step{std::nullopt, {}, true}}; }
   /// Stop with `why`: terminate(why) runs, then the process exits with it.
   static stop_t stop(exit_reason why = exit_reason::normal()) { return {std::move(why)}; }
   /// Stop, replying `v` to the caller after terminate.

@@ -198,6 +198,16 @@ maybe_task<next> settle_cast(maybe_task<R> r, message* owner = nullptr) {
 
 /// Calls handle_call(Req&&, from&), or handle_call(Req&&) when the server
 /// does not take the caller; the request moves in.
+/// A hibernated wait begins: the server's handle_hibernate (if it has one),
+/// then the runtime gives back the process record's spare memory.
+template <class D>
+void hibernate_now(D& d) {
+  if constexpr (requires { d.handle_hibernate(); }) {
+    d.handle_hibernate();
+  }
+  ::otpnet::detail::compact_self();
+}
+
 template <class D, class Req>
 auto call_handler(D& d, Req& req, gen::from& f) {
   if constexpr (requires { d.handle_call(std::move(req), f); }) {
@@ -537,6 +547,9 @@ proc run(start_ctx ctx, Args args) {
     lazy_slot<next> n;
     try {
       lazy_slot<maybe_task<next>> mt;
+      if (then.hibernate) {
+        hibernate_now(*d);
+      }
       if (then.cont) {
         mt.emplace(then.cont.run(&*d));
       } else {

@@ -149,9 +149,23 @@ class continuation {
 struct step {
   std::optional<std::chrono::milliseconds> timeout;
   continuation cont;
+  /// Hibernate first (see hibernate_t).
+  bool hibernate = false;
 };
 
 }  // namespace detail
+
+/// The `hibernate` of ok, reply and noreply (OTP's `hibernate` in place
+/// of a timeout): before it waits for the next message, the server calls
+/// its `handle_hibernate()`, if it has one, to give back what it holds for
+/// speed only (caches, buffers grown by a burst), and the runtime gives
+/// back the spare capacity of the process's own tables. A C++ process has
+/// no heap to collect and its frame stays, so this is what hibernation
+/// can do here; a server that waits long between bursts returns it.
+struct hibernate_t {
+  explicit constexpr hibernate_t() = default;
+};
+inline constexpr hibernate_t hibernate{};
 
 /// `ok(...)` of init.
 struct ok_t {

@@ -59,6 +59,9 @@ spawned spawn_impl(const spawn_options& o, std::unique_ptr<body_base> body,
 /// reads its frame size), whose frame holds all it needs: no callable is
 /// kept alive beside it.
 inline spawned spawn_body(const spawn_options& o, proc body) { return spawn_impl(o, nullptr, body.release()); }
+/// Gives back the spare memory of the calling process's record (its lists
+/// of sockets and ports gone, their spare capacity): a hibernating server.
+void compact_self() noexcept;
 bool send_envelope(pid to, envelope* e) noexcept;
 bool send_envelope(std::string_view name, envelope* e) noexcept;
 }  // namespace detail
