@@ -796,5 +796,54 @@ TEST_F(gen_statem_test, the_tutorials_echo_fsm) {
   EXPECT_EQ(down->reason, exit_reason::normal());
 }
 
+// -- hibernate ------------------------------------------------------------------------------
+
+struct nap_now {};
+struct naps_q {};
+
+/// Counts its hibernations; a nap_now cast asks for one.
+struct napper : gen_statem<napper> {
+  int naps = 0;
+  std::string cache;
+  transition init() { return next_state<&napper::awake>(); }
+  transition awake(event& e) {
+    if (e.cast<nap_now>() != nullptr) {
+      cache.assign(100000, 'x');
+      return keep_state(hibernate());
+    }
+    if (e.call<naps_q>() != nullptr) {
+      return keep_state(reply(e.caller(), std::pair{naps, cache.capacity()}));
+    }
+    return keep_state();
+  }
+  void handle_hibernate() {
+    ++naps;
+    cache.clear();
+    cache.shrink_to_fit();
+  }
+};
+
+// The hibernate action runs the machine's handle_hibernate once its
+// transition is carried out, before the next event.
+TEST_F(gen_statem_test, the_hibernate_action_runs_handle_hibernate_before_the_next_event) {
+  auto r = sync_wait(statem::start<napper>());
+  ASSERT_TRUE(r);
+  auto naps = [&] { return sync_wait(statem::call<std::pair<int, std::size_t>>(r.id(), naps_q{})); };
+  auto n = naps();
+  ASSERT_TRUE(n);
+  EXPECT_EQ(n->first, 0);
+  statem::cast(r.id(), nap_now{});
+  n = naps();
+  ASSERT_TRUE(n);
+  EXPECT_EQ(n->first, 1);
+  EXPECT_LT(n->second, 100000u) << "the cache was dropped before the call";
+  statem::cast(r.id(), nap_now{});
+  statem::cast(r.id(), nap_now{});
+  n = naps();
+  ASSERT_TRUE(n);
+  EXPECT_EQ(n->first, 3);
+  ASSERT_TRUE(sync_wait(statem::stop(r.id())));
+}
+
 }  // namespace
 }  // namespace otpnet

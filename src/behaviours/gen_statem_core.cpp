@@ -335,6 +335,7 @@ const char* statem_core::apply(action_list& actions, bool changed, bool in_enter
         break;
       }
       case action::verb::postpone:
+      case action::verb::hibernate:  // (the engine's: statem_engine::apply)
         break;
       case action::verb::next_event:
         rare().queue.push_back(item{a.kind(), a.release_content(), nullptr});

@@ -43,6 +43,7 @@ class action {
     cancel_timeout,
     postpone,
     next_event,
+    hibernate,
   };
 
   explicit action(verb v) noexcept : verb_(v) {}
@@ -155,6 +156,10 @@ inline action cancel_timeout(std::string name) {
 /// Postpones the current event: it is retried after the next state change.
 /// Not allowed in a state enter call.
 inline action postpone() { return action(action::verb::postpone); }
+/// Hibernate once the transition is carried out (OTP's hibernate action):
+/// the machine's handle_hibernate(), if it has one, then the runtime's
+/// compaction of the process record (see gen_server::hibernate_t).
+inline action hibernate() { return action(action::verb::hibernate); }
 
 /// Inserts an event of kind `k` (internal, cast or info; never call) with
 /// content `v`,

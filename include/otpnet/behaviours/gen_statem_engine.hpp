@@ -122,6 +122,7 @@ class statem_engine {
       core_.set_reason(exit_reason::other(err));
       return step::stop;
     }
+    hibernate_if_asked(t.actions());
     return has_state_enter() ? step::enter : step::go_on;
   }
 
@@ -155,6 +156,7 @@ class statem_engine {
       core_.set_reason(exit_reason::other(err));
       return step::stop;
     }
+    hibernate_if_asked(t.actions());
     return has_state_enter() && (changed || repeat) ? step::enter : step::go_on;
   }
 
@@ -163,6 +165,17 @@ class statem_engine {
   const exit_reason& why() const noexcept { return core_.reason(); }
 
  private:
+  /// A hibernate action: done once the transition is carried out (before
+  /// any inserted or postponed event, where OTP waits for those).
+  void hibernate_if_asked(action_list& actions) {
+    for (std::size_t i = 0; i < actions.size(); ++i) {
+      if (actions[i].what() == action::verb::hibernate) {
+        gen_server::detail::hibernate_now(f_);
+        return;
+      }
+    }
+  }
+
   void label() {
     const state_type& s = *statem_access::state(f_);
     if constexpr (Fsm::state_functions) {
