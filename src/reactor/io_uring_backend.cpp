@@ -1351,6 +1351,8 @@ result<std::size_t> io_uring_backend::poll(std::span<io_event> out,
 
 void io_uring_backend::read_counters(std::vector<counter_reading>& out) const {
   const io_uring_stats& s = stats_;
+  // (streams_ is set at creation, before the loop runs: read-only since.)
+  out.push_back({"multishot_recv_available", streams_ != nullptr ? 1U : 0U});
   for (const counter_reading& c :
        {counter_reading{"submits", s.submits}, counter_reading{"rearms", s.rearms}, counter_reading{"stale", s.stale},
         counter_reading{"recvs", s.recvs}, counter_reading{"recv_multishots", s.recv_multishots},

@@ -39,12 +39,6 @@ class lazy_vector {
       std::erase_if(*v_, pred);
     }
   }
-  /// Frees the vector if it holds nothing.
-  void release_if_empty() noexcept {
-    if (v_ != nullptr && v_->empty()) {
-      v_.reset();
-    }
-  }
   /// Removes every element (keeps the vector for the next ones).
   void clear() noexcept {
     if (v_ != nullptr) {

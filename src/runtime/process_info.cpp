@@ -47,7 +47,8 @@ process_info_t snapshot(internal::process& p, unsigned scheduler_index) {
   if (p.extras) {
     const internal::process_extras& x = *p.extras;
     i.memory += sizeof(internal::process_extras) + x.sockets.capacity() * sizeof(x.sockets[0]) +
-                x.resources.capacity() * sizeof(x.resources[0]) + x.state_copy.capacity();
+                x.resources.capacity() * sizeof(x.resources[0]) +
+                (x.state_copy.capacity() > 15 ? x.state_copy.capacity() + 1 : 0);  // beyond the string's own room
   }
   i.scheduler = scheduler_index;
   const char* behaviour = internal::behaviour_name_at(p.behaviour_index);

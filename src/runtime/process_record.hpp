@@ -320,11 +320,13 @@ struct process : run_node, socket::select_sink {
     if (!first_resource.expired() && stale(first_resource)) {
       first_resource.reset();
     }
-    signals.release_if_empty();
     if (!extras) {
       return;
     }
     process_extras& x = *extras;
+    if (state_index != copied_state_name) {
+      x.state_copy = std::string();  // a name of before: no longer read
+    }
     std::erase_if(x.resources, stale);
     std::erase_if(x.sockets, [](const auto& w) { return w.expired(); });
     try {

@@ -167,6 +167,14 @@ void compact_self() noexcept {
 
 std::vector<scheduler_statistics> runtime::statistics() {
   std::vector<scheduler_statistics> all;
+  // From a plain thread, under the start/stop lock, so that a stop cannot
+  // free the schedulers while they are read (the call waits for the stop,
+  // then finds none). A scheduler's own processes need no lock: their
+  // scheduler outlives them, and stop joins it while holding the lock.
+  std::unique_lock<std::mutex> lk;
+  if (internal::scheduler::current() == nullptr) {
+    lk = std::unique_lock(internal::state_mu);
+  }
   auto* s = internal::current_state();
   if (s == nullptr) {
     return all;

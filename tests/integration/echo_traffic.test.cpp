@@ -246,10 +246,13 @@ TEST(echo_traffic, active_true_echoes_pipelined_frames_in_order) {
     ASSERT_TRUE(st && st->exited && st->code == 0) << s.stderr_text();
     std::string log = s.stderr_text();
     if (!r.env.empty()) {
+      auto available = counter_in(log, "multishot_recv_available");
       auto refused = counter_in(log, "multishot_refused");
       auto made = counter_in(log, "recv_multishots");
-      ASSERT_TRUE(refused && made) << "no io_uring statistics at the end:\n" << log;
-      if (*refused == 0) {
+      ASSERT_TRUE(available && refused && made) << "no io_uring statistics at the end:\n" << log;
+      // (Kernels before 6.0, or a buffer ring that could not be set up:
+      // single-shot receives only, as the backend says.)
+      if (*available != 0 && *refused == 0) {
         EXPECT_GT(*made, 0u) << "no multishot receive was made:\n" << log;
         EXPECT_GT(counter_in(log, "recv_more").value_or(0), 0u) << "no multishot receive went on:\n" << log;
       }

@@ -196,18 +196,20 @@ maybe_task<next> settle_cast(maybe_task<R> r, message* owner = nullptr) {
 
 // -- invoking callbacks ------------------------------------------------------------
 
-/// Calls handle_call(Req&&, from&), or handle_call(Req&&) when the server
-/// does not take the caller; the request moves in.
 /// A hibernated wait begins: the server's handle_hibernate (if it has one),
 /// then the runtime gives back the process record's spare memory.
 template <class D>
 void hibernate_now(D& d) {
   if constexpr (requires { d.handle_hibernate(); }) {
+    static_assert(std::is_void_v<decltype(d.handle_hibernate())>,
+                  "handle_hibernate is a plain function returning void (a task would never run)");
     d.handle_hibernate();
   }
   ::otpnet::detail::compact_self();
 }
 
+/// Calls handle_call(Req&&, from&), or handle_call(Req&&) when the server
+/// does not take the caller; the request moves in.
 template <class D, class Req>
 auto call_handler(D& d, Req& req, gen::from& f) {
   if constexpr (requires { d.handle_call(std::move(req), f); }) {

@@ -176,7 +176,8 @@ class io_uring_backend final : public backend {
 
   /// "io_uring".
   std::string_view name() const noexcept override { return "io_uring"; }
-  /// The fields of io_uring_stats, by their names.
+  /// multishot_recv_available (1: this kernel and ring make multishot
+  /// receives), then the fields of io_uring_stats, by their names.
   void read_counters(std::vector<counter_reading>& out) const override;
   /// fstat, then queues a multishot poll.
   result<void> add(int fd, std::uint64_t token, interest what) noexcept override;
