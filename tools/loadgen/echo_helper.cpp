@@ -5,10 +5,11 @@
 // (an oracle independent of the layers the load generator is built on):
 // one thread, level-triggered epoll, every byte sent back as it came, which
 // is a correct echo for packet2, line and raw framing alike.
-//   otpnet-loadgen-echo [--port N | --unix PATH] [--corrupt-every N]
+//   otpnet-loadgen-echo [--port N | --unix PATH] [--corrupt-every N] [--drop-every N]
 // Prints "listening on 127.0.0.1:PORT" (or the path) on stdout once ready;
 // --port 0 (the default) lets the kernel choose. --corrupt-every N flips a
-// bit in every Nth chunk echoed, for the tests that the loadgen notices.
+// bit in every Nth chunk echoed, --drop-every N echoes nothing of every Nth
+// chunk, for the tests that the loadgen notices.
 // Runs until SIGTERM/SIGINT.
 
 #include <arpa/inet.h>
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
   int port = 0;
   std::string path;
   long corrupt_every = 0;
+  long drop_every = 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--port" && i + 1 < argc) {
@@ -57,8 +59,10 @@ int main(int argc, char** argv) {
       path = argv[++i];
     } else if (a == "--corrupt-every" && i + 1 < argc) {
       corrupt_every = std::atol(argv[++i]);
+    } else if (a == "--drop-every" && i + 1 < argc) {
+      drop_every = std::atol(argv[++i]);
     } else {
-      std::fprintf(stderr, "usage: %s [--port N | --unix PATH] [--corrupt-every N]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--port N | --unix PATH] [--corrupt-every N] [--drop-every N]\n", argv[0]);
       return 2;
     }
   }
@@ -165,8 +169,12 @@ int main(int argc, char** argv) {
         }
         continue;
       }
-      if (corrupt_every > 0 && ++chunks % corrupt_every == 0) {
+      ++chunks;
+      if (corrupt_every > 0 && chunks % corrupt_every == 0) {
         buf[static_cast<std::size_t>(r) - 1] ^= 1;
+      }
+      if (drop_every > 0 && chunks % drop_every == 0) {
+        continue;  // swallowed: never echoed
       }
       ssize_t w = ::send(fd, buf.data(), static_cast<std::size_t>(r), MSG_NOSIGNAL);
       if (w == r) {

@@ -871,6 +871,12 @@ void worker::shutdown_all() noexcept {
   }
   for (auto& c : conns_) {
     if (c.state != conn_state::unused && c.state != conn_state::closed) {
+      if (c.sent > c.received) {
+        // The drain is over: what is still out will not come back.
+        out.errors.unanswered += c.sent - c.received;
+        ctl_.sample("connection %" PRIu64 ": %" PRIu64 " frame(s) never echoed by the end of the run", c.id,
+                    c.sent - c.received);
+      }
       c.pending_first = false;  // not a failure: the run is over
       if (c.state == conn_state::holding) {
         c.state = conn_state::running;  // keep ready_ as it was for the report

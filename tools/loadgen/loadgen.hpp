@@ -81,14 +81,19 @@ struct error_counts {
   std::uint64_t closed = 0;   ///< the server closed a connection it should have kept
   std::uint64_t connect = 0;  ///< a connect failed (refused, out of descriptors, ...)
   std::uint64_t io = 0;       ///< another send/recv error (reset, ...)
+  /// Frames still unanswered when the run ended, after the drain (a second
+  /// for the frames in flight to come back): a server that drops or cuts
+  /// short an echo stalls its connection, and fails the run here.
+  std::uint64_t unanswered = 0;
 
-  std::uint64_t total() const noexcept { return verify + framing + closed + connect + io; }
+  std::uint64_t total() const noexcept { return verify + framing + closed + connect + io + unanswered; }
   void add(const error_counts& o) noexcept {
     verify += o.verify;
     framing += o.framing;
     closed += o.closed;
     connect += o.connect;
     io += o.io;
+    unanswered += o.unanswered;
   }
 };
 

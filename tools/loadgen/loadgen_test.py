@@ -123,6 +123,22 @@ def case_detects_corruption(lg, echo_exe):
         echo.stop()
 
 
+def case_detects_dropped(lg, echo_exe):
+    # A server that swallows a frame: its connection stalls (one frame in
+    # flight) and the run fails with the frames never echoed, not with a
+    # lower throughput only.
+    echo = Echo(echo_exe, "--drop-every", "40")
+    try:
+        doc, err = loadgen(lg, "--port", echo.port, "--connections", "10", "--duration", "1s", "--warmup", "0",
+                           expect_rc=1)
+        assert not doc["ok"], doc
+        assert doc["error_kinds"]["unanswered"] > 0, doc["error_kinds"]
+        assert "never echoed" in err, err
+        print(f"dropped: {doc['error_kinds']}")
+    finally:
+        echo.stop()
+
+
 def case_refuses_remote(lg, echo_exe):
     del echo_exe
     for host in ("10.1.2.3", "0.0.0.0", "192.168.0.1", "localhost", "::2", "example.com"):

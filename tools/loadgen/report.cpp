@@ -107,7 +107,7 @@ std::string to_text(const config& cfg, const results& r) {
   if (r.errors.total() > 0) {
     s += " (verify " + std::to_string(r.errors.verify) + ", framing " + std::to_string(r.errors.framing) + ", closed " +
          std::to_string(r.errors.closed) + ", connect " + std::to_string(r.errors.connect) + ", io " +
-         std::to_string(r.errors.io) + ")";
+         std::to_string(r.errors.io) + ", unanswered " + std::to_string(r.errors.unanswered) + ")";
   }
   s += "\n";
   if (r.interrupted) {
@@ -155,11 +155,9 @@ std::string to_json(const config& cfg, const results& r) {
       {"max", us(h.max())},
   };
   j["errors"] = r.errors.total();
-  j["error_kinds"] = {{"verify", r.errors.verify},
-                      {"framing", r.errors.framing},
-                      {"closed", r.errors.closed},
-                      {"connect", r.errors.connect},
-                      {"io", r.errors.io}};
+  j["error_kinds"] = {{"verify", r.errors.verify}, {"framing", r.errors.framing},
+                      {"closed", r.errors.closed}, {"connect", r.errors.connect},
+                      {"io", r.errors.io},         {"unanswered", r.errors.unanswered}};
   j["error_samples"] = r.error_samples;
   j["connections"] = {{"target", cfg.connections},
                       {"connects_started", r.connects_started},
