@@ -208,7 +208,9 @@ for (scen, srv), lst in sorted(runs.items()):
     for rnd, doc, rc in lst:
         if good(doc, rc):
             continue
-        if doc is None:
+        if rc == "98":
+            why = "the idle connections of churn were not held for the whole run"
+        elif doc is None:
             why = "the server did not start listening" if rc == "no-listen" else f"no result (exit {rc})"
         else:
             why = f"exit {rc}, {doc['errors']} error(s) {json.dumps(doc['error_kinds'])}"

@@ -516,6 +516,10 @@ void worker::run(coordinator* coord) {
     if (coord != nullptr) {
       coord->turn(now);
       wait = coord->wait_hint(now);
+      if (ctl_.draining.load(std::memory_order_relaxed)) {
+        stopping_ = true;  // the window closed in this turn: send nothing new
+        measuring_ = false;
+      }
     }
     if (ctl_.stop.load(std::memory_order_relaxed)) {
       break;
@@ -784,7 +788,9 @@ bool worker::consume(connection& c, std::size_t slot) noexcept {
       interval.record(ns);
       if (cfg_.what == mode::idle) {
         out.latency.record(ns);  // connect + first echo; messages = ready_ at the end
-      } else if (measuring_) {
+      } else if (measuring_ && !ctl_.draining.load(std::memory_order_relaxed)) {
+        // (Draining: the coordinator has closed the window, with its time
+        // and CPU readings, maybe in this very turn or another worker's.)
         ++out.messages;
         out.bytes += cfg_.size;
         out.latency.record(ns);
