@@ -44,7 +44,13 @@ pid process_table::add(process* p, const void* owner) {
 void process_table::retire(pid id) noexcept {
   slot* s = find(id.slot());
   // The new generation makes every pin attempt with the old pid fail.
-  s->word.fetch_add(std::uint64_t{1} << 32, std::memory_order_acq_rel);
+  // Generations stay below 2^31, so that a pid's value keeps its top bit
+  // clear (the scheduler tags its receive timers' tokens with it): the one
+  // after 2^31 - 1 is 1.
+  std::uint64_t w = s->word.fetch_add(std::uint64_t{1} << 32, std::memory_order_acq_rel) + (std::uint64_t{1} << 32);
+  if ((w >> 32) >= max_generation) {
+    s->word.fetch_sub((max_generation - 1) << 32, std::memory_order_acq_rel);
+  }
   while ((s->word.load(std::memory_order_acquire) & 0xffffffffu) != 0) {
     std::this_thread::yield();  // a sender is in the middle of a push
   }

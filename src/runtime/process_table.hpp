@@ -90,6 +90,9 @@ class process_table {
   std::size_t size() const noexcept { return live_.load(std::memory_order_relaxed); }
 
  private:
+  friend struct process_table_probe;  // (its test reaches a slot's word)
+  /// Generations stay below this: a pid's value keeps its top bit clear.
+  static constexpr std::uint64_t max_generation = std::uint64_t{1} << 31;
   static constexpr std::uint32_t chunk_bits = 12;
   static constexpr std::uint32_t chunk_size = 1u << chunk_bits;
   static constexpr std::uint32_t max_chunks = 4096;  // 16 M processes

@@ -74,8 +74,11 @@ void scheduler::join() {
 
 void scheduler::run() {
   for (;;) {
-    // 1. wake-ups from other threads
-    remote_signalled_.store(false, std::memory_order_release);
+    // 1. wake-ups from other threads. An exchange, not a store: it orders
+    // the pops below after it (a store could pass them, so that a push
+    // made meanwhile found the flag still set, woke nobody, and was not
+    // seen by the pops either).
+    (void)remote_signalled_.exchange(false, std::memory_order_acq_rel);
     while (run_node* n = remote_.pop()) {
       auto* p = static_cast<process*>(n);
       p->remote_pending.store(false, std::memory_order_seq_cst);
@@ -160,7 +163,9 @@ void scheduler::wake_remote(process* p) noexcept {
 void scheduler::deliver_local(process* p, detail::envelope* e) noexcept {
   if (is_signal(e)) {
     p->signals.push_back(e);
-    make_runnable(p);
+    if (p->adopted) {
+      make_runnable(p);  // (one spawned here and not yet adopted: adopt() runs it, signals first)
+    }
     return;
   }
   // What other threads sent before this send was made goes first: a
@@ -431,13 +436,16 @@ std::uint64_t scheduler::start_send_timer(std::chrono::milliseconds t, pid to, d
   st.to = to;
   st.msg = e;
   st.handle = loop_->start_timer(t, *this, idx);
-  return (static_cast<std::uint64_t>(idx) << 32) | st.handle.generation;
+  if (++st.use == 0) {
+    st.use = 1;  // (an id is never 0: timer_ref's "none")
+  }
+  return (static_cast<std::uint64_t>(idx) << 32) | st.use;
 }
 
 std::optional<std::chrono::milliseconds> scheduler::cancel_send_timer(std::uint64_t id) noexcept {
   auto idx = static_cast<std::uint32_t>(id >> 32);
   if (idx >= send_timers_.size() || send_timers_[idx].msg == nullptr ||
-      send_timers_[idx].handle.generation != static_cast<std::uint32_t>(id)) {
+      send_timers_[idx].use != static_cast<std::uint32_t>(id)) {
     return std::nullopt;
   }
   send_timer& st = send_timers_[idx];
@@ -450,7 +458,7 @@ std::optional<std::chrono::milliseconds> scheduler::cancel_send_timer(std::uint6
 std::optional<std::chrono::milliseconds> scheduler::read_send_timer(std::uint64_t id) const noexcept {
   auto idx = static_cast<std::uint32_t>(id >> 32);
   if (idx >= send_timers_.size() || send_timers_[idx].msg == nullptr ||
-      send_timers_[idx].handle.generation != static_cast<std::uint32_t>(id)) {
+      send_timers_[idx].use != static_cast<std::uint32_t>(id)) {
     return std::nullopt;
   }
   return loop_->read_timer(send_timers_[idx].handle);

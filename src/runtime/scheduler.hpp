@@ -117,6 +117,10 @@ class scheduler final : private reactor::io_handler, private reactor::timer_hand
     pid to;
     detail::envelope* msg = nullptr;
     reactor::timer_handle handle{};
+    /// Bumped at each use of the slot: a timer_ref names the slot and its
+    /// use, so that one that fired cannot reach the slot's next timer (the
+    /// wheel's generation is its node's, and a new node starts at 1).
+    std::uint32_t use = 0;
   };
 
   unsigned index_;

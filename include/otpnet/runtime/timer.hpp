@@ -17,7 +17,7 @@ namespace otpnet {
 /// Names a started timer.
 struct timer_ref {
   std::uint32_t scheduler = 0;
-  std::uint64_t id = 0;  // the wheel's handle
+  std::uint64_t id = 0;  // the scheduler's timer slot and its use
   explicit operator bool() const noexcept { return id != 0; }
 };
 
