@@ -22,7 +22,8 @@ namespace {
 constexpr std::uint32_t poll_token = 1;
 constexpr std::uint64_t recv_timer_tag = std::uint64_t{1} << 63;
 constexpr int max_runs = 256;
-constexpr int poll_batch = 256;  // socket readiness events per dispatch
+constexpr int max_remote_wakeups = 1024;  // per turn
+constexpr int poll_batch = 256;           // socket readiness events per dispatch
 
 }  // namespace
 
@@ -79,7 +80,15 @@ void scheduler::run() {
     // made meanwhile found the flag still set, woke nobody, and was not
     // seen by the pops either).
     (void)remote_signalled_.exchange(false, std::memory_order_acq_rel);
-    while (run_node* n = remote_.pop()) {
+    // Bounded: senders on other schedulers that keep a process's inbox
+    // busy re-queue it as fast as it is taken; the rest waits a turn (the
+    // loop then does not sleep: remote_ is not empty).
+    int woken = 0;
+    while (woken++ < max_remote_wakeups) {
+      run_node* n = remote_.pop();
+      if (n == nullptr) {
+        break;
+      }
       auto* p = static_cast<process*>(n);
       p->remote_pending.store(false, std::memory_order_seq_cst);
       if (p->state == pstate::dead) {
@@ -106,7 +115,7 @@ void scheduler::run() {
     }
     run_end_hooks();
     arm_deferred_timers();
-    if (shutting_down_ && live_.load(std::memory_order_acquire) == 0 && runq_head_ == nullptr &&
+    if (shutting_down_ && live_.load(std::memory_order_acquire) == 0 && runq_head_ == nullptr && remote_.empty() &&
         !loop_->has_pending_work()) {
       break;
     }
