@@ -535,13 +535,32 @@ namespace detail {
 
 timer_ref send_after_impl(std::chrono::milliseconds t, pid to, envelope* e) {
   scheduler* here = scheduler::current();
+  // Without memory for the timer the message is freed and bad_alloc
+  // thrown to the caller.
   if (here != nullptr) {
-    return {here->index(), here->start_send_timer(t, to, e)};
+    try {
+      return {here->index(), here->start_send_timer(t, to, e)};
+    } catch (...) {
+      destroy_envelope(e);
+      throw;
+    }
   }
   scheduler& s = internal::pick_scheduler(0);
   std::promise<std::uint64_t> done;
   auto id = done.get_future();
-  s.post([&s, t, to, e, &done] { done.set_value(s.start_send_timer(t, to, e)); });
+  try {
+    s.post([&s, t, to, e, &done] {
+      try {
+        done.set_value(s.start_send_timer(t, to, e));
+      } catch (...) {
+        destroy_envelope(e);
+        done.set_exception(std::current_exception());
+      }
+    });
+  } catch (...) {
+    destroy_envelope(e);
+    throw;
+  }
   return {s.index(), id.get()};
 }
 

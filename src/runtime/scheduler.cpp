@@ -442,9 +442,14 @@ std::uint64_t scheduler::start_send_timer(std::chrono::milliseconds t, pid to, d
     send_timers_.emplace_back();
   }
   send_timer& st = send_timers_[idx];
+  try {
+    st.handle = loop_->start_timer(t, *this, idx);
+  } catch (...) {
+    free_send_timers_.push_back(idx);  // (if this fails too, the slot is only lost)
+    throw;
+  }
   st.to = to;
   st.msg = e;
-  st.handle = loop_->start_timer(t, *this, idx);
   if (++st.use == 0) {
     st.use = 1;  // (an id is never 0: timer_ref's "none")
   }
