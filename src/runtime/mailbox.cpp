@@ -59,8 +59,8 @@ mailbox::~mailbox() {
   if (internal::thread_mailbox == p_) {
     internal::thread_mailbox = nullptr;
   }
-  internal::unregister_process(p_->id);
   internal::process_table::instance().retire(p_->id);
+  internal::unregister_process(p_->id);  // (after: see scheduler::finalize)
   exit_reason why = exit_reason::normal();
   p_->drain_inbox();
   internal::settle_exit(p_, why);

@@ -1,5 +1,7 @@
 #include "runtime/names.hpp"
 
+#include "runtime/process_table.hpp"
+
 #include <mutex>
 #include <unordered_map>
 
@@ -26,6 +28,14 @@ result<void> register_process(std::string name, pid p) {
   }
   auto& t = registered_names();
   std::lock_guard lk(t.mu);
+  // Alive, checked under the lock: a process retires its pid before it
+  // drops its name (scheduler::finalize), so one that ends meanwhile either
+  // is seen dead here or has its name dropped after this.
+  auto& table = process_table::instance();
+  if (table.pin(p) == nullptr) {
+    return fail(errc::noproc);
+  }
+  table.unpin(p);
   if (t.by_pid.contains(p) || t.by_name.contains(name)) {
     return fail(errc::invalid);
   }

@@ -405,10 +405,7 @@ bool is_alive(pid p) noexcept {
 // -- names -------------------------------------------------------------------------
 
 result<void> register_name(std::string name, pid p) {
-  if (!is_alive(p)) {
-    return fail(errc::noproc);
-  }
-  return internal::register_process(std::move(name), p);
+  return internal::register_process(std::move(name), p);  // (noproc if p is dead, checked under the names' lock)
 }
 
 bool unregister_name(std::string_view name) { return internal::unregister_name(name); }

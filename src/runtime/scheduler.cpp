@@ -309,8 +309,10 @@ void scheduler::finalize(process* p, const exit_reason& why) noexcept {
     }
     p->extras->sockets.clear();
   }
-  unregister_process(p->id);
+  // Retired first, then its name dropped: a register_name racing with the
+  // end sees the pid dead, or has its name dropped here.
   process_table::instance().retire(p->id);
+  unregister_process(p->id);
   // No sender can reach p any more: what is left in its queues is final.
   drain_inbox(p);
   settle_exit(p, why);
