@@ -32,6 +32,12 @@ class lazy_vector {
     v_->erase(v_->begin());
     return x;
   }
+  /// Removes the first `n` elements.
+  void erase_front(std::size_t n) noexcept {
+    if (v_ != nullptr) {
+      v_->erase(v_->begin(), v_->begin() + static_cast<std::ptrdiff_t>(n));
+    }
+  }
   /// Removes the elements `pred` accepts.
   template <class Pred>
   void erase_if(Pred pred) {

@@ -18,8 +18,13 @@ namespace otpnet {
 namespace {
 
 /// Applies signals as a trapping process does; down and exit become messages.
+/// Messages that came behind a signal take their turn in between.
 void apply_signals(internal::process* p) {
   for (detail::envelope* e : p->signals) {
+    if (!internal::is_signal(e)) {
+      p->append(e);
+      continue;
+    }
     if (auto* x = detail::payload_if<internal::sig_exit>(e)) {
       bool linked = p->rel.linked(x->from);
       if (!x->from_link || linked) {

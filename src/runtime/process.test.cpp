@@ -442,6 +442,50 @@ TEST_F(runtime_test, processes_killed_on_their_scheduler_as_soon_as_spawned_ther
   EXPECT_EQ(*killed, n);
 }
 
+// Signals and messages from one sender keep their order (OTP's guarantee
+// per pair): an exit signal to a process that traps exits, then a message,
+// come to it as exit_msg first, then the message; on one scheduler and
+// across two, and to a plain thread's mailbox.
+TEST_F(runtime_test, an_exit_signal_then_a_message_arrive_in_that_order) {
+  mailbox mb;
+  struct go {};
+  for (int target_sched : {0, 1}) {
+    for (int round = 0; round < 50; ++round) {
+      pid y = spawn_opt({.trap_exit = true, .scheduler = target_sched}, [me = mb.self()]() -> proc {
+                // `go` comes last from the sender: once it is here, so are the two
+                // before it, and the first of any kind must be the exit.
+                (void)co_await receive<go>();
+                std::string order;
+                for (int k = 0; k < 2; ++k) {
+                  std::optional<message> m = co_await receive_any(after(5000ms));
+                  order += !m ? "none " : m->is<exit_msg>() ? "exit " : m->is<std::string>() ? "msg " : "other ";
+                }
+                send(me, order);
+              }).first;
+      spawn_opt({.scheduler = 0}, [y]() -> proc {
+        ::otpnet::exit(y, exit_reason::other("bye"));
+        send(y, std::string("after the exit"));
+        send(y, go{});
+        co_return;
+      });
+      auto order = mb.receive<std::string>(10000ms);
+      ASSERT_TRUE(order);
+      EXPECT_EQ(*order, "exit msg ") << "target on scheduler " << target_sched << ", round " << round;
+    }
+  }
+  // To a plain thread's mailbox (it traps exits).
+  pid me = mb.self();
+  spawn_opt({.scheduler = 1}, [me]() -> proc {
+    ::otpnet::exit(me, exit_reason::other("bye"));
+    send(me, std::string("after the exit"));
+    co_return;
+  });
+  message first = mb.receive_any(5000ms);
+  ASSERT_TRUE(first);
+  EXPECT_TRUE(first.is<exit_msg>()) << "a plain thread's mailbox too";
+  EXPECT_TRUE(mb.receive<std::string>(5000ms));
+}
+
 TEST_F(runtime_test, no_down_after_a_demonitor_that_raced_with_the_exit) {
   // The kill and the demonitor often reach the target together, from
   // another thread: the target must honour the demonitor as it ends.

@@ -197,8 +197,10 @@ struct process : run_node, socket::select_sink {
   /// given so far (behaviour_names.hpp): one byte in padding where the
   /// pointer took 8 of the record.
   std::uint8_t behaviour_index = 0;
-  std::uint32_t recv_timeout_ms = 0;       // a receive timeout's length, see timer_wait_index
-  lazy_vector<detail::envelope*> signals;  // system signals to handle (rare: allocated by the first)
+  std::uint32_t recv_timeout_ms = 0;  // a receive timeout's length, see timer_wait_index
+  /// System signals to handle, in order, and the messages that came behind
+  /// them (rare: allocated by the first).
+  lazy_vector<detail::envelope*> signals;
 
   // -- receive ---------------------------------------------------------------
   matcher waiting_for;
@@ -364,7 +366,11 @@ struct process : run_node, socket::select_sink {
     detail::envelope* e = inbox.take_all();
     while (e != nullptr) {
       detail::envelope* next = e->next.load(std::memory_order_relaxed);  // before append relinks e
-      if (is_signal(e)) {
+      // Behind a signal still to handle, a message waits its turn in the
+      // same list (signals and messages of one sender keep their order: an
+      // exit signal becomes its exit_msg, for a process that traps exits,
+      // only when handled).
+      if (is_signal(e) || !signals.empty()) {
         signals.push_back(e);
       } else {
         append(e);

@@ -171,6 +171,7 @@ void scheduler::wake_remote(process* p) noexcept {
 
 void scheduler::deliver_local(process* p, detail::envelope* e) noexcept {
   if (is_signal(e)) {
+    p->drain_inbox();  // (what other threads sent before goes first, as for a message)
     p->signals.push_back(e);
     if (p->adopted) {
       make_runnable(p);  // (one spawned here and not yet adopted: adopt() runs it, signals first)
@@ -180,6 +181,14 @@ void scheduler::deliver_local(process* p, detail::envelope* e) noexcept {
   // What other threads sent before this send was made goes first: a
   // message that causally precedes this one must not be overtaken.
   p->drain_inbox();
+  if (!p->signals.empty()) {
+    // Behind a signal still to handle (see drain_inbox).
+    p->signals.push_back(e);
+    if (p->adopted) {
+      make_runnable(p);
+    }
+    return;
+  }
   p->append(e);
   if (p->state == pstate::waiting) {
     make_runnable(p);
@@ -235,8 +244,16 @@ void scheduler::resume(process* p) noexcept {
 }
 
 bool scheduler::handle_signals(process* p) noexcept {
-  while (!p->signals.empty()) {
-    detail::envelope* e = p->signals.pop_front();
+  // In place, then erased at once (messages behind a signal can make the
+  // list long); a signal that ends the process first erases those handled,
+  // so that finalize settles only the rest.
+  std::size_t i = 0;
+  for (; i < p->signals.size(); ++i) {
+    detail::envelope* e = p->signals.begin()[i];
+    if (!is_signal(e)) {
+      p->append(e);  // a message that came behind a signal: its turn now
+      continue;
+    }
     std::unique_ptr<detail::envelope, void (*)(detail::envelope*)> guard(e, &detail::destroy_envelope);
     if (auto* x = detail::payload_if<sig_exit>(e)) {
       if (x->from_link) {
@@ -248,14 +265,18 @@ bool scheduler::handle_signals(process* p) noexcept {
       bool untrappable = x->reason.what() == exit_reason::kind::kill && !x->from_link;
       if (untrappable) {
         guard.reset();
+        p->signals.erase_front(i + 1);
         finalize(p, exit_reason::killed());
         return false;
       }
       if (p->trap_exit) {
-        deliver_local(p, detail::must_make_envelope<exit_msg>(exit_msg{x->from, x->reason}));
+        // In its place among the messages (not deliver_local: the list is
+        // being handled).
+        p->append(detail::must_make_envelope<exit_msg>(exit_msg{x->from, x->reason}));
       } else if (!x->reason.is_normal()) {
         exit_reason why = x->reason;
         guard.reset();
+        p->signals.erase_front(i + 1);
         finalize(p, why);
         return false;
       }
@@ -273,6 +294,7 @@ bool scheduler::handle_signals(process* p) noexcept {
       p->track(*a->sock);
     }
   }
+  p->signals.clear();
   return true;
 }
 
