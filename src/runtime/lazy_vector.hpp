@@ -32,6 +32,13 @@ class lazy_vector {
     v_->erase(v_->begin());
     return x;
   }
+  /// Frees the vector if it is empty and has room for more than `n` (a
+  /// burst left it large; a small one is kept for the next elements).
+  void release_if_empty_above(std::size_t n) noexcept {
+    if (v_ != nullptr && v_->empty() && v_->capacity() > n) {
+      v_.reset();
+    }
+  }
   /// Removes the first `n` elements.
   void erase_front(std::size_t n) noexcept {
     if (v_ != nullptr) {

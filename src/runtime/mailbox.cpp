@@ -15,31 +15,31 @@
 
 namespace otpnet {
 
-namespace {
+namespace internal {
 
 /// Applies signals as a trapping process does; down and exit become messages.
 /// Messages that came behind a signal take their turn in between.
-void apply_signals(internal::process* p) {
+void apply_thread_signals(process* p) noexcept {
   for (detail::envelope* e : p->signals) {
-    if (!internal::is_signal(e)) {
+    if (!is_signal(e)) {
       p->append(e);
       continue;
     }
-    if (auto* x = detail::payload_if<internal::sig_exit>(e)) {
+    if (auto* x = detail::payload_if<sig_exit>(e)) {
       bool linked = p->rel.linked(x->from);
       if (!x->from_link || linked) {
         p->rel.erase_link(x->from);
         p->append(detail::must_make_envelope<exit_msg>(exit_msg{x->from, x->reason}));
       }
-    } else if (auto* l = detail::payload_if<internal::sig_link>(e)) {
+    } else if (auto* l = detail::payload_if<sig_link>(e)) {
       if (!p->rel.linked(l->from)) {  // one link per pair, as scheduler::handle_signals keeps it
         p->rel.add_link(l->from);
       }
-    } else if (auto* u = detail::payload_if<internal::sig_unlink>(e)) {
+    } else if (auto* u = detail::payload_if<sig_unlink>(e)) {
       p->rel.erase_link(u->from);
-    } else if (auto* m = detail::payload_if<internal::sig_monitor>(e)) {
+    } else if (auto* m = detail::payload_if<sig_monitor>(e)) {
       p->rel.add_watcher(m->r, m->from);
-    } else if (auto* d = detail::payload_if<internal::sig_demonitor>(e)) {
+    } else if (auto* d = detail::payload_if<sig_demonitor>(e)) {
       p->rel.erase_watcher(d->r);
     }
     detail::destroy_envelope(e);
@@ -47,7 +47,7 @@ void apply_signals(internal::process* p) {
   p->signals.clear();
 }
 
-}  // namespace
+}  // namespace internal
 
 mailbox::mailbox() {
   if (internal::current_state() == nullptr) {
@@ -98,13 +98,13 @@ message mailbox::receive_if(const std::function<bool(message&)>& match, std::chr
   std::unique_lock lk(internal::external_of(p_).mu);
   for (;;) {
     p_->drain_inbox();
-    apply_signals(p_);
+    internal::apply_thread_signals(p_);
     if (detail::envelope* e = p_->take_match(m, &p_->head)) {
       return message(e);
     }
     if (internal::external_of(p_).cv.wait_until(lk, deadline) == std::cv_status::timeout) {
       p_->drain_inbox();
-      apply_signals(p_);
+      internal::apply_thread_signals(p_);
       return message(p_->take_match(m, &p_->head));
     }
   }
@@ -113,7 +113,7 @@ message mailbox::receive_if(const std::function<bool(message&)>& match, std::chr
 std::size_t mailbox::size() const {
   std::lock_guard lk(internal::external_of(p_).mu);
   p_->drain_inbox();
-  apply_signals(p_);
+  internal::apply_thread_signals(p_);
   return p_->queue_len;
 }
 

@@ -486,6 +486,64 @@ TEST_F(runtime_test, an_exit_signal_then_a_message_arrive_in_that_order) {
   EXPECT_TRUE(mb.receive<std::string>(5000ms));
 }
 
+// A message can wait behind a signal from another scheduler (see the test
+// above). A receive that does not wait (after(0)) and a demonitor with flush
+// must still see it: P, busy while Q on the other scheduler monitors (or
+// links to) it, then sends itself a message, or monitors a dead process
+// and demonitors with flush. (The receive finds it even without the
+// settling done by receive_now, by suspending once; the settling is for
+// gen_statem's look at its mailbox when its event timer expires, which
+// does not suspend. The demonitor test fails without it.)
+TEST_F(runtime_test, a_message_behind_a_signal_is_seen_by_a_receive_that_does_not_wait) {
+  mailbox mb;
+  std::atomic<bool> go{false};
+  pid p = spawn_opt({.scheduler = 0}, [&go, me = mb.self()]() -> proc {
+            while (!go.load()) {
+              std::this_thread::yield();  // busy, not serviced: the signal stays in the inbox
+            }
+            send(self(), 42);  // drains the inbox first: the monitor signal, then this behind it
+            auto got = co_await receive<int>(after(0ms));
+            send(me, got ? *got : -1);
+          }).first;
+  spawn_opt({.scheduler = 1}, [p, me = mb.self()]() -> proc {
+    (void)monitor(p);
+    send(me, std::string("monitored"));
+    (void)co_await receive<int>(after(5000ms));
+  });
+  ASSERT_TRUE(mb.receive<std::string>(5000ms));
+  go = true;
+  auto r = mb.receive<int>(5000ms);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*r, 42);
+}
+
+TEST_F(runtime_test, a_demonitor_with_flush_takes_a_down_that_waits_behind_a_signal) {
+  mailbox mb;
+  auto [dead, dr] = spawn_monitor([]() -> proc { co_return; });
+  (void)dr;
+  ASSERT_TRUE(mb.receive<down_msg>(5000ms));
+  std::atomic<bool> go{false};
+  pid p = spawn_opt({.scheduler = 0}, [&go, dead, me = mb.self()]() -> proc {
+            while (!go.load()) {
+              std::this_thread::yield();
+            }
+            ref r = monitor(dead);  // its noproc down comes at once, behind the link signal
+            (void)demonitor(r, true);
+            auto late = co_await receive<down_msg>(after(50ms));
+            send(me, std::string(late ? "a down after the flush" : "none"));
+          }).first;
+  spawn_opt({.scheduler = 1}, [p, me = mb.self()]() -> proc {
+    link(p);
+    send(me, std::string("linked"));
+    (void)co_await receive<int>(after(5000ms));
+  });
+  ASSERT_TRUE(mb.receive<std::string>(5000ms));
+  go = true;
+  auto r = mb.receive<std::string>(5000ms);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*r, "none");
+}
+
 TEST_F(runtime_test, no_down_after_a_demonitor_that_raced_with_the_exit) {
   // The kill and the demonitor often reach the target together, from
   // another thread: the target must honour the demonitor as it ends.

@@ -32,6 +32,9 @@ process_info_t snapshot(internal::process& p, unsigned scheduler_index) {
   i.id = p.id;
   i.status = status_name(p.state);
   i.message_queue_len = p.queue_len;
+  for (const detail::envelope* e : p.signals) {
+    i.message_queue_len += internal::is_signal(e) ? 0 : 1;  // a message waiting behind a signal
+  }
   using kind = internal::relations::kind;
   p.rel.each(kind::link, [&](const internal::relations::entry& l) { i.links.push_back(l.other); });
   p.rel.each(kind::monitoring, [&](const internal::relations::entry& m) {

@@ -322,6 +322,7 @@ struct process : run_node, socket::select_sink {
     if (!first_resource.expired() && stale(first_resource)) {
       first_resource.reset();
     }
+    signals.release_if_empty_above(16);  // (messages that waited behind a signal can grow it)
     if (!extras) {
       return;
     }

@@ -102,6 +102,17 @@ void send_signal(pid to, detail::envelope* e) noexcept { (void)send_to(to, e); }
 
 void drain_own_inbox(process* p) noexcept { p->drain_inbox(); }
 
+void settle_signals_now(process* p) noexcept {
+  if (p->signals.empty()) {
+    return;
+  }
+  if (scheduler::running() == p) {
+    scheduler::current()->settle_running(p);
+  } else if (scheduler::current() == nullptr) {
+    apply_thread_signals(p);
+  }
+}
+
 }  // namespace internal
 
 using internal::calling_process;
@@ -347,8 +358,10 @@ bool demonitor(ref r, bool flush) {
   if (me == nullptr) {
     return false;
   }
-  // A down that has arrived ends the monitor (append): take it in first.
+  // A down that has arrived ends the monitor (append): take it in first,
+  // with the signals ahead of it (a down can wait behind one).
   internal::drain_own_inbox(me);
+  internal::settle_signals_now(me);
   const internal::relations::entry* m = me->rel.find_target(r);
   // A down is appended only with its monitor's entry, which it erases
   // (process::append): with the entry here, none is in the mailbox.
@@ -479,6 +492,10 @@ envelope* receive_now(const receive_matcher& m, bool may_yield) noexcept {
   if (may_yield && (scheduler::budget() <= 0 || !p->signals.empty())) {
     return nullptr;
   }
+  // A receive that will not wait (after(0)) must see the messages that
+  // wait behind a signal: the signals that do not end the process are
+  // handled here (one that ends it waits for the next service).
+  internal::settle_signals_now(p);
   envelope* e = p->take_match(m, &p->head);
   if (e != nullptr) {
     --scheduler::budget();

@@ -25,6 +25,13 @@ bool send_to(pid to, detail::envelope* e) noexcept;
 void send_signal(pid to, detail::envelope* e) noexcept;
 /// Moves what other threads sent `p` into its local list and signal list.
 void drain_own_inbox(process* p) noexcept;
+/// Handles the signals in the calling process's list now, so that what
+/// waits behind them is in its mailbox: for a process on its scheduler,
+/// those that do not end it (see scheduler::handle_signals); for a plain
+/// thread's mailbox, all (mailbox.cpp).
+void settle_signals_now(process* p) noexcept;
+/// A plain thread's mailbox: applies its signals as a trapping process does.
+void apply_thread_signals(process* p) noexcept;
 /// The end of `p` (a process or a plain thread's mailbox), once no sender can
 /// reach it: answers the link and monitor requests left in its signal list
 /// (a monitor followed by its demonitor gets no down), closes sockets handed

@@ -243,7 +243,7 @@ void scheduler::resume(process* p) noexcept {
   }
 }
 
-bool scheduler::handle_signals(process* p) noexcept {
+bool scheduler::handle_signals(process* p, bool may_end) noexcept {
   // In place, then erased at once (messages behind a signal can make the
   // list long); a signal that ends the process first erases those handled,
   // so that finalize settles only the rest.
@@ -256,13 +256,18 @@ bool scheduler::handle_signals(process* p) noexcept {
     }
     std::unique_ptr<detail::envelope, void (*)(detail::envelope*)> guard(e, &detail::destroy_envelope);
     if (auto* x = detail::payload_if<sig_exit>(e)) {
-      if (x->from_link) {
-        if (!p->rel.linked(x->from)) {
-          continue;  // unlinked meanwhile
-        }
-        p->rel.erase_link(x->from);
+      if (x->from_link && !p->rel.linked(x->from)) {
+        continue;  // unlinked meanwhile
       }
       bool untrappable = x->reason.what() == exit_reason::kind::kill && !x->from_link;
+      if (!may_end && (untrappable || (!p->trap_exit && !x->reason.is_normal()))) {
+        (void)guard.release();  // left, with what follows, for the next service
+        p->signals.erase_front(i);
+        return true;
+      }
+      if (x->from_link) {
+        p->rel.erase_link(x->from);
+      }
       if (untrappable) {
         guard.reset();
         p->signals.erase_front(i + 1);

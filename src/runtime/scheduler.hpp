@@ -60,6 +60,9 @@ class scheduler final : private reactor::io_handler, private reactor::timer_hand
   void deliver_local(process* p, detail::envelope* e) noexcept;
   /// Puts `p` on the run queue (once).
   void make_runnable(process* p) noexcept;
+  /// The running process's signals that do not end it, handled now (a
+  /// receive that will not wait; demonitor's flush): handle_signals(p, false).
+  void settle_running(process* p) noexcept { (void)handle_signals(p, false); }
   reactor::event_loop& loop() noexcept { return *loop_; }
   socket::poll_set& polls() noexcept { return polls_; }
 
@@ -100,8 +103,11 @@ class scheduler final : private reactor::io_handler, private reactor::timer_hand
   /// Handles inbox and signals, then resumes `p` if it can go on.
   void service(process* p) noexcept;
   void drain_inbox(process* p) noexcept;
-  /// Applies the pending signals; false if one ended the process.
-  bool handle_signals(process* p) noexcept;
+  /// Applies the pending signals; false if one ended the process. With
+  /// `may_end` false (the running process itself, whose receive will not
+  /// wait), stops before a signal that would end it, leaving it and what
+  /// follows for its next service.
+  bool handle_signals(process* p, bool may_end = true) noexcept;
   void resume(process* p) noexcept;
   /// Ends `p` (not running): frame, links, monitors, names, sockets, slot.
   void finalize(process* p, const exit_reason& why) noexcept;
