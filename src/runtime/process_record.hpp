@@ -363,6 +363,17 @@ struct process : run_node, socket::select_sink {
 
   /// Moves what other threads sent into the local list (messages) and the
   /// signal list, keeping their order.
+  /// Adds `e` (a signal, or a message behind one) to the signals list;
+  /// without memory for the list the program ends with the report line of
+  /// a message the runtime must deliver (message.hpp).
+  void queue_in_signals(detail::envelope* e) noexcept {
+    try {
+      signals.push_back(e);
+    } catch (...) {
+      detail::message_out_of_memory(sizeof(e) * (signals.size() + 1));
+    }
+  }
+
   void drain_inbox() noexcept {
     detail::envelope* e = inbox.take_all();
     while (e != nullptr) {
@@ -372,7 +383,7 @@ struct process : run_node, socket::select_sink {
       // exit signal becomes its exit_msg, for a process that traps exits,
       // only when handled).
       if (is_signal(e) || !signals.empty()) {
-        signals.push_back(e);
+        queue_in_signals(e);
       } else {
         append(e);
       }

@@ -393,6 +393,16 @@ bool demonitor(ref r, bool flush) {
     while (detail::envelope* e = me->take_match(m, &me->head)) {
       detail::destroy_envelope(e);
     }
+    // And one still behind a signal that would end the process (left there
+    // by the settling above, for the next service).
+    me->signals.erase_if([&r](detail::envelope* e) {
+      auto* d = internal::is_signal(e) ? nullptr : detail::payload_if<down_msg>(e);
+      if (d == nullptr || d->monitor != r) {
+        return false;
+      }
+      detail::destroy_envelope(e);
+      return true;
+    });
   }
   return active;
 }

@@ -172,7 +172,7 @@ void scheduler::wake_remote(process* p) noexcept {
 void scheduler::deliver_local(process* p, detail::envelope* e) noexcept {
   if (is_signal(e)) {
     p->drain_inbox();  // (what other threads sent before goes first, as for a message)
-    p->signals.push_back(e);
+    p->queue_in_signals(e);
     if (p->adopted) {
       make_runnable(p);  // (one spawned here and not yet adopted: adopt() runs it, signals first)
     }
@@ -183,7 +183,7 @@ void scheduler::deliver_local(process* p, detail::envelope* e) noexcept {
   p->drain_inbox();
   if (!p->signals.empty()) {
     // Behind a signal still to handle (see drain_inbox).
-    p->signals.push_back(e);
+    p->queue_in_signals(e);
     if (p->adopted) {
       make_runnable(p);
     }
