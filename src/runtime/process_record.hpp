@@ -370,7 +370,7 @@ struct process : run_node, socket::select_sink {
     try {
       signals.push_back(e);
     } catch (...) {
-      detail::message_out_of_memory(sizeof(e) * (signals.size() + 1));
+      detail::message_out_of_memory(sizeof(detail::envelope*) * (signals.size() + 1));  // the list's growth
     }
   }
 
