@@ -293,6 +293,17 @@ struct process : run_node, socket::select_sink {
   /// to another process since (an acceptor hands over every port it makes:
   /// without this its list would hold one per live connection).
   void add_resource(std::weak_ptr<port_resource> r) {
+    drop_stale_resources();
+    if (first_resource.expired()) {
+      first_resource = std::move(r);
+    } else {
+      extras_now().resources.push_back(std::move(r));
+    }
+  }
+
+  /// Forgets the ports gone or handed to another process since they were
+  /// added (erasing allocates nothing).
+  void drop_stale_resources() noexcept {
     auto stale = [me = id](const std::weak_ptr<port_resource>& w) {
       std::shared_ptr<port_resource> x = w.lock();
       return x == nullptr || !x->owned_by(me);
@@ -303,11 +314,6 @@ struct process : run_node, socket::select_sink {
     if (extras) {
       std::erase_if(extras->resources, stale);
     }
-    if (first_resource.expired()) {
-      first_resource = std::move(r);
-    } else {
-      extras_now().resources.push_back(std::move(r));
-    }
   }
 
   /// Gives back what the record holds beyond what it uses (a hibernating
@@ -315,13 +321,7 @@ struct process : run_node, socket::select_sink {
   /// spare capacity of its lists, and the extras block when it holds
   /// nothing. Allocation failures leave things as they are.
   void compact() noexcept {
-    auto stale = [me = id](const std::weak_ptr<port_resource>& w) {
-      std::shared_ptr<port_resource> x = w.lock();
-      return x == nullptr || !x->owned_by(me);
-    };
-    if (!first_resource.expired() && stale(first_resource)) {
-      first_resource.reset();
-    }
+    drop_stale_resources();
     signals.release_if_empty_above(16);  // (messages that waited behind a signal can grow it)
     if (!extras) {
       return;
@@ -330,7 +330,6 @@ struct process : run_node, socket::select_sink {
     if (state_index != copied_state_name) {
       x.state_copy = std::string();  // a name of before: no longer read
     }
-    std::erase_if(x.resources, stale);
     std::erase_if(x.sockets, [](const auto& w) { return w.expired(); });
     try {
       x.resources.shrink_to_fit();

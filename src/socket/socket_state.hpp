@@ -11,6 +11,7 @@
 // notified waiter is served.
 #pragma once
 
+#include <otpnet/base/relaxed_counter.hpp>
 #include <otpnet/socket/poller.hpp>
 #include <otpnet/socket/select.hpp>
 #include <otpnet/socket/socket.hpp>
@@ -28,11 +29,7 @@ namespace otpnet::socket::detail {
 /// socket used by one thread at a time (the common case), approximate, but
 /// never torn, under concurrent callers.
 struct socket_counters {
-  struct counter {
-    std::atomic<std::uint64_t> v{0};
-    void add(std::uint64_t n) noexcept { v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
-    std::uint64_t get() const noexcept { return v.load(std::memory_order_relaxed); }
-  };
+  using counter = relaxed_counter;
   counter read_byte, read_pkg, read_tries, read_fails, read_waits;
   counter write_byte, write_pkg, write_tries, write_fails, write_waits;
   counter acc_success, acc_tries, acc_fails, acc_waits;

@@ -37,9 +37,9 @@
 //     (the event loop does so with generation-checked tokens).
 #pragma once
 
+#include <otpnet/base/relaxed_counter.hpp>
 #include <otpnet/base/result.hpp>
 
-#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -52,26 +52,9 @@ struct iovec;
 
 namespace otpnet::reactor {
 
-/// A counter written by one thread (a loop's) and read by any: a relaxed
-/// atomic updated with a load and a store, so that the writer pays no
-/// locked instruction and a reader never sees a torn value.
-class loop_counter {
- public:
-  loop_counter() = default;
-  loop_counter(const loop_counter&) = delete;
-  loop_counter& operator=(const loop_counter&) = delete;
-
-  loop_counter& operator++() noexcept { return *this += 1; }
-  loop_counter& operator+=(std::uint64_t n) noexcept {
-    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-    return *this;
-  }
-  std::uint64_t get() const noexcept { return v_.load(std::memory_order_relaxed); }
-  operator std::uint64_t() const noexcept { return get(); }  // NOLINT(google-explicit-constructor): reads as a number
-
- private:
-  std::atomic<std::uint64_t> v_{0};
-};
+/// A loop's counters (io_uring_stats, the loop's own): written by the
+/// loop's thread, read by any (base/relaxed_counter.hpp).
+using loop_counter = relaxed_counter;
 
 /// One counter of a backend or a loop, read for inspection
 /// (runtime::statistics). `name` is a static string.
