@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <new>
 #include <type_traits>
 
 namespace otpnet::socket {
@@ -375,8 +376,7 @@ void close_rights(std::span<const std::byte> ctrl, std::size_t at) noexcept {
 
 }  // namespace
 
-std::vector<cmsg> decode_cmsgs(std::span<const std::byte> ctrl) {
-  std::vector<cmsg> out;
+bool decode_cmsgs_into(std::span<const std::byte> ctrl, std::vector<cmsg>& out) noexcept {
   std::size_t at = 0;
   // The descriptors of the messages from here on belong to nobody yet;
   // those before are in `out` (or in the socket_rights being added).
@@ -396,8 +396,18 @@ std::vector<cmsg> decode_cmsgs(std::span<const std::byte> ctrl) {
       }
     });
   } catch (...) {
+    // (Only std::bad_alloc can come: decoding throws nothing else.) What
+    // `out` holds stays; a growth that failed left it as it was.
     close_rights(ctrl, unowned);
-    throw;
+    return false;
+  }
+  return true;
+}
+
+std::vector<cmsg> decode_cmsgs(std::span<const std::byte> ctrl) {
+  std::vector<cmsg> out;
+  if (!decode_cmsgs_into(ctrl, out)) {
+    throw std::bad_alloc();
   }
   return out;
 }

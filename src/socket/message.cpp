@@ -123,12 +123,11 @@ auto recvmsg_attempt(const socket& s, std::span<const std::span<std::byte>> iov,
       return fail(n.error());
     }
     msg_recv out;
-    try {
-      out.ctrl = decode_cmsgs({cb.data(), mh.msg_controllen});
-    } catch (const std::bad_alloc&) {
-      // The bytes are the caller's; the descriptors are closed.
-      st.counters().read_fails.add(1);
-      return fail(errc::enomem);
+    if (!decode_cmsgs_into({cb.data(), mh.msg_controllen}, out.ctrl)) {
+      // The bytes are read and the caller's: they are reported. Control
+      // messages that could not be held are dropped (their descriptors
+      // closed), as the kernel drops what does not fit the buffer.
+      mh.msg_flags |= MSG_CTRUNC;
     }
     if (*n == 0 && (flags & MSG_ERRQUEUE) == 0 && total_size(iov) > 0 && ::otpnet::internal::eof_means_closed(st)) {
       return fail(errc::closed);

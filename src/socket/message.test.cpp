@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <string>
 #include <thread>
@@ -613,9 +614,11 @@ TEST(message, unsendable_control_message_is_invalid) {
 /// Whether `fd` is an open descriptor.
 bool is_open(int fd) { return ::fcntl(fd, F_GETFD) != -1; }
 
-// Descriptors received while memory is short: recvmsg answers enomem and
-// closes every one it was given; none stays open with no owner.
-TEST(message, received_descriptors_without_memory_to_hold_them_are_closed_and_the_call_answers_enomem) {
+// Descriptors received while memory is short: recvmsg closes every one it
+// could not hold (none stays open with no owner), sets ctrunc as the kernel
+// does for what it cannot fit, and still reports the byte it read: on a
+// stream socket the byte would otherwise be lost.
+TEST(message, received_descriptors_without_memory_to_hold_them_are_closed_and_the_bytes_come_with_ctrunc) {
   auto [a, b] = unix_pair(SOCK_STREAM);
   // A first message makes the sockets' counters (allocated at first use).
   std::string first(1, '\0');
@@ -636,6 +639,7 @@ TEST(message, received_descriptors_without_memory_to_hold_them_are_closed_and_th
     m.ctrl.emplace_back(socket_rights_ref{raw});
     ASSERT_TRUE(sendmsg(a, m, 5000ms));
   }
+  ASSERT_TRUE(send(a, bytes("yz"), 0, 5000ms));
   ASSERT_EQ(test::open_fds(), before) << "the kernel holds the passed descriptors in flight";
   std::array<std::byte, 8> buf{};
   std::array<std::span<std::byte>, 1> into{std::span<std::byte>(buf)};
@@ -644,9 +648,18 @@ TEST(message, received_descriptors_without_memory_to_hold_them_are_closed_and_th
     test::failing_allocations no_memory;
     r.emplace(recvmsg(b, into, cmsg_space_for_fds(3), 0, 5000ms));
   }
-  ASSERT_FALSE(*r);
-  EXPECT_EQ(r->error(), errc::enomem);
+  ASSERT_TRUE(*r) << format_error(r->error());
+  const msg_recv& got = **r;
+  ASSERT_EQ(got.size, 1U) << "the kernel ends a read at the message that carried descriptors";
+  EXPECT_EQ(static_cast<char>(buf[0]), 'x');
+  EXPECT_TRUE(got.ctrl_truncated());
+  EXPECT_TRUE(got.ctrl.empty());
   EXPECT_EQ(test::open_fds(), before) << "a received descriptor was left open with no owner";
+  // The stream goes on where it was.
+  std::string rest(2, '\0');
+  auto more = recv_one(b, rest, 0);
+  ASSERT_TRUE(more) << format_error(more.error());
+  EXPECT_EQ(rest, "yz");
 }
 
 // The decoder alone, over a buffer with two SCM_RIGHTS messages: when it
@@ -679,6 +692,69 @@ TEST(cmsg, a_decode_that_runs_out_of_memory_closes_every_descriptor_of_the_buffe
   for (int fd : fds) {
     EXPECT_FALSE(is_open(fd)) << "descriptor " << fd << " left open";
   }
+}
+
+// The decoder that keeps what it could hold: given fewer and fewer
+// allocations, it returns a prefix of the messages, each descriptor either
+// owned by that prefix (and open) or closed, never both and never neither.
+TEST(cmsg, a_partial_decode_keeps_a_prefix_and_closes_every_descriptor_it_does_not_hold) {
+  bool saw_partial = false;
+  bool saw_whole = false;
+  for (std::size_t allowed = 0; allowed < 16 && !saw_whole; ++allowed) {
+    std::vector<int> fds;
+    for (int k = 0; k < 4; ++k) {
+      int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+      ASSERT_GE(fd, 0);
+      fds.push_back(fd);
+    }
+    std::vector<cmsg> in;
+    in.emplace_back(socket_rights_ref{{fds[0], fds[1]}});
+    in.emplace_back(ip_ttl{64});
+    in.emplace_back(socket_rights_ref{{fds[2], fds[3]}});
+    auto space = cmsg_space(in);
+    ASSERT_TRUE(space);
+    std::vector<std::byte> buf(*space);
+    ASSERT_TRUE(encode_cmsgs(in, buf));
+    std::vector<cmsg> out;
+    bool whole = false;
+    {
+      test::failing_allocations short_of_memory(allowed);
+      whole = decode_cmsgs_into(buf, out);
+    }
+    ASSERT_LE(out.size(), 3U);
+    if (whole) {
+      ASSERT_EQ(out.size(), 3U) << "allowed " << allowed;
+      saw_whole = true;
+    } else if (!out.empty()) {
+      saw_partial = true;
+    }
+    // The prefix is the input's, in order.
+    std::vector<int> held;
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      if (i == 1) {
+        auto* ttl = std::get_if<ip_ttl>(&out[i]);
+        ASSERT_NE(ttl, nullptr) << "allowed " << allowed;
+        EXPECT_EQ(ttl->value, 64);
+        continue;
+      }
+      auto* rights = std::get_if<socket_rights>(&out[i]);
+      ASSERT_NE(rights, nullptr) << "allowed " << allowed;
+      for (const unique_fd& fd : rights->fds) {
+        held.push_back(fd.get());
+      }
+    }
+    // (Descriptor numbers are reused as the loop goes: each is checked
+    // before `out` is dropped.)
+    for (std::size_t k = 0; k < fds.size(); ++k) {
+      bool owned = k < 2 ? out.size() >= 1 : out.size() == 3;
+      EXPECT_EQ(is_open(fds[k]), owned) << "allowed " << allowed << ", descriptor " << k;
+      if (owned) {
+        EXPECT_NE(std::find(held.begin(), held.end(), fds[k]), held.end());
+      }
+    }
+  }
+  EXPECT_TRUE(saw_whole) << "16 allocations should decode three messages";
+  EXPECT_TRUE(saw_partial) << "no allowance stopped the decode after the first message";
 }
 
 // -- cmsg encoding -----------------------------------------------------------

@@ -14,6 +14,7 @@ namespace otpnet::test {
 namespace {
 
 thread_local bool failing = false;
+thread_local std::size_t allowed_left = 0;  // while failing: those that still go ahead
 thread_local std::size_t refused_count = 0;
 std::atomic<std::size_t> count_above{std::numeric_limits<std::size_t>::max()};
 std::atomic<std::size_t> large_count{0};
@@ -22,8 +23,11 @@ std::atomic<std::size_t> largest{0};
 // Whether this allocation goes ahead; counts it when it is a large one.
 bool admit(std::size_t n) noexcept {
   if (failing) {
-    ++refused_count;
-    return false;
+    if (allowed_left == 0) {
+      ++refused_count;
+      return false;
+    }
+    --allowed_left;
   }
   if (n > count_above.load(std::memory_order_relaxed)) {
     large_count.fetch_add(1, std::memory_order_relaxed);
@@ -60,8 +64,11 @@ void* allocate_aligned_or_throw(std::size_t n, std::align_val_t a) {
 
 }  // namespace
 
-failing_allocations::failing_allocations() noexcept {
+failing_allocations::failing_allocations() noexcept : failing_allocations(0) {}
+
+failing_allocations::failing_allocations(std::size_t allowed) noexcept {
   failing = true;
+  allowed_left = allowed;
   refused_count = 0;
 }
 

@@ -20,6 +20,8 @@ namespace otpnet::test {
 class failing_allocations {
  public:
   failing_allocations() noexcept;
+  /// The first `allowed` allocations go ahead; every one after fails.
+  explicit failing_allocations(std::size_t allowed) noexcept;
   ~failing_allocations();
   failing_allocations(const failing_allocations&) = delete;
   failing_allocations& operator=(const failing_allocations&) = delete;

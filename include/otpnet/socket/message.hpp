@@ -170,6 +170,13 @@ std::size_t cmsg_space_for_fds(std::size_t n_fds) noexcept;
 /// descriptor of the buffer (none is left open with no owner).
 std::vector<cmsg> decode_cmsgs(std::span<const std::byte> ctrl);
 
+/// As decode_cmsgs, appending to `out`, but without throwing: when memory
+/// runs out it keeps the messages decoded so far in `out`, closes every
+/// descriptor of the buffer that is not among them, and returns false
+/// (recvmsg then sets msg::ctrunc, as the kernel does for what it could
+/// not fit).
+[[nodiscard]] bool decode_cmsgs_into(std::span<const std::byte> ctrl, std::vector<cmsg>& out) noexcept;
+
 // -- messages (OTP's msg_send() and msg_recv()) ------------------------------
 
 /// What sendmsg sends: the data gathered from `iov` (not copied: the
@@ -193,8 +200,9 @@ struct msg_recv {
 
   /// The datagram was longer than the buffers; the rest was discarded.
   bool truncated() const noexcept;
-  /// Control data did not fit in the control buffer; some was discarded
-  /// (descriptors among it were closed by the kernel).
+  /// Control data did not fit in the control buffer, or memory ran out
+  /// while decoding it; some was discarded (descriptors among it were
+  /// closed, by the kernel or by recvmsg).
   bool ctrl_truncated() const noexcept;
   /// The first control message of type T, or nullptr.
   template <class T>
@@ -217,7 +225,9 @@ std::vector<std::span<const std::byte>> iov_after(std::span<const std::span<cons
 /// Receives one message into `iov` (scatter), with up to `ctrl_size` bytes
 /// of control data (0: none; see cmsg_space_for_fds). Returns as soon as
 /// data is there, like recv. MSG_CMSG_CLOEXEC is always added: received
-/// descriptors are close-on-exec and owned by the result. On a stream
+/// descriptors are close-on-exec and owned by the result. Control messages
+/// that cannot be held for want of memory are dropped, their descriptors
+/// closed, and msg::ctrunc is set: the bytes are never lost. On a stream
 /// socket an orderly shutdown by the peer gives `closed`. Errors:
 /// econnreset, enotconn, emsgsize (too many buffers), closed, timeout.
 [[nodiscard]] result<msg_recv> recvmsg(const socket& s, std::span<const std::span<std::byte>> iov,
