@@ -51,6 +51,13 @@ class scheduler final : private reactor::io_handler, private reactor::timer_hand
   /// Live processes here. @threadsafe (approximate)
   std::size_t load() const noexcept { return live_.load(std::memory_order_relaxed); }
 
+  /// After a stop request: every process here has ended and nothing is
+  /// queued for this scheduler. Its thread ends once every scheduler of the
+  /// runtime is quiet; until then a process still running on another one
+  /// may spawn here (or post here), and what comes is ended here, so that
+  /// nothing is left for a loop that no longer runs. @threadsafe
+  bool quiet() const noexcept { return quiet_.load(std::memory_order_seq_cst); }
+
   // -- owner thread -------------------------------------------------------------
 
   /// Takes a new process: it starts when first run.
@@ -112,6 +119,8 @@ class scheduler final : private reactor::io_handler, private reactor::timer_hand
   /// Ends `p` (not running): frame, links, monitors, names, sockets, slot.
   void finalize(process* p, const exit_reason& why) noexcept;
   void kill_all() noexcept;
+  /// Whether every scheduler of the runtime is quiet().
+  static bool all_quiet() noexcept;
   void run_end_hooks() noexcept;
   /// Puts the receive timeouts deferred during the run phase on the wheel.
   void arm_deferred_timers() noexcept;
@@ -137,6 +146,7 @@ class scheduler final : private reactor::io_handler, private reactor::timer_hand
   std::atomic<bool> stopping_{false};
   bool shutting_down_ = false;  // kill_all ran: no process runs any more
   std::atomic<std::size_t> live_{0};
+  std::atomic<bool> quiet_{false};  // see quiet()
   // Run queue: owner-only intrusive FIFO through process::next_run.
   process* runq_head_ = nullptr;
   process* runq_tail_ = nullptr;
