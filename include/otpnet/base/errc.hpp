@@ -174,7 +174,8 @@
   X(want_read, "TLS needs to read before it can go on") \
   X(want_write, "TLS needs to write before it can go on") \
   X(tls_error, "TLS protocol or certificate failure") \
-  X(unsupported, "not supported on this platform or build")
+  X(unsupported, "not supported on this platform or build") \
+  X(bad_proxy_header, "not a valid PROXY protocol header")
 
 namespace otpnet {
 
