@@ -10,8 +10,9 @@ packages=(
   # libraries
   libgtest-dev libgmock-dev libbenchmark-dev libexpected-dev libspdlog-dev libfmt-dev
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev liburing-dev libssl-dev libabsl-dev
-  # test peers and tools: interop (Python, socat, Erlang's gen_tcp, openssl s_client), ps/pgrep
-  python3 socat erlang-nox openssl procps
+  # test peers and tools: interop (Python, socat, Erlang's gen_tcp, openssl s_client, HAProxy's
+  # PROXY protocol), ps/pgrep
+  python3 socat erlang-nox openssl haproxy procps
 )
 
 missing=()

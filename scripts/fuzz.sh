@@ -9,7 +9,7 @@
 # Environment: OTPNET_FUZZ_SECONDS (per target), OTPNET_FUZZ_JOBS (parallel
 # workers per target, with libFuzzer's -fork; default 1). Build tree:
 # build/fuzz; corpora are kept in build/fuzz/corpus/<name> and grow from run
-# to run.
+# to run; fuzz/seeds/<name>, where there is one, seeds them.
 # The last line is `fuzz: N targets, N execs, 0 crashes` (or the failure).
 set -euo pipefail
 # shellcheck source=scripts/common.sh
@@ -40,7 +40,12 @@ for name in "${names[@]}"; do
   mkdir -p "$corpus"
   out="$build/fuzz-$name.log"
   log "fuzz: $name for ${seconds}s"
-  args=("corpus/$name" -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="./")
+  args=("corpus/$name")
+  # Seed inputs kept in the tree (fuzz/seeds/<name>), read but not written.
+  if [[ -d fuzz/seeds/$name ]]; then
+    args+=("$PWD/fuzz/seeds/$name")
+  fi
+  args+=(-max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="./")
   if ((jobs > 1)); then
     args+=(-fork="$jobs")
   fi

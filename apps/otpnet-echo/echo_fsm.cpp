@@ -1,6 +1,7 @@
 #include "echo_fsm.hpp"
 
 #include <otpnet/listener/connection.hpp>
+#include <otpnet/listener/proxy_header.hpp>
 #include <otpnet/tls/handshake.hpp>
 
 #include <spdlog/spdlog.h>
@@ -48,13 +49,41 @@ echo_fsm::maybe_task<echo_fsm::transition> echo_fsm::wait_for_socket(event& e) {
     // A drain before the hand-off: nothing to finish.
     return e.info<listener::drain_notice>() != nullptr ? stop() : keep_state();
   }
-  auto s = ready->conn.take();
+  if (settings_->proxy_protocol) {
+    return read_proxy_header(ready->conn);
+  }
+  return take(ready->conn, ready->conn.peer);
+}
+
+// Before the socket is taken: the header's bytes are read off the raw
+// socket, exactly, and what follows them is the port's (or TLS's) first.
+// A connection without a valid header ends here, normally (the reader
+// wrote the report line); the socket closes with this process.
+task<echo_fsm::transition> echo_fsm::read_proxy_header(listener::connection c) {
+  auto h = co_await listener::recv_proxy_header(c, settings_->proxy_timeout);
+  if (!h) {
+    if (h.error() != errc::bad_proxy_header && settings_->log_connections) {
+      spdlog::info("echo: client {} sent no PROXY header ({})", c.peer.to_string(), format_error(h.error()));
+    }
+    co_return stop();
+  }
+  // LOCAL / UNKNOWN (a health check): the proxy's own address.
+  socket::address peer = h->source.value_or(c.peer);
+  auto next = take(c, peer);
+  if (next.ready()) {
+    co_return next.take_value();
+  }
+  co_return co_await next.take_task();
+}
+
+echo_fsm::maybe_task<echo_fsm::transition> echo_fsm::take(const listener::connection& c, const socket::address& peer) {
+  auto s = c.take();
   if (!s) {
     return stop(exit_reason::other("socket hand-off: " + format_error(s.error())));
   }
   sock_ = *s;
   if (settings_->log_connections) {
-    peer_ = std::make_unique<const std::string>(ready->conn.peer.to_string());  // only log() reads it
+    peer_ = std::make_unique<const std::string>(peer.to_string());  // only log() reads it
   }
   if (settings_->tls) {
     return shake_hands();

@@ -22,6 +22,8 @@
 
 #include <otpnet/behaviours/gen_statem.hpp>
 #include <otpnet/gen_tcp/socket.hpp>
+#include <otpnet/listener/connection.hpp>
+#include <otpnet/socket/address.hpp>
 #include <otpnet/tls/context.hpp>
 
 #include <chrono>
@@ -47,6 +49,12 @@ struct echo_settings {
   /// TLS on the port: the server context (empty: plain TCP).
   tls::context tls;
   std::chrono::milliseconds handshake_timeout{5000};
+  /// Each connection starts with a PROXY protocol header (v1 or v2, from
+  /// HAProxy, nginx, a cloud load balancer), read before anything else (TLS
+  /// included): the client it names is the one logged. A connection without
+  /// a valid header within `proxy_timeout` is closed.
+  bool proxy_protocol = false;
+  std::chrono::milliseconds proxy_timeout{5000};
 };
 
 struct echo_fsm : gen_statem<echo_fsm> {
@@ -63,6 +71,11 @@ struct echo_fsm : gen_statem<echo_fsm> {
   void terminate(const exit_reason& why);
 
  private:
+  /// The PROXY header, then the hand-off as without one.
+  task<transition> read_proxy_header(listener::connection c);
+  /// The socket taken; TLS or the first wait for data. `peer`: the client
+  /// to log.
+  maybe_task<transition> take(const listener::connection& c, const socket::address& peer);
   /// The TLS handshake in this process, then the first wait for data.
   task<transition> shake_hands();
   /// Reading from now on; the first wait for data.

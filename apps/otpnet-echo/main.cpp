@@ -69,7 +69,11 @@ config_schema schema() {
       .add_enum("tls.verify", "none", {"none", "optional", "required"},
                 "client certificates: none, optional (checked if sent), required")
       .add_duration("tls.handshake_timeout", 5s, "a TLS handshake not done within this closes its connection")
-      .add_int("tls.max_handshakes", 1024, "TLS handshakes in progress at once (more are refused)", 1, 1 << 20);
+      .add_int("tls.max_handshakes", 1024, "TLS handshakes in progress at once (more are refused)", 1, 1 << 20)
+      .add_bool("proxy_protocol", false,
+                "each connection starts with a PROXY protocol header (v1 or v2, from HAProxy or a load balancer); "
+                "the client it names is the one logged")
+      .add_duration("proxy_timeout", 5s, "a connection whose PROXY header has not come within this is closed");
   return s;
 }
 
@@ -144,6 +148,8 @@ tl::expected<program, std::string> program_of(const config& cfg) {
   p.ec.handler.active_true = cfg.get_string("active") == "true";
   p.ec.handler.tls = *ctx;
   p.ec.handler.handshake_timeout = cfg.get_duration("tls.handshake_timeout");
+  p.ec.handler.proxy_protocol = cfg.get_bool("proxy_protocol");
+  p.ec.handler.proxy_timeout = cfg.get_duration("proxy_timeout");
   tls::set_handshake_limit(static_cast<std::size_t>(cfg.get_int("tls.max_handshakes")));
   p.port_file = cfg.get_string("port_file");
   p.tls_cert = cfg.get_string("tls.cert");

@@ -110,8 +110,9 @@ std::optional<socket::address> v1_address(std::string_view s, bool v6, std::uint
 }
 
 proxy_parse parse_v1(std::span<const std::byte> bytes) {
-  // The line ends at the first CR, which must be followed by LF.
-  std::size_t limit = std::min(bytes.size(), proxy_v1_max_size);
+  // The line ends at the first CR, which must be followed by LF, both
+  // within 107 bytes: the CR at index 105 at the latest.
+  std::size_t limit = std::min(bytes.size(), proxy_v1_max_size - 1);
   std::size_t cr = limit;
   for (std::size_t i = v1_prefix.size(); i < limit; ++i) {
     auto c = static_cast<char>(byte_at(bytes, i));
@@ -124,7 +125,7 @@ proxy_parse parse_v1(std::span<const std::byte> bytes) {
     }
   }
   if (cr == limit) {
-    return bytes.size() >= proxy_v1_max_size ? invalid("v1: no CRLF within 107 bytes") : incomplete();
+    return bytes.size() >= proxy_v1_max_size - 1 ? invalid("v1: no CRLF within 107 bytes") : incomplete();
   }
   if (cr + 1 >= bytes.size()) {
     return incomplete();

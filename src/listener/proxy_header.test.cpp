@@ -119,6 +119,16 @@ TEST(proxy_header, malformed_v1_headers_are_invalid_with_a_reason) {
   // 107 bytes and no CRLF.
   std::string long_line = "PROXY TCP6 " + std::string(proxy_v1_max_size, 'f');
   EXPECT_EQ(parse_proxy_header(bytes_of(long_line)).what, status::invalid);
+  // 108 bytes with the CRLF: one too many (found by the fuzzer). 107 is fine.
+  std::string unknown = "PROXY UNKNOWN ";
+  std::string too_long = unknown + std::string(proxy_v1_max_size + 1 - unknown.size() - 2, 'x') + "\r\n";
+  ASSERT_EQ(too_long.size(), proxy_v1_max_size + 1);
+  EXPECT_EQ(parse_proxy_header(bytes_of(too_long)).what, status::invalid);
+  std::string longest = unknown + std::string(proxy_v1_max_size - unknown.size() - 2, 'x') + "\r\n";
+  ASSERT_EQ(longest.size(), proxy_v1_max_size);
+  proxy_parse ok = parse_proxy_header(bytes_of(longest));
+  EXPECT_EQ(ok.what, status::complete);
+  EXPECT_EQ(ok.header.size, proxy_v1_max_size);
   // A NUL in the line.
   EXPECT_EQ(parse_proxy_header(bytes_of(std::string("PROXY TCP4 1.2\0.3.4", 20))).what, status::invalid);
 }
