@@ -185,7 +185,9 @@ void replace_file(const std::filesystem::path& from, const std::filesystem::path
 
 // -- the Python client ---------------------------------------------------------------------------------------
 
-/// A TLS client driven line by line. It prints "connected VERSION CN" after
+/// A TLS client driven line by line (a third argument: a PROXY version 1
+/// line, without its CRLF, sent before the handshake). It prints
+/// "connected VERSION CN" after
 /// the handshake (CN: the server certificate's common name), or "failed
 /// REASON"; then for each "send N SEED" line on stdin it sends a {packet,
 /// 2} frame of N bytes and prints "echo ok N" or "echo bad ..."; "wait_end"
@@ -201,6 +203,8 @@ def out(*a):
     print(*a, flush=True)
 try:
     raw = socket.create_connection(("127.0.0.1", port), timeout=20)
+    if len(sys.argv) > 3:
+        raw.sendall(sys.argv[3].encode() + b"\r\n")  # a PROXY v1 line before the handshake
     s = ctx.wrap_socket(raw, server_hostname="localhost", suppress_ragged_eofs=False)
 except Exception as e:
     out("failed", type(e).__name__, str(e).replace("\n", " "))
@@ -240,8 +244,13 @@ for line in sys.stdin:
 
 class tls_client {
  public:
-  tls_client(const temp_dir& d, std::uint16_t port, const std::filesystem::path& trust)
-      : c_({"python3", (d / "client.py").string(), std::to_string(port), trust.string()}, d) {}
+  tls_client(const temp_dir& d, std::uint16_t port, const std::filesystem::path& trust,
+             const std::string& proxy_line = "")
+      : c_(proxy_line.empty()
+               ? std::vector<std::string>{"python3", (d / "client.py").string(), std::to_string(port), trust.string()}
+               : std::vector<std::string>{"python3", (d / "client.py").string(), std::to_string(port), trust.string(),
+                                          proxy_line},
+           d) {}
 
   /// The first line: "connected TLSv1.3 CN" or "failed ...".
   std::string hello() { return c_.read_line().value_or("<nothing>"); }
@@ -314,6 +323,17 @@ TEST_F(echo_tls, python_ssl_exchanges_packet_2_frames) {
   for (std::size_t n : {1u, 100u, 16384u, 16385u, 65535u, 0u, 3u}) {
     EXPECT_EQ(c.echo(n, static_cast<int>(n)), "echo ok " + std::to_string(n)) << c.stderr_text();
   }
+}
+
+// Behind a proxy: the PROXY header comes before the ClientHello, and the
+// handshake that follows it is whole.
+TEST_F(echo_tls, a_proxy_header_before_the_handshake_names_the_client) {
+  echo_server s;
+  ASSERT_TRUE(s.start({.args = with_tls({"--proxy-protocol", "--log-connections"})}));
+  tls_client c(d_, s.port(), d_ / "trust.pem", "PROXY TCP4 203.0.113.9 198.51.100.1 4242 2222");
+  ASSERT_EQ(c.hello().rfind("connected TLSv1.3 echo-one", 0), 0u) << c.stderr_text() << s.stderr_text();
+  EXPECT_EQ(c.echo(1000), "echo ok 1000");
+  EXPECT_TRUE(wait_for_log(s, "echo: client 203.0.113.9:4242 connected")) << s.stderr_text();
 }
 
 TEST_F(echo_tls, the_toml_file_and_the_environment_turn_tls_on_too) {
