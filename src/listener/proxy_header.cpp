@@ -204,6 +204,13 @@ std::optional<socket::address> v2_unix(std::span<const std::byte> b) noexcept {
   return a ? std::optional(*a) : std::nullopt;
 }
 
+/// Whether a UNIX-family address holds a path that fits no socket address
+/// (108 bytes and no NUL: the kernel's sun_path would have no room left).
+bool v2_unix_too_long(std::span<const std::byte> b) noexcept {
+  const auto* p = reinterpret_cast<const char*>(b.data());
+  return p[0] != '\0' && ::strnlen(p, unix_path) == unix_path;
+}
+
 proxy_parse parse_v2(std::span<const std::byte> bytes) {
   if (bytes.size() > v2_signature.size()) {
     std::uint8_t vc = byte_at(bytes, 12);
@@ -215,9 +222,13 @@ proxy_parse parse_v2(std::span<const std::byte> bytes) {
     }
   }
   if (bytes.size() > 13) {
+    // The specification's seven values: UNSPEC with UNSPEC, or INET, INET6
+    // or UNIX over STREAM or DGRAM; it says to reject any other.
     std::uint8_t ft = byte_at(bytes, 13);
-    if (ft >> 4 > 3 || (ft & 0x0FU) > 2) {
-      return invalid("v2: an unknown address family or transport");
+    std::uint8_t fam = ft >> 4;
+    std::uint8_t tr = ft & 0x0FU;
+    if (fam > 3 || tr > 2 || (fam == 0) != (tr == 0)) {
+      return invalid("v2: an address family and transport the specification does not list");
     }
   }
   if (bytes.size() < proxy_v2_fixed_size) {
@@ -260,6 +271,9 @@ proxy_parse parse_v2(std::span<const std::byte> bytes) {
     p.header.source = socket::address::inet6(ip(0), be16(a, 32));
     p.header.destination = socket::address::inet6(ip(16), be16(a, 34));
   } else if (family == 3) {
+    if (v2_unix_too_long(a.first(unix_path)) || v2_unix_too_long(a.subspan(unix_path))) {
+      return invalid("v2: a UNIX path of 108 bytes, with no room for its end");
+    }
     p.header.source = v2_unix(a.first(unix_path));
     p.header.destination = v2_unix(a.subspan(unix_path));
   }
@@ -383,7 +397,7 @@ result<std::vector<std::byte>> encode_proxy_header(const proxy_header& h) {
   if (h.version == 1) {
     socket::domain f = both ? h.source->family() : socket::domain::unspec;
     std::string line;
-    if (h.local || (f != socket::domain::inet && f != socket::domain::inet6)) {
+    if (h.local || (f != socket::domain::inet && f != socket::domain::inet6) || h.transport == proxy_transport::dgram) {
       line = "PROXY UNKNOWN\r\n";
     } else {
       line = std::string(f == socket::domain::inet ? "PROXY TCP4 " : "PROXY TCP6 ") + ip_text(*h.source) + " " +
@@ -413,8 +427,18 @@ result<std::vector<std::byte>> encode_proxy_header(const proxy_header& h) {
         return fail(errc::invalid);
     }
   }
+  std::size_t checksums = 0;
+  for (const proxy_tlv& t : h.tlvs) {
+    if (t.type == proxy_tlv_type::crc32c && (t.value.size() != 4 || ++checksums > 1)) {
+      return fail(errc::invalid);  // a header no receiver would take
+    }
+  }
+  // Only the specification's pairs: a non-local header over an unspecified
+  // transport is written as a stream; a local one says UNSPEC for both.
+  proxy_transport tr = h.transport == proxy_transport::unspec ? proxy_transport::stream : h.transport;
+  std::uint8_t fam_byte = family == 0 ? 0 : static_cast<std::uint8_t>(family << 4 | static_cast<std::uint8_t>(tr));
   out.push_back(static_cast<std::byte>(h.local ? 0x20 : 0x21));
-  out.push_back(static_cast<std::byte>(family << 4 | static_cast<std::uint8_t>(h.transport)));
+  out.push_back(static_cast<std::byte>(fam_byte));
   out.resize(proxy_v2_fixed_size);  // the length, filled below
   if (family == 1 || family == 2) {
     append_ip(out, *h.source);
@@ -436,7 +460,7 @@ result<std::vector<std::byte>> encode_proxy_header(const proxy_header& h) {
     out.resize(at + 3);
     out[at] = static_cast<std::byte>(t.type);
     put16(out, at + 1, t.value.size());
-    if (t.type == proxy_tlv_type::crc32c && t.value.size() == 4 && !crc_at) {
+    if (t.type == proxy_tlv_type::crc32c) {
       crc_at = out.size();
       out.resize(out.size() + 4);  // zero while the checksum is computed
     } else {

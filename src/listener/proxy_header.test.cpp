@@ -208,6 +208,13 @@ TEST(proxy_header, malformed_v2_headers_are_invalid_with_a_reason) {
   bad.push_back(v2_start(0x22, 0x11, 12));  // command 2
   bad.push_back(v2_start(0x21, 0x41, 12));  // family 4
   bad.push_back(v2_start(0x21, 0x13, 12));  // transport 3
+  bad.push_back(v2_start(0x21, 0x10, 12));  // INET over an unspecified transport
+  bad.push_back(v2_start(0x21, 0x01, 12));  // UNSPEC over a stream
+  bad.push_back(v2_start(0x20, 0x30, 0));   // LOCAL too: the pair must be one the specification lists
+  auto long_path = v2_start(0x21, 0x31, 216);
+  append(long_path, std::vector<std::byte>(108, std::byte{'a'}));  // 108 bytes, no NUL
+  append(long_path, std::vector<std::byte>(108));
+  bad.push_back(long_path);
   auto short_block = v2_start(0x21, 0x11, 8);
   append(short_block, bytes_of({1, 2, 3, 4, 5, 6, 7, 8}));
   bad.push_back(short_block);
@@ -347,6 +354,30 @@ TEST(proxy_header, the_encoder_refuses_what_it_cannot_say) {
   h.destination = ip("192.0.2.2", 1);
   h.tlvs.push_back({proxy_tlv_type::noop, std::vector<std::byte>(65535)});
   EXPECT_EQ(encode_proxy_header(h).error(), errc::emsgsize);
+  // Checksums no receiver would take: a CRC32C TLV of 2 bytes, or two.
+  h.tlvs = {{proxy_tlv_type::crc32c, std::vector<std::byte>(2)}};
+  EXPECT_EQ(encode_proxy_header(h).error(), errc::invalid);
+  h.tlvs = {{proxy_tlv_type::crc32c, std::vector<std::byte>(4)}, {proxy_tlv_type::crc32c, std::vector<std::byte>(4)}};
+  EXPECT_EQ(encode_proxy_header(h).error(), errc::invalid);
+}
+
+TEST(proxy_header, the_encoder_writes_only_pairs_the_specification_lists) {
+  // A non-local header with no transport set is a stream (0x11), never 0x10.
+  proxy_header h;
+  h.version = 2;
+  h.local = false;
+  h.source = ip("192.0.2.1", 1);
+  h.destination = ip("192.0.2.2", 2);
+  auto enc = encode_proxy_header(h);
+  ASSERT_TRUE(enc);
+  EXPECT_EQ((*enc)[13], std::byte{0x11});
+  EXPECT_EQ(parse_proxy_header(*enc).header.transport, proxy_transport::stream);
+  // Version 1 has no datagrams: UNKNOWN.
+  h.version = 1;
+  h.transport = proxy_transport::dgram;
+  enc = encode_proxy_header(h);
+  ASSERT_TRUE(enc);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(enc->data()), enc->size()), "PROXY UNKNOWN\r\n");
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <otpnet/listener/connection.hpp>
 #include <otpnet/listener/proxy_header.hpp>
 #include <otpnet/runtime/socket_io.hpp>
+#include <otpnet/socket/option.hpp>
 
 #include <spdlog/spdlog.h>
 
@@ -33,6 +34,11 @@ task<result<proxy_header>> take_header(socket::socket s, std::chrono::millisecon
                                        std::optional<socket::address> peer) {
   using clock = std::chrono::steady_clock;
   const auto deadline = clock::now() + timeout;
+  // A stream's header only: a datagram's would be peeked for ever, and the
+  // read of its header's bytes would drop the rest of the datagram.
+  if (auto kind = socket::getopt(s, socket::opt::socket::type); !kind || *kind != socket::type::stream) {
+    co_return fail(kind ? errc::invalid : kind.error());
+  }
   std::vector<std::byte> seen;  // the header's bytes read so far, then what was peeked after them
   std::array<std::byte, 512> buf{};
   for (;;) {

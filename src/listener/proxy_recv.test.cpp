@@ -7,6 +7,7 @@
 
 #include "listener/harness.test.hpp"
 
+#include <linux/sockios.h>
 #include <sys/ioctl.h>
 
 namespace otpnet::listener::test {
@@ -110,8 +111,14 @@ TEST_F(proxy_recv, a_header_that_comes_in_parts_is_read_as_it_comes) {
   ASSERT_TRUE(fd);
   std::string line = "PROXY TCP6 2001:db8::5 2001:db8::1 5000 2222\r\n";
   ASSERT_TRUE(c.write(line.substr(0, 20)));
-  // Consumed, though the header is not complete yet.
+  // Delivered first (on loopback, acknowledged means in the server's
+  // receive queue), then consumed, though the header is not complete yet.
   auto end = std::chrono::steady_clock::now() + must;
+  int unacked = -1;
+  while ((::ioctl(c.fd(), SIOCOUTQ, &unacked) != 0 || unacked != 0) && std::chrono::steady_clock::now() < end) {
+    std::this_thread::yield();
+  }
+  ASSERT_EQ(unacked, 0) << "the first part never reached the server";
   while (queued_bytes(fd->fd) != 0 && std::chrono::steady_clock::now() < end) {
     std::this_thread::yield();
   }
@@ -162,6 +169,23 @@ TEST_F(proxy_recv, half_a_header_then_a_close_gives_closed) {
   ASSERT_TRUE(o);
   ASSERT_FALSE(o->header);
   EXPECT_EQ(o->header.error(), errc::closed);
+}
+
+TEST_F(proxy_recv, a_datagram_socket_is_refused_as_invalid) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, fds), 0);
+  auto a = so::open(fds[0], {.dup = false});
+  ASSERT_TRUE(a);
+  ::close(fds[1]);
+  pid me = mb().self();
+  spawn([s = *a, me]() -> proc {
+    auto r = co_await recv_proxy_header(s, must);
+    send(me, header_outcome{std::move(r), {}});
+  });
+  auto o = mb().receive<header_outcome>(must);
+  ASSERT_TRUE(o);
+  ASSERT_FALSE(o->header);
+  EXPECT_EQ(o->header.error(), errc::invalid);
 }
 
 }  // namespace

@@ -115,27 +115,34 @@ void scheduler::run() {
     }
     run_end_hooks();
     arm_deferred_timers();
-    bool waiting_for_others = false;
     if (shutting_down_ && live_.load(std::memory_order_acquire) == 0 && runq_head_ == nullptr && remote_.empty() &&
         !loop_->has_pending_work()) {
       // Done here; the thread ends once every scheduler is (see quiet()).
       // What another scheduler's process posted or sent here before its
       // scheduler became quiet is seen by the checks after all_quiet.
-      quiet_.store(true, std::memory_order_seq_cst);
+      if (!quiet_.exchange(true, std::memory_order_seq_cst)) {
+        wake_others();  // one of them may be waiting for this one
+      }
       if (all_quiet() && remote_.empty() && !loop_->has_pending_work()) {
         break;
       }
-      waiting_for_others = true;
     } else if (shutting_down_) {
       quiet_.store(false, std::memory_order_seq_cst);
     }
-    // 3. io, timers, posted tasks: wait only with nothing to run (and
-    // while the others stop, a millisecond at a time: nothing wakes this
-    // thread when they are done)
+    // 3. io, timers, posted tasks: wait only with nothing to run (a quiet
+    // scheduler waiting for the others is woken by each that becomes quiet)
     bool idle = runq_head_ == nullptr && remote_.empty();
-    (void)loop_->run_once(waiting_for_others ? std::optional(std::chrono::milliseconds(1))
-                          : idle             ? std::nullopt
-                                             : std::optional(std::chrono::milliseconds(0)));
+    (void)loop_->run_once(idle ? std::nullopt : std::optional(std::chrono::milliseconds(0)));
+  }
+}
+
+void scheduler::wake_others() noexcept {
+  if (runtime_state* st = current_state()) {
+    for (const auto& s : st->schedulers) {
+      if (s.get() != this) {
+        s->loop_->wake();
+      }
+    }
   }
 }
 

@@ -53,9 +53,10 @@ class scheduler final : private reactor::io_handler, private reactor::timer_hand
 
   /// After a stop request: every process here has ended and nothing is
   /// queued for this scheduler. Its thread ends once every scheduler of the
-  /// runtime is quiet; until then a process still running on another one
-  /// may spawn here (or post here), and what comes is ended here, so that
-  /// nothing is left for a loop that no longer runs. @threadsafe
+  /// runtime is quiet (each wakes the others when it becomes quiet); until
+  /// then a process still running on another one may spawn here (or post
+  /// here), and what comes is ended here, so that nothing is left for a
+  /// loop that no longer runs. @threadsafe
   bool quiet() const noexcept { return quiet_.load(std::memory_order_seq_cst); }
 
   // -- owner thread -------------------------------------------------------------
@@ -121,6 +122,8 @@ class scheduler final : private reactor::io_handler, private reactor::timer_hand
   void kill_all() noexcept;
   /// Whether every scheduler of the runtime is quiet().
   static bool all_quiet() noexcept;
+  /// Wakes every other scheduler's loop (this one just became quiet).
+  void wake_others() noexcept;
   void run_end_hooks() noexcept;
   /// Puts the receive timeouts deferred during the run phase on the wheel.
   void arm_deferred_timers() noexcept;

@@ -105,12 +105,14 @@ struct proxy_parse {
 [[nodiscard]] proxy_parse parse_proxy_header(std::span<const std::byte> bytes);
 
 /// Encodes `h` as a header of `h.version` (for a client or a proxy written
-/// with otpnet, and for tests). Version 1 says UNKNOWN when `h.local` or
-/// when the addresses are not both inet or both inet6; version 2 writes
-/// the TLVs in order, and fills the value of a CRC32C TLV (4 bytes) with
-/// the header's checksum. Errors: invalid (version not 1 or 2; source and
-/// destination of different families, or only one of them, when not
-/// local), emsgsize (v2: more than 65535 bytes after the fixed part).
+/// with otpnet, and for tests). Version 1 says UNKNOWN when `h.local`, for
+/// a datagram transport, or when the addresses are not both inet or both
+/// inet6; version 2 writes the TLVs in order, and fills the value of a
+/// CRC32C TLV (4 bytes) with the header's checksum; a non-local header
+/// whose transport is unspec is written as a stream. Errors: invalid
+/// (version not 1 or 2; source and destination of different families, or
+/// only one of them, when not local; a CRC32C TLV of other than 4 bytes,
+/// or two), emsgsize (v2: more than 65535 bytes after the fixed part).
 [[nodiscard]] result<std::vector<std::byte>> encode_proxy_header(const proxy_header& h);
 
 /// Reads the PROXY header the connection starts with, consuming exactly its
@@ -118,8 +120,10 @@ struct proxy_parse {
 /// before it takes its connection). Errors: bad_proxy_header (not a PROXY
 /// header, or a malformed one; a report line says what was wrong and from
 /// whom), timeout, closed (the peer closed before the header's end),
-/// econnreset and the socket's other receive errors. The caller closes
-/// the connection on error.
+/// invalid (not a stream socket), econnreset and the socket's other
+/// receive errors. The caller closes the connection on error. (The peeks
+/// count in the socket's read counters: the header's bytes are counted
+/// twice there.)
 task<result<proxy_header>> recv_proxy_header(socket::socket s, std::chrono::milliseconds timeout);
 /// The same for a listener's connection (its peer names it in reports).
 task<result<proxy_header>> recv_proxy_header(const connection& c, std::chrono::milliseconds timeout);
