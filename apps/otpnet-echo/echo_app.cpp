@@ -19,7 +19,10 @@ application::spec make_app(const echo_config& c) {
     listener::listener_options o;
     o.name = "echo";
     o.registered_name = listener_name;
-    o.addresses = {c.bind};
+    if (c.sockets.empty()) {
+      o.addresses = {c.bind};
+    }
+    o.sockets = c.sockets;
     o.socket_options = {.active = gen_tcp::passive,
                         .packet = c.packet,
                         .packet_size = c.packet_size,
@@ -61,12 +64,14 @@ application::spec make_app(const echo_config& c) {
     listener_spec.restart = restart_type::permanent;
     listener_spec.shutdown = 2000ms;
 
-    // The tutorial's order is the listener, then its supervisor. With a
-    // supervisor per acceptor they come first (ranch's order), so that no
-    // acceptor takes a connection before its supervisor is registered, and
-    // on shutdown (the reverse order) accepting stops before they do.
+    // The client supervisors first, then the listener (ranch's order; the
+    // tutorial's is the other way round): no acceptor takes a connection
+    // before its supervisor is registered, which matters when clients wait
+    // already as the server starts (socket activation starts it because
+    // one came), and on shutdown (the reverse order) accepting stops before
+    // they do.
     std::vector<child_spec> children = std::move(clients);
-    children.insert(per_acceptor ? children.end() : children.begin(), std::move(listener_spec));
+    children.push_back(std::move(listener_spec));
     start_options top;
     top.name = "tcp_server_sup";
     return supervisor::start_link(

@@ -21,11 +21,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace otpnet::echo {
 
 struct echo_config {
   otpnet::socket::address bind = otpnet::socket::address::inet_any(2222);
+  /// Listen sockets systemd passed: served instead of `bind` when any.
+  std::vector<otpnet::socket::socket> sockets;
   gen_tcp::packet_type packet = gen_tcp::packet_type::u2;
   std::uint32_t packet_size = 0;
   std::size_t max_connections = 0;

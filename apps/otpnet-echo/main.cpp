@@ -13,6 +13,7 @@
 #include <otpnet/behaviours/config.hpp>
 #include <otpnet/behaviours/logger.hpp>
 #include <otpnet/behaviours/sync_wait.hpp>
+#include <otpnet/listener/inherited.hpp>
 #include <otpnet/listener/tcp_listener.hpp>
 #include <otpnet/runtime/mailbox.hpp>
 #include <otpnet/runtime/runtime.hpp>
@@ -33,6 +34,7 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -73,7 +75,10 @@ config_schema schema() {
       .add_bool("proxy_protocol", false,
                 "each connection starts with a PROXY protocol header (v1 or v2, from HAProxy or a load balancer); "
                 "the client it names is the one logged")
-      .add_duration("proxy_timeout", 5s, "a connection whose PROXY header has not come within this is closed");
+      .add_duration("proxy_timeout", 5s, "a connection whose PROXY header has not come within this is closed")
+      .add_bool("systemd_sockets", true,
+                "accept on the listen sockets systemd passes (socket activation: LISTEN_FDS), when it passes any, "
+                "instead of binding bind and port");
   return s;
 }
 
@@ -91,7 +96,33 @@ struct program {
   log_format format = log_format::text;
   unsigned schedulers = 0;
   std::string backend;
+  bool systemd_sockets = true;
+  /// Where the sockets systemd passed listen (empty: none passed).
+  std::vector<socket::address> inherited;
 };
+
+/// Takes the listen sockets systemd passed, if any (before any thread
+/// starts: the environment is read and cleared). An error is the line to
+/// exit with.
+tl::expected<void, std::string> take_inherited(program& p) {
+  if (!p.systemd_sockets) {
+    return {};
+  }
+  auto got = listener::inherited_sockets();
+  if (!got) {
+    return tl::unexpected<std::string>("systemd sockets (LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES): " +
+                                       format_error(got.error()));
+  }
+  for (const auto& s : *got) {
+    if (!s.listening) {
+      return tl::unexpected<std::string>("systemd sockets: " + s.address.to_string() +
+                                         " does not listen (a stream socket with Accept=no is needed)");
+    }
+    p.ec.sockets.push_back(s.sock);
+    p.inherited.push_back(s.address);
+  }
+  return {};
+}
 
 tls::verify_mode verify_of(const std::string& s) {
   if (s == "required") {
@@ -148,6 +179,7 @@ tl::expected<program, std::string> program_of(const config& cfg) {
   p.ec.handler.active_true = cfg.get_string("active") == "true";
   p.ec.handler.tls = *ctx;
   p.ec.handler.handshake_timeout = cfg.get_duration("tls.handshake_timeout");
+  p.systemd_sockets = cfg.get_bool("systemd_sockets");
   p.ec.handler.proxy_protocol = cfg.get_bool("proxy_protocol");
   p.ec.handler.proxy_timeout = cfg.get_duration("proxy_timeout");
   tls::set_handshake_limit(static_cast<std::size_t>(cfg.get_int("tls.max_handshakes")));
@@ -230,8 +262,14 @@ int run(const program& p, const echo::held_log& held, echo::signal_set& sigs) {
   }
   auto info = sync_wait(listener::info(echo::listener_name));
   std::uint16_t bound = info && !info->ports.empty() ? info->ports.front().port : p.ec.bind.port();
-  std::cout << "listening on " << p.ec.bind.with_port(bound).to_string() << (p.ec.handler.tls ? " (TLS)" : "")
-            << std::endl;
+  if (p.inherited.empty()) {
+    std::cout << "listening on " << p.ec.bind.with_port(bound).to_string() << (p.ec.handler.tls ? " (TLS)" : "")
+              << std::endl;
+  }
+  for (const socket::address& a : p.inherited) {
+    std::cout << "listening on " << a.to_string() << (p.ec.handler.tls ? " (TLS)" : "") << " (from systemd)"
+              << std::endl;
+  }
   // The port file comes last: whoever waits for it finds the line above
   // already written.
   if (!p.port_file.empty()) {
@@ -272,6 +310,9 @@ int run_main(int argc, char** argv) {
   auto p = program_of(*cfg);
   if (!p) {
     return fail_startup(p.error());
+  }
+  if (auto t = take_inherited(*p); !t) {
+    return fail_startup(t.error());
   }
   echo::held_log held;
   if (auto r = logger::configure({.format = p->format, .sink = held.sink()}); !r) {

@@ -9,6 +9,21 @@ namespace otpnet::gen_tcp {
 
 namespace so = otpnet::socket;
 
+namespace {
+
+// Set once on the listen socket for every connection: an accepted socket
+// starts with the listen socket's. One that fails is set per connection
+// instead.
+void set_carried(const so::socket& s, listen_socket& ls) {
+  const effective_options& o = ls.opts;
+  ls.carried.nodelay = o.nodelay && so::setopt(s, so::opt::tcp::nodelay, true);
+  ls.carried.keepalive = o.keepalive && so::setopt(s, so::opt::socket::keepalive, true);
+  ls.carried.recbuf = o.recbuf > 0 && so::setopt(s, so::opt::socket::rcvbuf, o.recbuf) ? o.recbuf : 0;
+  ls.carried.sndbuf = o.sndbuf > 0 && so::setopt(s, so::opt::socket::sndbuf, o.sndbuf) ? o.sndbuf : 0;
+}
+
+}  // namespace
+
 result<listen_socket> listen(const so::address& addr, const options& opts) {
   listen_socket ls;
   if (!ls.opts.apply(opts)) {
@@ -20,6 +35,7 @@ result<listen_socket> listen(const so::address& addr, const options& opts) {
     return fail(s.error());
   }
   if (addr.family() != so::domain::local) {
+    set_carried(*s, ls);
     if (ls.opts.reuseaddr) {
       (void)so::setopt(*s, so::opt::socket::reuseaddr, true);
     }
@@ -33,13 +49,6 @@ result<listen_socket> listen(const so::address& addr, const options& opts) {
         return fail(r.error());
       }
     }
-    // Set once here for every connection: an accepted socket starts with
-    // the listen socket's. One that fails is set per connection instead.
-    const effective_options& o = ls.opts;
-    ls.carried.nodelay = o.nodelay && so::setopt(*s, so::opt::tcp::nodelay, true);
-    ls.carried.keepalive = o.keepalive && so::setopt(*s, so::opt::socket::keepalive, true);
-    ls.carried.recbuf = o.recbuf > 0 && so::setopt(*s, so::opt::socket::rcvbuf, o.recbuf) ? o.recbuf : 0;
-    ls.carried.sndbuf = o.sndbuf > 0 && so::setopt(*s, so::opt::socket::sndbuf, o.sndbuf) ? o.sndbuf : 0;
   }
   auto port = so::bind(*s, addr);
   if (!port) {
@@ -55,6 +64,31 @@ result<listen_socket> listen(const so::address& addr, const options& opts) {
 
 result<listen_socket> listen(std::uint16_t port, const options& opts) {
   return listen(so::address::inet_any(port), opts);
+}
+
+result<listen_socket> listen_on(so::socket s, const options& opts) {
+  listen_socket ls;
+  if (!ls.opts.apply(opts)) {
+    return fail(errc::invalid);
+  }
+  auto listening = so::getopt(s, so::opt::socket::acceptconn);
+  if (!listening) {
+    return fail(listening.error() == errc::closed ? errc::closed : errc::invalid);
+  }
+  auto kind = so::getopt(s, so::opt::socket::type);
+  if (!*listening || !kind || *kind != so::type::stream) {
+    return fail(errc::invalid);
+  }
+  auto here = so::sockname(s);
+  if (!here) {
+    return fail(here.error());
+  }
+  if (here->family() == so::domain::inet || here->family() == so::domain::inet6) {
+    set_carried(s, ls);
+  }
+  ls.port = here->port();
+  ls.sock = std::move(s);
+  return ls;
 }
 
 result<socket> adopt(so::socket raw, const effective_options& opts, const socket_defaults& start) {

@@ -188,16 +188,32 @@ result<std::uint16_t> acceptor::add_port(const so::address& addr, const gen_tcp:
   if (!ls) {
     return fail(ls.error());
   }
+  return take_listen(*ls, addr.with_port(ls->port));
+}
+
+result<std::uint16_t> acceptor::add_socket(so::socket s, const gen_tcp::options& opts) {
+  auto ls = gen_tcp::listen_on(std::move(s), opts);
+  if (!ls) {
+    return fail(ls.error());
+  }
+  auto here = so::sockname(ls->sock);
+  if (!here) {
+    return fail(here.error());
+  }
+  return take_listen(*ls, *here);
+}
+
+result<std::uint16_t> acceptor::take_listen(const gen_tcp::listen_socket& ls, const so::address& addr) {
   // Owned by this process, watched by its scheduler.
-  if (auto r = so::co::adopt(ls->sock); !r) {
+  if (auto r = so::co::adopt(ls.sock); !r) {
     return fail(r.error());
   }
   port_state p;
-  p.sock = ls->sock;
-  p.opts = ls->opts;
-  p.carried = ls->carried;
-  p.addr = addr.with_port(ls->port);
-  p.port = ls->port;
+  p.sock = ls.sock;
+  p.opts = ls.opts;
+  p.carried = ls.carried;
+  p.addr = addr;
+  p.port = ls.port;
   p.id = next_id_++;
   p.handle = so::make_select_handle();
   if (reactor::event_loop* loop = otpnet::detail::current_loop()) {

@@ -78,6 +78,12 @@ class server : public gen_nb_server<server> {
         return stop(exit_reason::other(format_error(port.error()) + " (" + a.to_string() + ")"));
       }
     }
+    for (const auto& s : o_.sockets) {
+      auto port = add_listen_socket(s);
+      if (!port) {
+        return stop(exit_reason::other(format_error(port.error()) + " (an inherited socket)"));
+      }
+    }
     return ok();
   }
 
@@ -316,6 +322,9 @@ class group : public gen_server::behaviour<group> {
       a.socket_options.reuseport = true;
       a.max_connections = shares[i];
       a.addresses.clear();
+      if (i != 0) {
+        a.sockets.clear();  // one owner each: the first acceptor's
+      }
       for (const auto& addr : addrs) {
         // A local path has no SO_REUSEPORT: the first acceptor takes it.
         if (i == 0 || addr.family() != otpnet::socket::domain::local) {

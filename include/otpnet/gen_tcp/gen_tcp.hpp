@@ -39,6 +39,12 @@ struct listen_socket {
 result<listen_socket> listen(const otpnet::socket::address& addr, const options& opts = {});
 /// Listens on 0.0.0.0:port (port 0: any).
 result<listen_socket> listen(std::uint16_t port, const options& opts = {});
+/// Takes a socket that listens already (one systemd passed, or a parent
+/// process: listener::inherited_sockets) as it is: its address, port and
+/// backlog stay; the options its connections start with (nodelay,
+/// keepalive, buffers) are set on it as listen sets them. Errors: invalid
+/// (not a listening stream socket, or bad options), closed.
+result<listen_socket> listen_on(otpnet::socket::socket s, const options& opts = {});
 
 /// Accepts a connection, owned by the calling process (which must be one).
 /// Errors: timeout, closed (listener closed), emfile/enfile, ...

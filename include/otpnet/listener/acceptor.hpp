@@ -102,6 +102,13 @@ class acceptor {
   /// (the chosen one for port 0; 0 for a local path). Errors: eaddrinuse,
   /// eacces, invalid (bad options), emfile.
   result<std::uint16_t> add_port(const otpnet::socket::address& addr, const gen_tcp::options& opts);
+  /// Accepts on `s`, a socket that listens already (inherited_sockets:
+  /// systemd's socket activation), with `opts` for its connections; returns
+  /// its port (0 for a local path). Closing it (remove_port, a drain) closes
+  /// this process's descriptor only: a socket systemd or another process
+  /// still holds goes on queueing clients for whoever accepts next.
+  /// Errors: invalid (not a listening stream socket), closed.
+  result<std::uint16_t> add_socket(otpnet::socket::socket s, const gen_tcp::options& opts);
   /// Closes every listen socket bound to port number `port` (IPv4 and IPv6
   /// alike); their live connections stay. False if there was none.
   bool remove_port(std::uint16_t port);
@@ -153,6 +160,8 @@ class acceptor {
 
  private:
   class kernel_accept;
+  /// Adopts `ls` (bound to `addr`) and starts accepting on it.
+  result<std::uint16_t> take_listen(const gen_tcp::listen_socket& ls, const otpnet::socket::address& addr);
   struct port_state {
     otpnet::socket::socket sock;
     gen_tcp::effective_options opts;

@@ -50,6 +50,11 @@ class gen_nb_server : public gen_server::behaviour<Self> {
   result<std::uint16_t> add_listen_port(const otpnet::socket::address& addr) {
     return acceptor_.add_port(addr, self_().sock_opts());
   }
+  /// Accepts on a socket that listens already (inherited_sockets), with
+  /// sock_opts() for its connections; its port.
+  result<std::uint16_t> add_listen_socket(const otpnet::socket::socket& s) {
+    return acceptor_.add_socket(s, self_().sock_opts());
+  }
   /// Stops listening on every socket bound to port number `port`; their
   /// connections stay.
   bool remove_listen_port(std::uint16_t port) { return acceptor_.remove_port(port); }

@@ -38,6 +38,12 @@ struct listener_options {
   /// Registered name of the listener process (empty: none).
   std::string registered_name;
   std::vector<otpnet::socket::address> addresses;
+  /// Sockets that listen already, accepted on as they are (systemd's socket
+  /// activation: inherited_sockets). With several acceptors, the first
+  /// accepts on them. A drain closes this process's descriptor of each:
+  /// while systemd holds its own, clients that come meanwhile wait in the
+  /// backlog for the next instance instead of being refused.
+  std::vector<otpnet::socket::socket> sockets;
   gen_tcp::options socket_options;
   /// 0: no limit. A hard limit over all acceptors together.
   std::size_t max_connections = 0;

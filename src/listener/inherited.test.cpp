@@ -1,0 +1,171 @@
+// Socket activation: the environment systemd sets, read with the
+// descriptors put at numbers of the test's choosing (systemd's start at 3,
+// which a test process cannot spare), and a listener accepting on a socket
+// that listens already.
+#include <otpnet/listener/inherited.hpp>
+
+#include "listener/harness.test.hpp"
+
+#include <fcntl.h>
+
+namespace otpnet::listener::test {
+namespace {
+
+/// Descriptors moved to `first`, `first` + 1, ... (as systemd passes them),
+/// closed at the end unless a test took them.
+class passed_fds {
+ public:
+  explicit passed_fds(int first) : first_(first) {}
+  passed_fds(const passed_fds&) = delete;
+  passed_fds& operator=(const passed_fds&) = delete;
+  ~passed_fds() {
+    for (int fd : fds_) {
+      ::close(fd);
+    }
+  }
+  /// Moves `fd` to the next number; false if it could not.
+  bool add(int fd) {
+    int at = first_ + static_cast<int>(fds_.size());
+    if (::dup2(fd, at) != at) {
+      return false;
+    }
+    ::close(fd);
+    fds_.push_back(at);
+    return true;
+  }
+  /// The sockets now own them: not closed here.
+  void taken() { fds_.clear(); }
+  std::string count() const { return std::to_string(fds_.size()); }
+  int at(std::size_t i) const { return fds_[i]; }
+
+ private:
+  int first_;
+  std::vector<int> fds_;
+};
+
+int listening_tcp(std::uint16_t* port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 16) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    return -1;
+  }
+  *port = ntohs(a.sin_port);
+  return fd;
+}
+
+constexpr int first = 700;  // far above what the test process has open
+std::string my_pid() { return std::to_string(::getpid()); }
+
+TEST(inherited_sockets, none_when_the_variables_are_not_for_this_process) {
+  auto none = detail::inherited_sockets_of(nullptr, nullptr, nullptr, first);
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+  auto other = detail::inherited_sockets_of("1", "2", nullptr, first);  // pid 1's, not ours
+  ASSERT_TRUE(other);
+  EXPECT_TRUE(other->empty());
+}
+
+TEST(inherited_sockets, a_listening_and_a_datagram_socket_with_their_names) {
+  passed_fds fds(first);
+  std::uint16_t port = 0;
+  ASSERT_TRUE(fds.add(listening_tcp(&port)));
+  ASSERT_TRUE(fds.add(::socket(AF_INET, SOCK_DGRAM, 0)));  // not close-on-exec, as passed
+  auto got = detail::inherited_sockets_of(my_pid().c_str(), fds.count().c_str(), "web:stats", first);
+  ASSERT_TRUE(got) << format_error(got.error());
+  fds.taken();
+  ASSERT_EQ(got->size(), 2U);
+  EXPECT_EQ((*got)[0].name, "web");
+  EXPECT_TRUE((*got)[0].listening);
+  EXPECT_EQ((*got)[0].address, so::address::inet_loopback(port));
+  EXPECT_EQ((*got)[0].sock.native_handle(), first);
+  EXPECT_EQ((*got)[1].name, "stats");
+  EXPECT_FALSE((*got)[1].listening);
+  for (const auto& s : *got) {
+    EXPECT_EQ(::fcntl(s.sock.native_handle(), F_GETFD) & FD_CLOEXEC, FD_CLOEXEC) << "a child would inherit it";
+  }
+}
+
+TEST(inherited_sockets, malformed_variables_are_invalid_and_take_nothing) {
+  passed_fds fds(first);
+  std::uint16_t port = 0;
+  ASSERT_TRUE(fds.add(listening_tcp(&port)));
+  for (auto [pid, count, names] : std::vector<std::tuple<std::string, std::string, const char*>>{
+           {my_pid(), "x", nullptr},     // not a number
+           {my_pid(), "-1", nullptr},    // negative
+           {my_pid(), "1025", nullptr},  // more than systemd passes
+           {"12ab", "1", nullptr},       // a pid that is not a number
+           {my_pid(), "1", "a:b"},       // two names for one descriptor
+       }) {
+    auto r = detail::inherited_sockets_of(pid.c_str(), count.c_str(), names, first);
+    ASSERT_FALSE(r) << pid << " " << count;
+    EXPECT_EQ(r.error(), errc::invalid);
+  }
+  EXPECT_NE(::fcntl(fds.at(0), F_GETFD), -1) << "a refused call closed a descriptor";
+}
+
+TEST(inherited_sockets, a_descriptor_that_is_closed_or_not_a_socket_takes_none) {
+  passed_fds fds(first);
+  std::uint16_t port = 0;
+  ASSERT_TRUE(fds.add(listening_tcp(&port)));
+  auto gap = detail::inherited_sockets_of(my_pid().c_str(), "2", nullptr, first);  // first + 1 is not open
+  ASSERT_FALSE(gap);
+  EXPECT_EQ(gap.error(), errc::ebadf);
+  int p[2];
+  ASSERT_EQ(::pipe(p), 0);
+  ::close(p[1]);
+  ASSERT_TRUE(fds.add(p[0]));  // systemd's ListenFIFO= passes such
+  auto fifo = detail::inherited_sockets_of(my_pid().c_str(), "2", nullptr, first);
+  ASSERT_FALSE(fifo);
+  EXPECT_EQ(fifo.error(), errc::enotsock);
+  EXPECT_NE(::fcntl(fds.at(0), F_GETFD), -1) << "the socket before them was taken and closed";
+}
+
+// A listener accepting on a socket that listened already: its port is the
+// socket's, and a drain closes only the listener's descriptor, so a client
+// that comes after it waits in the backlog of the socket the "manager"
+// still holds, for the next listener.
+TEST_F(listener_test, a_listener_accepts_on_a_socket_that_listens_already) {
+  std::uint16_t port = 0;
+  int fd = listening_tcp(&port);
+  ASSERT_GE(fd, 0);
+  auto manager = so::open(fd, {.dup = false});  // what systemd keeps
+  ASSERT_TRUE(manager);
+  auto passed = so::open(::dup(fd), {.dup = false});
+  ASSERT_TRUE(passed);
+  listener_options o = raw_options();
+  o.addresses.clear();
+  o.sockets = {*passed};
+  ASSERT_TRUE(start_tree(o));
+  EXPECT_EQ(first_port(), port);
+  peer c = peer::connect_port(port);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c.echo("inherited"), "inherited");
+  c.close();
+  auto d = sync_wait(listener::drain("lst", must));
+  ASSERT_TRUE(d);
+  peer later = peer::connect_port(port, must);
+  EXPECT_TRUE(later) << "the drain refused a client: the socket was shut, not just closed here";
+  EXPECT_EQ(later.end_state(quiet), "open") << "nobody accepts until the next listener";
+}
+
+TEST_F(listener_test, a_socket_that_does_not_listen_is_refused_as_invalid) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  auto s = so::open(fd, {.dup = false});
+  ASSERT_TRUE(s);
+  auto ls = gen_tcp::listen_on(*s);
+  ASSERT_FALSE(ls);
+  EXPECT_EQ(ls.error(), errc::invalid);
+  listener_options o = raw_options();
+  o.addresses.clear();
+  o.sockets = {*s};
+  auto r = start_tree(o);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_NE(r.reason().to_string().find("invalid"), std::string::npos) << r.reason().to_string();
+}
+
+}  // namespace
+}  // namespace otpnet::listener::test

@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""File: tests/integration/socket_activation.py
+
+otpnet-echo started as systemd starts a socket-activated service: the test
+plays systemd, holding a listening socket on 127.0.0.1 and passing it as
+descriptor 3 with LISTEN_PID (the child's own pid, set by `sh -c 'exec'`),
+LISTEN_FDS and LISTEN_FDNAMES. Checked:
+  - the server accepts on the passed socket and says so ("from systemd");
+  - a restart loses no client: while no instance runs, a client connects
+    and sends a frame (the kernel queues it on the held socket); the next
+    instance answers it; and while an old instance drains, a new one serves
+    the clients that come;
+  - a LISTEN_PID of another process is ignored (the server binds its own);
+  - a passed socket that does not listen is one line and a non-zero exit.
+Loopback only; every wait bounded; children ended by their pids.
+
+  python3 socket_activation.py --echo PATH
+"""
+
+import argparse
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+BOUND = 20.0
+
+
+def wait_until(pred, what):
+    end = time.monotonic() + BOUND
+    while time.monotonic() < end:
+        if pred():
+            return
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting for " + what)
+
+
+class instance:
+    """otpnet-echo with `sock` as descriptor 3 and the activation variables."""
+
+    def __init__(self, echo, sock, work, tag, listen_pid=None, extra=()):
+        self.out_path = os.path.join(work, tag + ".out")
+        self.out = open(self.out_path, "w+")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OTPNET_") and not k.startswith("LISTEN_")}
+        env["LISTEN_FDS"] = "1"
+        env["LISTEN_FDNAMES"] = "echo"
+        fd = sock.fileno()
+        # The shell moves the socket to descriptor 3 and puts its own pid,
+        # which exec keeps, in LISTEN_PID: as systemd does after its fork.
+        move = "" if fd == 3 else "exec 3<&%d %d<&-; " % (fd, fd)
+        pid_part = "LISTEN_PID=$$" if listen_pid is None else "LISTEN_PID=%d" % listen_pid
+        self.proc = subprocess.Popen(
+            ["sh", "-c", move + 'export %s; exec "$0" "$@"' % pid_part, echo, "--bind", "127.0.0.1", "--port", "0",
+             "--drain-timeout", "20s"] + list(extra),
+            stdout=self.out, stderr=subprocess.STDOUT, env=env, pass_fds=(fd,))
+
+    def text(self):
+        return open(self.out_path).read()
+
+    def wait_line(self, needle):
+        wait_until(lambda: needle in self.text() or self.proc.poll() is not None, "'%s'" % needle)
+        if needle not in self.text():
+            raise AssertionError("no '%s'; it said:\n%s" % (needle, self.text()))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=BOUND)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def frame(body):
+    return struct.pack(">H", len(body)) + body
+
+
+def read_frame(s):
+    def exact(n):
+        out = b""
+        while len(out) < n:
+            chunk = s.recv(n - len(out))
+            if not chunk:
+                raise AssertionError("closed after %d of %d bytes" % (len(out), n))
+            out += chunk
+        return out
+    (n,) = struct.unpack(">H", exact(2))
+    return exact(n)
+
+
+def connect(port):
+    s = socket.create_connection(("127.0.0.1", port), timeout=BOUND)
+    return s
+
+
+def echo_ok(s, body):
+    s.sendall(frame(body))
+    got = read_frame(s)
+    if got != body:
+        raise AssertionError("sent %r, got %r" % (body, got))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--echo", required=True)
+    args = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="otpnet-activation-")
+    spare = socket.socket()  # (so that the held socket is not descriptor 3: the move to 3 is exercised)
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    held.listen(64)
+    port = held.getsockname()[1]
+    running = []
+    try:
+        # 1. Served on the passed socket.
+        a = instance(args.echo, held, work, "a")
+        running.append(a)
+        a.wait_line("listening on 127.0.0.1:%d (from systemd)" % port)
+        c1 = connect(port)
+        echo_ok(c1, b"first")
+
+        # 2. A restart with no instance running: the client that comes in
+        # between waits in the backlog and is answered by the next one.
+        c1.close()
+        a.stop()
+        if a.proc.returncode != 0:
+            raise AssertionError("a: exit %s\n%s" % (a.proc.returncode, a.text()))
+        between = connect(port)
+        between.sendall(frame(b"between"))
+        b = instance(args.echo, held, work, "b")
+        running.append(b)
+        b.wait_line("(from systemd)")
+        between.settimeout(BOUND)
+        if read_frame(between) != b"between":
+            raise AssertionError("the client that came between instances was not answered")
+
+        # 3. An old instance draining while the new one serves.
+        old = connect(port)
+        echo_ok(old, b"old")  # (b serves it)
+        c = instance(args.echo, held, work, "c")
+        running.append(c)
+        c.wait_line("(from systemd)")
+        b.proc.send_signal(signal.SIGTERM)
+        b.wait_line("draining")
+        for i in range(5):
+            s = connect(port)
+            echo_ok(s, b"new %d" % i)  # c serves them while b drains
+            s.close()
+        echo_ok(old, b"still")  # b finishes what it has
+        old.close()
+        between.close()  # b's other client: its drain then ends at once
+        b.proc.wait(timeout=BOUND)
+        if "drained: 2 finished, 0 stopped" not in b.text():
+            raise AssertionError("b's drain:\n" + b.text())
+
+        # 4. LISTEN_PID of another process: ignored, the server binds its own.
+        d = instance(args.echo, held, work, "d", listen_pid=1)
+        running.append(d)
+        d.wait_line("listening on 127.0.0.1:")
+        if "from systemd" in d.text():
+            raise AssertionError("took sockets meant for another process:\n" + d.text())
+        d.stop()
+
+        # 5. A passed socket that does not listen.
+        plain = socket.socket()
+        e = instance(args.echo, plain, work, "e")
+        running.append(e)
+        e.proc.wait(timeout=BOUND)
+        if e.proc.returncode == 0 or "does not listen" not in e.text():
+            raise AssertionError("a socket that does not listen: exit %s\n%s" % (e.proc.returncode, e.text()))
+        plain.close()
+        print("ok: served on the passed socket, no client lost across restarts")
+        return 0
+    except (AssertionError, OSError) as err:
+        print("FAILED:", err)
+        for r in running:
+            print("-- %s --\n%s" % (r.out_path, r.text()))
+        return 1
+    finally:
+        for r in running:
+            r.stop()
+        held.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
