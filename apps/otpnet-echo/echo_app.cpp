@@ -2,6 +2,7 @@
 
 #include <otpnet/behaviours/supervisor.hpp>
 #include <otpnet/listener/tcp_listener.hpp>
+#include <otpnet/observe/admin.hpp>
 
 #include <chrono>
 #include <memory>
@@ -72,6 +73,14 @@ application::spec make_app(const echo_config& c) {
     // they do.
     std::vector<child_spec> children = std::move(clients);
     children.push_back(std::move(listener_spec));
+    if (c.admin) {
+      observe::admin_options a;
+      a.name = admin_name;
+      a.address = *c.admin;
+      a.what.listeners = {listener_name};
+      a.what.supervisors = {"tcp_server_sup"};
+      children.push_back(observe::admin_child_spec(std::move(a)));
+    }
     start_options top;
     top.name = "tcp_server_sup";
     return supervisor::start_link(

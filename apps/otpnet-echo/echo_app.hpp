@@ -20,6 +20,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,9 @@ struct echo_config {
   otpnet::socket::address bind = otpnet::socket::address::inet_any(2222);
   /// Listen sockets systemd passed: served instead of `bind` when any.
   std::vector<otpnet::socket::socket> sockets;
+  /// The admin HTTP endpoint's address (/metrics, /tree, /healthz, /), in
+  /// the server's tree after the listener; none: no endpoint.
+  std::optional<otpnet::socket::address> admin;
   gen_tcp::packet_type packet = gen_tcp::packet_type::u2;
   std::uint32_t packet_size = 0;
   std::size_t max_connections = 0;
@@ -41,6 +45,9 @@ struct echo_config {
 
 /// The application spec of the echo server.
 application::spec make_app(const echo_config& c);
+
+/// The admin endpoint's name (its listener is registered as admin_listener).
+inline constexpr const char* admin_name = "admin";
 
 /// The listener's registered name.
 inline constexpr const char* listener_name = "tcp_listener";

@@ -76,6 +76,9 @@ config_schema schema() {
                 "each connection starts with a PROXY protocol header (v1 or v2, from HAProxy or a load balancer); "
                 "the client it names is the one logged")
       .add_duration("proxy_timeout", 5s, "a connection whose PROXY header has not come within this is closed")
+      .add_string("admin", "",
+                  "serve the admin HTTP endpoint (/metrics for Prometheus, /tree, /healthz, / a live tree page) "
+                  "on this address:port, e.g. 127.0.0.1:9090 (empty: none; it has no authentication)")
       .add_bool("systemd_sockets", true,
                 "accept on the listen sockets systemd passes (socket activation: LISTEN_FDS), when it passes any, "
                 "instead of binding bind and port");
@@ -100,6 +103,31 @@ struct program {
   /// Where the sockets systemd passed listen (empty: none passed).
   std::vector<socket::address> inherited;
 };
+
+/// "127.0.0.1:9090" or "[::1]:9090".
+std::optional<socket::address> address_and_port(std::string_view text) {
+  std::size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon + 1 == text.size()) {
+    return std::nullopt;
+  }
+  std::string_view host = text.substr(0, colon);
+  std::string_view port_text = text.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  unsigned port = 0;
+  for (char c : port_text) {
+    if (c < '0' || c > '9' || port > 6553) {
+      return std::nullopt;
+    }
+    port = port * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (port > 65535) {
+    return std::nullopt;
+  }
+  auto a = socket::address::parse(host, static_cast<std::uint16_t>(port));
+  return a ? std::optional(*a) : std::nullopt;
+}
 
 /// Takes the listen sockets systemd passed, if any (before any thread
 /// starts: the environment is read and cleared). An error is the line to
@@ -180,6 +208,14 @@ tl::expected<program, std::string> program_of(const config& cfg) {
   p.ec.handler.tls = *ctx;
   p.ec.handler.handshake_timeout = cfg.get_duration("tls.handshake_timeout");
   p.systemd_sockets = cfg.get_bool("systemd_sockets");
+  if (const std::string& admin = cfg.get_string("admin"); !admin.empty()) {
+    auto a = address_and_port(admin);
+    if (!a) {
+      return tl::unexpected<std::string>("config: key 'admin': not ADDRESS:PORT (127.0.0.1:9090, [::1]:9090): \"" +
+                                         admin + "\"");
+    }
+    p.ec.admin = *a;
+  }
   p.ec.handler.proxy_protocol = cfg.get_bool("proxy_protocol");
   p.ec.handler.proxy_timeout = cfg.get_duration("proxy_timeout");
   tls::set_handshake_limit(static_cast<std::size_t>(cfg.get_int("tls.max_handshakes")));
@@ -269,6 +305,11 @@ int run(const program& p, const echo::held_log& held, echo::signal_set& sigs) {
   for (const socket::address& a : p.inherited) {
     std::cout << "listening on " << a.to_string() << (p.ec.handler.tls ? " (TLS)" : "") << " (from systemd)"
               << std::endl;
+  }
+  if (p.ec.admin) {
+    auto admin = sync_wait(listener::info(std::string(echo::admin_name) + "_listener"));
+    std::uint16_t at = admin && !admin->ports.empty() ? admin->ports.front().port : p.ec.admin->port();
+    std::cout << "admin on " << p.ec.admin->with_port(at).to_string() << std::endl;
   }
   // The port file comes last: whoever waits for it finds the line above
   // already written.

@@ -1,0 +1,53 @@
+// File: otpnet/observe/metrics.hpp
+//
+// What a running otpnet program can tell about itself, as Prometheus
+// metrics and as JSON: the runtime (processes, each scheduler's backend
+// and counters), the socket registry, the listeners named, and the
+// supervision trees under the supervisors named (OTP's which_children,
+// recursively). Each call is made from a process and waits only for the
+// gen_server calls it makes (listener::info, which_children), never on a
+// scheduler thread.
+#pragma once
+
+#include <otpnet/runtime/proc.hpp>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace otpnet::observe {
+
+struct sources {
+  /// Registered names of tcp_listeners (listener::start_link's
+  /// registered_name): each gives its connections, limits and accept
+  /// failures by reason.
+  std::vector<std::string> listeners;
+  /// Registered names of the root supervisors of the trees to show.
+  std::vector<std::string> supervisors;
+  /// How long one supervisor may take to answer which_children: one that
+  /// does not is an "error" in the tree. (A listener answers info within
+  /// its own bound, listener::info's; one that does not is
+  /// otpnet_listener_up 0.)
+  std::chrono::milliseconds call_timeout{2000};
+};
+
+/// The metrics, in the text exposition format (prometheus.hpp):
+///   otpnet_processes, otpnet_sockets                                      gauges
+///   otpnet_scheduler_processes{scheduler,backend}                         gauge
+///   otpnet_scheduler_<counter>_total{scheduler,backend}                   counters (runtime::statistics)
+///   otpnet_listener_up{listener}                                          gauge, 1 when it answered
+///   otpnet_listener_active_connections{listener}, _max_connections,
+///   _suspended, _acceptors                                                gauges
+///   otpnet_listener_connections_total{listener}                           counter
+///   otpnet_listener_accept_failures_total{listener,reason}                counter
+/// From a process.
+task<std::string> metrics_text(sources s);
+
+/// The supervision trees as JSON: an array with one object per root,
+/// {"name", "pid", "children": [{"id", "pid" (null when not running),
+/// "type" ("worker" or "supervisor"), "restart", "restarting",
+/// "children" (a supervisor's)}]}, or {"name", "error"} for a root that
+/// did not answer. From a process.
+task<std::string> tree_json(sources s);
+
+}  // namespace otpnet::observe

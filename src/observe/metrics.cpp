@@ -1,0 +1,168 @@
+// Collecting the metrics and the trees: runtime::statistics and the socket
+// registry read directly, listeners and supervisors asked with calls
+// bounded by the sources' timeout.
+#include <otpnet/behaviours/supervisor.hpp>
+#include <otpnet/listener/tcp_listener.hpp>
+#include <otpnet/observe/metrics.hpp>
+#include <otpnet/observe/prometheus.hpp>
+#include <otpnet/runtime/runtime.hpp>
+#include <otpnet/socket/registry.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+
+namespace otpnet::observe {
+
+namespace {
+
+/// A counter name as a metric name's part: what the format does not allow
+/// becomes '_'.
+std::string metric_part(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    if (!ok) {
+      c = '_';
+    }
+  }
+  return out;
+}
+
+void runtime_metrics(exposition& out) {
+  out.family("otpnet_processes", "Live processes.", metric_type::gauge);
+  out.sample("otpnet_processes", {}, static_cast<std::uint64_t>(runtime::process_count()));
+  out.family("otpnet_sockets", "Sockets in the socket registry.", metric_type::gauge);
+  out.sample("otpnet_sockets", {}, static_cast<std::uint64_t>(otpnet::socket::number_of()));
+  std::vector<scheduler_statistics> all = runtime::statistics();
+  out.family("otpnet_scheduler_processes", "Live processes placed on each scheduler.", metric_type::gauge);
+  for (const auto& s : all) {
+    std::string index = std::to_string(s.index);
+    out.sample("otpnet_scheduler_processes", {{"scheduler", index}, {"backend", s.backend}},
+               static_cast<std::uint64_t>(s.processes));
+  }
+  // One family per counter name, its samples by scheduler.
+  std::map<std::string, std::vector<std::pair<const scheduler_statistics*, std::uint64_t>>> by_name;
+  for (const auto& s : all) {
+    for (const auto& [name, value] : s.counters) {
+      by_name[name].emplace_back(&s, value);
+    }
+  }
+  for (const auto& [name, samples] : by_name) {
+    std::string metric = "otpnet_scheduler_" + metric_part(name) + "_total";
+    out.family(metric, "The scheduler's " + name + " since the start (runtime::statistics).", metric_type::counter);
+    for (const auto& [s, value] : samples) {
+      std::string index = std::to_string(s->index);
+      out.sample(metric, {{"scheduler", index}, {"backend", s->backend}}, value);
+    }
+  }
+}
+
+task<void> listener_metrics(exposition& out, const sources& s) {
+  if (s.listeners.empty()) {
+    co_return;
+  }
+  out.family("otpnet_listener_up", "1 when the listener answered the scrape's info call.", metric_type::gauge);
+  std::vector<std::pair<std::string, listener::listener_info>> answered;
+  for (const auto& name : s.listeners) {
+    auto i = co_await listener::info(server_ref(name));
+    out.sample("otpnet_listener_up", {{"listener", name}}, std::uint64_t{i ? 1U : 0U});
+    if (i) {
+      answered.emplace_back(name, std::move(*i));
+    }
+  }
+  out.family("otpnet_listener_active_connections", "Connections the listener holds now.", metric_type::gauge);
+  for (const auto& [name, i] : answered) {
+    out.sample("otpnet_listener_active_connections", {{"listener", name}},
+               static_cast<std::uint64_t>(i.active_connections));
+  }
+  out.family("otpnet_listener_max_connections", "The listener's limit (0: none).", metric_type::gauge);
+  for (const auto& [name, i] : answered) {
+    out.sample("otpnet_listener_max_connections", {{"listener", name}}, static_cast<std::uint64_t>(i.max_connections));
+  }
+  out.family("otpnet_listener_suspended", "1 while the listener is suspended or drains.", metric_type::gauge);
+  for (const auto& [name, i] : answered) {
+    out.sample("otpnet_listener_suspended", {{"listener", name}}, std::uint64_t{i.suspended ? 1U : 0U});
+  }
+  out.family("otpnet_listener_acceptors", "Acceptor processes of the listener.", metric_type::gauge);
+  for (const auto& [name, i] : answered) {
+    out.sample("otpnet_listener_acceptors", {{"listener", name}}, static_cast<std::uint64_t>(i.acceptors));
+  }
+  out.family("otpnet_listener_connections_total", "Connections accepted since the start.", metric_type::counter);
+  for (const auto& [name, i] : answered) {
+    out.sample("otpnet_listener_connections_total", {{"listener", name}}, i.total_connections);
+  }
+  out.family("otpnet_listener_accept_failures_total", "Failed accepts since the start, by reason.",
+             metric_type::counter);
+  for (const auto& [name, i] : answered) {
+    for (const auto& [reason, n] : i.failures_by_reason) {
+      out.sample("otpnet_listener_accept_failures_total", {{"listener", name}, {"reason", reason}}, n);
+    }
+  }
+}
+
+const char* restart_name(restart_type r) {
+  switch (r) {
+    case restart_type::permanent:
+      return "permanent";
+    case restart_type::transient:
+      return "transient";
+    case restart_type::temporary:
+      return "temporary";
+  }
+  return "permanent";
+}
+
+/// The children of `sup`, recursively (depth-bounded: a tree deeper than
+/// this is cut with an "error").
+task<nlohmann::json> children_of(server_ref sup, std::chrono::milliseconds timeout, int depth) {
+  auto kids = co_await supervisor::which_children(std::move(sup), timeout);
+  if (!kids) {
+    co_return nlohmann::json{{"error", kids.error().to_string()}};
+  }
+  nlohmann::json list = nlohmann::json::array();
+  for (const supervisor::child_info& c : *kids) {
+    nlohmann::json node{{"id", c.id},
+                        {"pid", c.child ? nlohmann::json(c.child.to_string()) : nlohmann::json(nullptr)},
+                        {"type", c.type == child_type::supervisor ? "supervisor" : "worker"},
+                        {"restart", restart_name(c.restart)},
+                        {"restarting", c.restarting}};
+    if (c.type == child_type::supervisor && c.child) {
+      if (depth > 0) {
+        node["children"] = co_await children_of(server_ref(c.child), timeout, depth - 1);
+      } else {
+        node["children"] = nlohmann::json{{"error", "deeper than shown"}};
+      }
+    }
+    list.push_back(std::move(node));
+  }
+  co_return list;
+}
+
+}  // namespace
+
+task<std::string> metrics_text(sources s) {
+  exposition out;
+  runtime_metrics(out);
+  co_await listener_metrics(out, s);
+  co_return out.take();
+}
+
+task<std::string> tree_json(sources s) {
+  constexpr int max_depth = 16;
+  nlohmann::json roots = nlohmann::json::array();
+  for (const auto& name : s.supervisors) {
+    pid p = server_ref(name).resolve();
+    nlohmann::json root{{"name", name}, {"pid", p ? nlohmann::json(p.to_string()) : nlohmann::json(nullptr)}};
+    nlohmann::json kids = co_await children_of(server_ref(name), s.call_timeout, max_depth);
+    if (kids.is_object()) {
+      root["error"] = kids["error"];
+    } else {
+      root["children"] = std::move(kids);
+    }
+    roots.push_back(std::move(root));
+  }
+  co_return roots.dump();
+}
+
+}  // namespace otpnet::observe

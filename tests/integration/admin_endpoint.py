@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""File: tests/integration/admin_endpoint.py
+
+otpnet-echo with --admin 127.0.0.1:0: the admin HTTP endpoint, asked by
+Python's http.client and by raw sockets. Checked:
+  - /metrics parses line by line as the Prometheus text format (HELP and
+    TYPE before each family's samples, names and labels in the grammar),
+    and counts what the test did: 3 clients connected, connections_total,
+    listener_up 1, a process count;
+  - /tree is JSON whose tcp_client_sup has one child per connected client,
+    and which shows the admin endpoint's own tree;
+  - /healthz, /, HEAD (no body), 404, 405, 400 for garbage, 431 for a line
+    past the limit;
+  - a silent client gets 408 at the request timeout (5 s) while others are
+    answered meanwhile.
+Loopback only; every wait bounded; the server ended by its pid.
+
+  python3 admin_endpoint.py --echo PATH
+"""
+
+import argparse
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+BOUND = 20.0
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*",?)*\})? (\S+)$')
+
+
+def wait_until(pred, what):
+    end = time.monotonic() + BOUND
+    while time.monotonic() < end:
+        if pred():
+            return
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def get(port, path, method="GET"):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=BOUND)
+    c.request(method, path)
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    return r.status, r.getheader("Content-Type"), body
+
+
+def raw(port, data):
+    s = socket.create_connection(("127.0.0.1", port), timeout=BOUND)
+    s.sendall(data)
+    out = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        out += chunk
+    s.close()
+    return out
+
+
+def parse_metrics(text):
+    """{(name, labels-text): value}; checks the format as it goes."""
+    samples = {}
+    typed = set()
+    for line in text.splitlines():
+        if line.startswith("# HELP "):
+            continue
+        if line.startswith("# TYPE "):
+            name, kind = line[7:].split(" ")
+            if kind not in ("counter", "gauge", "untyped"):
+                raise AssertionError("bad TYPE: " + line)
+            typed.add(name)
+            continue
+        m = SAMPLE.match(line)
+        if not m:
+            raise AssertionError("not a sample line: %r" % line)
+        if m.group(1) not in typed:
+            raise AssertionError("a sample before its TYPE: %r" % line)
+        samples[(m.group(1), m.group(2) or "")] = float(m.group(5))
+    return samples
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--echo", required=True)
+    args = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="otpnet-admin-")
+    out_path = os.path.join(work, "out")
+    out = open(out_path, "w+")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTPNET_") and not k.startswith("LISTEN_")}
+    echo = subprocess.Popen([args.echo, "--bind", "127.0.0.1", "--port", "0", "--admin", "127.0.0.1:0",
+                             "--schedulers", "2"], stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        text = lambda: open(out_path).read()
+        wait_until(lambda: "admin on 127.0.0.1:" in text() or echo.poll() is not None, "the admin line")
+        port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)", text()).group(1))
+        admin = int(re.search(r"admin on 127\.0\.0\.1:(\d+)", text()).group(1))
+
+        clients = []
+        for i in range(3):
+            c = socket.create_connection(("127.0.0.1", port), timeout=BOUND)
+            c.sendall(struct.pack(">H", 2) + b"hi")
+            if c.recv(4) != b"\x00\x02hi":
+                raise AssertionError("echo")
+            clients.append(c)
+
+        status, ctype, body = get(admin, "/metrics")
+        if status != 200 or not ctype.startswith("text/plain; version=0.0.4"):
+            raise AssertionError("/metrics: %s %s" % (status, ctype))
+        m = parse_metrics(body.decode())
+        lst = '{listener="tcp_listener"}'
+        want = {("otpnet_listener_up", lst): 1, ("otpnet_listener_active_connections", lst): 3}
+        for k, v in want.items():
+            if m.get(k) != v:
+                raise AssertionError("%s%s: %s, not %s\n%s" % (k[0], k[1], m.get(k), v, body.decode()))
+        if m.get(("otpnet_listener_connections_total", lst), 0) < 3:
+            raise AssertionError("connections_total")
+        if m.get(("otpnet_processes", ""), 0) < 8:
+            raise AssertionError("otpnet_processes")
+        if not any(k[0] == "otpnet_scheduler_turns_total" for k in m):
+            raise AssertionError("no scheduler counters")
+
+        status, ctype, body = get(admin, "/tree")
+        tree = json.loads(body)
+        if status != 200 or ctype != "application/json" or tree[0]["name"] != "tcp_server_sup":
+            raise AssertionError("/tree: %s %s %r" % (status, ctype, body[:200]))
+        kids = {c["id"]: c for c in tree[0]["children"]}
+        handlers = kids["tcp_client_sup"]["children"]
+        if len(handlers) != 3 or any(h["pid"] is None or h["restart"] != "temporary" for h in handlers):
+            raise AssertionError("tcp_client_sup's children: %r" % handlers)
+        if "admin_sup" not in kids or kids["admin_sup"]["type"] != "supervisor":
+            raise AssertionError("the admin tree is missing: %r" % list(kids))
+
+        if get(admin, "/healthz")[::2] != (200, b"ok\n"):
+            raise AssertionError("/healthz")
+        status, ctype, body = get(admin, "/")
+        if status != 200 or "text/html" not in ctype or b"/tree" not in body:
+            raise AssertionError("/")
+        status, _, body = get(admin, "/metrics", "HEAD")
+        if status != 200 or body != b"":
+            raise AssertionError("HEAD: %s %r" % (status, body[:50]))
+        if get(admin, "/nope")[0] != 404:
+            raise AssertionError("404")
+        if get(admin, "/metrics", "POST")[0] != 405:
+            raise AssertionError("405")
+        if not raw(admin, b"\x16\x03\x01 garbage\r\n\r\n").startswith(b"HTTP/1.1 400 "):
+            raise AssertionError("400 for garbage")
+        if not raw(admin, b"GET /" + b"a" * 10000 + b" HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 431 "):
+            raise AssertionError("431 for a long line")
+
+        # A silent client holds its own connection only, until the timeout.
+        silent = socket.create_connection(("127.0.0.1", admin), timeout=BOUND)
+        silent.sendall(b"GET /metrics HTTP/1.1\r\n")  # and no end of headers
+        started = time.monotonic()
+        if get(admin, "/healthz")[0] != 200:
+            raise AssertionError("a request behind a silent client")
+        answer = b""
+        while True:
+            chunk = silent.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+        if not answer.startswith(b"HTTP/1.1 408 ") or time.monotonic() - started > BOUND:
+            raise AssertionError("the silent client: %r" % answer[:80])
+        for c in clients:
+            c.close()
+        print("ok: /metrics, /tree, /healthz, /, HEAD, 404, 405, 400, 431, a silent client")
+        return 0
+    except (AssertionError, OSError, KeyError, ValueError) as e:
+        print("FAILED:", repr(e))
+        print("-- otpnet-echo --\n" + open(out_path).read())
+        return 1
+    finally:
+        if echo.poll() is None:
+            echo.send_signal(signal.SIGTERM)
+            try:
+                echo.wait(timeout=BOUND)
+            except subprocess.TimeoutExpired:
+                echo.kill()
+                echo.wait()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
