@@ -85,6 +85,11 @@ result<listen_socket> listen_on(so::socket s, const options& opts) {
   }
   if (here->family() == so::domain::inet || here->family() == so::domain::inet6) {
     set_carried(s, ls);
+    // What it had already (systemd's NoDelay=, KeepAlive=) is what its
+    // connections start with: read back, so that accept turns off per
+    // connection what the options say off.
+    ls.carried.nodelay = so::getopt(s, so::opt::tcp::nodelay).value_or(ls.carried.nodelay);
+    ls.carried.keepalive = so::getopt(s, so::opt::socket::keepalive).value_or(ls.carried.keepalive);
   }
   ls.port = here->port();
   ls.sock = std::move(s);

@@ -191,8 +191,18 @@ result<std::uint16_t> acceptor::add_port(const so::address& addr, const gen_tcp:
   return take_listen(*ls, addr.with_port(ls->port));
 }
 
-result<std::uint16_t> acceptor::add_socket(so::socket s, const gen_tcp::options& opts) {
-  auto ls = gen_tcp::listen_on(std::move(s), opts);
+result<std::uint16_t> acceptor::add_socket(const so::socket& s, const gen_tcp::options& opts) {
+  // A descriptor of its own: closing it (an end, a drain, remove_port)
+  // leaves `s` open, so that a listener restarted by its supervisor with
+  // the same options finds the socket again.
+  if (!s.is_open()) {
+    return fail(errc::closed);
+  }
+  auto own = so::open(s.native_handle(), {.dup = true});
+  if (!own) {
+    return fail(own.error());
+  }
+  auto ls = gen_tcp::listen_on(std::move(*own), opts);
   if (!ls) {
     return fail(ls.error());
   }

@@ -40,7 +40,8 @@ result<std::vector<inherited_socket>> inherited_sockets(bool unset_environment) 
   const char* fds_text = std::getenv("LISTEN_FDS");   // NOLINT(concurrency-mt-unsafe)
   const char* names = std::getenv("LISTEN_FDNAMES");  // NOLINT(concurrency-mt-unsafe)
   auto out = detail::inherited_sockets_of(pid_text, fds_text, names, first_fd);
-  if (out && !out->empty() && unset_environment) {
+  bool ours = pid_text != nullptr && number(pid_text) == static_cast<long>(::getpid());
+  if (ours && unset_environment) {
     (void)::unsetenv("LISTEN_PID");      // NOLINT(concurrency-mt-unsafe)
     (void)::unsetenv("LISTEN_FDS");      // NOLINT(concurrency-mt-unsafe)
     (void)::unsetenv("LISTEN_FDNAMES");  // NOLINT(concurrency-mt-unsafe)
@@ -55,12 +56,15 @@ result<std::vector<inherited_socket>> detail::inherited_sockets_of(const char* p
     return out;
   }
   auto pid = number(pid_text);
-  auto count = number(fds_text);
-  if (!pid || !count || *count > max_fds) {
+  if (!pid) {
     return fail(errc::invalid);
   }
   if (*pid != static_cast<long>(::getpid())) {
-    return out;  // meant for another process (a parent that did not unset them)
+    return out;  // meant for another process (a parent that did not unset them), as sd_listen_fds says
+  }
+  auto count = number(fds_text);
+  if (!count || *count > max_fds) {
+    return fail(errc::invalid);
   }
   std::vector<std::string> name_list;
   if (names != nullptr) {

@@ -23,10 +23,11 @@ class passed_fds {
       ::close(fd);
     }
   }
-  /// Moves `fd` to the next number; false if it could not.
+  /// Moves `fd` to the next number; false if it could not (or the number
+  /// is taken: dup2 would close what uses it).
   bool add(int fd) {
     int at = first_ + static_cast<int>(fds_.size());
-    if (::dup2(fd, at) != at) {
+    if (fd < 0 || ::fcntl(at, F_GETFD) != -1 || ::dup2(fd, at) != at) {
       return false;
     }
     ::close(fd);
@@ -64,9 +65,15 @@ TEST(inherited_sockets, none_when_the_variables_are_not_for_this_process) {
   auto none = detail::inherited_sockets_of(nullptr, nullptr, nullptr, first);
   ASSERT_TRUE(none);
   EXPECT_TRUE(none->empty());
-  auto other = detail::inherited_sockets_of("1", "2", nullptr, first);  // pid 1's, not ours
+  std::string another = std::to_string(::getpid() + 1);  // not ours, whoever it is
+  auto other = detail::inherited_sockets_of(another.c_str(), "2", nullptr, first);
   ASSERT_TRUE(other);
   EXPECT_TRUE(other->empty());
+  // Another process's variables are not ours to judge, malformed or not
+  // (sd_listen_fds checks the pid first).
+  auto malformed = detail::inherited_sockets_of(another.c_str(), "x", "a:b:c", first);
+  ASSERT_TRUE(malformed);
+  EXPECT_TRUE(malformed->empty());
 }
 
 TEST(inherited_sockets, a_listening_and_a_datagram_socket_with_their_names) {
@@ -150,6 +157,31 @@ TEST_F(listener_test, a_listener_accepts_on_a_socket_that_listens_already) {
   peer later = peer::connect_port(port, must);
   EXPECT_TRUE(later) << "the drain refused a client: the socket was shut, not just closed here";
   EXPECT_EQ(later.end_state(quiet), "open") << "nobody accepts until the next listener";
+}
+
+// The listener keeps a descriptor of its own: when it ends, and its
+// supervisor starts it again with the same options, the socket is there.
+TEST_F(listener_test, a_listener_restarted_on_a_socket_that_listens_already_accepts_again) {
+  std::uint16_t port = 0;
+  int fd = listening_tcp(&port);
+  ASSERT_GE(fd, 0);
+  auto passed = so::open(fd, {.dup = false});
+  ASSERT_TRUE(passed);
+  listener_options o = raw_options();
+  o.addresses.clear();
+  o.sockets = {*passed};
+  ASSERT_TRUE(start_tree(o));
+  peer before = peer::connect_port(port);
+  ASSERT_TRUE(before);
+  EXPECT_EQ(before.echo("before"), "before");
+  auto stopped = sync_wait(supervisor::terminate_child("top", "listener"));
+  ASSERT_TRUE(stopped) << stopped.error().to_string();
+  auto again = sync_wait(supervisor::restart_child("top", "listener"));
+  ASSERT_TRUE(again.is_ok()) << again.reason().to_string();
+  peer after = peer::connect_port(port);
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after.echo("after"), "after");
+  EXPECT_EQ(before.echo("still"), "still") << "the listener's end cost a live connection";
 }
 
 TEST_F(listener_test, a_socket_that_does_not_listen_is_refused_as_invalid) {

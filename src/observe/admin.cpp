@@ -77,8 +77,13 @@ struct http_handler : gen_server::behaviour<http_handler> {
       co_return stop();
     }
     sock_ = *s;
-    (void)sock_.setopts(
-        {.active = gen_tcp::passive, .packet = gen_tcp::packet_type::line, .line_length = o_->max_line});
+    // A client that does not read its answer holds this process for the
+    // request timeout at most (the send, and the close that flushes it).
+    (void)sock_.setopts({.active = gen_tcp::passive,
+                         .packet = gen_tcp::packet_type::line,
+                         .line_length = o_->max_line,
+                         .send_timeout = o_->request_timeout,
+                         .send_timeout_close = true});
     http_answer a = co_await serve();
     std::string head = "HTTP/1.1 " + std::to_string(a.status) + " " + std::string(a.reason) +
                        "\r\nContent-Type: " + std::string(a.type) +
@@ -88,7 +93,7 @@ struct http_handler : gen_server::behaviour<http_handler> {
     if (!head_only_) {
       (void)sock_.send(a.body);
     }
-    (void)co_await sock_.drained();
+    co_await finish();
     co_return stop();
   }
 
@@ -155,6 +160,30 @@ struct http_handler : gen_server::behaviour<http_handler> {
     co_return plain(404, "Not Found", "/metrics, /tree, /healthz, /\n");
   }
 
+  /// Ends the exchange without a reset: the answer goes out, then the
+  /// write side is shut and what the client still sends (the rest of a
+  /// line too long, a body, a second request) is read and dropped until it
+  /// closes, for a second and 64 KiB at most. (Closing with unread bytes
+  /// would send a reset, which can discard the answer before the client
+  /// reads it.)
+  task<void> finish() {
+    (void)sock_.shutdown(otpnet::socket::shutdown_how::write);
+    (void)sock_.setopts({.packet = gen_tcp::packet_type::raw});
+    const auto deadline = std::chrono::steady_clock::now() + 1s;
+    std::size_t dropped = 0;
+    while (dropped < 65536) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left <= 0ms) {
+        break;
+      }
+      auto b = co_await sock_.recv(0, left);
+      if (!b) {
+        break;  // closed (the usual end), timeout, reset
+      }
+      dropped += b->size();
+    }
+  }
+
   /// The next line, without its CRLF; emsgsize if it was cut at max_line.
   task<result<std::string>> next_line(std::chrono::steady_clock::time_point deadline) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
@@ -202,7 +231,10 @@ task<start_result> start_admin(admin_options o) {
   l.name = o.name;
   l.registered_name = o.name + "_listener";
   l.addresses = {o.address};
-  l.socket_options = {.active = gen_tcp::passive, .packet = gen_tcp::packet_type::line, .nodelay = true};
+  // SO_REUSEPORT: an instance that drains while the next one starts (a
+  // restart under systemd) does not keep the next from its admin port.
+  l.socket_options = {
+      .active = gen_tcp::passive, .packet = gen_tcp::packet_type::line, .nodelay = true, .reuseport = true};
   l.max_connections = o.max_connections;
   l.client_sup = server_ref(handlers);
   child_spec lst;

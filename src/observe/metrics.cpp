@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <map>
 
 namespace otpnet::observe {
@@ -49,8 +50,12 @@ void runtime_metrics(exposition& out) {
     }
   }
   for (const auto& [name, samples] : by_name) {
-    std::string metric = "otpnet_scheduler_" + metric_part(name) + "_total";
-    out.family(metric, "The scheduler's " + name + " since the start (runtime::statistics).", metric_type::counter);
+    // A flag among the counters (io_uring's multishot_recv_available: 0
+    // or 1) is a gauge; the rest count up from the start.
+    bool flag = name.ends_with("_available");
+    std::string metric = "otpnet_scheduler_" + metric_part(name) + (flag ? "" : "_total");
+    out.family(metric, "The scheduler's " + name + (flag ? " (1: yes)." : " since the start (runtime::statistics)."),
+               flag ? metric_type::gauge : metric_type::counter);
     for (const auto& [s, value] : samples) {
       std::string index = std::to_string(s->index);
       out.sample(metric, {{"scheduler", index}, {"backend", s->backend}}, value);
@@ -62,9 +67,15 @@ task<void> listener_metrics(exposition& out, const sources& s) {
   if (s.listeners.empty()) {
     co_return;
   }
+  std::vector<std::string> names;  // each once: a name listed twice would repeat its samples
+  for (const auto& n : s.listeners) {
+    if (std::find(names.begin(), names.end(), n) == names.end()) {
+      names.push_back(n);
+    }
+  }
   out.family("otpnet_listener_up", "1 when the listener answered the scrape's info call.", metric_type::gauge);
   std::vector<std::pair<std::string, listener::listener_info>> answered;
-  for (const auto& name : s.listeners) {
+  for (const auto& name : names) {
     auto i = co_await listener::info(server_ref(name));
     out.sample("otpnet_listener_up", {{"listener", name}}, std::uint64_t{i ? 1U : 0U});
     if (i) {
@@ -113,6 +124,9 @@ const char* restart_name(restart_type r) {
   return "permanent";
 }
 
+/// Children shown per supervisor.
+constexpr std::size_t max_children = 500;
+
 /// The children of `sup`, recursively (depth-bounded: a tree deeper than
 /// this is cut with an "error").
 task<nlohmann::json> children_of(server_ref sup, std::chrono::milliseconds timeout, int depth) {
@@ -121,7 +135,14 @@ task<nlohmann::json> children_of(server_ref sup, std::chrono::milliseconds timeo
     co_return nlohmann::json{{"error", kids.error().to_string()}};
   }
   nlohmann::json list = nlohmann::json::array();
+  std::size_t shown = 0;
   for (const supervisor::child_info& c : *kids) {
+    if (shown++ == max_children) {
+      // A dynamic supervisor with its thousands of connections: the first
+      // ones and a count of the rest, so that one answer stays small.
+      list.push_back({{"truncated", kids->size() - max_children}});
+      break;
+    }
     nlohmann::json node{{"id", c.id},
                         {"pid", c.child ? nlohmann::json(c.child.to_string()) : nlohmann::json(nullptr)},
                         {"type", c.type == child_type::supervisor ? "supervisor" : "worker"},
@@ -162,7 +183,7 @@ task<std::string> tree_json(sources s) {
     }
     roots.push_back(std::move(root));
   }
-  co_return roots.dump();
+  co_return roots.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace otpnet::observe

@@ -75,7 +75,8 @@ void exposition::family(std::string_view name, std::string_view help, metric_typ
     throw std::invalid_argument("prometheus: not a metric name: " + std::string(name));
   }
   if (std::find(families_.begin(), families_.end(), name) != families_.end()) {
-    return;
+    // Its samples would be split: the format wants a family's together.
+    throw std::logic_error("prometheus: the family " + std::string(name) + " was started already");
   }
   families_.emplace_back(name);
   out_ += "# HELP ";

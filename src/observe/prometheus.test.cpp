@@ -49,11 +49,13 @@ TEST(prometheus, numbers_as_the_format_writes_them) {
   EXPECT_EQ(e.take(), "x 0.5\nx NaN\nx +Inf\nx -Inf\nx 18446744073709551615\n");
 }
 
-TEST(prometheus, a_family_is_written_once) {
+TEST(prometheus, a_family_started_twice_is_refused) {
   exposition e;
   e.family("m", "first", metric_type::gauge);
-  e.family("m", "second", metric_type::counter);
+  EXPECT_THROW(e.family("m", "second", metric_type::counter), std::logic_error);
   EXPECT_EQ(e.take(), "# HELP m first\n# TYPE m gauge\n");
+  e.family("m", "again after take", metric_type::gauge);  // a new text
+  EXPECT_EQ(e.take(), "# HELP m again after take\n# TYPE m gauge\n");
 }
 
 TEST(prometheus, names_outside_the_grammar_are_refused) {

@@ -108,8 +108,14 @@ def main():
         for i in range(3):
             c = socket.create_connection(("127.0.0.1", port), timeout=BOUND)
             c.sendall(struct.pack(">H", 2) + b"hi")
-            if c.recv(4) != b"\x00\x02hi":
-                raise AssertionError("echo")
+            got = b""
+            while len(got) < 4:
+                chunk = c.recv(4 - len(got))
+                if not chunk:
+                    break
+                got += chunk
+            if got != b"\x00\x02hi":
+                raise AssertionError("echo: %r" % got)
             clients.append(c)
 
         status, ctype, body = get(admin, "/metrics")

@@ -19,6 +19,7 @@ Loopback only; every wait bounded; children ended by their pids.
 
 import argparse
 import os
+import re
 import signal
 import socket
 import struct
@@ -155,7 +156,9 @@ def main():
         old.close()
         between.close()  # b's other client: its drain then ends at once
         b.proc.wait(timeout=BOUND)
-        if "drained: 2 finished, 0 stopped" not in b.text():
+        # (The "draining" line comes just before b closes its descriptor: a
+        # new client may still land on b then, and be served by it.)
+        if not re.search(r"drained: [2-7] finished, 0 stopped", b.text()):
             raise AssertionError("b's drain:\n" + b.text())
 
         # 4. LISTEN_PID of another process: ignored, the server binds its own.

@@ -104,11 +104,12 @@ class acceptor {
   result<std::uint16_t> add_port(const otpnet::socket::address& addr, const gen_tcp::options& opts);
   /// Accepts on `s`, a socket that listens already (inherited_sockets:
   /// systemd's socket activation), with `opts` for its connections; returns
-  /// its port (0 for a local path). Closing it (remove_port, a drain) closes
-  /// this process's descriptor only: a socket systemd or another process
-  /// still holds goes on queueing clients for whoever accepts next.
-  /// Errors: invalid (not a listening stream socket), closed.
-  result<std::uint16_t> add_socket(otpnet::socket::socket s, const gen_tcp::options& opts);
+  /// its port (0 for a local path). The acceptor takes a duplicate of the
+  /// descriptor, so closing it (remove_port, a drain, the acceptor's end)
+  /// leaves `s` open: a restarted listener takes it again, and systemd's
+  /// copy goes on queueing clients for whoever accepts next.
+  /// Errors: invalid (not a listening stream socket), closed, emfile.
+  result<std::uint16_t> add_socket(const otpnet::socket::socket& s, const gen_tcp::options& opts);
   /// Closes every listen socket bound to port number `port` (IPv4 and IPv6
   /// alike); their live connections stay. False if there was none.
   bool remove_port(std::uint16_t port);

@@ -31,9 +31,10 @@ bool valid_label_name(std::string_view name) noexcept;
 
 class exposition {
  public:
-  /// Starts the family `name` (its HELP and TYPE lines; once per name: a
-  /// second call for a name already written does nothing). Throws
-  /// std::invalid_argument for a name the format does not allow.
+  /// Starts the family `name` (its HELP and TYPE lines). Throws
+  /// std::invalid_argument for a name the format does not allow, and
+  /// std::logic_error for a family started already (the format wants a
+  /// family's samples together).
   void family(std::string_view name, std::string_view help, metric_type type);
   /// One sample of the family started last (`name` may add a suffix to
   /// it, as _total does). Label values may hold anything (escaped); throws
