@@ -25,7 +25,8 @@ constexpr std::string_view page = R"HTML(<!doctype html>
 <html><head><meta charset="utf-8"><title>otpnet</title>
 <style>body{font-family:sans-serif;margin:2em}ul{list-style:none;padding-left:1.2em;border-left:1px solid #ccc}
 .sup{font-weight:bold}.dead{color:#a00}.pid{color:#666;font-family:monospace}</style></head>
-<body><h1>Supervision trees</h1><p><a href="/metrics">metrics</a> &middot; <a href="/tree">tree (JSON)</a></p>
+<body><h1>Supervision trees</h1><p><a href="/metrics">metrics</a> &middot; <a href="/tree">tree (JSON)</a>
+&middot; <a href="/sockets">sockets (JSON)</a></p>
 <div id="tree">loading...</div>
 <script>
 function node(n){const li=document.createElement('li');
@@ -151,13 +152,16 @@ struct http_handler : gen_server::behaviour<http_handler> {
       std::string body = co_await tree_json(o_->what);
       co_return http_answer{200, "OK", "application/json", std::move(body)};
     }
+    if (target == "/sockets") {
+      co_return http_answer{200, "OK", "application/json", sockets_json()};
+    }
     if (target == "/healthz") {
       co_return plain(200, "OK", "ok\n");
     }
     if (target == "/") {
       co_return http_answer{200, "OK", "text/html; charset=utf-8", std::string(page)};
     }
-    co_return plain(404, "Not Found", "/metrics, /tree, /healthz, /\n");
+    co_return plain(404, "Not Found", "/metrics, /tree, /sockets, /healthz, /\n");
   }
 
   /// Ends the exchange without a reset: the answer goes out, then the

@@ -7,6 +7,7 @@
 #include <otpnet/observe/prometheus.hpp>
 #include <otpnet/runtime/runtime.hpp>
 #include <otpnet/socket/registry.hpp>
+#include <otpnet/socket/socket.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -184,6 +185,57 @@ task<std::string> tree_json(sources s) {
     roots.push_back(std::move(root));
   }
   co_return roots.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string sockets_json(std::size_t max) {
+  namespace so = otpnet::socket;
+  std::vector<so::socket> all = so::which_sockets();
+  nlohmann::json list = nlohmann::json::array();
+  for (std::size_t k = 0; k < all.size() && k < max; ++k) {
+    auto i = so::info(all[k]);
+    if (!i) {
+      continue;  // closed meanwhile
+    }
+    nlohmann::json states = nlohmann::json::array();
+    for (std::string_view n : so::state_names(*i)) {
+      states.push_back(std::string(n));
+    }
+    const so::socket_counters_info& c = i->counters;
+    nlohmann::json one{
+        {"fd", i->fd},
+        {"domain", std::string(so::to_string(i->dom))},
+        {"type", std::string(so::to_string(i->typ))},
+        {"protocol", std::string(so::to_string(i->proto))},
+        {"owner", i->owner != 0 ? nlohmann::json(pid::from_value(i->owner).to_string()) : nlohmann::json(nullptr)},
+        {"states", std::move(states)},
+        {"counters",
+         {{"read_byte", c.read_byte},
+          {"read_pkg", c.read_pkg},
+          {"read_tries", c.read_tries},
+          {"read_fails", c.read_fails},
+          {"read_waits", c.read_waits},
+          {"write_byte", c.write_byte},
+          {"write_pkg", c.write_pkg},
+          {"write_tries", c.write_tries},
+          {"write_fails", c.write_fails},
+          {"write_waits", c.write_waits},
+          {"acc_success", c.acc_success},
+          {"acc_tries", c.acc_tries},
+          {"acc_fails", c.acc_fails},
+          {"acc_waits", c.acc_waits}}}};
+    if (auto a = so::sockname(all[k])) {
+      one["local"] = a->to_string();
+    }
+    if (auto a = so::peername(all[k])) {
+      one["peer"] = a->to_string();
+    }
+    list.push_back(std::move(one));
+  }
+  nlohmann::json out{{"count", all.size()}, {"sockets", std::move(list)}};
+  if (all.size() > max) {
+    out["truncated"] = all.size() - max;
+  }
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace otpnet::observe

@@ -9,6 +9,8 @@ Python's http.client and by raw sockets. Checked:
     listener_up 1, a process count;
   - /tree is JSON whose tcp_client_sup has one child per connected client,
     and which shows the admin endpoint's own tree;
+  - /sockets lists the echo port's listen socket and one connected socket,
+    owned by a process, per client;
   - /healthz, /, HEAD (no body), 404, 405, 400 for garbage, 431 for a line
     past the limit;
   - a silent client gets 408 at the request timeout (5 s) while others are
@@ -145,6 +147,19 @@ def main():
         if "admin_sup" not in kids or kids["admin_sup"]["type"] != "supervisor":
             raise AssertionError("the admin tree is missing: %r" % list(kids))
 
+        status, ctype, body = get(admin, "/sockets")
+        socks = json.loads(body)
+        if status != 200 or ctype != "application/json":
+            raise AssertionError("/sockets: %s %s" % (status, ctype))
+        listening = [x for x in socks["sockets"] if "listening" in x["states"]]
+        if not any(x.get("local") == "127.0.0.1:%d" % port for x in listening):
+            raise AssertionError("/sockets: no listen socket on the echo port: %r" % listening)
+        for c in clients:
+            me = "127.0.0.1:%d" % c.getsockname()[1]
+            mine = [x for x in socks["sockets"] if x.get("peer") == me]
+            if len(mine) != 1 or mine[0]["owner"] is None or "connected" not in mine[0]["states"]:
+                raise AssertionError("/sockets: the connection of %s: %r" % (me, mine))
+
         if get(admin, "/healthz")[::2] != (200, b"ok\n"):
             raise AssertionError("/healthz")
         status, ctype, body = get(admin, "/")
@@ -178,7 +193,7 @@ def main():
             raise AssertionError("the silent client: %r" % answer[:80])
         for c in clients:
             c.close()
-        print("ok: /metrics, /tree, /healthz, /, HEAD, 404, 405, 400, 431, a silent client")
+        print("ok: /metrics, /tree, /sockets, /healthz, /, HEAD, 404, 405, 400, 431, a silent client")
         return 0
     except (AssertionError, OSError, KeyError, ValueError) as e:
         print("FAILED:", repr(e))

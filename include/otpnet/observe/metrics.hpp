@@ -12,6 +12,7 @@
 #include <otpnet/runtime/proc.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -49,5 +50,14 @@ task<std::string> metrics_text(sources s);
 /// "children" (a supervisor's)}]}, or {"name", "error"} for a root that
 /// did not answer. From a process.
 task<std::string> tree_json(sources s);
+
+/// The sockets in the socket registry as JSON (OTP socket's
+/// which_sockets/0 and info/1): {"count": N, "sockets": [{"fd", "domain",
+/// "type", "protocol", "owner" (a pid, or null), "states" (["bound",
+/// "listening"...]), "local", "peer" (addresses, when there are),
+/// "counters" ({"read_byte", ..., "acc_success", ...})}]}, at most `max`
+/// of them, then "truncated": the rest's count. Threadsafe; a system call
+/// or two a socket (its addresses).
+std::string sockets_json(std::size_t max = 500);
 
 }  // namespace otpnet::observe
