@@ -79,7 +79,7 @@ application::spec make_app(const echo_config& c) {
       a.address = *c.admin;
       a.what.listeners = {listener_name};
       a.what.supervisors = {"tcp_server_sup"};
-      children.push_back(observe::admin_child_spec(std::move(a)));
+      children.push_back(observe::admin_child_spec(a));
     }
     start_options top;
     top.name = "tcp_server_sup";
