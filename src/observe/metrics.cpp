@@ -113,18 +113,6 @@ task<void> listener_metrics(exposition& out, const sources& s) {
   }
 }
 
-const char* restart_name(restart_type r) {
-  switch (r) {
-    case restart_type::permanent:
-      return "permanent";
-    case restart_type::transient:
-      return "transient";
-    case restart_type::temporary:
-      return "temporary";
-  }
-  return "permanent";
-}
-
 /// Children shown per supervisor.
 constexpr std::size_t max_children = 500;
 
@@ -147,7 +135,7 @@ task<nlohmann::json> children_of(server_ref sup, std::chrono::milliseconds timeo
     nlohmann::json node{{"id", c.id},
                         {"pid", c.child ? nlohmann::json(c.child.to_string()) : nlohmann::json(nullptr)},
                         {"type", c.type == child_type::supervisor ? "supervisor" : "worker"},
-                        {"restart", restart_name(c.restart)},
+                        {"restart", std::string(to_string(c.restart))},
                         {"restarting", c.restarting}};
     if (c.type == child_type::supervisor && c.child) {
       if (depth > 0) {
@@ -200,7 +188,6 @@ std::string sockets_json(std::size_t max) {
     for (std::string_view n : so::state_names(*i)) {
       states.push_back(std::string(n));
     }
-    const so::socket_counters_info& c = i->counters;
     nlohmann::json one{
         {"fd", i->fd},
         {"domain", std::string(so::to_string(i->dom))},
@@ -208,21 +195,8 @@ std::string sockets_json(std::size_t max) {
         {"protocol", std::string(so::to_string(i->proto))},
         {"owner", i->owner != 0 ? nlohmann::json(pid::from_value(i->owner).to_string()) : nlohmann::json(nullptr)},
         {"states", std::move(states)},
-        {"counters",
-         {{"read_byte", c.read_byte},
-          {"read_pkg", c.read_pkg},
-          {"read_tries", c.read_tries},
-          {"read_fails", c.read_fails},
-          {"read_waits", c.read_waits},
-          {"write_byte", c.write_byte},
-          {"write_pkg", c.write_pkg},
-          {"write_tries", c.write_tries},
-          {"write_fails", c.write_fails},
-          {"write_waits", c.write_waits},
-          {"acc_success", c.acc_success},
-          {"acc_tries", c.acc_tries},
-          {"acc_fails", c.acc_fails},
-          {"acc_waits", c.acc_waits}}}};
+        {"counters", nlohmann::json::object()}};
+    so::each_counter(i->counters, [&](const char* name, std::uint64_t v) { one["counters"][name] = v; });
     if (auto a = so::sockname(all[k])) {
       one["local"] = a->to_string();
     }

@@ -662,13 +662,17 @@ TEST(message, received_descriptors_without_memory_to_hold_them_are_closed_and_th
   EXPECT_EQ(rest, "yz");
 }
 
-// The decoder alone, over a buffer with two SCM_RIGHTS messages: when it
-// cannot allocate it throws, and every descriptor of both is closed.
-TEST(cmsg, a_decode_that_runs_out_of_memory_closes_every_descriptor_of_the_buffer) {
+/// Four open descriptors (of /dev/null) and a control buffer carrying
+/// them as two SCM_RIGHTS messages with an ip_ttl between: [0, 1], ttl 64,
+/// [2, 3]. Empty fds on failure (the test fails).
+std::pair<std::vector<int>, std::vector<std::byte>> two_rights_buffer() {
   std::vector<int> fds;
   for (int k = 0; k < 4; ++k) {
     int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    ASSERT_GE(fd, 0);
+    EXPECT_GE(fd, 0);
+    if (fd < 0) {
+      return {};
+    }
     fds.push_back(fd);
   }
   std::vector<cmsg> in;
@@ -676,9 +680,17 @@ TEST(cmsg, a_decode_that_runs_out_of_memory_closes_every_descriptor_of_the_buffe
   in.emplace_back(ip_ttl{64});
   in.emplace_back(socket_rights_ref{{fds[2], fds[3]}});
   auto space = cmsg_space(in);
-  ASSERT_TRUE(space);
-  std::vector<std::byte> buf(*space);
-  ASSERT_TRUE(encode_cmsgs(in, buf));
+  EXPECT_TRUE(space);
+  std::vector<std::byte> buf(space.value_or(0));
+  EXPECT_TRUE(encode_cmsgs(in, buf));
+  return {fds, buf};
+}
+
+// The decoder alone, over a buffer with two SCM_RIGHTS messages: when it
+// cannot allocate it throws, and every descriptor of both is closed.
+TEST(cmsg, a_decode_that_runs_out_of_memory_closes_every_descriptor_of_the_buffer) {
+  auto [fds, buf] = two_rights_buffer();
+  ASSERT_EQ(fds.size(), 4U);
   bool threw = false;
   {
     test::failing_allocations no_memory;
@@ -701,20 +713,8 @@ TEST(cmsg, a_partial_decode_keeps_a_prefix_and_closes_every_descriptor_it_does_n
   bool saw_partial = false;
   bool saw_whole = false;
   for (std::size_t allowed = 0; allowed < 16 && !saw_whole; ++allowed) {
-    std::vector<int> fds;
-    for (int k = 0; k < 4; ++k) {
-      int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-      ASSERT_GE(fd, 0);
-      fds.push_back(fd);
-    }
-    std::vector<cmsg> in;
-    in.emplace_back(socket_rights_ref{{fds[0], fds[1]}});
-    in.emplace_back(ip_ttl{64});
-    in.emplace_back(socket_rights_ref{{fds[2], fds[3]}});
-    auto space = cmsg_space(in);
-    ASSERT_TRUE(space);
-    std::vector<std::byte> buf(*space);
-    ASSERT_TRUE(encode_cmsgs(in, buf));
+    auto [fds, buf] = two_rights_buffer();
+    ASSERT_EQ(fds.size(), 4U);
     std::vector<cmsg> out;
     bool whole = false;
     {

@@ -25,7 +25,6 @@ import http.client
 import json
 import os
 import re
-import signal
 import socket
 import struct
 import subprocess
@@ -33,17 +32,9 @@ import sys
 import tempfile
 import time
 
-BOUND = 20.0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from bounded import BOUND, stop, wait_until  # noqa: E402
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*",?)*\})? (\S+)$')
-
-
-def wait_until(pred, what):
-    end = time.monotonic() + BOUND
-    while time.monotonic() < end:
-        if pred():
-            return
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def get(port, path, method="GET"):
@@ -200,13 +191,7 @@ def main():
         print("-- otpnet-echo --\n" + open(out_path).read())
         return 1
     finally:
-        if echo.poll() is None:
-            echo.send_signal(signal.SIGTERM)
-            try:
-                echo.wait(timeout=BOUND)
-            except subprocess.TimeoutExpired:
-                echo.kill()
-                echo.wait()
+        stop(echo)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ Loopback only; every wait bounded; children ended by their pids.
 
 import argparse
 import os
+import signal
 import re
 import signal
 import socket
@@ -26,18 +27,9 @@ import struct
 import subprocess
 import sys
 import tempfile
-import time
 
-BOUND = 20.0
-
-
-def wait_until(pred, what):
-    end = time.monotonic() + BOUND
-    while time.monotonic() < end:
-        if pred():
-            return
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting for " + what)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from bounded import BOUND, read_exact, stop, wait_until  # noqa: E402
 
 
 class instance:
@@ -68,13 +60,7 @@ class instance:
             raise AssertionError("no '%s'; it said:\n%s" % (needle, self.text()))
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=BOUND)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop(self.proc)
 
 
 def frame(body):
@@ -82,16 +68,8 @@ def frame(body):
 
 
 def read_frame(s):
-    def exact(n):
-        out = b""
-        while len(out) < n:
-            chunk = s.recv(n - len(out))
-            if not chunk:
-                raise AssertionError("closed after %d of %d bytes" % (len(out), n))
-            out += chunk
-        return out
-    (n,) = struct.unpack(">H", exact(2))
-    return exact(n)
+    (n,) = struct.unpack(">H", read_exact(s, 2))
+    return read_exact(s, n)
 
 
 def connect(port):

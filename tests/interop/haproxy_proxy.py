@@ -16,15 +16,14 @@ ended by their pids. Exits 77 (skipped) without haproxy.
 import argparse
 import os
 import shutil
-import signal
 import socket
 import struct
 import subprocess
 import sys
 import tempfile
-import time
 
-BOUND = 20.0  # seconds for anything that must happen
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from bounded import BOUND, read_exact, stop, wait_until  # noqa: E402
 
 
 def free_port():
@@ -33,15 +32,6 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
-
-
-def wait_until(pred, what):
-    end = time.monotonic() + BOUND
-    while time.monotonic() < end:
-        if pred():
-            return
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def listening(port):
@@ -55,26 +45,6 @@ def listening(port):
             if fields[1] == want and fields[3] == "0A":  # TCP_LISTEN
                 return True
     return False
-
-
-def read_exact(s, n):
-    out = b""
-    while len(out) < n:
-        chunk = s.recv(n - len(out))
-        if not chunk:
-            raise AssertionError("connection closed after %d of %d bytes" % (len(out), n))
-        out += chunk
-    return out
-
-
-def stop(proc):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=BOUND)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def main():

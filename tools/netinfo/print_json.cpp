@@ -11,6 +11,8 @@
 //    "selfcheck": null | {"ok", "error"?, "listen", "connect", "recv", "line",
 //                         "sent", "echoed", "sockets": [..], "registry": {..}}}
 
+#include <otpnet/socket/registry.hpp>
+
 #include "netinfo.hpp"
 
 #include <nlohmann/json.hpp>
@@ -88,26 +90,9 @@ json nowait(const nowait_report& n) {
 }
 
 json socket_json(const socket_report& s) {
-  const auto& c = s.counters;
-  return {{"role", s.role},
-          {"local", s.local},
-          {"peer", s.peer},
-          {"state", s.state},
-          {"counters",
-           {{"read_byte", c.read_byte},
-            {"read_pkg", c.read_pkg},
-            {"read_tries", c.read_tries},
-            {"read_fails", c.read_fails},
-            {"read_waits", c.read_waits},
-            {"write_byte", c.write_byte},
-            {"write_pkg", c.write_pkg},
-            {"write_tries", c.write_tries},
-            {"write_fails", c.write_fails},
-            {"write_waits", c.write_waits},
-            {"acc_success", c.acc_success},
-            {"acc_tries", c.acc_tries},
-            {"acc_fails", c.acc_fails},
-            {"acc_waits", c.acc_waits}}}};
+  json counters = json::object();
+  socket::each_counter(s.counters, [&](const char* name, std::uint64_t v) { counters[name] = v; });
+  return {{"role", s.role}, {"local", s.local}, {"peer", s.peer}, {"state", s.state}, {"counters", counters}};
 }
 
 json selfcheck(const selfcheck_report& c) {

@@ -26,6 +26,26 @@ struct socket_counters_info {
   std::uint64_t acc_success = 0, acc_tries = 0, acc_fails = 0, acc_waits = 0;
 };
 
+/// Calls `f(name, value)` for each counter of `c`, in OTP's names and
+/// order (read_byte, read_pkg, ..., acc_waits): for a report or an export.
+template <class F>
+void each_counter(const socket_counters_info& c, F&& f) {
+  f("read_byte", c.read_byte);
+  f("read_pkg", c.read_pkg);
+  f("read_tries", c.read_tries);
+  f("read_fails", c.read_fails);
+  f("read_waits", c.read_waits);
+  f("write_byte", c.write_byte);
+  f("write_pkg", c.write_pkg);
+  f("write_tries", c.write_tries);
+  f("write_fails", c.write_fails);
+  f("write_waits", c.write_waits);
+  f("acc_success", c.acc_success);
+  f("acc_tries", c.acc_tries);
+  f("acc_fails", c.acc_fails);
+  f("acc_waits", c.acc_waits);
+}
+
 /// A snapshot of one socket (OTP's info/1 map).
 struct socket_info {
   domain dom = domain::unspec;
