@@ -26,7 +26,7 @@ constexpr std::string_view page = R"HTML(<!doctype html>
 <style>body{font-family:sans-serif;margin:2em}ul{list-style:none;padding-left:1.2em;border-left:1px solid #ccc}
 .sup{font-weight:bold}.dead{color:#a00}.pid{color:#666;font-family:monospace}</style></head>
 <body><h1>Supervision trees</h1><p><a href="/metrics">metrics</a> &middot; <a href="/tree">tree (JSON)</a>
-&middot; <a href="/sockets">sockets (JSON)</a></p>
+&middot; <a href="/processes">processes (JSON)</a> &middot; <a href="/sockets">sockets (JSON)</a></p>
 <div id="tree">loading...</div>
 <script>
 function node(n){const li=document.createElement('li');
@@ -152,6 +152,10 @@ struct http_handler : gen_server::behaviour<http_handler> {
       std::string body = co_await tree_json(o_->what);
       co_return http_answer{200, "OK", "application/json", std::move(body)};
     }
+    if (target == "/processes") {
+      std::string body = co_await processes_json();
+      co_return http_answer{200, "OK", "application/json", std::move(body)};
+    }
     if (target == "/sockets") {
       co_return http_answer{200, "OK", "application/json", sockets_json()};
     }
@@ -161,7 +165,7 @@ struct http_handler : gen_server::behaviour<http_handler> {
     if (target == "/") {
       co_return http_answer{200, "OK", "text/html; charset=utf-8", std::string(page)};
     }
-    co_return plain(404, "Not Found", "/metrics, /tree, /sockets, /healthz, /\n");
+    co_return plain(404, "Not Found", "/metrics, /tree, /processes, /sockets, /healthz, /\n");
   }
 
   /// Ends the exchange without a reset: the answer goes out, then the

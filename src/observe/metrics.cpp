@@ -5,6 +5,8 @@
 #include <otpnet/listener/tcp_listener.hpp>
 #include <otpnet/observe/metrics.hpp>
 #include <otpnet/observe/prometheus.hpp>
+#include <otpnet/runtime/process.hpp>
+#include <otpnet/runtime/process_info.hpp>
 #include <otpnet/runtime/runtime.hpp>
 #include <otpnet/socket/registry.hpp>
 #include <otpnet/socket/socket.hpp>
@@ -210,6 +212,35 @@ std::string sockets_json(std::size_t max) {
     out["truncated"] = all.size() - max;
   }
   return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+task<std::string> processes_json(std::size_t max) {
+  std::vector<pid> all = processes();
+  std::sort(all.begin(), all.end());
+  nlohmann::json list = nlohmann::json::array();
+  for (std::size_t k = 0; k < all.size() && k < max; ++k) {
+    auto i = co_await process_info_async(all[k], std::chrono::seconds(2));
+    if (!i) {
+      continue;  // ended meanwhile (or its scheduler did not answer)
+    }
+    auto or_null = [](const std::string& v) { return v.empty() ? nlohmann::json(nullptr) : nlohmann::json(v); };
+    list.push_back({{"pid", i->id.to_string()},
+                    {"name", or_null(i->registered_name)},
+                    {"behaviour", or_null(i->behaviour)},
+                    {"state", or_null(i->state_name)},
+                    {"status", i->status},
+                    {"message_queue_len", i->message_queue_len},
+                    {"reductions", i->reductions},
+                    {"memory", i->memory},
+                    {"scheduler", i->scheduler},
+                    {"links", i->links.size()},
+                    {"monitors", i->monitors.size()}});
+  }
+  nlohmann::json out{{"count", all.size()}, {"processes", std::move(list)}};
+  if (all.size() > max) {
+    out["truncated"] = all.size() - max;
+  }
+  co_return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace otpnet::observe

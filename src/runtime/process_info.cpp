@@ -1,11 +1,15 @@
+#include <otpnet/runtime/process.hpp>
 #include <otpnet/runtime/process_info.hpp>
+#include <otpnet/runtime/receive.hpp>
 
 #include "runtime/behaviour_names.hpp"
 #include "runtime/names.hpp"
 #include "runtime/process_table.hpp"
 #include "runtime/runtime_state.hpp"
 
+#include <atomic>
 #include <future>
+#include <memory>
 
 namespace otpnet {
 
@@ -63,6 +67,12 @@ process_info_t snapshot(internal::process& p, unsigned scheduler_index) {
   return i;
 }
 
+/// The answer of process_info_async, tagged with its request.
+struct info_answer {
+  ref tag;
+  std::optional<process_info_t> info;
+};
+
 }  // namespace
 
 std::optional<process_info_t> process_info(pid id) {
@@ -86,6 +96,43 @@ std::optional<process_info_t> process_info(pid id) {
     return std::nullopt;
   }
   return answer.get();
+}
+
+task<std::optional<process_info_t>> process_info_async(pid id, std::chrono::milliseconds timeout) {
+  auto& table = internal::process_table::instance();
+  const void* owner = table.owner_of(id);
+  if (owner == nullptr) {
+    co_return std::nullopt;  // dead, or a plain thread's mailbox
+  }
+  auto* s = static_cast<internal::scheduler*>(const_cast<void*>(owner));
+  if (s->on_this_thread()) {
+    internal::process* p = table.peek_owned(id, s);
+    co_return p != nullptr ? std::optional(snapshot(*p, s->index())) : std::nullopt;
+  }
+  // 0: asked; 1: answered (the message is on its way); 2: given up (no
+  // answer will be sent). Whoever moves it from 0 decides.
+  enum : int { asked, answered, given_up };
+  auto state = std::make_shared<std::atomic<int>>(asked);
+  const pid me = self();
+  const ref tag = make_ref();
+  s->post([s, id, me, tag, state] {
+    internal::process* p = internal::process_table::instance().peek_owned(id, s);
+    std::optional<process_info_t> snap = p != nullptr ? std::optional(snapshot(*p, s->index())) : std::nullopt;
+    int expected = asked;
+    if (state->compare_exchange_strong(expected, answered)) {
+      (void)send(me, info_answer{tag, std::move(snap)});
+    }
+  });
+  auto mine = [tag](const info_answer& a) { return a.tag == tag; };
+  auto got = co_await receive<info_answer>(mine, after(timeout));
+  if (!got) {
+    int expected = asked;
+    if (state->compare_exchange_strong(expected, given_up)) {
+      co_return std::nullopt;
+    }
+    got = co_await receive<info_answer>(mine);  // answered just now: it comes
+  }
+  co_return std::move(got->info);
 }
 
 }  // namespace otpnet

@@ -9,6 +9,8 @@ Python's http.client and by raw sockets. Checked:
     listener_up 1, a process count;
   - /tree is JSON whose tcp_client_sup has one child per connected client,
     and which shows the admin endpoint's own tree;
+  - /processes lists the listener (gen_nb_server) and one echo_fsm per
+    client, in its state wait_for_data;
   - /sockets lists the echo port's listen socket and one connected socket,
     owned by a process, per client;
   - /healthz, /, HEAD (no body), 404, 405, 400 for garbage, 431 for a line
@@ -138,6 +140,14 @@ def main():
         if "admin_sup" not in kids or kids["admin_sup"]["type"] != "supervisor":
             raise AssertionError("the admin tree is missing: %r" % list(kids))
 
+        status, ctype, body = get(admin, "/processes")
+        procs = json.loads(body)["processes"]
+        if status != 200 or not any(p["name"] == "tcp_listener" and p["behaviour"] == "gen_nb_server" for p in procs):
+            raise AssertionError("/processes: no tcp_listener: %r" % procs[:5])
+        fsms = [p for p in procs if p["behaviour"] == "gen_statem" and p["state"] == "wait_for_data"]
+        if len(fsms) != 3:
+            raise AssertionError("/processes: the echo_fsms: %r" % fsms)
+
         status, ctype, body = get(admin, "/sockets")
         socks = json.loads(body)
         if status != 200 or ctype != "application/json":
@@ -184,7 +194,7 @@ def main():
             raise AssertionError("the silent client: %r" % answer[:80])
         for c in clients:
             c.close()
-        print("ok: /metrics, /tree, /sockets, /healthz, /, HEAD, 404, 405, 400, 431, a silent client")
+        print("ok: /metrics, /tree, /processes, /sockets, /healthz, /, HEAD, 404, 405, 400, 431, a silent client")
         return 0
     except (AssertionError, OSError, KeyError, ValueError) as e:
         print("FAILED:", repr(e))

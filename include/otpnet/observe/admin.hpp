@@ -4,6 +4,7 @@
 // handler per connection, as every otpnet server) that answers
 //   GET /metrics   the Prometheus metrics (metrics.hpp), for a scraper
 //   GET /tree      the supervision trees as JSON
+//   GET /processes the live processes as JSON (process_info of each)
 //   GET /sockets   the socket registry as JSON (which_sockets, info)
 //   GET /healthz   "ok" (the runtime answers)
 //   GET /          a page that shows the supervision trees and refreshes

@@ -60,4 +60,13 @@ task<std::string> tree_json(sources s);
 /// or two a socket (its addresses).
 std::string sockets_json(std::size_t max = 500);
 
+/// The live processes as JSON (OTP's processes/0 and process_info/1, as
+/// observer lists them): {"count": N, "processes": [{"pid", "name" (its
+/// registered name, or null), "behaviour", "state", "status",
+/// "message_queue_len", "reductions", "memory", "scheduler", "links",
+/// "monitors"}]}, in pid order, at most `max`, then "truncated": the
+/// rest's count. Each is asked on its own scheduler (process_info_async),
+/// so the calling process's scheduler is never held. From a process.
+task<std::string> processes_json(std::size_t max = 500);
+
 }  // namespace otpnet::observe

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <otpnet/runtime/pid.hpp>
+#include <otpnet/runtime/proc.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -37,5 +39,15 @@ struct process_info_t {
 /// on `p`'s scheduler, and the calling thread waits (at most 5 s) for it.
 /// From a process on that same scheduler it is read directly. @threadsafe
 std::optional<process_info_t> process_info(pid p);
+
+/// The same from a process, without holding its scheduler: the snapshot is
+/// taken on `p`'s scheduler and comes back as a message, while the calling
+/// process is suspended (at most `timeout`: nothing then). A reply that
+/// would come after the timeout is not sent, so none is left in the
+/// mailbox. From a process on `p`'s scheduler, or for a dead pid, it is
+/// answered at once. For a tool that asks about many processes (the admin
+/// endpoint's /processes) from a process.
+task<std::optional<process_info_t>> process_info_async(pid p,
+                                                       std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
 }  // namespace otpnet
