@@ -215,30 +215,31 @@ std::string sockets_json(std::size_t max) {
 }
 
 task<std::string> processes_json(std::size_t max) {
-  std::vector<pid> all = processes();
-  std::sort(all.begin(), all.end());
+  // One snapshot task per scheduler, one deadline for all of them.
+  process_list all = co_await processes_info_async(max, std::chrono::seconds(2));
   nlohmann::json list = nlohmann::json::array();
-  for (std::size_t k = 0; k < all.size() && k < max; ++k) {
-    auto i = co_await process_info_async(all[k], std::chrono::seconds(2));
-    if (!i) {
-      continue;  // ended meanwhile (or its scheduler did not answer)
-    }
-    auto or_null = [](const std::string& v) { return v.empty() ? nlohmann::json(nullptr) : nlohmann::json(v); };
-    list.push_back({{"pid", i->id.to_string()},
-                    {"name", or_null(i->registered_name)},
-                    {"behaviour", or_null(i->behaviour)},
-                    {"state", or_null(i->state_name)},
-                    {"status", i->status},
-                    {"message_queue_len", i->message_queue_len},
-                    {"reductions", i->reductions},
-                    {"memory", i->memory},
-                    {"scheduler", i->scheduler},
-                    {"links", i->links.size()},
-                    {"monitors", i->monitors.size()}});
+  auto or_null = [](const std::string& v) { return v.empty() ? nlohmann::json(nullptr) : nlohmann::json(v); };
+  for (std::size_t k = 0; k < all.processes.size() && k < max; ++k) {
+    const process_info_t& i = all.processes[k];
+    list.push_back({{"pid", i.id.to_string()},
+                    {"name", or_null(i.registered_name)},
+                    {"behaviour", or_null(i.behaviour)},
+                    {"state", or_null(i.state_name)},
+                    {"status", i.status},
+                    {"message_queue_len", i.message_queue_len},
+                    {"reductions", i.reductions},
+                    {"memory", i.memory},
+                    {"scheduler", i.scheduler},
+                    {"links", i.links.size()},
+                    {"monitors", i.monitors.size()}});
   }
-  nlohmann::json out{{"count", all.size()}, {"processes", std::move(list)}};
-  if (all.size() > max) {
-    out["truncated"] = all.size() - max;
+  std::size_t count = runtime::process_count();
+  nlohmann::json out{{"count", count}, {"processes", std::move(list)}};
+  if (count > max) {
+    out["truncated"] = count - max;
+  }
+  if (all.unanswered != 0) {
+    out["unanswered_schedulers"] = all.unanswered;
   }
   co_return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

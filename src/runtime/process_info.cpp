@@ -7,9 +7,12 @@
 #include "runtime/process_table.hpp"
 #include "runtime/runtime_state.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <future>
+#include <iterator>
 #include <memory>
+#include <utility>
 
 namespace otpnet {
 
@@ -73,6 +76,13 @@ struct info_answer {
   std::optional<process_info_t> info;
 };
 
+/// One scheduler's snapshots, for processes_info_async.
+struct batch_answer {
+  ref tag;
+  std::size_t index = 0;
+  std::vector<process_info_t> infos;
+};
+
 }  // namespace
 
 std::optional<process_info_t> process_info(pid id) {
@@ -116,11 +126,22 @@ task<std::optional<process_info_t>> process_info_async(pid id, std::chrono::mill
   const pid me = self();
   const ref tag = make_ref();
   s->post([s, id, me, tag, state] {
-    internal::process* p = internal::process_table::instance().peek_owned(id, s);
-    std::optional<process_info_t> snap = p != nullptr ? std::optional(snapshot(*p, s->index())) : std::nullopt;
+    // (A posted task must not throw: without memory the answer is empty,
+    // and the message is made before the answer is claimed, so that a
+    // claimed answer is always sent.)
+    detail::envelope* e = nullptr;
+    try {
+      internal::process* p = internal::process_table::instance().peek_owned(id, s);
+      std::optional<process_info_t> snap = p != nullptr ? std::optional(snapshot(*p, s->index())) : std::nullopt;
+      e = detail::make_envelope<info_answer>(info_answer{tag, std::move(snap)});
+    } catch (...) {
+      e = nullptr;
+    }
     int expected = asked;
-    if (state->compare_exchange_strong(expected, answered)) {
-      (void)send(me, info_answer{tag, std::move(snap)});
+    if (e != nullptr && state->compare_exchange_strong(expected, answered)) {
+      (void)detail::send_envelope(me, e);
+    } else if (e != nullptr) {
+      detail::destroy_envelope(e);
     }
   });
   auto mine = [tag](const info_answer& a) { return a.tag == tag; };
@@ -130,9 +151,112 @@ task<std::optional<process_info_t>> process_info_async(pid id, std::chrono::mill
     if (state->compare_exchange_strong(expected, given_up)) {
       co_return std::nullopt;
     }
-    got = co_await receive<info_answer>(mine);  // answered just now: it comes
+    got = co_await receive<info_answer>(mine, after(std::chrono::seconds(10)));  // answered just now: it comes
+    if (!got) {
+      co_return std::nullopt;
+    }
   }
   co_return std::move(got->info);
+}
+
+namespace {
+
+/// Up to `max` snapshots of `s`'s processes, in slot order (on `s`'s
+/// thread).
+std::vector<process_info_t> snapshots_of(internal::scheduler& s, std::size_t max) {
+  std::vector<process_info_t> out;
+  internal::process_table::instance().each_owned(&s, [&](internal::process* p) {
+    if (out.size() < max) {
+      out.push_back(snapshot(*p, s.index()));
+    }
+  });
+  return out;
+}
+
+/// On `s`'s thread: its snapshots, sent to `me` if `state` is still
+/// "asked" (0 -> 1); nothing if the caller gave up (2). Never throws:
+/// without memory nothing is sent and the caller's timeout covers it.
+void answer_batch(internal::scheduler& s, std::size_t i, pid me, ref tag, std::atomic<int>& state,
+                  std::size_t max) noexcept {
+  detail::envelope* e = nullptr;
+  try {
+    batch_answer a;
+    a.tag = tag;
+    a.index = i;
+    a.infos = snapshots_of(s, max);
+    e = detail::make_envelope<batch_answer>(std::move(a));
+  } catch (...) {
+    e = nullptr;
+  }
+  int expected = 0;
+  if (e != nullptr && state.compare_exchange_strong(expected, 1)) {
+    (void)detail::send_envelope(me, e);
+  } else if (e != nullptr) {
+    detail::destroy_envelope(e);
+  }
+}
+
+}  // namespace
+
+task<process_list> processes_info_async(std::size_t max, std::chrono::milliseconds timeout) {
+  process_list out;
+  internal::runtime_state* st = internal::current_state();
+  if (st == nullptr) {
+    co_return out;
+  }
+  enum : int { asked, answered, given_up };
+  const std::size_t n = st->schedulers.size();
+  auto states = std::make_shared<std::vector<std::atomic<int>>>(n);
+  const pid me = self();
+  const ref tag = make_ref();
+  std::size_t waiting = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    internal::scheduler* s = st->schedulers[i].get();
+    if (s->on_this_thread()) {
+      auto mine = snapshots_of(*s, max);
+      out.processes.insert(out.processes.end(), std::make_move_iterator(mine.begin()),
+                           std::make_move_iterator(mine.end()));
+      (*states)[i] = answered;
+      continue;
+    }
+    ++waiting;
+    s->post([s, i, me, tag, states, max] { answer_batch(*s, i, me, tag, (*states)[i], max); });
+  }
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto ours = [tag](const batch_answer& a) { return a.tag == tag; };
+  auto take = [&](batch_answer& a) {
+    out.processes.insert(out.processes.end(), std::make_move_iterator(a.infos.begin()),
+                         std::make_move_iterator(a.infos.end()));
+    --waiting;
+  };
+  while (waiting != 0) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto got = co_await receive<batch_answer>(ours, after(std::max(left, std::chrono::milliseconds(0))));
+    if (!got) {
+      break;
+    }
+    take(*got);
+  }
+  // Those that did not answer: given up, or answered just now (the message
+  // comes, and is taken so that none is left behind).
+  for (std::size_t i = 0; i < n && waiting != 0; ++i) {
+    int expected = asked;
+    if ((*states)[i].compare_exchange_strong(expected, given_up)) {
+      ++out.unanswered;
+      --waiting;
+    }
+  }
+  while (waiting != 0) {
+    auto got = co_await receive<batch_answer>(ours, after(std::chrono::seconds(10)));
+    if (!got) {
+      break;
+    }
+    take(*got);
+  }
+  std::sort(out.processes.begin(), out.processes.end(), [](const process_info_t& a, const process_info_t& b) {
+    return std::pair(a.id.slot(), a.id.generation()) < std::pair(b.id.slot(), b.id.generation());
+  });
+  co_return out;
 }
 
 }  // namespace otpnet

@@ -65,8 +65,11 @@ std::string sockets_json(std::size_t max = 500);
 /// registered name, or null), "behaviour", "state", "status",
 /// "message_queue_len", "reductions", "memory", "scheduler", "links",
 /// "monitors"}]}, in pid order, at most `max`, then "truncated": the
-/// rest's count. Each is asked on its own scheduler (process_info_async),
-/// so the calling process's scheduler is never held. From a process.
+/// rest's count. Each scheduler takes its own processes' snapshots and
+/// sends them in one message (processes_info_async), against one 2 s
+/// deadline for all; one that does not answer is counted in
+/// "unanswered_schedulers". The calling process's scheduler is never
+/// held. From a process.
 task<std::string> processes_json(std::size_t max = 500);
 
 }  // namespace otpnet::observe

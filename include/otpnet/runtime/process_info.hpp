@@ -50,4 +50,21 @@ std::optional<process_info_t> process_info(pid p);
 task<std::optional<process_info_t>> process_info_async(pid p,
                                                        std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
+/// What processes_info_async found.
+struct process_list {
+  /// Snapshots, in pid order (slot, then generation), at most `max` taken
+  /// per scheduler.
+  std::vector<process_info_t> processes;
+  /// Schedulers that did not answer within the timeout (their processes
+  /// are missing).
+  unsigned unanswered = 0;
+};
+
+/// Snapshots of the live processes (observer's process list), from a
+/// process: one task per scheduler takes those of its own, up to `max`, and
+/// sends them back in one message; the caller waits for all of them
+/// against one deadline, `timeout`. As with process_info_async, no answer
+/// is sent after the caller gave up, and its scheduler is not held.
+task<process_list> processes_info_async(std::size_t max, std::chrono::milliseconds timeout = std::chrono::seconds(2));
+
 }  // namespace otpnet
