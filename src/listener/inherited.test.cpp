@@ -184,37 +184,6 @@ TEST_F(listener_test, a_listener_restarted_on_a_socket_that_listens_already_acce
   EXPECT_EQ(before.echo("still"), "still") << "the listener's end cost a live connection";
 }
 
-// Two acceptors on one passed socket: both take from its one queue, each
-// up to its share of the limit (2 + 1), so exactly three are served, and
-// lifting the limit serves the rest.
-TEST_F(listener_test, two_acceptors_share_a_socket_that_listens_already_within_the_limit) {
-  std::uint16_t port = 0;
-  int fd = listening_tcp(&port);
-  ASSERT_GE(fd, 0);
-  auto passed = so::open(fd, {.dup = false});
-  ASSERT_TRUE(passed);
-  listener_options o = raw_options(3);
-  o.addresses.clear();
-  o.sockets = {*passed};
-  o.acceptors = 2;
-  ASSERT_TRUE(start_tree(o));
-  std::vector<peer> clients;
-  for (int k = 0; k < 6; ++k) {
-    clients.push_back(peer::connect_port(port));
-    ASSERT_TRUE(clients.back().write("s" + std::to_string(k)));
-  }
-  EXPECT_TRUE(wait_until([&] { return info().active_connections == 3; }));
-  listener_info i = info();
-  ASSERT_EQ(i.accepted_by_acceptor.size(), 2U);
-  EXPECT_EQ(i.accepted_by_acceptor[0], 2U) << "acceptor 0 did not fill its share from the passed socket";
-  EXPECT_EQ(i.accepted_by_acceptor[1], 1U) << "acceptor 1 did not fill its share from the passed socket";
-  ASSERT_TRUE(sync_wait(listener::set_max_connections("lst", 0)));
-  for (int k = 0; k < 6; ++k) {
-    std::string want = "s" + std::to_string(k);
-    EXPECT_EQ(clients[k].read_exact(want.size()), want) << "client " << k;
-  }
-}
-
 TEST_F(listener_test, a_socket_that_does_not_listen_is_refused_as_invalid) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   auto s = so::open(fd, {.dup = false});
