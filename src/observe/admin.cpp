@@ -55,6 +55,19 @@ http_answer plain(int status, std::string_view reason, std::string body) {
   return {status, reason, "text/plain; charset=utf-8", std::move(body)};
 }
 
+/// The answer to a request line or header line that could not be read:
+/// too long (431), not in time (408, `late`), or the client gone or
+/// garbled (400, `bad`).
+http_answer unread(errc why, std::string late, std::string bad) {
+  if (why == errc::emsgsize) {
+    return plain(431, "Request Header Fields Too Large", "line too long\n");
+  }
+  if (why == errc::timeout) {
+    return plain(408, "Request Timeout", std::move(late));
+  }
+  return plain(400, "Bad Request", std::move(bad));
+}
+
 std::string trim_crlf(std::string_view line) {
   while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) {
     line.remove_suffix(1);
@@ -111,17 +124,13 @@ struct http_handler : gen_server::behaviour<http_handler> {
     const auto deadline = std::chrono::steady_clock::now() + o_->request_timeout;
     auto first = co_await next_line(deadline);
     if (!first) {
-      co_return first.error() == errc::emsgsize ? plain(431, "Request Header Fields Too Large", "line too long\n")
-      : first.error() == errc::timeout          ? plain(408, "Request Timeout", "no request in time\n")
-                                                : plain(400, "Bad Request", "no request\n");
+      co_return unread(first.error(), "no request in time\n", "no request\n");
     }
     request_line_ = std::move(*first);
     for (int headers = 0;; ++headers) {
       auto h = co_await next_line(deadline);
       if (!h) {
-        co_return h.error() == errc::emsgsize ? plain(431, "Request Header Fields Too Large", "line too long\n")
-        : h.error() == errc::timeout          ? plain(408, "Request Timeout", "the request did not end in time\n")
-                                              : plain(400, "Bad Request", "incomplete request\n");
+        co_return unread(h.error(), "the request did not end in time\n", "incomplete request\n");
       }
       if (h->empty()) {
         break;

@@ -83,6 +83,33 @@ struct batch_answer {
   std::vector<process_info_t> infos;
 };
 
+// The answer handshake of the async calls: the caller asks; the snapshot
+// task claims "answered" and sends, or the caller claims "given up" at its
+// timeout and no answer is sent. Whoever moves it from "asked" decides.
+enum claim : int { asked, answered, given_up };
+
+/// Sends `e` to `to` if the answer is still to be made (claims it); frees
+/// it otherwise. `e` null (no memory to make it): nothing, the caller's
+/// timeout covers it. The message is made before the claim, so that a
+/// claimed answer is always sent.
+void send_if_claimed(std::atomic<int>& state, pid to, detail::envelope* e) noexcept {
+  if (e == nullptr) {
+    return;
+  }
+  int expected = asked;
+  if (state.compare_exchange_strong(expected, answered)) {
+    (void)detail::send_envelope(to, e);
+  } else {
+    detail::destroy_envelope(e);
+  }
+}
+
+/// The caller's side at its timeout: true if no answer will come.
+bool give_up(std::atomic<int>& state) noexcept {
+  int expected = asked;
+  return state.compare_exchange_strong(expected, given_up);
+}
+
 }  // namespace
 
 std::optional<process_info_t> process_info(pid id) {
@@ -119,9 +146,6 @@ task<std::optional<process_info_t>> process_info_async(pid id, std::chrono::mill
     internal::process* p = table.peek_owned(id, s);
     co_return p != nullptr ? std::optional(snapshot(*p, s->index())) : std::nullopt;
   }
-  // 0: asked; 1: answered (the message is on its way); 2: given up (no
-  // answer will be sent). Whoever moves it from 0 decides.
-  enum : int { asked, answered, given_up };
   auto state = std::make_shared<std::atomic<int>>(asked);
   const pid me = self();
   const ref tag = make_ref();
@@ -135,20 +159,14 @@ task<std::optional<process_info_t>> process_info_async(pid id, std::chrono::mill
       std::optional<process_info_t> snap = p != nullptr ? std::optional(snapshot(*p, s->index())) : std::nullopt;
       e = detail::make_envelope<info_answer>(info_answer{tag, std::move(snap)});
     } catch (...) {
-      e = nullptr;
+      e = nullptr;  // (a posted task must not throw)
     }
-    int expected = asked;
-    if (e != nullptr && state->compare_exchange_strong(expected, answered)) {
-      (void)detail::send_envelope(me, e);
-    } else if (e != nullptr) {
-      detail::destroy_envelope(e);
-    }
+    send_if_claimed(*state, me, e);
   });
   auto mine = [tag](const info_answer& a) { return a.tag == tag; };
   auto got = co_await receive<info_answer>(mine, after(timeout));
   if (!got) {
-    int expected = asked;
-    if (state->compare_exchange_strong(expected, given_up)) {
+    if (give_up(*state)) {
       co_return std::nullopt;
     }
     got = co_await receive<info_answer>(mine, after(std::chrono::seconds(10)));  // answered just now: it comes
@@ -174,7 +192,7 @@ std::vector<process_info_t> snapshots_of(internal::scheduler& s, std::size_t max
 }
 
 /// On `s`'s thread: its snapshots, sent to `me` if `state` is still
-/// "asked" (0 -> 1); nothing if the caller gave up (2). Never throws:
+/// "asked" (send_if_claimed); nothing if the caller gave up. Never throws:
 /// without memory nothing is sent and the caller's timeout covers it.
 void answer_batch(internal::scheduler& s, std::size_t i, pid me, ref tag, std::atomic<int>& state,
                   std::size_t max) noexcept {
@@ -188,12 +206,7 @@ void answer_batch(internal::scheduler& s, std::size_t i, pid me, ref tag, std::a
   } catch (...) {
     e = nullptr;
   }
-  int expected = 0;
-  if (e != nullptr && state.compare_exchange_strong(expected, 1)) {
-    (void)detail::send_envelope(me, e);
-  } else if (e != nullptr) {
-    detail::destroy_envelope(e);
-  }
+  send_if_claimed(state, me, e);
 }
 
 }  // namespace
@@ -204,7 +217,6 @@ task<process_list> processes_info_async(std::size_t max, std::chrono::millisecon
   if (st == nullptr) {
     co_return out;
   }
-  enum : int { asked, answered, given_up };
   const std::size_t n = st->schedulers.size();
   auto states = std::make_shared<std::vector<std::atomic<int>>>(n);
   const pid me = self();
@@ -240,8 +252,7 @@ task<process_list> processes_info_async(std::size_t max, std::chrono::millisecon
   // Those that did not answer: given up, or answered just now (the message
   // comes, and is taken so that none is left behind).
   for (std::size_t i = 0; i < n && waiting != 0; ++i) {
-    int expected = asked;
-    if ((*states)[i].compare_exchange_strong(expected, given_up)) {
+    if (give_up((*states)[i])) {
       ++out.unanswered;
       --waiting;
     }
