@@ -188,7 +188,7 @@ result<std::uint16_t> acceptor::add_port(const so::address& addr, const gen_tcp:
   if (!ls) {
     return fail(ls.error());
   }
-  return take_listen(*ls, addr.with_port(ls->port));
+  return take_listen(*ls, addr.with_port(ls->port), false);
 }
 
 result<std::uint16_t> acceptor::add_socket(const so::socket& s, const gen_tcp::options& opts) {
@@ -210,10 +210,10 @@ result<std::uint16_t> acceptor::add_socket(const so::socket& s, const gen_tcp::o
   if (!here) {
     return fail(here.error());
   }
-  return take_listen(*ls, *here);
+  return take_listen(*ls, *here, true);
 }
 
-result<std::uint16_t> acceptor::take_listen(const gen_tcp::listen_socket& ls, const so::address& addr) {
+result<std::uint16_t> acceptor::take_listen(const gen_tcp::listen_socket& ls, const so::address& addr, bool shared) {
   // Owned by this process, watched by its scheduler.
   if (auto r = so::co::adopt(ls.sock); !r) {
     return fail(r.error());
@@ -226,7 +226,8 @@ result<std::uint16_t> acceptor::take_listen(const gen_tcp::listen_socket& ls, co
   p.port = ls.port;
   p.id = next_id_++;
   p.handle = so::make_select_handle();
-  if (reactor::event_loop* loop = otpnet::detail::current_loop()) {
+  reactor::event_loop* loop = otpnet::detail::current_loop();
+  if (loop != nullptr && !shared) {
     auto k = std::make_unique<kernel_accept>(*loop, p.sock.native_handle(), p.id, self());
     if (k->start(parked())) {
       p.kernel = std::move(k);

@@ -7,6 +7,9 @@
 #include "listener/harness.test.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
+
+#include <algorithm>
 
 namespace otpnet::listener::test {
 namespace {
@@ -182,6 +185,98 @@ TEST_F(listener_test, a_listener_restarted_on_a_socket_that_listens_already_acce
   ASSERT_TRUE(after);
   EXPECT_EQ(after.echo("after"), "after");
   EXPECT_EQ(before.echo("still"), "still") << "the listener's end cost a live connection";
+}
+
+// Two acceptors on one passed socket: both take from its one queue, each
+// up to its share of the limit (2 + 1), so exactly three are served, and
+// lifting the limit serves the rest. (On io_uring the kernel's multishot
+// accept of the first would take every queued connection into its own
+// queue and park there: the second's share would go unused.)
+TEST_F(listener_test, two_acceptors_share_a_socket_that_listens_already_within_the_limit) {
+  std::uint16_t port = 0;
+  int fd = listening_tcp(&port);
+  ASSERT_GE(fd, 0);
+  auto passed = so::open(fd, {.dup = false});
+  ASSERT_TRUE(passed);
+  listener_options o = raw_options(3);
+  o.addresses.clear();
+  o.sockets = {*passed};
+  o.acceptors = 2;
+  ASSERT_TRUE(start_tree(o));
+  std::vector<peer> clients;
+  for (int k = 0; k < 6; ++k) {
+    clients.push_back(peer::connect_port(port));
+    ASSERT_TRUE(clients.back().write("s" + std::to_string(k)));
+  }
+  EXPECT_TRUE(wait_until([&] { return info().active_connections == 3; }));
+  listener_info i = info();
+  ASSERT_EQ(i.accepted_by_acceptor.size(), 2U);
+  EXPECT_EQ(i.accepted_by_acceptor[0], 2U) << "acceptor 0 did not fill its share from the passed socket";
+  EXPECT_EQ(i.accepted_by_acceptor[1], 1U) << "acceptor 1 did not fill its share from the passed socket";
+  ASSERT_TRUE(sync_wait(listener::set_max_connections("lst", 0)));
+  for (int k = 0; k < 6; ++k) {
+    std::string want = "s" + std::to_string(k);
+    EXPECT_EQ(clients[static_cast<std::size_t>(k)].read_exact(want.size()), want) << "client " << k;
+  }
+}
+
+// Clients that come while the listener is busy (here: waiting for a
+// handler's start) wait in the socket's queue, not in one of the
+// listener's: when it drains and the next listener takes the socket, every
+// one it had not served is answered. (On io_uring the kernel's multishot
+// accept would take them into the acceptor's queue meanwhile, and the
+// drain would close them: reset instead of served by the next instance.)
+TEST_F(listener_test, clients_waiting_on_a_passed_socket_through_a_drain_are_answered_by_the_next_listener) {
+  std::uint16_t port = 0;
+  int fd = listening_tcp(&port);
+  ASSERT_GE(fd, 0);
+  auto manager = so::open(fd, {.dup = false});  // what systemd keeps
+  ASSERT_TRUE(manager);
+  listener_options o = raw_options(2);
+  o.addresses.clear();
+  o.sockets = {*manager};
+  ASSERT_TRUE(start_tree(o));
+  knobs.hold_starts = 1;
+  std::vector<peer> clients;
+  clients.push_back(peer::connect_port(port));
+  ASSERT_TRUE(clients.back());
+  ASSERT_TRUE(wait_until([] { return knobs.holding != 0; }));  // the listener waits for the start
+  for (int k = 1; k < 8; ++k) {
+    clients.push_back(peer::connect_port(port));
+    ASSERT_TRUE(clients.back());
+  }
+  EXPECT_TRUE(send(pid::from_value(knobs.holding), release_start{}));
+  EXPECT_TRUE(wait_until([&] { return info().active_connections == 2; }));
+  std::vector<pollfd> fds;
+  for (std::size_t k = 0; k < clients.size(); ++k) {
+    ASSERT_TRUE(clients[k].write("w" + std::to_string(k)));
+    fds.push_back({clients[k].fd(), POLLIN, 0});
+  }
+  // The two the first listener serves answer; the others wait.
+  ASSERT_TRUE(wait_until([&] { return ::poll(fds.data(), fds.size(), 0) == 2; }));
+  std::vector<std::size_t> served;
+  for (std::size_t k = 0; k < fds.size(); ++k) {
+    if (fds[k].revents != 0) {
+      served.push_back(k);
+      EXPECT_EQ(clients[k].read_exact(2), "w" + std::to_string(k));
+    }
+  }
+  auto d = sync_wait(listener::drain("lst", must));
+  ASSERT_TRUE(d);
+  auto stopped = sync_wait(supervisor::terminate_child("top", "listener"));
+  ASSERT_TRUE(stopped) << stopped.error().to_string();
+  auto again = sync_wait(supervisor::restart_child("top", "listener"));  // the next listener
+  ASSERT_TRUE(again.is_ok()) << again.reason().to_string();
+  ASSERT_TRUE(sync_wait(listener::set_max_connections("lst", 0)));
+  for (std::size_t k = 0; k < clients.size(); ++k) {
+    if (std::find(served.begin(), served.end(), k) != served.end()) {
+      EXPECT_TRUE(clients[k].closed_by_server()) << "the drain did not end a connection it served";
+      continue;
+    }
+    std::string want = "w" + std::to_string(k);
+    EXPECT_EQ(clients[k].read_exact(want.size()), want)
+        << "client " << k << " waited through the drain and was " << clients[k].end_state(quiet);
+  }
 }
 
 TEST_F(listener_test, a_socket_that_does_not_listen_is_refused_as_invalid) {

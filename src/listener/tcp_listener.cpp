@@ -322,9 +322,9 @@ class group : public gen_server::behaviour<group> {
       a.socket_options.reuseport = true;
       a.max_connections = shares[i];
       a.addresses.clear();
-      if (i != 0) {
-        a.sockets.clear();  // one owner each: the first acceptor's
-      }
+      // Passed sockets (systemd's) go to every acceptor: each accepts on a
+      // descriptor of its own (add_socket dups it), with calls, from the
+      // one queue.
       for (const auto& addr : addrs) {
         // A local path has no SO_REUSEPORT: the first acceptor takes it.
         if (i == 0 || addr.family() != otpnet::socket::domain::local) {

@@ -107,7 +107,10 @@ class acceptor {
   /// its port (0 for a local path). The acceptor takes a duplicate of the
   /// descriptor, so closing it (remove_port, a drain, the acceptor's end)
   /// leaves `s` open: a restarted listener takes it again, and systemd's
-  /// copy goes on queueing clients for whoever accepts next.
+  /// copy goes on queueing clients for whoever accepts next. It is
+  /// accepted on with calls, also on io_uring: a connection stays in the
+  /// socket's queue until this acceptor takes it for a handler, so other
+  /// acceptors of the socket share it and none is closed by a drain.
   /// Errors: invalid (not a listening stream socket), closed, emfile.
   result<std::uint16_t> add_socket(const otpnet::socket::socket& s, const gen_tcp::options& opts);
   /// Closes every listen socket bound to port number `port` (IPv4 and IPv6
@@ -161,8 +164,13 @@ class acceptor {
 
  private:
   class kernel_accept;
-  /// Adopts `ls` (bound to `addr`) and starts accepting on it.
-  result<std::uint16_t> take_listen(const gen_tcp::listen_socket& ls, const otpnet::socket::address& addr);
+  /// Adopts `ls` (bound to `addr`) and starts accepting on it. `shared`:
+  /// other descriptors of the socket live on (add_socket), so it is
+  /// accepted on with calls, never the kernel's multishot accept, which
+  /// would take connections from the socket's one queue into this
+  /// process's, where another acceptor or the next instance cannot reach
+  /// them and a drain would close them.
+  result<std::uint16_t> take_listen(const gen_tcp::listen_socket& ls, const otpnet::socket::address& addr, bool shared);
   struct port_state {
     otpnet::socket::socket sock;
     gen_tcp::effective_options opts;
@@ -175,7 +183,7 @@ class acceptor {
     bool backing_off = false;
     int batch = 0;
     /// The kernel's multishot accept for this socket, where the reactor has
-    /// one (null: accept calls).
+    /// one and the socket is not shared (null: accept calls).
     std::unique_ptr<kernel_accept> kernel;
   };
 

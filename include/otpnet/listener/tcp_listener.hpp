@@ -39,8 +39,9 @@ struct listener_options {
   std::string registered_name;
   std::vector<otpnet::socket::address> addresses;
   /// Sockets that listen already, accepted on as they are (systemd's socket
-  /// activation: inherited_sockets). With several acceptors, the first
-  /// accepts on them. A drain closes this process's descriptor of each:
+  /// activation: inherited_sockets). With several acceptors, each accepts
+  /// on them with a descriptor of its own, from the socket's one queue,
+  /// within its share of max_connections. A drain closes this process's descriptor of each:
   /// while systemd holds its own, clients that come meanwhile wait in the
   /// backlog for the next instance instead of being refused.
   std::vector<otpnet::socket::socket> sockets;
