@@ -73,10 +73,13 @@ application::spec make_app(const echo_config& c) {
     // they do.
     std::vector<child_spec> children = std::move(clients);
     children.push_back(std::move(listener_spec));
-    if (c.admin) {
+    if (c.admin || !c.admin_sockets.empty()) {
       observe::admin_options a;
       a.name = admin_name;
-      a.address = *c.admin;
+      if (c.admin) {
+        a.address = *c.admin;
+      }
+      a.sockets = c.admin_sockets;
       a.what.listeners = {listener_name};
       a.what.supervisors = {"tcp_server_sup"};
       children.push_back(observe::admin_child_spec(a));

@@ -33,6 +33,9 @@ struct echo_config {
   /// The admin HTTP endpoint's address (/metrics, /tree, /healthz, /), in
   /// the server's tree after the listener; none: no endpoint.
   std::optional<otpnet::socket::address> admin;
+  /// Listen sockets systemd passed for the admin endpoint (named "admin"):
+  /// served instead of `admin` when any (and the endpoint runs without it).
+  std::vector<otpnet::socket::socket> admin_sockets;
   gen_tcp::packet_type packet = gen_tcp::packet_type::u2;
   std::uint32_t packet_size = 0;
   std::size_t max_connections = 0;

@@ -81,7 +81,8 @@ config_schema schema() {
                   "on this address:port, e.g. 127.0.0.1:9090 (empty: none; it has no authentication)")
       .add_bool("systemd_sockets", true,
                 "accept on the listen sockets systemd passes (socket activation: LISTEN_FDS), when it passes any, "
-                "instead of binding bind and port");
+                "instead of binding bind and port; one named admin (FileDescriptorName=admin) serves the admin "
+                "endpoint instead of the admin address");
   return s;
 }
 
@@ -102,6 +103,8 @@ struct program {
   bool systemd_sockets = true;
   /// Where the sockets systemd passed listen (empty: none passed).
   std::vector<socket::address> inherited;
+  /// Where those named "admin" listen (the admin endpoint's).
+  std::vector<socket::address> inherited_admin;
 };
 
 /// "127.0.0.1:9090" or "[::1]:9090".
@@ -146,8 +149,14 @@ tl::expected<void, std::string> take_inherited(program& p) {
       return tl::unexpected<std::string>("systemd sockets: " + s.address.to_string() +
                                          " does not listen (a stream socket with Accept=no is needed)");
     }
-    p.ec.sockets.push_back(s.sock);
-    p.inherited.push_back(s.address);
+    // FileDescriptorName=admin: the admin endpoint's socket.
+    if (s.name == echo::admin_name) {
+      p.ec.admin_sockets.push_back(s.sock);
+      p.inherited_admin.push_back(s.address);
+    } else {
+      p.ec.sockets.push_back(s.sock);
+      p.inherited.push_back(s.address);
+    }
   }
   return {};
 }
@@ -306,7 +315,10 @@ int run(const program& p, const echo::held_log& held, echo::signal_set& sigs) {
     std::cout << "listening on " << a.to_string() << (p.ec.handler.tls ? " (TLS)" : "") << " (from systemd)"
               << std::endl;
   }
-  if (p.ec.admin) {
+  for (const socket::address& a : p.inherited_admin) {
+    std::cout << "admin on " << a.to_string() << " (from systemd)" << std::endl;
+  }
+  if (p.ec.admin && p.inherited_admin.empty()) {
     auto admin = sync_wait(listener::info(std::string(echo::admin_name) + "_listener"));
     std::uint16_t at = admin && !admin->ports.empty() ? admin->ports.front().port : p.ec.admin->port();
     std::cout << "admin on " << p.ec.admin->with_port(at).to_string() << std::endl;

@@ -247,7 +247,10 @@ task<start_result> start_admin(admin_options o) {
   listener::listener_options l;
   l.name = o.name;
   l.registered_name = o.name + "_listener";
-  l.addresses = {o.address};
+  if (o.sockets.empty()) {
+    l.addresses = {o.address};
+  }
+  l.sockets = o.sockets;
   // SO_REUSEPORT: an instance that drains while the next one starts (a
   // restart under systemd) does not keep the next from its admin port.
   l.socket_options = {

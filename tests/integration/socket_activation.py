@@ -11,15 +11,17 @@ LISTEN_FDS and LISTEN_FDNAMES. Checked:
     instance answers it; and while an old instance drains, a new one serves
     the clients that come;
   - a LISTEN_PID of another process is ignored (the server binds its own);
-  - a passed socket that does not listen is one line and a non-zero exit.
+  - a passed socket that does not listen is one line and a non-zero exit;
+  - with two sockets, the one named "admin" (FileDescriptorName=admin)
+    serves the admin endpoint and the other the echo service.
 Loopback only; every wait bounded; children ended by their pids.
 
   python3 socket_activation.py --echo PATH
 """
 
 import argparse
+import http.client
 import os
-import signal
 import re
 import signal
 import socket
@@ -32,24 +34,45 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from bounded import BOUND, read_exact, stop, wait_until  # noqa: E402
 
 
-class instance:
-    """otpnet-echo with `sock` as descriptor 3 and the activation variables."""
+def fd_open(n):
+    try:
+        os.fstat(n)
+        return True
+    except OSError:
+        return False
 
-    def __init__(self, echo, sock, work, tag, listen_pid=None, extra=()):
+
+class instance:
+    """otpnet-echo with `socks` ((socket, name) pairs; one socket: named
+    "echo") as descriptors 3, 4, ... and the activation variables."""
+
+    def __init__(self, echo, socks, work, tag, listen_pid=None, extra=()):
+        if not isinstance(socks, list):
+            socks = [(socks, "echo")]
         self.out_path = os.path.join(work, tag + ".out")
-        self.out = open(self.out_path, "w+")
+        self.out = open(self.out_path, "w")
         env = {k: v for k, v in os.environ.items() if not k.startswith("OTPNET_") and not k.startswith("LISTEN_")}
-        env["LISTEN_FDS"] = "1"
-        env["LISTEN_FDNAMES"] = "echo"
-        fd = sock.fileno()
-        # The shell moves the socket to descriptor 3 and puts its own pid,
-        # which exec keeps, in LISTEN_PID: as systemd does after its fork.
-        move = "" if fd == 3 else "exec 3<&%d %d<&-; " % (fd, fd)
+        env["LISTEN_FDS"] = str(len(socks))
+        env["LISTEN_FDNAMES"] = ":".join(name for _, name in socks)
+        # Each socket at a free number above the targets first (the shell
+        # takes single digits only); the shell moves them to 3, 4, ... and
+        # puts its own pid, which exec keeps, in LISTEN_PID: as systemd does
+        # after its fork.
+        free = [n for n in range(3 + len(socks), 10) if not fd_open(n)]
+        if len(free) < len(socks):
+            raise OSError("no free descriptor numbers below 10 to pass the sockets from")
+        high = [os.dup2(sock.fileno(), free[i], inheritable=False) for i, (sock, _) in enumerate(socks)]
+        move = "".join("exec %d<&%d %d<&-; " % (3 + i, fd, fd) for i, fd in enumerate(high))
         pid_part = "LISTEN_PID=$$" if listen_pid is None else "LISTEN_PID=%d" % listen_pid
-        self.proc = subprocess.Popen(
-            ["sh", "-c", move + 'export %s; exec "$0" "$@"' % pid_part, echo, "--bind", "127.0.0.1", "--port", "0",
-             "--drain-timeout", "20s"] + list(extra),
-            stdout=self.out, stderr=subprocess.STDOUT, env=env, pass_fds=(fd,))
+        try:
+            self.proc = subprocess.Popen(
+                ["sh", "-c", move + 'export %s; exec "$0" "$@"' % pid_part, echo, "--bind", "127.0.0.1", "--port",
+                 "0", "--drain-timeout", "20s"] + list(extra),
+                stdout=self.out, stderr=subprocess.STDOUT, env=env, pass_fds=tuple(high))
+        finally:
+            for fd in high:
+                os.close(fd)
+            self.out.close()  # (the child has its own; text() reads the file)
 
     def text(self):
         return open(self.out_path).read()
@@ -155,7 +178,31 @@ def main():
         if e.proc.returncode == 0 or "does not listen" not in e.text():
             raise AssertionError("a socket that does not listen: exit %s\n%s" % (e.proc.returncode, e.text()))
         plain.close()
-        print("ok: served on the passed socket, no client lost across restarts")
+
+        # 6. Two sockets: the one named "admin" is the admin endpoint's.
+        admin = socket.socket()
+        admin.bind(("127.0.0.1", 0))
+        admin.listen(16)
+        admin_port = admin.getsockname()[1]
+        f = instance(args.echo, [(held, "echo"), (admin, "admin")], work, "f")
+        running.append(f)
+        f.wait_line("admin on 127.0.0.1:%d (from systemd)" % admin_port)
+        f.wait_line("listening on 127.0.0.1:%d (from systemd)" % port)
+        served = connect(port)
+        echo_ok(served, b"beside the admin socket")
+        served.close()
+        web = http.client.HTTPConnection("127.0.0.1", admin_port, timeout=BOUND)
+        web.request("GET", "/healthz")
+        r = web.getresponse()
+        body = r.read()
+        web.close()
+        if r.status != 200:
+            raise AssertionError("/healthz on the admin socket: %d %r" % (r.status, body))
+        f.stop()
+        if f.proc.returncode != 0:
+            raise AssertionError("f: exit %s\n%s" % (f.proc.returncode, f.text()))
+        admin.close()
+        print("ok: served on the passed socket, no client lost across restarts, the admin socket by its name")
         return 0
     except (AssertionError, OSError) as err:
         print("FAILED:", err)

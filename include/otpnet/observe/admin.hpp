@@ -24,15 +24,20 @@
 #include <otpnet/observe/metrics.hpp>
 #include <otpnet/runtime/proc.hpp>
 #include <otpnet/socket/address.hpp>
+#include <otpnet/socket/socket.hpp>
 
 #include <chrono>
 #include <cstddef>
 #include <string>
+#include <vector>
 
 namespace otpnet::observe {
 
 struct admin_options {
   otpnet::socket::address address = otpnet::socket::address::inet_loopback(9090);
+  /// Sockets that listen already (systemd's, by their LISTEN_FDNAMES name:
+  /// listener::inherited_sockets), served instead of `address` when any.
+  std::vector<otpnet::socket::socket> sockets;
   sources what;
   /// The endpoint's listener in reports ("listener admin: ..."), and the
   /// prefix of its processes' registered names: NAME_sup (the tree's top),
