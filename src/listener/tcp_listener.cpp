@@ -88,6 +88,7 @@ class server : public gen_nb_server<server> {
   }
 
   task<void> new_connection(connection c) {
+    const auto accepted_at = std::chrono::steady_clock::now();
     if (draining_) {
       acceptor_.handoff_failed(c, "listener draining");
       co_return;
@@ -122,6 +123,7 @@ class server : public gen_nb_server<server> {
     // DOWN, at once if it is gone already.
     (void)monitor(handler);
     handlers_.insert(handler);
+    handoff_.record(std::chrono::steady_clock::now() - accepted_at);
   }
 
   /// A handler's end (its monitor's DOWN). One that remove_connection
@@ -152,6 +154,7 @@ class server : public gen_nb_server<server> {
   call_return<listener_info> handle_call(info_req) {
     listener_info i = listener_info_now();
     i.client_sup_by_acceptor = {o_.client_sup.to_string()};
+    i.handoff = handoff_.read();
     return reply(std::move(i));
   }
   call_return<std::int32_t> handle_call(add_port_req r) {
@@ -244,6 +247,7 @@ class server : public gen_nb_server<server> {
   // unordered_map's node took a 32-byte malloc chunk and a bucket); and
   // connections() promises no order.
   internal::id_set<pid> handlers_;
+  duration_histogram handoff_;
   bool draining_ = false;
   drain_result drained_;
   std::vector<gen_server::from> drain_callers_;
@@ -562,6 +566,7 @@ class group : public gen_server::behaviour<group> {
       out.client_sup_by_acceptor.insert(out.client_sup_by_acceptor.end(), i->client_sup_by_acceptor.begin(),
                                         i->client_sup_by_acceptor.end());
       out.accept_failures += i->accept_failures;
+      out.handoff += i->handoff;
       for (auto& [why, count] : i->failures_by_reason) {
         out.failures_by_reason[why] += count;
       }

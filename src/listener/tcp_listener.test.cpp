@@ -55,6 +55,7 @@ class tcp_listener_test : public listener_test {
     listener_info i = info();
     EXPECT_EQ(i.active_connections, 2u);
     EXPECT_EQ(i.total_connections, 3u);
+    EXPECT_EQ(i.handoff.count, 2u) << "the failed hand-off is not timed";
   }
 };
 
@@ -580,6 +581,7 @@ TEST_F(tcp_listener_test, two_acceptors_share_one_port_and_both_accept) {
   ASSERT_EQ(i.accepted_by_acceptor.size(), 2u);
   EXPECT_GT(i.accepted_by_acceptor[0], 0u);
   EXPECT_GT(i.accepted_by_acceptor[1], 0u);
+  EXPECT_EQ(i.handoff.count, 40u) << "both acceptors' hand-off times, added";
   auto handlers = sync_wait(listener::connections("lst"));
   ASSERT_TRUE(handlers);
   EXPECT_EQ(handlers->size(), 40u);
@@ -603,6 +605,7 @@ TEST_F(tcp_listener_test, info_counts_an_acceptor_busy_with_a_handler_start_as_u
   peer held = peer::connect_port(port);
   ASSERT_TRUE(held);
   ASSERT_TRUE(wait_until([] { return knobs.holding != 0; }));
+  const auto connected_at = std::chrono::steady_clock::now();  // (after the accept: the hold is under way)
   pid holder = pid::from_value(knobs.holding);
   listener_info during = info_once();
   EXPECT_EQ(during.acceptors, 2u);
@@ -612,11 +615,19 @@ TEST_F(tcp_listener_test, info_counts_an_acceptor_busy_with_a_handler_start_as_u
   ASSERT_EQ(during.ports.size(), 1u) << "the other acceptor's port";
   EXPECT_EQ(during.ports[0].port, port);
   EXPECT_EQ(whereis("lst"), lst) << "the listener stopped";
+  const auto released_at = std::chrono::steady_clock::now();
   EXPECT_TRUE(send(holder, release_start{}));
   EXPECT_EQ(held.echo("after the hold"), "after the hold");
   listener_info after = info();
   EXPECT_EQ(after.unanswered_acceptors, 0u);
   EXPECT_EQ(after.total_connections, 1u);
+  // Its hand-off took the whole hold: at least from the connect to the
+  // release (measured here, on the test's side of it).
+  ASSERT_EQ(after.handoff.count, 1u);
+  EXPECT_GE(after.handoff.sum_ns,
+            static_cast<std::uint64_t>(
+                std::chrono::duration_cast<std::chrono::nanoseconds>(released_at - connected_at).count()))
+      << "the held start's time is not in the hand-off histogram";
   EXPECT_EQ(whereis("lst"), lst);
 }
 TEST_F(tcp_listener_test, each_acceptor_starts_its_handlers_under_its_own_supervisor_on_its_core) {

@@ -10,6 +10,7 @@
 #include <otpnet/runtime/runtime.hpp>
 #include <otpnet/socket/registry.hpp>
 #include <otpnet/socket/socket.hpp>
+#include <otpnet/tls/limits.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -113,6 +114,30 @@ task<void> listener_metrics(exposition& out, const sources& s) {
       out.sample("otpnet_listener_accept_failures_total", {{"listener", name}, {"reason", reason}}, n);
     }
   }
+  out.family("otpnet_listener_handoff_seconds",
+             "From a connection's accept to its handler's mailbox (the handler's start included), per connection "
+             "handed over.",
+             metric_type::histogram);
+  for (const auto& [name, i] : answered) {
+    out.histogram("otpnet_listener_handoff_seconds", {{"listener", name}}, i.handoff);
+  }
+}
+
+void tls_metrics(exposition& out) {
+  out.family("otpnet_tls_handshakes_in_progress", "TLS handshakes in progress now.", metric_type::gauge);
+  out.sample("otpnet_tls_handshakes_in_progress", {}, static_cast<std::uint64_t>(tls::handshakes_in_progress()));
+  out.family("otpnet_tls_handshake_limit", "TLS handshakes allowed in progress at once.", metric_type::gauge);
+  out.sample("otpnet_tls_handshake_limit", {}, static_cast<std::uint64_t>(tls::handshake_limit()));
+  const tls::handshake_counts c = tls::handshake_statistics();
+  out.family("otpnet_tls_handshakes_total", "TLS handshakes ended since the start, by how they ended.",
+             metric_type::counter);
+  out.sample("otpnet_tls_handshakes_total", {{"result", "ok"}}, c.succeeded);
+  out.sample("otpnet_tls_handshakes_total", {{"result", "timeout"}}, c.timed_out);
+  out.sample("otpnet_tls_handshakes_total", {{"result", "refused"}}, c.refused);
+  out.sample("otpnet_tls_handshakes_total", {{"result", "failed"}}, c.failed);
+  out.sample("otpnet_tls_handshakes_total", {{"result", "cancelled"}}, c.cancelled);
+  out.family("otpnet_tls_handshake_seconds", "How long the successful TLS handshakes took.", metric_type::histogram);
+  out.histogram("otpnet_tls_handshake_seconds", {}, c.duration);
 }
 
 /// Children shown per supervisor.
@@ -157,6 +182,7 @@ task<std::string> metrics_text(sources s) {
   exposition out;
   runtime_metrics(out);
   co_await listener_metrics(out, s);
+  tls_metrics(out);
   co_return out.take();
 }
 

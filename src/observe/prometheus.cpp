@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 
 namespace otpnet::observe {
@@ -85,7 +86,20 @@ void exposition::family(std::string_view name, std::string_view help, metric_typ
   escape(out_, help, false);
   out_ += "\n# TYPE ";
   out_ += name;
-  out_ += type == metric_type::counter ? " counter\n" : type == metric_type::gauge ? " gauge\n" : " untyped\n";
+  switch (type) {
+    case metric_type::counter:
+      out_ += " counter\n";
+      break;
+    case metric_type::gauge:
+      out_ += " gauge\n";
+      break;
+    case metric_type::histogram:
+      out_ += " histogram\n";
+      break;
+    case metric_type::untyped:
+      out_ += " untyped\n";
+      break;
+  }
 }
 
 void exposition::sample_start(std::string_view name, const label* first, const label* last) {
@@ -137,6 +151,29 @@ void exposition::sample(std::string_view name, const std::vector<label>& labels,
   sample_start(name, labels.data(), labels.data() + labels.size());
   out_ += std::to_string(value);
   out_ += '\n';
+}
+
+void exposition::histogram(std::string_view name, const std::vector<label>& labels,
+                           const duration_histogram::snapshot& s) {
+  if (std::any_of(labels.begin(), labels.end(), [](const label& l) { return l.first == "le"; })) {
+    throw std::invalid_argument("prometheus: a histogram's labels hold le");
+  }
+  const std::string base(name);
+  std::vector<label> with_le = labels;
+  with_le.emplace_back("le", "");
+  std::uint64_t below = 0;
+  std::string bound;
+  for (std::size_t i = 0; i < duration_histogram::bucket_count; ++i) {
+    below += s.buckets[i];
+    bound.clear();
+    append_number(bound, i < duration_histogram::bounds_ns.size()
+                             ? static_cast<double>(duration_histogram::bounds_ns[i]) / 1e9
+                             : std::numeric_limits<double>::infinity());
+    with_le.back().second = bound;
+    sample(base + "_bucket", with_le, below);
+  }
+  sample(base + "_sum", labels, s.sum_seconds());
+  sample(base + "_count", labels, s.count);
 }
 
 std::string exposition::take() {

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -47,6 +48,41 @@ TEST(prometheus, numbers_as_the_format_writes_them) {
   e.sample("x", {}, -std::numeric_limits<double>::infinity());
   e.sample("x", {}, std::uint64_t{18446744073709551615ULL});
   EXPECT_EQ(e.take(), "x 0.5\nx NaN\nx +Inf\nx -Inf\nx 18446744073709551615\n");
+}
+
+// A histogram as a scraper reads it: cumulative buckets with `le` in
+// seconds, ending at +Inf with the count, then the sum in seconds.
+TEST(prometheus, a_histogram_is_its_cumulative_buckets_sum_and_count) {
+  duration_histogram h;
+  h.record(std::chrono::microseconds(2));  // (1 µs, 2.5 µs]
+  h.record(std::chrono::microseconds(2));
+  h.record(std::chrono::milliseconds(30));  // (25 ms, 50 ms]
+  h.record(std::chrono::seconds(2000));     // above every bound
+  exposition e;
+  e.family("otpnet_x_seconds", "How long x took.", metric_type::histogram);
+  e.histogram("otpnet_x_seconds", {{"listener", "echo"}}, h.read());
+  std::string text = e.take();
+  EXPECT_EQ(text.substr(0, text.find("otpnet_x_seconds_bucket")),
+            "# HELP otpnet_x_seconds How long x took.\n# TYPE otpnet_x_seconds histogram\n");
+  for (const char* line : {
+           "otpnet_x_seconds_bucket{listener=\"echo\",le=\"1e-06\"} 0\n",
+           "otpnet_x_seconds_bucket{listener=\"echo\",le=\"2.5e-06\"} 2\n",
+           "otpnet_x_seconds_bucket{listener=\"echo\",le=\"0.025\"} 2\n",
+           "otpnet_x_seconds_bucket{listener=\"echo\",le=\"0.05\"} 3\n",
+           "otpnet_x_seconds_bucket{listener=\"echo\",le=\"1000\"} 3\n",
+           "otpnet_x_seconds_bucket{listener=\"echo\",le=\"+Inf\"} 4\n",
+           "otpnet_x_seconds_sum{listener=\"echo\"} 2000.030004\n",
+           "otpnet_x_seconds_count{listener=\"echo\"} 4\n",
+       }) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << " not in:\n" << text;
+  }
+  std::size_t buckets = 0;
+  for (std::size_t at = text.find("_bucket{"); at != std::string::npos; at = text.find("_bucket{", at + 1)) {
+    ++buckets;
+  }
+  EXPECT_EQ(buckets, duration_histogram::bucket_count);
+  EXPECT_LT(text.find("le=\"+Inf\""), text.find("_sum{")) << "the buckets, then the sum and the count";
+  EXPECT_THROW(e.histogram("otpnet_x_seconds", {{"le", "1"}}, h.read()), std::invalid_argument);
 }
 
 TEST(prometheus, a_family_started_twice_is_refused) {

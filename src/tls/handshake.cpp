@@ -46,7 +46,7 @@ errc give_up(detail::pending_handshake& h, errc reason, std::string why) {
   }
   internal::set_last_error(std::move(why));
   h.finished = true;
-  h.slot.release();
+  h.slot.end(reason);
   (void)h.sock.close();
   return reason;
 }
@@ -270,7 +270,7 @@ result<void> finish(detail::pending_handshake& h) {
     return fail(give_up(h, r.error(), "no memory for the socket's transport"));  // (not after prepare_transport)
   }
   h.finished = true;
-  h.slot.release();
+  h.slot.end(errc::ok);
   if (h.restore != gen_tcp::passive) {
     (void)h.sock.setopts({.active = h.restore});
   }
@@ -368,7 +368,7 @@ result<void> handshake_cancel(const client_hello& hello) {
     h->t->cancel();
   }
   h->finished = true;
-  h->slot.release();
+  h->slot.end(errc::ecanceled);
   (void)h->sock.close();
   return ok();
 }

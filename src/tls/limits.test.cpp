@@ -53,6 +53,37 @@ TEST_F(limits_test, above_the_cap_a_handshake_fails_at_once_with_busy) {
   (void)b;
 }
 
+// handshake_statistics counts each handshake's end once, by how it ended,
+// and the time of the successful ones.
+TEST_F(limits_test, handshakes_are_counted_by_how_they_ended) {
+  set_handshake_limit(1);
+  const handshake_counts before = handshake_statistics();
+  std::uint16_t port = start_server({.ctx = server_ctx(), .timeout = 1500ms});
+  raw_peer silent = raw_peer::connect(port);
+  ASSERT_TRUE(eventually([] { return handshakes_in_progress() == 1; }));
+  raw_peer refused = raw_peer::connect(port);
+  EXPECT_EQ(next({"server_failed"}).reason, errc::busy);
+  EXPECT_EQ(next({"server_failed"}).reason, errc::timeout);
+  ASSERT_TRUE(eventually([] { return handshakes_in_progress() == 0; }));
+  set_handshake_limit(2);
+  auto [server, client] = connect_pair(port, {.ctx = client_ctx()});  // a server and a client handshake
+  EXPECT_EQ(echo(client, "counted"), "counted");
+  raw_peer garbage = raw_peer::connect(port);
+  ASSERT_TRUE(garbage.write("this is not a ClientHello at all\r\n\r\n"));
+  errc bad = next({"server_failed"}).reason;
+  EXPECT_NE(bad, errc::timeout);
+  EXPECT_NE(bad, errc::busy);
+  const handshake_counts after = handshake_statistics();
+  EXPECT_EQ(after.refused - before.refused, 1U);
+  EXPECT_EQ(after.timed_out - before.timed_out, 1U);
+  EXPECT_EQ(after.succeeded - before.succeeded, 2U);
+  EXPECT_EQ(after.failed - before.failed, 1U) << "the garbage: " << err_name(bad);
+  EXPECT_EQ(after.cancelled - before.cancelled, 0U);
+  EXPECT_EQ(after.duration.count - before.duration.count, 2U) << "only the successful ones are timed";
+  EXPECT_GT(after.duration.sum_ns, before.duration.sum_ns);
+  (void)server;
+}
+
 TEST_F(limits_test, a_flood_of_silent_peers_leaves_established_connections_alone) {
   constexpr int flood = 40;
   constexpr std::size_t cap = 16;

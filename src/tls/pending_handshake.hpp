@@ -29,8 +29,11 @@ struct pending_handshake {
   pending_handshake(const pending_handshake&) = delete;
   pending_handshake& operator=(const pending_handshake&) = delete;
   ~pending_handshake() {
-    if (!finished && sock) {
-      (void)sock.close();
+    if (!finished) {
+      slot.end(errc::ecanceled);  // (a client_hello dropped without a continue)
+      if (sock) {
+        (void)sock.close();
+      }
     }
   }
 };

@@ -61,25 +61,60 @@ def raw(port, data):
     return out
 
 
+def family_of(name, histograms):
+    """The family a sample belongs to: a histogram's NAME_bucket, NAME_sum
+    and NAME_count are NAME's."""
+    for suffix in ("_bucket", "_sum", "_count"):
+        if name.endswith(suffix) and name[: -len(suffix)] in histograms:
+            return name[: -len(suffix)]
+    return name
+
+
+def check_histograms(samples, histograms):
+    """Each histogram's buckets: cumulative, the last one le="+Inf", equal
+    to its _count; a _sum beside it."""
+    for (name, labels), value in samples.items():
+        if not name.endswith("_count") or name[: -len("_count")] not in histograms:
+            continue
+        base = name[: -len("_count")]
+        inner = labels[1:-1] if labels else ""
+        prefix = "{" + inner + ("," if inner else "") + 'le="'
+        buckets = [(k[1][len(prefix):-2], v) for k, v in samples.items()
+                   if k[0] == base + "_bucket" and k[1].startswith(prefix)]
+        if not buckets or buckets[-1][0] != "+Inf" or buckets[-1][1] != value:
+            raise AssertionError("%s%s: the +Inf bucket is not the count: %r" % (base, labels, buckets[-3:]))
+        counts = [v for _, v in buckets]
+        bounds = [float(b) for b, _ in buckets[:-1]]
+        if counts != sorted(counts) or bounds != sorted(bounds):
+            raise AssertionError("%s%s: buckets not cumulative in order: %r" % (base, labels, buckets))
+        if (base + "_sum", labels) not in samples:
+            raise AssertionError("%s%s: no _sum" % (base, labels))
+
+
 def parse_metrics(text):
-    """{(name, labels-text): value}; checks the format as it goes."""
+    """{(name, labels-text): value}, in the text's order; checks the format
+    as it goes (histograms too)."""
     samples = {}
     typed = set()
+    histograms = set()
     for line in text.splitlines():
         if line.startswith("# HELP "):
             continue
         if line.startswith("# TYPE "):
             name, kind = line[7:].split(" ")
-            if kind not in ("counter", "gauge", "untyped"):
+            if kind not in ("counter", "gauge", "untyped", "histogram"):
                 raise AssertionError("bad TYPE: " + line)
             typed.add(name)
+            if kind == "histogram":
+                histograms.add(name)
             continue
         m = SAMPLE.match(line)
         if not m:
             raise AssertionError("not a sample line: %r" % line)
-        if m.group(1) not in typed:
+        if family_of(m.group(1), histograms) not in typed:
             raise AssertionError("a sample before its TYPE: %r" % line)
         samples[(m.group(1), m.group(2) or "")] = float(m.group(5))
+    check_histograms(samples, histograms)
     return samples
 
 
@@ -128,6 +163,14 @@ def main():
             raise AssertionError("otpnet_processes")
         if not any(k[0] == "otpnet_scheduler_turns_total" for k in m):
             raise AssertionError("no scheduler counters")
+        if m.get(("otpnet_listener_handoff_seconds_count", lst)) != 3:
+            raise AssertionError("the hand-off histogram does not count the 3 clients:\n" + body.decode())
+        if m.get(("otpnet_listener_handoff_seconds_sum", lst), 0) <= 0:
+            raise AssertionError("the hand-off histogram's sum")
+        if m.get(("otpnet_tls_handshakes_total", '{result="ok"}')) != 0:
+            raise AssertionError("TLS handshakes counted in a server without TLS")
+        if ("otpnet_tls_handshake_seconds_count", "") not in m:
+            raise AssertionError("no TLS handshake histogram")
 
         status, ctype, body = get(admin, "/tree")
         tree = json.loads(body)

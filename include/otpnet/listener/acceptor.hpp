@@ -16,6 +16,7 @@
 // meanwhile waits in the queue), and queued again when it goes on.
 #pragma once
 
+#include <otpnet/base/duration_histogram.hpp>
 #include <otpnet/base/result.hpp>
 #include <otpnet/gen_tcp/options.hpp>
 #include <otpnet/listener/accept_policy.hpp>
@@ -84,6 +85,11 @@ struct listener_info {
   /// totals and the ports, and their entries in the vectors above are 0
   /// and "".
   std::size_t unanswered_acceptors = 0;
+  /// tcp_listener: how long each connection handed over so far took from
+  /// its accept to its handler's mailbox (the handler's start under the
+  /// client supervisor, then socket_ready); failed and declined hand-offs
+  /// are not in it. Empty in a gen_nb_server's own listener_info_now().
+  duration_histogram::snapshot handoff;
 };
 
 class acceptor {

@@ -41,6 +41,10 @@ struct sources {
 ///   _suspended, _acceptors                                                gauges
 ///   otpnet_listener_connections_total{listener}                           counter
 ///   otpnet_listener_accept_failures_total{listener,reason}                counter
+///   otpnet_listener_handoff_seconds{listener}                             histogram
+///   otpnet_tls_handshakes_in_progress, otpnet_tls_handshake_limit         gauges
+///   otpnet_tls_handshakes_total{result}                                   counter
+///   otpnet_tls_handshake_seconds                                          histogram
 /// From a process.
 task<std::string> metrics_text(sources s);
 

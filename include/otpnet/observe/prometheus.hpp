@@ -8,8 +8,12 @@
 //   observe::exposition out;
 //   out.family("otpnet_processes", "Live processes.", observe::metric_type::gauge);
 //   out.sample("otpnet_processes", {}, 42);
+//   out.family("otpnet_x_seconds", "How long x took.", observe::metric_type::histogram);
+//   out.histogram("otpnet_x_seconds", {}, h.read());   // a duration_histogram
 //   std::string text = out.take();
 #pragma once
+
+#include <otpnet/base/duration_histogram.hpp>
 
 #include <cstdint>
 #include <initializer_list>
@@ -20,7 +24,7 @@
 
 namespace otpnet::observe {
 
-enum class metric_type : std::uint8_t { counter, gauge, untyped };
+enum class metric_type : std::uint8_t { counter, gauge, untyped, histogram };
 
 using label = std::pair<std::string_view, std::string_view>;
 
@@ -43,6 +47,12 @@ class exposition {
   void sample(std::string_view name, const std::vector<label>& labels, double value);
   void sample(std::string_view name, std::initializer_list<label> labels, std::uint64_t value);
   void sample(std::string_view name, const std::vector<label>& labels, std::uint64_t value);
+
+  /// One histogram of the family started last (of type histogram), in
+  /// seconds: NAME_bucket with each bound as `le` (cumulative, then
+  /// "+Inf"), NAME_sum and NAME_count, each with `labels`. Throws
+  /// std::invalid_argument for a bad name, or a label named le.
+  void histogram(std::string_view name, const std::vector<label>& labels, const duration_histogram::snapshot& s);
 
   /// The text so far; the writer is empty after.
   std::string take();

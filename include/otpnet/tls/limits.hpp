@@ -9,7 +9,10 @@
 // established keep their share of the schedulers.
 #pragma once
 
+#include <otpnet/base/duration_histogram.hpp>
+
 #include <cstddef>
+#include <cstdint>
 
 namespace otpnet::tls {
 
@@ -23,5 +26,24 @@ void set_handshake_limit(std::size_t n) noexcept;
 std::size_t handshake_limit() noexcept;
 /// Handshakes in progress now. @threadsafe
 std::size_t handshakes_in_progress() noexcept;
+
+/// The handshakes that ended since the program started, over the whole OS
+/// process (server and client), by how they ended, and how long the
+/// successful ones took from their start (the slot taken) to the endpoint
+/// becoming the socket's transport.
+struct handshake_counts {
+  std::uint64_t succeeded = 0;
+  /// Not done within its timeout (a silent or slow peer).
+  std::uint64_t timed_out = 0;
+  /// Refused at once: the limit above was reached.
+  std::uint64_t refused = 0;
+  /// Failed otherwise: an alert, a certificate refused, the peer gone.
+  std::uint64_t failed = 0;
+  /// Ended by its owner (handshake_cancel, or a client_hello dropped).
+  std::uint64_t cancelled = 0;
+  duration_histogram::snapshot duration;
+};
+/// @threadsafe
+handshake_counts handshake_statistics() noexcept;
 
 }  // namespace otpnet::tls
