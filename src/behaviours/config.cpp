@@ -9,6 +9,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <optional>
 #include <stdexcept>
 #include <system_error>
 
@@ -160,6 +164,122 @@ tl::expected<void, config_error> read_table(const config_schema& s, const toml::
   return {};
 }
 
+/// Where toml++ 3.3 (Debian 12's) would reach undefined behaviour: its
+/// whitespace test ends in __builtin_unreachable for most code points in
+/// U+00A1..U+0499 and U+2C4E..U+3047 (upstream issue 295, fixed after 3.4).
+/// The parser asks it of any character outside strings and comments, and
+/// after a backslash in a multi-line basic string. Outside
+/// strings and comments TOML allows only ASCII anyway (bare keys, values,
+/// headers), and after a backslash in a string (escapes are ASCII), so a
+/// text with a non-ASCII byte there is refused here. The line and column
+/// (in bytes) of the first, or nothing.
+std::optional<std::string> unsafe_for_toml_parser(std::string_view t) {
+  std::size_t line = 1;
+  std::size_t line_start = 0;
+  auto at = [&](std::size_t i, const char* what) {
+    return "line " + std::to_string(line) + ", column " + std::to_string(i - line_start + 1) + ": " + what;
+  };
+  auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
+  // The last character outside strings that was not a space: a quote
+  // opens a string only where one can start (a key at a line's start or
+  // after a dot, a value after '=', '[', ',' or '{'); in the middle of a
+  // bare word the parser reads on through it.
+  char last = '\n';
+  std::size_t i = 0;
+  while (i < t.size()) {
+    const char c = t[i];
+    if (c == '\n') {
+      ++line;
+      line_start = ++i;
+      last = '\n';
+    } else if (c == '#') {  // a comment, to the end of its line
+      while (i < t.size() && t[i] != '\n') {
+        ++i;
+      }
+    } else if (is_space(c)) {
+      ++i;
+    } else if ((c == '"' || c == '\'') && std::string_view("\n=[,{.").find(last) != std::string_view::npos) {
+      last = c;
+      const bool basic = c == '"';
+      const std::string_view close = t.substr(i, 3) == (basic ? "\"\"\"" : "\'\'\'") ? t.substr(i, 3) : t.substr(i, 1);
+      const bool multi = close.size() == 3;
+      i += close.size();
+      while (i < t.size() && t.substr(i, close.size()) != close) {
+        if (t[i] == '\n') {
+          if (!multi) {
+            break;  // a single-line string cut by its line's end: toml++ refuses it, safely
+          }
+          ++line;
+          line_start = i + 1;
+        }
+        if (basic && t[i] == '\\') {
+          // What follows a backslash: an escape (ASCII in TOML), or in a
+          // multi-line string whitespace to skip (the parser tests each
+          // character it skips, then the next, for whitespace).
+          std::size_t j = i + 1;
+          while (multi && j < t.size() && (is_space(t[j]) || t[j] == '\n')) {
+            if (t[j] == '\n') {
+              ++line;
+              line_start = j + 1;
+            }
+            ++j;
+          }
+          if (j < t.size() && static_cast<unsigned char>(t[j]) >= 0x80) {
+            return at(j, "a non-ASCII character after a backslash");
+          }
+          if (j > i + 1) {
+            i = j;  // (skipped whitespace)
+            continue;
+          }
+          i += 2;  // an escape: the character after the backslash does not end the string
+          continue;
+        }
+        ++i;
+      }
+      if (i < t.size() && t.substr(i, close.size()) == close) {
+        // A multi-line string may end with one or two of its quotes before
+        // the closing three (TOML 1.0): the run of up to five is its end.
+        std::size_t run = 0;
+        while (multi && run < 5 && i + run < t.size() && t[i + run] == c) {
+          ++run;
+        }
+        i += multi ? run : 1;
+      }
+    } else if (static_cast<unsigned char>(c) >= 0x80) {
+      return at(i, "a non-ASCII character outside a string or comment");
+    } else {
+      last = c;
+      ++i;
+    }
+  }
+  return std::nullopt;
+}
+
+/// The table of TOML text (or why it is not TOML: unreadable_file, with
+/// the line and column).
+tl::expected<toml::table, config_error> parse_toml(std::string_view text, const std::string& origin) {
+  if (auto unsafe = unsafe_for_toml_parser(text)) {
+    return error(config_error::kind::unreadable_file, config_source::file, {}, origin, *unsafe);
+  }
+  try {
+    return toml::parse(text, origin);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    return error(config_error::kind::unreadable_file, config_source::file, {}, origin,
+                 "line " + std::to_string(where.line) + ", column " + std::to_string(where.column) + ": " +
+                     std::string(e.description()));
+  }
+}
+
+tl::expected<void, config_error> read_text(const config_schema& s, std::string_view text, const std::string& origin,
+                                           const entry_setter& set) {
+  auto t = parse_toml(text, origin);
+  if (!t) {
+    return tl::unexpected(t.error());
+  }
+  return read_table(s, *t, "", origin, set);
+}
+
 tl::expected<void, config_error> read_file(const config_schema& s, const std::filesystem::path& path,
                                            const entry_setter& set) {
   std::string file = path.string();
@@ -171,16 +291,15 @@ tl::expected<void, config_error> read_file(const config_schema& s, const std::fi
                  : ec                         ? ec.message()
                                               : "not a regular file");
   }
-  toml::table t;
-  try {
-    t = toml::parse_file(file);
-  } catch (const toml::parse_error& e) {
-    const auto& where = e.source().begin;
-    return error(config_error::kind::unreadable_file, config_source::file, {}, file,
-                 "line " + std::to_string(where.line) + ", column " + std::to_string(where.column) + ": " +
-                     std::string(e.description()));
+  std::ifstream in(path, std::ios::binary);
+  if (!in.is_open()) {
+    return error(config_error::kind::unreadable_file, config_source::file, {}, file, "cannot open it for reading");
   }
-  return read_table(s, t, "", file, set);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) {
+    return error(config_error::kind::unreadable_file, config_source::file, {}, file, "reading it failed");
+  }
+  return read_text(s, text, file, set);
 }
 
 }  // namespace
@@ -188,6 +307,18 @@ tl::expected<void, config_error> read_file(const config_schema& s, const std::fi
 tl::expected<config, config_error> config::load(const config_schema& schema,
                                                 const std::optional<std::filesystem::path>& file, const env_map& env,
                                                 const cli_map& cli) {
+  return load_from(schema, file ? &*file : nullptr, nullptr, {}, env, cli);
+}
+
+tl::expected<config, config_error> config::load_toml(const config_schema& schema, std::string_view toml_text,
+                                                     const std::string& origin, const env_map& env,
+                                                     const cli_map& cli) {
+  return load_from(schema, nullptr, &toml_text, origin, env, cli);
+}
+
+tl::expected<config, config_error> config::load_from(const config_schema& schema, const std::filesystem::path* file,
+                                                     const std::string_view* text, const std::string& origin,
+                                                     const env_map& env, const cli_map& cli) {
   config c;
   c.keys_ = schema.keys();
   for (std::size_t i = 0; i < c.keys_.size(); ++i) {
@@ -199,8 +330,12 @@ tl::expected<config, config_error> config::load(const config_schema& schema,
     e.source = src;
     e.origin = std::move(origin);
   };
-  if (file) {
+  if (file != nullptr) {
     if (auto r = read_file(schema, *file, set); !r) {
+      return tl::unexpected(r.error());
+    }
+  } else if (text != nullptr) {
+    if (auto r = read_text(schema, *text, origin, set); !r) {
       return tl::unexpected(r.error());
     }
   }

@@ -194,6 +194,77 @@ TEST(config_test, print_shows_sources_and_reads_back_as_toml) {
   }
 }
 
+// load_toml reads a configuration given as text, as load reads a file.
+TEST(config_test, toml_text_is_read_as_a_file_is) {
+  auto c = config::load_toml(echo_schema(), "port = 3003\n[log]\nformat = \"json\"\n", "embedded", {}, {});
+  ASSERT_TRUE(c) << c.error().to_string();
+  EXPECT_EQ(c->get_int("port"), 3003);
+  EXPECT_EQ(c->get_string("log.format"), "json");
+  EXPECT_EQ(c->source("port"), config_source::file);
+  EXPECT_EQ(c->origin("port"), "embedded");
+  auto bad = config::load_toml(echo_schema(), "port = \n", "embedded", {}, {});
+  ASSERT_FALSE(bad);
+  EXPECT_TRUE(bad.error().to_string().starts_with("config: cannot read embedded: line 1, column"))
+      << bad.error().to_string();
+}
+
+// TOML allows only ASCII outside strings and comments; there, toml++ 3.3
+// (Debian 12's) reaches undefined behaviour on most Latin-1, Greek and
+// Cyrillic letters. Such a text is refused before the parser sees it, with
+// the place; strings and comments hold any UTF-8 (but not after a
+// backslash, where TOML has ASCII escapes only).
+TEST(config_test, non_ascii_outside_strings_and_comments_is_refused_with_its_place) {
+  const std::pair<const char*, const char*> refused[] = {
+      {"bind = caf\xc3\xa9\n", "line 1, column 11: a non-ASCII character outside a string or comment"},
+      {"port = 1\n\xc3\xa9 = 1\n", "line 2, column 1: a non-ASCII character outside a string or comment"},
+      {"[t\xc3\xa9]\n", "line 1, column 3: a non-ASCII character outside a string or comment"},
+      {"port = 1 \xd0\x96\n", "line 1, column 10: a non-ASCII character outside a string or comment"},
+      {"bind = \"\"\"a\"\"\"\"\xc3\xa9\n", "line 1, column 16: a non-ASCII character outside a string or comment"},
+      {"bind = \"\"\"\\\n  \xc3\xa9\"\"\"\n", "line 2, column 3: a non-ASCII character after a backslash"},
+      {"bind = \"\"\"\\\xd0\x9f\"\"\"\n", "line 1, column 12: a non-ASCII character after a backslash"},
+      {"bind = \"a\\\xd0\x9f\"\n", "line 1, column 11: a non-ASCII character after a backslash"},
+  };
+  for (const auto& [text, why] : refused) {
+    auto c = config::load_toml(echo_schema(), text, "x.toml", {}, {});
+    ASSERT_FALSE(c) << text;
+    EXPECT_EQ(c.error().what, config_error::kind::unreadable_file);
+    EXPECT_TRUE(c.error().to_string().starts_with(std::string("config: cannot read x.toml: ") + why))
+        << c.error().to_string();
+  }
+  const char* accepted[] = {
+      "bind = \"caf\xc3\xa9\" # caf\xc3\xa9\n",
+      "# \xd0\x96\nbind = 'caf\xc3\xa9'\n",
+      "bind = \"\"\"caf\xc3\xa9\n\xd0\x96\"\"\"\n",
+      "bind = '''\xc3\xa9\\\n\xc3\xa9'''\n",
+      "bind = \"a\\\"\xc3\xa9\"\n",
+  };
+  for (const char* text : accepted) {
+    auto c = config::load_toml(echo_schema(), text, "x.toml", {}, {});
+    EXPECT_TRUE(c) << text << ": " << (c ? "" : c.error().to_string());
+  }
+}
+
+// A string value must be UTF-8 (TOML cannot hold other bytes, and
+// --print-config must give a file that loads); any UTF-8, control
+// characters and DEL included, prints and loads back the same.
+TEST(config_test, strings_are_utf8_and_any_of_them_prints_and_loads_back) {
+  auto bad = config::load(echo_schema(), std::nullopt, {{"OTPNET_BIND", "caf\xe9"}}, {});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().what, config_error::kind::bad_value);
+  EXPECT_NE(bad.error().to_string().find("expected UTF-8 text"), std::string::npos) << bad.error().to_string();
+  for (const char* odd : {"a\x7f", "quote \" backslash \\ tab \t newline \n", "\xf0\x9f\x98\x80", "\x01\x1f"}) {
+    auto c = config::load(echo_schema(), std::nullopt, {}, {{"bind", odd}});
+    ASSERT_TRUE(c) << c.error().to_string();
+    auto again = config::load_toml(echo_schema(), c->print(), "printed", {}, {});
+    ASSERT_TRUE(again) << c->print() << again.error().to_string();
+    EXPECT_EQ(again->get_string("bind"), odd);
+  }
+  for (const char* ill_formed : {"\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82"}) {
+    EXPECT_FALSE(config::load(echo_schema(), std::nullopt, {}, {{"bind", ill_formed}}))
+        << "accepted an ill-formed form";
+  }
+}
+
 TEST(config_test, the_process_environment) {
   ASSERT_EQ(::setenv("OTPNET_PORT", "4242", 1), 0);
   auto env = config::environment();

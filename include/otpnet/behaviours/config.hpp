@@ -116,6 +116,12 @@ class config {
                                                  const std::optional<std::filesystem::path>& file, const env_map& env,
                                                  const cli_map& cli);
 
+  /// The same with the file's part given as TOML text (a configuration a
+  /// program embeds, or what print() wrote); `origin` names it in errors
+  /// and in origin(). A text that is not valid TOML is unreadable_file.
+  static tl::expected<config, config_error> load_toml(const config_schema& schema, std::string_view toml_text,
+                                                      const std::string& origin, const env_map& env,
+                                                      const cli_map& cli);
   /// This process's environment (the OTPNET_* part of it).
   static env_map environment();
 
@@ -146,6 +152,11 @@ class config {
     config_source source = config_source::default_;
     std::string origin;
   };
+  /// load and load_toml: the file's part from `file` or from `text`
+  /// (neither: none).
+  static tl::expected<config, config_error> load_from(const config_schema& schema, const std::filesystem::path* file,
+                                                      const std::string_view* text, const std::string& origin,
+                                                      const env_map& env, const cli_map& cli);
   std::size_t index_of(std::string_view name) const;
   const entry& at(std::string_view name) const;
 
