@@ -86,6 +86,15 @@ task<void> listener_metrics(exposition& out, const sources& s) {
       answered.emplace_back(name, std::move(*i));
     }
   }
+  // The cumulative series only where every acceptor answered: one busy
+  // with a handler's start is missing from the sums, and a total that went
+  // down would read as a counter reset. Missing from a scrape, it is not.
+  std::vector<std::pair<std::string, listener::listener_info>> whole;
+  for (const auto& a : answered) {
+    if (a.second.unanswered_acceptors == 0) {
+      whole.push_back(a);
+    }
+  }
   out.family("otpnet_listener_active_connections", "Connections the listener holds now.", metric_type::gauge);
   for (const auto& [name, i] : answered) {
     out.sample("otpnet_listener_active_connections", {{"listener", name}},
@@ -104,12 +113,12 @@ task<void> listener_metrics(exposition& out, const sources& s) {
     out.sample("otpnet_listener_acceptors", {{"listener", name}}, static_cast<std::uint64_t>(i.acceptors));
   }
   out.family("otpnet_listener_connections_total", "Connections accepted since the start.", metric_type::counter);
-  for (const auto& [name, i] : answered) {
+  for (const auto& [name, i] : whole) {
     out.sample("otpnet_listener_connections_total", {{"listener", name}}, i.total_connections);
   }
   out.family("otpnet_listener_accept_failures_total", "Failed accepts since the start, by reason.",
              metric_type::counter);
-  for (const auto& [name, i] : answered) {
+  for (const auto& [name, i] : whole) {
     for (const auto& [reason, n] : i.failures_by_reason) {
       out.sample("otpnet_listener_accept_failures_total", {{"listener", name}, {"reason", reason}}, n);
     }
@@ -118,7 +127,7 @@ task<void> listener_metrics(exposition& out, const sources& s) {
              "From a connection's accept to its handler's mailbox (the handler's start included), per connection "
              "handed over.",
              metric_type::histogram);
-  for (const auto& [name, i] : answered) {
+  for (const auto& [name, i] : whole) {
     out.histogram("otpnet_listener_handoff_seconds", {{"listener", name}}, i.handoff);
   }
 }

@@ -166,9 +166,17 @@ void exposition::histogram(std::string_view name, const std::vector<label>& labe
   for (std::size_t i = 0; i < duration_histogram::bucket_count; ++i) {
     below += s.buckets[i];
     bound.clear();
-    append_number(bound, i < duration_histogram::bounds_ns.size()
-                             ? static_cast<double>(duration_histogram::bounds_ns[i]) / 1e9
-                             : std::numeric_limits<double>::infinity());
+    if (i < duration_histogram::bounds_ns.size()) {
+      // As Go's clients write them (strconv 'g', shortest: an exponent
+      // below -4 in e-notation): 2.5e-06, 5e-05, 0.0001, 0.25, 1000.
+      const double v = static_cast<double>(duration_histogram::bounds_ns[i]) / 1e9;
+      char buf[32];
+      auto [end, ec] =
+          std::to_chars(buf, buf + sizeof buf, v, v < 1e-4 ? std::chars_format::scientific : std::chars_format::fixed);
+      bound.assign(buf, ec == std::errc{} ? end : buf);
+    } else {
+      bound = "+Inf";
+    }
     with_le.back().second = bound;
     sample(base + "_bucket", with_le, below);
   }

@@ -67,6 +67,9 @@ TEST(prometheus, a_histogram_is_its_cumulative_buckets_sum_and_count) {
   for (const char* line : {
            "otpnet_x_seconds_bucket{listener=\"echo\",le=\"1e-06\"} 0\n",
            "otpnet_x_seconds_bucket{listener=\"echo\",le=\"2.5e-06\"} 2\n",
+           "otpnet_x_seconds_bucket{listener=\"echo\",le=\"5e-05\"} 2\n",
+           "otpnet_x_seconds_bucket{listener=\"echo\",le=\"0.0001\"} 2\n",
+           "otpnet_x_seconds_bucket{listener=\"echo\",le=\"0.00025\"} 2\n",
            "otpnet_x_seconds_bucket{listener=\"echo\",le=\"0.025\"} 2\n",
            "otpnet_x_seconds_bucket{listener=\"echo\",le=\"0.05\"} 3\n",
            "otpnet_x_seconds_bucket{listener=\"echo\",le=\"1000\"} 3\n",

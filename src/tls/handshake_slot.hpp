@@ -20,7 +20,7 @@ class handshake_slot {
   handshake_slot(handshake_slot&& o) noexcept : held_(std::exchange(o.held_, false)), started_(o.started_) {}
   handshake_slot& operator=(handshake_slot&& o) noexcept {
     if (this != &o) {
-      release();
+      end(errc::ecanceled);  // (a held slot replaced: its handshake ends, counted once)
       held_ = std::exchange(o.held_, false);
       started_ = o.started_;
     }

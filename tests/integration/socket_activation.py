@@ -112,7 +112,6 @@ def main():
     ap.add_argument("--echo", required=True)
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="otpnet-activation-")
-    spare = socket.socket()  # (so that the held socket is not descriptor 3: the move to 3 is exercised)
     held = socket.socket()
     held.bind(("127.0.0.1", 0))
     held.listen(64)
@@ -179,7 +178,11 @@ def main():
             raise AssertionError("a socket that does not listen: exit %s\n%s" % (e.proc.returncode, e.text()))
         plain.close()
 
-        # 6. Two sockets: the one named "admin" is the admin endpoint's.
+        # 6. Two sockets: the one named "admin" is the admin endpoint's
+        # (c, still serving the held socket, ends first: f alone serves it).
+        c.stop()
+        if c.proc.returncode != 0:
+            raise AssertionError("c: exit %s\n%s" % (c.proc.returncode, c.text()))
         admin = socket.socket()
         admin.bind(("127.0.0.1", 0))
         admin.listen(16)

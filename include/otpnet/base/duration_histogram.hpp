@@ -8,8 +8,9 @@
 // processes add up. Recording is a search over 28 bounds and three relaxed
 // atomic additions: safe from any thread, meant for per-connection or
 // per-handshake events, not per message. A reader takes a `snapshot`
-// (plain numbers) from any thread; it may miss a recording in flight, never
-// tear one.
+// (plain numbers) from any thread; a recording in flight may be in its sum
+// and not yet in its buckets, or the other way round, but every figure
+// only grows.
 #pragma once
 
 #include <algorithm>

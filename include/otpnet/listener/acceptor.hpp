@@ -86,7 +86,7 @@ struct listener_info {
   /// and "".
   std::size_t unanswered_acceptors = 0;
   /// tcp_listener: how long each connection handed over so far took from
-  /// its accept to its handler's mailbox (the handler's start under the
+  /// the listener taking it (its accept) to its handler's mailbox (the handler's start under the
   /// client supervisor, then socket_ready); failed and declined hand-offs
   /// are not in it. Empty in a gen_nb_server's own listener_info_now().
   duration_histogram::snapshot handoff;

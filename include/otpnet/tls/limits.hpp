@@ -39,7 +39,8 @@ struct handshake_counts {
   std::uint64_t refused = 0;
   /// Failed otherwise: an alert, a certificate refused, the peer gone.
   std::uint64_t failed = 0;
-  /// Ended by its owner (handshake_cancel, or a client_hello dropped).
+  /// Ended unfinished: handshake_cancel, the last copy of its
+  /// client_hello dropped, or its owner ended during it.
   std::uint64_t cancelled = 0;
   duration_histogram::snapshot duration;
 };
