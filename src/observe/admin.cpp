@@ -32,7 +32,8 @@ constexpr std::string_view page = R"HTML(<!doctype html>
 function node(n){const li=document.createElement('li');
  const name=document.createElement('span');name.textContent=(n.id||n.name)+' ';
  name.className=n.type==='supervisor'||n.children?'sup':'';if(n.pid===null)name.className+=' dead';
- const pid=document.createElement('span');pid.className='pid';pid.textContent=n.pid||'(not running)';
+ const pid=document.createElement(n.pid?'a':'span');pid.className='pid';pid.textContent=n.pid||'(not running)';
+ if(n.pid){pid.href='/processes/'+encodeURIComponent(n.pid);}
  li.append(name,pid);if(n.error){li.append(' '+n.error);}
  if(Array.isArray(n.children)){const ul=document.createElement('ul');n.children.forEach(c=>ul.append(node(c)));li.append(ul);}
  return li;}
@@ -165,6 +166,25 @@ struct http_handler : gen_server::behaviour<http_handler> {
       std::string body = co_await processes_json();
       co_return http_answer{200, "OK", "application/json", std::move(body)};
     }
+    if (target.starts_with("/processes/")) {
+      // /processes/<0.12.1> (its brackets as they are, or percent-encoded,
+      // or left out).
+      std::string text(target.substr(std::string_view("/processes/").size()));
+      for (const char* enc : {"%3C", "%3c", "%3E", "%3e"}) {
+        for (std::size_t at = text.find(enc); at != std::string::npos; at = text.find(enc)) {
+          text.replace(at, 3, enc[2] == 'C' || enc[2] == 'c' ? "<" : ">");
+        }
+      }
+      std::optional<pid> p = pid::parse(text);
+      if (!p) {
+        co_return plain(400, "Bad Request", "not a pid: /processes/<0.12.1>\n");
+      }
+      std::optional<std::string> body = co_await process_json(*p);
+      if (!body) {
+        co_return plain(404, "Not Found", "no such process: " + p->to_string() + "\n");
+      }
+      co_return http_answer{200, "OK", "application/json", std::move(*body)};
+    }
     if (target == "/sockets") {
       co_return http_answer{200, "OK", "application/json", sockets_json()};
     }
@@ -174,7 +194,7 @@ struct http_handler : gen_server::behaviour<http_handler> {
     if (target == "/") {
       co_return http_answer{200, "OK", "text/html; charset=utf-8", std::string(page)};
     }
-    co_return plain(404, "Not Found", "/metrics, /tree, /processes, /sockets, /healthz, /\n");
+    co_return plain(404, "Not Found", "/metrics, /tree, /processes, /processes/<pid>, /sockets, /healthz, /\n");
   }
 
   /// Ends the exchange without a reset: the answer goes out, then the

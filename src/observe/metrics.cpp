@@ -212,41 +212,96 @@ task<std::string> tree_json(sources s) {
   co_return roots.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-std::string sockets_json(std::size_t max) {
+namespace {
+
+/// One socket as sockets_json lists it; nothing if it closed meanwhile.
+std::optional<nlohmann::json> socket_object(const otpnet::socket::socket& s) {
   namespace so = otpnet::socket;
-  std::vector<so::socket> all = so::which_sockets();
+  auto i = so::info(s);
+  if (!i) {
+    return std::nullopt;
+  }
+  nlohmann::json states = nlohmann::json::array();
+  for (std::string_view n : so::state_names(*i)) {
+    states.push_back(std::string(n));
+  }
+  nlohmann::json one{
+      {"fd", i->fd},
+      {"domain", std::string(so::to_string(i->dom))},
+      {"type", std::string(so::to_string(i->typ))},
+      {"protocol", std::string(so::to_string(i->proto))},
+      {"owner", i->owner != 0 ? nlohmann::json(pid::from_value(i->owner).to_string()) : nlohmann::json(nullptr)},
+      {"states", std::move(states)},
+      {"counters", nlohmann::json::object()}};
+  so::each_counter(i->counters, [&](const char* name, std::uint64_t v) { one["counters"][name] = v; });
+  if (auto a = so::sockname(s)) {
+    one["local"] = a->to_string();
+  }
+  if (auto a = so::peername(s)) {
+    one["peer"] = a->to_string();
+  }
+  return one;
+}
+
+std::string dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+
+}  // namespace
+
+std::string sockets_json(std::size_t max) {
+  std::vector<otpnet::socket::socket> all = otpnet::socket::which_sockets();
   nlohmann::json list = nlohmann::json::array();
   for (std::size_t k = 0; k < all.size() && k < max; ++k) {
-    auto i = so::info(all[k]);
-    if (!i) {
-      continue;  // closed meanwhile
+    if (auto one = socket_object(all[k])) {
+      list.push_back(std::move(*one));
     }
-    nlohmann::json states = nlohmann::json::array();
-    for (std::string_view n : so::state_names(*i)) {
-      states.push_back(std::string(n));
-    }
-    nlohmann::json one{
-        {"fd", i->fd},
-        {"domain", std::string(so::to_string(i->dom))},
-        {"type", std::string(so::to_string(i->typ))},
-        {"protocol", std::string(so::to_string(i->proto))},
-        {"owner", i->owner != 0 ? nlohmann::json(pid::from_value(i->owner).to_string()) : nlohmann::json(nullptr)},
-        {"states", std::move(states)},
-        {"counters", nlohmann::json::object()}};
-    so::each_counter(i->counters, [&](const char* name, std::uint64_t v) { one["counters"][name] = v; });
-    if (auto a = so::sockname(all[k])) {
-      one["local"] = a->to_string();
-    }
-    if (auto a = so::peername(all[k])) {
-      one["peer"] = a->to_string();
-    }
-    list.push_back(std::move(one));
   }
   nlohmann::json out{{"count", all.size()}, {"sockets", std::move(list)}};
   if (all.size() > max) {
     out["truncated"] = all.size() - max;
   }
-  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return dump(out);
+}
+
+task<std::optional<std::string>> process_json(pid p) {
+  constexpr std::size_t max_pids = 500;
+  constexpr std::size_t max_sockets = 100;
+  std::optional<process_info_t> i = co_await process_info_async(p, std::chrono::seconds(2));
+  if (!i) {
+    co_return std::nullopt;
+  }
+  auto or_null = [](const std::string& v) { return v.empty() ? nlohmann::json(nullptr) : nlohmann::json(v); };
+  nlohmann::json out{{"pid", i->id.to_string()},
+                     {"name", or_null(i->registered_name)},
+                     {"behaviour", or_null(i->behaviour)},
+                     {"state", or_null(i->state_name)},
+                     {"status", i->status},
+                     {"message_queue_len", i->message_queue_len},
+                     {"reductions", i->reductions},
+                     {"memory", i->memory},
+                     {"scheduler", i->scheduler},
+                     {"trap_exit", i->trap_exit}};
+  auto pids = [&](const char* key, const std::vector<pid>& v) {
+    nlohmann::json list = nlohmann::json::array();
+    for (std::size_t k = 0; k < v.size() && k < max_pids; ++k) {
+      list.push_back(v[k].to_string());
+    }
+    out[key] = std::move(list);
+    if (v.size() > max_pids) {
+      out[std::string(key) + "_truncated"] = v.size() - max_pids;
+    }
+  };
+  pids("links", i->links);
+  pids("monitors", i->monitors);
+  pids("monitored_by", i->monitored_by);
+  std::vector<otpnet::socket::socket> owned = otpnet::socket::which_sockets(otpnet::socket::owned_by{p.value()});
+  nlohmann::json sockets = nlohmann::json::array();
+  for (std::size_t k = 0; k < owned.size() && k < max_sockets; ++k) {
+    if (auto one = socket_object(owned[k])) {
+      sockets.push_back(std::move(*one));
+    }
+  }
+  out["sockets"] = std::move(sockets);
+  co_return dump(out);
 }
 
 task<std::string> processes_json(std::size_t max) {
@@ -276,7 +331,7 @@ task<std::string> processes_json(std::size_t max) {
   if (all.unanswered != 0) {
     out["unanswered_schedulers"] = all.unanswered;
   }
-  co_return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  co_return dump(out);
 }
 
 }  // namespace otpnet::observe

@@ -191,6 +191,27 @@ def main():
         if len(fsms) != 3:
             raise AssertionError("/processes: the echo_fsms: %r" % fsms)
 
+        # One process in full: the listener, with its link to its
+        # supervisor, the monitors of its handlers and its listen socket.
+        lst_pid = next(p["pid"] for p in procs if p["name"] == "tcp_listener")
+        sup_pid = tree[0]["pid"]
+        for form in (lst_pid, lst_pid[1:-1], lst_pid.replace("<", "%3C").replace(">", "%3E")):
+            status, ctype, body = get(admin, "/processes/" + form)
+            one = json.loads(body) if status == 200 else None
+            if status != 200 or ctype != "application/json" or one["pid"] != lst_pid:
+                raise AssertionError("/processes/%s: %s %r" % (form, status, body[:200]))
+        if one["name"] != "tcp_listener" or sup_pid not in one["links"] or len(one["monitors"]) < 3:
+            raise AssertionError("/processes/%s: links %r, monitors %r" % (lst_pid, one["links"], one["monitors"]))
+        if not any(x.get("local") == "127.0.0.1:%d" % port and "listening" in x["states"] for x in one["sockets"]):
+            raise AssertionError("/processes/%s: its listen socket is not among %r" % (lst_pid, one["sockets"]))
+        fsm = json.loads(get(admin, "/processes/" + fsms[0]["pid"])[2])
+        if len(fsm["sockets"]) != 1 or "connected" not in fsm["sockets"][0]["states"]:
+            raise AssertionError("an echo_fsm's own socket: %r" % fsm["sockets"])
+        if get(admin, "/processes/<0.999999.7>")[0] != 404:
+            raise AssertionError("a pid that is not alive is not 404")
+        if get(admin, "/processes/nonsense")[0] != 400:
+            raise AssertionError("a malformed pid is not 400")
+
         status, ctype, body = get(admin, "/sockets")
         socks = json.loads(body)
         if status != 200 or ctype != "application/json":
@@ -237,7 +258,8 @@ def main():
             raise AssertionError("the silent client: %r" % answer[:80])
         for c in clients:
             c.close()
-        print("ok: /metrics, /tree, /processes, /sockets, /healthz, /, HEAD, 404, 405, 400, 431, a silent client")
+        print("ok: /metrics, /tree, /processes, /processes/<pid>, /sockets, /healthz, /, HEAD, 404, 405, 400, 431, "
+              "a silent client")
         return 0
     except (AssertionError, OSError, KeyError, ValueError) as e:
         print("FAILED:", repr(e))

@@ -9,10 +9,12 @@
 // scheduler thread.
 #pragma once
 
+#include <otpnet/runtime/pid.hpp>
 #include <otpnet/runtime/proc.hpp>
 
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -75,5 +77,13 @@ std::string sockets_json(std::size_t max = 500);
 /// "unanswered_schedulers". The calling process's scheduler is never
 /// held. From a process.
 task<std::string> processes_json(std::size_t max = 500);
+
+/// One process in full, as JSON (observer's process window): what
+/// processes_json lists, and "trap_exit", its "links", "monitors" and
+/// "monitored_by" as lists of pids (500 each at most, then
+/// "<list>_truncated"), and the "sockets" it owns, each as in sockets_json
+/// (100 at most). Nothing for a pid that is not alive (within 2 s). From a
+/// process.
+task<std::optional<std::string>> process_json(pid p);
 
 }  // namespace otpnet::observe

@@ -9,7 +9,9 @@
 #include <compare>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace otpnet {
 
@@ -32,6 +34,10 @@ class pid {
 
   /// "<0.SLOT.GEN>", in the spirit of the BEAM's "<0.84.0>".
   std::string to_string() const;
+  /// The pid to_string() wrote, with or without its angle brackets
+  /// ("<0.12.1>", "0.12.1", erlang:list_to_pid's form); nothing for any
+  /// other text, or for the null pid.
+  static std::optional<pid> parse(std::string_view text) noexcept;
 
   friend constexpr auto operator<=>(pid, pid) noexcept = default;  // NOLINT(modernize-use-nullptr)
 
