@@ -64,6 +64,24 @@ int listening_tcp(std::uint16_t* port) {
 constexpr int first = 700;  // far above what the test process has open
 std::string my_pid() { return std::to_string(::getpid()); }
 
+/// Listener tests on a socket that listens already, as systemd passes one.
+class passed_socket_test : public listener_test {
+ protected:
+  /// A socket listening on 127.0.0.1 (`held`, kept by the test as systemd
+  /// keeps its own; its port in `port`), and raw-echo listener options that
+  /// accept on it alone.
+  static listener_options on_passed_socket(so::socket& held, std::uint16_t& port, std::size_t max_connections = 0) {
+    int fd = listening_tcp(&port);
+    auto s = so::open(fd, {.dup = false});
+    EXPECT_TRUE(fd >= 0 && s) << "no listening socket";
+    held = s ? *s : so::socket();
+    listener_options o = raw_options(max_connections);
+    o.addresses.clear();
+    o.sockets = {held};
+    return o;
+  }
+};
+
 TEST(inherited_sockets, none_when_the_variables_are_not_for_this_process) {
   auto none = detail::inherited_sockets_of(nullptr, nullptr, nullptr, first);
   ASSERT_TRUE(none);
@@ -164,16 +182,10 @@ TEST_F(listener_test, a_listener_accepts_on_a_socket_that_listens_already) {
 
 // The listener keeps a descriptor of its own: when it ends, and its
 // supervisor starts it again with the same options, the socket is there.
-TEST_F(listener_test, a_listener_restarted_on_a_socket_that_listens_already_accepts_again) {
+TEST_F(passed_socket_test, a_listener_restarted_on_a_socket_that_listens_already_accepts_again) {
   std::uint16_t port = 0;
-  int fd = listening_tcp(&port);
-  ASSERT_GE(fd, 0);
-  auto passed = so::open(fd, {.dup = false});
-  ASSERT_TRUE(passed);
-  listener_options o = raw_options();
-  o.addresses.clear();
-  o.sockets = {*passed};
-  ASSERT_TRUE(start_tree(o));
+  so::socket held;
+  ASSERT_TRUE(start_tree(on_passed_socket(held, port)));
   peer before = peer::connect_port(port);
   ASSERT_TRUE(before);
   EXPECT_EQ(before.echo("before"), "before");
@@ -192,15 +204,10 @@ TEST_F(listener_test, a_listener_restarted_on_a_socket_that_listens_already_acce
 // lifting the limit serves the rest. (On io_uring the kernel's multishot
 // accept of the first would take every queued connection into its own
 // queue and park there: the second's share would go unused.)
-TEST_F(listener_test, two_acceptors_share_a_socket_that_listens_already_within_the_limit) {
+TEST_F(passed_socket_test, two_acceptors_share_a_socket_that_listens_already_within_the_limit) {
   std::uint16_t port = 0;
-  int fd = listening_tcp(&port);
-  ASSERT_GE(fd, 0);
-  auto passed = so::open(fd, {.dup = false});
-  ASSERT_TRUE(passed);
-  listener_options o = raw_options(3);
-  o.addresses.clear();
-  o.sockets = {*passed};
+  so::socket held;
+  listener_options o = on_passed_socket(held, port, 3);
   o.acceptors = 2;
   ASSERT_TRUE(start_tree(o));
   std::vector<peer> clients;
@@ -226,16 +233,10 @@ TEST_F(listener_test, two_acceptors_share_a_socket_that_listens_already_within_t
 // one it had not served is answered. (On io_uring the kernel's multishot
 // accept would take them into the acceptor's queue meanwhile, and the
 // drain would close them: reset instead of served by the next instance.)
-TEST_F(listener_test, clients_waiting_on_a_passed_socket_through_a_drain_are_answered_by_the_next_listener) {
+TEST_F(passed_socket_test, clients_waiting_on_a_passed_socket_through_a_drain_are_answered_by_the_next_listener) {
   std::uint16_t port = 0;
-  int fd = listening_tcp(&port);
-  ASSERT_GE(fd, 0);
-  auto manager = so::open(fd, {.dup = false});  // what systemd keeps
-  ASSERT_TRUE(manager);
-  listener_options o = raw_options(2);
-  o.addresses.clear();
-  o.sockets = {*manager};
-  ASSERT_TRUE(start_tree(o));
+  so::socket held;
+  ASSERT_TRUE(start_tree(on_passed_socket(held, port, 2)));
   knobs.hold_starts = 1;
   std::vector<peer> clients;
   clients.push_back(peer::connect_port(port));
