@@ -45,7 +45,9 @@ for name in "${names[@]}"; do
   if [[ -d fuzz/seeds/$name ]]; then
     args+=("$PWD/fuzz/seeds/$name")
   fi
-  args+=(-max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="./")
+  # -timeout: an input that runs 10 s is a hang, reported as one (not after
+  # libFuzzer's default of 20 minutes).
+  args+=(-max_total_time="$seconds" -timeout=10 -print_final_stats=1 -artifact_prefix="./")
   if ((jobs > 1)); then
     args+=(-fork="$jobs")
   fi

@@ -166,13 +166,15 @@ tl::expected<void, config_error> read_table(const config_schema& s, const toml::
 
 /// Where toml++ 3.3 (Debian 12's) would reach undefined behaviour: its
 /// whitespace test ends in __builtin_unreachable for most code points in
-/// U+00A1..U+0499 and U+2C4E..U+3047 (upstream issue 295, fixed after 3.4).
-/// The parser asks it of any character outside strings and comments, and
-/// after a backslash in a multi-line basic string. Outside
-/// strings and comments TOML allows only ASCII anyway (bare keys, values,
-/// headers), and after a backslash in a string (escapes are ASCII), so a
-/// text with a non-ASCII byte there is refused here. The line and column
-/// (in bytes) of the first, or nothing.
+/// U+00A1..U+0499, U+2C5E..U+3057 (but U+3000) and U+FB26..U+FEFE
+/// (upstream issue 295, fixed after 3.4). The parser asks it of any
+/// character outside strings and comments (in a value, of every character
+/// of a bare word, quotes included: `1."x"` is one word), and after a
+/// backslash in a multi-line basic string. TOML allows only ASCII there
+/// anyway (bare keys, values, headers; escapes), so a text with a
+/// non-ASCII byte there is refused here. A leading byte order mark is
+/// skipped, as the parser skips it. The line and column (in bytes) of the
+/// first, or nothing.
 std::optional<std::string> unsafe_for_toml_parser(std::string_view t) {
   std::size_t line = 1;
   std::size_t line_start = 0;
@@ -180,28 +182,35 @@ std::optional<std::string> unsafe_for_toml_parser(std::string_view t) {
     return "line " + std::to_string(line) + ", column " + std::to_string(i - line_start + 1) + ": " + what;
   };
   auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
-  // The last character outside strings that was not a space: a quote
-  // opens a string only where one can start (a key at a line's start or
-  // after a dot, a value after '=', '[', ',' or '{'); in the middle of a
-  // bare word the parser reads on through it.
-  char last = '\n';
-  std::size_t i = 0;
+  auto non_ascii = [](char c) { return static_cast<unsigned char>(c) >= 0x80; };
+  // Where the scan is: a key (a line's start, a table header, an inline
+  // table's key) or a value (after '=', an array's element). In a key a
+  // quote after a dot or at the start is a quoted part; in a value a quote
+  // starts a string only where an element can start, and a bare word
+  // (number, date, boolean) runs to the next space or separator.
+  bool in_value = false;
+  std::string nesting;  // the open '[' (arrays) and '{' (inline tables) of the value
+  char last = '\n';     // the last character of a key outside strings that was not a space
+  std::size_t i = t.starts_with("\xef\xbb\xbf") ? 3 : 0;
+  line_start = i;
   while (i < t.size()) {
     const char c = t[i];
+    const bool quote = c == '"' || c == '\'';
     if (c == '\n') {
       ++line;
       line_start = ++i;
       last = '\n';
+      in_value = in_value && !nesting.empty();
     } else if (c == '#') {  // a comment, to the end of its line
       while (i < t.size() && t[i] != '\n') {
         ++i;
       }
     } else if (is_space(c)) {
       ++i;
-    } else if ((c == '"' || c == '\'') && std::string_view("\n=[,{.").find(last) != std::string_view::npos) {
+    } else if (quote && (in_value || std::string_view("\n[.{,").find(last) != std::string_view::npos)) {
       last = c;
       const bool basic = c == '"';
-      const std::string_view close = t.substr(i, 3) == (basic ? "\"\"\"" : "\'\'\'") ? t.substr(i, 3) : t.substr(i, 1);
+      const std::string_view close = t.substr(i, 3) == (basic ? "\"\"\"" : "'''") ? t.substr(i, 3) : t.substr(i, 1);
       const bool multi = close.size() == 3;
       i += close.size();
       while (i < t.size() && t.substr(i, close.size()) != close) {
@@ -224,14 +233,10 @@ std::optional<std::string> unsafe_for_toml_parser(std::string_view t) {
             }
             ++j;
           }
-          if (j < t.size() && static_cast<unsigned char>(t[j]) >= 0x80) {
+          if (j < t.size() && non_ascii(t[j])) {
             return at(j, "a non-ASCII character after a backslash");
           }
-          if (j > i + 1) {
-            i = j;  // (skipped whitespace)
-            continue;
-          }
-          i += 2;  // an escape: the character after the backslash does not end the string
+          i = j > i + 1 ? j : i + 2;  // (whitespace skipped, or an escape's character that cannot end the string)
           continue;
         }
         ++i;
@@ -245,8 +250,35 @@ std::optional<std::string> unsafe_for_toml_parser(std::string_view t) {
         }
         i += multi ? run : 1;
       }
-    } else if (static_cast<unsigned char>(c) >= 0x80) {
+    } else if (non_ascii(c)) {
       return at(i, "a non-ASCII character outside a string or comment");
+    } else if (in_value && (c == '[' || c == '{')) {
+      nesting += c;
+      in_value = c == '[';  // an inline table starts with a key
+      last = c;
+      ++i;
+    } else if (in_value && (c == ']' || c == '}')) {
+      if (!nesting.empty()) {
+        nesting.pop_back();
+      }
+      in_value = true;  // (an enclosing array's element, or the rest of the value)
+      ++i;
+    } else if (c == ',' && !nesting.empty()) {
+      in_value = nesting.back() == '[';
+      last = c;
+      ++i;
+    } else if (c == '=' && !in_value) {
+      in_value = true;
+      ++i;
+    } else if (in_value) {
+      // A bare word: every character of it, quotes too, is read as such
+      // (the first one always: a ',' outside brackets is one too).
+      do {
+        if (non_ascii(t[i])) {
+          return at(i, "a non-ASCII character outside a string or comment");
+        }
+        ++i;
+      } while (i < t.size() && !is_space(t[i]) && std::string_view("\n,]}#").find(t[i]) == std::string_view::npos);
     } else {
       last = c;
       ++i;
@@ -419,6 +451,30 @@ std::string config::format(const config_value& v) {
   return internal::config_toml(v);
 }
 
+namespace {
+
+/// `s` as a TOML comment may hold it: UTF-8 without control characters
+/// other than tab (a file path may have a newline, or bytes that are not
+/// UTF-8); what may not be there is written as '?'.
+std::string comment_text(std::string_view s) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto b = static_cast<unsigned char>(s[i]);
+    std::size_t n = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xe ? 3 : (b >> 3) == 0x1e ? 4 : 0;
+    if (n > 1 && i + n <= s.size() && internal::valid_utf8(s.substr(i, n))) {
+      out.append(s.substr(i, n));
+      i += n;
+      continue;
+    }
+    out += n == 1 && (b >= 0x20 || b == '\t') && b != 0x7f ? s[i] : '?';
+    ++i;
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string config::print() const {
   std::vector<std::string> lefts;
   std::size_t width = 0;
@@ -433,8 +489,8 @@ std::string config::print() const {
     if (e.source != config_source::default_ && e.source != config_source::cli) {
       src += " " + e.origin;
     }
-    out += lefts[i] + std::string(width - lefts[i].size() + 2, ' ') + "# " + src + " -- " + keys_[e.key].description +
-           "\n";
+    out += lefts[i] + std::string(width - lefts[i].size() + 2, ' ') + "# " +
+           comment_text(src + " -- " + keys_[e.key].description) + "\n";
   }
   return out;
 }

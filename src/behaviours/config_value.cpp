@@ -32,31 +32,21 @@ std::string quote_text(std::string_view s) {
   return out + "\"";
 }
 
-/// Whether `s` is UTF-8 as TOML (and so print()) can write it: no
-/// overlong forms, no surrogates, nothing above U+10FFFF.
-bool valid_utf8(std::string_view s) noexcept {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto b = static_cast<unsigned char>(s[i]);
-    std::size_t n = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xe ? 3 : (b >> 3) == 0x1e ? 4 : 0;
-    if (n == 0 || i + n > s.size()) {
-      return false;
+/// `s` quoted for a message, every byte above 0x7f as \xHH (the text is
+/// not UTF-8: a terminal or a log would mangle it as it is).
+std::string quote_bytes(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    auto b = static_cast<unsigned char>(c);
+    if (b < 0x20 || b >= 0x7f || c == '"' || c == '\\') {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned>(b));
+      out += buf;
+    } else {
+      out += c;
     }
-    std::uint32_t cp = n == 1 ? b : n == 2 ? (b & 0x1fU) : n == 3 ? (b & 0x0fU) : (b & 0x07U);
-    for (std::size_t j = 1; j < n; ++j) {
-      auto c = static_cast<unsigned char>(s[i + j]);
-      if ((c >> 6) != 0x2) {
-        return false;
-      }
-      cp = (cp << 6) | (c & 0x3fU);
-    }
-    constexpr std::uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < least[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-      return false;
-    }
-    i += n;
   }
-  return true;
+  return out + "\"";
 }
 
 std::string expected_of(const config_key& k) {
@@ -142,6 +132,31 @@ std::string describe(const toml::node& n) {
 
 }  // namespace
 
+bool valid_utf8(std::string_view s) noexcept {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto b = static_cast<unsigned char>(s[i]);
+    std::size_t n = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xe ? 3 : (b >> 3) == 0x1e ? 4 : 0;
+    if (n == 0 || i + n > s.size()) {
+      return false;
+    }
+    std::uint32_t cp = n == 1 ? b : n == 2 ? (b & 0x1fU) : n == 3 ? (b & 0x0fU) : (b & 0x07U);
+    for (std::size_t j = 1; j < n; ++j) {
+      auto c = static_cast<unsigned char>(s[i + j]);
+      if ((c >> 6) != 0x2) {
+        return false;
+      }
+      cp = (cp << 6) | (c & 0x3fU);
+    }
+    constexpr std::uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < least[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+      return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
 tl::expected<config_value, std::string> parse_config_text(const config_key& k, std::string_view text) {
   switch (k.type) {
     case config_type::integer:
@@ -153,7 +168,7 @@ tl::expected<config_value, std::string> parse_config_text(const config_key& k, s
       if (valid_utf8(text)) {
         return std::string(text);
       }
-      return tl::unexpected<std::string>("expected UTF-8 text, got bytes that are not (" + quote_text(text) + ")");
+      return tl::unexpected<std::string>("expected UTF-8 text, got bytes that are not: " + quote_bytes(text));
     case config_type::boolean: {
       std::string t(text);
       std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return std::tolower(c); });

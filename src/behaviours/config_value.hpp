@@ -24,6 +24,10 @@ tl::expected<config_value, std::string> parse_config_node(const config_key& k, c
 /// `v` as a TOML value: 2222, "0.0.0.0", true, "120s".
 std::string config_toml(const config_value& v);
 
+/// Whether `s` is UTF-8 as TOML (and so print()) can write it: no
+/// overlong forms, no surrogates, nothing above U+10FFFF.
+bool valid_utf8(std::string_view s) noexcept;
+
 /// `d` in its largest exact unit: "2h", "120s", "1500ms".
 std::string format_duration(std::chrono::milliseconds d);
 

@@ -9,6 +9,7 @@
 #include <otpnet/listener/tcp_listener.hpp>
 #include <otpnet/observe/admin.hpp>
 #include <otpnet/observe/prometheus.hpp>
+#include <otpnet/runtime/process.hpp>
 
 #include <spdlog/spdlog.h>
 
@@ -180,6 +181,10 @@ struct http_handler : gen_server::behaviour<http_handler> {
         co_return plain(400, "Bad Request", "not a pid: /processes/<0.12.1>\n");
       }
       std::optional<std::string> body = co_await process_json(*p);
+      if (!body && is_alive(*p)) {
+        // Alive, but its scheduler did not answer within the wait (busy).
+        co_return plain(503, "Service Unavailable", "no answer from the scheduler of " + p->to_string() + "\n");
+      }
       if (!body) {
         co_return plain(404, "Not Found", "no such process: " + p->to_string() + "\n");
       }

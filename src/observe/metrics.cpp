@@ -301,6 +301,9 @@ task<std::optional<std::string>> process_json(pid p) {
     }
   }
   out["sockets"] = std::move(sockets);
+  if (owned.size() > max_sockets) {
+    out["sockets_truncated"] = owned.size() - max_sockets;
+  }
   co_return dump(out);
 }
 

@@ -82,8 +82,9 @@ task<std::string> processes_json(std::size_t max = 500);
 /// processes_json lists, and "trap_exit", its "links", "monitors" and
 /// "monitored_by" as lists of pids (500 each at most, then
 /// "<list>_truncated"), and the "sockets" it owns, each as in sockets_json
-/// (100 at most). Nothing for a pid that is not alive (within 2 s). From a
-/// process.
+/// (100 at most, then "sockets_truncated"). Nothing for a pid that is not
+/// alive, or whose scheduler did not answer within 2 s (is_alive tells
+/// which). From a process.
 task<std::optional<std::string>> process_json(pid p);
 
 }  // namespace otpnet::observe
