@@ -5,6 +5,7 @@
 #include <otpnet/behaviours/sync_wait.hpp>
 #include <otpnet/runtime/mailbox.hpp>
 #include <otpnet/runtime/process.hpp>
+#include <otpnet/runtime/process_info.hpp>
 
 #include "behaviours/test_worker.hpp"
 
@@ -12,8 +13,10 @@
 
 #include <any>
 #include <atomic>
+#include <future>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace otpnet {
@@ -188,6 +191,65 @@ TEST_F(sup_test, simple_one_for_one_children_get_their_extra_argument_and_keep_i
   auto by_id = sync_wait(supervisor::terminate_child(sup.id(), std::string("handler")));
   ASSERT_FALSE(by_id);
   EXPECT_EQ(by_id.error().text(), "simple_one_for_one");
+}
+
+// A simple_one_for_one child whose restart failed is listed as restarting
+// (no pid) and counted, but not as active, until its retry (OTP's
+// {undefined, restarting, ...}). The requests are queued while the failing
+// start holds the supervisor, so they are answered between the failure and
+// the retry, which the supervisor queues behind them.
+struct go_on {};
+TEST_F(sup_test, a_simple_one_for_one_child_waiting_for_its_restart_is_listed_as_restarting) {
+  mailbox mb;
+  report_capture cap(mb.self(), true);
+  auto starts = std::make_shared<std::atomic<int>>(0);
+  child_spec t = dynamic_template(mb.self());
+  t.start = start_fn("handler:start_link", [starts, me = mb.self()](const std::any& extra) -> task<start_result> {
+    if (starts->fetch_add(1) == 1) {  // the first restart: held, then fails
+      send(me, std::string("restart held"));
+      (void)co_await receive<go_on>(after(10000ms));
+      co_return start_result::error(exit_reason::other("not_yet"));
+    }
+    co_return co_await gen_server::start_link<testing::worker>(std::any_cast<std::string>(extra), me);
+  });
+  start_result sup =
+      sync_wait(supervisor::start_link({.strategy = restart_strategy::simple_one_for_one, .intensity = 5}, {t}));
+  ASSERT_TRUE(sup.is_ok());
+  start_result x = sync_wait(supervisor::start_child(sup.id(), std::any(std::string("x"))));
+  ASSERT_TRUE(x.is_ok());
+  ASSERT_TRUE(next_progress(mb));
+  exit(x.id(), exit_reason::kill());
+  ASSERT_TRUE(mb.receive<std::string>(10000ms, [](const std::string& s) { return s == "restart held"; }));
+  auto kids = std::async(std::launch::async, [&] { return sync_wait(supervisor::which_children(sup.id())); });
+  auto counts = std::async(std::launch::async, [&] { return sync_wait(supervisor::count_children(sup.id())); });
+  // Both requests wait in the supervisor's mailbox before the start fails.
+  auto until = std::chrono::steady_clock::now() + 10s;
+  for (;;) {
+    auto info = process_info(sup.id());
+    if ((info && info->message_queue_len >= 2) || std::chrono::steady_clock::now() > until) {
+      break;
+    }
+    std::this_thread::yield();
+  }
+  EXPECT_TRUE(send(sup.id(), go_on{}));
+  auto listed = kids.get();
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_TRUE((*listed)[0].restarting);
+  EXPECT_FALSE((*listed)[0].child);
+  auto counted = counts.get();
+  ASSERT_TRUE(counted);
+  EXPECT_EQ(counted->active, 0u);
+  EXPECT_EQ(counted->workers, 1u);
+  // The retry starts it: listed with its pid, nothing restarting.
+  auto again = next_progress(mb);
+  ASSERT_TRUE(again);
+  auto after_retry = sync_wait(supervisor::which_children(sup.id()));
+  ASSERT_TRUE(after_retry);
+  ASSERT_EQ(after_retry->size(), 1u);
+  EXPECT_FALSE((*after_retry)[0].restarting);
+  EXPECT_EQ((*after_retry)[0].child, again->started.child);
+  EXPECT_EQ(starts->load(), 3);
 }
 
 // A mutable start function runs on a fresh copy of its closure at every

@@ -178,6 +178,9 @@ supervisor_server::maybe_task<supervisor_server::cast_return> supervisor_server:
 
 task<supervisor_server::cast_return> supervisor_server::handle_info(try_again_restart m) {
   if (m.dynamic) {
+    if (dynamic_restarting_ > 0) {
+      --dynamic_restarting_;  // (counted again if this retry fails too)
+    }
     co_return co_await restart_dynamic(std::move(m.extra));
   }
   std::optional<std::size_t> i = find(m.id);
@@ -268,6 +271,7 @@ task<supervisor_server::cast_return> supervisor_server::restart_dynamic(std::any
     add_dynamic(r.id(), std::move(extra));
   } else if (r.is_error()) {
     report(supervisor_context::start_error, r.reason(), children_.front(), pid{});
+    ++dynamic_restarting_;
     (void)send(self(), try_again_restart{{}, true, std::move(extra)});
   }
   co_return noreply();
@@ -279,9 +283,12 @@ supervisor_server::call_return<std::vector<supervisor::child_info>> supervisor_s
   std::vector<supervisor::child_info> out;
   if (simple()) {
     const child& t = children_.front();
-    out.reserve(dynamic_.size());
+    out.reserve(dynamic_.size() + dynamic_restarting_);
     for (pid d : dynamic_) {
       out.push_back({t.spec.id, d, false, t.spec.type, t.spec.restart});
+    }
+    for (std::size_t k = 0; k < dynamic_restarting_; ++k) {
+      out.push_back({t.spec.id, pid{}, true, t.spec.type, t.spec.restart});  // (OTP: {undefined, restarting, ...})
     }
   } else {
     out.reserve(children_.size());
@@ -297,7 +304,8 @@ supervisor_server::call_return<supervisor::child_counts> supervisor_server::hand
   if (simple()) {
     n.specs = 1;
     n.active = dynamic_.size();
-    (children_.front().spec.type == child_type::supervisor ? n.supervisors : n.workers) = dynamic_.size();
+    (children_.front().spec.type == child_type::supervisor ? n.supervisors : n.workers) =
+        dynamic_.size() + dynamic_restarting_;
     return reply(n);
   }
   n.specs = children_.size();

@@ -146,6 +146,10 @@ class supervisor_server : public gen_server::behaviour<supervisor_server> {
   /// where a node of an unordered_map took a 32-byte malloc chunk and a
   /// bucket. The arguments of those started with some are kept beside it.
   id_set<pid> dynamic_;
+  /// simple_one_for_one children whose restart failed and waits for its
+  /// retry (OTP's dynamic_restarts): which_children lists them as
+  /// restarting, count_children counts them but not as active.
+  std::size_t dynamic_restarting_ = 0;
   std::unordered_map<pid, std::any> dynamic_args_;
   /// Records a dynamic child (std::bad_alloc if it cannot).
   void add_dynamic(pid child, std::any extra);
