@@ -68,9 +68,11 @@ std::uint32_t crc32c(std::span<const std::byte> bytes, std::size_t zero_from, st
 
 // -- version 1 ------------------------------------------------------------------
 
-/// A port: 1 to 5 digits, at most 65535.
+/// A port: 1 to 5 digits, at most 65535, with no leading zero (the
+/// specification forbids them, lest they be read as octal; "0" itself is a
+/// port).
 std::optional<std::uint16_t> v1_port(std::string_view s) noexcept {
-  if (s.empty() || s.size() > 5) {
+  if (s.empty() || s.size() > 5 || (s.size() > 1 && s.front() == '0')) {
     return std::nullopt;
   }
   std::uint32_t v = 0;

@@ -79,6 +79,15 @@ TEST(proxy_header, v1_tcp6_at_the_longest_the_specification_allows) {
   EXPECT_EQ(p.header.size, line.size());
 }
 
+TEST(proxy_header, v1_port_zero_is_a_port_but_a_leading_zero_is_not) {
+  proxy_parse p = parse_proxy_header(bytes_of(std::string("PROXY TCP4 1.2.3.4 5.6.7.8 0 10\r\n")));
+  ASSERT_EQ(p.what, status::complete) << (p.why != nullptr ? p.why : "");
+  EXPECT_EQ(p.header.source, ip("1.2.3.4", 0));
+  EXPECT_EQ(p.header.destination, ip("5.6.7.8", 10));
+  p = parse_proxy_header(bytes_of(std::string("PROXY TCP4 1.2.3.4 5.6.7.8 0 010\r\n")));
+  EXPECT_EQ(p.what, status::invalid);
+}
+
 TEST(proxy_header, v1_unknown_is_local_and_ignores_the_rest_of_its_line) {
   for (std::string line :
        {"PROXY UNKNOWN\r\n", "PROXY UNKNOWN ffff::1 ffff::2 65535 65535\r\n", "PROXY UNKNOWN anything at all\r\n"}) {
@@ -109,6 +118,8 @@ TEST(proxy_header, malformed_v1_headers_are_invalid_with_a_reason) {
            "PROXY TCP4 1.2.3.4 5.6.7.8 80 443\n",      // LF alone
            "PROXY TCP4 300.2.3.4 5.6.7.8 80 443\r\n",  // not an address
            "PROXY TCP4 01.2.3.4 5.6.7.8 80 443\r\n",   // a leading zero
+           "PROXY TCP4 1.2.3.4 5.6.7.8 080 443\r\n",   // a leading zero in a port
+           "PROXY TCP6 ::1 ::1 1 00\r\n",              // and another
            "GET / HTTP/1.1\r\n",                       // not a header at all
            "PROXz",                                    // wrong from the start
        }) {

@@ -113,8 +113,10 @@ auto recv_attempt(const socket& s, std::span<std::byte> buf, int flags, address*
     if (from != nullptr) {
       from->resize(len);
     }
-    st.counters().read_byte.add(static_cast<std::uint64_t>(*n));
-    st.counters().read_pkg.add(1);
+    if ((flags & MSG_PEEK) == 0) {  // (peeked bytes are counted when they are read)
+      st.counters().read_byte.add(static_cast<std::uint64_t>(*n));
+      st.counters().read_pkg.add(1);
+    }
     return static_cast<std::size_t>(*n);
   };
 }

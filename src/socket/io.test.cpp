@@ -352,6 +352,28 @@ TEST(io_counters, info_counts_reads_writes_and_accepts) {
   EXPECT_EQ(state_names(*li), (std::vector<std::string_view>{"bound", "listening"}));
 }
 
+TEST(io_counters, a_peek_is_a_try_but_its_bytes_are_counted_when_read) {
+  auto l = test::listen_loopback();
+  auto c = open(domain::inet, type::stream);
+  ASSERT_TRUE(connect(*c, l.addr(), 5000ms));
+  auto a = accept(l.sock, 5000ms);
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(send(*c, bytes("12345"), 0, 5000ms));
+  std::array<std::byte, 16> buf{};
+  auto peeked = recv(*a, std::span<std::byte>(buf.data(), 5), MSG_PEEK | MSG_WAITALL, 5000ms);
+  ASSERT_TRUE(peeked);
+  EXPECT_EQ(*peeked, 5u);
+  auto before = info(*a)->counters;
+  EXPECT_EQ(before.read_byte, 0u);
+  EXPECT_EQ(before.read_pkg, 0u);
+  EXPECT_GE(before.read_tries, 1u);
+  EXPECT_EQ(recv_text(*a), "12345");
+  auto after = info(*a)->counters;
+  EXPECT_EQ(after.read_byte, 5u);  // not 10: the peeked bytes were read once
+  EXPECT_EQ(after.read_pkg, 1u);
+  EXPECT_GT(after.read_tries, before.read_tries);
+}
+
 TEST(io_registry, sockets_are_listed_until_closed) {
   std::size_t before = number_of();
   auto s = open(domain::inet6, type::dgram);

@@ -138,8 +138,10 @@ auto recvmsg_attempt(const socket& s, std::span<const std::span<std::byte>> iov,
       from.resize(mh.msg_namelen);
       out.addr = from;
     }
-    st.counters().read_byte.add(out.size);
-    st.counters().read_pkg.add(1);
+    if ((flags & MSG_PEEK) == 0) {  // (peeked bytes are counted when they are read)
+      st.counters().read_byte.add(out.size);
+      st.counters().read_pkg.add(1);
+    }
     return out;
   };
 }

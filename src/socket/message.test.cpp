@@ -289,6 +289,26 @@ TEST(message, gather_over_tcp_and_counters) {
   EXPECT_EQ(ai->counters.read_byte, 13u);
 }
 
+TEST(message, a_peeked_datagram_is_counted_once_when_read) {
+  auto [a, b] = unix_pair(SOCK_DGRAM);
+  std::array<const_iov, 1> iov{bytes("0123456789")};
+  msg_send m;
+  m.iov = iov;
+  ASSERT_TRUE(sendmsg(a, m, 5000ms));
+  std::string buf(16, '\0');
+  auto peeked = recv_one(b, buf, 0, MSG_PEEK);
+  ASSERT_TRUE(peeked);
+  EXPECT_EQ(peeked->size, 10u);
+  EXPECT_EQ(info(b)->counters.read_byte, 0u);
+  EXPECT_EQ(info(b)->counters.read_pkg, 0u);
+  auto r = recv_one(b, buf, 0);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(buf.substr(0, r->size), "0123456789");
+  EXPECT_EQ(info(b)->counters.read_byte, 10u);
+  EXPECT_EQ(info(b)->counters.read_pkg, 1u);
+  EXPECT_GE(info(b)->counters.read_tries, 2u);
+}
+
 TEST(message, datagram_too_long_sets_trunc) {
   auto [a, b] = unix_pair(SOCK_DGRAM);
   std::array<const_iov, 1> iov{bytes("0123456789")};
