@@ -456,6 +456,34 @@ TEST_F(sup_test, brutal_kill_kills_at_once_without_a_report) {
   EXPECT_FALSE(next_supervisor_report(mb, supervisor_context::shutdown_error, 0ms));
 }
 
+TEST_F(sup_test, a_child_that_was_never_linked_and_is_gone_is_a_naughty_child_when_stopped) {
+  // OTP's unlink_flush: a down with noproc, no link and no exit message:
+  // the child never linked to its supervisor (or unlinked itself), so its
+  // end went unseen; stopping it reports shutdown_error naughty_child
+  // instead of taking noproc as a child that had stopped as asked.
+  mailbox mb;
+  report_capture cap(mb.self());
+  child_spec naughty;
+  naughty.id = "naughty";
+  naughty.start = start_fn("naughty", [] {
+    pid p = spawn([]() -> proc { (void)co_await receive<quit>(); });
+    return start_result::ok(p);
+  });
+  start_result sup = sync_wait(supervisor::start_link({}, {naughty}));
+  ASSERT_TRUE(sup.is_ok());
+  pid kid = pids_of(sup.id())[0];
+  ref mon = monitor(kid);
+  ::otpnet::exit(kid, exit_reason::kill());
+  ASSERT_TRUE(mb.receive<down_msg>(5000ms, [&](const down_msg& d) { return d.monitor == mon; }));
+  EXPECT_TRUE(sync_wait(supervisor::terminate_child(sup.id(), std::string("naughty"))));
+  auto err = next_supervisor_report(mb, supervisor_context::shutdown_error);
+  ASSERT_TRUE(err);
+  EXPECT_EQ(err->reason, exit_reason::other("naughty_child"));
+  EXPECT_EQ(err->child.id, "naughty");
+  EXPECT_EQ(err->child.child, kid);
+  EXPECT_TRUE(sync_wait(gen_server::stop(sup.id(), exit_reason::shutdown())));
+}
+
 TEST_F(sup_test, a_nested_supervisor_stops_its_own_children_first) {
   mailbox mb;
   child_spec inner;

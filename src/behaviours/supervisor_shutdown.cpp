@@ -18,6 +18,12 @@ namespace {
 namespace gd = ::otpnet::gen::detail;
 namespace rt = ::otpnet::detail;
 
+/// How long a linked child's exit signal is waited for once its pid is dead
+/// (it comes within microseconds: its scheduler sends it right after
+/// retiring the pid; the bound keeps a supervisor from waiting for ever on a
+/// link whose other side is already gone).
+constexpr std::chrono::milliseconds exit_signal_wait{5000};
+
 struct down_of {
   ref monitor;
   bool operator()(rt::envelope* e) const noexcept {
@@ -42,10 +48,22 @@ struct exit_from {
   }
 };
 
-/// Unlinks `p` and takes its exit message if one is here already: its
-/// reason is the truer one (the down says noproc when the child had ended
-/// before it was monitored).
+/// The reason a stopped child ended with, as OTP's unlink_flush finds it:
+/// its exit message if one is here (the down says noproc when the child
+/// had ended before it was monitored). A noproc down while the link still
+/// stands means the child has ended and its exit signal is on its way (its
+/// scheduler retires the pid before it signals its links), so it is waited
+/// for; with no link and no exit message the child was never linked to the
+/// supervisor, or unlinked itself: naughty_child, as OTP says.
 task<exit_reason> unlink_flush(pid p, exit_reason down_reason) {
+  if (down_reason == exit_reason::noproc()) {
+    std::optional<message> m = co_await gd::receive_for(exit_from{p}, std::chrono::milliseconds(0));
+    if (!m && is_linked(p)) {
+      m = co_await gd::receive_for(exit_from{p}, exit_signal_wait);
+    }
+    unlink(p);
+    co_return m ? m->get<exit_msg>().reason : exit_reason::other("naughty_child");
+  }
   unlink(p);
   std::optional<message> m = co_await gd::receive_for(exit_from{p}, std::chrono::milliseconds(0));
   co_return m ? m->get<exit_msg>().reason : down_reason;
@@ -53,15 +71,12 @@ task<exit_reason> unlink_flush(pid p, exit_reason down_reason) {
 
 /// Whether a child ended as its shutdown asked (OTP's rules: killed for
 /// brutal_kill, shutdown otherwise; normal or shutdown is fine for a child
-/// that is not permanent; noproc: it had ended already).
+/// that is not permanent).
 bool stopped_as_asked(const exit_reason& r, const offender& who) {
   if (who.shutdown.what() == shutdown_spec::kind::brutal_kill ? r == exit_reason::killed() : r.is_shutdown()) {
     return true;
   }
-  if (who.restart != restart_type::permanent && (r.is_normal() || r.is_shutdown())) {
-    return true;
-  }
-  return r == exit_reason::noproc();
+  return who.restart != restart_type::permanent && (r.is_normal() || r.is_shutdown());
 }
 
 wait_time time_of(const shutdown_spec& s) {

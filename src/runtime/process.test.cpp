@@ -246,6 +246,30 @@ TEST_F(runtime_test, link_to_a_dead_pid_gives_noproc) {
   EXPECT_EQ(*why, exit_reason::noproc());
 }
 
+TEST_F(runtime_test, is_linked_follows_link_unlink_and_the_other_sides_end) {
+  mailbox mb;
+  pid other = spawn([]() -> proc { (void)co_await receive<std::string>(); });
+  spawn([me = mb.self(), other]() -> proc {
+    trap_exit(true);
+    std::string seen;
+    seen += is_linked(other) ? "L" : "-";
+    link(other);
+    seen += is_linked(other) ? "L" : "-";
+    unlink(other);
+    seen += is_linked(other) ? "L" : "-";
+    link(other);
+    send(other, std::string("end"));
+    exit_msg m = co_await receive<exit_msg>();  // the link is gone with it
+    seen += is_linked(other) ? "L" : "-";
+    seen += is_linked(self()) ? "L" : "-";
+    send(me, seen + " " + m.reason.to_string());
+  });
+  auto got = mb.receive<std::string>(5000ms);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(*got, "-L--- normal");
+  EXPECT_FALSE(is_linked(other));  // a plain thread holds no links
+}
+
 TEST_F(runtime_test, monitor_of_a_dead_pid_fires_at_once) {
   mailbox mb;
   auto [dead, r] = spawn_monitor([]() -> proc { co_return; });

@@ -317,6 +317,11 @@ void unlink(pid other) {
   internal::send_signal(other, detail::make_envelope<internal::sig_unlink>(internal::sig_unlink{me->id}));
 }
 
+bool is_linked(pid other) noexcept {
+  const internal::process* me = calling_process();
+  return me != nullptr && me->rel.linked(other);
+}
+
 namespace {
 
 /// `target` if it lives on the calling process's scheduler (and the caller

@@ -128,6 +128,11 @@ void exit(pid target, exit_reason reason);
 /// signal with reason noproc. Calling process only.
 void link(pid other);
 void unlink(pid other);
+/// Whether the calling process holds a link to `other` (its links as
+/// erlang:process_info(self(), links) lists them: a link the other side
+/// removed counts until its unlink signal is handled). False from a plain
+/// thread.
+bool is_linked(pid other) noexcept;
 /// Monitors `target`; a dead one gives a down_msg with noproc at once.
 ref monitor(pid target);
 /// Removes a monitor; with `flush`, also a down_msg already delivered.
