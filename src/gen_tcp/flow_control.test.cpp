@@ -757,6 +757,58 @@ TEST_F(flow_control, half_close_with_exit_on_close_true_closes) {
   EXPECT_EQ(how, errc::closed);
 }
 
+/// Every end event (closed, error) already in the test's mailbox, in order:
+/// after a call to the owner returns, all it delivered before is here.
+std::vector<std::string> ends_in(mailbox& box) {
+  std::vector<std::string> out;
+  while (auto e = box.receive<ev>(0ms, [](const ev& x) { return x.kind == "closed" || x.kind == "error"; })) {
+    out.push_back(e->kind == "error" ? "error:" + std::string(err_name(e->reason)) : e->kind);
+  }
+  return out;
+}
+
+// With exit_on_close false the socket sends on after tcp_closed; a send
+// that fails then (the peer had gone: its reset) answers the caller with
+// the error and delivers no second tcp_closed, nor a tcp_error after the
+// close (inet: TCP_ADDF_CLOSE_SENT).
+TEST_F(flow_control, a_send_that_fails_after_tcp_closed_delivers_no_second_end) {
+  auto k = open_conn({.active = always, .exit_on_close = false});
+  k.c.close();  // a FIN now, a reset for what it is sent later
+  EXPECT_EQ(next().kind, "closed");
+  std::string failed;
+  const auto deadline = std::chrono::steady_clock::now() + must;
+  while (failed.empty() && std::chrono::steady_clock::now() < deadline) {
+    // The kernel takes the first send (the peer answers it with a reset);
+    // one after the reset fails.
+    failed = call(k.owner, [](const socket& s) {
+      auto q = s.send(std::string_view("x"));
+      return q ? std::string() : std::string(err_name(q.error()));
+    });
+  }
+  EXPECT_TRUE(failed == "epipe" || failed == "econnreset") << failed;
+  EXPECT_EQ(call(k.owner, [](const socket&) { return std::string("marker"); }), "marker");
+  EXPECT_EQ(ends_in(mb()), std::vector<std::string>{}) << "a second end after tcp_closed";
+}
+
+// A reset from a peer that never read, with output queued: the socket ends
+// once (one tcp_error, one tcp_closed) whichever side sees the reset first,
+// the read (then the close's flush fails too) or the write.
+TEST_F(flow_control, a_reset_with_output_queued_ends_the_socket_once) {
+  auto k = open_conn({.active = always});
+  EXPECT_EQ(call(k.owner,
+                 [](const socket& s) {
+                   auto q = s.send(buffer::copy_of(pattern(16 * mib)));  // far more than the kernel buffers hold
+                   return outcome(q) + (s.getstat().value().send_pend > 0 ? " waiting" : " written");
+                 }),
+            "ok waiting");
+  k.c.reset();
+  ev first = next();
+  ASSERT_EQ(first.kind, "error");
+  EXPECT_EQ(next().kind, "closed");
+  EXPECT_EQ(call(k.owner, [](const socket&) { return std::string("marker"); }), "marker");
+  EXPECT_EQ(ends_in(mb()), std::vector<std::string>{}) << "a second end after the first";
+}
+
 TEST_F(flow_control, half_close_in_passive_mode) {
   auto k = open_conn({.active = passive, .exit_on_close = false});
   ASSERT_TRUE(k.c.write("last words"));

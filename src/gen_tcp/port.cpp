@@ -1382,9 +1382,18 @@ void port::fail_send(errc reason) noexcept {
     (void)close_now();
     return;
   }
-  deliver(flavoured<basic_error>(tls_, handle(), reason));
+  // The owner has had the socket's end already (tcp_closed, tcp_error and
+  // tcp_closed, or a recv's closed; exit_on_close false keeps it open for
+  // sending): the send's caller gets the error, the owner no second end
+  // (inet's TCP_ADDF_CLOSE_SENT). The report line above says what failed.
+  const bool ended = end_delivered_ || receive_failed_;
+  if (!ended) {
+    deliver(flavoured<basic_error>(tls_, handle(), reason));
+  }
   if (reason != errc::timeout || opts_->send_timeout_close) {
-    deliver(flavoured<basic_closed>(tls_, handle()));
+    if (!ended) {
+      deliver(flavoured<basic_closed>(tls_, handle()));
+    }
     (void)close_now();
     return;
   }
