@@ -338,13 +338,18 @@ async_result<std::size_t> sendto(const socket& s, std::span<const std::byte> dat
 
 result<void> cancel(const socket& s, const select_info& info) {
   detail::socket_state* st = s.state();
-  if (st == nullptr || st->closed()) {
+  if (st == nullptr) {
     return fail(errc::closed);
   }
-  if (!st->withdraw(st->queue(::otpnet::internal::direction_of(info.tag)), current_sink(), info.handle)) {
-    return fail(errc::invalid);
+  switch (st->withdraw(st->queue(::otpnet::internal::direction_of(info.tag)), current_sink(), info.handle)) {
+    case detail::socket_state::withdrawn::yes:
+      return ok();
+    case detail::socket_state::withdrawn::closed:
+      return fail(errc::closed);  // (its abort was delivered before this answer)
+    case detail::socket_state::withdrawn::not_queued:
+      break;
   }
-  return ok();
+  return fail(errc::invalid);
 }
 
 }  // namespace otpnet::socket

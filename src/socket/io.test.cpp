@@ -216,6 +216,105 @@ TEST(io_nowait, cancel_withdraws_and_no_event_follows) {
   EXPECT_EQ(recv_text(a), "late");
 }
 
+// Waits (bounded) until `pred(info(s))` holds; false at the bound.
+template <class Pred>
+bool until_info(const socket& s, Pred pred) {
+  const auto deadline = std::chrono::steady_clock::now() + 5000ms;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto i = info(s);
+    if (i && pred(*i)) {
+      return true;
+    }
+    std::this_thread::yield();
+  }
+  return false;
+}
+
+// A thread's nowait calls and its blocking calls are one caller (OTP: the
+// same pid). After a nowait select's event, the thread holds the read turn;
+// a blocking recv reads as its holder and hands the turn on, so that the
+// next blocking recv is woken by the next data. (It was parked behind the
+// thread's own sink's turn, which nobody gave back, until its timeout.)
+TEST(io_nowait, a_blocking_call_after_a_nowait_event_is_the_same_caller) {
+  auto [c, a] = test::connected_pair();
+  std::byte buf[8];
+  auto r = recv(a, buf, 0, nowait);
+  ASSERT_TRUE(r.is_select());
+  ASSERT_TRUE(send(c, bytes("one"), 0, 5000ms));
+  auto ev = wait_select(5000ms);
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->handle, r.select_info()->handle);
+  EXPECT_EQ(recv_text(a), "one");
+  std::thread writer([s = c, a2 = a] {
+    if (until_info(a2, [](const socket_info& i) { return i.read_waiters >= 1; })) {
+      (void)send(s, bytes("two"), 0, 5000ms);
+    }
+  });
+  auto n = recv(a, buf, 0, 5000ms);
+  writer.join();
+  ASSERT_TRUE(n) << format_error(n.error());
+  EXPECT_EQ(text(std::span<const std::byte>(buf, *n)), "two");
+}
+
+// A blocking recv while the thread's own nowait recv waits takes its place
+// (OTP replaces a caller's select with its next call's): the data wakes the
+// blocking call, and the replaced select never comes. (The blocking call
+// was queued behind the thread's own select, which took the event.)
+TEST(io_nowait, a_blocking_call_takes_the_place_of_the_same_threads_pending_select) {
+  auto [c, a] = test::connected_pair();
+  std::byte buf[8];
+  auto r = recv(a, buf, 0, nowait);
+  ASSERT_TRUE(r.is_select());
+  std::thread writer([s = c, a2 = a] {
+    // Both calls have waited once each (read_waits counts selects) before the data comes.
+    if (until_info(a2, [](const socket_info& i) { return i.counters.read_waits >= 2; })) {
+      (void)send(s, bytes("data"), 0, 5000ms);
+    }
+  });
+  auto n = recv(a, buf, 0, 5000ms);
+  writer.join();
+  ASSERT_TRUE(n) << format_error(n.error());
+  EXPECT_EQ(text(std::span<const std::byte>(buf, *n)), "data");
+  while (auto stray = wait_select(0ms)) {
+    EXPECT_NE(stray->handle, r.select_info()->handle) << "the replaced select was delivered";
+  }
+  EXPECT_EQ(cancel(a, *r.select_info()).error(), errc::invalid);
+}
+
+// select handles are the caller's to choose: two callers with the same one
+// are two waits. A cancel withdraws the canceller's own (it took the first
+// queued, the other thread's, which then never got its event).
+TEST(io_nowait, cancel_withdraws_the_callers_own_wait_when_handles_collide) {
+  auto [c, a] = test::connected_pair();
+  const select_handle h = make_select_handle();
+  std::atomic<bool> queued{false};
+  std::optional<select_event> theirs;
+  std::thread other([&, s = a] {
+    std::byte tb[8];
+    auto r = recv(s, tb, 0, h);
+    queued = r.is_select();
+    if (queued) {
+      auto ev = wait_select(5000ms);
+      if (ev) {
+        theirs = *ev;
+      }
+    }
+  });
+  ASSERT_TRUE(until_info(a, [](const socket_info& i) { return i.read_waiters >= 1; }));
+  std::byte buf[8];
+  auto mine = recv(a, buf, 0, h);
+  ASSERT_TRUE(mine.is_select());
+  ASSERT_TRUE(cancel(a, *mine.select_info()));
+  ASSERT_TRUE(send(c, bytes("x"), 0, 5000ms));
+  other.join();
+  EXPECT_TRUE(queued.load());
+  ASSERT_TRUE(theirs.has_value()) << "the other thread's wait was cancelled instead of this one's";
+  EXPECT_EQ(theirs->handle, h);
+  while (auto stray = wait_select(0ms)) {
+    EXPECT_NE(stray->handle, h) << "an event for the cancelled wait";
+  }
+}
+
 TEST(io_nowait, close_aborts_waiters_with_closed) {
   auto l = test::listen_loopback();
   auto r = accept(l.sock, nowait);

@@ -303,13 +303,17 @@ bool socket_state::must_queue(waiter_queue& q, const waiter& w) noexcept {
   return true;
 }
 
-bool socket_state::withdraw(waiter_queue& q, select_sink& sink, select_handle h) noexcept {
-  std::lock_guard lk(io_if()->mu);  // q is in them: they exist
+socket_state::withdrawn socket_state::withdraw(waiter_queue& q, select_sink& sink, select_handle h) noexcept {
+  socket_io_part* w = io_if();
+  if (w == nullptr) {
+    return closed() ? withdrawn::closed : withdrawn::not_queued;  // (never waited on)
+  }
+  std::lock_guard lk(w->mu);
   for (auto it = q.queue.begin(); it != q.queue.end(); ++it) {
-    if (it->handle == h) {
+    if (it->sink == &sink && it->handle == h) {
       q.queue.erase(it);
       q.contended.store(!q.queue.empty(), std::memory_order_release);
-      return true;
+      return withdrawn::yes;
     }
   }
   if (q.current.load(std::memory_order_relaxed) == &sink) {
@@ -319,7 +323,27 @@ bool socket_state::withdraw(waiter_queue& q, select_sink& sink, select_handle h)
       serve_head(*this, q, errc::ok);
     }
   }
-  return false;
+  return closed() ? withdrawn::closed : withdrawn::not_queued;
+}
+
+void socket_state::take_over(direction d, select_sink& from, const waiter& to) noexcept {
+  socket_io_part* w = io_if();
+  if (w == nullptr || &from == to.sink) {
+    return;  // (never waited on: nobody holds a turn)
+  }
+  waiter_queue& q = w->queues[static_cast<int>(d)];
+  if (!q.contended.load(std::memory_order_acquire) && q.current.load(std::memory_order_acquire) != &from) {
+    return;  // (from holds no turn and waits in no queue: the common case, without the lock)
+  }
+  std::lock_guard lk(w->mu);
+  if (q.current.load(std::memory_order_relaxed) == &from) {
+    q.current.store(to.sink, std::memory_order_relaxed);
+  }
+  for (auto& e : q.queue) {
+    if (e.sink == &from) {
+      e = to;
+    }
+  }
 }
 
 void socket_state::withdraw_sink(select_sink& sink) noexcept {

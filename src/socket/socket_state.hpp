@@ -135,9 +135,19 @@ class socket_state : public std::enable_shared_from_this<socket_state> {
   wait_decision park(waiter_queue& q, const waiter& w, std::uint32_t seen_seq) noexcept;
   /// After a call that did not block: if `sink` held the turn, hand it on.
   void finished(waiter_queue& q, select_sink& sink) noexcept;
-  /// Cancels the pending wait with handle `h`; false if it is not queued
-  /// (its event was delivered), in which case a held turn is handed on.
-  bool withdraw(waiter_queue& q, select_sink& sink, select_handle h) noexcept;
+  /// What withdraw found.
+  enum class withdrawn : std::uint8_t { yes, not_queued, closed };
+  /// Cancels `sink`'s pending wait with handle `h` (another caller's wait
+  /// with the same handle is not touched). Under the waiter lock, so that a
+  /// close either has not served it yet (then it is withdrawn: no abort
+  /// follows) or has (then `closed`, and its abort is delivered already).
+  /// `not_queued`: its event was delivered, and a turn it held is handed on.
+  withdrawn withdraw(waiter_queue& q, select_sink& sink, select_handle h) noexcept;
+  /// A blocking call of the caller whose nowait calls report to `from` is
+  /// the same caller (OTP: the same pid): it takes over `from`'s turn, or
+  /// its place in the queue (whose select is then never delivered, as OTP
+  /// replaces a caller's select with its next call's).
+  void take_over(direction d, select_sink& from, const waiter& to) noexcept;
   /// Removes every wait of `sink` (its owner is gone), handing on a turn it
   /// held.
   void withdraw_sink(select_sink& sink) noexcept;

@@ -95,6 +95,11 @@ result<T> run_blocking(const socket::socket& s, detail::direction d, select_tag 
                        Attempt&& attempt) {
   blocking_sink bs;
   const select_handle h = socket::make_select_handle();
+  // The caller's nowait calls and this call are one caller: a turn its
+  // nowait call holds, or its place in the queue, is this call's now.
+  if (detail::socket_state* st = s.state()) {
+    st->take_over(d, socket::current_sink(), detail::waiter{&bs, tag, h});
+  }
   for (;;) {
     async_result<T> r = run_nowait<T>(s, d, tag, h, bs, waits, attempt);
     if (r.is_ok()) {
