@@ -1386,7 +1386,8 @@ void port::fail_send(errc reason) noexcept {
   // tcp_closed, or a recv's closed; exit_on_close false keeps it open for
   // sending): the send's caller gets the error, the owner no second end
   // (inet's TCP_ADDF_CLOSE_SENT). The report line above says what failed.
-  const bool ended = end_delivered_ || receive_failed_;
+  // Or a TLS handshake is under way: it answers with the error.
+  const bool ended = end_delivered_ || receive_failed_ || upgrading_;
   if (!ended) {
     deliver(flavoured<basic_error>(tls_, handle(), reason));
   }
@@ -1602,6 +1603,7 @@ result<void> port::set_transport(std::unique_ptr<transport> t, bool tls) noexcep
   (void)stop_completion_reads();  // the transport reads the descriptor itself (the handshake checked)
   waits_->tls_transport = std::move(t);
   tls_ = tls;
+  upgrading_ = false;
   if (wants_frames()) {
     pump();
   }

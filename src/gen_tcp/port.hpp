@@ -181,6 +181,12 @@ class port final : public std::enable_shared_from_this<port>, public port_resour
   /// handshake can refuse before it changes anything: wait_io and
   /// set_transport then cannot fail. Errors: enomem.
   result<void> prepare_transport() noexcept;
+  /// A TLS upgrade has begun on the owner's behalf: a failure of the bytes
+  /// queued before it is the handshake's to report (its error, its report
+  /// line, the socket closed), so none is delivered to the owner as
+  /// tcp_error or tcp_closed. set_transport ends it; a failed handshake
+  /// closes the socket.
+  void begin_upgrade() noexcept { upgrading_ = true; }
   /// From now on bytes go through `t`, and messages are ssl, ssl_closed...
   /// Errors: enomem (no prepare_transport before, and no memory now; `t`
   /// is dropped and nothing changes).
@@ -396,6 +402,7 @@ class port final : public std::enable_shared_from_this<port>, public port_resour
   // task pumps), so that nothing overtakes the messages the old owner is
   // still forwarding. Set before sched_ names the new scheduler.
   bool joining_ : 1 = false;
+  bool upgrading_ : 1 = false;  // a TLS handshake owns the failures (begin_upgrade)
   // References to chunk_ taken ahead for the views pump hands out (each
   // view takes one without an atomic operation); given back with the port's
   // own when it lets the chunk go.

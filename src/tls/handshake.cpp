@@ -150,6 +150,8 @@ task<result<pending_ptr>> start(gen_tcp::socket sock, context ctx, bool server, 
   if (auto r = (*p)->prepare_transport(); !r) {
     co_return fail(refuse(r.error(), "no memory for the socket's transport"));
   }
+  // From here a failure of the bytes sent before is this handshake's.
+  (*p)->begin_upgrade();
   auto h = std::make_shared<detail::pending_handshake>();
   h->sock = sock;
   h->server = server;

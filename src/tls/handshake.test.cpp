@@ -239,6 +239,48 @@ TEST_F(handshake_test, plaintext_queued_beyond_the_socket_buffer_leaves_before_t
   EXPECT_EQ(cl.kind, "client_ok") << cl.detail;
 }
 
+/// A peer that never read resets while the handshake waits for the
+/// plaintext queued before it to leave: the handshake fails with the
+/// error, closes the socket and writes its report line, and the owner gets
+/// no tcp_error or tcp_closed besides (the failure is the handshake's to
+/// tell; the port delivered both before).
+TEST_F(handshake_test, a_reset_while_plaintext_waits_to_leave_fails_the_handshake_and_nothing_else) {
+  context sctx = server_ctx();
+  auto ls = gen_tcp::listen(so::address::inet_loopback(0), {.active = gen_tcp::passive});
+  ASSERT_TRUE(ls);
+  spawn([ls = *ls, sctx, to = me()]() -> proc {
+    auto s = co_await gen_tcp::accept(ls, must);
+    if (!s) {
+      co_return;
+    }
+    auto q = s->send(std::string(std::size_t{16} << 20, 'p'));  // far more than the kernel takes
+    send(to, ev{"queued", self(), q && s->getstat().value().send_pend > 0 ? "waiting" : "all written"});
+    // (In the same run: the port's loop cannot fail the send before the
+    // handshake has begun.)
+    auto r = co_await handshake(*s, sctx, must);
+    std::string stray;
+    while (auto m = co_await receive_any(after(std::chrono::milliseconds(0)))) {
+      if (m->is<gen_tcp::tcp_closed>()) {
+        stray += " tcp_closed";
+      } else if (auto* e = m->get_if<gen_tcp::tcp_error>()) {
+        stray += " tcp_error:" + std::string(err_name(e->reason));
+      }
+    }
+    send(to, ev{r ? "server_ok" : "server_failed", self(), stray, r ? errc::ok : r.error(), last_error()});
+  });
+  auto c = so::open(so::domain::inet, so::type::stream);
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(so::connect(*c, so::address::inet_loopback(ls->port), must));
+  ASSERT_EQ(next({"queued"}).data, "waiting");
+  ASSERT_TRUE(so::setopt(*c, so::opt::socket::linger, so::linger{true, 0}));
+  ASSERT_TRUE(so::close(*c));  // a reset: its receive buffer holds unread bytes anyway
+  ev srv = next({"server_ok", "server_failed"});
+  EXPECT_EQ(srv.kind, "server_failed");
+  EXPECT_TRUE(srv.reason == errc::econnreset || srv.reason == errc::epipe || srv.reason == errc::closed)
+      << err_name(srv.reason) << ": " << srv.detail;
+  EXPECT_EQ(srv.data, "") << "delivered to the owner besides the handshake's error";
+}
+
 TEST_F(handshake_test, wrong_context_or_caller_is_invalid_and_leaves_the_socket_open) {
   auto l = otpnet::test::listen_loopback();
   context cctx = client_ctx();
