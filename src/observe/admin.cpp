@@ -105,6 +105,9 @@ struct http_handler : gen_server::behaviour<http_handler> {
                        "\r\nContent-Type: " + std::string(a.type) +
                        "\r\nContent-Length: " + std::to_string(a.body.size()) +
                        "\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n";
+    if (a.status == 405) {
+      head.insert(head.size() - 2, "Allow: GET, HEAD\r\n");  // (RFC 9110: a 405 says what is allowed)
+    }
     (void)sock_.send(head);
     if (!head_only_) {
       (void)sock_.send(a.body);
@@ -129,6 +132,8 @@ struct http_handler : gen_server::behaviour<http_handler> {
       co_return unread(first.error(), "no request in time\n", "no request\n");
     }
     request_line_ = std::move(*first);
+    // Known from here: an answer to a HEAD, an error's too, has no body.
+    head_only_ = request_line_.starts_with("HEAD ");
     for (int headers = 0;; ++headers) {
       auto h = co_await next_line(deadline);
       if (!h) {
@@ -210,7 +215,10 @@ struct http_handler : gen_server::behaviour<http_handler> {
   /// reads it.)
   task<void> finish() {
     (void)sock_.shutdown(otpnet::socket::shutdown_how::write);
-    (void)sock_.setopts({.packet = gen_tcp::packet_type::raw});
+    // The client's end must not close the socket while the answer may
+    // still be queued (exit_on_close would drop it): the close at this
+    // handler's end writes it out, within the send timeout.
+    (void)sock_.setopts({.packet = gen_tcp::packet_type::raw, .exit_on_close = false});
     const auto deadline = std::chrono::steady_clock::now() + 1s;
     std::size_t dropped = 0;
     while (dropped < 65536) {

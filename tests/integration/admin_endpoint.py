@@ -235,8 +235,17 @@ def main():
             raise AssertionError("HEAD: %s %r" % (status, body[:50]))
         if get(admin, "/nope")[0] != 404:
             raise AssertionError("404")
-        if get(admin, "/metrics", "POST")[0] != 405:
-            raise AssertionError("405")
+        c = http.client.HTTPConnection("127.0.0.1", admin, timeout=BOUND)
+        c.request("POST", "/metrics")
+        r = c.getresponse()
+        r.read()
+        c.close()
+        if r.status != 405 or r.getheader("Allow") != "GET, HEAD":
+            raise AssertionError("405: %s, Allow %r" % (r.status, r.getheader("Allow")))
+        # An error answer to a HEAD has no body either.
+        answer = raw(admin, b"HEAD / HTTP/1.1\r\nX-Long: " + b"a" * 10000 + b"\r\n\r\n")
+        if not answer.startswith(b"HTTP/1.1 431 ") or not answer.endswith(b"\r\n\r\n"):
+            raise AssertionError("HEAD with a long header: %r" % answer[-80:])
         if not raw(admin, b"\x16\x03\x01 garbage\r\n\r\n").startswith(b"HTTP/1.1 400 "):
             raise AssertionError("400 for garbage")
         if not raw(admin, b"GET /" + b"a" * 10000 + b" HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 431 "):
