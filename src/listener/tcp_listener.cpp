@@ -428,6 +428,13 @@ class group : public gen_server::behaviour<group> {
   }
 
   task<call_return<bool>> handle_call(set_max_req r) {
+    if (r.n != 0 && r.n < acceptors_.size()) {
+      // Some acceptor would get a share of 0 and accept nothing, while the
+      // kernel goes on handing it clients (SO_REUSEPORT), who would wait in
+      // its backlog for ever: refused, as start_link makes no more
+      // acceptors than the limit.
+      co_return reply(false);
+    }
     max_ = r.n;
     auto shares = shares_of(r.n, acceptors_.size());
     for (std::size_t i = 0; i < acceptors_.size(); ++i) {
@@ -691,6 +698,10 @@ task<outcome<>> set_max_connections(server_ref l, std::size_t n) {
   auto r = co_await gen_server::call(std::move(l), set_max_req{n});
   if (!r) {
     co_return fail(r.error());
+  }
+  if (!*r) {
+    co_return fail(
+        exit_reason::other("einval: max_connections " + std::to_string(n) + " is below the number of acceptors"));
   }
   co_return outcome<>{};
 }

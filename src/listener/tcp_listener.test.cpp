@@ -587,6 +587,18 @@ TEST_F(tcp_listener_test, two_acceptors_share_one_port_and_both_accept) {
   EXPECT_EQ(handlers->size(), 40u);
   clients[3].close();
   EXPECT_TRUE(wait_until([&] { return info().active_connections == 39; }));
+
+  // A limit below the number of acceptors would leave one with a share of
+  // 0, accepting nothing while the kernel hands it clients: refused, and
+  // the limit stays; one per acceptor is taken.
+  auto refused = sync_wait(listener::set_max_connections("lst", 1));
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().to_string().find("below the number of acceptors"), std::string::npos)
+      << refused.error().to_string();
+  EXPECT_EQ(info().max_connections, 0u);
+  EXPECT_TRUE(sync_wait(listener::set_max_connections("lst", 2)));
+  EXPECT_EQ(info().max_connections, 2u);
+  EXPECT_TRUE(sync_wait(listener::set_max_connections("lst", 0)));
 }
 
 // An acceptor waiting for a handler's start answers no call. The

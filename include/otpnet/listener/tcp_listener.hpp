@@ -116,7 +116,9 @@ task<outcome<bool>> remove_listen_address(server_ref l, otpnet::socket::address 
 /// The connection of `handler` no longer counts against max_connections
 /// (ranch's remove_connection); its handler runs on. False if unknown.
 task<outcome<bool>> remove_connection(server_ref l, pid handler);
-/// Changes max_connections at run time (0: no limit).
+/// Changes max_connections at run time (0: no limit). Error "einval: ..."
+/// for a limit below the number of acceptors (one would accept nothing
+/// while the kernel still hands it clients); the limit stays as it was.
 task<outcome<>> set_max_connections(server_ref l, std::size_t n);
 task<outcome<>> suspend(server_ref l);
 task<outcome<>> resume(server_ref l);
