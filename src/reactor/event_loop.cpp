@@ -163,13 +163,15 @@ result<void> event_loop::io_phase(std::optional<std::chrono::milliseconds> max_w
     }
     auto fd = static_cast<std::size_t>(ev.token & UINT32_MAX);
     auto generation = static_cast<std::uint32_t>(ev.token >> 32);
-    if (fd >= regs_.size()) {
+    if (fd >= regs_.size() || regs_[fd].handler == nullptr || regs_[fd].generation != generation) {
+      // Its registration went earlier in this batch. A connection the
+      // kernel accepted for it is nobody's now: closed, not leaked.
+      if (ev.kind == event_kind::accept && ev.result >= 0) {
+        (void)internal::sys_once([fd = ev.result] { return ::close(fd); });
+      }
       continue;
     }
     const registration& r = regs_[fd];
-    if (r.handler == nullptr || r.generation != generation) {
-      continue;
-    }
     // r may dangle once the handler adds descriptors (regs_ grows): copy.
     io_handler* h = r.handler;
     if (ev.kind == event_kind::recv) {

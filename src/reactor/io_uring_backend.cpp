@@ -556,9 +556,11 @@ result<void> io_uring_backend::remove(int fd) noexcept {
 // descriptor next, and a new socket may get the number before the next
 // poll: an entry still in the ring would then read that socket's first
 // bytes (or take a connection from a new listen socket), and its completion
-// would be dropped as stale. So an entry not yet handed to the kernel
-// becomes a no-op where it is (no system call); one handed over but not yet
-// read (a submission that failed) is submitted now.
+// would be dropped as stale. So an entry the kernel has not read becomes a
+// no-op where it is (no system call), also one handed over by a submission
+// that stopped short: without SQPOLL the kernel reads entries only inside
+// this thread's io_uring_enter, and submitting it instead could stop short
+// again and leave it naming the number (as send_reached_kernel does).
 bool io_uring_backend::op_reached_kernel(std::uint32_t entry, std::uint64_t data) noexcept {
   io_uring_sq& sq = ring_->sq;
   unsigned kernel_head = io_uring_smp_load_acquire(sq.khead);
@@ -569,15 +571,11 @@ bool io_uring_backend::op_reached_kernel(std::uint32_t entry, std::uint64_t data
   if (!in_ring) {
     return true;  // read by the kernel: it holds the file
   }
-  if (entry - sq.sqe_head < sq.sqe_tail - sq.sqe_head) {
-    io_uring_sqe* sqe = &sq.sqes[entry & *sq.kring_mask];
-    io_uring_prep_nop(sqe);
-    io_uring_sqe_set_data64(sqe, ignored);
-    ++stats_.voided;
-    return false;
-  }
-  submit_queued();
-  return true;
+  io_uring_sqe* sqe = &sq.sqes[entry & *sq.kring_mask];
+  io_uring_prep_nop(sqe);
+  io_uring_sqe_set_data64(sqe, ignored);
+  ++stats_.voided;
+  return false;
 }
 
 // A send the kernel has not read is made a no-op in place, also one handed
