@@ -29,6 +29,7 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <iostream>
@@ -178,6 +179,18 @@ tl::expected<tls::context, std::string> tls_of(const config& cfg) {
                                        "' is missing: tls.cert and tls.key go together");
   }
   if (cert.empty()) {
+    // TLS is off: settings that only TLS reads would be ignored in silence
+    // (a --tls-verify required server accepting plain clients).
+    for (const char* k : {"tls.chain", "tls.ca"}) {
+      if (!cfg.get_string(k).empty()) {
+        return tl::unexpected<std::string>(std::string("config: key '") + k +
+                                           "' is set but TLS is off: it needs tls.cert and tls.key");
+      }
+    }
+    if (cfg.get_string("tls.verify") != "none") {
+      return tl::unexpected<std::string>("config: key 'tls.verify' is \"" + cfg.get_string("tls.verify") +
+                                         "\" but TLS is off: it needs tls.cert and tls.key");
+    }
     return tls::context();
   }
   tls::server_options o;
@@ -203,6 +216,13 @@ tl::expected<program, std::string> program_of(const config& cfg) {
   auto ctx = tls_of(cfg);
   if (!ctx) {
     return tl::unexpected<std::string>(ctx.error());
+  }
+  // 0 for these would fail every connection at once (there is no "never").
+  for (const char* k : {"proxy_timeout", "tls.handshake_timeout"}) {
+    if (cfg.get_duration(k).count() == 0) {
+      return tl::unexpected<std::string>(std::string("config: key '") + k +
+                                         "' is 0: a connection would time out at once; give a time (5s)");
+    }
   }
   p.ec.bind = *bind;
   (void)gen_tcp::parse_packet_type(cfg.get_string("packet"), p.ec.packet);
@@ -346,7 +366,17 @@ int run_main(int argc, char** argv) {
   app.add_flag("--print-config", print_config, "print the effective configuration and exit");
   app.set_version_flag("--version", "otpnet-echo 0.1.0");
   add_cli_options(app, s, cli);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) {
+      return app.exit(e);  // --help, --version
+    }
+    return fail_startup(std::string("command line: ") + e.what() + " (try --help)");
+  }
+  // Writes to a reader that has gone (a closed log pipe) fail with EPIPE
+  // instead of ending the server without its drain.
+  (void)std::signal(SIGPIPE, SIG_IGN);
 
   std::optional<std::filesystem::path> file;
   if (!config_file.empty()) {

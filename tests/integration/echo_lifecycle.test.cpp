@@ -254,6 +254,30 @@ TEST(echo_lifecycle, a_port_in_use_is_one_clear_line_and_a_non_zero_exit) {
   expect_one_clear_line(r, {"otpnet-echo", "eaddrinuse", port});
 }
 
+TEST(echo_lifecycle, an_unknown_option_is_one_line_and_exit_2) {
+  run_result r = run_to_exit({.args = {"--idle-timeot", "30s"}});
+  expect_one_clear_line(r, {"otpnet-echo: command line", "idle-timeot"});
+  ASSERT_TRUE(r.status);
+  EXPECT_EQ(r.status->code, 2);
+}
+
+TEST(echo_lifecycle, tls_settings_without_a_certificate_are_refused) {
+  // TLS is off without tls.cert and tls.key: a --tls-verify required
+  // server would otherwise serve plain clients, unauthenticated.
+  run_result r = run_to_exit({.args = {"--tls-verify", "required"}});
+  expect_one_clear_line(r, {"tls.verify", "required", "TLS is off"});
+  temp_dir d;
+  r = run_to_exit({.args = {"--tls-ca", (d / "ca.pem").string()}});
+  expect_one_clear_line(r, {"tls.ca", "TLS is off"});
+}
+
+TEST(echo_lifecycle, a_timeout_of_0_that_would_fail_every_connection_is_refused) {
+  run_result r = run_to_exit({.args = {"--proxy-protocol", "--proxy-timeout", "0"}});
+  expect_one_clear_line(r, {"proxy_timeout", "is 0"});
+  r = run_to_exit({.args = {"--tls-handshake-timeout", "0s"}});
+  expect_one_clear_line(r, {"tls.handshake_timeout", "is 0"});
+}
+
 TEST(echo_lifecycle, a_bad_packet_on_the_command_line) {
   run_result r = run_to_exit({.args = {"--packet", "3"}});
   expect_one_clear_line(r, {"packet", "--packet", "\"3\""});
