@@ -154,7 +154,15 @@ echo_fsm::transition echo_fsm::other(event& e) {
     return stop();
   }
   if (auto why = error_of(e)) {
-    return stop(exit_reason::other(std::string("socket error: ") + std::string(err_name(*why))));
+    // The report names the client where the socket still knows it (no
+    // address is kept per connection for this: a reset one may not).
+    std::string text = std::string("socket error: ") + std::string(err_name(*why));
+    if (peer_) {
+      text += " (client " + *peer_ + ")";
+    } else if (auto p = sock_.peername()) {
+      text += " (client " + p->to_string() + ")";
+    }
+    return stop(exit_reason::other(std::move(text)));
   }
   return keep_state();
 }

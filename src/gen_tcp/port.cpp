@@ -475,7 +475,13 @@ void port::finish_hand_over(hand_over_ticket m) {
 
 void port::report(errc reason, const char* what) noexcept {
   try {
-    spdlog::warn("gen_tcp: socket {} (owner {}): {}: {}", fd_, owner().to_string(), what, format_error(reason));
+    // The client, where the socket still knows it (one system call, on an
+    // error path only: no address is kept per connection for this).
+    std::string peer;
+    if (auto p = so::peername(sock_)) {
+      peer = ", peer " + p->to_string();
+    }
+    spdlog::warn("gen_tcp: socket {} (owner {}{}): {}: {}", fd_, owner().to_string(), peer, what, format_error(reason));
   } catch (...) {
     // Reporting must not fail the connection further.
   }

@@ -104,6 +104,16 @@ TEST(echo_isolation, an_oversized_frame_costs_only_its_connection) {
     }
     return false;
   }()) << s.stderr_text();
+  // The socket's own report line names the client, to match with the
+  // supervisor report by the owner's pid.
+  {
+    std::string err = s.stderr_text();
+    std::size_t at = err.find("frame larger than packet_size");
+    ASSERT_NE(at, std::string::npos) << err;
+    std::size_t line = err.rfind('\n', at);
+    line = line == std::string::npos ? 0 : line + 1;
+    EXPECT_NE(err.substr(line, at - line).find("peer 127.0.0.1:"), std::string::npos) << err.substr(line, 200);
+  }
 
   expect_all_echo(others, "after the oversized frame");
   client fresh = client::connect(s.port());
