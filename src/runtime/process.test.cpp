@@ -14,6 +14,7 @@
 #include <array>
 #include <atomic>
 #include <cstdio>
+#include <map>
 #include <optional>
 #include <string>
 #include <thread>
@@ -268,6 +269,38 @@ TEST_F(runtime_test, is_linked_follows_link_unlink_and_the_other_sides_end) {
   ASSERT_TRUE(got);
   EXPECT_EQ(*got, "-L--- normal");
   EXPECT_FALSE(is_linked(other));  // a plain thread holds no links
+}
+
+// exit(self(), r) and then the body returns with no wait between: the
+// process ends with r (killed for kill), as OTP handles a signal to oneself
+// before exit/2 returns. (It ended normal: the signal was dropped unread.)
+TEST_F(runtime_test, exit_to_self_then_return_ends_with_that_reason) {
+  mailbox mb;
+  auto [a, ra] = spawn_monitor([]() -> proc {
+    exit(self(), exit_reason::other("boom"));
+    co_return;
+  });
+  auto [b, rb] = spawn_monitor([]() -> proc {
+    exit(self(), exit_reason::kill());
+    co_return;
+  });
+  auto [c, rc] = spawn_monitor([]() -> proc {
+    trap_exit(true);  // trapped: an exit_msg, and the body's own end
+    exit(self(), exit_reason::other("trapped"));
+    co_return;
+  });
+  std::map<pid, exit_reason> why;
+  for (int i = 0; i < 3; ++i) {
+    auto d = mb.receive<down_msg>(5000ms);
+    ASSERT_TRUE(d);
+    why[d->who] = d->reason;
+  }
+  EXPECT_EQ(why[a], exit_reason::other("boom"));
+  EXPECT_EQ(why[b], exit_reason::killed());
+  EXPECT_EQ(why[c], exit_reason::normal());
+  (void)ra;
+  (void)rb;
+  (void)rc;
 }
 
 TEST_F(runtime_test, monitor_of_a_dead_pid_fires_at_once) {

@@ -266,6 +266,12 @@ void scheduler::resume(process* p) noexcept {
   running_process = nullptr;
   if (p->root.done()) {
     exit_reason why = reason_of(p->root.promise().error);
+    if (why.is_normal()) {
+      // exit(self(), r) before the body returned, with no wait between: as
+      // OTP handles a signal to oneself before exit/2 returns, it ends the
+      // process with r (killed for kill), not normal.
+      why = own_exit(p).value_or(std::move(why));
+    }
     finalize(p, why);
     return;
   }
@@ -275,6 +281,26 @@ void scheduler::resume(process* p) noexcept {
   if (!p->signals.empty()) {
     make_runnable(p);
   }
+}
+
+std::optional<exit_reason> scheduler::own_exit(process* p) noexcept {
+  for (std::size_t i = 0; i < p->signals.size(); ++i) {
+    detail::envelope* e = p->signals.begin()[i];
+    if (!is_signal(e)) {
+      continue;
+    }
+    auto* x = detail::payload_if<sig_exit>(e);
+    if (x == nullptr || x->from != p->id || x->from_link) {
+      continue;
+    }
+    if (x->reason.what() == exit_reason::kind::kill) {
+      return exit_reason::killed();
+    }
+    if (!p->trap_exit && !x->reason.is_normal()) {
+      return std::move(x->reason);  // (the signal is destroyed unread by finalize)
+    }
+  }
+  return std::nullopt;
 }
 
 bool scheduler::handle_signals(process* p, bool may_end) noexcept {

@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -116,6 +117,9 @@ class scheduler final : private reactor::io_handler, private reactor::timer_hand
   /// wait), stops before a signal that would end it, leaving it and what
   /// follows for its next service.
   bool handle_signals(process* p, bool may_end = true) noexcept;
+  /// The reason a pending exit signal `p` sent itself ends it with, if one
+  /// would (for a body that returned before it waited again).
+  static std::optional<exit_reason> own_exit(process* p) noexcept;
   void resume(process* p) noexcept;
   /// Ends `p` (not running): frame, links, monitors, names, sockets, slot.
   void finalize(process* p, const exit_reason& why) noexcept;
