@@ -133,6 +133,27 @@ class event_loop_test : public ::testing::TestWithParam<std::string_view> {
     return {sv[0], sv[1]};
   }
 
+  /// A non-blocking listen socket on 127.0.0.1 (kernel's port; `a` gets
+  /// its address), closed at the end; -1 if it could not be made.
+  int listen_loopback(sockaddr_in& a) {
+    int ls = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    EXPECT_GE(ls, 0);
+    if (ls < 0) {
+      return -1;
+    }
+    fds_.push_back(ls);
+    a = sockaddr_in{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (::bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(ls, 16) != 0 ||
+        ::getsockname(ls, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      ADD_FAILURE() << "no listen socket on 127.0.0.1";
+      return -1;
+    }
+    return ls;
+  }
+
   void close_fd(int fd) {
     std::erase(fds_, fd);
     (void)internal::sys_once([fd] { return ::close(fd); });
@@ -483,16 +504,9 @@ struct accept_recorder final : io_handler {
 // A completion backend accepts by itself: each connection reaches on_accept
 // with its descriptor; cancel_accept ends it (ECANCELED, no more).
 TEST_P(event_loop_test, submitted_accept_hands_connections_to_the_handler) {
-  int ls = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  ASSERT_GE(ls, 0);
-  fds_.push_back(ls);
   sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(::listen(ls, 16), 0);
-  socklen_t len = sizeof a;
-  ASSERT_EQ(::getsockname(ls, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  int ls = listen_loopback(a);
+  ASSERT_GE(ls, 0);
   accept_recorder h;
   ASSERT_TRUE(loop_->add(ls, interest::none, h, 5));
   if (!loop_->supports_accept()) {
@@ -527,16 +541,9 @@ TEST_P(event_loop_test, submitted_accept_hands_connections_to_the_handler) {
 // the same batch are closed, not dropped with their events (they leaked:
 // the clients waited, connected, for ever).
 TEST_P(event_loop_test, accepts_after_a_remove_in_the_same_batch_are_closed) {
-  int ls = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  ASSERT_GE(ls, 0);
-  fds_.push_back(ls);
   sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(::listen(ls, 16), 0);
-  socklen_t len = sizeof a;
-  ASSERT_EQ(::getsockname(ls, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  int ls = listen_loopback(a);
+  ASSERT_GE(ls, 0);
   struct remover final : io_handler {
     event_loop* loop = nullptr;
     int ls = -1;
