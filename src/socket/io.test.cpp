@@ -281,6 +281,27 @@ TEST(io_nowait, a_blocking_call_takes_the_place_of_the_same_threads_pending_sele
   EXPECT_EQ(cancel(a, *r.select_info()).error(), errc::invalid);
 }
 
+// A close under a blocking call that took over the thread's select wakes
+// that call with closed, and the replaced select gets no abort of its own.
+TEST(io_nowait, a_close_under_a_blocking_call_that_took_over_a_select_answers_it_closed) {
+  auto [c, a] = test::connected_pair();
+  std::byte buf[8];
+  auto r = recv(a, buf, 0, nowait);
+  ASSERT_TRUE(r.is_select());
+  std::thread closer([a2 = a] {
+    if (until_info(a2, [](const socket_info& i) { return i.counters.read_waits >= 2; })) {
+      (void)close(a2);
+    }
+  });
+  auto n = recv(a, buf, 0, 5000ms);
+  closer.join();
+  ASSERT_FALSE(n);
+  EXPECT_EQ(n.error(), errc::closed);
+  while (auto stray = wait_select(0ms)) {
+    EXPECT_NE(stray->handle, r.select_info()->handle) << "an abort for the replaced select";
+  }
+}
+
 // select handles are the caller's to choose: two callers with the same one
 // are two waits. A cancel withdraws the canceller's own (it took the first
 // queued, the other thread's, which then never got its event).

@@ -326,24 +326,27 @@ socket_state::withdrawn socket_state::withdraw(waiter_queue& q, select_sink& sin
   return closed() ? withdrawn::closed : withdrawn::not_queued;
 }
 
-void socket_state::take_over(direction d, select_sink& from, const waiter& to) noexcept {
+bool socket_state::take_over(direction d, select_sink& from, const waiter& to) noexcept {
   socket_io_part* w = io_if();
   if (w == nullptr || &from == to.sink) {
-    return;  // (never waited on: nobody holds a turn)
+    return false;  // (never waited on: nobody holds a turn)
   }
-  waiter_queue& q = w->queues[static_cast<int>(d)];
-  if (!q.contended.load(std::memory_order_acquire) && q.current.load(std::memory_order_acquire) != &from) {
-    return;  // (from holds no turn and waits in no queue: the common case, without the lock)
-  }
+  // Under the lock (serve_head writes the queue's fields in turn under it:
+  // read without it, a turn being handed to `from` could be missed).
   std::lock_guard lk(w->mu);
+  waiter_queue& q = w->queues[static_cast<int>(d)];
+  bool took = false;
   if (q.current.load(std::memory_order_relaxed) == &from) {
     q.current.store(to.sink, std::memory_order_relaxed);
+    took = true;
   }
   for (auto& e : q.queue) {
     if (e.sink == &from) {
       e = to;
+      took = true;
     }
   }
+  return took;
 }
 
 void socket_state::withdraw_sink(select_sink& sink) noexcept {

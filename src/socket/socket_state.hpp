@@ -147,7 +147,10 @@ class socket_state : public std::enable_shared_from_this<socket_state> {
   /// the same caller (OTP: the same pid): it takes over `from`'s turn, or
   /// its place in the queue (whose select is then never delivered, as OTP
   /// replaces a caller's select with its next call's).
-  void take_over(direction d, select_sink& from, const waiter& to) noexcept;
+  /// True if it did: `to.sink` is then in the queue or holds the turn
+  /// before its caller tried, and must be withdrawn (withdraw_sink) before
+  /// it goes, whatever way its call ends.
+  bool take_over(direction d, select_sink& from, const waiter& to) noexcept;
   /// Removes every wait of `sink` (its owner is gone), handing on a turn it
   /// held.
   void withdraw_sink(select_sink& sink) noexcept;

@@ -97,8 +97,26 @@ result<T> run_blocking(const socket::socket& s, detail::direction d, select_tag 
   const select_handle h = socket::make_select_handle();
   // The caller's nowait calls and this call are one caller: a turn its
   // nowait call holds, or its place in the queue, is this call's now.
+  // On every way out (done, failed, closed under it, timed out) nothing of
+  // the taken-over wait may still name `bs`, which lives on this stack: a
+  // close or a readiness report could notify it after it is gone.
+  struct withdraw_on_exit {
+    detail::socket_state* st = nullptr;
+    blocking_sink* bs = nullptr;
+    withdraw_on_exit() = default;
+    withdraw_on_exit(const withdraw_on_exit&) = delete;
+    withdraw_on_exit& operator=(const withdraw_on_exit&) = delete;
+    ~withdraw_on_exit() {
+      if (st != nullptr) {
+        st->withdraw_sink(*bs);
+      }
+    }
+  } guard;
   if (detail::socket_state* st = s.state()) {
-    st->take_over(d, socket::current_sink(), detail::waiter{&bs, tag, h});
+    if (st->take_over(d, socket::current_sink(), detail::waiter{&bs, tag, h})) {
+      guard.st = st;
+      guard.bs = &bs;
+    }
   }
   for (;;) {
     async_result<T> r = run_nowait<T>(s, d, tag, h, bs, waits, attempt);

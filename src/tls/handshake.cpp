@@ -150,11 +150,12 @@ task<result<pending_ptr>> start(gen_tcp::socket sock, context ctx, bool server, 
   if (auto r = (*p)->prepare_transport(); !r) {
     co_return fail(refuse(r.error(), "no memory for the socket's transport"));
   }
-  // From here a failure of the bytes sent before is this handshake's.
-  (*p)->begin_upgrade();
   auto h = std::make_shared<detail::pending_handshake>();
   h->sock = sock;
   h->server = server;
+  // From here a failure of the bytes sent before is this handshake's (and
+  // every way out of it that fails closes the socket).
+  (*p)->begin_upgrade();
   h->slot = internal::handshake_slot::try_acquire();
   if (!h->slot) {
     co_return fail(give_up(*h, errc::busy, fmt::format("{} handshakes in progress (the limit)", handshake_limit())));
