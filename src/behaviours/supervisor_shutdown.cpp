@@ -56,17 +56,16 @@ struct exit_from {
 /// for; with no link and no exit message the child was never linked to the
 /// supervisor, or unlinked itself: naughty_child, as OTP says.
 task<exit_reason> unlink_flush(pid p, exit_reason down_reason) {
-  if (down_reason == exit_reason::noproc()) {
-    std::optional<message> m = co_await gd::receive_for(exit_from{p}, std::chrono::milliseconds(0));
-    if (!m && is_linked(p)) {
-      m = co_await gd::receive_for(exit_from{p}, exit_signal_wait);
-    }
-    unlink(p);
-    co_return m ? m->get<exit_msg>().reason : exit_reason::other("naughty_child");
+  const bool noproc = down_reason == exit_reason::noproc();
+  std::optional<message> m = co_await gd::receive_for(exit_from{p}, std::chrono::milliseconds(0));
+  if (!m && noproc && is_linked(p)) {
+    m = co_await gd::receive_for(exit_from{p}, exit_signal_wait);
   }
   unlink(p);
-  std::optional<message> m = co_await gd::receive_for(exit_from{p}, std::chrono::milliseconds(0));
-  co_return m ? m->get<exit_msg>().reason : down_reason;
+  if (m) {
+    co_return m->get<exit_msg>().reason;
+  }
+  co_return noproc ? exit_reason::other("naughty_child") : down_reason;
 }
 
 /// Whether a child ended as its shutdown asked (OTP's rules: killed for
