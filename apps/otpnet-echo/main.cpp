@@ -407,7 +407,9 @@ int run_main(int argc, char** argv) {
     return fail_startup("runtime: " + format_error(r.error()));
   }
   int rc = run(*p, held, sigs);
-  runtime::stop();
+  // Handlers that ended with their last answers still queued (a client
+  // reading slowly) have them written out for up to drain_timeout more.
+  runtime::stop(p->drain_timeout);
   return rc;
 }
 

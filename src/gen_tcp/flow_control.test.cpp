@@ -672,6 +672,53 @@ TEST_F(flow_control, a_lingering_close_outlives_its_owner) {
   EXPECT_TRUE(got == pattern(size)) << "the stream differs";
 }
 
+// The runtime stops right after a handler's lingering close (a server's
+// drain, then its stop): the stop waits for the queue to go out, within
+// its grace. (It stopped at once: the port was left unwatched with its
+// descriptor open, and the peer waited for the rest for ever.)
+TEST_F(flow_control, a_lingering_close_is_written_out_before_the_runtime_stops) {
+  auto k = open_conn({.active = passive});
+  constexpr std::size_t size = 32 * mib;
+  EXPECT_EQ(call(k.owner,
+                 [](const socket& s) {
+                   auto q = s.send(buffer::copy_of(pattern(size)));
+                   std::string waiting = s.getstat().value().send_pend > 0 ? " waiting" : " written";
+                   return outcome(q) + waiting + "," + outcome(s.close());
+                 }),
+            "ok waiting,ok");
+  send(k.owner, stop_cmd{});
+  std::pair<std::string, errc> read;
+  scoped_thread reader([&] { read = k.c.read_to_end(); });
+  stop_runtime(must);
+  reader.join();
+  EXPECT_EQ(read.second, errc::closed);
+  EXPECT_EQ(read.first.size(), size);
+  EXPECT_TRUE(read.first == pattern(size)) << "the stream differs";
+  EXPECT_FALSE(reports().saw("the runtime stopped")) << "dropped although within the grace";
+}
+
+// A peer that never reads: the stop's grace ends the linger, the socket
+// is closed (the peer sees its end after what the kernel took), and a
+// report line says what happened.
+TEST_F(flow_control, the_stop_grace_ends_a_lingering_close_with_a_report_line) {
+  auto k = open_conn({.active = passive});
+  constexpr std::size_t size = 32 * mib;
+  EXPECT_EQ(call(k.owner,
+                 [](const socket& s) {
+                   auto q = s.send(buffer::copy_of(pattern(size)));
+                   std::string waiting = s.getstat().value().send_pend > 0 ? " waiting" : " written";
+                   return outcome(q) + waiting + "," + outcome(s.close());
+                 }),
+            "ok waiting,ok");
+  send(k.owner, stop_cmd{});
+  stop_runtime(100ms);
+  EXPECT_TRUE(reports().saw("close: the runtime stopped before the peer read what was queued"));
+  auto [got, how] = k.c.read_to_end();
+  EXPECT_EQ(how, errc::closed);
+  EXPECT_LT(got.size(), size);
+  EXPECT_TRUE(got == pattern(size).substr(0, got.size())) << "the stream differs";
+}
+
 // A send that fails in close()'s own flush (the peer reset) closes the
 // socket quietly: close() answers ok and no tcp_error or tcp_closed
 // reaches the owner after it (they did, and close() answered closed).

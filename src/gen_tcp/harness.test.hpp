@@ -344,6 +344,12 @@ class tcp_test : public ::testing::Test {
 
   mailbox& mb() { return *mb_; }
   pid me() const { return mb_->self(); }
+  /// Stops the runtime now (the test's mailbox goes first); TearDown's stop
+  /// is then a no-op.
+  void stop_runtime(milliseconds grace) {
+    mb_.reset();
+    runtime::stop(grace);
+  }
   capture_sink& reports() { return *reports_; }
 
   /// Listens on 127.0.0.1:0 with `o`.

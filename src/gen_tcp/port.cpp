@@ -316,6 +316,14 @@ result<void> port::close() noexcept {
     (void)close_now();  // (what the kernel takes now is written first)
     return ok();
   }
+  // The runtime's stop waits for it (up to its grace): otherwise a server
+  // that stops right after its handlers close (a drain) cuts their last
+  // answers short. Without that (no memory, the grace over): the same.
+  if (!otpnet::detail::linger_begin(*this)) {
+    (void)close_now();
+    return ok();
+  }
+  lingering_ = true;
   // Nothing more is read: a process waiting in recv (or for readiness)
   // learns now that the socket is closed, as it would at once.
   answer_waiters_closed();
@@ -352,9 +360,23 @@ result<void> port::close_now() noexcept {
   queued_bytes_ = 0;
   notify_drained(errc::closed);
   (void)so::close(sock_);
+  if (lingering_) {
+    lingering_ = false;
+    otpnet::detail::linger_end(*this);
+  }
   // Last: this may be the last reference.
   std::shared_ptr<port> keep = std::move(self_);
   return ok();
+}
+
+void port::abandon() noexcept {
+  if (is_closed()) {
+    return;
+  }
+  // (It will not be called again: the runtime has taken it off its list.)
+  lingering_ = false;
+  report(errc::timeout, "close: the runtime stopped before the peer read what was queued; it is dropped");
+  (void)close_now();
 }
 
 result<void> port::shutdown(so::shutdown_how how) {

@@ -223,6 +223,9 @@ class port final : public std::enable_shared_from_this<port>, public port_resour
   /// it was armed.
   void on_send_timer(std::uint64_t mark) noexcept;
   void end_of_turn() noexcept override;
+  /// The runtime stops and its grace has passed while a close was still
+  /// writing out the queue: what is left is dropped, with a report line.
+  void abandon() noexcept override;
 
   // -- receive ---------------------------------------------------------------------------
   /// Whether frames are wanted as they come, with nothing holding them back
@@ -403,6 +406,7 @@ class port final : public std::enable_shared_from_this<port>, public port_resour
   // still forwarding. Set before sched_ names the new scheduler.
   bool joining_ : 1 = false;
   bool upgrading_ : 1 = false;  // a TLS handshake owns the failures (begin_upgrade)
+  bool lingering_ : 1 = false;  // a close writing out the queue, known to the runtime (linger_begin)
   // References to chunk_ taken ahead for the views pump hands out (each
   // view takes one without an atomic operation); given back with the port's
   // own when it lets the chunk go.

@@ -54,4 +54,15 @@ void at_end_of_turn(std::shared_ptr<port_resource> h) noexcept {
   }
 }
 
+bool linger_begin(port_resource& r) noexcept {
+  internal::scheduler* s = internal::scheduler::current();
+  return s != nullptr && s->linger_begin(r);
+}
+
+void linger_end(port_resource& r) noexcept {
+  if (internal::scheduler* s = internal::scheduler::current()) {
+    s->linger_end(r);
+  }
+}
+
 }  // namespace otpnet::detail

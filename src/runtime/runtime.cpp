@@ -148,9 +148,8 @@ void runtime::stop(std::chrono::milliseconds grace) {
   if (!internal::state) {
     return;
   }
-  (void)grace;  // schedulers end every process themselves; joining is bounded by that
   for (auto& s : internal::state->schedulers) {
-    s->request_stop();
+    s->request_stop(grace);
   }
   for (auto& s : internal::state->schedulers) {
     s->join();

@@ -21,6 +21,9 @@ namespace {
 
 constexpr std::uint32_t poll_token = 1;
 constexpr std::uint64_t recv_timer_tag = std::uint64_t{1} << 63;
+// The stop's grace (send timers' tokens are below 2^32, receive timers'
+// have the top bit).
+constexpr std::uint64_t grace_token = std::uint64_t{1} << 32;
 constexpr int max_runs = 256;
 constexpr int max_remote_wakeups = 1024;  // per turn
 constexpr int poll_batch = 256;           // socket readiness events per dispatch
@@ -59,7 +62,8 @@ void scheduler::start() {
   });
 }
 
-void scheduler::request_stop() noexcept {
+void scheduler::request_stop(std::chrono::milliseconds grace) noexcept {
+  grace_ = grace;  // (read by kill_all, which the post below orders after this)
   stopping_.store(true, std::memory_order_release);
   loop_->post([this] { kill_all(); });
   loop_->wake();
@@ -115,8 +119,8 @@ void scheduler::run() {
     }
     run_end_hooks();
     arm_deferred_timers();
-    if (shutting_down_ && live_.load(std::memory_order_acquire) == 0 && runq_head_ == nullptr && remote_.empty() &&
-        !loop_->has_pending_work()) {
+    if (shutting_down_ && live_.load(std::memory_order_acquire) == 0 && lingering_.empty() && runq_head_ == nullptr &&
+        remote_.empty() && !loop_->has_pending_work()) {
       // Done here; the thread ends once every scheduler is (see quiet()).
       // What another scheduler's process posted or sent here before its
       // scheduler became quiet is seen by the checks after all_quiet.
@@ -442,7 +446,43 @@ void scheduler::kill_all() noexcept {
       finalize(p, exit_reason::shutdown());
     }
   });
+  // Closes still writing out their queues (their owners ended, here just
+  // now or before) may go on for the grace; the loop runs until they are
+  // done (the quiet check above counts them). A loop's timer that is not
+  // due does not keep it running, so this one needs no cancel.
+  if (grace_.count() <= 0) {
+    abandon_lingering();
+  } else {
+    try {
+      (void)loop_->start_timer(grace_, *this, grace_token);
+    } catch (...) {
+      abandon_lingering();  // no memory for the timer: no grace either
+    }
+  }
   loop_->wake();
+}
+
+bool scheduler::linger_begin(port_resource& r) noexcept {
+  if (grace_over_) {
+    return false;
+  }
+  try {
+    return lingering_.insert(&r).second;
+  } catch (...) {
+    return false;
+  }
+}
+
+void scheduler::linger_end(port_resource& r) noexcept { (void)lingering_.erase(&r); }
+
+void scheduler::abandon_lingering() noexcept {
+  grace_over_ = true;
+  // Each abandon ends its linger (linger_end erases it): take them first.
+  while (!lingering_.empty()) {
+    port_resource* r = *lingering_.begin();
+    lingering_.erase(lingering_.begin());
+    r->abandon();
+  }
 }
 
 // -- timers and io --------------------------------------------------------------------
@@ -490,6 +530,10 @@ void scheduler::arm_deferred_timers() noexcept {
 }
 
 void scheduler::on_timer(std::uint64_t token) noexcept {
+  if (token == grace_token) {
+    abandon_lingering();
+    return;
+  }
   if ((token & recv_timer_tag) != 0) {
     process* p = process_table::instance().peek_owned(pid::from_value(token & ~recv_timer_tag), this);
     if (p != nullptr && p->recv_timer_armed) {

@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 namespace otpnet::internal {
@@ -33,8 +34,10 @@ class scheduler final : private reactor::io_handler, private reactor::timer_hand
   scheduler& operator=(const scheduler&) = delete;
 
   void start();
-  /// Kills every process here, then stops the thread. @threadsafe
-  void request_stop() noexcept;
+  /// Kills every process here, then stops the thread once the lingering
+  /// resources here have finished, or `grace` has passed (they are
+  /// abandoned then). @threadsafe
+  void request_stop(std::chrono::milliseconds grace) noexcept;
   void join();
 
   unsigned index() const noexcept { return index_; }
@@ -104,6 +107,10 @@ class scheduler final : private reactor::io_handler, private reactor::timer_hand
   /// Queues `h` to run after this run phase.
   void at_end_of_turn(std::shared_ptr<port_resource> h) noexcept { end_hooks_.push_back(std::move(h)); }
 
+  /// See detail::linger_begin and linger_end (runtime/port.hpp).
+  bool linger_begin(port_resource& r) noexcept;
+  void linger_end(port_resource& r) noexcept;
+
  private:
   static constinit inline thread_local scheduler* this_scheduler = nullptr;
   static constinit inline thread_local process* running_process = nullptr;
@@ -124,6 +131,8 @@ class scheduler final : private reactor::io_handler, private reactor::timer_hand
   /// Ends `p` (not running): frame, links, monitors, names, sockets, slot.
   void finalize(process* p, const exit_reason& why) noexcept;
   void kill_all() noexcept;
+  /// The stop's grace is over: closes what still lingers.
+  void abandon_lingering() noexcept;
   /// Whether every scheduler of the runtime is quiet().
   static bool all_quiet() noexcept;
   /// Wakes every other scheduler's loop (this one just became quiet).
@@ -151,7 +160,12 @@ class scheduler final : private reactor::io_handler, private reactor::timer_hand
   socket::poll_set polls_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
-  bool shutting_down_ = false;  // kill_all ran: no process runs any more
+  bool shutting_down_ = false;          // kill_all ran: no process runs any more
+  bool grace_over_ = false;             // and the stop's grace has passed
+  std::chrono::milliseconds grace_{0};  // (written before kill_all is posted)
+  // Resources still lingering after their owner let them go (closes
+  // writing out their queues): the stop waits for them. Few, and rare.
+  std::unordered_set<port_resource*> lingering_;
   std::atomic<std::size_t> live_{0};
   std::atomic<bool> quiet_{false};  // see quiet()
   // Run queue: owner-only intrusive FIFO through process::next_run.

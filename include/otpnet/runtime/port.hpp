@@ -8,7 +8,9 @@
 //   - `post_to_scheduler_of`, to move work (a port) to another scheduler;
 //   - `port_resource`, closed by the runtime when its owner ends, and
 //     whose `end_of_turn` hook can be run once after the scheduler's run
-//     phase, so a port can gather the replies of one turn into one write.
+//     phase, so a port can gather the replies of one turn into one write;
+//   - `linger_begin`, so that a close still writing out its queue when
+//     the runtime stops is given the stop's grace to finish.
 #pragma once
 
 #include <otpnet/reactor/event_loop.hpp>
@@ -33,6 +35,11 @@ class port_resource {
   /// for it, on that scheduler's thread. (A member of this interface rather
   /// than one of its own: one virtual table pointer less in every port.)
   virtual void end_of_turn() noexcept {}
+  /// The runtime is stopping and the grace it gave (runtime::stop) has
+  /// passed while this resource was still lingering (see linger_begin):
+  /// close it now, dropping what it had left to do, with a report line.
+  /// On its scheduler's thread.
+  virtual void abandon() noexcept {}
 };
 
 namespace detail {
@@ -63,6 +70,16 @@ void attach_resource(pid owner, std::weak_ptr<port_resource> r);
 /// (so that the hook's owner need not keep a reference to itself for it).
 /// Scheduler threads only.
 void at_end_of_turn(std::shared_ptr<port_resource> h) noexcept;
+
+/// `r` goes on after its owner has let it go (a close writing out what is
+/// queued, as inet's close lingers): the runtime's stop waits for it, up to
+/// its grace, before it stops this scheduler, then calls `r.abandon()`.
+/// False when it cannot be tracked (no memory, not a scheduler thread, or
+/// the stop's grace is over): the caller closes it now. Until linger_end,
+/// `r` must stay alive. Scheduler threads only.
+bool linger_begin(port_resource& r) noexcept;
+/// `r` is done lingering (closed). On the thread of its linger_begin.
+void linger_end(port_resource& r) noexcept;
 
 }  // namespace detail
 }  // namespace otpnet

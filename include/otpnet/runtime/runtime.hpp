@@ -60,8 +60,10 @@ class runtime {
   /// Ends every process (exit reason `shutdown`, as an untrappable stop:
   /// each one's frame is destroyed, its links and monitors fire, the
   /// sockets it owns are closed), then stops and joins the schedulers.
-  /// Waits at most `grace` for the schedulers to finish. From a plain
-  /// thread only. No-op if not running.
+  /// A socket closed with data still queued (gen_tcp's close writes it out
+  /// first, as inet's lingers) is given up to `grace` to finish; one still
+  /// writing then is closed with what is left dropped, and a report line.
+  /// From a plain thread only. No-op if not running.
   static void stop(std::chrono::milliseconds grace = std::chrono::milliseconds(10000));
 
   static bool running() noexcept;
