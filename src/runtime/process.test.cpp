@@ -805,6 +805,102 @@ TEST_F(runtime_test, a_timer_still_armed_when_the_runtime_stops_frees_its_messag
   EXPECT_TRUE(watch.expired()) << "the armed timer's message was not freed";
 }
 
+// send_after aimed at a process is cancelled when the process ends (OTP's,
+// for a pid): its message is freed then, not when the timer would have
+// fired. Each case arms timers holding a token, ends the target, and
+// watches the token. (They were held until they fired: a handler with a
+// long timer per connection kept one message per ended connection.)
+
+/// Polls `pred` (a condition no message announces) for up to 5 s.
+template <class Pred>
+bool within_5s(Pred pred) {
+  for (int i = 0; i < 5000 && !pred(); ++i) {
+    std::this_thread::sleep_for(1ms);
+  }
+  return pred();
+}
+
+struct go {};
+
+TEST_F(runtime_test, timers_to_a_process_of_the_same_scheduler_end_with_it) {
+  mailbox mb;
+  auto token = std::make_shared<int>(1);
+  std::weak_ptr<int> watch = token;
+  auto [target, mref] = spawn_opt({.monitor = true, .scheduler = 0}, []() -> proc { (void)co_await receive<go>(); });
+  // Three timers to it (one cancelled from the middle of its list first),
+  // and one to another process, which must still fire.
+  pid other = spawn_opt({.scheduler = 0}, [me = mb.self()]() -> proc {
+                auto got = co_await receive<std::string>(after(5000ms));
+                send(me, got ? *got : std::string("nothing"));
+              }).first;
+  spawn_opt({.scheduler = 0}, [me = mb.self(), target, other, t = std::move(token)]() mutable -> proc {
+    (void)send_after(60000ms, target, t);
+    timer_ref middle = send_after(60000ms, target, t);
+    (void)send_after(60000ms, target, std::move(t));
+    bool cancelled = cancel_timer(middle).has_value();
+    (void)send_after(20ms, other, std::string("fired"));
+    send(target, go{});
+    send(me, cancelled);
+    co_return;
+  });
+  auto cancelled = mb.receive<bool>(5000ms);
+  ASSERT_TRUE(cancelled);
+  EXPECT_TRUE(*cancelled);
+  auto down = mb.receive<down_msg>(5000ms);
+  ASSERT_TRUE(down);
+  EXPECT_EQ(down->monitor, mref);
+  // On the target's own scheduler the timers go with it, before its
+  // monitors hear of its end.
+  EXPECT_TRUE(watch.expired()) << "the timers' messages outlived their receiver";
+  auto fired = mb.receive<std::string>(5000ms);
+  ASSERT_TRUE(fired);
+  EXPECT_EQ(*fired, "fired") << "a timer to a live process was cancelled";
+}
+
+TEST_F(runtime_test, timers_to_a_process_of_another_scheduler_end_with_it) {
+  mailbox mb;
+  auto token = std::make_shared<int>(1);
+  std::weak_ptr<int> watch = token;
+  auto [target, mref] = spawn_opt({.monitor = true, .scheduler = 1}, []() -> proc { (void)co_await receive<go>(); });
+  spawn_opt({.scheduler = 0}, [me = mb.self(), target, t = std::move(token)]() mutable -> proc {
+    (void)send_after(60000ms, target, std::move(t));
+    send(target, go{});
+    send(me, go{});
+    co_return;
+  });
+  ASSERT_TRUE(mb.receive<go>(5000ms));
+  ASSERT_TRUE(mb.receive<down_msg>(5000ms));
+  EXPECT_TRUE(within_5s([&] { return watch.expired(); })) << "the timer's message outlived its receiver";
+}
+
+TEST_F(runtime_test, timers_from_a_plain_thread_end_with_their_receiver) {
+  mailbox mb;
+  auto token = std::make_shared<int>(1);
+  std::weak_ptr<int> watch = token;
+  // A plain thread's timers live on scheduler 0: the target on 1 and on 0.
+  for (int sched : {1, 0}) {
+    auto [target, mref] =
+        spawn_opt({.monitor = true, .scheduler = sched}, []() -> proc { (void)co_await receive<go>(); });
+    EXPECT_TRUE(send_after(60000ms, target, token));
+    send(target, go{});
+    ASSERT_TRUE(mb.receive<down_msg>(5000ms));
+  }
+  token.reset();
+  EXPECT_TRUE(within_5s([&] { return watch.expired(); })) << "a timer's message outlived its receiver";
+}
+
+TEST_F(runtime_test, send_after_to_an_ended_process_starts_nothing) {
+  mailbox mb;
+  auto [gone, mref] = spawn_opt({.monitor = true}, []() -> proc { co_return; });
+  ASSERT_TRUE(mb.receive<down_msg>(5000ms));
+  auto token = std::make_shared<int>(1);
+  std::weak_ptr<int> watch = token;
+  timer_ref t = send_after(60000ms, gone, std::move(token));
+  EXPECT_TRUE(t) << "a ref all the same, as OTP's";
+  EXPECT_TRUE(watch.expired()) << "the message was kept";
+  EXPECT_FALSE(cancel_timer(t));
+}
+
 // -- scale and isolation -------------------------------------------------------------
 
 TEST_F(runtime_test, hundred_thousand_processes_spawn_and_exit_without_leak) {

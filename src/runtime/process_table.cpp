@@ -41,7 +41,7 @@ pid process_table::add(process* p, const void* owner) {
   return pid(idx, gen);
 }
 
-void process_table::retire(pid id) noexcept {
+std::uint32_t process_table::retire(pid id) noexcept {
   slot* s = find(id.slot());
   // The new generation makes every pin attempt with the old pid fail.
   // Generations stay below 2^31, so that a pid's value keeps its top bit
@@ -51,13 +51,22 @@ void process_table::retire(pid id) noexcept {
   if ((w >> 32) >= max_generation) {
     s->word.fetch_sub((max_generation - 1) << 32, std::memory_order_acq_rel);
   }
-  while ((s->word.load(std::memory_order_acquire) & 0xffffffffu) != 0) {
+  while (((w = s->word.load(std::memory_order_acquire)) & pin_mask) != 0) {
     std::this_thread::yield();  // a sender is in the middle of a push
+  }
+  // No pin can be taken now (the generation is new), so no mark can be
+  // set: they are final, and go with the old pid (cleared only where set:
+  // no locked instruction more for most ends).
+  constexpr std::uint64_t marks = timers_here | timers_elsewhere;
+  auto had = static_cast<std::uint32_t>(w & marks);
+  if (had != 0) {
+    s->word.fetch_and(~marks, std::memory_order_acq_rel);
   }
   s->proc.store(nullptr, std::memory_order_release);
   live_.fetch_sub(1, std::memory_order_relaxed);
   std::lock_guard lk(mu_);
   free_.push_back(id.slot());
+  return had;
 }
 
 process* process_table::pin(pid id) noexcept {

@@ -24,7 +24,7 @@ struct process;
 class process_table {
  public:
   struct slot {
-    std::atomic<std::uint64_t> word{0};  // generation << 32 | pins
+    std::atomic<std::uint64_t> word{0};  // generation << 32 | marks | pins
     std::atomic<process*> proc{nullptr};
     std::atomic<const void*> owner{nullptr};  // its scheduler
   };
@@ -35,8 +35,21 @@ class process_table {
   /// pid. @threadsafe
   pid add(process* p, const void* owner);
   /// Ends the slot's current generation (so its pid is dead), waits for
-  /// pins to drain, and returns the slot to the free list. @threadsafe
-  void retire(pid id) noexcept;
+  /// pins to drain, and returns the slot to the free list, and the marks
+  /// set on the pid (which the next pid of the slot does not have).
+  /// @threadsafe
+  std::uint32_t retire(pid id) noexcept;
+
+  /// Marks a pid may carry beside its pins (two bits of the slot's word,
+  /// no byte more per slot): send_after timers aimed at it live on its own
+  /// scheduler, or on another; its end has them cancelled (see
+  /// scheduler::start_send_timer).
+  static constexpr std::uint32_t timers_here = 1u << 30;
+  static constexpr std::uint32_t timers_elsewhere = 1u << 31;
+  /// Sets `marks` on a pid the caller has pinned. @threadsafe
+  void mark(pid pinned, std::uint32_t marks) noexcept {
+    find(pinned.slot())->word.fetch_or(marks, std::memory_order_acq_rel);
+  }
 
   /// The process of a live pid, pinned; unpin() when done. nullptr if the
   /// pid is dead or unknown. @threadsafe
@@ -93,6 +106,8 @@ class process_table {
   friend struct process_table_probe;  // (its test reaches a slot's word)
   /// Generations stay below this: a pid's value keeps its top bit clear.
   static constexpr std::uint64_t max_generation = std::uint64_t{1} << 31;
+  /// The pins in a slot's word (below the marks).
+  static constexpr std::uint64_t pin_mask = timers_here - 1;
   static constexpr std::uint32_t chunk_bits = 12;
   static constexpr std::uint32_t chunk_size = 1u << chunk_bits;
   static constexpr std::uint32_t max_chunks = 4096;  // 16 M processes

@@ -402,7 +402,8 @@ void scheduler::finalize(process* p, const exit_reason& why) noexcept {
   }
   // Retired first, then its name dropped: a register_name racing with the
   // end sees the pid dead, or has its name dropped here.
-  process_table::instance().retire(p->id);
+  const std::uint32_t marks = process_table::instance().retire(p->id);
+  cancel_timers_of(p->id, marks);
   unregister_process(p->id);
   // No sender can reach p any more: what is left in its queues is final.
   drain_inbox(p);
@@ -544,6 +545,7 @@ void scheduler::on_timer(std::uint64_t token) noexcept {
     return;
   }
   auto idx = static_cast<std::uint32_t>(token);
+  untrack_timer(idx);
   send_timer& t = send_timers_[idx];
   detail::envelope* e = std::exchange(t.msg, nullptr);
   pid to = t.to;
@@ -555,17 +557,122 @@ void scheduler::on_timer(std::uint64_t token) noexcept {
 // that is gone now): their messages are freed here, on the scheduler's
 // thread, with the timers.
 void scheduler::drop_send_timers() noexcept {
+  timers_by_target_.clear();
   for (std::uint32_t idx = 0; idx < send_timers_.size(); ++idx) {
     send_timer& st = send_timers_[idx];
+    st.tracked = false;
     if (st.msg != nullptr) {
-      (void)loop_->cancel_timer(st.handle);
-      detail::destroy_envelope(std::exchange(st.msg, nullptr));
-      free_send_timers_.push_back(idx);
+      (void)free_send_timer(idx);
+    }
+  }
+}
+
+std::optional<std::chrono::milliseconds> scheduler::free_send_timer(std::uint32_t idx) noexcept {
+  send_timer& st = send_timers_[idx];
+  auto left = loop_->cancel_timer(st.handle);
+  detail::destroy_envelope(std::exchange(st.msg, nullptr));
+  free_send_timers_.push_back(idx);
+  return left;
+}
+
+void scheduler::track_timer(std::uint32_t idx) {
+  send_timer& st = send_timers_[idx];
+  // (table_allocator: a table that cannot grow ends the program.)
+  auto [it, fresh] = timers_by_target_.try_emplace(st.to, idx);
+  st.prev = no_timer;
+  st.next = no_timer;
+  if (!fresh) {
+    st.next = it->second;
+    send_timers_[it->second].prev = idx;
+    it->second = idx;
+  }
+  st.tracked = true;
+}
+
+void scheduler::untrack_timer(std::uint32_t idx) noexcept {
+  send_timer& st = send_timers_[idx];
+  if (!st.tracked) {
+    return;
+  }
+  st.tracked = false;
+  if (st.next != no_timer) {
+    send_timers_[st.next].prev = st.prev;
+  }
+  if (st.prev != no_timer) {
+    send_timers_[st.prev].next = st.next;
+  } else if (st.next != no_timer) {
+    timers_by_target_[st.to] = st.next;  // (the entry exists: no growth)
+  } else {
+    timers_by_target_.erase(st.to);
+    shrink_if_sparse(timers_by_target_);
+  }
+  st.prev = no_timer;
+  st.next = no_timer;
+}
+
+void scheduler::cancel_timers_to(pid to) noexcept {
+  auto it = timers_by_target_.find(to);
+  if (it == timers_by_target_.end()) {
+    return;
+  }
+  std::uint32_t idx = it->second;
+  timers_by_target_.erase(it);
+  while (idx != no_timer) {
+    send_timer& st = send_timers_[idx];
+    std::uint32_t next = st.next;
+    st.tracked = false;
+    st.prev = no_timer;
+    st.next = no_timer;
+    (void)free_send_timer(idx);
+    idx = next;
+  }
+  shrink_if_sparse(timers_by_target_);
+}
+
+void scheduler::cancel_timers_of(pid ended, std::uint32_t marks) noexcept {
+  if ((marks & process_table::timers_here) != 0) {
+    cancel_timers_to(ended);
+  }
+  if ((marks & process_table::timers_elsewhere) == 0) {
+    return;
+  }
+  // Timers started by processes of other schedulers (or plain threads, on
+  // scheduler 0): which of them is not recorded (two bits per pid), so
+  // each is asked. The mark was set before the timer was made, on the
+  // timer's own thread, so the request finds it there.
+  runtime_state* st = current_state();
+  if (st == nullptr) {
+    return;
+  }
+  for (auto& other : st->schedulers) {
+    if (other.get() == this) {
+      continue;
+    }
+    try {
+      other->post([s = other.get(), ended] { s->cancel_timers_to(ended); });
+    } catch (...) {
+      // No memory to ask: those timers fire into nothing, as without this.
     }
   }
 }
 
 std::uint64_t scheduler::start_send_timer(std::chrono::milliseconds t, pid to, detail::envelope* e) {
+  // A timer aimed at a process is cancelled when the process ends, as
+  // OTP's are (for a pid): none is started for one that has ended, and the
+  // process's pid is marked, for its end to find this one (see
+  // cancel_timers_of). A plain thread's mailbox is not followed: its
+  // timers fire into nothing once it is gone.
+  process_table& table = process_table::instance();
+  bool follow = false;
+  if (table.pin(to) == nullptr) {
+    detail::destroy_envelope(e);
+    return (std::uint64_t{no_timer} << 32) | 1;  // names no slot: cancel and read answer nothing
+  }
+  if (const void* owner = table.pinned_owner(to); owner != nullptr) {
+    table.mark(to, owner == this ? process_table::timers_here : process_table::timers_elsewhere);
+    follow = true;
+  }
+  table.unpin(to);
   std::uint32_t idx;
   if (!free_send_timers_.empty()) {
     idx = free_send_timers_.back();
@@ -586,6 +693,9 @@ std::uint64_t scheduler::start_send_timer(std::chrono::milliseconds t, pid to, d
   if (++st.use == 0) {
     st.use = 1;  // (an id is never 0: timer_ref's "none")
   }
+  if (follow) {
+    track_timer(idx);
+  }
   return (static_cast<std::uint64_t>(idx) << 32) | st.use;
 }
 
@@ -595,11 +705,8 @@ std::optional<std::chrono::milliseconds> scheduler::cancel_send_timer(std::uint6
       send_timers_[idx].use != static_cast<std::uint32_t>(id)) {
     return std::nullopt;
   }
-  send_timer& st = send_timers_[idx];
-  auto left = loop_->cancel_timer(st.handle);
-  detail::destroy_envelope(std::exchange(st.msg, nullptr));
-  free_send_timers_.push_back(idx);
-  return left;
+  untrack_timer(idx);
+  return free_send_timer(idx);
 }
 
 std::optional<std::chrono::milliseconds> scheduler::read_send_timer(std::uint64_t id) const noexcept {

@@ -14,6 +14,7 @@
 #include <otpnet/runtime/runtime.hpp>
 #include <otpnet/socket/poller.hpp>
 
+#include "internal/id_tables.hpp"
 #include "runtime/mpsc_queue.hpp"
 #include "runtime/process_record.hpp"
 
@@ -93,6 +94,12 @@ class scheduler final : private reactor::io_handler, private reactor::timer_hand
   /// Frees the messages of the send timers still armed (the runtime stops).
   void drop_send_timers() noexcept;
   std::optional<std::chrono::milliseconds> cancel_send_timer(std::uint64_t id) noexcept;
+  /// Cancels the send timers here aimed at `to`, which has ended (OTP
+  /// cancels a timer whose receiver is gone).
+  void cancel_timers_to(pid to) noexcept;
+  /// After `ended` was retired with `marks`: cancels its timers here, and
+  /// asks the other schedulers to cancel theirs.
+  void cancel_timers_of(pid ended, std::uint32_t marks) noexcept;
   std::optional<std::chrono::milliseconds> read_send_timer(std::uint64_t id) const noexcept;
 
   // -- any thread -------------------------------------------------------------------
@@ -152,7 +159,18 @@ class scheduler final : private reactor::io_handler, private reactor::timer_hand
     /// use, so that one that fired cannot reach the slot's next timer (the
     /// wheel's generation is its node's, and a new node starts at 1).
     std::uint32_t use = 0;
+    /// The other timers here aimed at the same process (its list's head is
+    /// in timers_by_target_), so that its end cancels them all.
+    std::uint32_t prev = no_timer;
+    std::uint32_t next = no_timer;
+    bool tracked = false;  // in timers_by_target_ (a process's, not a mailbox's)
   };
+  static constexpr std::uint32_t no_timer = ~std::uint32_t{0};
+  void track_timer(std::uint32_t idx);
+  void untrack_timer(std::uint32_t idx) noexcept;
+  /// Frees slot `idx`, its message and its place in the wheel: the time
+  /// it had left.
+  std::optional<std::chrono::milliseconds> free_send_timer(std::uint32_t idx) noexcept;
 
   unsigned index_;
   std::unique_ptr<reactor::event_loop> loop_;
@@ -175,7 +193,8 @@ class scheduler final : private reactor::io_handler, private reactor::timer_hand
   mpsc_queue<run_node, &run_node::next> remote_;
   std::atomic<bool> remote_signalled_{false};
   std::vector<send_timer> send_timers_;
-  std::vector<process*> timer_waits_;  // deferred receive timeouts
+  id_map<pid, std::uint32_t> timers_by_target_;  // the first of each process's list
+  std::vector<process*> timer_waits_;            // deferred receive timeouts
   std::vector<std::uint32_t> free_send_timers_;
   std::vector<std::shared_ptr<port_resource>> end_hooks_;  // held until they have run
   std::vector<std::shared_ptr<port_resource>> end_hooks_running_;

@@ -25,7 +25,11 @@ namespace detail {
 timer_ref send_after_impl(std::chrono::milliseconds t, pid to, envelope* e);
 }
 
-/// Sends `msg` to `to` after `t`. @threadsafe
+/// Sends `msg` to `to` after `t`. As OTP's for a pid, the timer is
+/// cancelled (its message freed) when the process `to` ends before it
+/// fires, and none is started when `to` has ended already (the ref then
+/// names nothing: cancel_timer and read_timer answer nothing). A timer
+/// aimed at a plain thread's mailbox is not cancelled with it. @threadsafe
 template <class T>
 timer_ref send_after(std::chrono::milliseconds t, pid to, T&& msg) {
   return detail::send_after_impl(t, to, detail::make_envelope<std::decay_t<T>>(std::forward<T>(msg)));
