@@ -29,10 +29,12 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <exception>
 #include <iostream>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -277,10 +279,41 @@ void reload_certificate(const program& p) {
                ctx.generation());
 }
 
+/// The application's end, when it was not asked for (its top supervisor
+/// gave up: OTP's permanent application, which stops the node). Set on a
+/// scheduler thread by the termination handler, read by the main thread.
+class app_end {
+ public:
+  void set(const application::termination& t) {
+    {
+      std::lock_guard lk(mu_);
+      what_ = t.reason.to_string();
+    }
+    ended_.store(true, std::memory_order_release);
+  }
+  bool ended() const noexcept { return ended_.load(std::memory_order_acquire); }
+  std::string what() const {
+    std::lock_guard lk(mu_);
+    return what_;
+  }
+
+ private:
+  std::atomic<bool> ended_{false};
+  mutable std::mutex mu_;
+  std::string what_;
+};
+
 /// Serves until SIGTERM or SIGINT, then drains; a second one stops at once.
-int serve_until_stopped(const program& p, echo::signal_set& sigs) {
+/// If the application ends by itself meanwhile (its top supervisor gave
+/// up), exits 1 so that a service manager restarts the server.
+int serve_until_stopped(const program& p, echo::signal_set& sigs, const app_end& end) {
   // Report lines, so that --log-format json keeps every line JSON.
-  int sig = sigs.wait_stop([&] { reload_certificate(p); });
+  int sig = sigs.wait_stop([&] { reload_certificate(p); }, [&] { return end.ended(); });
+  if (sig == 0) {
+    spdlog::critical("otpnet-echo: the application tcp_server ended ({}): it has given up restarting; exiting",
+                     end.what());
+    return 1;
+  }
   spdlog::info("otpnet-echo: signal {}: draining (up to {} ms; a second signal stops at once)", sig,
                p.drain_timeout.count());
   echo::drainer d(echo::listener_name, p.drain_timeout, sigs);
@@ -321,7 +354,14 @@ std::string start_failure(const exit_reason& why) {
 int run(const program& p, const echo::held_log& held, echo::signal_set& sigs) {
   mailbox mb;
   auto spec = echo::make_app(p.ec);
-  auto started = sync_wait(application::start(spec));
+  // (Static: the handler may run on a scheduler thread until the runtime
+  // stops, after this frame; `sigs` lives until then.)
+  static app_end end;
+  application::set_termination_handler([&sigs](const application::termination& t) {
+    end.set(t);
+    sigs.wake();
+  });
+  auto started = sync_wait(application::start(spec, application::start_type::permanent));
   if (!started) {
     return fail_startup(start_failure(started.error()));
   }
@@ -352,7 +392,7 @@ int run(const program& p, const echo::held_log& held, echo::signal_set& sigs) {
     }
   }
   held.release();
-  return serve_until_stopped(p, sigs);
+  return serve_until_stopped(p, sigs, end);
 }
 
 /// The program, from its command line to its exit code.

@@ -22,7 +22,7 @@ int signal_set::next() const noexcept {
   return sig;
 }
 
-int signal_set::wait_stop(const std::function<void()>& on_hup) const {
+int signal_set::wait_stop(const std::function<void()>& on_hup, const std::function<bool()>& ended) const {
   for (;;) {
     int sig = next();
     if (sig == SIGTERM || sig == SIGINT) {
@@ -30,6 +30,8 @@ int signal_set::wait_stop(const std::function<void()>& on_hup) const {
     }
     if (sig == SIGHUP) {
       on_hup();
+    } else if (sig == SIGUSR1 && ended()) {
+      return 0;
     }
   }
 }

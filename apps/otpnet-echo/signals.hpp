@@ -35,8 +35,8 @@ class signal_set {
   signal_set& operator=(const signal_set&) = delete;
 
   /// Waits for SIGTERM or SIGINT and returns it; calls `on_hup` for each
-  /// SIGHUP meanwhile.
-  int wait_stop(const std::function<void()>& on_hup) const;
+  /// SIGHUP meanwhile. Returns 0 if `ended()` holds at a wake().
+  int wait_stop(const std::function<void()>& on_hup, const std::function<bool()>& ended) const;
   /// Waits until `d` is done (true), or until a SIGTERM or SIGINT comes
   /// first (false: stop at once); calls `on_hup` for each SIGHUP.
   bool wait_drained(const drainer& d, const std::function<void()>& on_hup) const;

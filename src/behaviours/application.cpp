@@ -7,8 +7,14 @@
 #include <otpnet/behaviours/report.hpp>
 #include <otpnet/runtime/exception_reason.hpp>
 #include <otpnet/runtime/process.hpp>
+#include <otpnet/runtime/runtime.hpp>
+
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
 #include <mutex>
 
 namespace otpnet::application {
@@ -34,6 +40,7 @@ struct registry {
   std::mutex mu;
   std::map<std::string, app_entry, std::less<>> apps;
   std::map<std::string, std::map<std::string, std::string, std::less<>>, std::less<>> overrides;
+  std::shared_ptr<const std::function<void(const termination&)>> on_termination;
 };
 
 registry& reg() {
@@ -55,6 +62,47 @@ void mark_stopped(const std::string& name, application_event event, const exit_r
     }
   }
   emit(application_report{name, event, why});
+}
+
+const char* type_name(start_type t) noexcept {
+  switch (t) {
+    case start_type::permanent:
+      return "permanent";
+    case start_type::transient:
+      return "transient";
+    case start_type::temporary:
+      break;
+  }
+  return "temporary";
+}
+
+/// A permanent application ended, or a transient one abnormally: OTP stops
+/// the node; here the program's handler runs, or the program ends.
+void escalate(const std::string& name, start_type type, const exit_reason& why) noexcept {
+  if (type == start_type::temporary || (type == start_type::transient && why.is_normal()) || runtime::stopping()) {
+    return;
+  }
+  std::shared_ptr<const std::function<void(const termination&)>> handler;
+  {
+    std::lock_guard lk(reg().mu);
+    handler = reg().on_termination;
+  }
+  try {
+    if (handler) {
+      (*handler)(termination{name, why});
+      return;
+    }
+    spdlog::critical("application {} ({}) ended: {}; the program stops (no termination handler is set)", name,
+                     type_name(type), why.to_string());
+    spdlog::default_logger()->flush();
+  } catch (...) {
+    // (A handler that throws, or a line that cannot be written: the
+    // default below all the same.)
+  }
+  if (!handler) {
+    std::fflush(nullptr);
+    std::_Exit(1);
+  }
 }
 
 struct down_of {
@@ -79,8 +127,8 @@ class app_master : public gen_server::behaviour<app_master> {
  public:
   static constexpr const char* behaviour_name = "application_master";
 
-  app_master(std::string name, std::function<task<start_result>()> start)
-      : name_(std::move(name)), start_(std::move(start)) {}
+  app_master(std::string name, std::function<task<start_result>()> start, start_type type)
+      : name_(std::move(name)), start_(std::move(start)), type_(type) {}
 
   task<init_return> init() {
     trap_exit(true);
@@ -112,6 +160,7 @@ class app_master : public gen_server::behaviour<app_master> {
     sup_ = pid{};
     done_ = true;
     mark_stopped(name_, application_event::exited, m.reason);
+    escalate(name_, type_, m.reason);
     return stop();
   }
 
@@ -133,6 +182,7 @@ class app_master : public gen_server::behaviour<app_master> {
  private:
   std::string name_;
   std::function<task<start_result>()> start_;
+  start_type type_;
   pid sup_;
   bool done_ = false;
 };
@@ -174,7 +224,16 @@ outcome<> unload(std::string_view name) {
   return {};
 }
 
-task<outcome<>> start(spec s) {
+void set_termination_handler(std::function<void(const termination&)> handler) {
+  std::shared_ptr<const std::function<void(const termination&)>> h;
+  if (handler) {
+    h = std::make_shared<const std::function<void(const termination&)>>(std::move(handler));
+  }
+  std::lock_guard lk(reg().mu);
+  reg().on_termination = std::move(h);
+}
+
+task<outcome<>> start(spec s, start_type type) {
   if (s.name.empty() || !s.start) {
     co_return fail(named("invalid_spec"));
   }
@@ -183,10 +242,10 @@ task<outcome<>> start(spec s) {
     std::lock_guard lk(reg().mu);
     (void)load_locked(s);
   }
-  co_return co_await start(std::move(name));
+  co_return co_await start(std::move(name), type);
 }
 
-task<outcome<>> start(std::string name) {
+task<outcome<>> start(std::string name, start_type type) {
   std::function<task<start_result>()> fn;
   {
     std::lock_guard lk(reg().mu);
@@ -200,7 +259,7 @@ task<outcome<>> start(std::string name) {
     it->second.state = app_state::starting;
     fn = it->second.start;
   }
-  start_result r = co_await gen_server::start<app_master>(name, std::move(fn));
+  start_result r = co_await gen_server::start<app_master>(name, std::move(fn), type);
   if (r.is_ok()) {
     co_return outcome<>();
   }

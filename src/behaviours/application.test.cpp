@@ -136,6 +136,101 @@ TEST_F(app_test, start_and_stop_from_a_process) {
   EXPECT_EQ(*r, "ok");
 }
 
+// Start types (OTP's application:start(App, Type)): which ends of the top
+// supervisor run the termination handler. Each case is followed by one
+// that must run it, and the handler's first news must be that one: a case
+// that ran it wrongly would have come first.
+
+/// An application whose top process is a worker that quits on demand.
+application::spec quitting_app(std::string name) {
+  application::spec s;
+  s.name = std::move(name);
+  s.start = [] { return gen_server::start_link<testing::worker>(std::string("top"), pid{}); };
+  return s;
+}
+
+struct termination_probe {
+  explicit termination_probe(pid to) {
+    application::set_termination_handler([to](const application::termination& t) { send(to, t); });
+  }
+  ~termination_probe() { application::set_termination_handler({}); }
+  termination_probe(const termination_probe&) = delete;
+  termination_probe& operator=(const termination_probe&) = delete;
+};
+
+/// Quits the top worker of running application `app` with `why`, and waits
+/// for the application's `exited` report.
+void quit_top(mailbox& mb, const std::string& app, exit_reason why) {
+  ASSERT_TRUE(gen_server::cast(application::get_supervisor(app), testing::quit{std::move(why)}));
+  auto exited = next_app_report(mb, application_event::exited);
+  ASSERT_TRUE(exited);
+  EXPECT_EQ(exited->application, app);
+}
+
+TEST_F(app_test, a_permanent_applications_end_runs_the_termination_handler) {
+  mailbox mb;
+  testing::report_capture cap(mb.self());
+  termination_probe probe(mb.self());
+  // Intensity 0: the worker's first crash ends the top supervisor, with
+  // shutdown, as a supervisor that gives up does.
+  ASSERT_TRUE(
+      sync_wait(application::start(demo("perm", mb.self(), {.intensity = 0}), application::start_type::permanent)));
+  auto kids = sync_wait(supervisor::which_children(application::get_supervisor("perm")));
+  ASSERT_TRUE(kids);
+  exit((*kids)[0].child, exit_reason::kill());
+  auto t = mb.receive<application::termination>(5000ms);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->application, "perm");
+  EXPECT_EQ(t->reason, exit_reason::shutdown());
+}
+
+TEST_F(app_test, only_the_ends_a_start_type_escalates_run_the_handler) {
+  mailbox mb;
+  testing::report_capture cap(mb.self());
+  termination_probe probe(mb.self());
+  // Not escalated: a temporary one's crash, a transient one's normal end,
+  // a permanent one stopped by stop().
+  ASSERT_TRUE(sync_wait(application::start(quitting_app("temp"))));
+  quit_top(mb, "temp", exit_reason::other("boom"));
+  ASSERT_TRUE(sync_wait(application::start(quitting_app("trans"), application::start_type::transient)));
+  quit_top(mb, "trans", exit_reason::normal());
+  ASSERT_TRUE(sync_wait(application::start(quitting_app("perm2"), application::start_type::permanent)));
+  ASSERT_TRUE(sync_wait(application::stop("perm2")));
+  // Escalated: a transient one's abnormal end.
+  ASSERT_TRUE(sync_wait(application::start(std::string("trans"), application::start_type::transient)));
+  quit_top(mb, "trans", exit_reason::other("boom"));
+  auto t = mb.receive<application::termination>(5000ms);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->application, "trans");
+  EXPECT_EQ(t->reason, exit_reason::other("boom"));
+  // A permanent one's normal end too.
+  ASSERT_TRUE(sync_wait(application::start(std::string("perm2"), application::start_type::permanent)));
+  quit_top(mb, "perm2", exit_reason::normal());
+  t = mb.receive<application::termination>(5000ms);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->application, "perm2");
+  EXPECT_EQ(t->reason, exit_reason::normal());
+}
+
+// Without a handler the program ends, exit status 1, as OTP's node does.
+TEST(app_default_termination, ends_the_program_with_status_1) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        if (!runtime::start({.schedulers = 2})) {
+          std::_Exit(3);
+        }
+        mailbox mb;
+        if (!sync_wait(application::start(quitting_app("perm3"), application::start_type::permanent))) {
+          std::_Exit(4);
+        }
+        (void)gen_server::cast(application::get_supervisor("perm3"), testing::quit{exit_reason::other("boom")});
+        (void)mb.receive<int>(10000ms);  // (the end comes first)
+        std::_Exit(5);
+      },
+      ::testing::ExitedWithCode(1), "");
+}
+
 TEST_F(app_test, load_and_unload_rules) {
   application::spec s;
   s.name = "lib";

@@ -444,7 +444,10 @@ bool acceptor::accept_failed(port_state& p, errc e) {
     case accept_action::skip:
       return true;
     case accept_action::stop:
-      spdlog::warn("listener {}: {} stops accepting: {}", name_, where, format_error(e));
+      spdlog::error("listener {}: {} no longer listens: {}; the listener ends", name_, where, format_error(e));
+      if (failure_.empty()) {
+        failure_ = where + ": " + format_error(e);
+      }
       return false;
     case accept_action::backoff:
     case accept_action::report_backoff: {

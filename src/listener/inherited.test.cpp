@@ -199,6 +199,31 @@ TEST_F(passed_socket_test, a_listener_restarted_on_a_socket_that_listens_already
   EXPECT_EQ(before.echo("still"), "still") << "the listener's end cost a live connection";
 }
 
+// A passed socket shut down under the listener (its manager's copy, the
+// same open socket) no longer listens: accept answers einval. The listener
+// ends with the reason, for its supervisor to start it again, where it
+// went on living and accepting nothing (the log said it stopped
+// accepting). Here the supervisor (intensity 0) gives up, as otpnet-echo's
+// does after its restarts fail on the same socket.
+TEST_F(passed_socket_test, a_passed_socket_shut_down_under_the_listener_ends_the_listener) {
+  std::uint16_t port = 0;
+  so::socket held;
+  ASSERT_TRUE(start_tree(on_passed_socket(held, port)));
+  peer before = peer::connect_port(port);
+  ASSERT_TRUE(before);
+  EXPECT_EQ(before.echo("before"), "before");
+  pid lst = whereis("lst");
+  ASSERT_TRUE(lst);
+  ref m = monitor(lst);
+  ASSERT_EQ(::shutdown(held.native_handle(), SHUT_RD), 0);
+  auto down = mb().receive<down_msg>(must, [m](const down_msg& d) { return d.monitor == m; });
+  ASSERT_TRUE(down) << "the listener lives on, accepting nothing";
+  std::string why = down->reason.to_string();
+  EXPECT_NE(why.find("accept_failed"), std::string::npos) << why;
+  EXPECT_NE(why.find("einval"), std::string::npos) << why;
+  EXPECT_TRUE(lines().saw({"no longer listens"}));
+}
+
 // Two acceptors on one passed socket: both take from its one queue, each
 // up to its share of the limit (2 + 1), so exactly three are served, and
 // lifting the limit serves the rest. (On io_uring the kernel's multishot

@@ -27,6 +27,7 @@ namespace {
 std::mutex state_mu;  // start and stop
 std::unique_ptr<runtime_state> state;
 std::atomic<runtime_state*> live_state{nullptr};
+std::atomic<bool> stop_begun{false};  // see runtime::stopping()
 
 }  // namespace
 
@@ -138,16 +139,22 @@ result<void> runtime::start(const runtime_options& opts) {
   for (auto& s : st->schedulers) {
     s->start();
   }
+  internal::stop_begun.store(false, std::memory_order_seq_cst);
   internal::live_state.store(st.get(), std::memory_order_release);
   internal::state = std::move(st);
   return ok();
 }
+
+bool runtime::stopping() noexcept { return internal::stop_begun.load(std::memory_order_seq_cst); }
 
 void runtime::stop(std::chrono::milliseconds grace) {
   std::lock_guard lk(internal::state_mu);
   if (!internal::state) {
     return;
   }
+  // Before any process is ended: one that sees its links end meanwhile can
+  // tell a stop from a failure.
+  internal::stop_begun.store(true, std::memory_order_seq_cst);
   for (auto& s : internal::state->schedulers) {
     s->request_stop(grace);
   }

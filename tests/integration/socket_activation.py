@@ -13,7 +13,9 @@ LISTEN_FDS and LISTEN_FDNAMES. Checked:
   - a LISTEN_PID of another process is ignored (the server binds its own);
   - a passed socket that does not listen is one line and a non-zero exit;
   - with two sockets, the one named "admin" (FileDescriptorName=admin)
-    serves the admin endpoint and the other the echo service.
+    serves the admin endpoint and the other the echo service;
+  - a passed socket shut down under the server (it no longer listens)
+    ends the application, and the server exits 1.
 Loopback only; every wait bounded; children ended by their pids.
 
   python3 socket_activation.py --echo PATH
@@ -205,7 +207,27 @@ def main():
         if f.proc.returncode != 0:
             raise AssertionError("f: exit %s\n%s" % (f.proc.returncode, f.text()))
         admin.close()
-        print("ok: served on the passed socket, no client lost across restarts, the admin socket by its name")
+
+        # 7. The passed socket shut down under the server (its manager's
+        # copy): it no longer listens, the listener ends, its restarts fail
+        # on the same socket, the top supervisor gives up, and the server
+        # exits 1 for its manager to restart it (it lived on, accepting
+        # nothing).
+        doomed = socket.socket()
+        doomed.bind(("127.0.0.1", 0))
+        doomed.listen(16)
+        g = instance(args.echo, doomed, work, "g")
+        running.append(g)
+        g.wait_line("(from systemd)")
+        doomed.shutdown(socket.SHUT_RD)
+        g.proc.wait(timeout=BOUND)
+        if g.proc.returncode != 1 or "no longer listens" not in g.text() or \
+                "the application tcp_server ended" not in g.text():
+            raise AssertionError("a listen socket shut down under the server: exit %s\n%s" %
+                                 (g.proc.returncode, g.text()))
+        doomed.close()
+        print("ok: served on the passed socket, no client lost across restarts, the admin socket by its name, "
+              "an exit when the socket no longer listens")
         return 0
     except (AssertionError, OSError) as err:
         print("FAILED:", err)

@@ -10,6 +10,8 @@
 //   .app file {mod, env, ...}        application::spec{.name, .start, .env}
 //   Mod:start/2 -> {ok, SupPid}      spec.start: a start_link-like function
 //   application:start/1, stop/1      start(spec), stop(name)   (outcome<>)
+//   application:start(App, Type)     start(spec, start_type::permanent)
+//   (the node stops)                 set_termination_handler(fn)
 //   application:which_applications   which_applications()
 //   application:get_env/2,3, set_env get_env(app, key[, default]), set_env
 //
@@ -21,6 +23,7 @@
 
 #include <otpnet/behaviours/outcome.hpp>
 #include <otpnet/behaviours/start_result.hpp>
+#include <otpnet/runtime/exit_reason.hpp>
 #include <otpnet/runtime/pid.hpp>
 #include <otpnet/runtime/proc.hpp>
 
@@ -50,6 +53,32 @@ struct running_application {
   pid supervisor;  ///< the top supervisor
 };
 
+/// What the end of an application's top supervisor, other than by stop(),
+/// means for the program (OTP's start types). Every end is reported
+/// (`exited`); the types differ in what follows:
+///   temporary  nothing more;
+///   transient  the termination handler, unless the reason is `normal`
+///              (a supervisor that gave up ends with `shutdown`: it runs);
+///   permanent  the termination handler.
+/// OTP then stops the node. Here the handler decides (see
+/// set_termination_handler); without one the program ends, exit status 1,
+/// after a critical report line. Never while runtime::stop is ending every
+/// process.
+enum class start_type : unsigned char { temporary, transient, permanent };
+
+/// The news the termination handler gets.
+struct termination {
+  std::string application;
+  exit_reason reason;
+};
+
+/// Sets what runs when a permanent (or abnormally ended transient)
+/// application ends: on a scheduler thread, so it must not block or wait
+/// for the runtime (hand the news to a thread of the program: otpnet-echo
+/// wakes its main thread, which stops the runtime and exits 1). An empty
+/// function restores the default. @threadsafe
+void set_termination_handler(std::function<void(const termination&)> handler);
+
 /// Makes `s` known (its environment readable) without starting it.
 /// Error: "already_loaded" (a different start is kept; env defaults merge).
 outcome<> load(spec s);
@@ -60,9 +89,9 @@ outcome<> unload(std::string_view name);
 /// runs. Errors: "already_started", "invalid_spec" (no name or start),
 /// or the reason the start failed (also reported as start_failed).
 /// From a process; sync_wait from a plain thread.
-task<outcome<>> start(spec s);
+task<outcome<>> start(spec s, start_type type = start_type::temporary);
 /// Starts a loaded application. Errors as above, and "not_loaded".
-task<outcome<>> start(std::string name);
+task<outcome<>> start(std::string name, start_type type = start_type::temporary);
 /// Stops an application: its top supervisor stops its tree (reported as
 /// stopped). Error: "not_started".
 task<outcome<>> stop(std::string name);

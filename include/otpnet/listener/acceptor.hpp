@@ -148,6 +148,12 @@ class acceptor {
   void connection_ended() noexcept;
   std::size_t active() const noexcept { return active_; }
   bool parked() const noexcept { return suspended_ || active_ >= max_; }
+  /// Empty, or why a listen socket stopped listening under the acceptor
+  /// ("ADDRESS: einval: ..."): closed or shut down by someone else, an
+  /// error no retry mends. gen_nb_server ends then, so that its supervisor
+  /// starts it again on fresh sockets (the tutorial's server ends on every
+  /// accept error).
+  const std::string& failure() const noexcept { return failure_; }
   /// Accepts on listen socket `id` again after admission reopened.
   std::optional<connection> resume_port(listen_id id) { return accept_step(id); }
   std::vector<listen_id> listen_ids() const;
@@ -215,6 +221,7 @@ class acceptor {
   bool suspended_ = false;
   std::uint64_t total_ = 0;
   std::uint64_t failures_ = 0;
+  std::string failure_;  // see failure()
   std::map<std::string, std::uint64_t> by_reason_;
 };
 

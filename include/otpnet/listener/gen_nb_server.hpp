@@ -3,7 +3,10 @@
 // gen_nb_server: a gen_server that also accepts connections, without ever
 // blocking (the gen_nb_server behaviour of the reference, with what its
 // README wanted: listen ports added and removed at run time, IPv4, IPv6 and
-// local paths, and an accept error never stopping it for good).
+// local paths, and no transient accept error stopping it for good: those
+// are skipped or backed off; a listen socket that no longer listens
+// (closed or shut down under it) ends the server, for its supervisor to
+// start it again).
 //
 //   callback                                 what it does
 //   ---------------------------------------  --------------------------------------------
@@ -93,15 +96,15 @@ class gen_nb_server : public gen_server::behaviour<Self> {
       co_return co_await forward_info(std::move(ev));
     }
     co_await drain(acceptor_.on_select(ev));
-    co_return this->noreply();
+    co_return after_accepts();
   }
   task<gen_server::cast_return> behaviour_info(backoff_tick&& t) {
     co_await drain(acceptor_.on_tick(t.id));
-    co_return this->noreply();
+    co_return after_accepts();
   }
   task<gen_server::cast_return> behaviour_info(accept_more&& m) {
     co_await drain(acceptor_.on_more(m.id));
-    co_return this->noreply();
+    co_return after_accepts();
   }
 
   /// Listen sockets close with the server.
@@ -158,6 +161,17 @@ class gen_nb_server : public gen_server::behaviour<Self> {
     } else {
       co_return gen_server::cast_return(std::move(r));
     }
+  }
+
+  /// A listen socket that no longer listens ends the server, with reason
+  /// "accept_failed: ADDRESS: einval: ...": its supervisor starts it again
+  /// on fresh sockets (a passed socket that was shut down fails that start
+  /// too, and the supervisor gives up, as it should).
+  gen_server::cast_return after_accepts() {
+    if (!acceptor_.failure().empty()) {
+      return this->stop(exit_reason::other("accept_failed: " + acceptor_.failure()));
+    }
+    return this->noreply();
   }
 
   void reopen() {

@@ -67,6 +67,9 @@ class runtime {
   static void stop(std::chrono::milliseconds grace = std::chrono::milliseconds(10000));
 
   static bool running() noexcept;
+  /// A stop has begun (runtime::stop is ending every process), until the
+  /// next start. @threadsafe
+  static bool stopping() noexcept;
   /// Number of scheduler threads (0 when not running).
   static unsigned schedulers() noexcept;
   /// Live processes, over all schedulers (mailboxes of plain threads too).
