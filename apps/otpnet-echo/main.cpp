@@ -37,6 +37,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -448,8 +449,21 @@ int run_main(int argc, char** argv) {
   }
   int rc = run(*p, held, sigs);
   // Handlers that ended with their last answers still queued (a client
-  // reading slowly) have them written out for up to drain_timeout more.
-  runtime::stop(p->drain_timeout);
+  // reading slowly) have them written out for up to drain_timeout more,
+  // on a thread of its own, so that a signal meanwhile still stops the
+  // server at once.
+  std::atomic<bool> stopped{false};
+  std::thread stopper([&] {
+    runtime::stop(p->drain_timeout);
+    stopped.store(true, std::memory_order_release);
+    sigs.wake();
+  });
+  if (!sigs.wait_for([&] { return stopped.load(std::memory_order_acquire); }, [] {})) {
+    spdlog::warn("otpnet-echo: signal while the last answers were written out: stopping now");
+    spdlog::default_logger()->flush();
+    std::_Exit(1);
+  }
+  stopper.join();
   return rc;
 }
 

@@ -37,14 +37,18 @@ int signal_set::wait_stop(const std::function<void()>& on_hup, const std::functi
 }
 
 bool signal_set::wait_drained(const drainer& d, const std::function<void()>& on_hup) const {
-  while (!d.done()) {
+  return wait_for([&d] { return d.done(); }, on_hup);
+}
+
+bool signal_set::wait_for(const std::function<bool()>& done, const std::function<void()>& on_hup) const {
+  while (!done()) {
     int sig = next();
     if (sig == SIGHUP) {
       on_hup();
-    } else if ((sig == SIGTERM || sig == SIGINT) && !d.done()) {
+    } else if ((sig == SIGTERM || sig == SIGINT) && !done()) {
       return false;
     }
-    // SIGUSR1 (the drainer's wake-up, or anyone's): look at done() again.
+    // SIGUSR1 (the waker's, or anyone's): look at done() again.
   }
   return true;
 }

@@ -40,6 +40,9 @@ class signal_set {
   /// Waits until `d` is done (true), or until a SIGTERM or SIGINT comes
   /// first (false: stop at once); calls `on_hup` for each SIGHUP.
   bool wait_drained(const drainer& d, const std::function<void()>& on_hup) const;
+  /// Waits until `done()` holds at a wake() (true), or until a SIGTERM or
+  /// SIGINT comes first (false); calls `on_hup` for each SIGHUP.
+  bool wait_for(const std::function<bool()>& done, const std::function<void()>& on_hup) const;
   /// Wakes wait_drained. @threadsafe
   void wake() const noexcept;
 

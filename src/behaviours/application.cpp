@@ -92,17 +92,18 @@ void escalate(const std::string& name, start_type type, const exit_reason& why) 
       (*handler)(termination{name, why});
       return;
     }
-    spdlog::critical("application {} ({}) ended: {}; the program stops (no termination handler is set)", name,
-                     type_name(type), why.to_string());
+  } catch (...) {
+    // A handler that throws has not taken the news: the default below.
+  }
+  try {
+    spdlog::critical("application {} ({}) ended: {}; the program stops ({})", name, type_name(type), why.to_string(),
+                     handler ? "its termination handler failed" : "no termination handler is set");
     spdlog::default_logger()->flush();
   } catch (...) {
-    // (A handler that throws, or a line that cannot be written: the
-    // default below all the same.)
+    // (A line that cannot be written: the end all the same.)
   }
-  if (!handler) {
-    std::fflush(nullptr);
-    std::_Exit(1);
-  }
+  std::fflush(nullptr);
+  std::_Exit(1);
 }
 
 struct down_of {

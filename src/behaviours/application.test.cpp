@@ -231,6 +231,27 @@ TEST(app_default_termination, ends_the_program_with_status_1) {
       ::testing::ExitedWithCode(1), "");
 }
 
+// A handler that throws has not taken the news: the default all the same
+// (the program lived on without its application).
+TEST(app_default_termination, a_throwing_handler_ends_the_program_with_status_1) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        if (!runtime::start({.schedulers = 2})) {
+          std::_Exit(3);
+        }
+        mailbox mb;
+        application::set_termination_handler([](const application::termination&) { throw std::bad_alloc(); });
+        if (!sync_wait(application::start(quitting_app("perm6"), application::start_type::permanent))) {
+          std::_Exit(4);
+        }
+        (void)gen_server::cast(application::get_supervisor("perm6"), testing::quit{exit_reason::other("boom")});
+        (void)mb.receive<int>(10000ms);  // (the end comes first)
+        std::_Exit(5);
+      },
+      ::testing::ExitedWithCode(1), "");
+}
+
 TEST_F(app_test, load_and_unload_rules) {
   application::spec s;
   s.name = "lib";

@@ -697,6 +697,30 @@ TEST_F(flow_control, a_lingering_close_is_written_out_before_the_runtime_stops) 
   EXPECT_FALSE(reports().saw("the runtime stopped")) << "dropped although within the grace";
 }
 
+// A lingering close belongs to no one: handing it to another process (on
+// another scheduler) answers closed, as inet's controlling_process after
+// close; it stays where its scheduler's stop waits for it. (It moved: its
+// old scheduler kept it in its list of lingering closes after it was freed.)
+TEST_F(flow_control, a_lingering_close_cannot_be_handed_to_another_process) {
+  auto k = open_conn({.active = passive}, 0);
+  pid other = spawn_server(1);
+  constexpr std::size_t size = 32 * mib;
+  EXPECT_EQ(acall(k.owner,
+                  [other](socket s) -> task<std::string> {
+                    auto q = s.send(buffer::copy_of(pattern(size)));
+                    std::string waiting = s.getstat().value().send_pend > 0 ? " waiting" : " written";
+                    std::string closed = outcome(s.close());
+                    auto moved = co_await s.controlling_process(other);
+                    co_return outcome(q) + waiting + "," + closed + "," + outcome(moved);
+                  }),
+            "ok waiting,ok,closed");
+  send(k.owner, stop_cmd{});
+  auto [got, how] = k.c.read_to_end();
+  EXPECT_EQ(how, errc::closed);
+  EXPECT_EQ(got.size(), size);
+  send(other, stop_cmd{});
+}
+
 // A peer that never reads: the stop's grace ends the linger, the socket
 // is closed (the peer sees its end after what the kernel took), and a
 // report line says what happened.

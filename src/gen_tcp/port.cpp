@@ -407,7 +407,10 @@ result<void> port::shutdown_now(so::shutdown_how how) noexcept {
 }
 
 result<port::hand_over_ticket> port::hand_over(pid new_owner) {
-  if (is_closed()) {
+  // Closed by its owner and writing out its queue (a lingering close) is
+  // closed for the owner too (inet's controlling_process after close): it
+  // stays where its scheduler's stop waits for it (linger_begin).
+  if (is_closed() || closing_) {
     return fail(errc::closed);
   }
   int target = otpnet::detail::scheduler_of(new_owner);

@@ -303,6 +303,36 @@ TEST_F(runtime_test, exit_to_self_then_return_ends_with_that_reason) {
   (void)rc;
 }
 
+// exit(self(), normal) ends a process that does not trap exits, with
+// normal: the one case where normal ends a process (OTP's exit/2). It
+// was ignored: the process went on to its next receive. One that traps
+// exits gets the exit_msg and goes on.
+TEST_F(runtime_test, exit_to_self_with_normal_ends_a_process_not_trapping_exits) {
+  mailbox mb;
+  auto [a, ra] = spawn_monitor([me = mb.self()]() -> proc {
+    exit(self(), exit_reason::normal());
+    (void)co_await receive<int>(after(2000ms));
+    send(me, std::string("went on"));
+  });
+  auto d = mb.receive<down_msg>(5000ms);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->monitor, ra);
+  EXPECT_EQ(d->reason, exit_reason::normal());
+  EXPECT_FALSE(mb.receive<std::string>(0ms)) << "it went on after exit(self(), normal)";
+  auto [b, rb] = spawn_monitor([me = mb.self()]() -> proc {
+    trap_exit(true);
+    exit(self(), exit_reason::normal());
+    auto m = co_await receive<exit_msg>(after(5000ms));
+    send(me, std::string(m && m->from == self() && m->reason.is_normal() ? "trapped" : "no exit_msg"));
+  });
+  auto t = mb.receive<std::string>(5000ms);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(*t, "trapped");
+  (void)a;
+  (void)b;
+  (void)rb;
+}
+
 TEST_F(runtime_test, monitor_of_a_dead_pid_fires_at_once) {
   mailbox mb;
   auto [dead, r] = spawn_monitor([]() -> proc { co_return; });
@@ -887,6 +917,54 @@ TEST_F(runtime_test, timers_from_a_plain_thread_end_with_their_receiver) {
   }
   token.reset();
   EXPECT_TRUE(within_5s([&] { return watch.expired(); })) << "a timer's message outlived its receiver";
+}
+
+/// A message that cancels another timer when it is destroyed (an RAII
+/// guard carried in a timer's message).
+struct cancels_on_drop {
+  timer_ref other;
+  bool armed = true;
+  explicit cancels_on_drop(timer_ref t) : other(t) {}
+  cancels_on_drop(cancels_on_drop&& o) noexcept : other(o.other), armed(std::exchange(o.armed, false)) {}
+  cancels_on_drop& operator=(cancels_on_drop&&) = delete;
+  cancels_on_drop(const cancels_on_drop&) = delete;
+  cancels_on_drop& operator=(const cancels_on_drop&) = delete;
+  ~cancels_on_drop() {
+    if (armed) {
+      (void)cancel_timer(other);
+    }
+  }
+};
+
+// The end of a process cancels its timers one by one; a message freed on
+// the way that cancels a later timer of the same list must not have that
+// one freed twice (its slot would then serve two later timers).
+TEST_F(runtime_test, a_timers_message_that_cancels_a_sibling_as_it_is_freed) {
+  mailbox mb;
+  auto [target, mref] = spawn_opt({.monitor = true, .scheduler = 0}, []() -> proc { (void)co_await receive<go>(); });
+  pid sink = spawn_opt({.scheduler = 0}, [me = mb.self()]() -> proc {
+               std::string got;
+               for (int i = 0; i < 3; ++i) {
+                 auto m = co_await receive<std::string>(after(5000ms));
+                 got += m ? *m : std::string("-");
+               }
+               send(me, got);
+             }).first;
+  spawn_opt({.scheduler = 0}, [target, sink]() -> proc {
+    timer_ref later = send_after(60000ms, target, 1);
+    (void)send_after(60000ms, target, cancels_on_drop(later));  // freed first (the list's head)
+    ref m = monitor(target);
+    send(target, go{});
+    (void)co_await receive<down_msg>([m](const down_msg& d) { return d.monitor == m; }, after(5000ms));
+    // (The target's timers are gone: its end, here, came before its down.)
+    (void)send_after(10ms, sink, std::string("a"));
+    (void)send_after(30ms, sink, std::string("b"));
+    (void)send_after(50ms, sink, std::string("c"));
+  });
+  ASSERT_TRUE(mb.receive<down_msg>(5000ms));
+  auto got = mb.receive<std::string>(5000ms);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(*got, "abc") << "two timers shared a slot";
 }
 
 TEST_F(runtime_test, send_after_to_an_ended_process_starts_nothing) {

@@ -48,7 +48,12 @@ class process_table {
   static constexpr std::uint32_t timers_elsewhere = 1u << 31;
   /// Sets `marks` on a pid the caller has pinned. @threadsafe
   void mark(pid pinned, std::uint32_t marks) noexcept {
-    find(pinned.slot())->word.fetch_or(marks, std::memory_order_acq_rel);
+    // (Set already: no locked instruction. Only retire clears a mark, and
+    // it cannot run while the pid is pinned.)
+    std::atomic<std::uint64_t>& w = find(pinned.slot())->word;
+    if ((w.load(std::memory_order_relaxed) & marks) != marks) {
+      w.fetch_or(marks, std::memory_order_acq_rel);
+    }
   }
 
   /// The process of a live pid, pinned; unpin() when done. nullptr if the

@@ -10,6 +10,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <limits>
 #include <memory>
@@ -63,7 +64,9 @@ void scheduler::start() {
 }
 
 void scheduler::request_stop(std::chrono::milliseconds grace) noexcept {
-  grace_ = grace;  // (read by kill_all, which the post below orders after this)
+  // (Read by kill_all, which the post below orders after this. At most a
+  // year: the loop's deadline is a time point that must not overflow.)
+  grace_ = std::min(grace, std::chrono::milliseconds(std::chrono::hours(24 * 365)));
   stopping_.store(true, std::memory_order_release);
   loop_->post([this] { kill_all(); });
   loop_->wake();
@@ -300,7 +303,7 @@ std::optional<exit_reason> scheduler::own_exit(process* p) noexcept {
     if (x->reason.what() == exit_reason::kind::kill) {
       return exit_reason::killed();
     }
-    if (!p->trap_exit && !x->reason.is_normal()) {
+    if (!p->trap_exit) {
       return std::move(x->reason);  // (the signal is destroyed unread by finalize)
     }
   }
@@ -324,7 +327,10 @@ bool scheduler::handle_signals(process* p, bool may_end) noexcept {
         continue;  // unlinked meanwhile
       }
       bool untrappable = x->reason.what() == exit_reason::kind::kill && !x->from_link;
-      if (!may_end && (untrappable || (!p->trap_exit && !x->reason.is_normal()))) {
+      // exit(self(), normal) ends the process that does not trap exits, with
+      // normal (OTP's exception to "normal does not end a process").
+      bool ends = !x->reason.is_normal() || (x->from == p->id && !x->from_link);
+      if (!may_end && (untrappable || (!p->trap_exit && ends))) {
         (void)guard.release();  // left, with what follows, for the next service
         p->signals.erase_front(i);
         return true;
@@ -342,7 +348,7 @@ bool scheduler::handle_signals(process* p, bool may_end) noexcept {
         // In its place among the messages (not deliver_local: the list is
         // being handled).
         p->append(detail::must_make_envelope<exit_msg>(exit_msg{x->from, x->reason}));
-      } else if (!x->reason.is_normal()) {
+      } else if (ends) {
         exit_reason why = x->reason;
         guard.reset();
         p->signals.erase_front(i + 1);
@@ -611,22 +617,14 @@ void scheduler::untrack_timer(std::uint32_t idx) noexcept {
 }
 
 void scheduler::cancel_timers_to(pid to) noexcept {
-  auto it = timers_by_target_.find(to);
-  if (it == timers_by_target_.end()) {
-    return;
-  }
-  std::uint32_t idx = it->second;
-  timers_by_target_.erase(it);
-  while (idx != no_timer) {
-    send_timer& st = send_timers_[idx];
-    std::uint32_t next = st.next;
-    st.tracked = false;
-    st.prev = no_timer;
-    st.next = no_timer;
+  // One at a time, each taken off the list before it is freed: a message's
+  // destructor may cancel another timer of the list (an RAII guard in it),
+  // which then finds the list as it is.
+  for (auto it = timers_by_target_.find(to); it != timers_by_target_.end(); it = timers_by_target_.find(to)) {
+    std::uint32_t idx = it->second;
+    untrack_timer(idx);
     (void)free_send_timer(idx);
-    idx = next;
   }
-  shrink_if_sparse(timers_by_target_);
 }
 
 void scheduler::cancel_timers_of(pid ended, std::uint32_t marks) noexcept {

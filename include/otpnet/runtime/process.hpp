@@ -118,7 +118,10 @@ bool must_send(pid to, T&& msg) noexcept {
 /// The calling process (or plain thread's mailbox); no pid elsewhere.
 pid self() noexcept;
 
-/// Sends an exit signal to `target` with `reason` (erlang:exit/2).
+/// Sends an exit signal to `target` with `reason` (erlang:exit/2). A
+/// target that traps exits gets an exit_msg; otherwise `kill` ends it
+/// (killed), `normal` leaves it alone (except exit(self(), normal), which
+/// ends the caller with normal, as OTP's), any other reason ends it.
 void exit(pid target, exit_reason reason);
 /// Ends the calling process with `reason` (erlang:exit/1): throws
 /// exit_exception, which the runtime catches.
