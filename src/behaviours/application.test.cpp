@@ -212,23 +212,26 @@ TEST_F(app_test, only_the_ends_a_start_type_escalates_run_the_handler) {
   EXPECT_EQ(t->reason, exit_reason::normal());
 }
 
+/// In a death test's child: starts a runtime and a permanent application,
+/// ends it, and waits; the program must end before the wait does (exit
+/// statuses 3 to 5 say which step failed instead).
+[[noreturn]] void end_a_permanent_application(const std::string& name) {
+  if (!runtime::start({.schedulers = 2})) {
+    std::_Exit(3);
+  }
+  mailbox mb;
+  if (!sync_wait(application::start(quitting_app(name), application::start_type::permanent))) {
+    std::_Exit(4);
+  }
+  (void)gen_server::cast(application::get_supervisor(name), testing::quit{exit_reason::other("boom")});
+  (void)mb.receive<int>(10000ms);  // (the end comes first)
+  std::_Exit(5);
+}
+
 // Without a handler the program ends, exit status 1, as OTP's node does.
 TEST(app_default_termination, ends_the_program_with_status_1) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EXPECT_EXIT(
-      {
-        if (!runtime::start({.schedulers = 2})) {
-          std::_Exit(3);
-        }
-        mailbox mb;
-        if (!sync_wait(application::start(quitting_app("perm3"), application::start_type::permanent))) {
-          std::_Exit(4);
-        }
-        (void)gen_server::cast(application::get_supervisor("perm3"), testing::quit{exit_reason::other("boom")});
-        (void)mb.receive<int>(10000ms);  // (the end comes first)
-        std::_Exit(5);
-      },
-      ::testing::ExitedWithCode(1), "");
+  EXPECT_EXIT(end_a_permanent_application("perm3"), ::testing::ExitedWithCode(1), "");
 }
 
 // A handler that throws has not taken the news: the default all the same
@@ -237,17 +240,8 @@ TEST(app_default_termination, a_throwing_handler_ends_the_program_with_status_1)
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_EXIT(
       {
-        if (!runtime::start({.schedulers = 2})) {
-          std::_Exit(3);
-        }
-        mailbox mb;
         application::set_termination_handler([](const application::termination&) { throw std::bad_alloc(); });
-        if (!sync_wait(application::start(quitting_app("perm6"), application::start_type::permanent))) {
-          std::_Exit(4);
-        }
-        (void)gen_server::cast(application::get_supervisor("perm6"), testing::quit{exit_reason::other("boom")});
-        (void)mb.receive<int>(10000ms);  // (the end comes first)
-        std::_Exit(5);
+        end_a_permanent_application("perm6");
       },
       ::testing::ExitedWithCode(1), "");
 }

@@ -26,7 +26,18 @@
 namespace otpnet::gen_tcp::test {
 namespace {
 
-using flow_control = tcp_test;
+class flow_control : public tcp_test {
+ protected:
+  /// Has `owner` send `size` bytes of pattern() and close its socket at
+  /// once: "ok waiting,ok" when the close lingers (the queue not written).
+  std::string send_then_close(pid owner, std::size_t size) {
+    return call(owner, [size](const socket& s) {
+      auto q = s.send(buffer::copy_of(pattern(size)));
+      std::string waiting = s.getstat().value().send_pend > 0 ? " waiting" : " written";
+      return outcome(q) + waiting + "," + outcome(s.close());
+    });
+  }
+};
 
 constexpr std::size_t mib = std::size_t{1} << 20;
 
@@ -658,13 +669,7 @@ TEST_F(flow_control, close_writes_out_the_queue_first) {
 TEST_F(flow_control, a_lingering_close_outlives_its_owner) {
   auto k = open_conn({.active = passive});
   constexpr std::size_t size = 32 * mib;  // far more than the kernel buffers hold
-  EXPECT_EQ(call(k.owner,
-                 [](const socket& s) {
-                   auto q = s.send(buffer::copy_of(pattern(size)));
-                   std::string waiting = s.getstat().value().send_pend > 0 ? " waiting" : " written";
-                   return outcome(q) + waiting + "," + outcome(s.close());
-                 }),
-            "ok waiting,ok");
+  EXPECT_EQ(send_then_close(k.owner, size), "ok waiting,ok");
   send(k.owner, stop_cmd{});  // the owner ends right after its close
   auto [got, how] = k.c.read_to_end();
   EXPECT_EQ(how, errc::closed);
@@ -679,13 +684,7 @@ TEST_F(flow_control, a_lingering_close_outlives_its_owner) {
 TEST_F(flow_control, a_lingering_close_is_written_out_before_the_runtime_stops) {
   auto k = open_conn({.active = passive});
   constexpr std::size_t size = 32 * mib;
-  EXPECT_EQ(call(k.owner,
-                 [](const socket& s) {
-                   auto q = s.send(buffer::copy_of(pattern(size)));
-                   std::string waiting = s.getstat().value().send_pend > 0 ? " waiting" : " written";
-                   return outcome(q) + waiting + "," + outcome(s.close());
-                 }),
-            "ok waiting,ok");
+  EXPECT_EQ(send_then_close(k.owner, size), "ok waiting,ok");
   send(k.owner, stop_cmd{});
   std::pair<std::string, errc> read;
   scoped_thread reader([&] { read = k.c.read_to_end(); });
@@ -727,13 +726,7 @@ TEST_F(flow_control, a_lingering_close_cannot_be_handed_to_another_process) {
 TEST_F(flow_control, the_stop_grace_ends_a_lingering_close_with_a_report_line) {
   auto k = open_conn({.active = passive});
   constexpr std::size_t size = 32 * mib;
-  EXPECT_EQ(call(k.owner,
-                 [](const socket& s) {
-                   auto q = s.send(buffer::copy_of(pattern(size)));
-                   std::string waiting = s.getstat().value().send_pend > 0 ? " waiting" : " written";
-                   return outcome(q) + waiting + "," + outcome(s.close());
-                 }),
-            "ok waiting,ok");
+  EXPECT_EQ(send_then_close(k.owner, size), "ok waiting,ok");
   send(k.owner, stop_cmd{});
   stop_runtime(100ms);
   EXPECT_TRUE(reports().saw("close: the runtime stopped before the peer read what was queued"));
