@@ -37,6 +37,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -453,15 +454,21 @@ int run_main(int argc, char** argv) {
   // on a thread of its own, so that a signal meanwhile still stops the
   // server at once.
   std::atomic<bool> stopped{false};
-  std::thread stopper([&] {
-    runtime::stop(p->drain_timeout);
-    stopped.store(true, std::memory_order_release);
-    sigs.wake();
-  });
+  std::thread stopper;
+  try {
+    stopper = std::thread([&] {
+      runtime::stop(p->drain_timeout);
+      stopped.store(true, std::memory_order_release);
+      sigs.wake();
+    });
+  } catch (const std::system_error&) {
+    runtime::stop(p->drain_timeout);  // (no thread for it: here, without the second signal)
+    return rc;
+  }
   if (!sigs.wait_for([&] { return stopped.load(std::memory_order_acquire); }, [] {})) {
     spdlog::warn("otpnet-echo: signal while the last answers were written out: stopping now");
     spdlog::default_logger()->flush();
-    std::_Exit(1);
+    std::_Exit(rc != 0 ? rc : 1);
   }
   stopper.join();
   return rc;
