@@ -355,6 +355,13 @@ std::string start_failure(const exit_reason& why) {
 /// Starts the application and serves; the exit code.
 int run(const program& p, const echo::held_log& held, echo::signal_set& sigs) {
   mailbox mb;
+  // With several acceptors the listen sockets have SO_REUSEPORT, which
+  // would let this server join a port another one serves (a second
+  // instance started by mistake) and share its clients in silence.
+  if (p.ec.sockets.empty() && listener::port_in_use(p.ec.bind)) {
+    return fail_startup("cannot listen: " + format_error(errc::eaddrinuse) + " (" + p.ec.bind.to_string() +
+                        "): a socket listens there already");
+  }
   auto spec = echo::make_app(p.ec);
   // (Static: the handler may run on a scheduler thread until the runtime
   // stops, after this frame; `sigs` lives until then.)

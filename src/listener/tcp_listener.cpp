@@ -4,6 +4,7 @@
 #include <otpnet/runtime/process.hpp>
 #include <otpnet/runtime/runtime.hpp>
 #include <otpnet/runtime/timer.hpp>
+#include <otpnet/socket/option.hpp>
 #include <otpnet/socket/registry.hpp>
 
 #include "internal/id_tables.hpp"
@@ -619,6 +620,26 @@ task<start_result> start_link(listener_options o) {
     return gen_server::start_link<server>(std::move(so), std::move(o));
   }
   return gen_server::start_link<group>(std::move(so), std::move(o));
+}
+
+bool port_in_use(const otpnet::socket::address& addr) {
+  namespace so = otpnet::socket;
+  if (addr.family() == so::domain::local || addr.port() == 0) {
+    return false;
+  }
+  auto probe = so::open(addr.family(), so::type::stream, so::protocol::tcp);
+  if (!probe) {
+    return false;  // (the listener's own bind says what is wrong)
+  }
+  // SO_REUSEADDR, as the listen sockets have it: a previous instance's
+  // connections in TIME_WAIT do not count, a listening socket does.
+  (void)so::setopt(*probe, so::opt::socket::reuseaddr, true);
+  if (addr.family() == so::domain::inet6) {
+    (void)so::setopt(*probe, so::opt::ipv6::v6only, true);
+  }
+  auto bound = so::bind(*probe, addr);
+  (void)so::close(*probe);
+  return !bound && bound.error() == errc::eaddrinuse;
 }
 
 std::size_t acceptors_of(const listener_options& o) {

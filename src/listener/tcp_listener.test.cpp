@@ -113,6 +113,31 @@ TEST_F(tcp_listener_test, a_busy_port_fails_the_start_with_a_named_reason) {
   EXPECT_NE(why.find(std::to_string(port)), std::string::npos) << "the reason names the address: " << why;
 }
 
+// With several acceptors each binds with SO_REUSEPORT, which lets any
+// socket of the same user join the port (a second listener with several
+// acceptors on it starts, and shares the clients): port_in_use tells
+// before a first start, and otpnet-echo asks it.
+TEST_F(tcp_listener_test, port_in_use_sees_a_port_that_several_acceptors_serve) {
+  listener_options o = raw_options();
+  o.acceptors = 2;
+  ASSERT_TRUE(start_tree(o));
+  std::uint16_t port = first_port();
+  ASSERT_NE(port, 0);
+  EXPECT_TRUE(port_in_use(so::address::inet_loopback(port)));
+  EXPECT_FALSE(port_in_use(so::address::inet_loopback(0)));
+  // A socket bound with SO_REUSEADDR (a previous server's leftovers) does
+  // not count until it listens.
+  auto held = so::open(so::domain::inet, so::type::stream, so::protocol::tcp);
+  ASSERT_TRUE(held);
+  ASSERT_TRUE(so::setopt(*held, so::opt::socket::reuseaddr, true));
+  auto bound = so::bind(*held, so::address::inet_loopback(0));
+  ASSERT_TRUE(bound);
+  EXPECT_FALSE(port_in_use(so::address::inet_loopback(*bound)));
+  ASSERT_TRUE(so::listen(*held, 8));
+  EXPECT_TRUE(port_in_use(so::address::inet_loopback(*bound)));
+  (void)so::close(*held);
+}
+
 TEST_F(tcp_listener_test, a_busy_port_is_a_named_error_of_add_listen_port) {
   ASSERT_TRUE(start_tree(raw_options()));
   std::uint16_t port = first_port();

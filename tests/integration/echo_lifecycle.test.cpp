@@ -254,6 +254,29 @@ TEST(echo_lifecycle, a_port_in_use_is_one_clear_line_and_a_non_zero_exit) {
   expect_one_clear_line(r, {"otpnet-echo", "eaddrinuse", port});
 }
 
+// Another server with several acceptors (SO_REUSEPORT) on the port: this
+// one, with several acceptors too, would have joined it and shared its
+// clients; it fails to start instead, as with a single acceptor.
+TEST(echo_lifecycle, a_port_that_another_server_shares_out_is_in_use_too) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  int on = 1;
+  ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on), 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(fd, 8), 0);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  std::string port = std::to_string(ntohs(a.sin_port));
+
+  run_result r =
+      run_to_exit({.args = {"--bind", "127.0.0.1", "--port", port, "--acceptors", "2"}, .loopback_port0 = false});
+  ::close(fd);
+  expect_one_clear_line(r, {"otpnet-echo", "eaddrinuse", port});
+}
+
 TEST(echo_lifecycle, an_unknown_option_is_one_line_and_exit_2) {
   run_result r = run_to_exit({.args = {"--idle-timeot", "30s"}});
   expect_one_clear_line(r, {"otpnet-echo: command line", "idle-timeot"});

@@ -86,6 +86,18 @@ task<start_result> start_link(listener_options o);
 /// least loaded one, or on scheduler 0 when client_sups is set.
 std::size_t acceptors_of(const listener_options& o);
 
+/// Whether a socket listens on `addr` already: a socket bound there
+/// without SO_REUSEPORT (with SO_REUSEADDR) fails with eaddrinuse, and is
+/// closed at once. With several acceptors each listen socket has
+/// SO_REUSEPORT, which lets any socket of the same user join the port, so
+/// a second server started on a port that one with several acceptors
+/// serves would share its clients in silence instead of failing. Ask this
+/// once before the first start (otpnet-echo does): not in a supervisor's
+/// restart, where the ended listener's sockets may not be closed yet. What
+/// binds between the probe and the start is not seen. False for a local
+/// path and for port 0.
+bool port_in_use(const otpnet::socket::address& addr);
+
 /// A connection supervisor for the caller's tree: the child spec of a
 /// simple_one_for_one supervisor of `handler` (flags `f`, whose strategy is
 /// made simple_one_for_one), registered as `name` (also its id), on
