@@ -236,18 +236,32 @@ void expect_one_clear_line(const run_result& r, std::initializer_list<std::strin
   EXPECT_EQ(r.out.find("listening on"), std::string::npos) << r.out;
 }
 
-TEST(echo_lifecycle, a_port_in_use_is_one_clear_line_and_a_non_zero_exit) {
-  // Hold a port: a listening socket of this test on 127.0.0.1, kernel's choice.
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(fd, 0);
+/// Holds a port: a listening socket of this test on 127.0.0.1 (kernel's
+/// choice), with SO_REUSEPORT when `shared` (as a server with several
+/// acceptors has it). Sets `fd` (-1 on failure) and returns the port.
+std::string hold_loopback_port(bool shared, int& fd) {
+  fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int on = 1;
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(::listen(fd, 8), 0);
   socklen_t len = sizeof a;
-  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
-  std::string port = std::to_string(ntohs(a.sin_port));
+  if (fd < 0 || (shared && ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) ||
+      ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 8) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    if (fd >= 0) {
+      ::close(fd);
+    }
+    fd = -1;
+    return {};
+  }
+  return std::to_string(ntohs(a.sin_port));
+}
+
+TEST(echo_lifecycle, a_port_in_use_is_one_clear_line_and_a_non_zero_exit) {
+  int fd = -1;
+  std::string port = hold_loopback_port(false, fd);
+  ASSERT_GE(fd, 0);
 
   run_result r = run_to_exit({.args = {"--bind", "127.0.0.1", "--port", port}, .loopback_port0 = false});
   ::close(fd);
@@ -258,18 +272,9 @@ TEST(echo_lifecycle, a_port_in_use_is_one_clear_line_and_a_non_zero_exit) {
 // one, with several acceptors too, would have joined it and shared its
 // clients; it fails to start instead, as with a single acceptor.
 TEST(echo_lifecycle, a_port_that_another_server_shares_out_is_in_use_too) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int fd = -1;
+  std::string port = hold_loopback_port(true, fd);
   ASSERT_GE(fd, 0);
-  int on = 1;
-  ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on), 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(::listen(fd, 8), 0);
-  socklen_t len = sizeof a;
-  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
-  std::string port = std::to_string(ntohs(a.sin_port));
 
   run_result r =
       run_to_exit({.args = {"--bind", "127.0.0.1", "--port", port, "--acceptors", "2"}, .loopback_port0 = false});
