@@ -720,6 +720,32 @@ TEST_F(flow_control, a_lingering_close_cannot_be_handed_to_another_process) {
   send(other, stop_cmd{});
 }
 
+// Whoever it names, the owner itself or a process that has ended, a
+// lingering close answers closed: the socket is closed before the new
+// owner is looked at (it answered ok and noproc).
+TEST_F(flow_control, a_lingering_close_answers_closed_to_self_and_to_a_dead_process) {
+  auto k = open_conn({.active = passive}, 0);
+  pid gone = spawn_server(0);
+  ref mon = monitor(gone);
+  send(gone, stop_cmd{});
+  ASSERT_TRUE(mb().receive<down_msg>(must, [&](const down_msg& d) { return d.monitor == mon; }));
+  constexpr std::size_t size = 32 * mib;
+  EXPECT_EQ(acall(k.owner,
+                  [gone](socket s) -> task<std::string> {
+                    auto q = s.send(buffer::copy_of(pattern(size)));
+                    std::string waiting = s.getstat().value().send_pend > 0 ? " waiting" : " written";
+                    std::string closed = outcome(s.close());
+                    auto to_self = co_await s.controlling_process(self());
+                    auto to_gone = co_await s.controlling_process(gone);
+                    co_return outcome(q) + waiting + "," + closed + "," + outcome(to_self) + "," + outcome(to_gone);
+                  }),
+            "ok waiting,ok,closed,closed");
+  send(k.owner, stop_cmd{});
+  auto [got, how] = k.c.read_to_end();
+  EXPECT_EQ(how, errc::closed);
+  EXPECT_EQ(got.size(), size);
+}
+
 // A peer that never reads: the stop's grace ends the linger, the socket
 // is closed (the peer sees its end after what the kernel took), and a
 // report line says what happened.

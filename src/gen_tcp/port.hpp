@@ -209,6 +209,9 @@ class port final : public std::enable_shared_from_this<port>, public port_resour
   pid owner() const noexcept { return pid::from_value(owner_.load(std::memory_order_acquire)); }
   const otpnet::socket::socket& raw() const noexcept { return sock_; }
   bool is_closed() const noexcept { return closed_.load(std::memory_order_acquire); }
+  /// Closed, or closed by its owner and still writing out its queue (a
+  /// lingering close): closed to its owner either way. Port's thread only.
+  bool closed_for_owner() const noexcept { return is_closed() || closing_; }
   /// Runs `f(port&)` on the port's thread (now if already there).
   template <class F>
   void run_on_port_thread(F&& f);

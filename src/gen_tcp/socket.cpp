@@ -165,7 +165,9 @@ task<result<void>> controlling_process_on(std::shared_ptr<detail::port> p, pid n
   if (!is_owner_call(p)) {
     co_return fail(errc::invalid);
   }
-  if (p->is_closed()) {
+  // (A lingering close too, before the checks of the new owner: whoever
+  // it names, a closed socket answers closed, as inet's does.)
+  if (p->closed_for_owner()) {
     co_return fail(errc::closed);
   }
   if (!is_alive(new_owner)) {

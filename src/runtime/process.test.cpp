@@ -333,6 +333,34 @@ TEST_F(runtime_test, exit_to_self_with_normal_ends_a_process_not_trapping_exits)
   (void)rb;
 }
 
+// The exit signal to oneself is handled before exit() returns, as OTP's
+// exit/2 does: a process that traps exits when it sends it has the
+// exit_msg, even if it stops trapping at once (it ended with the reason
+// instead, at its next wait).
+TEST_F(runtime_test, exit_to_self_while_trapping_is_an_exit_msg_at_once) {
+  mailbox mb;
+  auto [a, ra] = spawn_monitor([me = mb.self()]() -> proc {
+    trap_exit(true);
+    exit(self(), exit_reason::normal());
+    exit(self(), exit_reason::other("boom"));
+    trap_exit(false);
+    std::string got;
+    for (int i = 0; i < 2; ++i) {
+      auto m = co_await receive<exit_msg>(after(5000ms));
+      got += m && m->from == self() ? m->reason.to_string() + ";" : "none;";
+    }
+    send(me, got);
+  });
+  auto t = mb.receive<std::string>(5000ms);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(*t, "normal;boom;");
+  auto d = mb.receive<down_msg>(5000ms);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->monitor, ra);
+  EXPECT_EQ(d->reason, exit_reason::normal());
+  (void)a;
+}
+
 TEST_F(runtime_test, monitor_of_a_dead_pid_fires_at_once) {
   mailbox mb;
   auto [dead, r] = spawn_monitor([]() -> proc { co_return; });

@@ -298,6 +298,13 @@ void exit(pid target, exit_reason reason) {
   pid from = me != nullptr ? me->id : pid{};
   internal::send_signal(target,
                         detail::make_envelope<internal::sig_exit>(internal::sig_exit{from, std::move(reason), false}));
+  if (me != nullptr && target == from) {
+    // As OTP's exit/2 handles a signal to oneself before it returns: one
+    // that traps exits has the exit_msg now, whatever trap_exit says
+    // next. (One that ends the caller ends it at its next wait, or when
+    // its body returns: the runtime cannot stop a running coroutine.)
+    internal::settle_signals_now(me);
+  }
 }
 
 void exit(exit_reason reason) { throw exit_exception{std::move(reason)}; }
