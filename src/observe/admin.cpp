@@ -101,6 +101,9 @@ struct http_handler : gen_server::behaviour<http_handler> {
                          .send_timeout = o_->request_timeout,
                          .send_timeout_close = true});
     http_answer a = co_await serve();
+    if (a.status >= 400) {
+      report(a);
+    }
     std::string head = "HTTP/1.1 " + std::to_string(a.status) + " " + std::string(a.reason) +
                        "\r\nContent-Type: " + std::string(a.type) +
                        "\r\nContent-Length: " + std::to_string(a.body.size()) +
@@ -231,6 +234,26 @@ struct http_handler : gen_server::behaviour<http_handler> {
         break;  // closed (the usual end), timeout, reset
       }
       dropped += b->size();
+    }
+  }
+
+  /// The report line of a refused request: the client, the answer, why,
+  /// and the request line as far as it came (cut, and escaped: it is the
+  /// client's text).
+  void report(const http_answer& a) const noexcept {
+    try {
+      auto peer = sock_.peername();
+      std::string why = trim_crlf(a.body);
+      std::string request = request_line_.substr(0, 120);
+      for (char& ch : request) {
+        if (static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) > 0x7e) {
+          ch = '?';
+        }
+      }
+      spdlog::warn("admin: client {}: {} {} ({}){}{}", peer ? peer->to_string() : std::string("(gone)"), a.status,
+                   a.reason, why, request.empty() ? "" : ": ", request);
+    } catch (...) {
+      // Reporting must not fail the answer.
     }
   }
 

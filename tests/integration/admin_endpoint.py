@@ -16,7 +16,9 @@ Python's http.client and by raw sockets. Checked:
   - /healthz, /, HEAD (no body), 404, 405, 400 for garbage, 431 for a line
     past the limit;
   - a silent client gets 408 at the request timeout (5 s) while others are
-    answered meanwhile.
+    answered meanwhile;
+  - each refused request (404, 405, 400, 431, 408) has a report line naming
+    the client, the answer and the request line, an answered one none.
 Loopback only; every wait bounded; the server ended by its pid.
 
   python3 admin_endpoint.py --echo PATH
@@ -265,10 +267,23 @@ def main():
             answer += chunk
         if not answer.startswith(b"HTTP/1.1 408 ") or time.monotonic() - started > BOUND:
             raise AssertionError("the silent client: %r" % answer[:80])
+
+        # Each refused request has its report line, written before its
+        # answer: the client, the status, why, the request line escaped.
+        log = text()
+        for want in ("404 Not Found (/metrics, /tree", ": GET /nope HTTP/1.1",
+                     "405 Method Not Allowed (GET or HEAD): POST /metrics HTTP/1.1",
+                     "431 Request Header Fields Too Large (line too long): HEAD / HTTP/1.1",
+                     "400 Bad Request (not an HTTP/1 request line): ??? garbage",
+                     "408 Request Timeout (the request did not end in time): GET /metrics HTTP/1.1"):
+            if not re.search(r"admin: client 127\.0\.0\.1:\d+: .*" + re.escape(want), log):
+                raise AssertionError("no report line with %r:\n%s" % (want, log))
+        if "200 OK" in log:
+            raise AssertionError("a report line for an answered request:\n" + log)
         for c in clients:
             c.close()
         print("ok: /metrics, /tree, /processes, /processes/<pid>, /sockets, /healthz, /, HEAD, 404, 405, 400, 431, "
-              "a silent client")
+              "a silent client, report lines")
         return 0
     except (AssertionError, OSError, KeyError, ValueError) as e:
         print("FAILED:", repr(e))
