@@ -37,6 +37,10 @@ constexpr std::uint8_t slot_free = 0;
 constexpr std::uint8_t slot_armed = 1;
 constexpr std::uint8_t slot_failed = 2;
 constexpr std::uint8_t slot_quiet = 3;
+// A poll to re-arm (the kernel ended a multishot one, or the loop moved to
+// another thread) that the ring had no room for: queued by the next poll
+// (late_polls_), so that the descriptor is not left without edges.
+constexpr std::uint8_t slot_waiting = 4;
 
 // User data of a poll request: generation << 32 | fd; of a receive, the
 // receive's generation << 32 | recv_bit | fd; of an accept, the same with
@@ -332,6 +336,7 @@ result<std::unique_ptr<io_uring_backend>> io_uring_backend::create(const backend
     try {
       b->lent_.reserve(n);
       b->late_cancels_.reserve(16);
+      b->late_polls_.reserve(16);
     } catch (const std::bad_alloc&) {
       return fail(errc::enomem);
     }
@@ -953,11 +958,52 @@ result<void> io_uring_backend::cancel_recv(int fd) noexcept {
 void io_uring_backend::rearm_all() noexcept {
   for (std::size_t i = 0; i < slots_.size(); ++i) {
     slot& s = slots_[i];
-    if (s.state == slot_free) {
+    if (s.state == slot_free || s.state == slot_quiet) {
       continue;
     }
-    (void)modify(static_cast<int>(i), s.token, s.what);
+    const int fd = static_cast<int>(i);
+    if (s.state == slot_armed) {
+      cancel_or_defer(user_data(fd, s.generation));
+    }
+    s.generation = next_generation(s.generation);
+    arm_or_defer(fd, s);
   }
+}
+
+// Queues the poll of `s` (armed) or, if the ring has no room, has the next
+// poll queue it: a re-arm must not be dropped, or the descriptor would get
+// no edge again and its owner would wait forever. Only out of memory as
+// well does the slot fail (its next modify arms it again).
+void io_uring_backend::arm_or_defer(int fd, slot& s) noexcept {
+  s.state = slot_armed;
+  if (queue_poll(fd, s)) {
+    return;
+  }
+  ++stats_.deferred_polls;
+  try {
+    late_polls_.push_back(parked_recv{fd, s.generation});
+    s.state = slot_waiting;
+  } catch (const std::bad_alloc&) {
+    s.state = slot_failed;
+  }
+}
+
+// The polls deferred by arm_or_defer, in order, while the ring has room;
+// those whose slot has moved on since (removed, modified) are dropped.
+void io_uring_backend::queue_late_polls() noexcept {
+  std::size_t done = 0;
+  for (; done < late_polls_.size(); ++done) {
+    auto [fd, generation] = late_polls_[done];
+    slot* s = find(fd);
+    if (s == nullptr || s->state != slot_waiting || s->generation != generation) {
+      continue;
+    }
+    if (!queue_poll(fd, *s)) {
+      break;  // still no room: the rest wait for the next poll
+    }
+    s->state = slot_armed;
+  }
+  late_polls_.erase(late_polls_.begin(), late_polls_.begin() + static_cast<std::ptrdiff_t>(done));
 }
 
 // -- polling ----------------------------------------------------------------------------
@@ -1104,9 +1150,7 @@ bool io_uring_backend::take(const completion& c, std::span<io_event> out, std::s
     // descriptor that cannot be polled does not spin the loop.
     if (c.res >= 0 || c.res == -ECANCELED) {
       ++stats_.rearms;
-      if (!queue_poll(fd, *s)) {
-        s->state = slot_failed;
-      }
+      arm_or_defer(fd, *s);
     } else {
       s->state = slot_failed;
     }
@@ -1314,6 +1358,9 @@ result<std::size_t> io_uring_backend::poll(std::span<io_event> out,
       ++i;
     }
   }
+  if (!late_polls_.empty()) {
+    queue_late_polls();
+  }
   for (int pass = 0;; ++pass) {
     std::optional<std::chrono::milliseconds> left = timeout;
     if (may_wait && timeout) {
@@ -1356,8 +1403,9 @@ void io_uring_backend::read_counters(std::vector<counter_reading>& out) const {
         counter_reading{"recvs", s.recvs}, counter_reading{"recv_multishots", s.recv_multishots},
         counter_reading{"recv_more", s.recv_more}, counter_reading{"multishot_refused", s.multishot_refused},
         counter_reading{"accepts", s.accepts}, counter_reading{"enobufs", s.enobufs},
-        counter_reading{"deferred_cancels", s.deferred_cancels}, counter_reading{"voided", s.voided},
-        counter_reading{"sends", s.sends}, counter_reading{"recvs_after_send", s.recvs_after_send}}) {
+        counter_reading{"deferred_cancels", s.deferred_cancels}, counter_reading{"deferred_polls", s.deferred_polls},
+        counter_reading{"voided", s.voided}, counter_reading{"sends", s.sends},
+        counter_reading{"recvs_after_send", s.recvs_after_send}}) {
     out.push_back(c);
   }
 }

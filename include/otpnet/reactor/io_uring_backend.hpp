@@ -150,6 +150,7 @@ struct io_uring_stats {
   loop_counter accepts;            ///< multishot accepts submitted
   loop_counter enobufs;            ///< receives the kernel ended for want of a free buffer
   loop_counter deferred_cancels;   ///< removals queued late because the submission ring was full
+  loop_counter deferred_polls;     ///< re-arms queued late because the submission ring was full
   loop_counter voided;             ///< receives, accepts and sends removed before the kernel saw them (no-ops)
   loop_counter sends;              ///< sends submitted
   loop_counter recvs_after_send;   ///< receives parked until their socket's send had completed
@@ -282,6 +283,8 @@ class io_uring_backend final : public backend {
   io_uring_backend(std::unique_ptr<io_uring> ring, std::size_t capacity, bool skip_success) noexcept;
 
   result<void> queue_poll(int fd, const slot& s) noexcept;
+  void arm_or_defer(int fd, slot& s) noexcept;
+  void queue_late_polls() noexcept;
   io_uring_sqe* next_sqe() noexcept;
   void submit_queued() noexcept;
   std::optional<completion> take_held(std::uint64_t target) noexcept;
@@ -339,6 +342,7 @@ class io_uring_backend final : public backend {
   bool ops_ = false;                         // sync cancel (6.0+): accepts, and receives with buffers_
   std::vector<std::uint16_t> lent_;          // buffers reported by the last poll
   std::vector<std::uint64_t> late_cancels_;  // removals the ring had no room for
+  std::vector<parked_recv> late_polls_;      // re-arms the ring had no room for (fd, generation)
   std::vector<completion> held_;             // set aside by cancel_recv_now, reaped first
   std::vector<parked_recv> parked_;          // receives that wait for the next poll
   std::size_t parked_count_ = 0;             // receives parked (each has room kept in held_)
