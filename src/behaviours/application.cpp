@@ -188,6 +188,34 @@ class app_master : public gen_server::behaviour<app_master> {
   bool done_ = false;
 };
 
+/// What OTP's application_controller does for a master that dies without
+/// ending its application (killed, or crashed past its terminate): the
+/// application has exited with that reason, and its start type decides
+/// what follows. A master that ends the usual ways (its supervisor's end,
+/// stop()) has cleared its entry first: then nothing is done; nor while
+/// runtime::stop ends every process. One small process per running
+/// application (the registry has no process of its own to watch from).
+void watch_master(const std::string& name, start_type type, pid master) {
+  (void)spawn([name, type, master]() -> proc {
+    ref mon = monitor(master);
+    std::optional<message> m = co_await gd::receive_for(down_of{mon}, infinity);
+    exit_reason why = m && m->is<down_msg>() ? m->get<down_msg>().reason : exit_reason::noproc();
+    bool orphaned = false;
+    if (runtime::stopping()) {
+      co_return;  // (runtime::stop ends every process: no application's end)
+    }
+    {
+      std::lock_guard lk(reg().mu);
+      auto it = reg().apps.find(name);
+      orphaned = it != reg().apps.end() && it->second.master == master;
+    }
+    if (orphaned) {
+      mark_stopped(name, application_event::exited, why);
+      escalate(name, type, why);
+    }
+  });
+}
+
 outcome<> load_locked(spec& s) {
   app_entry& e = reg().apps[s.name];
   for (auto& kv : s.env) {
@@ -262,6 +290,7 @@ task<outcome<>> start(std::string name, start_type type) {
   }
   start_result r = co_await gen_server::start<app_master>(name, std::move(fn), type);
   if (r.is_ok()) {
+    watch_master(name, type, r.id());
     co_return outcome<>();
   }
   exit_reason why = r.is_ignore() ? named("bad_return: ignore") : r.reason();

@@ -6,6 +6,7 @@
 #include <otpnet/behaviours/sync_wait.hpp>
 #include <otpnet/runtime/mailbox.hpp>
 #include <otpnet/runtime/process.hpp>
+#include <otpnet/runtime/process_info.hpp>
 
 #include "behaviours/test_worker.hpp"
 
@@ -210,6 +211,42 @@ TEST_F(app_test, only_the_ends_a_start_type_escalates_run_the_handler) {
   ASSERT_TRUE(t);
   EXPECT_EQ(t->application, "perm2");
   EXPECT_EQ(t->reason, exit_reason::normal());
+}
+
+// A master killed directly (not its supervisor): the application has
+// exited, killed, as OTP's application_controller sees it, and a permanent
+// one escalates. (Nothing noticed: the application stayed listed as
+// running, its tree gone with the master.)
+TEST_F(app_test, a_killed_master_ends_its_application_and_escalates) {
+  mailbox mb;
+  testing::report_capture cap(mb.self());
+  termination_probe probe(mb.self());
+  ASSERT_TRUE(sync_wait(application::start(demo("permk", mb.self()), application::start_type::permanent)));
+  pid sup = application::get_supervisor("permk");
+  auto info = process_info(sup);
+  ASSERT_TRUE(info);
+  ASSERT_EQ(info->links.size(), 2u) << "the top supervisor links its master and its worker";
+  auto kids = sync_wait(supervisor::which_children(sup));
+  ASSERT_TRUE(kids);
+  pid master = info->links[0] == (*kids)[0].child ? info->links[1] : info->links[0];
+  ref sup_gone = monitor(sup);
+  exit(master, exit_reason::kill());
+  auto exited = next_app_report(mb, application_event::exited);
+  ASSERT_TRUE(exited);
+  EXPECT_EQ(exited->application, "permk");
+  EXPECT_EQ(exited->reason, exit_reason::killed());
+  auto t = mb.receive<application::termination>(5000ms);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->application, "permk");
+  EXPECT_EQ(t->reason, exit_reason::killed());
+  EXPECT_TRUE(mb.receive<down_msg>(5000ms, [&](const down_msg& d) { return d.monitor == sup_gone; }))
+      << "the tree outlived its master";
+  EXPECT_TRUE(application::which_applications().empty());
+  EXPECT_FALSE(application::get_supervisor("permk"));
+  // It can start again.
+  ASSERT_TRUE(sync_wait(application::start(std::string("permk"))));
+  ASSERT_TRUE(sync_wait(application::stop("permk")));
+  EXPECT_FALSE(mb.receive<application::termination>(0ms)) << "stop() escalated";
 }
 
 /// In a death test's child: starts a runtime and a permanent application,
