@@ -230,6 +230,34 @@ void event_loop::post(task t) {
   }
 }
 
+bool event_loop::try_post(task t) {
+  {
+    std::lock_guard lock(post_mutex_);
+    if (posts_closed_) {
+      return false;  // (t is destroyed by the caller's frame, outside the lock)
+    }
+    incoming_.push_back(std::move(t));
+    has_incoming_.store(true, std::memory_order_seq_cst);
+  }
+  if (owner_.load(std::memory_order_seq_cst) != std::this_thread::get_id()) {
+    wakeup_.wake();
+  }
+  return true;
+}
+
+void event_loop::close_posts() {
+  assert_in_owner_thread();
+  {
+    std::lock_guard lock(post_mutex_);
+    posts_closed_ = true;
+  }
+  // What try_post accepted before the close runs here (its callers may be
+  // waiting for it); tasks posting more run those too.
+  while (posted_pending()) {
+    (void)posted_phase();
+  }
+}
+
 // -- descriptors ----------------------------------------------------------------
 
 result<void> event_loop::add(int fd, interest what, io_handler& h, std::uint32_t token) {

@@ -905,6 +905,33 @@ TEST_P(event_loop_test, post_from_the_owner_runs_next_turn_without_a_wake) {
   EXPECT_EQ(ran, 1);
 }
 
+// A loop whose thread is ending (a runtime's scheduler after its last
+// turn): close_posts runs what was accepted, tasks those post included, and
+// try_post refuses from then on, from the owner or another thread, so that
+// a caller waiting for its task's effect is not left waiting for ever.
+TEST_P(event_loop_test, close_posts_runs_what_was_accepted_and_refuses_the_rest) {
+  std::vector<std::string> ran;
+  EXPECT_TRUE(loop_->try_post([&] {
+    ran.emplace_back("first");
+    loop_->post([&] { ran.emplace_back("posted by the first"); });
+  }));
+  std::thread other([&] { EXPECT_TRUE(loop_->try_post([&] { ran.emplace_back("from another thread"); })); });
+  other.join();
+  loop_->close_posts();
+  EXPECT_EQ(ran, (std::vector<std::string>{"first", "from another thread", "posted by the first"}));
+  EXPECT_FALSE(loop_->has_pending_work());
+  auto kept = std::make_shared<int>(0);
+  bool refused_here = !loop_->try_post([&ran, kept] { ran.emplace_back("late"); });
+  bool refused_there = false;
+  std::thread late([&] { refused_there = !loop_->try_post([&ran, kept] { ran.emplace_back("late there"); }); });
+  late.join();
+  EXPECT_TRUE(refused_here);
+  EXPECT_TRUE(refused_there);
+  EXPECT_EQ(kept.use_count(), 1) << "a refused task was kept";
+  EXPECT_FALSE(loop_->has_pending_work());
+  EXPECT_EQ(ran.size(), 3u);
+}
+
 TEST_P(event_loop_test, posted_work_per_turn_is_bounded_and_io_is_not_starved) {
   const std::size_t budget = loop_options{}.max_posted_per_turn;
   std::size_t runs = 0;

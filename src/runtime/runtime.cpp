@@ -590,8 +590,9 @@ timer_ref send_after_impl(std::chrono::milliseconds t, pid to, envelope* e) {
   scheduler& s = internal::pick_scheduler(0);
   std::promise<std::uint64_t> done;
   auto id = done.get_future();
+  bool posted = false;
   try {
-    s.post([&s, t, to, e, &done] {
+    posted = s.try_post([&s, t, to, e, &done] {
       try {
         done.set_value(s.start_send_timer(t, to, e));
       } catch (...) {
@@ -602,6 +603,12 @@ timer_ref send_after_impl(std::chrono::milliseconds t, pid to, envelope* e) {
   } catch (...) {
     destroy_envelope(e);
     throw;
+  }
+  if (!posted) {
+    // The runtime is stopping and its first scheduler has left its loop:
+    // no timer could fire. As for a dead target, nothing is started.
+    destroy_envelope(e);
+    return {};
   }
   return {s.index(), id.get()};
 }
@@ -632,7 +639,9 @@ std::optional<std::chrono::milliseconds> cancel_timer(timer_ref t) {
     // A plain thread may wait for the answer.
     std::promise<std::optional<std::chrono::milliseconds>> done;
     auto left = done.get_future();
-    s->post([s, id = t.id, &done] { done.set_value(s->cancel_send_timer(id)); });
+    if (!s->try_post([s, id = t.id, &done] { done.set_value(s->cancel_send_timer(id)); })) {
+      return std::nullopt;  // its scheduler has left its loop: the timer was dropped with it
+    }
     return left.get();
   }
   s->post([s, id = t.id] { (void)s->cancel_send_timer(id); });

@@ -55,6 +55,10 @@ void scheduler::start() {
       }
     }
     run();
+    // A plain thread's send_after or cancel_timer that comes from now on is
+    // refused instead of waiting for a loop that no longer runs; one that
+    // came before is run here (its timer then dropped with the others).
+    loop_->close_posts();
     if (polls_.fd() >= 0) {
       (void)loop_->remove(polls_.fd());
     }

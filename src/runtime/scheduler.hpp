@@ -108,6 +108,9 @@ class scheduler final : private reactor::io_handler, private reactor::timer_hand
   void wake_remote(process* p) noexcept;
   /// Runs `t` on this scheduler's thread.
   void post(reactor::task t) { loop_->post(std::move(t)); }
+  /// False once the scheduler's thread has left its loop (see
+  /// event_loop::try_post).
+  bool try_post(reactor::task t) { return loop_->try_post(std::move(t)); }
 
   int reductions() const noexcept { return reductions_; }
 

@@ -288,6 +288,15 @@ class event_loop {
   /// Queues `t` to run on the loop thread in a later posted phase, in post
   /// order, and wakes the loop if it sleeps. @threadsafe
   void post(task t);
+  /// As `post`, unless `close_posts` has been called: then `t` is
+  /// destroyed unrun and the answer is false, so that a caller waiting for
+  /// what `t` would do does not wait for ever. @threadsafe
+  bool try_post(task t);
+  /// For a loop that will not run again (its thread is ending): runs what
+  /// was posted so far, and refuses whatever `try_post` offers from now on
+  /// (`post` still queues, for the loop's destruction to drop). Owner
+  /// thread only.
+  void close_posts();
 
   /// Interrupts a waiting poll (coalesced; no system call if a wake is
   /// already pending). @threadsafe
@@ -364,6 +373,7 @@ class event_loop {
   mutable std::mutex post_mutex_;
   std::vector<task> incoming_;
   std::atomic<bool> has_incoming_{false};
+  bool posts_closed_ = false;  // (under post_mutex_) see close_posts
   std::vector<task> running_;
   std::size_t run_next_ = 0;
 };
