@@ -17,6 +17,7 @@
 #include "socket/wait.hpp"
 
 #include <cstddef>
+#include <new>
 #include <optional>
 
 namespace otpnet::internal {
@@ -63,7 +64,15 @@ result<T> wait_for(const socket::socket& s, select_tag tag, const deadline& dl, 
   if (s.state() == nullptr) {
     return fail(errc::closed);
   }
-  return run_blocking<T>(s, direction_of(tag), tag, dl, waits_of(*s.state(), tag), attempt);
+  // Memory is taken before anything is read or written: the socket's
+  // counters and wait queues on their first use, a waiter's place in a
+  // queue, an attempt's buffers beyond the inline ones. Without it the
+  // call answers enomem, as the layer throws nothing.
+  try {
+    return run_blocking<T>(s, direction_of(tag), tag, dl, waits_of(*s.state(), tag), attempt);
+  } catch (const std::bad_alloc&) {
+    return fail(errc::enomem);
+  }
 }
 
 /// Runs `attempt` in the nowait form, reporting to the current sink; a
@@ -74,8 +83,12 @@ async_result<T> no_wait(const socket::socket& s, select_tag tag, select_handle h
   if (s.state() == nullptr) {
     return fail(errc::closed);
   }
-  return run_nowait<T>(s, direction_of(tag), tag, h, socket::current_sink(), waits_of(*s.state(), tag), attempt,
-                       progress);
+  try {
+    return run_nowait<T>(s, direction_of(tag), tag, h, socket::current_sink(), waits_of(*s.state(), tag), attempt,
+                         progress);
+  } catch (const std::bad_alloc&) {
+    return fail(errc::enomem);  // (as wait_for)
+  }
 }
 
 }  // namespace otpnet::internal

@@ -15,6 +15,7 @@
 #include <array>
 #include <cstring>
 #include <new>
+#include <optional>
 
 namespace otpnet::socket {
 
@@ -55,6 +56,19 @@ class iovec_array {
 
   ::iovec* data() noexcept { return data_; }
   std::size_t size() const noexcept { return size_; }
+
+  /// Skips the next `n` bytes (a partial send), in place.
+  void advance(std::size_t n) noexcept {
+    while (size_ > 0 && n >= data_->iov_len) {
+      n -= data_->iov_len;
+      ++data_;
+      --size_;
+    }
+    if (size_ > 0) {
+      data_->iov_base = static_cast<char*>(data_->iov_base) + n;
+      data_->iov_len -= n;
+    }
+  }
 
  private:
   // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init): filled before use
@@ -104,14 +118,22 @@ auto recvmsg_attempt(const socket& s, std::span<const std::span<std::byte>> iov,
   return [&s, iov, ctrl_size, flags]() -> result<msg_recv> {
     detail::socket_state& st = *s.state();
     st.counters().read_tries.add(1);
-    iovec_array v(iov);
-    ctrl_buffer cb(ctrl_size);
+    // More buffers than fit inline, or a large control buffer, take memory:
+    // without it, enomem, before anything is read.
+    std::optional<iovec_array> v;
+    ctrl_buffer cb;
+    try {
+      v.emplace(iov);
+      cb.resize(ctrl_size);
+    } catch (const std::bad_alloc&) {
+      return fail(errc::enomem);
+    }
     address from;
     ::msghdr mh{};
     mh.msg_name = from.native();
     mh.msg_namelen = address::capacity();
-    mh.msg_iov = v.data();
-    mh.msg_iovlen = v.size();
+    mh.msg_iov = v->data();
+    mh.msg_iovlen = v->size();
     mh.msg_control = cb.data();
     mh.msg_controllen = cb.size();
     const int fd = st.fd();
@@ -155,16 +177,23 @@ auto sendmsg_attempt(const socket& s, const msg_send& m, std::span<std::byte> ct
     const int fd = st.fd();
     const std::size_t total = total_size(m.iov);
     const bool whole = st.typ() == type::stream;
+    // (As for recvmsg: without memory for the iovecs, enomem, and nothing
+    // more is sent.)
+    std::optional<iovec_array> v;
+    try {
+      v.emplace(m.iov, done);
+    } catch (const std::bad_alloc&) {
+      return fail(errc::enomem);
+    }
     do {
       st.counters().write_tries.add(1);
-      iovec_array v(m.iov, done);
       ::msghdr mh{};
       if (m.addr) {
         mh.msg_name = const_cast<::sockaddr*>(m.addr->native());
         mh.msg_namelen = m.addr->size();
       }
-      mh.msg_iov = v.data();
-      mh.msg_iovlen = v.size();
+      mh.msg_iov = v->data();
+      mh.msg_iovlen = v->size();
       if (done == 0 && !ctrl.empty()) {
         mh.msg_control = ctrl.data();
         mh.msg_controllen = ctrl.size();
@@ -177,6 +206,7 @@ auto sendmsg_attempt(const socket& s, const msg_send& m, std::span<std::byte> ct
         return fail(n.error());
       }
       done += static_cast<std::size_t>(*n);
+      v->advance(static_cast<std::size_t>(*n));
       st.counters().write_byte.add(static_cast<std::uint64_t>(*n));
     } while (whole && done < total);
     st.counters().write_pkg.add(1);
@@ -189,13 +219,18 @@ result<msg_recv> recvmsg_until(const socket& s, std::span<const std::span<std::b
   return ::otpnet::internal::wait_for<msg_recv>(s, select_tag::recvmsg, dl, recvmsg_attempt(s, iov, ctrl_size, flags));
 }
 
-/// Encodes the control messages of `m` into `cb`. Errors: invalid.
+/// Encodes the control messages of `m` into `cb`. Errors: invalid,
+/// enomem (a buffer larger than the inline one could not be had).
 result<void> encode_ctrl(const msg_send& m, ctrl_buffer& cb) {
   auto space = cmsg_space(m.ctrl);
   if (!space) {
     return fail(space.error());
   }
-  cb.resize(*space);
+  try {
+    cb.resize(*space);
+  } catch (const std::bad_alloc&) {
+    return fail(errc::enomem);
+  }
   auto n = encode_cmsgs(m.ctrl, cb.span());
   if (!n) {
     return fail(n.error());

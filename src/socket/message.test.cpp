@@ -266,6 +266,113 @@ TEST(message, gathers_three_buffers_and_scatters_into_two) {
   EXPECT_EQ(second, "efghij");
 }
 
+// More buffers than the 16 held inline, and a control buffer past the
+// inline 256 bytes, take memory: without it each call answers enomem (it
+// threw std::bad_alloc, where nothing in the layer throws), sends nothing
+// and reads nothing, and the same calls succeed once memory is back.
+TEST(message, without_memory_for_many_buffers_or_a_large_control_buffer_the_answer_is_enomem) {
+  auto [a, b] = unix_pair(SOCK_SEQPACKET);
+  std::string text(20, '\0');
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    text[i] = static_cast<char>('a' + i);
+  }
+  std::vector<const_iov> out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    out.push_back(std::as_bytes(std::span(text.data() + i, 1)));
+  }
+  // A first exchange, so that both sockets have their counters (the first
+  // call's memory): what is refused below is the buffers' own.
+  std::array<const_iov, 1> one{bytes("!")};
+  msg_send first;
+  first.iov = one;
+  ASSERT_TRUE(sendmsg(a, first, 5000ms));
+  std::string bang(1, '\0');
+  ASSERT_TRUE(recv_one(b, bang, 0));
+  msg_send m;
+  m.iov = out;
+  result<std::size_t> refused_send = fail(errc::ok);
+  {
+    test::failing_allocations no_memory;
+    refused_send = sendmsg(a, m, 5000ms);
+  }
+  ASSERT_FALSE(refused_send);
+  EXPECT_EQ(refused_send.error(), errc::enomem);
+  char peek = 0;
+  EXPECT_EQ(::recv(b.native_handle(), &peek, 1, MSG_DONTWAIT | MSG_PEEK), -1) << "something was sent";
+  std::string probe(1, '\0');
+
+  auto sent = sendmsg(a, m, 5000ms);
+  ASSERT_TRUE(sent) << format_error(sent.error());
+  EXPECT_EQ(*sent, 20u);
+
+  std::string got(20, '\0');
+  std::vector<std::span<std::byte>> in;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    in.push_back(std::as_writable_bytes(std::span(got.data() + i, 1)));
+  }
+  result<msg_recv> refused_many = fail(errc::ok);
+  result<msg_recv> refused_ctrl = fail(errc::ok);
+  {
+    test::failing_allocations no_memory;
+    refused_many = recvmsg(b, in, 0, 0, 5000ms);
+    refused_ctrl = recv_one(b, probe, 1024);
+  }
+  ASSERT_FALSE(refused_many);
+  EXPECT_EQ(refused_many.error(), errc::enomem);
+  ASSERT_FALSE(refused_ctrl);
+  EXPECT_EQ(refused_ctrl.error(), errc::enomem);
+  auto r = recvmsg(b, in, 0, 0, 5000ms);
+  ASSERT_TRUE(r) << format_error(r.error());
+  EXPECT_EQ(r->size, 20u) << "the message was read by a refused call";
+  EXPECT_EQ(got, text);
+
+  // A socket's first call takes memory for its counters: refused, the same.
+  auto [c, d] = unix_pair(SOCK_SEQPACKET);
+  result<std::size_t> refused_first = fail(errc::ok);
+  {
+    test::failing_allocations no_memory;
+    refused_first = sendmsg(c, first, 5000ms);
+  }
+  ASSERT_FALSE(refused_first);
+  EXPECT_EQ(refused_first.error(), errc::enomem);
+  EXPECT_EQ(::recv(d.native_handle(), &peek, 1, MSG_DONTWAIT | MSG_PEEK), -1) << "something was sent";
+}
+
+// A stream sendmsg over many buffers that the kernel takes in parts goes on
+// from where each part ended (within a buffer too).
+TEST(message, a_stream_sendmsg_over_many_buffers_resumes_inside_a_buffer) {
+  auto [a, b] = unix_pair(SOCK_STREAM);
+  int small = 4096;
+  ASSERT_EQ(::setsockopt(a.native_handle(), SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+  std::string text(200000, '\0');
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    text[i] = static_cast<char>('a' + (i * 7 + i / 251) % 26);
+  }
+  std::vector<const_iov> out;
+  for (std::size_t at = 0; at < text.size(); at += 9973) {
+    out.push_back(std::as_bytes(std::span(text.data() + at, std::min<std::size_t>(9973, text.size() - at))));
+  }
+  ASSERT_GT(out.size(), 16u);
+  std::string got;
+  std::thread reader([&, b = b] {
+    std::string chunk(3000, '\0');
+    while (got.size() < text.size()) {
+      auto r = recv_one(b, chunk, 0);
+      if (!r || r->size == 0) {
+        break;
+      }
+      got.append(chunk, 0, r->size);
+    }
+  });
+  msg_send m;
+  m.iov = out;
+  auto sent = sendmsg(a, m, 10000ms);
+  reader.join();
+  ASSERT_TRUE(sent) << format_error(sent.error());
+  EXPECT_EQ(*sent, text.size());
+  EXPECT_TRUE(got == text) << "the stream differs";
+}
+
 TEST(message, gather_over_tcp_and_counters) {
   auto [c, a] = test::connected_pair();
   std::array<const_iov, 3> out{bytes("one,"), bytes("two,"), bytes("three")};
