@@ -64,6 +64,23 @@ void mark_stopped(const std::string& name, application_event event, const exit_r
   emit(application_report{name, event, why});
 }
 
+/// mark_stopped, if the entry still names `master` as running it (checked
+/// and cleared under one lock). False if it did not.
+bool mark_stopped_if(const std::string& name, pid master, application_event event, const exit_reason& why) {
+  {
+    std::lock_guard lk(reg().mu);
+    auto it = reg().apps.find(name);
+    if (it == reg().apps.end() || it->second.master != master) {
+      return false;
+    }
+    it->second.state = app_state::loaded;
+    it->second.master = pid{};
+    it->second.supervisor = pid{};
+  }
+  emit(application_report{name, event, why});
+  return true;
+}
+
 const char* type_name(start_type t) noexcept {
   switch (t) {
     case start_type::permanent:
@@ -122,6 +139,35 @@ struct exit_from {
   }
 };
 
+/// What OTP's application_controller does for a master that dies without
+/// ending its application (killed): the application has exited with the
+/// master's reason once its tree is gone (the top supervisor, linked to
+/// the master, stops its children first), and its start type decides what
+/// follows. Linked to the master from its start, trapping exits, so that no
+/// end of the master is missed. A master that ends the usual ways (its
+/// supervisor's end, stop()) clears its entry first: then nothing is done;
+/// nor while runtime::stop ends every process.
+proc watch_master(std::string name, start_type type, pid master, pid sup) {
+  std::optional<message> m = co_await gd::receive_for(exit_from{master}, infinity);
+  exit_reason why = m && m->is<exit_msg>() ? m->get<exit_msg>().reason : exit_reason::noproc();
+  auto named_master = [&] {
+    std::lock_guard lk(reg().mu);
+    auto it = reg().apps.find(name);
+    return it != reg().apps.end() && it->second.master == master;
+  };
+  if (runtime::stopping() || !named_master()) {
+    co_return;
+  }
+  ref mon = monitor(sup);
+  (void)co_await gd::receive_for(down_of{mon}, infinity);
+  if (runtime::stopping()) {
+    co_return;
+  }
+  if (mark_stopped_if(name, master, application_event::exited, why)) {
+    escalate(name, type, why);
+  }
+}
+
 /// OTP's application_master: starts the top supervisor, stops the
 /// application when it dies, and stops it (shutdown infinity) on request.
 class app_master : public gen_server::behaviour<app_master> {
@@ -151,6 +197,10 @@ class app_master : public gen_server::behaviour<app_master> {
       e.supervisor = sup_;
     }
     emit(application_report{name_, application_event::started, exit_reason::normal()});
+    (void)spawn_opt({.link = true, .trap_exit = true},
+                    [name = name_, type = type_, master = self(), sup = sup_]() -> proc {
+                      return watch_master(name, type, master, sup);
+                    });
     co_return ok();
   }
 
@@ -187,34 +237,6 @@ class app_master : public gen_server::behaviour<app_master> {
   pid sup_;
   bool done_ = false;
 };
-
-/// What OTP's application_controller does for a master that dies without
-/// ending its application (killed, or crashed past its terminate): the
-/// application has exited with that reason, and its start type decides
-/// what follows. A master that ends the usual ways (its supervisor's end,
-/// stop()) has cleared its entry first: then nothing is done; nor while
-/// runtime::stop ends every process. One small process per running
-/// application (the registry has no process of its own to watch from).
-void watch_master(const std::string& name, start_type type, pid master) {
-  (void)spawn([name, type, master]() -> proc {
-    ref mon = monitor(master);
-    std::optional<message> m = co_await gd::receive_for(down_of{mon}, infinity);
-    exit_reason why = m && m->is<down_msg>() ? m->get<down_msg>().reason : exit_reason::noproc();
-    bool orphaned = false;
-    if (runtime::stopping()) {
-      co_return;  // (runtime::stop ends every process: no application's end)
-    }
-    {
-      std::lock_guard lk(reg().mu);
-      auto it = reg().apps.find(name);
-      orphaned = it != reg().apps.end() && it->second.master == master;
-    }
-    if (orphaned) {
-      mark_stopped(name, application_event::exited, why);
-      escalate(name, type, why);
-    }
-  });
-}
 
 outcome<> load_locked(spec& s) {
   app_entry& e = reg().apps[s.name];
@@ -290,7 +312,6 @@ task<outcome<>> start(std::string name, start_type type) {
   }
   start_result r = co_await gen_server::start<app_master>(name, std::move(fn), type);
   if (r.is_ok()) {
-    watch_master(name, type, r.id());
     co_return outcome<>();
   }
   exit_reason why = r.is_ignore() ? named("bad_return: ignore") : r.reason();
