@@ -499,11 +499,11 @@ result<void> io_uring_backend::modify(int fd, std::uint64_t token, interest what
   if (s == nullptr) {
     return fail(errc::enoent);
   }
+  // Without room in the ring, the cancel and the new poll are queued by
+  // the next poll (as a re-arm is): neither is lost, and the caller's
+  // change holds.
   if (s->state == slot_armed) {
-    auto cancelled = queue_cancel(user_data(fd, s->generation));
-    if (!cancelled) {
-      return cancelled;
-    }
+    cancel_or_defer(user_data(fd, s->generation));
   }
   // A new generation: completions of the old request, already posted or
   // not, are dropped; the new request reports the state as it is now. A
@@ -515,12 +515,11 @@ result<void> io_uring_backend::modify(int fd, std::uint64_t token, interest what
     s->state = slot_quiet;
     return ok();
   }
-  s->state = slot_armed;
-  auto queued = queue_poll(fd, *s);
-  if (!queued) {
-    s->state = slot_failed;
+  arm_or_defer(fd, *s);
+  if (s->state == slot_failed) {
+    return fail(errc::enomem);  // (no room, and no memory to remember it)
   }
-  return queued;
+  return ok();
 }
 
 result<void> io_uring_backend::remove(int fd) noexcept {
@@ -1358,9 +1357,6 @@ result<std::size_t> io_uring_backend::poll(std::span<io_event> out,
       ++i;
     }
   }
-  if (!late_polls_.empty()) {
-    queue_late_polls();
-  }
   for (int pass = 0;; ++pass) {
     std::optional<std::chrono::milliseconds> left = timeout;
     if (may_wait && timeout) {
@@ -1375,8 +1371,15 @@ result<std::size_t> io_uring_backend::poll(std::span<io_event> out,
       // the wait that follows without an entry.
       release_parked(false);
     }
+    // Re-arms deferred for want of room (here or by the last pass's reap:
+    // the last submission may have made room). While one still waits this
+    // poll does not sleep, or its descriptor would sit out the wait
+    // unwatched.
+    if (!late_polls_.empty()) {
+      queue_late_polls();
+    }
     // Completions set aside by cancel_recv_now are at hand too.
-    bool wait = may_wait && io_uring_cq_ready(ring_.get()) == 0 && held_.empty();
+    bool wait = may_wait && io_uring_cq_ready(ring_.get()) == 0 && held_.empty() && late_polls_.empty();
     auto entered = enter(wait, left);
     if (!entered) {
       if (entered.error() == errc::eintr) {

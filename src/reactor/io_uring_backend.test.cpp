@@ -442,6 +442,30 @@ TEST_F(io_uring_backend_test, a_re_arm_the_ring_has_no_room_for_is_made_by_a_lat
   }
 }
 
+// A modify that finds no room in the ring holds: the old request's cancel
+// and the new poll are queued by the next poll (it answered ebusy and left
+// the descriptor unwatched), and the edge of the new interest arrives. A
+// poll that may wait does not sleep while a re-arm still waits for room.
+TEST_F(io_uring_backend_test, a_modify_the_ring_has_no_room_for_is_completed_by_the_next_poll) {
+  auto b = make();
+  ASSERT_TRUE(b);
+  auto [a, peer] = watched_pair(*b, 3, interest::read);
+  EXPECT_TRUE(poll_all(*b).empty());
+  seam::refuse_entries(*b, true);
+  auto changed = b->modify(a, 4, interest::read_write);
+  seam::refuse_entries(*b, false);
+  ASSERT_TRUE(changed) << err_name(changed.error());
+  EXPECT_GE(b->stats().deferred_polls, 1u);
+  EXPECT_GE(b->stats().deferred_cancels, 1u);
+  std::array<io_event, 4> out;
+  auto n = b->poll(out, 5000ms);  // writable at once: the new request reports it
+  ASSERT_TRUE(n) << err_name(n.error());
+  ASSERT_EQ(*n, 1u);
+  EXPECT_EQ(out[0].token, 4u);
+  EXPECT_TRUE(out[0].ready.writable);
+  ASSERT_TRUE(b->remove(a));
+}
+
 // The kernel's poll request holds the open file: a socket closed before
 // its removal is not shut until the removal reaches the kernel, at the
 // next poll. Contract point 6 (remove, then close) avoids the delay.
