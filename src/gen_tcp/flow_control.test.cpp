@@ -7,9 +7,11 @@
 // slowly leaves the bytes in the kernel; send_timeout with and without
 // send_timeout_close; shutdown(write) and close after the queue is written;
 // half-close with exit_on_close false.
+#include <otpnet/gen_tcp/transport.hpp>
 #include <otpnet/runtime/process_info.hpp>
 
 #include "gen_tcp/harness.test.hpp"
+#include "gen_tcp/port.hpp"
 #include "gen_tcp/shared_options.hpp"
 
 #include <poll.h>
@@ -744,6 +746,105 @@ TEST_F(flow_control, a_lingering_close_answers_closed_to_self_and_to_a_dead_proc
   auto [got, how] = k.c.read_to_end();
   EXPECT_EQ(how, errc::closed);
   EXPECT_EQ(got.size(), size);
+}
+
+/// A transport over the descriptor that says "BYE" as its goodbye,
+/// standing in for TLS's close_notify: as far as the socket has room,
+/// would_block otherwise.
+class goodbye_transport final : public transport {
+ public:
+  explicit goodbye_transport(int fd) : fd_(fd) {}
+  io_result read(std::byte* buf, std::size_t len) noexcept override {
+    ssize_t n = ::recv(fd_, buf, len, MSG_DONTWAIT);
+    if (n > 0) {
+      return {status::ok, static_cast<std::size_t>(n)};
+    }
+    if (n == 0) {
+      return {status::eof};
+    }
+    return errno == EAGAIN ? io_result{status::would_block} : io_result{status::error, 0, errc::econnreset};
+  }
+  io_result writev(const ::iovec* iov, std::size_t n) noexcept override {
+    ::msghdr m{};
+    m.msg_iov = const_cast<::iovec*>(iov);
+    m.msg_iovlen = n;
+    ssize_t w = ::sendmsg(fd_, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (w >= 0) {
+      return {status::ok, static_cast<std::size_t>(w)};
+    }
+    return errno == EAGAIN ? io_result{status::would_block} : io_result{status::error, 0, errc::epipe};
+  }
+  status shutdown() noexcept override {
+    static constexpr std::string_view bye = "BYE";
+    while (sent_ < bye.size()) {
+      ssize_t n = ::send(fd_, bye.data() + sent_, bye.size() - sent_, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n <= 0) {
+        return n < 0 && errno == EAGAIN ? status::would_block : status::error;
+      }
+      sent_ += static_cast<std::size_t>(n);
+    }
+    return status::ok;
+  }
+
+ private:
+  int fd_;
+  std::size_t sent_ = 0;
+};
+
+/// Fills `fd`'s send buffer with 'x' (its peer reading none) until it
+/// takes nothing more for 200 ms, not a byte; the bytes written. The
+/// caller fixes both ends' buffer sizes first: with the kernel's tuning
+/// the buffers keep growing for a while, and a few bytes more go in.
+std::size_t fill_send_buffer(int fd) {
+  std::string junk(64 * 1024, 'x');
+  std::size_t filled = 0;
+  for (int rounds = 0; rounds < 1000; ++rounds) {
+    ssize_t n = ::send(fd, junk.data(), junk.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) {
+      filled += static_cast<std::size_t>(n);
+      continue;
+    }
+    for (int bytes = 0; bytes < 65536 && ::send(fd, "x", 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1; ++bytes) {
+      ++filled;
+    }
+    pollfd p{fd, POLLOUT, 0};
+    if (::poll(&p, 1, 200) == 0) {
+      break;  // full, and staying so
+    }
+  }
+  return filled;
+}
+
+// A close whose queue is empty but whose transport's goodbye (TLS's
+// close_notify) finds the socket's buffer full: the close lingers until the
+// peer reads and the goodbye goes out, then the FIN. (The goodbye was tried
+// once and dropped: the peer saw the end without it, as a truncation.)
+// A shutdown(write) waits the same way before its FIN.
+TEST_F(flow_control, a_close_waits_for_room_for_the_transports_goodbye) {
+  for (bool by_shutdown : {false, true}) {
+    auto k = open_conn({.active = passive}, 0);
+    const int fd = k.fd;
+    int small = 16384;
+    ASSERT_EQ(::setsockopt(k.c.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+    ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+    std::string answer = acall(k.owner, [fd, by_shutdown](socket s) -> task<std::string> {
+      detail::port* p = s.port();
+      if (!p->prepare_transport() || !p->set_transport(std::make_unique<goodbye_transport>(fd), false)) {
+        co_return std::string("no transport");
+      }
+      std::size_t filled = fill_send_buffer(fd);
+      auto r = by_shutdown ? s.shutdown(so::shutdown_how::write) : s.close();
+      co_return outcome(r) + " " + std::to_string(filled);
+    });
+    ASSERT_TRUE(answer.starts_with("ok ")) << answer;
+    std::size_t filled = std::stoul(answer.substr(3));
+    ASSERT_GT(filled, 0u);
+    auto [got, how] = k.c.read_to_end();
+    EXPECT_EQ(how, errc::closed) << (by_shutdown ? "shutdown" : "close");
+    EXPECT_EQ(got.size(), filled + 3) << (by_shutdown ? "shutdown" : "close");
+    EXPECT_TRUE(got.ends_with("xBYE")) << (by_shutdown ? "shutdown: " : "close: ") << "the goodbye was dropped";
+    send(k.owner, stop_cmd{});
+  }
 }
 
 // A peer that never reads: the stop's grace ends the linger, the socket

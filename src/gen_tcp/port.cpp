@@ -294,7 +294,9 @@ result<void> port::close() noexcept {
   if (is_closed()) {
     return ok();  // (written out and closed by after_progress, or the send failed)
   }
-  if (outq_.empty() || send_error_ != errc::ok) {
+  // (An empty queue lingers too while a transport's goodbye, TLS's
+  // close_notify, finds the socket's buffer full: it goes before the close.)
+  if (send_error_ != errc::ok || (outq_.empty() && !goodbye_blocked())) {
     (void)close_now();
     return ok();
   }
@@ -349,7 +351,7 @@ result<void> port::close_now() noexcept {
     return fail(errc::closed);
   }
   if (transport* t = current_transport()) {
-    t->shutdown();
+    (void)t->shutdown();  // (a goodbye still without room is dropped now)
   }
   answer_waiters_closed();
   unregister_io();
@@ -399,11 +401,19 @@ result<void> port::shutdown(so::shutdown_how how) {
 }
 
 result<void> port::shutdown_now(so::shutdown_how how) noexcept {
-  transport* t = current_transport();
-  if (t != nullptr && how != so::shutdown_how::read) {
-    t->shutdown();  // TLS: close_notify before the FIN
+  if (how != so::shutdown_how::read && goodbye_blocked()) {
+    // TLS: close_notify goes before the FIN, so the FIN waits for it (the
+    // next writable event tries again; the send timeout bounds the wait).
+    pending_shutdown_ = static_cast<std::int8_t>(how);
+    arm_send_timer();
+    return ok();
   }
   return so::shutdown(sock_, how);
+}
+
+bool port::goodbye_blocked() noexcept {
+  transport* t = current_transport();
+  return t != nullptr && t->shutdown() == transport::status::would_block;
 }
 
 result<port::hand_over_ticket> port::hand_over(pid new_owner) {
@@ -1281,6 +1291,10 @@ void port::after_progress() noexcept {
     (void)shutdown_now(static_cast<so::shutdown_how>(std::exchange(pending_shutdown_, std::int8_t{-1})));
   }
   if (outq_.empty() && closing_) {
+    if (goodbye_blocked()) {
+      arm_send_timer();  // (written at the next writable event, or timed out)
+      return;
+    }
     (void)close_now();
     return;
   }
@@ -1376,7 +1390,9 @@ void port::cancel_send_timer() noexcept {
 void port::on_send_timer(std::uint64_t mark) noexcept {
   auto keep = weak_from_this().lock();  // fail_send may close it (and free the timer's relay)
   send_timer_armed_ = false;
-  if (is_closed() || outq_.empty()) {
+  // (A close or shutdown waiting with an empty queue waits for room for
+  // TLS's close_notify: timed the same.)
+  if (is_closed() || (outq_.empty() && !closing_ && pending_shutdown_ < 0)) {
     return;
   }
   if (opts_->send_timeout.count() <= 0) {
@@ -1611,7 +1627,9 @@ void port::on_io(std::uint64_t, reactor::readiness r) noexcept {
   if (waits_ && waits_->io_ticket != 0 && (trouble || (waits_->io_write ? r.writable : r.readable))) {
     must_send(waits_->io_pid, io_ready{std::exchange(waits_->io_ticket, 0), errc::ok});
   }
-  if (r.writable && !outq_.empty()) {
+  // (With an empty queue: a close or shutdown waiting for room for TLS's
+  // close_notify.)
+  if (r.writable && (!outq_.empty() || closing_ || pending_shutdown_ >= 0)) {
     flush();
   }
   // A TLS read may have stopped for want of writability.

@@ -277,8 +277,12 @@ class port final : public std::enable_shared_from_this<port>, public port_resour
   void drop_chunk() noexcept;
 
   // -- send ---------------------------------------------------------------------------
-  /// Shuts `how` down now; a TLS transport sends close_notify first.
+  /// Shuts `how` down now; a TLS transport sends close_notify first (when
+  /// the socket has no room for it, the shutdown waits as pending_shutdown_).
   result<void> shutdown_now(otpnet::socket::shutdown_how how) noexcept;
+  /// Asks the transport for its goodbye (TLS's close_notify): true if the
+  /// socket had no room for it yet (ask again when writable).
+  bool goodbye_blocked() noexcept;
   /// Writes the queue out: by a send queued with the loop (unless `direct`
   /// or it cannot), else by sendmsg until it is written or the kernel takes
   /// no more. `direct` settles a send in flight first. `progressed`: bytes

@@ -415,17 +415,26 @@ void tls_transport::report_failure() const noexcept {
 
 bool tls_transport::has_buffered() const noexcept { return SSL_has_pending(ssl_) == 1; }
 
-void tls_transport::shutdown() noexcept {
+gen_tcp::transport::status tls_transport::shutdown() noexcept {
   // close_notify, once, without waiting for the peer's; not after a fatal
   // error (OpenSSL forbids it), nor before the handshake is done, nor on a
   // descriptor already closed (its number may be another socket's now).
-  if (!established_ || failed_ || shut_ || !raw_.is_open()) {
-    return;
+  if (!established_ || failed_ || shut_ == shut::done || !raw_.is_open()) {
+    return status::ok;
   }
-  shut_ = true;
+  // The first call queues the alert and writes it; after a would-block, a
+  // call again writes what OpenSSL held back (it does not read for the
+  // peer's close_notify until its own has gone).
+  shut_ = shut::pending;
   ERR_clear_error();
-  (void)SSL_shutdown(ssl_);
+  int r = SSL_shutdown(ssl_);
+  if (r < 0 && SSL_get_error(ssl_, r) == SSL_ERROR_WANT_WRITE) {
+    ERR_clear_error();
+    return status::would_block;
+  }
   ERR_clear_error();
+  shut_ = shut::done;
+  return r < 0 ? status::error : status::ok;
 }
 
 }  // namespace otpnet::tls::internal

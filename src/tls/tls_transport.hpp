@@ -70,7 +70,7 @@ class tls_transport final : public gen_tcp::transport {
   io_result read(std::byte* buf, std::size_t len) noexcept override;
   io_result writev(const ::iovec* iov, std::size_t n) noexcept override;
   bool has_buffered() const noexcept override;
-  void shutdown() noexcept override;
+  status shutdown() noexcept override;
 
   // -- callbacks, info, sessions ----------------------------------------------------------
 
@@ -109,7 +109,10 @@ class tls_transport final : public gen_tcp::transport {
   bool server_ = false;
   bool established_ = false;
   bool failed_ = false;
-  bool shut_ = false;
+  // close_notify: not asked for, asked and waiting for room in the socket
+  // (OpenSSL holds the alert), or done (sent, or given up).
+  enum class shut : std::uint8_t { no, pending, done };
+  shut shut_ = shut::no;
   errc fail_reason_ = errc::ok;
   std::string fail_detail_;
 

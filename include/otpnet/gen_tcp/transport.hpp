@@ -35,8 +35,12 @@ class transport {
   /// Bytes already decrypted and waiting inside the transport: the port
   /// reads them without waiting for readiness.
   virtual bool has_buffered() const noexcept { return false; }
-  /// An orderly end (TLS close_notify) before the descriptor closes.
-  virtual void shutdown() noexcept {}
+  /// An orderly end (TLS close_notify) before the descriptor closes or its
+  /// write side is shut. `would_block`: it could not be written yet (the
+  /// socket's buffer is full); the port calls again when the socket is
+  /// writable, until `ok` (sent, or nothing to send) or `error` (given up),
+  /// and only then closes or shuts the socket, within its send timeout.
+  virtual status shutdown() noexcept { return status::ok; }
 };
 
 }  // namespace otpnet::gen_tcp
