@@ -86,26 +86,36 @@ class gen_statem {
   /// Go to the state of member function F (state functions mode).
   template <auto F, class... A>
   requires state_functions static transition next_state(A&&... actions) {
-    return with(transition(verb::next_state, state_of<F>()), std::forward<A>(actions)...);
+    transition t(verb::next_state, state_of<F>());
+    t.add_all(std::forward<A>(actions)...);
+    return t;  // (named, so that it is built in place: no move of the actions)
   }
   /// Go to state `s`; a state change if it differs from state().
   template <class... A>
   static transition next_state(state_type s, A&&... actions) {
-    return with(transition(verb::next_state, std::move(s)), std::forward<A>(actions)...);
+    transition t(verb::next_state, std::move(s));
+    t.add_all(std::forward<A>(actions)...);
+    return t;
   }
   template <class... A>
   static transition keep_state(A&&... actions) {
-    return with(transition(verb::keep_state), std::forward<A>(actions)...);
+    transition t(verb::keep_state);
+    t.add_all(std::forward<A>(actions)...);
+    return t;
   }
   template <class... A>
   static transition repeat_state(A&&... actions) {
-    return with(transition(verb::repeat_state), std::forward<A>(actions)...);
+    transition t(verb::repeat_state);
+    t.add_all(std::forward<A>(actions)...);
+    return t;
   }
   /// Stops with `why` after sending the replies among `actions` (OTP's
   /// stop_and_reply); other actions are dropped.
   template <class... A>
   static transition stop(exit_reason why, A&&... actions) {
-    return with(transition(verb::stop, std::move(why)), std::forward<A>(actions)...);
+    transition t(verb::stop, std::move(why));
+    t.add_all(std::forward<A>(actions)...);
+    return t;
   }
   static transition stop() { return transition(verb::stop, exit_reason::normal()); }
   /// From init only: the start returns ignore.
@@ -135,11 +145,6 @@ class gen_statem {
 
  private:
   friend struct detail::statem_access;
-  template <class... A>
-  static transition with(transition t, A&&... actions) {
-    t.add_all(std::forward<A>(actions)...);
-    return t;
-  }
 
   /// A state function's slot needs no flag: a null state_fn is "none yet".
   struct fn_slot {
