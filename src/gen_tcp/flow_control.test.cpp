@@ -753,7 +753,7 @@ TEST_F(flow_control, a_lingering_close_answers_closed_to_self_and_to_a_dead_proc
 /// would_block otherwise.
 class goodbye_transport final : public transport {
  public:
-  explicit goodbye_transport(int fd) : fd_(fd) {}
+  goodbye_transport(int fd, std::shared_ptr<std::atomic<int>> blocked) : fd_(fd), blocked_(std::move(blocked)) {}
   io_result read(std::byte* buf, std::size_t len) noexcept override {
     ssize_t n = ::recv(fd_, buf, len, MSG_DONTWAIT);
     if (n > 0) {
@@ -778,8 +778,12 @@ class goodbye_transport final : public transport {
     static constexpr std::string_view bye = "BYE";
     while (sent_ < bye.size()) {
       ssize_t n = ::send(fd_, bye.data() + sent_, bye.size() - sent_, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n < 0 && errno == EAGAIN) {
+        blocked_->fetch_add(1);
+        return status::would_block;
+      }
       if (n <= 0) {
-        return n < 0 && errno == EAGAIN ? status::would_block : status::error;
+        return status::error;
       }
       sent_ += static_cast<std::size_t>(n);
     }
@@ -788,6 +792,7 @@ class goodbye_transport final : public transport {
 
  private:
   int fd_;
+  std::shared_ptr<std::atomic<int>> blocked_;  // would_block answers, for the test
   std::size_t sent_ = 0;
 };
 
@@ -827,9 +832,10 @@ TEST_F(flow_control, a_close_waits_for_room_for_the_transports_goodbye) {
     int small = 16384;
     ASSERT_EQ(::setsockopt(k.c.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
     ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
-    std::string answer = acall(k.owner, [fd, by_shutdown](socket s) -> task<std::string> {
+    auto blocked = std::make_shared<std::atomic<int>>(0);
+    std::string answer = acall(k.owner, [fd, by_shutdown, blocked](socket s) -> task<std::string> {
       detail::port* p = s.port();
-      if (!p->prepare_transport() || !p->set_transport(std::make_unique<goodbye_transport>(fd), false)) {
+      if (!p->prepare_transport() || !p->set_transport(std::make_unique<goodbye_transport>(fd, blocked), false)) {
         co_return std::string("no transport");
       }
       std::size_t filled = fill_send_buffer(fd);
@@ -839,12 +845,53 @@ TEST_F(flow_control, a_close_waits_for_room_for_the_transports_goodbye) {
     ASSERT_TRUE(answer.starts_with("ok ")) << answer;
     std::size_t filled = std::stoul(answer.substr(3));
     ASSERT_GT(filled, 0u);
+    EXPECT_GE(blocked->load(), 1) << "the goodbye found room at once: nothing was tested";
     auto [got, how] = k.c.read_to_end();
     EXPECT_EQ(how, errc::closed) << (by_shutdown ? "shutdown" : "close");
     EXPECT_EQ(got.size(), filled + 3) << (by_shutdown ? "shutdown" : "close");
     EXPECT_TRUE(got.ends_with("xBYE")) << (by_shutdown ? "shutdown: " : "close: ") << "the goodbye was dropped";
     send(k.owner, stop_cmd{});
   }
+}
+
+// A shutdown(write) waiting for room for its goodbye is timed by
+// send_timeout like a queue (it is not waited for untimed) and times out
+// once: one tcp_error, the goodbye given up, the FIN sent after the data.
+// (The timer was cancelled as the queue was empty; and with
+// send_timeout_close false a time-out re-armed the same wait for ever.)
+TEST_F(flow_control, a_shutdown_waiting_for_room_for_its_goodbye_times_out_once) {
+  auto k = open_conn({.active = passive, .send_timeout = 200ms}, 0);
+  const int fd = k.fd;
+  int small = 16384;
+  ASSERT_EQ(::setsockopt(k.c.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+  ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+  auto blocked = std::make_shared<std::atomic<int>>(0);
+  std::string answer = acall(k.owner, [fd, blocked](socket s) -> task<std::string> {
+    detail::port* p = s.port();
+    if (!p->prepare_transport() || !p->set_transport(std::make_unique<goodbye_transport>(fd, blocked), false)) {
+      co_return std::string("no transport");
+    }
+    std::size_t filled = fill_send_buffer(fd);
+    co_return outcome(s.shutdown(so::shutdown_how::write)) + " " + std::to_string(filled);
+  });
+  ASSERT_TRUE(answer.starts_with("ok ")) << answer;
+  std::size_t filled = std::stoul(answer.substr(3));
+  ev e = next();
+  EXPECT_EQ(e.kind, "error");
+  EXPECT_EQ(e.reason, errc::timeout);
+  // The FIN went after the data, without the goodbye.
+  auto [got, how] = k.c.read_to_end();
+  EXPECT_EQ(how, errc::closed);
+  EXPECT_EQ(got.size(), filled);
+  EXPECT_GE(blocked->load(), 2) << "the goodbye was not tried again at the time-out";
+  // Once: no second error after another period.
+  auto again = mb().receive<ev>(600ms, [](const ev& x) { return x.kind == "error"; });
+  EXPECT_FALSE(again) << "the time-out repeated";
+  auto lines = reports().lines();
+  EXPECT_EQ(std::count_if(lines.begin(), lines.end(),
+                          [](const std::string& l) { return l.find("send timed out") != std::string::npos; }),
+            1);
+  send(k.owner, stop_cmd{});
 }
 
 // A peer that never reads: the stop's grace ends the linger, the socket

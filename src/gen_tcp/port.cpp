@@ -1301,8 +1301,8 @@ void port::after_progress() noexcept {
   if (outq_.empty() && outq_.capacity() > 16) {
     outq_ = {};  // a burst is over: an idle connection keeps no queue
   }
-  if (outq_.empty()) {
-    cancel_send_timer();
+  if (outq_.empty() && pending_shutdown_ < 0) {
+    cancel_send_timer();  // (a shutdown still waiting for room for its goodbye keeps it)
   }
   if (busy_ && queued_bytes_ <= opts_->low_watermark) {
     busy_ = false;
@@ -1446,8 +1446,14 @@ void port::fail_send(errc reason) noexcept {
     return;
   }
   if (pending_shutdown_ >= 0) {
-    // The FIN asked for after the queue goes now that the queue is gone.
-    (void)shutdown_now(static_cast<so::shutdown_how>(std::exchange(pending_shutdown_, std::int8_t{-1})));
+    // The FIN asked for after the queue goes now that the queue is gone; a
+    // goodbye (TLS's close_notify) still without room is tried once more
+    // and then given up, not waited for again.
+    auto how = static_cast<so::shutdown_how>(std::exchange(pending_shutdown_, std::int8_t{-1}));
+    if (transport* t = current_transport(); t != nullptr && how != so::shutdown_how::read) {
+      (void)t->shutdown();
+    }
+    (void)so::shutdown(sock_, how);
   }
   if (wants_frames()) {
     pump();  // reading paused while busy; on io_uring nothing else resumes it

@@ -1373,13 +1373,17 @@ result<std::size_t> io_uring_backend::poll(std::span<io_event> out,
     }
     // Re-arms deferred for want of room (here or by the last pass's reap:
     // the last submission may have made room). While one still waits this
-    // poll does not sleep, or its descriptor would sit out the wait
-    // unwatched.
+    // poll sleeps a millisecond at most, so that its descriptor does not
+    // sit out a long wait unwatched, nor the loop spin while the kernel
+    // takes no entry.
     if (!late_polls_.empty()) {
       queue_late_polls();
+      if (!late_polls_.empty() && (!left || left->count() > 1)) {
+        left = std::chrono::milliseconds(1);
+      }
     }
     // Completions set aside by cancel_recv_now are at hand too.
-    bool wait = may_wait && io_uring_cq_ready(ring_.get()) == 0 && held_.empty() && late_polls_.empty();
+    bool wait = may_wait && io_uring_cq_ready(ring_.get()) == 0 && held_.empty();
     auto entered = enter(wait, left);
     if (!entered) {
       if (entered.error() == errc::eintr) {

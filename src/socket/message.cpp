@@ -168,23 +168,19 @@ auto recvmsg_attempt(const socket& s, std::span<const std::span<std::byte>> iov,
   };
 }
 
-/// Sends `m` (with the encoded control data `ctrl`), all of it on a stream
-/// socket; `done` keeps the progress across attempts. The control data
-/// goes with the first byte only.
-auto sendmsg_attempt(const socket& s, const msg_send& m, std::span<std::byte> ctrl, std::size_t& done) {
-  return [&s, &m, ctrl, &done]() -> result<std::size_t> {
+/// Sends `m` (with the encoded control data `ctrl`) through `v`, its
+/// iovecs, made once per call: all of it on a stream socket; `done` keeps
+/// the progress across attempts, and `v` is advanced with it, so that no
+/// attempt after the first bytes went needs memory. The control data goes
+/// with the first byte only.
+auto sendmsg_attempt(const socket& s, const msg_send& m, std::span<std::byte> ctrl, iovec_array& v_ref,
+                     std::size_t& done) {
+  return [&s, &m, ctrl, &v_ref, &done]() -> result<std::size_t> {
     detail::socket_state& st = *s.state();
     const int fd = st.fd();
     const std::size_t total = total_size(m.iov);
     const bool whole = st.typ() == type::stream;
-    // (As for recvmsg: without memory for the iovecs, enomem, and nothing
-    // more is sent.)
-    std::optional<iovec_array> v;
-    try {
-      v.emplace(m.iov, done);
-    } catch (const std::bad_alloc&) {
-      return fail(errc::enomem);
-    }
+    iovec_array* v = &v_ref;
     do {
       st.counters().write_tries.add(1);
       ::msghdr mh{};
@@ -239,13 +235,29 @@ result<void> encode_ctrl(const msg_send& m, ctrl_buffer& cb) {
   return ok();
 }
 
+/// Makes the iovecs of `m` in `v` (it does not move: its array may be
+/// inline); false without memory for them (more than the inline 16).
+bool make_iovecs(std::optional<iovec_array>& v, const msg_send& m) noexcept {
+  try {
+    v.emplace(m.iov);
+    return true;
+  } catch (const std::bad_alloc&) {
+    return false;
+  }
+}
+
 result<std::size_t> sendmsg_until(const socket& s, const msg_send& m, const deadline& dl) {
   ctrl_buffer cb;
   if (auto e = encode_ctrl(m, cb); !e) {
     return fail(e.error());
   }
+  std::optional<iovec_array> v;
+  if (!make_iovecs(v, m)) {
+    return fail(errc::enomem);  // (nothing sent)
+  }
   std::size_t done = 0;
-  return ::otpnet::internal::wait_for<std::size_t>(s, select_tag::sendmsg, dl, sendmsg_attempt(s, m, cb.span(), done));
+  return ::otpnet::internal::wait_for<std::size_t>(s, select_tag::sendmsg, dl,
+                                                   sendmsg_attempt(s, m, cb.span(), *v, done));
 }
 
 async_result<std::size_t> sendmsg_nowait(const socket& s, const msg_send& m, select_handle h) {
@@ -253,8 +265,12 @@ async_result<std::size_t> sendmsg_nowait(const socket& s, const msg_send& m, sel
   if (auto e = encode_ctrl(m, cb); !e) {
     return fail(e.error());
   }
+  std::optional<iovec_array> v;
+  if (!make_iovecs(v, m)) {
+    return fail(errc::enomem);
+  }
   std::size_t done = 0;
-  return ::otpnet::internal::no_wait<std::size_t>(s, select_tag::sendmsg, h, sendmsg_attempt(s, m, cb.span(), done),
+  return ::otpnet::internal::no_wait<std::size_t>(s, select_tag::sendmsg, h, sendmsg_attempt(s, m, cb.span(), *v, done),
                                                   &done);
 }
 

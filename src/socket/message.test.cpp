@@ -326,6 +326,19 @@ TEST(message, without_memory_for_many_buffers_or_a_large_control_buffer_the_answ
   EXPECT_EQ(r->size, 20u) << "the message was read by a refused call";
   EXPECT_EQ(got, text);
 
+  // A call that must wait takes memory for its place in the socket's queue
+  // of waiters: refused, enomem at once (it ended the program: the queue
+  // grew inside a noexcept function), and nothing waits.
+  result<msg_recv> refused_wait = fail(errc::ok);
+  {
+    test::failing_allocations no_memory;
+    refused_wait = recv_one(b, probe, 0);  // nothing to read
+  }
+  ASSERT_FALSE(refused_wait);
+  EXPECT_EQ(refused_wait.error(), errc::enomem);
+  ASSERT_TRUE(sendmsg(a, first, 5000ms));
+  EXPECT_TRUE(recv_one(b, bang, 0)) << "a refused wait left something behind";
+
   // A socket's first call takes memory for its counters: refused, the same.
   auto [c, d] = unix_pair(SOCK_SEQPACKET);
   result<std::size_t> refused_first = fail(errc::ok);

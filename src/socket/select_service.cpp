@@ -83,8 +83,18 @@ result<void> poll_set::attach(detail::socket_state& s) noexcept {
     idx = impl_->free.back();
     impl_->free.pop_back();
   } else {
+    // The free list keeps room for every slot, so that release never
+    // allocates; without memory for either, enomem (this is noexcept).
     idx = static_cast<std::uint32_t>(impl_->slots.size());
-    impl_->slots.push_back({});
+    try {
+      impl_->slots.push_back({});
+      impl_->free.reserve(impl_->slots.size());
+    } catch (const std::bad_alloc&) {
+      if (impl_->slots.size() > idx) {
+        impl_->slots.pop_back();
+      }
+      return fail(errc::enomem);
+    }
   }
   auto& sl = impl_->slots[idx];
   sl.state = &s;
@@ -195,7 +205,10 @@ class select_service final : public poller {
         return fail(ep.error());
       }
       (void)::otpnet::internal::sys_once([fd = *ep] { return ::close(fd); });
-      set_ = std::make_unique<poll_set>();
+      set_.reset(new (std::nothrow) poll_set);
+      if (!set_) {
+        return fail(errc::enomem);
+      }
       if (set_->fd() < 0) {
         return fail(errc::emfile);
       }

@@ -257,12 +257,16 @@ socket_state::wait_decision socket_state::park(waiter_queue& q, const waiter& w,
     }
   }
   const bool was_current = q.current.load(std::memory_order_relaxed) == w.sink;
-  if (was_current) {
-    // A notified waiter that lost the race keeps its place at the front.
-    q.current.store(nullptr, std::memory_order_relaxed);
-    q.queue.insert(q.queue.begin(), w);
-  } else {
-    q.queue.push_back(w);
+  try {
+    if (was_current) {
+      // A notified waiter that lost the race keeps its place at the front.
+      q.queue.insert(q.queue.begin(), w);
+      q.current.store(nullptr, std::memory_order_relaxed);
+    } else {
+      q.queue.push_back(w);
+    }
+  } catch (const std::bad_alloc&) {
+    return wait_decision::no_memory;  // (nothing changed: a current waiter keeps its turn)
   }
   // Dekker-style with on_ready, which bumps ready_seq and then reads
   // `contended` without the lock: both sides write before they read, in one
@@ -298,7 +302,11 @@ bool socket_state::must_queue(waiter_queue& q, const waiter& w) noexcept {
       return true;
     }
   }
-  q.queue.push_back(w);
+  try {
+    q.queue.push_back(w);
+  } catch (const std::bad_alloc&) {
+    return false;  // no memory for its place: it tries at once instead of queueing
+  }
   w.sink->on_wait(*this);
   return true;
 }

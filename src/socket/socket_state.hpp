@@ -126,12 +126,13 @@ class socket_state : public std::enable_shared_from_this<socket_state> {
   void drop_preference(poller& p) noexcept;
   void on_ready(readiness r) noexcept;
 
-  enum class wait_decision : std::uint8_t { parked, retry, closed };
+  enum class wait_decision : std::uint8_t { parked, retry, closed, no_memory };
   /// Before a call: true when the caller must wait behind others (it is
   /// then queued) instead of trying now.
   bool must_queue(waiter_queue& q, const waiter& w) noexcept;
   /// After a would-block: queues `w` unless readiness was reported since
-  /// `seen_seq` was read (then: retry) or the socket closed.
+  /// `seen_seq` was read (then: retry), the socket closed, or there is no
+  /// memory for its place (no_memory: nothing changed).
   wait_decision park(waiter_queue& q, const waiter& w, std::uint32_t seen_seq) noexcept;
   /// After a call that did not block: if `sink` held the turn, hand it on.
   void finished(waiter_queue& q, select_sink& sink) noexcept;

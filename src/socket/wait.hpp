@@ -83,6 +83,8 @@ async_result<T> run_nowait(const socket::socket& s, detail::direction d, select_
         return selected();
       case detail::socket_state::wait_decision::closed:
         return fail(errc::closed);
+      case detail::socket_state::wait_decision::no_memory:
+        return fail(errc::enomem);  // (no place in the queue: nothing waits)
       case detail::socket_state::wait_decision::retry:
         break;
     }
