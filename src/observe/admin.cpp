@@ -13,8 +13,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string_view>
+#include <utility>
 
 namespace otpnet::observe {
 
@@ -75,6 +80,40 @@ std::string trim_crlf(std::string_view line) {
     line.remove_suffix(1);
   }
   return std::string(line);
+}
+
+/// The report lines of refused requests: a burst of 20, then 10 a second
+/// (a client that floods the endpoint with bad requests does not flood the
+/// log); the next line written says how many were left out before it.
+class report_budget {
+ public:
+  /// Whether a line may be written now, and the lines left out before it.
+  std::pair<bool, std::uint64_t> take() noexcept {
+    std::lock_guard lk(mu_);
+    auto now = std::chrono::steady_clock::now();
+    std::chrono::duration<double> since = now - last_;
+    tokens_ = std::min(burst, tokens_ + since.count() * per_second);
+    last_ = now;
+    if (tokens_ < 1.0) {
+      ++left_out_;
+      return {false, 0};
+    }
+    tokens_ -= 1.0;
+    return {true, std::exchange(left_out_, 0)};
+  }
+
+ private:
+  static constexpr double burst = 20.0;
+  static constexpr double per_second = 10.0;
+  std::mutex mu_;
+  double tokens_ = burst;
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+  std::uint64_t left_out_ = 0;
+};
+
+report_budget& refused_reports() {
+  static report_budget b;
+  return b;
 }
 
 struct http_handler : gen_server::behaviour<http_handler> {
@@ -241,6 +280,10 @@ struct http_handler : gen_server::behaviour<http_handler> {
   /// and the request line as far as it came (cut, and escaped: it is the
   /// client's text).
   void report(const http_answer& a) const noexcept {
+    auto [write, left_out] = refused_reports().take();
+    if (!write) {
+      return;
+    }
     try {
       auto peer = sock_.peername();
       std::string why = trim_crlf(a.body);
@@ -250,8 +293,10 @@ struct http_handler : gen_server::behaviour<http_handler> {
           ch = '?';
         }
       }
-      spdlog::warn("admin: client {}: {} {} ({}){}{}", peer ? peer->to_string() : std::string("(gone)"), a.status,
-                   a.reason, why, request.empty() ? "" : ": ", request);
+      std::string before =
+          left_out == 0 ? std::string() : fmt::format(" ({} refused requests not logged before this one)", left_out);
+      spdlog::warn("admin: client {}: {} {} ({}){}{}{}", peer ? peer->to_string() : std::string("(gone)"), a.status,
+                   a.reason, why, request.empty() ? "" : ": ", request, before);
     } catch (...) {
       // Reporting must not fail the answer.
     }

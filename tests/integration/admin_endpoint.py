@@ -18,7 +18,9 @@ Python's http.client and by raw sockets. Checked:
   - a silent client gets 408 at the request timeout (5 s) while others are
     answered meanwhile;
   - each refused request (404, 405, 400, 431, 408) has a report line naming
-    the client, the answer and the request line, an answered one none.
+    the client, the answer and the request line, an answered one none; a
+    flood of 60 bad requests is answered in full but logged in part, and
+    the next line counts the lines left out.
 Loopback only; every wait bounded; the server ended by its pid.
 
   python3 admin_endpoint.py --echo PATH
@@ -280,10 +282,33 @@ def main():
                 raise AssertionError("no report line with %r:\n%s" % (want, log))
         if "200 OK" in log:
             raise AssertionError("a report line for an answered request:\n" + log)
+
+        # A flood of bad requests does not flood the log: a burst of 20
+        # lines, then 10 a second; every request is still answered, and the
+        # next line written says how many were left out.
+        before = text().count("admin: client")
+        for i in range(60):
+            if not raw(admin, b"FLOOD%d / HTTP/1.1\r\n\r\n" % i).startswith(b"HTTP/1.1 405 "):
+                raise AssertionError("flood request %d not answered 405" % i)
+        flood_lines = text().count("admin: client") - before
+        if not 1 <= flood_lines <= 45:
+            raise AssertionError("%d report lines for 60 bad requests" % flood_lines)
+        time.sleep(0.3)  # (the budget refills with time: 3 lines' worth)
+        raw(admin, b"AFTER / HTTP/1.1\r\n\r\n")
+        after = [l for l in text().splitlines() if "AFTER / HTTP/1.1" in l]
+        if len(after) != 1:
+            raise AssertionError("no line for the request after the flood: %r" % after)
+        # The lines left out are counted in the next line written: the one
+        # after the flood, or one within it once the budget refilled.
+        counted = [l for l in text().splitlines() if "FLOOD" in l or "AFTER / HTTP/1.1" in l]
+        left_out = sum(int(m.group(1)) for l in counted
+                       for m in [re.search(r"\((\d+) refused requests not logged", l)] if m)
+        if flood_lines + left_out != 60:
+            raise AssertionError("%d written + %d left out != 60" % (flood_lines, left_out))
         for c in clients:
             c.close()
         print("ok: /metrics, /tree, /processes, /processes/<pid>, /sockets, /healthz, /, HEAD, 404, 405, 400, 431, "
-              "a silent client, report lines")
+              "a silent client, report lines, a flood")
         return 0
     except (AssertionError, OSError, KeyError, ValueError) as e:
         print("FAILED:", repr(e))
