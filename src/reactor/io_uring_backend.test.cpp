@@ -78,6 +78,41 @@ class io_uring_backend_test : public ::testing::Test {
     return pair;
   }
 
+  /// `count` pairs watched for reading under tokens 0 to count - 1, their
+  /// polls made (nothing to report yet).
+  std::vector<std::array<int, 2>> watched_pairs(backend& b, int count) {
+    std::vector<std::array<int, 2>> pairs;
+    pairs.reserve(static_cast<std::size_t>(count));
+    for (int i = 0; i < count; ++i) {
+      pairs.push_back(watched_pair(b, static_cast<std::uint64_t>(i), interest::read));
+    }
+    EXPECT_TRUE(poll_all(b).empty());
+    return pairs;
+  }
+
+  /// Writes to `peer` and polls `b` from another thread while this one
+  /// sleeps (joining it): the events reported there. With `no_room`, that
+  /// thread's first poll (which re-arms its polls there) finds the
+  /// submission ring refusing entries, and a second one waits.
+  std::size_t poll_from_another_thread(io_uring_backend& b, int peer, bool no_room) {
+    std::size_t got = 0;
+    std::thread other([&] {
+      std::array<io_event, 4> out;
+      std::size_t first = 0;
+      if (no_room) {
+        seam::refuse_entries(b, true);
+        auto n = b.poll(out, 0ms);  // re-arms here, without room
+        seam::refuse_entries(b, false);
+        first = n ? *n : 0;
+      }
+      put(peer);
+      auto n = b.poll(out, 5000ms);
+      got = first + (n ? *n : 0);
+    });
+    other.join();
+    return got;
+  }
+
   void close_fd(int fd) {
     (void)internal::sys_once([fd] { return ::close(fd); });
     std::erase(fds_, fd);
@@ -354,12 +389,7 @@ TEST_F(io_uring_backend_test, multishot_ended_by_the_kernel_is_re_armed) {
   auto b = make({.sq_entries = 2, .cq_entries = 4});
   ASSERT_TRUE(b);
   constexpr int count = 16;
-  std::vector<std::array<int, 2>> pairs;
-  pairs.reserve(count);
-  for (int i = 0; i < count; ++i) {
-    pairs.push_back(watched_pair(*b, static_cast<std::uint64_t>(i), interest::read));
-  }
-  EXPECT_TRUE(poll_all(*b).empty());
+  auto pairs = watched_pairs(*b, count);
   for (int round = 0; round < 3; ++round) {
     for (auto& p : pairs) {
       put(p[1]);
@@ -390,12 +420,7 @@ TEST_F(io_uring_backend_test, a_re_arm_the_ring_has_no_room_for_is_made_by_a_lat
   auto b = make({.sq_entries = 2, .cq_entries = 4});
   ASSERT_TRUE(b);
   constexpr int count = 16;
-  std::vector<std::array<int, 2>> pairs;
-  pairs.reserve(count);
-  for (int i = 0; i < count; ++i) {
-    pairs.push_back(watched_pair(*b, static_cast<std::uint64_t>(i), interest::read));
-  }
-  EXPECT_TRUE(poll_all(*b).empty());
+  auto pairs = watched_pairs(*b, count);
   for (auto& p : pairs) {
     put(p[1]);
   }
@@ -504,17 +529,7 @@ TEST_F(io_uring_backend_test, polling_from_another_thread_re_arms_there) {
   ASSERT_TRUE(b);
   auto [a, peer] = watched_pair(*b, 7, interest::read);
   EXPECT_TRUE(poll_all(*b).empty());  // armed by this thread
-  std::size_t got = 0;
-  std::thread other([&, peer = peer] {  // (a copy: clang 14 cannot capture a structured binding)
-    put(peer);
-    std::array<io_event, 4> out;
-    auto n = b->poll(out, 5000ms);
-    if (n) {
-      got = *n;
-    }
-  });
-  other.join();  // this thread sleeps meanwhile
-  EXPECT_EQ(got, 1u);
+  EXPECT_EQ(poll_from_another_thread(*b, peer, false), 1u);
   ASSERT_TRUE(b->remove(a));
 }
 
@@ -528,19 +543,7 @@ TEST_F(io_uring_backend_test, a_re_arm_for_another_thread_the_ring_has_no_room_f
   ASSERT_TRUE(b);
   auto [a, peer] = watched_pair(*b, 7, interest::read);
   EXPECT_TRUE(poll_all(*b).empty());  // armed by this thread
-  std::size_t got = 0;
-  std::thread other([&, peer = peer] {  // (a copy: clang 14 cannot capture a structured binding)
-    std::array<io_event, 4> out;
-    seam::refuse_entries(*b, true);
-    auto first = b->poll(out, 0ms);  // re-arms here, without room
-    seam::refuse_entries(*b, false);
-    put(peer);
-    auto n = b->poll(out, 5000ms);
-    if (first && n) {
-      got = *first + *n;
-    }
-  });
-  other.join();  // this thread sleeps meanwhile
+  std::size_t got = poll_from_another_thread(*b, peer, true);
   EXPECT_GE(b->stats().deferred_polls, 1u);
   EXPECT_EQ(got, 1u);
   ASSERT_TRUE(b->remove(a));
