@@ -42,6 +42,20 @@ class flow_control : public tcp_test {
     auto q = s.send(buffer::copy_of(pattern(size)));
     std::string waiting = s.getstat().value().send_pend > 0 ? " waiting" : " written";
     return outcome(q) + waiting + "," + outcome(s.close());
+  }  /// A connection whose both ends' buffers are fixed at 16 KiB (see
+  /// fill_send_buffer), and the counter its goodbye_transport will use.
+  struct goodbye_conn {
+    conn k;
+    std::shared_ptr<std::atomic<int>> blocked = std::make_shared<std::atomic<int>>(0);
+  };
+  /// A goodbye_conn with `o` on scheduler 0 (the kernel's tuning would let
+  /// a few more bytes in later than the fill).
+  goodbye_conn fixed_buffers_conn(const options& o) {
+    goodbye_conn g{open_conn(o, 0)};
+    int small = 16384;
+    EXPECT_EQ(::setsockopt(g.k.c.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+    EXPECT_EQ(::setsockopt(g.k.fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+    return g;
   }
 };
 
@@ -753,7 +767,10 @@ TEST_F(flow_control, a_lingering_close_answers_closed_to_self_and_to_a_dead_proc
 /// would_block otherwise.
 class goodbye_transport final : public transport {
  public:
-  goodbye_transport(int fd, std::shared_ptr<std::atomic<int>> blocked) : fd_(fd), blocked_(std::move(blocked)) {}
+  /// `refuse`: answers would_block that many times without trying, as if
+  /// the socket had no room (fault injection: no writable edge follows).
+  goodbye_transport(int fd, std::shared_ptr<std::atomic<int>> blocked, int refuse = 0)
+      : fd_(fd), blocked_(std::move(blocked)), refuse_(refuse) {}
   io_result read(std::byte* buf, std::size_t len) noexcept override {
     ssize_t n = ::recv(fd_, buf, len, MSG_DONTWAIT);
     if (n > 0) {
@@ -776,6 +793,11 @@ class goodbye_transport final : public transport {
   }
   status shutdown() noexcept override {
     static constexpr std::string_view bye = "BYE";
+    if (refuse_ > 0) {
+      --refuse_;
+      blocked_->fetch_add(1);
+      return status::would_block;
+    }
     while (sent_ < bye.size()) {
       ssize_t n = ::send(fd_, bye.data() + sent_, bye.size() - sent_, MSG_DONTWAIT | MSG_NOSIGNAL);
       if (n < 0 && errno == EAGAIN) {
@@ -793,6 +815,7 @@ class goodbye_transport final : public transport {
  private:
   int fd_;
   std::shared_ptr<std::atomic<int>> blocked_;  // would_block answers, for the test
+  int refuse_;
   std::size_t sent_ = 0;
 };
 
@@ -820,6 +843,20 @@ std::size_t fill_send_buffer(int fd) {
   return filled;
 }
 
+/// In the owner: gives `s` a goodbye_transport (counting its would_block
+/// answers in `blocked`, the first `refuse` of them without trying) and
+/// fills its send buffer; the bytes written, or nullopt without the
+/// transport.
+std::optional<std::size_t> goodbye_and_fill(const socket& s, int fd, std::shared_ptr<std::atomic<int>> blocked,
+                                            int refuse = 0) {
+  detail::port* p = s.port();
+  if (!p->prepare_transport() ||
+      !p->set_transport(std::make_unique<goodbye_transport>(fd, std::move(blocked), refuse), false)) {
+    return std::nullopt;
+  }
+  return fill_send_buffer(fd);
+}
+
 // A close whose queue is empty but whose transport's goodbye (TLS's
 // close_notify) finds the socket's buffer full: the close lingers until the
 // peer reads and the goodbye goes out, then the FIN. (The goodbye was tried
@@ -827,20 +864,14 @@ std::size_t fill_send_buffer(int fd) {
 // A shutdown(write) waits the same way before its FIN.
 TEST_F(flow_control, a_close_waits_for_room_for_the_transports_goodbye) {
   for (bool by_shutdown : {false, true}) {
-    auto k = open_conn({.active = passive}, 0);
-    const int fd = k.fd;
-    int small = 16384;
-    ASSERT_EQ(::setsockopt(k.c.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
-    ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
-    auto blocked = std::make_shared<std::atomic<int>>(0);
-    std::string answer = acall(k.owner, [fd, by_shutdown, blocked](socket s) -> task<std::string> {
-      detail::port* p = s.port();
-      if (!p->prepare_transport() || !p->set_transport(std::make_unique<goodbye_transport>(fd, blocked), false)) {
+    auto [k, blocked] = fixed_buffers_conn({.active = passive});
+    std::string answer = acall(k.owner, [fd = k.fd, by_shutdown, blocked = blocked](socket s) -> task<std::string> {
+      auto filled = goodbye_and_fill(s, fd, blocked);
+      if (!filled) {
         co_return std::string("no transport");
       }
-      std::size_t filled = fill_send_buffer(fd);
       auto r = by_shutdown ? s.shutdown(so::shutdown_how::write) : s.close();
-      co_return outcome(r) + " " + std::to_string(filled);
+      co_return outcome(r) + " " + std::to_string(*filled);
     });
     ASSERT_TRUE(answer.starts_with("ok ")) << answer;
     std::size_t filled = std::stoul(answer.substr(3));
@@ -860,19 +891,13 @@ TEST_F(flow_control, a_close_waits_for_room_for_the_transports_goodbye) {
 // (The timer was cancelled as the queue was empty; and with
 // send_timeout_close false a time-out re-armed the same wait for ever.)
 TEST_F(flow_control, a_shutdown_waiting_for_room_for_its_goodbye_times_out_once) {
-  auto k = open_conn({.active = passive, .send_timeout = 200ms}, 0);
-  const int fd = k.fd;
-  int small = 16384;
-  ASSERT_EQ(::setsockopt(k.c.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
-  ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
-  auto blocked = std::make_shared<std::atomic<int>>(0);
-  std::string answer = acall(k.owner, [fd, blocked](socket s) -> task<std::string> {
-    detail::port* p = s.port();
-    if (!p->prepare_transport() || !p->set_transport(std::make_unique<goodbye_transport>(fd, blocked), false)) {
+  auto [k, blocked] = fixed_buffers_conn({.active = passive, .send_timeout = 200ms});
+  std::string answer = acall(k.owner, [fd = k.fd, blocked = blocked](socket s) -> task<std::string> {
+    auto filled = goodbye_and_fill(s, fd, blocked);
+    if (!filled) {
       co_return std::string("no transport");
     }
-    std::size_t filled = fill_send_buffer(fd);
-    co_return outcome(s.shutdown(so::shutdown_how::write)) + " " + std::to_string(filled);
+    co_return outcome(s.shutdown(so::shutdown_how::write)) + " " + std::to_string(*filled);
   });
   ASSERT_TRUE(answer.starts_with("ok ")) << answer;
   std::size_t filled = std::stoul(answer.substr(3));
@@ -891,6 +916,38 @@ TEST_F(flow_control, a_shutdown_waiting_for_room_for_its_goodbye_times_out_once)
   EXPECT_EQ(std::count_if(lines.begin(), lines.end(),
                           [](const std::string& l) { return l.find("send timed out") != std::string::npos; }),
             1);
+  send(k.owner, stop_cmd{});
+}
+
+// A shutdown(write) asked while data is queued, whose goodbye then finds no
+// room once the queue has gone: the wait is timed by send_timeout, as the
+// queue's was (the send timer was cancelled as the queue emptied, and the
+// FIN waited for a writable edge that never came). The goodbye here says
+// would_block while the socket has room, so no edge comes.
+TEST_F(flow_control, a_shutdown_whose_goodbye_blocks_after_the_queue_went_is_still_timed) {
+  auto [k, blocked] = fixed_buffers_conn({.active = passive, .send_timeout = 300ms});
+  constexpr std::size_t queued = 64 * 1024;
+  std::string answer = acall(k.owner, [fd = k.fd, blocked = blocked](socket s) -> task<std::string> {
+    auto filled = goodbye_and_fill(s, fd, blocked, 1000000);
+    if (!filled) {
+      co_return std::string("no transport");
+    }
+    auto q = s.send(buffer::copy_of(std::string(queued, 'q')));
+    std::string waiting = s.getstat().value().send_pend > 0 ? "waiting" : "written";
+    co_return outcome(q) + " " + waiting + " " + outcome(s.shutdown(so::shutdown_how::write)) + " " +
+        std::to_string(*filled);
+  });
+  ASSERT_TRUE(answer.starts_with("ok waiting ok ")) << answer;
+  std::size_t filled = std::stoul(answer.substr(14));
+  // Reading lets the queue go; then only the timer can end the wait.
+  auto [got, how] = k.c.read_to_end();
+  EXPECT_EQ(how, errc::closed) << "no FIN: the wait for the goodbye was not timed";
+  EXPECT_EQ(got.size(), filled + queued);
+  EXPECT_TRUE(got.ends_with("xq") || got.ends_with("qq")) << "the queue did not go before the FIN";
+  ev e = next();
+  EXPECT_EQ(e.kind, "error");
+  EXPECT_EQ(e.reason, errc::timeout);
+  EXPECT_GE(blocked->load(), 2);
   send(k.owner, stop_cmd{});
 }
 
