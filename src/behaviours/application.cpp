@@ -50,11 +50,16 @@ registry& reg() {
 
 exit_reason named(const char* what) { return exit_reason::other(what); }
 
-/// Leaves the running state; reports `event`.
-void mark_stopped(const std::string& name, application_event event, const exit_reason& why) {
+/// Leaves the running state and reports `event`; given a `master`, only
+/// while `name` is still run by it (checked and cleared under one lock),
+/// else nothing is done and the answer is false.
+bool mark_stopped(const std::string& name, application_event event, const exit_reason& why, pid master = {}) {
   {
     std::lock_guard lk(reg().mu);
     auto it = reg().apps.find(name);
+    if (master && (it == reg().apps.end() || it->second.master != master)) {
+      return false;
+    }
     if (it != reg().apps.end()) {
       it->second.state = app_state::loaded;
       it->second.master = pid{};
@@ -62,23 +67,14 @@ void mark_stopped(const std::string& name, application_event event, const exit_r
     }
   }
   emit(application_report{name, event, why});
+  return true;
 }
 
-/// mark_stopped, if the entry still names `master` as running it (checked
-/// and cleared under one lock). False if it did not.
-bool mark_stopped_if(const std::string& name, pid master, application_event event, const exit_reason& why) {
-  {
-    std::lock_guard lk(reg().mu);
-    auto it = reg().apps.find(name);
-    if (it == reg().apps.end() || it->second.master != master) {
-      return false;
-    }
-    it->second.state = app_state::loaded;
-    it->second.master = pid{};
-    it->second.supervisor = pid{};
-  }
-  emit(application_report{name, event, why});
-  return true;
+/// Whether `name` is still run by `master`.
+bool runs(const std::string& name, pid master) {
+  std::lock_guard lk(reg().mu);
+  auto it = reg().apps.find(name);
+  return it != reg().apps.end() && it->second.master == master;
 }
 
 const char* type_name(start_type t) noexcept {
@@ -150,12 +146,7 @@ struct exit_from {
 proc watch_master(std::string name, start_type type, pid master, pid sup) {
   std::optional<message> m = co_await gd::receive_for(exit_from{master}, infinity);
   exit_reason why = m && m->is<exit_msg>() ? m->get<exit_msg>().reason : exit_reason::noproc();
-  auto named_master = [&] {
-    std::lock_guard lk(reg().mu);
-    auto it = reg().apps.find(name);
-    return it != reg().apps.end() && it->second.master == master;
-  };
-  if (runtime::stopping() || !named_master()) {
+  if (runtime::stopping() || !runs(name, master)) {
     co_return;
   }
   ref mon = monitor(sup);
@@ -163,7 +154,7 @@ proc watch_master(std::string name, start_type type, pid master, pid sup) {
   if (runtime::stopping()) {
     co_return;
   }
-  if (mark_stopped_if(name, master, application_event::exited, why)) {
+  if (mark_stopped(name, application_event::exited, why, master)) {
     escalate(name, type, why);
   }
 }
@@ -210,7 +201,7 @@ class app_master : public gen_server::behaviour<app_master> {
     }
     sup_ = pid{};
     done_ = true;
-    mark_stopped(name_, application_event::exited, m.reason);
+    (void)mark_stopped(name_, application_event::exited, m.reason);
     escalate(name_, type_, m.reason);
     return stop();
   }
@@ -226,7 +217,7 @@ class app_master : public gen_server::behaviour<app_master> {
       sup_ = pid{};
     }
     if (!done_) {
-      mark_stopped(name_, application_event::stopped, exit_reason::normal());
+      (void)mark_stopped(name_, application_event::stopped, exit_reason::normal());
     }
   }
 
@@ -315,7 +306,7 @@ task<outcome<>> start(std::string name, start_type type) {
     co_return outcome<>();
   }
   exit_reason why = r.is_ignore() ? named("bad_return: ignore") : r.reason();
-  mark_stopped(name, application_event::start_failed, why);
+  (void)mark_stopped(name, application_event::start_failed, why);
   co_return fail(std::move(why));
 }
 

@@ -350,9 +350,7 @@ result<void> port::close_now() noexcept {
   if (closed_.exchange(true, std::memory_order_acq_rel)) {
     return fail(errc::closed);
   }
-  if (transport* t = current_transport()) {
-    (void)t->shutdown();  // (a goodbye still without room is dropped now)
-  }
+  (void)goodbye_blocked();  // (a goodbye still without room is dropped now)
   answer_waiters_closed();
   unregister_io();
   cancel_send_timer();
@@ -1450,9 +1448,7 @@ void port::fail_send(errc reason) noexcept {
     // goodbye (TLS's close_notify) still without room is tried once more
     // and then given up, not waited for again.
     auto how = static_cast<so::shutdown_how>(std::exchange(pending_shutdown_, std::int8_t{-1}));
-    if (transport* t = current_transport(); t != nullptr && how != so::shutdown_how::read) {
-      (void)t->shutdown();
-    }
+    (void)goodbye_blocked();  // (a pending shutdown writes: never `read`)
     (void)so::shutdown(sock_, how);
   }
   if (wants_frames()) {

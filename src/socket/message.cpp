@@ -118,22 +118,17 @@ auto recvmsg_attempt(const socket& s, std::span<const std::span<std::byte>> iov,
   return [&s, iov, ctrl_size, flags]() -> result<msg_recv> {
     detail::socket_state& st = *s.state();
     st.counters().read_tries.add(1);
-    // More buffers than fit inline, or a large control buffer, take memory:
-    // without it, enomem, before anything is read.
-    std::optional<iovec_array> v;
-    ctrl_buffer cb;
-    try {
-      v.emplace(iov);
-      cb.resize(ctrl_size);
-    } catch (const std::bad_alloc&) {
-      return fail(errc::enomem);
-    }
+    // More buffers than fit inline, or a large control buffer, take memory
+    // before anything is read: without it the bad_alloc is the call's
+    // enomem (wait_for, no_wait).
+    iovec_array v(iov);
+    ctrl_buffer cb(ctrl_size);
     address from;
     ::msghdr mh{};
     mh.msg_name = from.native();
     mh.msg_namelen = address::capacity();
-    mh.msg_iov = v->data();
-    mh.msg_iovlen = v->size();
+    mh.msg_iov = v.data();
+    mh.msg_iovlen = v.size();
     mh.msg_control = cb.data();
     mh.msg_controllen = cb.size();
     const int fd = st.fd();
@@ -173,14 +168,12 @@ auto recvmsg_attempt(const socket& s, std::span<const std::span<std::byte>> iov,
 /// the progress across attempts, and `v` is advanced with it, so that no
 /// attempt after the first bytes went needs memory. The control data goes
 /// with the first byte only.
-auto sendmsg_attempt(const socket& s, const msg_send& m, std::span<std::byte> ctrl, iovec_array& v_ref,
-                     std::size_t& done) {
-  return [&s, &m, ctrl, &v_ref, &done]() -> result<std::size_t> {
+auto sendmsg_attempt(const socket& s, const msg_send& m, std::span<std::byte> ctrl, iovec_array& v, std::size_t& done) {
+  return [&s, &m, ctrl, &v, &done]() -> result<std::size_t> {
     detail::socket_state& st = *s.state();
     const int fd = st.fd();
     const std::size_t total = total_size(m.iov);
     const bool whole = st.typ() == type::stream;
-    iovec_array* v = &v_ref;
     do {
       st.counters().write_tries.add(1);
       ::msghdr mh{};
@@ -188,8 +181,8 @@ auto sendmsg_attempt(const socket& s, const msg_send& m, std::span<std::byte> ct
         mh.msg_name = const_cast<::sockaddr*>(m.addr->native());
         mh.msg_namelen = m.addr->size();
       }
-      mh.msg_iov = v->data();
-      mh.msg_iovlen = v->size();
+      mh.msg_iov = v.data();
+      mh.msg_iovlen = v.size();
       if (done == 0 && !ctrl.empty()) {
         mh.msg_control = ctrl.data();
         mh.msg_controllen = ctrl.size();
@@ -202,7 +195,7 @@ auto sendmsg_attempt(const socket& s, const msg_send& m, std::span<std::byte> ct
         return fail(n.error());
       }
       done += static_cast<std::size_t>(*n);
-      v->advance(static_cast<std::size_t>(*n));
+      v.advance(static_cast<std::size_t>(*n));
       st.counters().write_byte.add(static_cast<std::uint64_t>(*n));
     } while (whole && done < total);
     st.counters().write_pkg.add(1);
