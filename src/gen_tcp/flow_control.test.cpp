@@ -1104,6 +1104,42 @@ TEST_F(flow_control, a_reset_with_output_queued_ends_the_socket_once) {
   EXPECT_EQ(ends_in(mb()), std::vector<std::string>{}) << "a second end after the first";
 }
 
+// A transport waiting for writability (a TLS handshake waiting for the
+// plaintext queued before it to leave) whose wait's flush finds the peer
+// reset since it looked: the wait is refused as closed, the send's error
+// kept, instead of a wait registered on a closed port for an event that
+// never comes (the handshake then waited out its whole time).
+TEST_F(flow_control, a_reset_found_as_a_wait_for_writability_begins_refuses_the_wait) {
+  auto k = open_conn({.active = passive});
+  EXPECT_EQ(call(k.owner,
+                 [](const socket& s) {
+                   auto q = s.send(buffer::copy_of(pattern(16 * mib)));  // far more than the kernel buffers hold
+                   return outcome(q) + (s.getstat().value().send_pend > 0 ? " waiting" : " written");
+                 }),
+            "ok waiting");
+  // All in one run of the owner, so that its loop cannot see the reset
+  // first: the reset, the kernel's word that it came, then the wait.
+  std::string answer = call(k.owner, [c = k.c](const socket& s) {
+    detail::port* p = s.port();
+    p->begin_upgrade();  // the failure is the waiter's to tell, as in a handshake
+    c.reset();
+    pollfd pf{s.raw().native_handle(), POLLOUT, 0};
+    for (int i = 0; i < 1000 && (pf.revents & (POLLERR | POLLHUP)) == 0; ++i) {
+      (void)::poll(&pf, 1, 10);
+    }
+    if ((pf.revents & (POLLERR | POLLHUP)) == 0) {
+      return std::string("the reset did not come");
+    }
+    auto w = p->wait_io(true, 4242);
+    errc e = p->send_failure();
+    std::string why = e == errc::econnreset || e == errc::epipe ? "reset" : std::string(err_name(e));
+    return outcome(w) + " " + why + (p->is_closed() ? " closed" : " open");
+  });
+  EXPECT_EQ(answer, "closed reset closed");
+  EXPECT_EQ(call(k.owner, [](const socket&) { return std::string("marker"); }), "marker");
+  EXPECT_EQ(ends_in(mb()), std::vector<std::string>{}) << "the waiter tells the failure, not the owner's messages";
+}
+
 TEST_F(flow_control, half_close_in_passive_mode) {
   auto k = open_conn({.active = passive, .exit_on_close = false});
   ASSERT_TRUE(k.c.write("last words"));

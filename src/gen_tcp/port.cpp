@@ -1662,10 +1662,20 @@ result<void> port::set_transport(std::unique_ptr<transport> t, bool tls) noexcep
 }
 
 result<void> port::wait_io(bool write, std::uint64_t ticket) noexcept {
+  if (is_closed()) {
+    return fail(errc::closed);
+  }
   if (errc e = make_waits(); e != errc::ok) {
     return fail(e);
   }
-  (void)stop_completion_reads();  // readable events are what is waited for (the handshake checked)
+  // Readable events are what is waited for (the handshake checked). Its
+  // flush of the queue may find the connection failed since the caller
+  // looked (a reset): the port closes then and no event will come, so the
+  // wait is refused rather than registered.
+  (void)stop_completion_reads();
+  if (is_closed()) {
+    return fail(errc::closed);
+  }
   waits_->io_ticket = ticket;
   waits_->io_write = write;
   waits_->io_pid = self();

@@ -195,7 +195,8 @@ class port final : public std::enable_shared_from_this<port>, public port_resour
   bool is_tls() const noexcept { return tls_; }
   /// Asks for an io_ready{ticket} when the descriptor is readable (or
   /// writable, with `write`); for a handshake run by the owner. Errors:
-  /// enomem, as set_transport.
+  /// enomem, as set_transport; closed (the port is closed, or the flush of
+  /// its queue this makes failed: send_failure() says why).
   result<void> wait_io(bool write, std::uint64_t ticket) noexcept;
   void cancel_wait_io(std::uint64_t ticket) noexcept;
   int native_handle() const noexcept { return fd_; }

@@ -177,6 +177,10 @@ task<result<pending_ptr>> start(gen_tcp::socket sock, context ctx, bool server, 
   std::vector<std::byte> prefix = std::move(taken->bytes);
   // A receive in flight adds its bytes to unread() now.
   if (auto stopped = (*p)->stop_completion_reads(); !stopped) {
+    // (Its flush of the queue may be what failed: that error names it.)
+    if (errc e = (*p)->send_failure(); e != errc::ok) {
+      co_return fail(give_up(*h, e, "the bytes sent before the handshake could not be sent"));
+    }
     co_return fail(give_up(*h, stopped.error(), "the connection failed before the handshake"));
   }
   std::span<const std::byte> unread = (*p)->unread();
@@ -222,7 +226,7 @@ task<result<void>> wait_io(detail::pending_handshake& h, bool write, clock::time
   }
   std::uint64_t ticket = make_ref().value();
   if (auto r = p->wait_io(write, ticket); !r) {
-    co_return fail(r.error());  // (not after prepare_transport)
+    co_return fail(r.error());  // closed (the queue's flush failed: the caller checks send_failure())
   }
   auto ready = co_await receive<gen_tcp::detail::io_ready>(
       [ticket](const gen_tcp::detail::io_ready& r) { return r.ticket == ticket; }, after(left));
