@@ -51,6 +51,16 @@ errc give_up(detail::pending_handshake& h, errc reason, std::string why) {
   return reason;
 }
 
+/// Ends a handshake that found its socket closed (or failing): with the
+/// error of the bytes sent before it when those failed (the port closed
+/// then), else with `reason` and `why`.
+errc give_up_closed(detail::pending_handshake& h, errc reason, std::string why) {
+  if (errc e = h.sock.port()->send_failure(); e != errc::ok) {
+    return give_up(h, e, "the bytes sent before the handshake could not be sent");
+  }
+  return give_up(h, reason, std::move(why));
+}
+
 /// The checks that leave the socket as it is.
 result<gen_tcp::detail::port*> check(const gen_tcp::socket& sock, const context& ctx, bool server) {
   gen_tcp::detail::port* p = sock.port();
@@ -177,11 +187,8 @@ task<result<pending_ptr>> start(gen_tcp::socket sock, context ctx, bool server, 
   std::vector<std::byte> prefix = std::move(taken->bytes);
   // A receive in flight adds its bytes to unread() now.
   if (auto stopped = (*p)->stop_completion_reads(); !stopped) {
-    // (Its flush of the queue may be what failed: that error names it.)
-    if (errc e = (*p)->send_failure(); e != errc::ok) {
-      co_return fail(give_up(*h, e, "the bytes sent before the handshake could not be sent"));
-    }
-    co_return fail(give_up(*h, stopped.error(), "the connection failed before the handshake"));
+    // (Its flush of the queue may be what failed.)
+    co_return fail(give_up_closed(*h, stopped.error(), "the connection failed before the handshake"));
   }
   std::span<const std::byte> unread = (*p)->unread();
   prefix.insert(prefix.end(), unread.begin(), unread.end());
@@ -204,9 +211,11 @@ task<result<pending_ptr>> start(gen_tcp::socket sock, context ctx, bool server, 
                                  : std::string("the socket was closed before the handshake")));
     }
     // (on_io wrote what the kernel would take before this resumed.)
-    if ((*p)->is_closed()) {
-      co_return fail(give_up(*h, errc::closed, "the send before the handshake failed"));
-    }
+  }
+  // Before the endpoint takes the descriptor: a port that closed (its queue
+  // went with it, so the loop ended) no longer owns one.
+  if ((*p)->is_closed()) {
+    co_return fail(give_up_closed(*h, errc::closed, "the socket was closed before the handshake"));
   }
   auto t = tls_transport::create((*p)->raw(), ctx.state()->snapshot(), std::move(prefix));
   if (!t) {
@@ -249,7 +258,7 @@ task<result<void>> wait_io(detail::pending_handshake& h, bool write, clock::time
 task<result<step>> drive(pending_ptr h, clock::time_point deadline, milliseconds timeout) {
   for (;;) {
     if (h->sock.port()->is_closed()) {
-      co_return fail(give_up(*h, errc::closed, "the socket was closed during the handshake"));
+      co_return fail(give_up_closed(*h, errc::closed, "the socket was closed during the handshake"));
     }
     step s = h->t->handshake_step();
     if (s == step::done || s == step::hello) {
