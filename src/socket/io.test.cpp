@@ -552,6 +552,41 @@ TEST(io_leaks, a_thousand_connections_leave_no_descriptor) {
 namespace otpnet::socket {
 namespace {
 
+// A nowait call that must wait behind another caller takes memory for its
+// place in the socket's queue: without it the call answers enomem at once
+// and waits nowhere, and the caller before it keeps its place and gets its
+// event. (The queue grew inside a noexcept function: the end of the
+// program.)
+TEST(io_exhaustion, a_waiter_without_memory_for_its_place_answers_enomem_and_the_one_before_keeps_its_turn) {
+  auto [c, a] = test::connected_pair();
+  std::byte buf[16];
+  auto first = recv(a, buf, 0, nowait);  // this thread waits: the queue has room for one
+  ASSERT_TRUE(first.is_select());
+  std::optional<async_result<std::size_t>> second;
+  std::size_t refused = 0;
+  std::thread([&second, &refused, s = a] {
+    std::byte mine[16];
+    test::failing_allocations no_memory;
+    second.emplace(recv(s, mine, 0, nowait));
+    refused = no_memory.refused();
+  }).join();
+  ASSERT_TRUE(second);
+  EXPECT_FALSE(second->is_ok());
+  EXPECT_FALSE(second->is_select()) << "a waiter queued without memory for its place";
+  EXPECT_EQ(second->error(), errc::enomem);
+  EXPECT_GT(refused, 0u);
+  auto i = info(a);
+  ASSERT_TRUE(i);
+  EXPECT_EQ(i->read_waiters, 1u);
+  ASSERT_TRUE(send(c, bytes("ready"), 0, 5000ms));
+  auto ev = wait_select(5000ms);
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->handle, first.select_info()->handle);
+  auto got = recv(a, buf, 0, nowait);
+  ASSERT_TRUE(got.is_ok());
+  EXPECT_EQ(text({buf, got.value()}), "ready");
+}
+
 // An accept whose new socket finds no memory for its state closes the
 // descriptor the kernel gave it and answers enomem (the descriptor leaked
 // and the exception escaped); the client sees its connection end, and the
