@@ -294,9 +294,14 @@ result<void> port::close() noexcept {
   if (is_closed()) {
     return ok();  // (written out and closed by after_progress, or the send failed)
   }
+  if (holding_ && !outq_.empty()) {
+    // The end of a handshake that failed: what was sent meanwhile would have
+    // gone through TLS, and may not go in the clear.
+    report(errc::closed, "close: the TLS handshake did not finish; what was sent during it is dropped");
+  }
   // (An empty queue lingers too while a transport's goodbye, TLS's
   // close_notify, finds the socket's buffer full: it goes before the close.)
-  if (send_error_ != errc::ok || (outq_.empty() && !goodbye_blocked())) {
+  if (holding_ || send_error_ != errc::ok || (outq_.empty() && !goodbye_blocked())) {
     (void)close_now();
     return ok();
   }
@@ -1077,7 +1082,7 @@ result<queued> port::send_span(std::span<const std::byte> data) {
   if (send_error_ != errc::ok) {
     return fail(send_error_);
   }
-  if (!outq_.empty() || opts_->delay_send) {
+  if (!outq_.empty() || opts_->delay_send || holding_) {
     return send(buffer::copy_of(data), true);
   }
   // Nothing queued: write straight from the caller's bytes, and copy only
@@ -1136,8 +1141,8 @@ void port::end_of_turn() noexcept {
 }
 
 void port::flush(bool direct, bool progressed) noexcept {
-  if (is_closed()) {
-    return;
+  if (is_closed() || holding_) {
+    return;  // (holding: set_transport flushes)
   }
   if (send_in_flight_) {
     if (!direct) {
@@ -1655,6 +1660,14 @@ result<void> port::set_transport(std::unique_ptr<transport> t, bool tls) noexcep
   waits_->tls_transport = std::move(t);
   tls_ = tls;
   upgrading_ = false;
+  const bool held = holding_;
+  holding_ = false;
+  if (held && !outq_.empty()) {
+    flush();  // what was sent during the handshake, through the transport now
+    if (is_closed()) {
+      return ok();  // (it failed: fail_send told the owner, as for any send)
+    }
+  }
   if (wants_frames()) {
     pump();
   }
@@ -1668,13 +1681,12 @@ result<void> port::wait_io(bool write, std::uint64_t ticket) noexcept {
   if (errc e = make_waits(); e != errc::ok) {
     return fail(e);
   }
-  // Readable events are what is waited for (the handshake checked). Its
-  // flush of the queue may find the connection failed since the caller
-  // looked (a reset): the port closes then and no event will come, so the
-  // wait is refused rather than registered.
-  (void)stop_completion_reads();
-  if (is_closed()) {
-    return fail(errc::closed);
+  // Readable events are what is waited for. Its flush of the queue may
+  // find the connection failed since the caller looked (a reset): the port
+  // closes then and no event will come, so the wait is refused rather than
+  // registered (and so after a receive that failed).
+  if (auto r = stop_completion_reads(); !r || is_closed()) {
+    return fail(is_closed() ? errc::closed : r.error());
   }
   waits_->io_ticket = ticket;
   waits_->io_write = write;

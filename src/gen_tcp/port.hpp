@@ -187,6 +187,12 @@ class port final : public std::enable_shared_from_this<port>, public port_resour
   /// tcp_error or tcp_closed. set_transport ends it; a failed handshake
   /// closes the socket.
   void begin_upgrade() noexcept { upgrading_ = true; }
+  /// The handshake writes the descriptor itself from now on (its endpoint
+  /// is made): a send, from any process, waits in the queue, written
+  /// through the transport once set_transport has made it the port's, or
+  /// dropped (one report line) by the close that ends a failed handshake.
+  /// In the clear it would land among the handshake's records.
+  void hold_sends() noexcept { holding_ = true; }
   /// From now on bytes go through `t`, and messages are ssl, ssl_closed...
   /// Errors: enomem (no prepare_transport before, and no memory now; `t`
   /// is dropped and nothing changes).
@@ -196,7 +202,8 @@ class port final : public std::enable_shared_from_this<port>, public port_resour
   /// Asks for an io_ready{ticket} when the descriptor is readable (or
   /// writable, with `write`); for a handshake run by the owner. Errors:
   /// enomem, as set_transport; closed (the port is closed, or the flush of
-  /// its queue this makes failed: send_failure() says why).
+  /// its queue this makes failed: send_failure() says why); what a receive
+  /// failed with (stop_completion_reads).
   result<void> wait_io(bool write, std::uint64_t ticket) noexcept;
   void cancel_wait_io(std::uint64_t ticket) noexcept;
   int native_handle() const noexcept { return fd_; }
@@ -414,6 +421,7 @@ class port final : public std::enable_shared_from_this<port>, public port_resour
   // still forwarding. Set before sched_ names the new scheduler.
   bool joining_ : 1 = false;
   bool upgrading_ : 1 = false;  // a TLS handshake owns the failures (begin_upgrade)
+  bool holding_ : 1 = false;    // sends wait for the handshake's end (hold_sends)
   bool lingering_ : 1 = false;  // a close writing out the queue, known to the runtime (linger_begin)
   // References to chunk_ taken ahead for the views pump hands out (each
   // view takes one without an atomic operation); given back with the port's

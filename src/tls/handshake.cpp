@@ -79,6 +79,11 @@ result<gen_tcp::detail::port*> check(const gen_tcp::socket& sock, const context&
   if (p->is_tls()) {
     return fail(refuse(errc::invalid, "the socket is TLS already"));
   }
+  if (errc e = p->send_failure(); e != errc::ok) {
+    // (A send timed out with send_timeout_close false: the socket is open,
+    // but the peer has not had all that was sent before.)
+    return fail(refuse(e, "a send on the socket failed before the handshake"));
+  }
   return p;
 }
 
@@ -222,6 +227,9 @@ task<result<pending_ptr>> start(gen_tcp::socket sock, context ctx, bool server, 
     co_return fail(give_up(*h, t.error(), last_error()));
   }
   h->t = std::move(*t);
+  // From here a send (by another process, or the owner between a hello and
+  // its continue) waits for the handshake: it goes through TLS after it.
+  (*p)->hold_sends();
   co_return h;
 }
 

@@ -303,6 +303,32 @@ TEST_F(handshake_test, wrong_context_or_caller_is_invalid_and_leaves_the_socket_
   EXPECT_EQ(r->data, "invalid invalid closed ok");
 }
 
+// A socket whose send timed out and stayed open (send_timeout_close
+// false) lost what was queued: the peer has not had all that was sent
+// before, so an upgrade is refused with the send's error and the socket
+// left as it is (open, its owner told by its tcp_error).
+TEST_F(handshake_test, a_socket_whose_send_timed_out_is_not_upgraded) {
+  auto ls = gen_tcp::listen(
+      so::address::inet_loopback(0),
+      {.active = gen_tcp::passive, .send_timeout = std::chrono::milliseconds(200), .send_timeout_close = false});
+  ASSERT_TRUE(ls);
+  spawn([ls = *ls, sctx = server_ctx(), to = me()]() -> proc {
+    auto s = co_await gen_tcp::accept(ls, must);
+    if (!s) {
+      co_return;
+    }
+    (void)s->send(std::string(std::size_t{16} << 20, 'p'));  // far more than the kernel takes
+    auto e = co_await receive<gen_tcp::tcp_error>(after(must));
+    std::string told = e ? std::string(err_name(e->reason)) : std::string("no tcp_error");
+    auto r = co_await handshake(*s, sctx, must);
+    send(to, ev{"reply", self(), told + " " + outcome(r) + " " + (s->getstat() ? "open" : "closed")});
+  });
+  raw_peer p = raw_peer::connect(ls->port);  // never reads
+  auto r = mb().receive<ev>(must, [](const ev& e) { return e.kind == "reply"; });
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->data, "timeout timeout open");
+}
+
 TEST_F(handshake_test, verification_without_a_server_name_is_refused_before_any_byte) {
   std::uint16_t port = start_server({.ctx = server_ctx()});
   client_options o{.ca_file = certs().ca_file()};
@@ -500,6 +526,79 @@ TEST_F(handshake_test, hello_then_cancel_refuses_the_client) {
   EXPECT_EQ(e.reason, errc::tls_error);
   EXPECT_NE(e.detail.find("user cancelled"), std::string::npos) << e.detail;
   EXPECT_EQ(handshakes_in_progress(), 0u);
+}
+
+// -- sends during the handshake -------------------------------------------------------------------
+
+/// Lets the next tests' server go on from its hello.
+struct go_on {
+  bool cancel = false;
+};
+
+/// Stops at the hello, hands the test the socket (to send on it, not being
+/// its owner), and on go_on continues and serves or cancels.
+proc hello_then_wait(gen_tcp::listen_socket ls, context ctx, pid to) {
+  auto s = co_await gen_tcp::accept(ls, must);
+  if (!s) {
+    co_return;
+  }
+  auto h = co_await handshake_hello(*s, ctx, must);
+  if (!h) {
+    send(to, ev{"server_failed", self(), {}, h.error(), last_error()});
+    co_return;
+  }
+  send(to, ev{"hello", self(), {}, errc::ok, {}, {}, *s});
+  go_on g = co_await receive<go_on>();
+  if (g.cancel) {
+    send(to, ev{"cancelled", self(), outcome(handshake_cancel(*h))});
+    co_return;
+  }
+  co_await continue_and_serve(std::move(*h), *s, std::nullopt, to);
+}
+
+// A send made while the handshake is under way (here by a process that is
+// not the owner, between the hello and the continue) waits for it and goes
+// out through TLS once it is done: written at once, in the clear, it landed
+// among the handshake's records and the client's handshake failed.
+TEST_F(handshake_test, a_send_during_the_handshake_goes_out_through_tls_after_it) {
+  auto ls =
+      gen_tcp::listen(so::address::inet_loopback(0), {.active = gen_tcp::once, .packet = gen_tcp::packet_type::u2});
+  ASSERT_TRUE(ls);
+  spawn([ls = *ls, ctx = server_ctx(), to = me()]() -> proc { return hello_then_wait(ls, ctx, to); });
+  pid c = start_client(ls->port, {.ctx = client_ctx()});
+  ev hello = next({"hello"});
+  ASSERT_EQ(hello.kind, "hello");
+  auto q = hello.sock.send("sent during the handshake");
+  EXPECT_TRUE(q) << err_name(q.error());
+  send(hello.from, go_on{});
+  EXPECT_EQ(next({"server_ok", "server_failed"}).kind, "server_ok");
+  ev cl = next_from(c);
+  ASSERT_EQ(cl.kind, "client_ok") << cl.detail;
+  ev got = next_from(c);
+  EXPECT_EQ(got.kind, "ssl");
+  EXPECT_EQ(got.data, "sent during the handshake");
+}
+
+// A handshake that does not finish (here cancelled at the hello) drops
+// what was sent during it, with a report line: none of it reaches the peer
+// in the clear.
+TEST_F(handshake_test, a_send_during_a_handshake_that_fails_is_dropped_with_a_report_line) {
+  auto ls = gen_tcp::listen(so::address::inet_loopback(0), {.active = gen_tcp::passive});
+  ASSERT_TRUE(ls);
+  spawn([ls = *ls, ctx = server_ctx(), to = me()]() -> proc { return hello_then_wait(ls, ctx, to); });
+  pid c = start_client(ls->port, {.ctx = client_ctx()});
+  ev hello = next({"hello"});
+  ASSERT_EQ(hello.kind, "hello");
+  EXPECT_TRUE(hello.sock.send("never in the clear"));
+  send(hello.from, go_on{.cancel = true});
+  EXPECT_EQ(next({"cancelled"}).data, "ok");
+  ev cl = next_from(c);
+  EXPECT_EQ(cl.kind, "client_failed");
+  EXPECT_EQ(cl.reason, errc::tls_error) << cl.detail;
+  // The cancel's alert is the first thing it read (plaintext first: a
+  // record it cannot parse).
+  EXPECT_NE(cl.detail.find("user cancelled"), std::string::npos) << cl.detail;
+  EXPECT_EQ(reports().count({"the TLS handshake did not finish", "dropped"}), 1u) << reports().all();
 }
 
 // -- continuing with another context ---------------------------------------------------------------
