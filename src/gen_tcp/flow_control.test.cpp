@@ -35,6 +35,14 @@ class flow_control : public tcp_test {
   std::string send_then_close(pid owner, std::size_t size) {
     return call(owner, [size](const socket& s) { return queue_then_close(s, size); });
   }
+  /// Has `owner` send far more than the kernel buffers hold (its peer not
+  /// reading): "ok waiting" when the send was queued and part of it waits.
+  std::string queue_beyond_the_buffers(pid owner) {
+    return call(owner, [](const socket& s) {
+      auto q = s.send(buffer::copy_of(pattern(std::size_t{16} << 20)));
+      return outcome(q) + (s.getstat().value().send_pend > 0 ? " waiting" : " written");
+    });
+  }
   /// In the owner: sends `size` bytes (more than the kernel takes from a
   /// peer that does not read) and closes: "ok waiting,ok" when the close
   /// lingers with the queue.
@@ -1090,12 +1098,7 @@ TEST_F(flow_control, a_send_that_fails_after_tcp_closed_delivers_no_second_end) 
 // the read (then the close's flush fails too) or the write.
 TEST_F(flow_control, a_reset_with_output_queued_ends_the_socket_once) {
   auto k = open_conn({.active = always});
-  EXPECT_EQ(call(k.owner,
-                 [](const socket& s) {
-                   auto q = s.send(buffer::copy_of(pattern(16 * mib)));  // far more than the kernel buffers hold
-                   return outcome(q) + (s.getstat().value().send_pend > 0 ? " waiting" : " written");
-                 }),
-            "ok waiting");
+  EXPECT_EQ(queue_beyond_the_buffers(k.owner), "ok waiting");
   k.c.reset();
   ev first = next();
   ASSERT_EQ(first.kind, "error");
@@ -1111,12 +1114,7 @@ TEST_F(flow_control, a_reset_with_output_queued_ends_the_socket_once) {
 // never comes (the handshake then waited out its whole time).
 TEST_F(flow_control, a_reset_found_as_a_wait_for_writability_begins_refuses_the_wait) {
   auto k = open_conn({.active = passive});
-  EXPECT_EQ(call(k.owner,
-                 [](const socket& s) {
-                   auto q = s.send(buffer::copy_of(pattern(16 * mib)));  // far more than the kernel buffers hold
-                   return outcome(q) + (s.getstat().value().send_pend > 0 ? " waiting" : " written");
-                 }),
-            "ok waiting");
+  EXPECT_EQ(queue_beyond_the_buffers(k.owner), "ok waiting");
   // All in one run of the owner, so that its loop cannot see the reset
   // first: the reset, the kernel's word that it came, then the wait.
   std::string answer = call(k.owner, [c = k.c](const socket& s) {

@@ -461,34 +461,46 @@ task<void> continue_and_serve(client_hello h, gen_tcp::socket s, std::optional<c
   co_await serve(s, to, true, true, 0);
 }
 
+/// Accepts one connection of `ls` and runs its handshake up to the
+/// client's hello; a failure goes to `to` as server_failed (nullopt then).
+task<std::optional<std::pair<gen_tcp::socket, client_hello>>> accept_to_hello(gen_tcp::listen_socket ls, context ctx,
+                                                                              pid to) {
+  auto s = co_await gen_tcp::accept(ls, must);
+  if (!s) {
+    co_return std::nullopt;
+  }
+  auto h = co_await handshake_hello(*s, std::move(ctx), must);
+  if (!h) {
+    send(to, ev{"server_failed", self(), {}, h.error(), last_error()});
+    co_return std::nullopt;
+  }
+  co_return std::pair{*s, std::move(*h)};
+}
+
 /// A handler that stops at the hello, reports it, and continues (with
 /// `other` for the name "other.test") or cancels (for "refused.test").
 proc hello_handler(gen_tcp::listen_socket ls, context ctx, context other, pid to) {
-  auto s = co_await gen_tcp::accept(ls, must);
-  if (!s) {
+  auto a = co_await accept_to_hello(ls, ctx, to);
+  if (!a) {
     co_return;
   }
-  auto h = co_await handshake_hello(*s, ctx, must);
-  if (!h) {
-    send(to, ev{"server_failed", self(), {}, h.error(), last_error()});
-    co_return;
-  }
+  auto& [s, h] = *a;
   std::string offers;
-  for (const auto& a : h->alpn) {
-    offers += a + ",";
+  for (const auto& alpn : h.alpn) {
+    offers += alpn + ",";
   }
-  send(to, ev{"hello", self(), h->server_name + "|" + offers});
-  if (h->server_name == "refused.test") {
-    std::string first = outcome(handshake_cancel(*h));
-    std::string again = outcome(handshake_cancel(*h));
+  send(to, ev{"hello", self(), h.server_name + "|" + offers});
+  if (h.server_name == "refused.test") {
+    std::string first = outcome(handshake_cancel(h));
+    std::string again = outcome(handshake_cancel(h));
     send(to, ev{"cancelled", self(), first + " " + again});
     co_return;
   }
   std::optional<context> choice;
-  if (h->server_name == "other.test") {
+  if (h.server_name == "other.test") {
     choice = other;
   }
-  co_await continue_and_serve(std::move(*h), *s, choice, to);
+  co_await continue_and_serve(std::move(h), s, choice, to);
 }
 
 TEST_F(handshake_test, hello_then_continue_shows_sni_and_alpn_before_the_certificate_is_chosen) {
@@ -538,22 +550,18 @@ struct go_on {
 /// Stops at the hello, hands the test the socket (to send on it, not being
 /// its owner), and on go_on continues and serves or cancels.
 proc hello_then_wait(gen_tcp::listen_socket ls, context ctx, pid to) {
-  auto s = co_await gen_tcp::accept(ls, must);
-  if (!s) {
+  auto a = co_await accept_to_hello(ls, ctx, to);
+  if (!a) {
     co_return;
   }
-  auto h = co_await handshake_hello(*s, ctx, must);
-  if (!h) {
-    send(to, ev{"server_failed", self(), {}, h.error(), last_error()});
-    co_return;
-  }
-  send(to, ev{"hello", self(), {}, errc::ok, {}, {}, *s});
+  auto& [s, h] = *a;
+  send(to, ev{"hello", self(), {}, errc::ok, {}, {}, s});
   go_on g = co_await receive<go_on>();
   if (g.cancel) {
-    send(to, ev{"cancelled", self(), outcome(handshake_cancel(*h))});
+    send(to, ev{"cancelled", self(), outcome(handshake_cancel(h))});
     co_return;
   }
-  co_await continue_and_serve(std::move(*h), *s, std::nullopt, to);
+  co_await continue_and_serve(std::move(h), s, std::nullopt, to);
 }
 
 // A send made while the handshake is under way (here by a process that is
@@ -606,16 +614,11 @@ TEST_F(handshake_test, a_send_during_a_handshake_that_fails_is_dropped_with_a_re
 /// Accepts one connection, stops at its hello with `first` and continues
 /// with `then`, reporting server_ok (with the info) or server_failed.
 proc continue_with(gen_tcp::listen_socket ls, context first, context then, pid to) {
-  auto s = co_await gen_tcp::accept(ls, must);
-  if (!s) {
+  auto a = co_await accept_to_hello(ls, first, to);
+  if (!a) {
     co_return;
   }
-  auto h = co_await handshake_hello(*s, first, must);
-  if (!h) {
-    send(to, ev{"server_failed", self(), {}, h.error(), last_error()});
-    co_return;
-  }
-  co_await continue_and_serve(std::move(*h), *s, then, to);
+  co_await continue_and_serve(std::move(a->second), a->first, then, to);
 }
 
 // A session made under a context that asks for no client certificate does
