@@ -542,32 +542,37 @@ TEST_F(handshake_test, hello_then_cancel_refuses_the_client) {
 
 // -- sends during the handshake -------------------------------------------------------------------
 
-/// Lets the next tests' server go on from its hello.
+/// Lets the next tests' server go on from its hello: it sends `first`
+/// itself (its send, made on the port's thread, is queued before it goes
+/// on), then continues and serves, or cancels.
 struct go_on {
+  std::string first;
   bool cancel = false;
 };
 
-/// Stops at the hello, hands the test the socket (to send on it, not being
-/// its owner), and on go_on continues and serves or cancels.
+/// Stops at the hello, reports it, and on go_on sends, then continues or
+/// cancels.
 proc hello_then_wait(gen_tcp::listen_socket ls, context ctx, pid to) {
   auto a = co_await accept_to_hello(ls, ctx, to);
   if (!a) {
     co_return;
   }
   auto& [s, h] = *a;
-  send(to, ev{"hello", self(), {}, errc::ok, {}, {}, s});
+  send(to, ev{"hello", self()});
   go_on g = co_await receive<go_on>();
+  std::string sent = outcome(s.send(g.first));
   if (g.cancel) {
-    send(to, ev{"cancelled", self(), outcome(handshake_cancel(h))});
+    send(to, ev{"cancelled", self(), sent + " " + outcome(handshake_cancel(h))});
     co_return;
   }
   co_await continue_and_serve(std::move(h), s, std::nullopt, to);
 }
 
-// A send made while the handshake is under way (here by a process that is
-// not the owner, between the hello and the continue) waits for it and goes
-// out through TLS once it is done: written at once, in the clear, it landed
-// among the handshake's records and the client's handshake failed.
+// A send made while the handshake is under way (here by the owner, between
+// the hello and the continue; another process's goes the same way) waits
+// for it and goes out through TLS once it is done: written at once, in the
+// clear, it landed among the handshake's records and the client's
+// handshake failed.
 TEST_F(handshake_test, a_send_during_the_handshake_goes_out_through_tls_after_it) {
   auto ls =
       gen_tcp::listen(so::address::inet_loopback(0), {.active = gen_tcp::once, .packet = gen_tcp::packet_type::u2});
@@ -576,9 +581,7 @@ TEST_F(handshake_test, a_send_during_the_handshake_goes_out_through_tls_after_it
   pid c = start_client(ls->port, {.ctx = client_ctx()});
   ev hello = next({"hello"});
   ASSERT_EQ(hello.kind, "hello");
-  auto q = hello.sock.send("sent during the handshake");
-  EXPECT_TRUE(q) << err_name(q.error());
-  send(hello.from, go_on{});
+  send(hello.from, go_on{"sent during the handshake"});
   EXPECT_EQ(next({"server_ok", "server_failed"}).kind, "server_ok");
   ev cl = next_from(c);
   ASSERT_EQ(cl.kind, "client_ok") << cl.detail;
@@ -597,9 +600,8 @@ TEST_F(handshake_test, a_send_during_a_handshake_that_fails_is_dropped_with_a_re
   pid c = start_client(ls->port, {.ctx = client_ctx()});
   ev hello = next({"hello"});
   ASSERT_EQ(hello.kind, "hello");
-  EXPECT_TRUE(hello.sock.send("never in the clear"));
-  send(hello.from, go_on{.cancel = true});
-  EXPECT_EQ(next({"cancelled"}).data, "ok");
+  send(hello.from, go_on{"never in the clear", true});
+  EXPECT_EQ(next({"cancelled"}).data, "ok ok");
   ev cl = next_from(c);
   EXPECT_EQ(cl.kind, "client_failed");
   EXPECT_EQ(cl.reason, errc::tls_error) << cl.detail;
