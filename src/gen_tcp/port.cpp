@@ -1660,13 +1660,12 @@ result<void> port::set_transport(std::unique_ptr<transport> t, bool tls) noexcep
   waits_->tls_transport = std::move(t);
   tls_ = tls;
   upgrading_ = false;
-  const bool held = holding_;
   holding_ = false;
-  if (held && !outq_.empty()) {
-    flush();  // what was sent during the handshake, through the transport now
-    if (is_closed()) {
-      return ok();  // (it failed: fail_send told the owner, as for any send)
-    }
+  if (!outq_.empty()) {
+    // What was sent during the handshake (hold_sends), through the
+    // transport now. (A failure is fail_send's to tell, as for any send;
+    // a closed port wants no frames below.)
+    flush();
   }
   if (wants_frames()) {
     pump();

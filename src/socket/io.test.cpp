@@ -36,6 +36,19 @@ std::string recv_text(const socket& s, std::size_t max = 256) {
   return buf;
 }
 
+/// Sends "ready" from `c` to `a`: the select `h` that waits on `a` gets its
+/// event, and a nowait recv then reads the bytes. (This thread's sink.)
+void expect_ready_wakes(const socket& c, const socket& a, select_handle h) {
+  ASSERT_TRUE(send(c, bytes("ready"), 0, 5000ms));
+  auto ev = wait_select(5000ms);
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->handle, h);
+  std::byte buf[16];
+  auto got = recv(a, buf, 0, nowait);
+  ASSERT_TRUE(got.is_ok());
+  EXPECT_EQ(text({buf, got.value()}), "ready");
+}
+
 // -- timeouts ------------------------------------------------------------------
 
 TEST(io_timeout, recv_expires_with_timeout_and_consumes_nothing) {
@@ -131,13 +144,7 @@ TEST(io_nowait, a_thread_that_ends_with_a_wait_withdraws_it) {
   std::byte buf[16];
   auto r = recv(a, buf, 0, nowait);
   ASSERT_TRUE(r.is_select());
-  ASSERT_TRUE(send(c, bytes("ready"), 0, 5000ms));
-  auto ev = wait_select(5000ms);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->handle, r.select_info()->handle);
-  auto got = recv(a, buf, 0, nowait);
-  ASSERT_TRUE(got.is_ok());
-  EXPECT_EQ(text({buf, got.value()}), "ready");
+  expect_ready_wakes(c, a, r.select_info()->handle);
 }
 
 TEST(io_nowait, caller_supplied_handle_comes_back) {
@@ -578,13 +585,7 @@ TEST(io_exhaustion, a_waiter_without_memory_for_its_place_answers_enomem_and_the
   auto i = info(a);
   ASSERT_TRUE(i);
   EXPECT_EQ(i->read_waiters, 1u);
-  ASSERT_TRUE(send(c, bytes("ready"), 0, 5000ms));
-  auto ev = wait_select(5000ms);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->handle, first.select_info()->handle);
-  auto got = recv(a, buf, 0, nowait);
-  ASSERT_TRUE(got.is_ok());
-  EXPECT_EQ(text({buf, got.value()}), "ready");
+  expect_ready_wakes(c, a, first.select_info()->handle);
 }
 
 // An accept whose new socket finds no memory for its state closes the
